@@ -1,0 +1,522 @@
+/*
+ * wsx/uv.h: WebSocket servers and clients on libuv (the faye-websocket /
+ * WebSocket-Node layer), built over the sans-I/O driver (wsx/driver.h).
+ *
+ * Objects:
+ *   wsx_server   an HTTP front on one or more listeners (TCP IPv4/IPv6, Unix
+ *                domain sockets). Plain HTTP requests reach `http_request`
+ *                with a small response writer (wsx_http_res); WebSocket
+ *                upgrades reach `request` with a wsx_request that the
+ *                application accepts (-> wsx_socket) or rejects.
+ *   wsx_request  an upgrade (or plain HTTP) request still being decided.
+ *   wsx_socket   one WebSocket connection, server or client side; the same
+ *                calls and events on both sides.
+ *
+ * Threads: one loop per thread. Every function must be called on the thread
+ * that runs the object's loop. Multi-core servers run one loop (and one
+ * wsx_server with `reuse_port`) per core.
+ *
+ * Errors: functions that can fail return a negative code: either one of
+ * enum wsx_error (wsx_strerror() names it) or a libuv error passed through
+ * unchanged (uv_strerror() names it; see wsx_uv_strerror() for either).
+ * A function that returns an error never calls a callback for that call.
+ *
+ * Memory and lifetimes (the libuv rule): a wsx_socket's memory stays valid
+ * until its `close` callback has returned; it is freed right after. `close`
+ * fires exactly once for every socket that a constructor returned (also
+ * after a failed client connection, after `connect_failed`). Do not call any
+ * function on a socket after its close callback returned. A wsx_server is
+ * freed after its `closed` callback (see wsx_server_free()).
+ *
+ * Data pointers given to callbacks (message data, ping payloads, reasons,
+ * error messages, headers) are borrowed for the duration of the callback.
+ * Received payloads live in a loop-wide receive buffer or in the driver's
+ * message buffer: copy what you keep.
+ *
+ * Every callback member may be NULL. `user_data` is passed back to every
+ * callback; wsx_socket_set_user_data() changes it.
+ *
+ * Not yet supported (reserved fields; setting them gives
+ * WSX_E_UNSUPPORTED): wss:// and TLS servers (`tls`), HTTP proxies (`proxy`).
+ */
+#ifndef WSX_UV_H
+#define WSX_UV_H
+
+#include <uv.h>
+
+#include "common.h"
+#include "driver.h"
+#include "http.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct wsx_server wsx_server;
+typedef struct wsx_request wsx_request;
+typedef struct wsx_socket wsx_socket;
+typedef struct wsx_http_res wsx_http_res;
+
+/* Defaults selected by zero option fields. */
+#define WSX_DEFAULT_CLOSE_TIMEOUT_MS 30000u
+#define WSX_DEFAULT_CONNECT_TIMEOUT_MS 30000u
+#define WSX_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
+#define WSX_DEFAULT_HIGH_WATER_MARK 16384u
+#define WSX_DEFAULT_MAX_BUFFERED ((size_t)128u << 20) /* 128 MiB */
+#define WSX_DEFAULT_KEEPALIVE_INTERVAL_MS 20000u
+#define WSX_DEFAULT_KEEPALIVE_GRACE_MS 10000u
+#define WSX_DEFAULT_MAX_HTTP_BODY 65536u
+#define WSX_DEFAULT_BACKLOG 511
+
+/* ------------------------------------------------------------------------ */
+/* Socket                                                                    */
+
+/*
+ * Why a client connection failed (`connect_failed`). `code` is one of:
+ *   WSX_E_DNS        name resolution failed (`uv_code` has the UV_EAI_* code)
+ *   WSX_E_IO         connect or I/O failed (`uv_code`: UV_ECONNREFUSED, ...)
+ *   WSX_E_TIMEOUT    connect_timeout expired (DNS, TCP or handshake)
+ *   WSX_E_HANDSHAKE  the server answered but not with a valid 101: wrong
+ *                    status (`status_code` != 101), bad Sec-WebSocket-Accept,
+ *                    unrequested protocol or extension ...
+ *   WSX_E_HTTP / WSX_E_HEAD_TOO_BIG  the response head was malformed
+ *   WSX_E_CLOSED     the server closed the connection before answering
+ * `message` is a NUL-terminated explanation, borrowed for the callback.
+ * The response headers (if any arrived) are available through
+ * wsx_socket_headers() and wsx_socket_status_code() during the callback.
+ */
+typedef struct wsx_connect_failure {
+  int code;
+  int uv_code;     /* libuv error behind WSX_E_DNS / WSX_E_IO, else 0 */
+  int status_code; /* HTTP status of the response, 0 if none */
+  const char *message;
+} wsx_connect_failure;
+
+typedef void (*wsx_socket_ping_cb)(wsx_socket *s, void *arg);
+
+typedef struct wsx_socket_callbacks {
+  /* The handshake completed; messages may flow. (Server side: fires
+   * before wsx_request_accept() returns.) */
+  void (*open)(wsx_socket *s, void *user_data);
+  /* A whole message (or, with driver.frame_events, see `frame`). */
+  void (*message)(wsx_socket *s, const wsx_message *m, void *user_data);
+  /* driver.frame_events only: one data frame. */
+  void (*frame)(wsx_socket *s, const wsx_message *m, void *user_data);
+  void (*ping)(wsx_socket *s, const uint8_t *data, size_t len,
+               void *user_data);
+  void (*pong)(wsx_socket *s, const uint8_t *data, size_t len,
+               void *user_data);
+  /* A protocol, I/O, policy or timeout error. Always followed (perhaps
+   * later) by `close`. */
+  void (*error)(wsx_socket *s, const wsx_error_event *e, void *user_data);
+  /* Last event. Fires once, after the transport is closed: code and reason
+   * of the closing handshake, or 1006 (clean = 0) when the connection was
+   * dropped or never opened. The socket is freed when this returns. */
+  void (*close)(wsx_socket *s, const wsx_close_event *e, void *user_data);
+  /* buffered_amount fell to or below high_water_mark after having been
+   * above it. */
+  void (*drain)(wsx_socket *s, void *user_data);
+  /* Client: the connection could not be established; `close` follows. */
+  void (*connect_failed)(wsx_socket *s, const wsx_connect_failure *f,
+                         void *user_data);
+} wsx_socket_callbacks;
+
+/*
+ * Socket options (server-accepted, adopted and client sockets). A zeroed
+ * struct selects every default. The struct and every string/array in it are
+ * copied by the function that receives it (extensions excepted, see below).
+ */
+typedef struct wsx_socket_options {
+  /* Protocol options: max_length (2^26-1), max_frame_size, max_fragments,
+   * head limits, frame_events, fragment_outgoing_messages,
+   * fragmentation_threshold, protocols, origin (client), allow_drafts
+   * (server), allocator (used for everything the socket allocates). */
+  wsx_driver_options driver;
+  /* NULL-terminated list of extensions (wsx/extension.h) to register on
+   * every driver; owned by the caller, must outlive every socket. */
+  wsx_extension *const *extensions;
+  /* Extra handshake headers: client request headers, or server 101
+   * response headers. Copied. Values with CR/LF: WSX_E_HEADER_VALUE. */
+  const wsx_header *headers;
+  size_t num_headers;
+  /* Closing handshake timeout, ms (0 = 30000). When it expires the TCP
+   * connection is dropped and `close` reports 1006. */
+  uint32_t close_timeout;
+  /* Client: DNS + TCP connect + handshake must finish within this, ms
+   * (0 = 30000). */
+  uint32_t connect_timeout;
+  /* faye-websocket `ping`: send a ping every this many seconds (0 = off). */
+  uint32_t ping;
+  /* WebSocket-Node keepalive: non-zero turns on pings every
+   * keepalive_interval ms (0 = `ping` seconds if set, else 20000) AND
+   * dead-peer detection: when no pong (nor any other byte) arrived within
+   * keepalive_grace_period ms (0 = 10000) after a ping, the connection is
+   * dropped (error WSX_E_TIMEOUT, close 1006). This is WebSocket-Node's
+   * drop_connection_on_keepalive_timeout; pings alone are `ping`. */
+  int keepalive;
+  uint32_t keepalive_interval;
+  uint32_t keepalive_grace_period;
+  /* `drain` fires when buffered_amount falls to or below this (0 = 16 KiB).
+   * Send functions return 1 while buffered_amount is above it. */
+  size_t high_water_mark;
+  /* Hard limit: a socket whose buffered_amount exceeds this is dropped
+   * (error WSX_E_POLICY, close 1008, clean 0) so a slow reader cannot
+   * exhaust memory. 0 = WSX_DEFAULT_MAX_BUFFERED; SIZE_MAX = no limit. */
+  size_t max_buffered;
+  /* Bytes of per-socket application memory allocated inline with the
+   * socket (one allocation per connection); see wsx_socket_ext(). */
+  size_t ext_size;
+  /* Non-zero: leave Nagle's algorithm on (default: TCP_NODELAY set). */
+  int nagle;
+  /* Reserved for wss:// / TLS and HTTP proxies (issue 4). Must be NULL:
+   * otherwise constructors fail with WSX_E_UNSUPPORTED. */
+  const void *tls;
+  const char *proxy;
+} wsx_socket_options;
+
+/*
+ * Client: connects to a ws:// URL (host name, IPv4, [IPv6] literal, port,
+ * path and query). DNS goes through uv_getaddrinfo; every address is tried
+ * in order until one connects. `opts`, `cbs` may be NULL.
+ * Returns the socket (CONNECTING); `open` or `connect_failed` follows, then
+ * eventually `close`. Returns NULL with *err (if err != NULL) set to
+ * WSX_E_URL (bad URL), WSX_E_UNSUPPORTED (wss://, tls or proxy set),
+ * WSX_E_HEADER_VALUE, WSX_E_NOMEM or a libuv error; no callback fires then.
+ * `url` is copied.
+ */
+WSX_EXTERN wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
+                                          const wsx_socket_options *opts,
+                                          const wsx_socket_callbacks *cbs,
+                                          void *user_data, int *err);
+
+/*
+ * Adoption (faye-websocket's `new WebSocket(request, socket, body)`): makes
+ * a server socket from a stream the application accepted itself (uv_tcp_t
+ * or uv_pipe_t, in any reading state) whose request head it already parsed
+ * (`req`, e.g. with wsx_http_parse_request; copied), plus the bytes that
+ * followed the head (`body`, copied; may be NULL/0). The handshake is
+ * answered at once (`open`, or error + `close` for an invalid request).
+ * The protocol is the first of the client's offers in
+ * opts->driver.protocols.
+ *
+ * wsx takes over the stream: it sets stream->data, reads and writes it, and
+ * uv_close()s it. The stream's MEMORY stays the caller's: free it in or after
+ * the socket's `close` callback, not before.
+ * Returns the socket, or NULL with *err set: WSX_E_INVALID,
+ * WSX_E_UNSUPPORTED, WSX_E_NOMEM, WSX_E_HEADER_VALUE, or a libuv error.
+ */
+WSX_EXTERN wsx_socket *wsx_socket_adopt(uv_loop_t *loop, uv_stream_t *stream,
+                                        const wsx_http_request *req,
+                                        const uint8_t *body, size_t body_len,
+                                        const wsx_socket_options *opts,
+                                        const wsx_socket_callbacks *cbs,
+                                        void *user_data, int *err);
+
+/*
+ * Sending. Data is borrowed for the call: it is written to the kernel at
+ * once when possible, otherwise copied. Before `open` (client) messages are
+ * queued and flushed on open.
+ * Returns 0 when buffered_amount is at or below high_water_mark, 1 when it
+ * is above (the data WAS accepted: wait for `drain` before sending more),
+ * or a negative error: WSX_E_CLOSED (closing/closed), WSX_E_UTF8 (text not
+ * UTF-8), WSX_E_TOO_BIG (control payload > 125), WSX_E_INVALID,
+ * WSX_E_UNSUPPORTED (binary on hixie drafts), WSX_E_NOMEM.
+ * Exceeding max_buffered drops the socket (the call still returns 1).
+ */
+WSX_EXTERN int wsx_socket_send_text(wsx_socket *s, const char *data,
+                                    size_t len);
+WSX_EXTERN int wsx_socket_send_binary(wsx_socket *s, const void *data,
+                                      size_t len);
+/* One raw frame (see wsx_driver_send_frame for the rules). */
+WSX_EXTERN int wsx_socket_send_frame(wsx_socket *s, int opcode, int fin,
+                                     const void *data, size_t len);
+/* Ping with payload (<= 125 bytes); `cb` (may be NULL) fires once when the
+ * matching pong arrives (never, if the socket closes first). Same returns
+ * as the send functions: >= 0 means the ping was sent. */
+WSX_EXTERN int wsx_socket_ping(wsx_socket *s, const void *data, size_t len,
+                               wsx_socket_ping_cb cb, void *arg);
+WSX_EXTERN int wsx_socket_pong(wsx_socket *s, const void *data, size_t len);
+
+/*
+ * Starts the closing handshake: code 0 = 1000, reason may be NULL (<= 123
+ * bytes UTF-8, copied). `close` fires when the peer answered and the TCP
+ * connection is closed, or after close_timeout with 1006.
+ * Returns WSX_OK, WSX_E_INVALID (code not sendable / reason too long or
+ * not UTF-8), WSX_E_CLOSED (already closing or closed).
+ */
+WSX_EXTERN int wsx_socket_close(wsx_socket *s, uint16_t code,
+                                const char *reason);
+
+/*
+ * Drops the connection now (WebSocket-Node drop()): a close frame with
+ * `code` (0 = 1000) and `reason` is attempted without waiting, the TCP
+ * connection is closed, and `close` fires (asynchronously, from the loop)
+ * with that code and clean = 0. Returns WSX_OK or WSX_E_CLOSED (the close
+ * callback already ran or is pending).
+ */
+WSX_EXTERN int wsx_socket_drop(wsx_socket *s, uint16_t code,
+                               const char *reason);
+
+/* Stops / restarts reading from the peer (uv_read_stop / uv_read_start).
+ * Returns WSX_OK, WSX_E_CLOSED, or a libuv error. */
+WSX_EXTERN int wsx_socket_pause(wsx_socket *s);
+WSX_EXTERN int wsx_socket_resume(wsx_socket *s);
+
+/* Accessors. Strings are owned by the socket, valid until `close` returns
+ * (protocol / extensions / version: fixed from `open` on). */
+WSX_EXTERN int wsx_socket_ready_state(const wsx_socket *s);
+/* Bytes accepted by send calls but not yet written to the kernel. */
+WSX_EXTERN size_t wsx_socket_buffered_amount(const wsx_socket *s);
+WSX_EXTERN const char *wsx_socket_url(const wsx_socket *s);
+WSX_EXTERN const char *wsx_socket_protocol(const wsx_socket *s); /* "" */
+WSX_EXTERN const char *wsx_socket_extensions(const wsx_socket *s); /* "" */
+WSX_EXTERN const char *wsx_socket_version(const wsx_socket *s); /* "hybi-13" */
+/* Client: status of the handshake response (0 before it). */
+WSX_EXTERN int wsx_socket_status_code(const wsx_socket *s);
+/* Client: response headers; server: request headers. */
+WSX_EXTERN const wsx_header *wsx_socket_headers(const wsx_socket *s,
+                                                size_t *n);
+/* Peer address as text ("127.0.0.1", "::1", "" for Unix sockets) into
+ * buf[len] (46 bytes suffice); *port (if non-NULL) receives the port.
+ * Returns WSX_OK, WSX_E_INVALID (buf too small) or a libuv error. */
+WSX_EXTERN int wsx_socket_remote_address(const wsx_socket *s, char *buf,
+                                         size_t len, int *port);
+WSX_EXTERN void *wsx_socket_user_data(const wsx_socket *s);
+WSX_EXTERN void wsx_socket_set_user_data(wsx_socket *s, void *user_data);
+/* Replaces the callbacks (copied); takes effect for the next event. */
+WSX_EXTERN void wsx_socket_set_callbacks(wsx_socket *s,
+                                         const wsx_socket_callbacks *cbs);
+/* The `ext_size` bytes of inline application memory (zeroed at creation,
+ * max_align_t aligned), or NULL if ext_size was 0. */
+WSX_EXTERN void *wsx_socket_ext(const wsx_socket *s);
+WSX_EXTERN uv_loop_t *wsx_socket_loop(const wsx_socket *s);
+/* The underlying driver, for its accessors. Do not free it or call
+ * wsx_driver_parse / wsx_driver_start on it. NULL before the handshake
+ * started. */
+WSX_EXTERN wsx_driver *wsx_socket_driver(const wsx_socket *s);
+/* The server that accepted the socket, or NULL (client / adopted). */
+WSX_EXTERN wsx_server *wsx_socket_server(const wsx_socket *s);
+
+/* ------------------------------------------------------------------------ */
+/* Server                                                                    */
+
+typedef struct wsx_server_callbacks {
+  /* A WebSocket upgrade request: call wsx_request_accept() or
+   * wsx_request_reject(), now or later (before handshake_timeout). Not
+   * called with auto_accept. NULL (and no auto_accept): every upgrade is
+   * rejected with 403. */
+  void (*request)(wsx_server *srv, wsx_request *req, void *user_data);
+  /* The client went away (or handshake_timeout expired) while `req` was
+   * still pending; `req` is invalid after this returns. */
+  void (*request_aborted)(wsx_server *srv, wsx_request *req,
+                          void *user_data);
+  /* auto_accept: a new socket, before its `open` fires. Set its user data
+   * or callbacks here. */
+  void (*connection)(wsx_server *srv, wsx_socket *s, void *user_data);
+  /* A plain HTTP request (not an upgrade), body included (Content-Length
+   * bodies up to max_http_body). Answer through `res`; `req` stays valid
+   * until wsx_http_res_end() or the connection closes. NULL: 426 Upgrade
+   * Required. */
+  void (*http_request)(wsx_server *srv, wsx_request *req, wsx_http_res *res,
+                       void *user_data);
+  /* A listener failed to accept (e.g. EMFILE) — informational. */
+  void (*error)(wsx_server *srv, int err, const char *message,
+                void *user_data);
+  /* After wsx_server_free(): every listener and connection is closed; the
+   * server's memory is released when this returns. */
+  void (*closed)(wsx_server *srv, void *user_data);
+  /* Callbacks (and user_data = the server's user_data) of auto-accepted
+   * sockets. */
+  wsx_socket_callbacks socket;
+} wsx_server_callbacks;
+
+typedef struct wsx_server_options {
+  /* Options of every socket the server accepts. */
+  wsx_socket_options socket;
+  /* A client must deliver its whole request head, and the application
+   * resolve the request, within this many ms (0 = 10000), else it is
+   * dropped. */
+  uint32_t handshake_timeout;
+  /* Most simultaneous connections (handshaking + open); over it a new
+   * connection gets 503 and is closed. 0 = no limit. */
+  uint32_t max_connections;
+  /* Accept every upgrade (protocol: first of the client's offers in
+   * socket.driver.protocols) and fire `connection`. */
+  int auto_accept;
+  /* Parse X-Forwarded-For into wsx_request_forwarded_for() (only behind a
+   * proxy you trust). */
+  int trust_forwarded_for;
+  /* Largest plain HTTP request body (0 = 64 KiB); over it: 413. Bodies with
+   * Transfer-Encoding get 501. */
+  uint32_t max_http_body;
+  int backlog;     /* 0 = 511 */
+  int ipv6_only;   /* IPv6 listeners: no v4-mapped addresses */
+  int reuse_port;  /* SO_REUSEPORT (one server per loop per core) */
+  const void *tls; /* reserved (issue 4): must be NULL */
+} wsx_server_options;
+
+/*
+ * Creates a server on `loop`. `opts`, `cbs` may be NULL; both are copied.
+ * Returns NULL with *err (if non-NULL) set to WSX_E_NOMEM, WSX_E_INVALID,
+ * WSX_E_UNSUPPORTED (tls/proxy set), WSX_E_HEADER_VALUE.
+ */
+WSX_EXTERN wsx_server *wsx_server_new(uv_loop_t *loop,
+                                      const wsx_server_options *opts,
+                                      const wsx_server_callbacks *cbs,
+                                      void *user_data, int *err);
+
+/*
+ * Listens on host:port (host: IPv4 or IPv6 literal, NULL = "0.0.0.0";
+ * port 0 = ephemeral). May be called several times (e.g. 127.0.0.1 and
+ * ::1). Returns WSX_OK, WSX_E_INVALID (bad host literal), WSX_E_STATE
+ * (unmounted / freed), WSX_E_NOMEM, or a libuv error (UV_EADDRINUSE, ...).
+ */
+WSX_EXTERN int wsx_server_listen(wsx_server *srv, const char *host,
+                                 int port);
+/* Listens on a Unix domain socket at `path` (must not exist). Same returns.
+ */
+WSX_EXTERN int wsx_server_listen_unix(wsx_server *srv, const char *path);
+/* Port of the first TCP listener (the bound one when 0 was asked), or a
+ * negative error (WSX_E_STATE when there is none). */
+WSX_EXTERN int wsx_server_port(const wsx_server *srv);
+/* Stops accepting: closes every listener; open connections go on. */
+WSX_EXTERN void wsx_server_unmount(wsx_server *srv);
+/* Starts a graceful close (1001 going away) of every open socket, and drops
+ * connections still in their handshake or HTTP exchange. */
+WSX_EXTERN void wsx_server_close_all(wsx_server *srv);
+/* unmount + close_all. */
+WSX_EXTERN void wsx_server_shut_down(wsx_server *srv);
+/* Connections currently held (handshaking, HTTP, WebSocket). */
+WSX_EXTERN size_t wsx_server_connection_count(const wsx_server *srv);
+WSX_EXTERN void *wsx_server_user_data(const wsx_server *srv);
+WSX_EXTERN uv_loop_t *wsx_server_loop(const wsx_server *srv);
+/*
+ * Shuts the server down (wsx_server_shut_down) and releases it once every
+ * listener and connection is closed: `closed` fires, then the memory is
+ * freed. Sockets' own close callbacks fire before that. Call once.
+ */
+WSX_EXTERN void wsx_server_free(wsx_server *srv);
+
+/* ------------------------------------------------------------------------ */
+/* Request (WebSocket-Node's WebSocketRequest)                               */
+
+/* Strings are NUL-terminated, owned by the request, valid until it is
+ * accepted, rejected, answered (wsx_http_res_end) or aborted. */
+WSX_EXTERN const char *wsx_request_method(const wsx_request *req);
+/* The request-target as sent ("/chat?room=1"), WebSocket-Node `resource`. */
+WSX_EXTERN const char *wsx_request_resource(const wsx_request *req);
+/* Path part of the target (span, not NUL-terminated). */
+WSX_EXTERN const char *wsx_request_path(const wsx_request *req, size_t *len);
+/* Text after '?' ("" if none). */
+WSX_EXTERN const char *wsx_request_query(const wsx_request *req);
+WSX_EXTERN const char *wsx_request_host(const wsx_request *req); /* or "" */
+/* Origin (or, for hybi-7/8, Sec-WebSocket-Origin), or NULL if absent. */
+WSX_EXTERN const char *wsx_request_origin(const wsx_request *req);
+/* First header named `name` (case-insensitive), or NULL. */
+WSX_EXTERN const char *wsx_request_header(const wsx_request *req,
+                                          const char *name);
+/* All headers (spans into the request; each name/value NUL-terminated). */
+WSX_EXTERN const wsx_header *wsx_request_headers(const wsx_request *req,
+                                                 size_t *n);
+/* Offered subprotocols, in order (*n of them); an empty list if none. */
+WSX_EXTERN const char *const *wsx_request_protocols(const wsx_request *req,
+                                                    size_t *n);
+/* Sec-WebSocket-Extensions as sent (all headers joined by ", "), or "".
+ * Parse with wsx_extension_offers_parse(). */
+WSX_EXTERN const char *wsx_request_extensions(const wsx_request *req);
+/* Sec-WebSocket-Version (13, 8, 7), 0 for a request without one (drafts or
+ * plain HTTP). */
+WSX_EXTERN int wsx_request_version(const wsx_request *req);
+/* Non-zero for a WebSocket upgrade. */
+WSX_EXTERN int wsx_request_is_websocket(const wsx_request *req);
+/* The parsed head (spans as in wsx_request_headers). */
+WSX_EXTERN const wsx_http_request *wsx_request_http(const wsx_request *req);
+/* Plain HTTP: the request body (Content-Length bytes). */
+WSX_EXTERN const uint8_t *wsx_request_body(const wsx_request *req,
+                                           size_t *len);
+/* The TCP peer address ("" for Unix sockets) and port. */
+WSX_EXTERN const char *wsx_request_remote_address(const wsx_request *req,
+                                                  int *port);
+/* trust_forwarded_for: addresses from X-Forwarded-For, client first, then
+ * the proxies; *n = 0 otherwise. */
+WSX_EXTERN const char *const *wsx_request_forwarded_for(
+    const wsx_request *req, size_t *n);
+WSX_EXTERN wsx_server *wsx_request_server(const wsx_request *req);
+
+/*
+ * Accepts an upgrade request: answers 101 with `protocol` (must be one of
+ * the offered protocols, or NULL for none) and, for hybi-7/8 clients,
+ * Sec-WebSocket-Origin: `origin` (NULL = none; ignored for 13). The server's
+ * socket options apply. `cbs` (copied) and `user_data` are the socket's;
+ * `open` fires before this returns. `req` is invalid afterwards, whatever
+ * the result. Returns the socket, or NULL with *err set: WSX_E_INVALID
+ * (protocol not offered, or not an upgrade), WSX_E_HANDSHAKE (the driver
+ * refused the request: it was answered with 400 and closed), WSX_E_NOMEM.
+ */
+WSX_EXTERN wsx_socket *wsx_request_accept(wsx_request *req,
+                                          const char *protocol,
+                                          const char *origin,
+                                          const wsx_socket_callbacks *cbs,
+                                          void *user_data, int *err);
+
+/*
+ * Rejects: answers `status` (0 = 403) with a small text body, the header
+ * X-WebSocket-Reject-Reason: `reason` (if non-NULL) and the extra headers
+ * (copied), then closes the connection. `req` is invalid afterwards.
+ * Returns WSX_OK, WSX_E_INVALID (status outside 100..599 or 101),
+ * WSX_E_HEADER_VALUE (CR/LF in reason or headers; nothing sent, the
+ * connection is dropped).
+ */
+WSX_EXTERN int wsx_request_reject(wsx_request *req, int status,
+                                  const char *reason,
+                                  const wsx_header *headers, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* HTTP response writer (plain HTTP requests through the server front)      */
+
+/*
+ * The response head is sent with the first write or end. Responses carry
+ * "Connection: close" and the connection closes after end (no keep-alive).
+ * A response ended without any earlier write gets Content-Length; a
+ * streamed one (write ... end) is delimited by the close, which suits
+ * event streams.
+ */
+typedef struct wsx_http_res_callbacks {
+  /* buffered amount fell to or below the high-water mark. */
+  void (*drain)(wsx_http_res *res, void *user_data);
+  /* The connection closed (after end, or the client went away). `res` and
+   * its request are freed when this returns. */
+  void (*close)(wsx_http_res *res, void *user_data);
+} wsx_http_res_callbacks;
+
+/* Status (default 200) and reason (NULL = standard phrase), before the
+ * head is sent. Returns WSX_OK, WSX_E_STATE, WSX_E_INVALID,
+ * WSX_E_HEADER_VALUE. */
+WSX_EXTERN int wsx_http_res_status(wsx_http_res *res, int status,
+                                   const char *reason);
+/* Adds a header (copied), before the head is sent. Same returns, plus
+ * WSX_E_NOMEM. */
+WSX_EXTERN int wsx_http_res_header(wsx_http_res *res, const char *name,
+                                   const char *value);
+/* Streams body bytes (borrowed for the call). Same return convention as
+ * wsx_socket_send_text (0 / 1 above high-water mark / negative:
+ * WSX_E_CLOSED, WSX_E_NOMEM). */
+WSX_EXTERN int wsx_http_res_write(wsx_http_res *res, const void *data,
+                                  size_t len);
+/* Last bytes (may be NULL/0), then close once everything is written.
+ * Returns WSX_OK, WSX_E_CLOSED, WSX_E_NOMEM. */
+WSX_EXTERN int wsx_http_res_end(wsx_http_res *res, const void *data,
+                                size_t len);
+WSX_EXTERN size_t wsx_http_res_buffered_amount(const wsx_http_res *res);
+WSX_EXTERN void wsx_http_res_set_callbacks(wsx_http_res *res,
+                                           const wsx_http_res_callbacks *cbs,
+                                           void *user_data);
+WSX_EXTERN wsx_request *wsx_http_res_request(const wsx_http_res *res);
+
+/* Like wsx_strerror, but also names libuv errors. Never NULL. */
+WSX_EXTERN const char *wsx_uv_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WSX_UV_H */
