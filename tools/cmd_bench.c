@@ -20,6 +20,7 @@
  *                 "idle_ready=N" on stdout and holds them for -d seconds.
  */
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -701,6 +702,8 @@ int wsx_cmd_bench(int argc, char **argv)
   int r = parse_args(argc, argv);
   if (r)
     return r;
+  /* A server that closes while we write must not kill the generator. */
+  signal(SIGPIPE, SIG_IGN);
   B.loop = uv_default_loop();
   B.read_buf = malloc(READ_BUF_SIZE);
   B.c = calloc((size_t)B.conns, sizeof *B.c);

@@ -6,6 +6,7 @@
  * usage: raw_echo PORT   (binds 127.0.0.1; prints "listening on PORT")
  * Built by bench/run.sh; not part of the library build.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
     return 2;
   }
   int port = atoi(argv[1]);
+  signal(SIGPIPE, SIG_IGN); /* a client leaving mid-write is normal */
   uv_loop_t *loop = uv_default_loop();
   uv_tcp_t server;
   struct sockaddr_in addr;
