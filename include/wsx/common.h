@@ -1,0 +1,134 @@
+/*
+ * wsx — WebSocket and EventSource for C.
+ *
+ * common.h: version, export macro, error codes, allocator hooks and the small
+ * value types (byte spans, header spans, iovecs) shared by every layer.
+ *
+ * Nothing here includes libuv or OpenSSL.
+ */
+#ifndef WSX_COMMON_H
+#define WSX_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(WSX_BUILDING) && defined(__GNUC__)
+#define WSX_EXTERN __attribute__((visibility("default")))
+#else
+#define WSX_EXTERN
+#endif
+
+#define WSX_VERSION_MAJOR 0
+#define WSX_VERSION_MINOR 1
+#define WSX_VERSION_PATCH 0
+#define WSX_VERSION_NUM                                                        \
+  ((WSX_VERSION_MAJOR << 16) | (WSX_VERSION_MINOR << 8) | WSX_VERSION_PATCH)
+#define WSX_VERSION_STR "0.1.0"
+
+/*
+ * Returns the version of the library that is linked, as a string such as
+ * "0.1.0". If `least` is non-zero and the linked library is older than
+ * `least` (a WSX_VERSION_NUM-style number), returns NULL instead.
+ */
+WSX_EXTERN const char *wsx_version(int least);
+
+/*
+ * Error codes. Every function that can fail returns one of these (negative).
+ * The range -1000 .. -1099 does not collide with libuv's codes (-errno, which
+ * is above -200 on Linux, and -3000 .. -4095 for its own), so a transport
+ * function may return either kind; wsx_strerror() names only its own.
+ *
+ * Codes at or below WSX_E_FATAL are fatal for the object that returned them:
+ * it is unusable afterwards (except for accessors and _free) and every later
+ * call returns the same code ("sticky").
+ */
+enum wsx_error {
+  WSX_OK = 0,
+  WSX_E_INVALID = -1001,     /* an argument is invalid (NULL, out of range) */
+  WSX_E_STATE = -1002,       /* call not allowed in the current state */
+  WSX_E_NOMEM = -1003,       /* the allocator returned NULL */
+  WSX_E_HEADER_VALUE = -1004,/* header name/value contains CR, LF or NUL */
+  WSX_E_URL = -1005,         /* URL could not be parsed / unsupported scheme */
+  WSX_E_UNSUPPORTED = -1006, /* not available for this protocol version */
+  WSX_E_TOO_BIG = -1007,     /* payload larger than allowed (control > 125) */
+  WSX_E_CLOSED = -1008,      /* connection is closing or closed */
+  WSX_E_AGAIN = -1009,       /* partial input: call again with more bytes */
+  WSX_E_BUSY = -1010,        /* resource in use (e.g. listener already bound) */
+  WSX_E_TIMEOUT = -1011,     /* a timer expired */
+  WSX_E_EXTENSION = -1012,   /* extension negotiation or processing failed */
+  WSX_E_IO = -1013,          /* transport error (detail says which) */
+  WSX_E_TLS = -1014,         /* TLS error (detail says which) */
+  WSX_E_DNS = -1015,         /* name resolution failed */
+  WSX_E_PROXY = -1016,       /* proxy refused or failed */
+  /* Fatal: the object is dead after these. */
+  WSX_E_FATAL = -1050,
+  WSX_E_PROTOCOL = -1050,    /* peer broke RFC 6455 (close 1002) */
+  WSX_E_UTF8 = -1051,        /* invalid UTF-8 in text or close reason (1007) */
+  WSX_E_MESSAGE_TOO_BIG = -1052, /* max_length / frame / fragment limit (1009) */
+  WSX_E_HANDSHAKE = -1053,   /* the opening handshake failed */
+  WSX_E_HTTP = -1054,        /* malformed HTTP head */
+  WSX_E_HEAD_TOO_BIG = -1055,/* HTTP head over the size or header-count limit */
+  WSX_E_POLICY = -1056,      /* rejected by a policy limit (1008) */
+  WSX_E_INTERNAL = -1057     /* a bug in wsx; please report it */
+};
+
+/* Returns a static, human-readable name for an error code (never NULL). */
+WSX_EXTERN const char *wsx_strerror(int err);
+
+/* Non-zero if `err` is fatal (see enum wsx_error). */
+WSX_EXTERN int wsx_is_fatal(int err);
+
+/*
+ * Allocator hooks, given at creation time to every object (and handed to zlib).
+ * A NULL allocator pointer, or NULL members, select libc malloc/realloc/free.
+ * `ud` is passed back unchanged. realloc(NULL, n) must behave as malloc(n).
+ * The struct is copied; it need not outlive the call that receives it.
+ */
+typedef struct wsx_allocator {
+  void *(*malloc)(size_t size, void *ud);
+  void *(*realloc)(void *ptr, size_t size, void *ud);
+  void (*free)(void *ptr, void *ud);
+  void *ud;
+} wsx_allocator;
+
+/* A byte span; does not own its memory. */
+typedef struct wsx_iovec {
+  const void *base;
+  size_t len;
+} wsx_iovec;
+
+/*
+ * One HTTP header as a pair of spans into a buffer owned by whoever produced
+ * it (see each producer's lifetime rule). Not NUL-terminated.
+ */
+typedef struct wsx_header {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+} wsx_header;
+
+/*
+ * Finds the first header named `name` (ASCII case-insensitive) in `headers`.
+ * Returns its value (not NUL-terminated) and stores its length in *len, or
+ * returns NULL if absent. The returned pointer aliases `headers`.
+ */
+WSX_EXTERN const char *wsx_header_find(const wsx_header *headers, size_t n,
+                                       const char *name, size_t *len);
+
+/*
+ * Non-zero if the comma-separated token list in the first..last headers named
+ * `name` contains `token` (case-insensitive, surrounding whitespace ignored),
+ * e.g. wsx_header_has_token(h, n, "connection", "upgrade").
+ */
+WSX_EXTERN int wsx_header_has_token(const wsx_header *headers, size_t n,
+                                    const char *name, const char *token);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WSX_COMMON_H */

@@ -1,0 +1,629 @@
+/*
+ * driver.c: driver lifecycle, accessors, sending, closing and the pre-open
+ * queue. Framing is in frame.c, handshakes in handshake.c.
+ */
+#include "driver/driver_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const empty = "";
+
+static wsx_driver *driver_alloc(const wsx_driver_options *o,
+                                const wsx_driver_callbacks *cbs, void *ud) {
+  wsx_allocator a;
+  wsx__alloc_init(&a, o ? o->allocator : NULL);
+  wsx_driver *d = wsx__malloc(&a, sizeof *d);
+  if (!d)
+    return NULL;
+  memset(d, 0, sizeof *d);
+  d->alloc = a;
+  if (cbs)
+    d->cb = *cbs;
+  d->ud = ud;
+  wsx_driver_options z;
+  if (!o) {
+    memset(&z, 0, sizeof z);
+    o = &z;
+  }
+  d->max_length = o->max_length ? o->max_length : WSX_DEFAULT_MAX_LENGTH;
+  d->max_frame_size = o->max_frame_size ? o->max_frame_size : d->max_length;
+  d->max_fragments =
+      o->max_fragments ? o->max_fragments : WSX_DEFAULT_MAX_FRAGMENTS;
+  d->max_head = o->max_head_size ? o->max_head_size : WSX_HTTP_DEFAULT_MAX_HEAD;
+  d->max_headers =
+      o->max_headers ? o->max_headers : WSX_HTTP_DEFAULT_MAX_HEADERS;
+  d->frag_threshold = o->fragmentation_threshold
+                          ? o->fragmentation_threshold
+                          : WSX_DEFAULT_FRAGMENTATION_THRESHOLD;
+  d->frame_events = o->frame_events ? 1 : 0;
+  d->fragment_out = o->fragment_outgoing_messages ? 1 : 0;
+  d->allow_drafts = o->allow_drafts ? 1 : 0;
+  d->secure = o->secure ? 1 : 0;
+
+  if (o->protocols) {
+    size_t n = 0;
+    while (o->protocols[n])
+      n++;
+    d->protocols = wsx__malloc(&d->alloc, (n + 1) * sizeof(char *));
+    if (!d->protocols)
+      goto oom;
+    memset(d->protocols, 0, (n + 1) * sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+      d->protocols[i] =
+          wsx__strndup(&d->alloc, o->protocols[i], strlen(o->protocols[i]));
+      if (!d->protocols[i])
+        goto oom;
+    }
+  }
+  if (o->origin) {
+    d->origin = wsx__strndup(&d->alloc, o->origin, strlen(o->origin));
+    if (!d->origin)
+      goto oom;
+  }
+  return d;
+oom:
+  wsx_driver_free(d);
+  return NULL;
+}
+
+wsx_driver *wsx_driver_new_server(const wsx_driver_options *opts,
+                                  const wsx_driver_callbacks *cbs,
+                                  void *user_data) {
+  wsx_driver *d = driver_alloc(opts, cbs, user_data);
+  if (d) {
+    d->role = WSX__SERVER_RAW;
+    d->state = WSX__S_HEAD;
+  }
+  return d;
+}
+
+wsx_driver *wsx_driver_new_server_request(const wsx_http_request *req,
+                                          const wsx_driver_options *opts,
+                                          const wsx_driver_callbacks *cbs,
+                                          void *user_data) {
+  if (!req)
+    return NULL;
+  wsx_driver *d = driver_alloc(opts, cbs, user_data);
+  if (!d)
+    return NULL;
+  d->role = WSX__SERVER_REQ;
+  d->state = WSX__S_REQUEST;
+  if (wsx__store_request(d, req) != WSX_OK) {
+    wsx_driver_free(d);
+    return NULL;
+  }
+  return d;
+}
+
+void wsx_driver_free(wsx_driver *d) {
+  if (!d)
+    return;
+  const wsx_allocator a = d->alloc;
+  if (d->protocols) {
+    for (size_t i = 0; d->protocols[i]; i++)
+      wsx__free(&a, d->protocols[i]);
+    wsx__free(&a, d->protocols);
+  }
+  wsx__free(&a, d->origin);
+  wsx__buf_free(&d->extra_headers, &a);
+  wsx__buf_free(&d->head, &a);
+  wsx__free(&a, d->headers);
+  wsx__buf_free(&d->body, &a);
+  wsx__free(&a, d->url);
+  wsx__free(&a, d->protocol);
+  wsx__free(&a, d->ext_value);
+  wsx__free(&a, d->url_host_header);
+  wsx__free(&a, d->url_path);
+  wsx__free(&a, d->url_auth);
+  wsx__buf_free(&d->msg, &a);
+  wsx__buf_free(&d->scratch, &a);
+  wsx__buf_free(&d->out, &a);
+  wsx__buf_free(&d->ext_out, &a);
+  wsx__buf_free(&d->queue, &a);
+  wsx__free(&a, d->pings);
+  wsx__ext_free(d);
+  wsx__free(&a, d->exts);
+  wsx__free(&a, d);
+}
+
+void wsx_driver_set_user_data(wsx_driver *d, void *user_data) {
+  d->ud = user_data;
+}
+
+void *wsx_driver_user_data(const wsx_driver *d) { return d->ud; }
+
+int wsx_driver_set_header(wsx_driver *d, const char *name, const char *value) {
+  if (!d || !name || !value)
+    return WSX_E_INVALID;
+  if (d->started)
+    return WSX_E_STATE;
+  size_t nl = strlen(name), vl = strlen(value);
+  if (!wsx_http_valid_name(name, nl) || !wsx_http_valid_value(value, vl))
+    return WSX_E_HEADER_VALUE;
+  wsx__buf *b = &d->extra_headers;
+  if (wsx__buf_reserve(b, &d->alloc, nl + vl + 4))
+    return WSX_E_NOMEM;
+  memcpy(b->data + b->len, name, nl);
+  b->len += nl;
+  memcpy(b->data + b->len, ": ", 2);
+  b->len += 2;
+  memcpy(b->data + b->len, value, vl);
+  b->len += vl;
+  memcpy(b->data + b->len, "\r\n", 2);
+  b->len += 2;
+  return WSX_OK;
+}
+
+int wsx_driver_add_extension(wsx_driver *d, wsx_extension *ext) {
+  if (!d || !ext || !ext->type)
+    return WSX_E_INVALID;
+  if (d->started)
+    return WSX_E_STATE;
+  wsx_extension **e =
+      wsx__realloc(&d->alloc, d->exts, (d->num_exts + 1) * sizeof *e);
+  if (!e)
+    return WSX_E_NOMEM;
+  e[d->num_exts++] = ext;
+  d->exts = e;
+  return WSX_OK;
+}
+
+int wsx_driver_start(wsx_driver *d) {
+  if (!d)
+    return WSX_E_INVALID;
+  if (d->last_error && wsx_is_fatal(d->last_error))
+    return d->last_error;
+  if (d->started)
+    return WSX_E_STATE;
+  if (!d->cb.write)
+    return WSX_E_INVALID;
+  if (d->role == WSX__CLIENT) {
+    d->started = 1;
+    return wsx__client_start(d);
+  }
+  if (d->state != WSX__S_REQUEST)
+    return WSX_E_STATE;
+  d->started = 1;
+  return wsx__server_start(d);
+}
+
+int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len) {
+  if (!d || (!data && len))
+    return WSX_E_INVALID;
+  while (len) {
+    size_t used = 0;
+    int rc;
+    switch (d->state) {
+    case WSX__S_HEAD:
+      if (d->role == WSX__CLIENT) {
+        if (!d->started)
+          return WSX_E_STATE;
+        rc = wsx__client_head(d, data, len, &used);
+      } else {
+        rc = wsx__server_head(d, data, len, &used);
+      }
+      if (rc < 0)
+        return rc;
+      data += used;
+      len -= used;
+      break;
+    case WSX__S_REQUEST:
+      /* Request known, start() not called yet: keep the bytes (bounded by
+       * max_length) for start() or for the application (plain HTTP). */
+      if (d->body.len + len > d->max_length)
+        return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, 0,
+                         "request body larger than max_length");
+      if (wsx__buf_append(&d->body, &d->alloc, data, len))
+        return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
+      return WSX_OK;
+    case WSX__S_BODY76:
+    case WSX__S_OPEN:
+    case WSX__S_CLOSING:
+      if (d->version != WSX__HYBI)
+        return wsx__hixie_parse(d, data, len);
+      return wsx__frame_parse(d, data, len);
+    case WSX__S_CLOSED:
+    default:
+      return d->last_error && wsx_is_fatal(d->last_error) ? d->last_error
+                                                          : WSX_E_CLOSED;
+    }
+  }
+  return WSX_OK;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+int wsx__write(wsx_driver *d, const wsx_iovec *iov, size_t n) {
+  if (d->cb.write(d, iov, n, d->ud) != 0) {
+    d->last_error = WSX_E_IO;
+    snprintf(d->errmsg, sizeof d->errmsg, "write callback failed");
+    return WSX_E_IO;
+  }
+  return WSX_OK;
+}
+
+int wsx__write1(wsx_driver *d, const void *p, size_t n) {
+  wsx_iovec v = {p, n};
+  return wsx__write(d, &v, 1);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+void wsx__fire_close(wsx_driver *d, uint16_t code, const char *reason,
+                     size_t reason_len, int clean) {
+  d->state = WSX__S_CLOSED;
+  if (d->close_fired)
+    return;
+  d->close_fired = 1;
+  if (reason_len > sizeof d->close_reason - 1)
+    reason_len = sizeof d->close_reason - 1;
+  if (reason_len)
+    memcpy(d->close_reason, reason, reason_len);
+  d->close_reason[reason_len] = '\0';
+  d->close_code = code;
+  /* Queued pre-open messages and pending ping callbacks die with us. */
+  d->queue.len = 0;
+  d->num_pings = 0;
+  if (d->cb.close) {
+    wsx_close_event e = {code, d->close_reason, reason_len, clean};
+    d->cb.close(d, &e, d->ud);
+  }
+}
+
+int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt,
+              ...) {
+  if (d->state == WSX__S_CLOSED)
+    return d->last_error ? d->last_error : err;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(d->errmsg, sizeof d->errmsg, fmt, ap);
+  va_end(ap);
+  d->last_error = err;
+  int was_open = d->state == WSX__S_OPEN || d->state == WSX__S_CLOSING;
+  int can_send = was_open && !d->close_sent && close_code &&
+                 d->version == WSX__HYBI && d->cb.write;
+  d->state = WSX__S_CLOSED; /* no events or output past this point */
+  if (can_send) {
+    /* The close reason is the rule broken, cut to 123 bytes on a UTF-8
+     * boundary (our messages are ASCII). */
+    size_t rl = strlen(d->errmsg);
+    if (rl > 123)
+      rl = 123;
+    uint8_t payload[125];
+    payload[0] = (uint8_t)(close_code >> 8);
+    payload[1] = (uint8_t)(close_code & 0xff);
+    memcpy(payload + 2, d->errmsg, rl);
+    d->close_sent = 1;
+    wsx__frame_send(d, WSX_OP_CLOSE, 1, 0, payload, rl + 2);
+  }
+  if (d->cb.error) {
+    wsx_error_event e = {err, d->errmsg, can_send ? close_code : 0};
+    d->cb.error(d, &e, d->ud);
+  }
+  wsx__fire_close(d, close_code ? close_code : WSX_CLOSE_ABNORMAL, d->errmsg,
+                  strlen(d->errmsg), 0);
+  return err;
+}
+
+/* Pre-open queue entry: [op u8][len u64][data]. */
+static int queue_message(wsx_driver *d, int op, const void *data, size_t len) {
+  uint8_t h[9];
+  h[0] = (uint8_t)op;
+  uint64_t l = len;
+  memcpy(h + 1, &l, 8);
+  if (wsx__buf_reserve(&d->queue, &d->alloc, 9 + len))
+    return WSX_E_NOMEM;
+  wsx__buf_append(&d->queue, &d->alloc, h, 9);
+  wsx__buf_append(&d->queue, &d->alloc, data, len);
+  return WSX_OK;
+}
+
+int wsx__open(wsx_driver *d) {
+  d->state = WSX__S_OPEN;
+  if (d->cb.open)
+    d->cb.open(d, d->ud);
+  /* Flush what was sent before open. The queue is detached first: sends
+   * made from callbacks now go straight out. */
+  wsx__buf q = d->queue;
+  memset(&d->queue, 0, sizeof d->queue);
+  size_t off = 0;
+  int rc = WSX_OK;
+  while (off + 9 <= q.len && d->state == WSX__S_OPEN) {
+    int op = q.data[off];
+    uint64_t l;
+    memcpy(&l, q.data + off + 1, 8);
+    const uint8_t *p = q.data + off + 9;
+    off += 9 + (size_t)l;
+    if (op == WSX_OP_PING || op == WSX_OP_PONG)
+      rc = wsx__frame_send(d, op, 1, 0, p, (size_t)l);
+    else if (op == WSX_OP_CLOSE)
+      rc = wsx_driver_close(d, l >= 2 ? (uint16_t)(p[0] << 8 | p[1]) : 1000,
+                            NULL);
+    else if (d->version != WSX__HYBI)
+      rc = wsx__hixie_send_text(d, p, (size_t)l);
+    else
+      rc = wsx__send_message(d, op, p, (size_t)l);
+    if (rc)
+      break;
+  }
+  wsx__buf_free(&q, &d->alloc);
+  return rc;
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static int send_frames(wsx_driver *d, int opcode, unsigned rsv,
+                       const uint8_t *p, size_t len);
+
+static int send_state(wsx_driver *d) {
+  if (d->state == WSX__S_OPEN)
+    return 1;
+  if (d->state == WSX__S_CLOSED || d->state == WSX__S_CLOSING ||
+      (d->last_error && wsx_is_fatal(d->last_error)))
+    return WSX_E_CLOSED;
+  return 0; /* not open yet: queue */
+}
+
+int wsx__send_message(wsx_driver *d, int opcode, const void *data,
+                      size_t len) {
+  unsigned rsv = 0;
+  const uint8_t *p = data;
+  if (d->num_active) {
+    int rc = wsx__ext_outgoing(d, opcode, p, len, &rsv);
+    if (rc)
+      return rc;
+    p = d->ext_out.data;
+    len = d->ext_out.len;
+  }
+  int rc = send_frames(d, opcode, rsv, p, len);
+  if (d->ext_out.cap > 65536)
+    wsx__buf_free(&d->ext_out, &d->alloc);
+  return rc;
+}
+
+static int send_frames(wsx_driver *d, int opcode, unsigned rsv,
+                       const uint8_t *p, size_t len) {
+  if (!d->fragment_out || len <= d->frag_threshold)
+    return wsx__frame_send(d, opcode, 1, rsv, p, len);
+  /* RSV bits of a message go on its first frame only (RFC 7692 6.1). */
+  size_t off = 0;
+  int op = opcode;
+  while (off < len) {
+    size_t n = len - off;
+    if (n > d->frag_threshold)
+      n = d->frag_threshold;
+    int rc = wsx__frame_send(d, op, off + n == len, off ? 0 : rsv, p + off, n);
+    if (rc)
+      return rc;
+    off += n;
+    op = WSX_OP_CONTINUATION;
+  }
+  return WSX_OK;
+}
+
+static int send_data(wsx_driver *d, int op, const void *data, size_t len) {
+  if (!d || (!data && len))
+    return WSX_E_INVALID;
+  int s = send_state(d);
+  if (s < 0)
+    return s;
+  if (op == WSX_OP_TEXT && !wsx__utf8_valid(data, len))
+    return WSX_E_UTF8;
+  if (d->version != WSX__HYBI && op != WSX_OP_TEXT)
+    return WSX_E_UNSUPPORTED;
+  if (s == 0)
+    return queue_message(d, op, data, len);
+  if (d->version != WSX__HYBI)
+    return wsx__hixie_send_text(d, data, len);
+  return wsx__send_message(d, op, data, len);
+}
+
+int wsx_driver_send_text(wsx_driver *d, const char *data, size_t len) {
+  return send_data(d, WSX_OP_TEXT, data, len);
+}
+
+int wsx_driver_send_binary(wsx_driver *d, const void *data, size_t len) {
+  return send_data(d, WSX_OP_BINARY, data, len);
+}
+
+int wsx_driver_send_frame(wsx_driver *d, int opcode, int fin, const void *data,
+                          size_t len) {
+  if (!d || (!data && len))
+    return WSX_E_INVALID;
+  if (d->version != WSX__HYBI)
+    return WSX_E_UNSUPPORTED;
+  int s = send_state(d);
+  if (s < 0)
+    return s;
+  if (s == 0)
+    return WSX_E_STATE;
+  switch (opcode) {
+  case WSX_OP_CONTINUATION:
+  case WSX_OP_TEXT:
+  case WSX_OP_BINARY:
+    break;
+  case WSX_OP_PING:
+  case WSX_OP_PONG:
+  case WSX_OP_CLOSE:
+    if (!fin || len > 125)
+      return WSX_E_INVALID;
+    break;
+  default:
+    return WSX_E_INVALID;
+  }
+  if (opcode == WSX_OP_CLOSE)
+    d->close_sent = 1;
+  return wsx__frame_send(d, opcode, fin ? 1 : 0, 0, data, len);
+}
+
+int wsx_driver_ping(wsx_driver *d, const void *data, size_t len,
+                    wsx_ping_cb cb, void *cb_arg) {
+  if (!d || (!data && len))
+    return WSX_E_INVALID;
+  if (d->version != WSX__HYBI)
+    return WSX_E_UNSUPPORTED;
+  if (len > 125)
+    return WSX_E_TOO_BIG;
+  int s = send_state(d);
+  if (s < 0)
+    return s;
+  if (cb) {
+    wsx__ping *p =
+        wsx__realloc(&d->alloc, d->pings, (d->num_pings + 1) * sizeof *p);
+    if (!p)
+      return WSX_E_NOMEM;
+    d->pings = p;
+    wsx__ping *e = &p[d->num_pings++];
+    if (len)
+      memcpy(e->data, data, len);
+    e->len = (uint8_t)len;
+    e->cb = cb;
+    e->arg = cb_arg;
+  }
+  if (s == 0)
+    return queue_message(d, WSX_OP_PING, data, len);
+  return wsx__frame_send(d, WSX_OP_PING, 1, 0, data, len);
+}
+
+int wsx_driver_pong(wsx_driver *d, const void *data, size_t len) {
+  if (!d || (!data && len))
+    return WSX_E_INVALID;
+  if (d->version != WSX__HYBI)
+    return WSX_E_UNSUPPORTED;
+  if (len > 125)
+    return WSX_E_TOO_BIG;
+  int s = send_state(d);
+  if (s < 0)
+    return s;
+  if (s == 0)
+    return queue_message(d, WSX_OP_PONG, data, len);
+  return wsx__frame_send(d, WSX_OP_PONG, 1, 0, data, len);
+}
+
+static int sendable_close_code(unsigned code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+         (code >= 3000 && code <= 4999);
+}
+
+int wsx_driver_close(wsx_driver *d, uint16_t code, const char *reason) {
+  if (!d)
+    return WSX_E_INVALID;
+  if (!code)
+    code = WSX_CLOSE_NORMAL;
+  size_t rl = reason ? strlen(reason) : 0;
+  if (!sendable_close_code(code) || rl > 123 ||
+      (rl && !wsx__utf8_valid((const uint8_t *)reason, rl)))
+    return WSX_E_INVALID;
+  switch (d->state) {
+  case WSX__S_CLOSED:
+  case WSX__S_CLOSING:
+    return WSX_E_CLOSED;
+  case WSX__S_OPEN:
+    break;
+  default:
+    /* Never opened: nothing to negotiate with the peer. */
+    wsx__fire_close(d, code, reason, rl, 0);
+    return WSX_OK;
+  }
+  if (d->version != WSX__HYBI)
+    return wsx__hixie_close(d);
+  uint8_t payload[125];
+  payload[0] = (uint8_t)(code >> 8);
+  payload[1] = (uint8_t)(code & 0xff);
+  if (rl)
+    memcpy(payload + 2, reason, rl);
+  d->state = WSX__S_CLOSING;
+  d->close_sent = 1;
+  return wsx__frame_send(d, WSX_OP_CLOSE, 1, 0, payload, rl + 2);
+}
+
+void wsx_driver_abort(wsx_driver *d, uint16_t code, const char *reason) {
+  if (!d || d->close_fired)
+    return;
+  wsx__fire_close(d, code ? code : WSX_CLOSE_ABNORMAL, reason,
+                  reason ? strlen(reason) : 0, 0);
+}
+
+/* ---- accessors --------------------------------------------------------- */
+
+int wsx_driver_ready_state(const wsx_driver *d) {
+  switch (d->state) {
+  case WSX__S_OPEN:
+    return WSX_OPEN;
+  case WSX__S_CLOSING:
+    return WSX_CLOSING;
+  case WSX__S_CLOSED:
+    return WSX_CLOSED;
+  default:
+    return WSX_CONNECTING;
+  }
+}
+
+const char *wsx_driver_protocol(const wsx_driver *d) {
+  return d->protocol ? d->protocol : empty;
+}
+
+const char *wsx_driver_version(const wsx_driver *d) {
+  switch (d->version) {
+  case WSX__HIXIE75:
+    return "hixie-75";
+  case WSX__HIXIE76:
+    return "hixie-76";
+  default:
+    return "hybi-13";
+  }
+}
+
+const char *wsx_driver_url(const wsx_driver *d) {
+  return d->url ? d->url : empty;
+}
+
+const char *wsx_driver_extensions(const wsx_driver *d) {
+  return d->ext_value ? d->ext_value : empty;
+}
+
+int wsx_driver_status_code(const wsx_driver *d) { return d->status_code; }
+
+const wsx_header *wsx_driver_headers(const wsx_driver *d, size_t *n) {
+  if (n)
+    *n = d->num_headers;
+  return d->headers;
+}
+
+const wsx_http_request *wsx_driver_request(const wsx_driver *d) {
+  return d->have_req ? &d->req : NULL;
+}
+
+int wsx_driver_is_websocket(const wsx_driver *d) {
+  return d->have_req && wsx_is_websocket_request(&d->req);
+}
+
+const uint8_t *wsx_driver_body(const wsx_driver *d, size_t *len) {
+  if (len)
+    *len = d->body.len;
+  return d->body.data;
+}
+
+int wsx_driver_last_error(const wsx_driver *d, const char **msg) {
+  if (msg)
+    *msg = d->errmsg;
+  return d->last_error;
+}
+
+int wsx_is_websocket_request(const wsx_http_request *req) {
+  if (!req || req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
+    return 0;
+  return wsx_header_has_token(req->headers, req->num_headers, "upgrade",
+                              "websocket") &&
+         wsx_header_has_token(req->headers, req->num_headers, "connection",
+                              "upgrade");
+}
+
+void wsx_accept_key(const char *key, size_t key_len, char out[29]) {
+  static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  uint8_t h[20];
+  wsx__sha1_2(key, key_len, guid, sizeof guid - 1, h);
+  wsx__base64_encode(h, 20, out);
+}

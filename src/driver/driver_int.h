@@ -1,0 +1,218 @@
+/*
+ * Internal layout of wsx_driver, shared by the driver's source files:
+ * driver.c (lifecycle, accessors, sending, close), handshake.c (HTTP
+ * handshakes), frame.c (hybi framing: parse and encode), extpipe.c (the
+ * extension pipeline) and hixie.c (the drafts).
+ */
+#ifndef WSX_SRC_DRIVER_INT_H
+#define WSX_SRC_DRIVER_INT_H
+
+#include "common/alloc.h"
+#include "driver/util.h"
+#include "wsx/driver.h"
+#include "wsx/extension.h"
+
+enum wsx__role {
+  WSX__SERVER_RAW, /* parses the HTTP request itself */
+  WSX__SERVER_REQ, /* built from an already-parsed request */
+  WSX__CLIENT
+};
+
+/* Internal state machine; ready_state is derived from it. */
+enum wsx__state {
+  WSX__S_HEAD,    /* reading the HTTP head (raw server, client) */
+  WSX__S_REQUEST, /* server: request known, start() not yet called */
+  WSX__S_BODY76,  /* hixie-76 server: waiting for the 8-byte key3 */
+  WSX__S_OPEN,
+  WSX__S_CLOSING, /* we sent a close frame, waiting for the peer's */
+  WSX__S_CLOSED
+};
+
+enum wsx__version { WSX__HYBI = 0, WSX__HIXIE75 = 75, WSX__HIXIE76 = 76 };
+
+typedef struct wsx__ping {
+  uint8_t data[125];
+  uint8_t len;
+  wsx_ping_cb cb;
+  void *arg;
+} wsx__ping;
+
+typedef struct wsx__active_ext {
+  wsx_extension *ext;
+  void *session;
+} wsx__active_ext;
+
+struct wsx_driver {
+  wsx_allocator alloc;
+  wsx_driver_callbacks cb;
+  void *ud;
+
+  /* Configuration (limits resolved to their defaults at creation). */
+  uint64_t max_length;
+  uint64_t max_frame_size;
+  uint32_t max_fragments;
+  uint32_t max_head;
+  uint32_t max_headers;
+  uint32_t frag_threshold;
+  uint8_t role;         /* enum wsx__role */
+  uint8_t frame_events; /* deliver frames instead of messages */
+  uint8_t fragment_out; /* split outgoing messages at frag_threshold */
+  uint8_t allow_drafts;
+  uint8_t secure;
+  uint8_t version; /* enum wsx__version */
+  uint8_t state;   /* enum wsx__state */
+  uint8_t started; /* start() was called */
+  uint8_t in_callback_fail; /* fail() is running: no recursion */
+  uint8_t close_fired;      /* the close event has fired */
+  uint8_t close_sent;       /* a close frame left */
+
+  char **protocols; /* NULL-terminated copy of options.protocols, or NULL */
+  char *origin;
+  wsx__buf extra_headers; /* "Name: value\r\n" lines from set_header */
+
+  /* Handshake. `head` holds the raw head bytes (raw server, client); the
+   * parsed request/response spans point into it. */
+  wsx__buf head;
+  wsx_http_state hstate;
+  wsx_http_request req;
+  int have_req;
+  wsx_header *headers; /* request headers (server) or response (client) */
+  size_t num_headers;
+  int status_code;
+  wsx__buf body; /* bytes after the head not yet consumed as frames */
+  char *url;
+  char *protocol;  /* negotiated, "" if none */
+  char *ext_value; /* negotiated Sec-WebSocket-Extensions, "" if none */
+  char client_key[25]; /* base64 of 16 random bytes (client) */
+  char *url_host_header; /* client: Host header value */
+  char *url_path;        /* client: request target */
+  char *url_auth;        /* client: base64 userinfo for Basic auth, or NULL */
+
+  /* Receiving: frame header accumulation. */
+  uint8_t hdr[14];
+  uint8_t hdr_len;      /* bytes of hdr[] filled */
+  uint8_t in_payload;   /* header parsed, reading payload */
+  uint8_t f_op;         /* current frame opcode */
+  uint8_t f_fin;
+  uint8_t f_rsv;
+  uint8_t f_masked;
+  uint8_t mask[4];
+  uint64_t f_len; /* payload length of the current frame */
+  uint64_t f_got; /* payload bytes of the current frame seen so far */
+
+  /* Receiving: message assembly. msg_op == 0 when no message is open. */
+  uint8_t msg_op;
+  uint8_t msg_rsv; /* RSV bits of the first frame (for extensions) */
+  uint8_t msg_ext; /* the message goes through the extension pipeline */
+  uint32_t msg_frames;
+  uint8_t msg_ext_first; /* the pipeline has not seen this message yet */
+  uint64_t msg_len;  /* payload bytes of the message after extensions */
+  uint64_t msg_wire; /* payload bytes of the message as received */
+  wsx__buf msg;
+  wsx__utf8 utf8;
+  uint8_t ctrl[125]; /* control frame payload being assembled */
+
+  /* Sending. */
+  wsx__buf scratch; /* client: masked copy of an outgoing payload */
+  wsx__buf out;     /* queued-mode output and pre-open queue */
+  wsx__buf ext_out; /* extension output for an outgoing message */
+  wsx__buf queue;   /* messages sent before open: [op u8][len u64][data] */
+  uint8_t out_ext_rsv;
+
+  wsx__ping *pings;
+  size_t num_pings;
+
+  /* Close. */
+  uint16_t close_code;
+  char close_reason[124];
+
+  /* Extensions registered and negotiated. */
+  wsx_extension **exts;
+  size_t num_exts;
+  wsx__active_ext *active;
+  size_t num_active;
+  uint8_t ext_rsv;    /* RSV bits owned by negotiated extensions */
+  uint8_t ext_always; /* an active extension owns no RSV bit: every
+                         message goes through the pipeline */
+
+  int last_error;
+  char errmsg[160];
+
+  /* hixie-76: the 16-byte challenge answer computed from the keys. */
+  uint32_t hixie_k1, hixie_k2;
+};
+
+/* driver.c */
+/* Hands bytes to the write callback; records WSX_E_IO on failure. */
+int wsx__write(wsx_driver *d, const wsx_iovec *iov, size_t n);
+int wsx__write1(wsx_driver *d, const void *p, size_t n);
+/* Protocol failure: error event, close frame with `close_code` (if the
+ * handshake completed and none was sent yet), close event. Returns `err`. */
+int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt,
+              ...) __attribute__((format(printf, 4, 5)));
+/* Fires the close event once and moves to CLOSED. */
+void wsx__fire_close(wsx_driver *d, uint16_t code, const char *reason,
+                     size_t reason_len, int clean);
+/* Handshake done: state OPEN, open event, flush the pre-open queue. */
+int wsx__open(wsx_driver *d);
+/* Sends a message through the extension pipeline and fragmentation. */
+int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len);
+
+/* frame.c */
+int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len);
+/* Encodes and writes one frame (masking for clients). */
+int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
+                    const void *data, size_t len);
+/* Builds a frame header into out[14]; returns its length. */
+size_t wsx__frame_header(uint8_t *out, int opcode, int fin, unsigned rsv,
+                         int masked, const uint8_t mask[4], uint64_t len);
+/* XORs p[0..n) with mask, starting at mask byte `off` (0..3). */
+void wsx__unmask(uint8_t *p, size_t n, const uint8_t mask[4], size_t off);
+/* Close code valid on the wire (RFC 6455 7.4)? */
+int wsx__close_code_valid(unsigned code);
+
+/* handshake.c */
+int wsx__server_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used);
+int wsx__client_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used);
+int wsx__server_start(wsx_driver *d);
+int wsx__client_start(wsx_driver *d);
+/* Copies a parsed request into driver-owned storage. */
+int wsx__store_request(wsx_driver *d, const wsx_http_request *req);
+/* Writes an HTTP error response with a text body. */
+void wsx__http_error(wsx_driver *d, int status, const char *reason,
+                     const char *extra_headers, const char *body);
+
+/* extpipe.c */
+/* Client: appends offers of every registered extension to `b`. */
+int wsx__ext_client_offer(wsx_driver *d, wsx__buf *b);
+/* Client: validates and activates the server's response value. */
+int wsx__ext_client_activate(wsx_driver *d, const char *value, size_t len);
+/* Server: negotiates the client's offers; sets d->ext_value. Returns WSX_OK,
+ * or WSX_E_EXTENSION with d->errmsg set. */
+int wsx__ext_server_negotiate(wsx_driver *d, const char *value, size_t len);
+/* Incoming data chunk of the current message through the pipeline; output
+ * goes to the message sink (limits, UTF-8). */
+int wsx__ext_incoming(wsx_driver *d, const uint8_t *p, size_t n,
+                      unsigned flags);
+/* Outgoing message through the pipeline into d->ext_out; *rsv gets bits. */
+int wsx__ext_outgoing(wsx_driver *d, int opcode, const uint8_t *p, size_t n,
+                      unsigned *rsv);
+void wsx__ext_free(wsx_driver *d);
+/* Appends output of the pipeline to the message: limit + UTF-8 checks. */
+int wsx__msg_append(wsx_driver *d, const uint8_t *p, size_t n);
+
+/* hixie.c (drafts) */
+/* Which draft a request speaks: WSX__HIXIE75, WSX__HIXIE76, or 0 (hybi or
+ * not a draft request). */
+int wsx__hixie_detect(const wsx_http_request *req);
+/* Validates the draft request and writes the response (hixie-76 may wait
+ * for the key3 body: state WSX__S_BODY76). */
+int wsx__hixie_start(wsx_driver *d);
+/* Parses draft frames (and the key3 body in WSX__S_BODY76). */
+int wsx__hixie_parse(wsx_driver *d, uint8_t *p, size_t len);
+/* Sends a text message in draft framing. */
+int wsx__hixie_send_text(wsx_driver *d, const void *data, size_t len);
+/* Starts the draft closing (0xFF 0x00 for -76; plain close for -75). */
+int wsx__hixie_close(wsx_driver *d);
+
+#endif

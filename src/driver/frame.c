@@ -1,0 +1,519 @@
+/*
+ * frame.c: RFC 6455 framing. Parsing is a push state machine over the
+ * caller's buffer: frame headers are read in place when complete (or
+ * accumulated in d->hdr when split), payloads are unmasked in place and
+ * validated as they arrive (so invalid UTF-8 fails at the first bad byte even
+ * in an incomplete frame), and a frame that is a whole message and lies
+ * entirely in the input is handed to the application without a copy.
+ */
+#include "driver/driver_int.h"
+
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Buffers larger than this are released after use so that an idle
+ * connection does not keep the memory of its largest message. */
+#define KEEP_BUFFER_MAX 65536
+
+void wsx__unmask(uint8_t *p, size_t n, const uint8_t mask[4], size_t off) {
+  uint8_t m[4] = {mask[off & 3], mask[(off + 1) & 3], mask[(off + 2) & 3],
+                  mask[(off + 3) & 3]};
+  uint32_t m32;
+  memcpy(&m32, m, 4);
+#if defined(__SSE2__)
+  __m128i mv = _mm_set1_epi32((int)m32);
+  while (n >= 32) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+    _mm_storeu_si128((__m128i *)(void *)p, _mm_xor_si128(a, mv));
+    _mm_storeu_si128((__m128i *)(void *)(p + 16), _mm_xor_si128(b, mv));
+    p += 32;
+    n -= 32;
+  }
+#endif
+  uint64_t m64 = ((uint64_t)m32 << 32) | m32;
+  while (n >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    v ^= m64;
+    memcpy(p, &v, 8);
+    p += 8;
+    n -= 8;
+  }
+  for (size_t i = 0; i < n; i++)
+    p[i] ^= m[i & 3];
+}
+
+/* dst = src ^ mask, in one pass (client output). */
+static void mask_copy(uint8_t *dst, const uint8_t *src, size_t n,
+                      const uint8_t m[4]) {
+  uint32_t m32;
+  memcpy(&m32, m, 4);
+  uint64_t m64 = ((uint64_t)m32 << 32) | m32;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, src + i, 8);
+    v ^= m64;
+    memcpy(dst + i, &v, 8);
+  }
+  for (; i < n; i++)
+    dst[i] = src[i] ^ m[i & 3];
+}
+
+size_t wsx__frame_header(uint8_t *out, int opcode, int fin, unsigned rsv,
+                         int masked, const uint8_t mask[4], uint64_t len) {
+  size_t n = 0;
+  out[n++] = (uint8_t)((fin ? 0x80 : 0) | (rsv & 0x70) | (opcode & 0x0f));
+  uint8_t mbit = masked ? 0x80 : 0;
+  /* RFC 6455 5.2: the minimal number of bytes MUST be used. */
+  if (len < 126) {
+    out[n++] = (uint8_t)(mbit | len);
+  } else if (len <= 0xffff) {
+    out[n++] = mbit | 126;
+    out[n++] = (uint8_t)(len >> 8);
+    out[n++] = (uint8_t)len;
+  } else {
+    out[n++] = mbit | 127;
+    for (int s = 56; s >= 0; s -= 8)
+      out[n++] = (uint8_t)(len >> s);
+  }
+  if (masked) {
+    memcpy(out + n, mask, 4);
+    n += 4;
+  }
+  return n;
+}
+
+int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
+                    const void *data, size_t len) {
+  uint8_t hdr[14];
+  if (d->role != WSX__CLIENT) {
+    size_t hl = wsx__frame_header(hdr, opcode, fin, rsv, 0, NULL, len);
+    wsx_iovec iov[2] = {{hdr, hl}, {data, len}};
+    return wsx__write(d, iov, len ? 2 : 1);
+  }
+  /* RFC 6455 5.3: a fresh, unpredictable mask for every client frame. */
+  uint8_t mask[4];
+  if (wsx__random(mask, 4) != 0)
+    return wsx__fail(d, WSX_E_INTERNAL, WSX_CLOSE_UNEXPECTED,
+                     "kernel CSPRNG unavailable for the frame mask");
+  size_t hl = wsx__frame_header(hdr, opcode, fin, rsv, 1, mask, len);
+  if (len <= 256) {
+    uint8_t buf[14 + 256];
+    memcpy(buf, hdr, hl);
+    mask_copy(buf + hl, data, len, mask);
+    return wsx__write1(d, buf, hl + len);
+  }
+  d->scratch.len = 0;
+  if (wsx__buf_reserve(&d->scratch, &d->alloc, len))
+    return WSX_E_NOMEM;
+  mask_copy(d->scratch.data, data, len, mask);
+  wsx_iovec iov[2] = {{hdr, hl}, {d->scratch.data, len}};
+  int rc = wsx__write(d, iov, 2);
+  if (d->scratch.cap > KEEP_BUFFER_MAX)
+    wsx__buf_free(&d->scratch, &d->alloc);
+  return rc;
+}
+
+int wsx__close_code_valid(unsigned code) {
+  /* RFC 6455 7.4.1/7.4.2: 1004-1006 and 1015 are reserved and MUST NOT be
+   * sent; 0-999 unused; 1012-2999 reserved for future protocol use;
+   * 3000-4999 for libraries and applications. */
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+         (code >= 3000 && code <= 4999);
+}
+
+/* ---- receive ----------------------------------------------------------- */
+
+static size_t header_size(uint8_t b1) {
+  size_t n = 2;
+  uint8_t l = b1 & 0x7f;
+  if (l == 126)
+    n += 2;
+  else if (l == 127)
+    n += 8;
+  if (b1 & 0x80)
+    n += 4;
+  return n;
+}
+
+static int is_control(int op) { return op >= 8; }
+
+/* Rules that the first two header bytes decide (checked as soon as they
+ * arrive, before the rest of the header). */
+static int check_first2(wsx_driver *d, uint8_t b0, uint8_t b1) {
+  int op = b0 & 0x0f;
+  unsigned rsv = b0 & 0x70;
+  int fin = b0 >> 7;
+  int masked = b1 >> 7;
+  switch (op) {
+  case WSX_OP_CONTINUATION:
+  case WSX_OP_TEXT:
+  case WSX_OP_BINARY:
+  case WSX_OP_CLOSE:
+  case WSX_OP_PING:
+  case WSX_OP_PONG:
+    break;
+  default:
+    /* RFC 6455 5.2: reserved opcodes 0x3-0x7 and 0xB-0xF. */
+    return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                     "reserved opcode 0x%x", (unsigned)op);
+  }
+  if (is_control(op)) {
+    /* RFC 6455 5.5: control frames are never fragmented, carry at most
+     * 125 bytes, and (RFC 7692 6.1) never have RSV bits from extensions. */
+    if (!fin)
+      return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                       "fragmented control frame (opcode 0x%x)",
+                       (unsigned)op);
+    if ((b1 & 0x7f) > 125)
+      return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                       "control frame payload longer than 125 bytes");
+    if (rsv)
+      return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                       "RSV bits set on a control frame");
+  } else if (op == WSX_OP_CONTINUATION) {
+    /* RFC 6455 5.4: a continuation must follow an unfinished message. */
+    if (!d->msg_op)
+      return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                       "continuation frame without a message to continue");
+    if (rsv)
+      return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                       "RSV bits set on a continuation frame");
+  } else {
+    if (d->msg_op)
+      return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                       "new data frame while a fragmented message is "
+                       "unfinished (expected continuation)");
+    /* RFC 6455 5.2: RSV bits MUST be 0 unless an extension defines them. */
+    if (rsv & ~(unsigned)d->ext_rsv)
+      return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                       "RSV bits 0x%x set without a negotiated extension",
+                       rsv >> 4);
+  }
+  /* RFC 6455 5.1: client frames MUST be masked, server frames MUST NOT. */
+  if (d->role == WSX__CLIENT && masked)
+    return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                     "masked frame from server");
+  if (d->role != WSX__CLIENT && !masked)
+    return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                     "unmasked frame from client");
+  return WSX_OK;
+}
+
+static int begin_frame(wsx_driver *d, const uint8_t *h) {
+  d->f_op = h[0] & 0x0f;
+  d->f_fin = h[0] >> 7;
+  d->f_rsv = h[0] & 0x70;
+  d->f_masked = h[1] >> 7;
+  uint64_t len = h[1] & 0x7f;
+  size_t i = 2;
+  if (len == 126) {
+    len = (uint64_t)h[2] << 8 | h[3];
+    i = 4;
+  } else if (len == 127) {
+    len = 0;
+    for (i = 2; i < 10; i++)
+      len = len << 8 | h[i];
+    /* RFC 6455 5.2: the most significant bit MUST be 0. */
+    if (len >> 63)
+      return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                       "64-bit payload length with the high bit set");
+  }
+  if (d->f_masked)
+    memcpy(d->mask, h + i, 4);
+  d->f_len = len;
+  d->f_got = 0;
+  d->in_payload = 1;
+  if (is_control(d->f_op))
+    return WSX_OK;
+  /* Limits are checked on the announced length, before any allocation. */
+  if (len > d->max_frame_size)
+    return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
+                     "frame of %llu bytes exceeds the frame size limit "
+                     "(%llu)",
+                     (unsigned long long)len,
+                     (unsigned long long)d->max_frame_size);
+  if (d->f_op != WSX_OP_CONTINUATION) {
+    d->msg_op = d->f_op;
+    d->msg_rsv = d->f_rsv;
+    d->msg_ext =
+        d->num_active && (d->ext_always || (d->f_rsv & d->ext_rsv));
+    d->msg_frames = 1;
+    d->msg_len = 0;
+    d->msg_wire = 0;
+    d->msg_ext_first = 1;
+    d->msg.len = 0;
+    d->utf8.state = 0;
+  } else if (++d->msg_frames > d->max_fragments) {
+    return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
+                     "message has more than %u fragments",
+                     (unsigned)d->max_fragments);
+  }
+  if (len > d->max_length - d->msg_wire)
+    return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
+                     "message exceeds max_length (%llu bytes)",
+                     (unsigned long long)d->max_length);
+  d->msg_wire += len;
+  return WSX_OK;
+}
+
+static int fail_utf8(wsx_driver *d, uint64_t at) {
+  return wsx__fail(d, WSX_E_UTF8, WSX_CLOSE_INVALID_DATA,
+                   "invalid UTF-8 in text message at byte %llu",
+                   (unsigned long long)at);
+}
+
+int wsx__msg_append(wsx_driver *d, const uint8_t *p, size_t n) {
+  if (n > d->max_length - d->msg_len)
+    return WSX_E_MESSAGE_TOO_BIG;
+  if (d->msg_op == WSX_OP_TEXT) {
+    long bad = wsx__utf8_validate(&d->utf8, p, n);
+    if (bad >= 0) {
+      d->msg_len += (uint64_t)bad;
+      return WSX_E_UTF8;
+    }
+  }
+  if (wsx__buf_append(&d->msg, &d->alloc, p, n))
+    return WSX_E_NOMEM;
+  d->msg_len += n;
+  return WSX_OK;
+}
+
+static int ext_error(wsx_driver *d, int rc) {
+  switch (rc) {
+  case WSX_E_MESSAGE_TOO_BIG:
+    return wsx__fail(d, rc, WSX_CLOSE_TOO_LARGE,
+                     "message exceeds max_length (%llu bytes) after "
+                     "decompression",
+                     (unsigned long long)d->max_length);
+  case WSX_E_UTF8:
+    return fail_utf8(d, d->msg_len);
+  case WSX_E_NOMEM:
+    return wsx__fail(d, rc, WSX_CLOSE_UNEXPECTED, "out of memory");
+  default:
+    if (d->state == WSX__S_CLOSED)
+      return d->last_error;
+    return wsx__fail(d, WSX_E_EXTENSION, WSX_CLOSE_INVALID_DATA,
+                     "extension failed to process the message: %s",
+                     d->errmsg[0] ? d->errmsg : "corrupt data");
+  }
+}
+
+static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
+  wsx_message m;
+  m.data = p;
+  m.len = n;
+  if (d->frame_events) {
+    m.opcode = d->f_op;
+    m.fin = fin;
+    m.rsv = d->f_rsv;
+    if (d->cb.frame)
+      d->cb.frame(d, &m, d->ud);
+  } else {
+    m.opcode = d->msg_op;
+    m.fin = 1;
+    m.rsv = 0;
+    if (d->cb.message)
+      d->cb.message(d, &m, d->ud);
+  }
+}
+
+/* A chunk of data-frame payload, already unmasked. *delivered is set when
+ * the chunk was handed to the application directly (zero copy). */
+static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n,
+                      int *delivered) {
+  if (d->msg_ext) {
+    unsigned flags = d->msg_ext_first ? WSX_EXT_FIRST : 0;
+    d->msg_ext_first = 0;
+    int rc = wsx__ext_incoming(d, p, n, flags);
+    return rc ? ext_error(d, rc) : WSX_OK;
+  }
+  if (d->msg_op == WSX_OP_TEXT) {
+    long bad = wsx__utf8_validate(&d->utf8, p, n);
+    if (bad >= 0)
+      return fail_utf8(d, d->msg_len + (uint64_t)bad);
+  }
+  /* Whole frame in this chunk, and either frame mode or a single-frame
+   * message: hand out the caller's buffer. */
+  if (n == d->f_len && d->f_got == 0 &&
+      (d->frame_events || (d->f_fin && d->msg_frames == 1))) {
+    if (d->f_fin && d->msg_op == WSX_OP_TEXT && d->utf8.state != 0)
+      return fail_utf8(d, d->msg_len + n);
+    d->msg_len += n;
+    *delivered = 1;
+    deliver(d, p, n, d->f_fin);
+    return WSX_OK;
+  }
+  if (wsx__buf_append(&d->msg, &d->alloc, p, n))
+    return wsx__fail(d, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED, "out of memory");
+  d->msg_len += n;
+  return WSX_OK;
+}
+
+static void release_msg_buffer(wsx_driver *d) {
+  d->msg.len = 0;
+  if (d->msg.cap > KEEP_BUFFER_MAX)
+    wsx__buf_free(&d->msg, &d->alloc);
+}
+
+static int end_data_frame(wsx_driver *d, int delivered) {
+  int fin = d->f_fin;
+  if (d->msg_ext && fin) {
+    unsigned flags = WSX_EXT_LAST | (d->msg_ext_first ? WSX_EXT_FIRST : 0);
+    d->msg_ext_first = 0;
+    int rc = wsx__ext_incoming(d, NULL, 0, flags);
+    if (rc)
+      return ext_error(d, rc);
+  }
+  if (fin && d->msg_op == WSX_OP_TEXT && d->utf8.state != 0)
+    return fail_utf8(d, d->msg_len);
+  if (!delivered && (d->frame_events || fin))
+    deliver(d, d->msg.data, d->msg.len, fin);
+  if (d->frame_events)
+    d->msg.len = 0;
+  if (fin) {
+    d->msg_op = 0;
+    release_msg_buffer(d);
+  }
+  return WSX_OK;
+}
+
+static void fire_pong_callbacks(wsx_driver *d, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < d->num_pings; i++) {
+    wsx__ping *e = &d->pings[i];
+    if (e->len == n && (n == 0 || memcmp(e->data, p, n) == 0)) {
+      wsx_ping_cb cb = e->cb;
+      void *arg = e->arg;
+      memmove(e, e + 1, (d->num_pings - i - 1) * sizeof *e);
+      d->num_pings--;
+      cb(d, arg);
+      return;
+    }
+  }
+}
+
+static int end_control_frame(wsx_driver *d) {
+  const uint8_t *p = d->ctrl;
+  size_t n = (size_t)d->f_len;
+  switch (d->f_op) {
+  case WSX_OP_PING:
+    /* RFC 6455 5.5.2: answer with a pong carrying the same payload (not
+     * after our close frame: nothing more may follow it). */
+    if (d->state == WSX__S_OPEN) {
+      int rc = wsx__frame_send(d, WSX_OP_PONG, 1, 0, p, n);
+      if (rc)
+        return rc;
+    }
+    if (d->cb.ping)
+      d->cb.ping(d, p, n, d->ud);
+    return WSX_OK;
+  case WSX_OP_PONG:
+    if (d->cb.pong)
+      d->cb.pong(d, p, n, d->ud);
+    fire_pong_callbacks(d, p, n);
+    return WSX_OK;
+  default:
+    break;
+  }
+  /* Close (RFC 6455 5.5.1, 7.1.5). */
+  unsigned code = WSX_CLOSE_NO_STATUS;
+  const char *reason = "";
+  size_t rl = 0;
+  if (n == 1)
+    return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                     "close frame with a 1-byte payload");
+  if (n >= 2) {
+    code = (unsigned)p[0] << 8 | p[1];
+    if (!wsx__close_code_valid(code))
+      return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
+                       "invalid close code %u", code);
+    reason = (const char *)p + 2;
+    rl = n - 2;
+    if (!wsx__utf8_valid(p + 2, rl))
+      return wsx__fail(d, WSX_E_UTF8, WSX_CLOSE_INVALID_DATA,
+                       "invalid UTF-8 in close reason");
+  }
+  if (d->state == WSX__S_OPEN && !d->close_sent) {
+    /* Echo the status code (RFC 6455 5.5.1). */
+    d->close_sent = 1;
+    int rc = wsx__frame_send(d, WSX_OP_CLOSE, 1, 0, p, n >= 2 ? 2 : 0);
+    if (rc)
+      return rc;
+  }
+  wsx__fire_close(d, (uint16_t)code, reason, rl, 1);
+  return WSX_OK;
+}
+
+int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
+  uint8_t *end = p + len;
+  while (p < end) {
+    if (d->state == WSX__S_CLOSED)
+      return d->last_error && wsx_is_fatal(d->last_error) ? d->last_error
+                                                          : WSX_OK;
+    int rc;
+    if (!d->in_payload) {
+      const uint8_t *h;
+      size_t avail = (size_t)(end - p);
+      if (d->hdr_len == 0 && avail >= 2 && avail >= header_size(p[1])) {
+        if ((rc = check_first2(d, p[0], p[1])) != 0)
+          return rc;
+        h = p;
+        p += header_size(p[1]);
+      } else {
+        /* Split header: gather it in d->hdr. */
+        if (d->hdr_len < 2) {
+          d->hdr[d->hdr_len++] = *p++;
+          if (d->hdr_len == 2 &&
+              (rc = check_first2(d, d->hdr[0], d->hdr[1])) != 0)
+            return rc;
+          continue;
+        }
+        size_t need = header_size(d->hdr[1]) - d->hdr_len;
+        size_t take = need < avail ? need : avail;
+        memcpy(d->hdr + d->hdr_len, p, take);
+        d->hdr_len = (uint8_t)(d->hdr_len + take);
+        p += take;
+        if (take < need)
+          return WSX_OK;
+        h = d->hdr;
+      }
+      d->hdr_len = 0;
+      if ((rc = begin_frame(d, h)) != 0)
+        return rc;
+      if (d->f_len != 0)
+        continue;
+    }
+    size_t n = (size_t)(end - p);
+    if (n > d->f_len - d->f_got)
+      n = (size_t)(d->f_len - d->f_got);
+    if (d->f_masked)
+      wsx__unmask(p, n, d->mask, (size_t)(d->f_got & 3));
+    int delivered = 0;
+    if (is_control(d->f_op)) {
+      memcpy(d->ctrl + d->f_got, p, n);
+    } else if (n || d->f_len == 0) {
+      if ((rc = data_chunk(d, p, n, &delivered)) != 0)
+        return rc;
+      if (delivered)
+        d->f_got = d->f_len; /* mark the frame complete */
+    }
+    d->f_got += delivered ? 0 : n;
+    p += n;
+    if (d->f_got < d->f_len)
+      continue;
+    d->in_payload = 0;
+    if (d->state == WSX__S_CLOSED)
+      continue;
+    if (is_control(d->f_op))
+      rc = end_control_frame(d);
+    else
+      rc = end_data_frame(d, delivered);
+    if (rc)
+      return rc;
+  }
+  return WSX_OK;
+}

@@ -1,0 +1,54 @@
+/*
+ * Internal building blocks of the driver: UTF-8 validation, SHA-1, MD5,
+ * base64 and the CSPRNG. All pure functions, no allocation.
+ */
+#ifndef WSX_SRC_UTIL_H
+#define WSX_SRC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Incremental UTF-8 validator (RFC 3629): rejects overlongs, surrogates
+ * (U+D800..DFFF), code points > U+10FFFF, and bytes C0, C1, F5..FF. State 0
+ * means "at a character boundary". Feed consecutive chunks with the same
+ * state; a message is valid if every call succeeded and the final state is 0.
+ */
+typedef struct wsx__utf8 {
+  uint32_t state; /* 0 = accept; otherwise inside a sequence */
+} wsx__utf8;
+
+/*
+ * Validates p[0..len) continuing from `st`. Returns -1 if valid so far (and
+ * updates st), or the index within p of the first byte at which the input
+ * became invalid (fail fast: it is the earliest byte that no valid
+ * continuation could follow). Has an ASCII fast path (8 bytes a step).
+ */
+long wsx__utf8_validate(wsx__utf8 *st, const uint8_t *p, size_t len);
+/* Non-zero if p[0..len) is complete valid UTF-8. */
+int wsx__utf8_valid(const uint8_t *p, size_t len);
+
+/* SHA-1 (FIPS 180-4) of p[0..len) into out[20]. */
+void wsx__sha1(const void *p, size_t len, uint8_t out[20]);
+/* SHA-1 of the concatenation a || b (for key || GUID without a copy). */
+void wsx__sha1_2(const void *a, size_t alen, const void *b, size_t blen,
+                 uint8_t out[20]);
+/* MD5 (RFC 1321) of p[0..len) into out[16] (hixie-76 handshake only). */
+void wsx__md5(const void *p, size_t len, uint8_t out[16]);
+
+/* Standard base64 with padding. Encode writes 4*ceil(n/3) chars and a NUL
+ * (out must hold that + 1); returns the length written (without NUL). */
+size_t wsx__base64_encode(const uint8_t *in, size_t n, char *out);
+/* Decodes strict padded base64 (no whitespace); returns decoded length or
+ * -1 if malformed or longer than outcap. */
+long wsx__base64_decode(const char *in, size_t n, uint8_t *out, size_t outcap);
+
+/* Fills buf with n bytes from the kernel CSPRNG (getrandom). Returns 0, or
+ * -1 if the kernel refused (never falls back to a weak source). */
+int wsx__random(void *buf, size_t n);
+
+/* ASCII case-insensitive compare of a[0..n) and the NUL-terminated b
+ * (non-zero if equal and b has exactly n characters). */
+int wsx__ieq(const char *a, size_t n, const char *b);
+
+#endif
