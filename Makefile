@@ -1,0 +1,109 @@
+# wsx: a thin front over CMake (see CMakeLists.txt and README.md).
+#
+#   make            build/libwsx.a, build/libwsx.so, build/wsx (Release, -O2 -g)
+#   make test       deps if missing, normal + ASan/UBSan builds, every test,
+#                   every fuzz target briefly, interop scripts; ends with
+#                   "N passed, N failed"
+#   make asan       everything in build-asan/ with ASan + UBSan
+#   make fuzz       fuzz targets for FUZZ_SECONDS (default 300) each
+#   make bench      Release build, then bench/run.sh and every bench program
+#   make demo       the demo server (build/wsx)
+#   make install    PREFIX=/usr/local (DESTDIR honoured)
+#   make format     clang-format -i over the C sources
+#   make clean
+
+PREFIX     ?= /usr/local
+JOBS       ?= 2
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+CMAKE      ?= cmake
+ASAN_CC    ?= gcc
+FUZZ_CC    ?= clang
+# Non-empty: keep compiling past errors (the test runner uses this so one
+# broken test file does not hide the results of all the others).
+KEEP_GOING ?=
+DEMO_PORT  ?= 8080
+
+KG := $(if $(KEEP_GOING),-- -k,)
+SAN_FLAGS := -O1 -g
+
+MAKEFLAGS += --no-print-directory
+export BUILD ASAN_BUILD FUZZ_BUILD
+
+.PHONY: all build asan fuzz-build test fuzz bench demo format clean install \
+        deps deps-check
+
+all: build
+
+build:
+	@test -f $(BUILD)/Makefile || \
+	  $(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	$(CMAKE) --build $(BUILD) -j $(JOBS) $(KG)
+
+asan:
+	@test -f $(ASAN_BUILD)/Makefile || \
+	  CC=$(ASAN_CC) $(CMAKE) -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+	    -DCMAKE_C_FLAGS_DEBUG="$(SAN_FLAGS)" -DWSX_SANITIZE=ON
+	$(CMAKE) --build $(ASAN_BUILD) -j $(JOBS) $(KG)
+
+# libFuzzer targets; needs clang.
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || \
+	  { echo "error: $(FUZZ_CC) not found; fuzz targets need clang" >&2; exit 1; }
+	@test -f $(FUZZ_BUILD)/Makefile || \
+	  CC=$(FUZZ_CC) $(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+	    -DCMAKE_C_FLAGS_DEBUG="$(SAN_FLAGS)" -DWSX_FUZZ=ON
+	$(CMAKE) --build $(FUZZ_BUILD) -j $(JOBS) $(KG)
+
+deps:
+	bash scripts/install-deps.sh
+
+# Installs the dependencies only when a cheap check says they are missing.
+deps-check:
+	@bash scripts/install-deps.sh --check || bash scripts/install-deps.sh
+
+test: deps-check
+	@bash scripts/run-tests.sh
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash scripts/run-fuzz.sh $(FUZZ_BUILD)
+
+# bench/run.sh (when present) is the curated benchmark; bench programs it
+# does not mention by name are run after it.
+bench: deps-check
+	@$(MAKE) build
+	@set -e; export WSX_ROOT="$(CURDIR)" WSX_BUILD="$(abspath $(BUILD))" \
+	  WSX_BIN="$(abspath $(BUILD))/wsx" \
+	  NODE_PATH="$(CURDIR)/.deps/node/node_modules"; \
+	if [ -f bench/run.sh ]; then echo "== bench/run.sh"; bash bench/run.sh; fi; \
+	while IFS="$$(printf '\t')" read -r name path; do \
+	  [ -n "$$name" ] || continue; \
+	  if [ -f bench/run.sh ] && grep -qw "$$name" bench/run.sh; then continue; fi; \
+	  echo "== $$name"; "$$path"; \
+	done < $(BUILD)/wsx-benches.list
+
+demo: deps-check
+	@$(MAKE) build
+	@if [ ! -x $(BUILD)/wsx ]; then \
+	  echo "error: $(BUILD)/wsx is not built yet (tools/wsx.c missing)" >&2; \
+	  exit 1; fi
+	@if $(BUILD)/wsx --help 2>&1 | grep -qw serve; then \
+	  echo "== $(BUILD)/wsx serve"; exec $(BUILD)/wsx serve; \
+	else \
+	  echo "== $(BUILD)/wsx echo --port $(DEMO_PORT)"; \
+	  exec $(BUILD)/wsx echo --port $(DEMO_PORT); fi
+
+install:
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+	$(CMAKE) --install $(BUILD)
+
+FORMAT_DIRS := include src tests tools fuzz bench examples
+format:
+	@find $(FORMAT_DIRS) -name '*.[ch]' -type f 2>/dev/null | \
+	  xargs -r clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
