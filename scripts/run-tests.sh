@@ -20,6 +20,7 @@
 #   TEST_TIMEOUT=s   per program (default 300)
 #   FUZZ_SECONDS=s   per fuzz target (default 10)
 #   VERBOSE=1        echo every program's full output
+#   VALGRIND=1       also run the normal build's tests under valgrind (slow)
 #   BUILD, ASAN_BUILD, FUZZ_BUILD   build dirs (build, build-asan, build-fuzz)
 set -uo pipefail
 
@@ -33,6 +34,7 @@ FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 export FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 VERBOSE=${VERBOSE:-0}
+VALGRIND=${VALGRIND:-0}
 TESTS=${TESTS:-}
 
 do_build=1 do_normal=1 do_asan=1 do_fuzz=1 do_interop=1
@@ -123,6 +125,7 @@ run() {
     1) [ "$nfail" -eq 0 ] && why="exited with status 1 without a FAIL line" ;;
     124|137) why="timed out after ${TEST_TIMEOUT}s" ;;
     23) why="AddressSanitizer/LeakSanitizer error" ;;
+    25) why="valgrind error" ;;
     24) why="UndefinedBehaviorSanitizer error" ;;
     *) if [ "$st" -gt 128 ]; then why="killed by signal $((st - 128))"
        else why="exited with status $st"; fi ;;
@@ -139,9 +142,10 @@ run() {
     $((SECONDS - t0))
 }
 
-# run_list <tag> <build dir>: every test program of one build.
+# run_list <tag> <build dir> [wrapper...]: every test program of one build.
 run_list() {
   local tag=$1 dir=$2 name path
+  shift 2
   local list="$dir/wsx-tests.list"
   export WSX_BUILD; WSX_BUILD=$(abs "$dir"); export WSX_BIN="$WSX_BUILD/wsx"
   if [ ! -f "$list" ]; then
@@ -155,7 +159,7 @@ run_list() {
       fail_one "$tag:$name" "not built (see the build errors above)"
       continue
     fi
-    run "$tag:$name" "$path"
+    run "$tag:$name" "$@" "$path"
   done <"$list"
 }
 
@@ -203,6 +207,11 @@ fi
 
 # ---- runs ------------------------------------------------------------------
 [ $do_normal = 1 ] && { echo "== tests ($BUILD)"; run_list normal "$BUILD"; }
+if [ $do_normal = 1 ] && [ "$VALGRIND" = 1 ]; then
+  echo "== tests under valgrind ($BUILD)"
+  run_list valgrind "$BUILD" valgrind -q --error-exitcode=25 --leak-check=full \
+    --errors-for-leak-kinds=definite --track-fds=no
+fi
 [ $do_asan = 1 ] && { echo "== tests, ASan+UBSan ($ASAN_BUILD)"; run_list asan "$ASAN_BUILD"; }
 if [ $do_fuzz = 1 ] && selected fuzz; then
   echo "== fuzz targets, ${FUZZ_SECONDS}s each ($FUZZ_BUILD)"
