@@ -194,8 +194,10 @@ typedef struct wsx_driver_callbacks {
 typedef void (*wsx_ping_cb)(wsx_driver *d, void *arg);
 
 /*
- * Constructors. `opts` and `cbs` may be NULL (defaults / no callbacks) and
- * are copied. Return NULL only when allocation fails (or, for the client,
+ * Constructors. `opts` may be NULL (defaults) and is copied. `cbs` may be
+ * NULL (no callbacks) and is BORROWED: it must stay valid and unchanged until
+ * the driver is freed (typically a static const struct shared by every
+ * driver, which keeps per-connection memory small). Return NULL only when allocation fails (or, for the client,
  * when the URL is invalid: then *err, if non-NULL, is set).
  */
 WSX_EXTERN wsx_driver *wsx_driver_new_server(const wsx_driver_options *opts,
@@ -308,11 +310,14 @@ WSX_EXTERN const char *wsx_driver_url(const wsx_driver *d);      /* client, or
 WSX_EXTERN const char *wsx_driver_extensions(const wsx_driver *d);
 /* Client: status code of the handshake response (0 before it). */
 WSX_EXTERN int wsx_driver_status_code(const wsx_driver *d);
-/* Client: response headers; server: request headers. *n receives the count.
- * Valid until the driver is freed. */
+/* Client: response headers, valid until the driver is freed. Server:
+ * request headers, valid until the `open` callback returns: a server driver
+ * releases the request when the connection opens so that an idle connection
+ * holds only framing state (copy what you need in `connect` or `open`).
+ * *n receives the count (0 and NULL once released). */
 WSX_EXTERN const wsx_header *wsx_driver_headers(const wsx_driver *d, size_t *n);
 /* Server: the request (method, target, headers), or NULL before it is
- * known. Valid until the driver is freed. */
+ * known and after the `open` callback has returned (see above). */
 WSX_EXTERN const wsx_http_request *wsx_driver_request(const wsx_driver *d);
 /* Server: non-zero if the parsed request is a WebSocket upgrade (GET with
  * Upgrade: websocket and Connection: upgrade). */

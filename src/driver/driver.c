@@ -19,8 +19,8 @@ static wsx_driver *driver_alloc(const wsx_driver_options *o,
     return NULL;
   memset(d, 0, sizeof *d);
   d->alloc = a;
-  if (cbs)
-    d->cb = *cbs;
+  static const wsx_driver_callbacks none;
+  d->cb = cbs ? cbs : &none;
   d->ud = ud;
   wsx_driver_options z;
   if (!o) {
@@ -42,24 +42,28 @@ static wsx_driver *driver_alloc(const wsx_driver_options *o,
   d->allow_drafts = o->allow_drafts ? 1 : 0;
   d->secure = o->secure ? 1 : 0;
 
+  wsx__hs *hs = d->hs = wsx__malloc(&d->alloc, sizeof *hs);
+  if (!hs)
+    goto oom;
+  memset(hs, 0, sizeof *hs);
   if (o->protocols) {
     size_t n = 0;
     while (o->protocols[n])
       n++;
-    d->protocols = wsx__malloc(&d->alloc, (n + 1) * sizeof(char *));
-    if (!d->protocols)
+    hs->protocols = wsx__malloc(&d->alloc, (n + 1) * sizeof(char *));
+    if (!hs->protocols)
       goto oom;
-    memset(d->protocols, 0, (n + 1) * sizeof(char *));
+    memset(hs->protocols, 0, (n + 1) * sizeof(char *));
     for (size_t i = 0; i < n; i++) {
-      d->protocols[i] =
+      hs->protocols[i] =
           wsx__strndup(&d->alloc, o->protocols[i], strlen(o->protocols[i]));
-      if (!d->protocols[i])
+      if (!hs->protocols[i])
         goto oom;
     }
   }
   if (o->origin) {
-    d->origin = wsx__strndup(&d->alloc, o->origin, strlen(o->origin));
-    if (!d->origin)
+    hs->origin = wsx__strndup(&d->alloc, o->origin, strlen(o->origin));
+    if (!hs->origin)
       goto oom;
   }
   return d;
@@ -97,29 +101,40 @@ wsx_driver *wsx_driver_new_server_request(const wsx_http_request *req,
   return d;
 }
 
+void wsx__hs_free(wsx_driver *d) {
+  wsx__hs *hs = d->hs;
+  if (!hs)
+    return;
+  const wsx_allocator *a = &d->alloc;
+  if (hs->protocols) {
+    for (size_t i = 0; hs->protocols[i]; i++)
+      wsx__free(a, hs->protocols[i]);
+    wsx__free(a, hs->protocols);
+  }
+  wsx__free(a, hs->origin);
+  wsx__buf_free(&hs->extra_headers, a);
+  wsx__free(a, hs->url_host_header);
+  wsx__free(a, hs->url_path);
+  wsx__free(a, hs->url_auth);
+  wsx__free(a, hs);
+  d->hs = NULL;
+}
+
 void wsx_driver_free(wsx_driver *d) {
   if (!d)
     return;
   const wsx_allocator a = d->alloc;
-  if (d->protocols) {
-    for (size_t i = 0; d->protocols[i]; i++)
-      wsx__free(&a, d->protocols[i]);
-    wsx__free(&a, d->protocols);
-  }
-  wsx__free(&a, d->origin);
-  wsx__buf_free(&d->extra_headers, &a);
+  wsx__hs_free(d);
+  wsx__free(&a, d->errmsg);
+  wsx__free(&a, d->ctrl);
   wsx__buf_free(&d->head, &a);
   wsx__free(&a, d->headers);
   wsx__buf_free(&d->body, &a);
   wsx__free(&a, d->url);
   wsx__free(&a, d->protocol);
   wsx__free(&a, d->ext_value);
-  wsx__free(&a, d->url_host_header);
-  wsx__free(&a, d->url_path);
-  wsx__free(&a, d->url_auth);
   wsx__buf_free(&d->msg, &a);
   wsx__buf_free(&d->scratch, &a);
-  wsx__buf_free(&d->out, &a);
   wsx__buf_free(&d->ext_out, &a);
   wsx__buf_free(&d->queue, &a);
   wsx__free(&a, d->pings);
@@ -137,12 +152,12 @@ void *wsx_driver_user_data(const wsx_driver *d) { return d->ud; }
 int wsx_driver_set_header(wsx_driver *d, const char *name, const char *value) {
   if (!d || !name || !value)
     return WSX_E_INVALID;
-  if (d->started)
+  if (d->started || !d->hs)
     return WSX_E_STATE;
   size_t nl = strlen(name), vl = strlen(value);
   if (!wsx_http_valid_name(name, nl) || !wsx_http_valid_value(value, vl))
     return WSX_E_HEADER_VALUE;
-  wsx__buf *b = &d->extra_headers;
+  wsx__buf *b = &d->hs->extra_headers;
   if (wsx__buf_reserve(b, &d->alloc, nl + vl + 4))
     return WSX_E_NOMEM;
   memcpy(b->data + b->len, name, nl);
@@ -177,7 +192,7 @@ int wsx_driver_start(wsx_driver *d) {
     return d->last_error;
   if (d->started)
     return WSX_E_STATE;
-  if (!d->cb.write)
+  if (!d->cb->write)
     return WSX_E_INVALID;
   if (d->role == WSX__CLIENT) {
     d->started = 1;
@@ -236,9 +251,9 @@ int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len) {
 /* ---- output ------------------------------------------------------------ */
 
 int wsx__write(wsx_driver *d, const wsx_iovec *iov, size_t n) {
-  if (d->cb.write(d, iov, n, d->ud) != 0) {
+  if (d->cb->write(d, iov, n, d->ud) != 0) {
     d->last_error = WSX_E_IO;
-    snprintf(d->errmsg, sizeof d->errmsg, "write callback failed");
+    wsx__set_error(d, "write callback failed");
     return WSX_E_IO;
   }
   return WSX_OK;
@@ -251,24 +266,46 @@ int wsx__write1(wsx_driver *d, const void *p, size_t n) {
 
 /* ---- events ------------------------------------------------------------ */
 
+static void vset_error(wsx_driver *d, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void vset_error(wsx_driver *d, const char *fmt, va_list ap) {
+  if (!d->errmsg)
+    d->errmsg = wsx__malloc(&d->alloc, WSX__ERRMSG_LEN);
+  if (d->errmsg)
+    vsnprintf(d->errmsg, WSX__ERRMSG_LEN, fmt, ap);
+}
+
+void wsx__set_error(wsx_driver *d, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vset_error(d, fmt, ap);
+  va_end(ap);
+}
+
+const char *wsx__errmsg(const wsx_driver *d) {
+  return d->errmsg ? d->errmsg : empty;
+}
+
 void wsx__fire_close(wsx_driver *d, uint16_t code, const char *reason,
                      size_t reason_len, int clean) {
   d->state = WSX__S_CLOSED;
   if (d->close_fired)
     return;
   d->close_fired = 1;
-  if (reason_len > sizeof d->close_reason - 1)
-    reason_len = sizeof d->close_reason - 1;
+  char r[124];
+  if (reason_len > sizeof r - 1)
+    reason_len = sizeof r - 1;
   if (reason_len)
-    memcpy(d->close_reason, reason, reason_len);
-  d->close_reason[reason_len] = '\0';
+    memcpy(r, reason, reason_len);
+  r[reason_len] = '\0';
   d->close_code = code;
   /* Queued pre-open messages and pending ping callbacks die with us. */
-  d->queue.len = 0;
+  wsx__buf_free(&d->queue, &d->alloc);
   d->num_pings = 0;
-  if (d->cb.close) {
-    wsx_close_event e = {code, d->close_reason, reason_len, clean};
-    d->cb.close(d, &e, d->ud);
+  if (d->cb->close) {
+    wsx_close_event e = {code, r, reason_len, clean};
+    d->cb->close(d, &e, d->ud);
   }
 }
 
@@ -278,32 +315,33 @@ int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt,
     return d->last_error ? d->last_error : err;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(d->errmsg, sizeof d->errmsg, fmt, ap);
+  vset_error(d, fmt, ap);
   va_end(ap);
+  const char *msg = d->errmsg ? d->errmsg : "out of memory";
   d->last_error = err;
   int was_open = d->state == WSX__S_OPEN || d->state == WSX__S_CLOSING;
   int can_send = was_open && !d->close_sent && close_code &&
-                 d->version == WSX__HYBI && d->cb.write;
+                 d->version == WSX__HYBI && d->cb->write;
   d->state = WSX__S_CLOSED; /* no events or output past this point */
   if (can_send) {
     /* The close reason is the rule broken, cut to 123 bytes on a UTF-8
      * boundary (our messages are ASCII). */
-    size_t rl = strlen(d->errmsg);
+    size_t rl = strlen(msg);
     if (rl > 123)
       rl = 123;
     uint8_t payload[125];
     payload[0] = (uint8_t)(close_code >> 8);
     payload[1] = (uint8_t)(close_code & 0xff);
-    memcpy(payload + 2, d->errmsg, rl);
+    memcpy(payload + 2, msg, rl);
     d->close_sent = 1;
     wsx__frame_send(d, WSX_OP_CLOSE, 1, 0, payload, rl + 2);
   }
-  if (d->cb.error) {
-    wsx_error_event e = {err, d->errmsg, can_send ? close_code : 0};
-    d->cb.error(d, &e, d->ud);
+  if (d->cb->error) {
+    wsx_error_event e = {err, msg, can_send ? close_code : 0};
+    d->cb->error(d, &e, d->ud);
   }
-  wsx__fire_close(d, close_code ? close_code : WSX_CLOSE_ABNORMAL, d->errmsg,
-                  strlen(d->errmsg), 0);
+  wsx__fire_close(d, close_code ? close_code : WSX_CLOSE_ABNORMAL, msg,
+                  strlen(msg), 0);
   return err;
 }
 
@@ -322,8 +360,18 @@ static int queue_message(wsx_driver *d, int op, const void *data, size_t len) {
 
 int wsx__open(wsx_driver *d) {
   d->state = WSX__S_OPEN;
-  if (d->cb.open)
-    d->cb.open(d, d->ud);
+  wsx__hs_free(d);
+  if (d->cb->open)
+    d->cb->open(d, d->ud);
+  if (d->role != WSX__CLIENT) {
+    /* The request is not needed past open: release it so an idle server
+     * connection holds only framing state (see wsx_driver_request). */
+    wsx__buf_free(&d->head, &d->alloc);
+    wsx__free(&d->alloc, d->headers);
+    d->headers = NULL;
+    d->num_headers = 0;
+    d->have_req = 0;
+  }
   /* Flush what was sent before open. The queue is detached first: sends
    * made from callbacks now go straight out. */
   wsx__buf q = d->queue;
@@ -608,7 +656,7 @@ const uint8_t *wsx_driver_body(const wsx_driver *d, size_t *len) {
 
 int wsx_driver_last_error(const wsx_driver *d, const char **msg) {
   if (msg)
-    *msg = d->errmsg;
+    *msg = wsx__errmsg(d);
   return d->last_error;
 }
 

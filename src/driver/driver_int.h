@@ -37,6 +37,19 @@ typedef struct wsx__ping {
   void *arg;
 } wsx__ping;
 
+/* State needed only until the handshake completes; freed at open so that
+ * an idle connection holds none of it. */
+typedef struct wsx__hs {
+  char **protocols; /* NULL-terminated copy of options.protocols, or NULL */
+  char *origin;
+  wsx__buf extra_headers; /* "Name: value\r\n" lines from set_header */
+  wsx_http_state hstate;
+  char client_key[25]; /* base64 of 16 random bytes (client) */
+  char *url_host_header; /* client: Host header value */
+  char *url_path;        /* client: request target */
+  char *url_auth;        /* client: base64 userinfo for Basic auth, or NULL */
+} wsx__hs;
+
 typedef struct wsx__active_ext {
   wsx_extension *ext;
   void *session;
@@ -44,7 +57,7 @@ typedef struct wsx__active_ext {
 
 struct wsx_driver {
   wsx_allocator alloc;
-  wsx_driver_callbacks cb;
+  const wsx_driver_callbacks *cb; /* borrowed (see driver.h) */
   void *ud;
 
   /* Configuration (limits resolved to their defaults at creation). */
@@ -66,14 +79,12 @@ struct wsx_driver {
   uint8_t close_fired;      /* the close event has fired */
   uint8_t close_sent;       /* a close frame left */
 
-  char **protocols; /* NULL-terminated copy of options.protocols, or NULL */
-  char *origin;
-  wsx__buf extra_headers; /* "Name: value\r\n" lines from set_header */
+  wsx__hs *hs; /* handshake-only state; NULL once open */
 
   /* Handshake. `head` holds the raw head bytes (raw server, client); the
-   * parsed request/response spans point into it. */
+   * parsed request/response spans point into it. Servers release it (and
+   * the request) when the connection opens; clients keep the response. */
   wsx__buf head;
-  wsx_http_state hstate;
   wsx_http_request req;
   int have_req;
   wsx_header *headers; /* request headers (server) or response (client) */
@@ -83,10 +94,6 @@ struct wsx_driver {
   char *url;
   char *protocol;  /* negotiated, "" if none */
   char *ext_value; /* negotiated Sec-WebSocket-Extensions, "" if none */
-  char client_key[25]; /* base64 of 16 random bytes (client) */
-  char *url_host_header; /* client: Host header value */
-  char *url_path;        /* client: request target */
-  char *url_auth;        /* client: base64 userinfo for Basic auth, or NULL */
 
   /* Receiving: frame header accumulation. */
   uint8_t hdr[14];
@@ -110,11 +117,11 @@ struct wsx_driver {
   uint64_t msg_wire; /* payload bytes of the message as received */
   wsx__buf msg;
   wsx__utf8 utf8;
-  uint8_t ctrl[125]; /* control frame payload being assembled */
+  uint8_t *ctrl;       /* control payload split across reads (lazy, 125) */
+  const uint8_t *ctrl_p; /* the current control frame's payload */
 
   /* Sending. */
   wsx__buf scratch; /* client: masked copy of an outgoing payload */
-  wsx__buf out;     /* queued-mode output and pre-open queue */
   wsx__buf ext_out; /* extension output for an outgoing message */
   wsx__buf queue;   /* messages sent before open: [op u8][len u64][data] */
   uint8_t out_ext_rsv;
@@ -122,9 +129,7 @@ struct wsx_driver {
   wsx__ping *pings;
   size_t num_pings;
 
-  /* Close. */
-  uint16_t close_code;
-  char close_reason[124];
+  uint16_t close_code; /* code reported by the close event */
 
   /* Extensions registered and negotiated. */
   wsx_extension **exts;
@@ -136,13 +141,22 @@ struct wsx_driver {
                          message goes through the pipeline */
 
   int last_error;
-  char errmsg[160];
+  char *errmsg; /* detail of the last error (lazy, WSX__ERRMSG_LEN) */
 
   /* hixie-76: the 16-byte challenge answer computed from the keys. */
   uint32_t hixie_k1, hixie_k2;
 };
 
+#define WSX__ERRMSG_LEN 160
+
 /* driver.c */
+/* Formats the error detail into d->errmsg (allocated on first use). */
+void wsx__set_error(wsx_driver *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The error detail, "" if none. */
+const char *wsx__errmsg(const wsx_driver *d);
+/* Frees the handshake-only state (at open). */
+void wsx__hs_free(wsx_driver *d);
 /* Hands bytes to the write callback; records WSX_E_IO on failure. */
 int wsx__write(wsx_driver *d, const wsx_iovec *iov, size_t n);
 int wsx__write1(wsx_driver *d, const void *p, size_t n);

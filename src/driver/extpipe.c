@@ -22,7 +22,7 @@ __attribute__((format(printf, 2, 0))) static int
 seterr(wsx_driver *d, const char *fmt, const char *name, size_t len) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-  snprintf(d->errmsg, sizeof d->errmsg, fmt, (int)len, name);
+  wsx__set_error(d, fmt, (int)len, name);
 #pragma GCC diagnostic pop
   return WSX_E_EXTENSION;
 }
@@ -84,8 +84,7 @@ int wsx__ext_client_activate(wsx_driver *d, const char *value, size_t len) {
   if (rc == WSX_E_NOMEM)
     return rc;
   if (rc) {
-    snprintf(d->errmsg, sizeof d->errmsg, "%s",
-             detail ? detail : "malformed header");
+    wsx__set_error(d, "%s", detail ? detail : "malformed header");
     return WSX_E_EXTENSION;
   }
   for (size_t i = 0; i < o.num_offers && !rc; i++) {
@@ -128,8 +127,7 @@ int wsx__ext_server_negotiate(wsx_driver *d, const char *value, size_t len) {
   if (rc == WSX_E_NOMEM)
     return rc;
   if (rc) {
-    snprintf(d->errmsg, sizeof d->errmsg, "%s",
-             detail ? detail : "malformed header");
+    wsx__set_error(d, "%s", detail ? detail : "malformed header");
     return WSX_E_EXTENSION;
   }
   wsx_ext_strbuf resp;

@@ -8,6 +8,7 @@
  */
 #include "driver/driver_int.h"
 
+#include <stdio.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -294,12 +295,15 @@ static int ext_error(wsx_driver *d, int rc) {
     return fail_utf8(d, d->msg_len);
   case WSX_E_NOMEM:
     return wsx__fail(d, rc, WSX_CLOSE_UNEXPECTED, "out of memory");
-  default:
+  default: {
     if (d->state == WSX__S_CLOSED)
       return d->last_error;
+    char why[WSX__ERRMSG_LEN];
+    snprintf(why, sizeof why, "%s",
+             d->errmsg && d->errmsg[0] ? d->errmsg : "corrupt data");
     return wsx__fail(d, WSX_E_EXTENSION, WSX_CLOSE_INVALID_DATA,
-                     "extension failed to process the message: %s",
-                     d->errmsg[0] ? d->errmsg : "corrupt data");
+                     "extension failed to process the message: %.100s", why);
+  }
   }
 }
 
@@ -311,14 +315,14 @@ static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
     m.opcode = d->f_op;
     m.fin = fin;
     m.rsv = d->f_rsv;
-    if (d->cb.frame)
-      d->cb.frame(d, &m, d->ud);
+    if (d->cb->frame)
+      d->cb->frame(d, &m, d->ud);
   } else {
     m.opcode = d->msg_op;
     m.fin = 1;
     m.rsv = 0;
-    if (d->cb.message)
-      d->cb.message(d, &m, d->ud);
+    if (d->cb->message)
+      d->cb->message(d, &m, d->ud);
   }
 }
 
@@ -397,7 +401,7 @@ static void fire_pong_callbacks(wsx_driver *d, const uint8_t *p, size_t n) {
 }
 
 static int end_control_frame(wsx_driver *d) {
-  const uint8_t *p = d->ctrl;
+  const uint8_t *p = d->ctrl_p;
   size_t n = (size_t)d->f_len;
   switch (d->f_op) {
   case WSX_OP_PING:
@@ -408,12 +412,12 @@ static int end_control_frame(wsx_driver *d) {
       if (rc)
         return rc;
     }
-    if (d->cb.ping)
-      d->cb.ping(d, p, n, d->ud);
+    if (d->cb->ping)
+      d->cb->ping(d, p, n, d->ud);
     return WSX_OK;
   case WSX_OP_PONG:
-    if (d->cb.pong)
-      d->cb.pong(d, p, n, d->ud);
+    if (d->cb->pong)
+      d->cb->pong(d, p, n, d->ud);
     fire_pong_callbacks(d, p, n);
     return WSX_OK;
   default:
@@ -494,7 +498,15 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
       wsx__unmask(p, n, d->mask, (size_t)(d->f_got & 3));
     int delivered = 0;
     if (is_control(d->f_op)) {
-      memcpy(d->ctrl + d->f_got, p, n);
+      if (n == d->f_len) {
+        d->ctrl_p = p; /* whole payload in the input: use it in place */
+      } else {
+        if (!d->ctrl && !(d->ctrl = wsx__malloc(&d->alloc, 125)))
+          return wsx__fail(d, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED,
+                           "out of memory");
+        memcpy(d->ctrl + d->f_got, p, n);
+        d->ctrl_p = d->ctrl;
+      }
     } else if (n || d->f_len == 0) {
       if ((rc = data_chunk(d, p, n, &delivered)) != 0)
         return rc;

@@ -84,11 +84,11 @@ static int gather_head(wsx_driver *d, const uint8_t *p, size_t len,
   if (request)
     rc = wsx_http_parse_request((const char *)d->head.data, d->head.len, req,
                                 d->headers, d->max_headers, d->max_head,
-                                &d->hstate, &detail);
+                                &d->hs->hstate, &detail);
   else
     rc = wsx_http_parse_response((const char *)d->head.data, d->head.len, res,
                                  d->headers, d->max_headers, d->max_head,
-                                 &d->hstate, &detail);
+                                 &d->hs->hstate, &detail);
   if (rc == WSX_E_AGAIN) {
     if (take < len) /* over the limit but the parser did not say so */
       return wsx__fail(d, WSX_E_HEAD_TOO_BIG, WSX_CLOSE_PROTOCOL_ERROR,
@@ -158,14 +158,14 @@ int wsx__server_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
   d->req = req;
   d->have_req = 1;
   d->state = WSX__S_REQUEST;
-  if (d->cb.connect)
-    d->cb.connect(d, d->ud);
+  if (d->cb->connect)
+    d->cb->connect(d, d->ud);
   return WSX_OK;
 }
 
 void wsx__http_error(wsx_driver *d, int status, const char *reason,
                      const char *extra_headers, const char *body) {
-  if (!d->cb.write)
+  if (!d->cb->write)
     return;
   char buf[1024];
   int n = snprintf(buf, sizeof buf,
@@ -219,12 +219,13 @@ static int select_protocol(wsx_driver *d) {
     }
   }
   const char *chosen = NULL;
-  if (d->cb.select_protocol && n) {
-    chosen = d->cb.select_protocol(d, offers, n, d->ud);
-  } else if (d->protocols) {
+  if (d->cb->select_protocol && n) {
+    chosen = d->cb->select_protocol(d, offers, n, d->ud);
+  } else if (d->hs->protocols) {
+    char **supported = d->hs->protocols;
     for (size_t i = 0; i < n && !chosen; i++)
-      for (size_t k = 0; d->protocols[k]; k++)
-        if (strcmp(offers[i], d->protocols[k]) == 0) {
+      for (size_t k = 0; supported[k]; k++)
+        if (strcmp(offers[i], supported[k]) == 0) {
           chosen = offers[i];
           break;
         }
@@ -326,8 +327,8 @@ int wsx__server_start(wsx_driver *d) {
       return wsx__fail(d, rc, 0, "out of memory");
     if (rc) {
       char why[200];
-      snprintf(why, sizeof why, "invalid Sec-WebSocket-Extensions: %s",
-               d->errmsg);
+      snprintf(why, sizeof why, "invalid Sec-WebSocket-Extensions: %.150s",
+               wsx__errmsg(d));
       return refuse(d, 400, NULL, why);
     }
   }
@@ -346,8 +347,8 @@ int wsx__server_start(wsx_driver *d) {
     bad = put(&b, a, "Sec-WebSocket-Extensions: ") ||
           put(&b, a, d->ext_value) || put(&b, a, "\r\n");
   if (!bad)
-    bad = putn(&b, a, (const char *)d->extra_headers.data,
-               d->extra_headers.len) ||
+    bad = putn(&b, a, (const char *)d->hs->extra_headers.data,
+               d->hs->extra_headers.len) ||
           put(&b, a, "\r\n");
   if (bad) {
     wsx__buf_free(&b, a);
@@ -401,18 +402,19 @@ wsx_driver *wsx_driver_new_client(const char *url,
                     (int)u.host_len, u.host, u.is_ipv6 ? "]" : "");
   if (!default_port)
     snprintf(host + hn, sizeof host - (size_t)hn, ":%u", (unsigned)u.port);
+  wsx__hs *hs = d->hs;
   d->url = wsx__strndup(&d->alloc, url, strlen(url));
-  d->url_host_header = wsx__strndup(&d->alloc, host, strlen(host));
-  d->url_path = wsx__strndup(&d->alloc, u.path, u.path_len);
-  if (!d->url || !d->url_host_header || !d->url_path)
+  hs->url_host_header = wsx__strndup(&d->alloc, host, strlen(host));
+  hs->url_path = wsx__strndup(&d->alloc, u.path, u.path_len);
+  if (!d->url || !hs->url_host_header || !hs->url_path)
     goto oom;
   if (u.userinfo) {
     /* websocket-driver sends URL credentials as Basic auth. */
-    d->url_auth = wsx__malloc(&d->alloc, 4 * (u.userinfo_len / 3 + 1) + 1);
-    if (!d->url_auth)
+    hs->url_auth = wsx__malloc(&d->alloc, 4 * (u.userinfo_len / 3 + 1) + 1);
+    if (!hs->url_auth)
       goto oom;
     wsx__base64_encode((const uint8_t *)u.userinfo, u.userinfo_len,
-                       d->url_auth);
+                       hs->url_auth);
   }
   return d;
 bad:
@@ -428,26 +430,27 @@ oom:
 }
 
 int wsx__client_start(wsx_driver *d) {
+  wsx__hs *hs = d->hs;
   uint8_t raw[16];
   if (wsx__random(raw, sizeof raw) != 0)
     return wsx__fail(d, WSX_E_INTERNAL, 0, "kernel CSPRNG unavailable");
-  wsx__base64_encode(raw, sizeof raw, d->client_key);
+  wsx__base64_encode(raw, sizeof raw, hs->client_key);
   wsx__buf b = {0};
   const wsx_allocator *a = &d->alloc;
-  int bad = put(&b, a, "GET ") || put(&b, a, d->url_path) ||
+  int bad = put(&b, a, "GET ") || put(&b, a, hs->url_path) ||
             put(&b, a, " HTTP/1.1\r\nHost: ") ||
-            put(&b, a, d->url_host_header) ||
+            put(&b, a, hs->url_host_header) ||
             put(&b, a, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                        "Sec-WebSocket-Key: ") ||
-            put(&b, a, d->client_key) ||
+            put(&b, a, hs->client_key) ||
             put(&b, a, "\r\nSec-WebSocket-Version: 13\r\n");
-  if (!bad && d->origin)
-    bad = put(&b, a, "Origin: ") || put(&b, a, d->origin) ||
+  if (!bad && hs->origin)
+    bad = put(&b, a, "Origin: ") || put(&b, a, hs->origin) ||
           put(&b, a, "\r\n");
-  if (!bad && d->protocols && d->protocols[0]) {
+  if (!bad && hs->protocols && hs->protocols[0]) {
     bad = put(&b, a, "Sec-WebSocket-Protocol: ");
-    for (size_t i = 0; !bad && d->protocols[i]; i++)
-      bad = (i && put(&b, a, ", ")) || put(&b, a, d->protocols[i]);
+    for (size_t i = 0; !bad && hs->protocols[i]; i++)
+      bad = (i && put(&b, a, ", ")) || put(&b, a, hs->protocols[i]);
     bad = bad || put(&b, a, "\r\n");
   }
   if (!bad && d->num_exts) {
@@ -459,12 +462,12 @@ int wsx__client_start(wsx_driver *d) {
     else
       bad = bad || put(&b, a, "\r\n");
   }
-  if (!bad && d->url_auth)
-    bad = put(&b, a, "Authorization: Basic ") || put(&b, a, d->url_auth) ||
+  if (!bad && hs->url_auth)
+    bad = put(&b, a, "Authorization: Basic ") || put(&b, a, hs->url_auth) ||
           put(&b, a, "\r\n");
   if (!bad)
-    bad = putn(&b, a, (const char *)d->extra_headers.data,
-               d->extra_headers.len) ||
+    bad = putn(&b, a, (const char *)hs->extra_headers.data,
+               hs->extra_headers.len) ||
           put(&b, a, "\r\n");
   if (bad) {
     wsx__buf_free(&b, a);
@@ -500,15 +503,15 @@ int wsx__client_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
     return client_refuse(d, "Connection header must contain 'Upgrade'");
   const char *acc = wsx_header_find(h, n, "sec-websocket-accept", &vl);
   char expect[29];
-  wsx_accept_key(d->client_key, 24, expect);
+  wsx_accept_key(d->hs->client_key, 24, expect);
   if (!acc || vl != 28 || memcmp(acc, expect, 28) != 0)
     return client_refuse(d, "Sec-WebSocket-Accept mismatch");
   const char *proto = wsx_header_find(h, n, "sec-websocket-protocol", &vl);
   if (proto) {
     int offered = 0;
-    for (size_t i = 0; d->protocols && d->protocols[i]; i++)
-      if (strlen(d->protocols[i]) == vl &&
-          memcmp(d->protocols[i], proto, vl) == 0)
+    char **mine = d->hs->protocols;
+    for (size_t i = 0; mine && mine[i]; i++)
+      if (strlen(mine[i]) == vl && memcmp(mine[i], proto, vl) == 0)
         offered = 1;
     if (!offered)
       return client_refuse(d, "server selected a subprotocol that was not "
@@ -527,7 +530,7 @@ int wsx__client_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
       return wsx__fail(d, rc, 0, "out of memory");
     if (rc) {
       snprintf(why, sizeof why, "Sec-WebSocket-Extensions: %.150s",
-               d->errmsg);
+               wsx__errmsg(d));
       return client_refuse(d, why);
     }
   }
