@@ -13,8 +13,9 @@ set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
-WSX=${WSX_BIN:-$ROOT/build/wsx}
-OUT=$ROOT/build/bench
+BUILD=${WSX_BUILD:-$ROOT/build}
+WSX=${WSX_BIN:-$BUILD/wsx}
+OUT=$BUILD/bench
 SECS=${BENCH_SECONDS:-5}
 IDLE=${BENCH_IDLE:-10000}
 CC=${CC:-cc}
@@ -36,12 +37,12 @@ note() { echo "bench: $*" >&2; }
 # ---- driver benchmark (issue 2) ----------------------------------------
 if [ "${BENCH_SKIP_DRIVER:-0}" != 1 ]; then
   DRV=""
-  for c in "$ROOT/build/bench/bench_driver" "$ROOT/build/bench_driver"; do
+  for c in "$BUILD/bench/bench_driver" "$BUILD/bench_driver"; do
     [ -x "$c" ] && DRV=$c && break
   done
-  if [ -z "$DRV" ] && [ -f "$ROOT/build/libwsx.a" ]; then
+  if [ -z "$DRV" ] && [ -f "$BUILD/libwsx.a" ]; then
     if $CC -std=c11 -O2 -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/src" \
-        "$ROOT/bench/bench_driver.c" "$ROOT/build/libwsx.a" -lz -lm \
+        "$ROOT/bench/bench_driver.c" "$BUILD/libwsx.a" -lz -lm \
         -o "$OUT/bench_driver"; then
       DRV=$OUT/bench_driver
     fi
@@ -51,7 +52,7 @@ if [ "${BENCH_SKIP_DRIVER:-0}" != 1 ]; then
     "$DRV" || note "bench_driver failed"
     echo
   else
-    note "driver benchmark skipped: build/libwsx.a not built (run make)"
+    note "driver benchmark skipped: $BUILD/libwsx.a not built (run make)"
   fi
 fi
 
