@@ -1,0 +1,360 @@
+/* Client connections (DNS, connect, connect failures) and adoption. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uv/internal.h"
+
+struct wsx__dial {
+  uv_getaddrinfo_t gai;
+  uv_connect_t conn;
+  struct addrinfo *res; /* getaddrinfo result (NULL for literals) */
+  struct addrinfo *cur; /* next address to try */
+  struct sockaddr_storage literal;
+  int gai_pending;
+  int last_err;
+  char host[256];
+};
+
+static void dial_free(wsx_socket *s) {
+  wsx__dial *dl = s->dial;
+  if (dl->res)
+    uv_freeaddrinfo(dl->res);
+  wsx__free(&s->cfg->alloc, dl);
+  s->dial = NULL;
+}
+
+void wsx__dial_on_handle_closed(wsx_socket *s) {
+  if (s->dial->gai_pending) {
+    /* The resolver thread owns the request until its callback. */
+    s->flags |= WSX__F_WANT_FREE;
+    uv_cancel((uv_req_t *)&s->dial->gai);
+    return;
+  }
+  dial_free(s);
+}
+
+void wsx__sock_connect_failed(wsx_socket *s, int code, int uv_code,
+                              const char *msg) {
+  wsx_connect_failure f;
+  if (s->flags & WSX__F_FAILED_REPORTED)
+    return;
+  s->flags |= WSX__F_FAILED_REPORTED;
+  wsx__sock_set_close(s, WSX_CLOSE_ABNORMAL, NULL, 0, 0);
+  if (!s->cb.connect_failed)
+    return;
+  f.code = code;
+  f.uv_code = uv_code;
+  f.status_code = s->d ? wsx_driver_status_code(s->d) : 0;
+  f.message = msg;
+  s->cb.connect_failed(s, &f, s->ud);
+}
+
+static void fail(wsx_socket *s, int code, int uv_code, const char *msg) {
+  s->flags |= WSX__F_EOF;
+  wsx__sock_connect_failed(s, code, uv_code, msg);
+  if (s->d)
+    wsx_driver_abort(s->d, 0, NULL);
+  wsx__sock_close_handle(s);
+}
+
+static void try_next(wsx_socket *s);
+
+static void on_connect(uv_connect_t *req, int status) {
+  wsx_socket *s = req->data;
+  int rc;
+  if (status == UV_ECANCELED || (s->flags & WSX__F_HANDLE_CLOSING))
+    return;
+  if (status < 0) {
+    s->dial->last_err = status;
+    try_next(s);
+    return;
+  }
+  dial_free(s);
+  if (!s->cfg->nagle)
+    uv_tcp_nodelay(&s->h.tcp, 1);
+  s->phase = WSX__P_CLIENT_HS;
+  wsx__sock_start_read(s);
+  rc = wsx_driver_start(s->d);
+  if (rc < 0 && !(s->flags & WSX__F_HANDLE_CLOSING))
+    fail(s, rc, 0, "could not send the handshake");
+}
+
+static void on_retry_closed(uv_handle_t *h) {
+  wsx_socket *s = h->data;
+  if (s->flags & WSX__F_HANDLE_CLOSING) {
+    wsx__sock_handle_closed(h);
+    return;
+  }
+  uv_tcp_init(s->ctx->loop, &s->h.tcp);
+  s->h.tcp.data = s;
+  try_next(s);
+}
+
+static void try_next(wsx_socket *s) {
+  wsx__dial *dl = s->dial;
+  char msg[320];
+  if (uv_is_closing((uv_handle_t *)&s->h.tcp))
+    return;
+  if (dl->cur && dl->last_err) {
+    /* A failed socket cannot connect again (nor change family): start
+     * over with a fresh handle. */
+    dl->last_err = 0;
+    uv_close((uv_handle_t *)&s->h.tcp, on_retry_closed);
+    return;
+  }
+  while (dl->cur) {
+    struct addrinfo *ai = dl->cur;
+    int rc;
+    dl->cur = ai->ai_next;
+    dl->conn.data = s;
+    rc = uv_tcp_connect(&dl->conn, &s->h.tcp, ai->ai_addr, on_connect);
+    if (rc == 0)
+      return;
+    dl->last_err = rc;
+    if (dl->cur) {
+      try_next(s);
+      return;
+    }
+  }
+  snprintf(msg, sizeof(msg), "connect to %s failed: %s", dl->host,
+           uv_strerror(dl->last_err));
+  fail(s, WSX_E_IO, dl->last_err, msg);
+}
+
+static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  wsx_socket *s = req->data;
+  wsx__dial *dl = s->dial;
+  char msg[320];
+  dl->gai_pending = 0;
+  dl->res = res;
+  if (s->flags & WSX__F_WANT_FREE) {
+    dial_free(s);
+    wsx__sock_finalize(s);
+    return;
+  }
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  if (status < 0 || !res) {
+    snprintf(msg, sizeof(msg), "DNS lookup of %s failed: %s", dl->host,
+             uv_strerror(status));
+    fail(s, WSX_E_DNS, status, msg);
+    return;
+  }
+  dl->cur = res;
+  try_next(s);
+}
+
+static int start_dial(wsx_socket *s, const wsx_url *u) {
+  wsx__dial *dl;
+  struct addrinfo hints;
+  char port[8];
+  if (u->host_len >= sizeof(dl->host))
+    return WSX_E_URL;
+  dl = wsx__malloc(&s->cfg->alloc, sizeof(*dl));
+  if (!dl)
+    return WSX_E_NOMEM;
+  memset(dl, 0, sizeof(*dl));
+  s->dial = dl;
+  memcpy(dl->host, u->host, u->host_len);
+  dl->gai.data = s;
+  if (uv_ip4_addr(dl->host, u->port, (struct sockaddr_in *)&dl->literal) ==
+          0 ||
+      uv_ip6_addr(dl->host, u->port, (struct sockaddr_in6 *)&dl->literal) ==
+          0) {
+    /* A literal needs no resolver round trip. */
+    struct addrinfo *ai = wsx__malloc(&s->cfg->alloc, sizeof(*ai));
+    if (!ai)
+      return WSX_E_NOMEM;
+    memset(ai, 0, sizeof(*ai));
+    ai->ai_addr = (struct sockaddr *)&dl->literal;
+    dl->cur = ai;
+    try_next(s);
+    dl->cur = NULL;
+    wsx__free(&s->cfg->alloc, ai);
+    return WSX_OK;
+  }
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  snprintf(port, sizeof(port), "%u", (unsigned)u->port);
+  dl->gai_pending = 1;
+  if (uv_getaddrinfo(s->ctx->loop, &dl->gai, on_gai, dl->host, port,
+                     &hints) < 0) {
+    dl->gai_pending = 0;
+    return WSX_E_DNS;
+  }
+  return WSX_OK;
+}
+
+static wsx__cfg *new_cfg(const wsx_socket_options *opts, int *rc) {
+  wsx_allocator a;
+  wsx__cfg *cfg;
+  wsx__alloc_init(&a, opts ? opts->driver.allocator : NULL);
+  cfg = wsx__malloc(&a, sizeof(*cfg));
+  if (!cfg) {
+    *rc = WSX_E_NOMEM;
+    return NULL;
+  }
+  if ((*rc = wsx__cfg_init(cfg, opts)) != WSX_OK) {
+    wsx__cfg_free(cfg);
+    wsx__free(&a, cfg);
+    return NULL;
+  }
+  return cfg;
+}
+
+static void discard_cfg(wsx__cfg *cfg) {
+  wsx_allocator a = cfg->alloc;
+  wsx__cfg_free(cfg);
+  wsx__free(&a, cfg);
+}
+
+static wsx_socket *new_sock(uv_loop_t *loop, const wsx_socket_options *opts,
+                            const wsx_socket_callbacks *cbs, void *ud,
+                            int *rc) {
+  wsx__cfg *cfg = new_cfg(opts, rc);
+  wsx__loopctx *ctx;
+  wsx_socket *s;
+  if (!cfg)
+    return NULL;
+  if (!(ctx = wsx__loopctx_get(loop))) {
+    discard_cfg(cfg);
+    *rc = WSX_E_NOMEM;
+    return NULL;
+  }
+  if (!(s = wsx__sock_alloc(ctx, cfg, 1))) {
+    wsx__loopctx_unref(ctx);
+    discard_cfg(cfg);
+    *rc = WSX_E_NOMEM;
+    return NULL;
+  }
+  if (cbs)
+    s->cb = *cbs;
+  s->ud = ud;
+  return s;
+}
+
+/* Frees a socket whose handle was never initialized. */
+static void discard_sock(wsx_socket *s) {
+  wsx__loopctx *ctx = s->ctx;
+  wsx__cfg *cfg = (wsx__cfg *)s->cfg;
+  wsx_allocator a = cfg->alloc;
+  if (s->d)
+    wsx_driver_free(s->d);
+  wsx__free(&a, s);
+  discard_cfg(cfg);
+  wsx__loopctx_unref(ctx);
+}
+
+wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
+                               const wsx_socket_options *opts,
+                               const wsx_socket_callbacks *cbs,
+                               void *user_data, int *err) {
+  wsx_socket *s;
+  wsx_url u;
+  size_t i;
+  int rc = WSX_OK;
+  if (!loop || !url)
+    rc = WSX_E_INVALID;
+  else if (wsx_url_parse(url, &u) != WSX_OK)
+    rc = WSX_E_URL;
+  else if (u.secure)
+    rc = WSX_E_UNSUPPORTED;
+  if (rc != WSX_OK || !(s = new_sock(loop, opts, cbs, user_data, &rc))) {
+    if (err)
+      *err = rc;
+    return NULL;
+  }
+  s->d = wsx_driver_new_client(url, &s->cfg->dopts, &wsx__drv_cbs, s, &rc);
+  if (!s->d && rc == WSX_OK)
+    rc = WSX_E_NOMEM;
+  for (i = 0; s->d && rc == WSX_OK && i < s->cfg->num_headers; i++)
+    rc = wsx_driver_set_header(s->d, s->cfg->headers[i].name,
+                               s->cfg->headers[i].value);
+  for (i = 0; s->d && rc == WSX_OK && s->cfg->exts && s->cfg->exts[i]; i++)
+    rc = wsx_driver_add_extension(s->d, s->cfg->exts[i]);
+  if (rc == WSX_OK)
+    rc = uv_tcp_init(loop, &s->h.tcp);
+  if (rc != WSX_OK) {
+    discard_sock(s);
+    if (err)
+      *err = rc;
+    return NULL;
+  }
+  s->h.tcp.data = s;
+  s->phase = WSX__P_DIAL;
+  wsx__timer_set(s, uv_now(loop) + s->cfg->connect_timeout);
+  rc = start_dial(s, &u);
+  if (rc < 0) {
+    /* The handle exists: it must go through uv_close, silently. */
+    memset(&s->cb, 0, sizeof(s->cb));
+    if (s->dial && !s->dial->gai_pending)
+      dial_free(s);
+    wsx__sock_close_handle(s);
+    if (err)
+      *err = rc;
+    return NULL;
+  }
+  if (err)
+    *err = WSX_OK;
+  return s;
+}
+
+wsx_socket *wsx_socket_adopt(uv_loop_t *loop, uv_stream_t *stream,
+                             const wsx_http_request *req, const uint8_t *body,
+                             size_t body_len, const wsx_socket_options *opts,
+                             const wsx_socket_callbacks *cbs, void *user_data,
+                             int *err) {
+  wsx_socket_callbacks saved;
+  wsx_socket *s;
+  uint8_t *copy = NULL;
+  const char *v;
+  size_t vlen;
+  int rc = WSX_OK, version;
+  if (!loop || !stream || !req || (body_len && !body)) {
+    if (err)
+      *err = WSX_E_INVALID;
+    return NULL;
+  }
+  if (!(s = new_sock(loop, opts, cbs, user_data, &rc))) {
+    if (err)
+      *err = rc;
+    return NULL;
+  }
+  if (body_len && !(copy = wsx__malloc(&s->cfg->alloc, body_len))) {
+    discard_sock(s);
+    if (err)
+      *err = WSX_E_NOMEM;
+    return NULL;
+  }
+  if (copy)
+    memcpy(copy, body, body_len);
+  s->stream = stream;
+  s->flags |= WSX__F_ADOPTED;
+  stream->data = s;
+  (void)uv_read_stop(stream);
+  if (stream->type == UV_TCP && !s->cfg->nagle)
+    uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+  v = wsx_header_find(req->headers, req->num_headers,
+                      "sec-websocket-version", &vlen);
+  version = v ? atoi(v) : 0;
+  saved = s->cb;
+  s->phase = WSX__P_WS;
+  wsx__sock_start_read(s);
+  rc = wsx__sock_start_server(s, req, NULL, 0, NULL, version, copy, body_len);
+  wsx__free(&s->cfg->alloc, copy);
+  if (rc < 0) {
+    const char *msg = NULL;
+    /* The socket exists for the app (it owns the stream): report. */
+    s->cb = saved;
+    if (s->d)
+      (void)wsx_driver_last_error(s->d, &msg);
+    wsx__sock_error(s, rc, 0, msg && *msg ? msg : wsx_strerror(rc));
+    if (!s->d)
+      wsx__sock_close_handle(s);
+  }
+  if (err)
+    *err = WSX_OK;
+  return s;
+}

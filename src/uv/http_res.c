@@ -1,0 +1,120 @@
+/* The plain HTTP response writer of the server front. */
+#include <stdio.h>
+#include <string.h>
+
+#include "uv/internal.h"
+
+static int res_closed(const wsx_http_res *res) {
+  const wsx_socket *s = res->req->s;
+  return res->ended || (s->flags & WSX__F_HANDLE_CLOSING) ||
+         s->phase == WSX__P_TEARDOWN;
+}
+
+int wsx_http_res_status(wsx_http_res *res, int status, const char *reason) {
+  const wsx_allocator *a = &res->req->s->cfg->alloc;
+  if (res->head_sent)
+    return WSX_E_STATE;
+  if (status < 100 || status > 999 || status == 101)
+    return WSX_E_INVALID;
+  if (reason && !wsx_http_valid_value(reason, strlen(reason)))
+    return WSX_E_HEADER_VALUE;
+  res->status = status;
+  wsx__free(a, res->reason);
+  res->reason = NULL;
+  if (reason && !(res->reason = wsx__strndup(a, reason, strlen(reason))))
+    return WSX_E_NOMEM;
+  return WSX_OK;
+}
+
+int wsx_http_res_header(wsx_http_res *res, const char *name,
+                        const char *value) {
+  const wsx_allocator *a = &res->req->s->cfg->alloc;
+  size_t nl, vl;
+  if (res->head_sent)
+    return WSX_E_STATE;
+  if (!name || !value)
+    return WSX_E_INVALID;
+  nl = strlen(name);
+  vl = strlen(value);
+  if (!wsx_http_valid_name(name, nl) || !wsx_http_valid_value(value, vl))
+    return WSX_E_HEADER_VALUE;
+  if (wsx__buf_append(&res->head, a, name, nl) < 0 ||
+      wsx__buf_append(&res->head, a, ": ", 2) < 0 ||
+      wsx__buf_append(&res->head, a, value, vl) < 0 ||
+      wsx__buf_append(&res->head, a, "\r\n", 2) < 0)
+    return WSX_E_NOMEM;
+  return WSX_OK;
+}
+
+/* Head and body leave in one write. */
+static int send_parts(wsx_http_res *res, const void *data, size_t len,
+                      int final) {
+  wsx_socket *s = res->req->s;
+  char line[160], clen[48] = "";
+  uv_buf_t b[4];
+  unsigned n = 0;
+  if (!res->head_sent) {
+    int k = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", res->status,
+                     res->reason ? res->reason
+                                 : wsx__status_text(res->status));
+    if (final)
+      snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
+    b[n++] = uv_buf_init(line, (unsigned)k);
+    b[n++] = uv_buf_init((char *)res->head.data, (unsigned)res->head.len);
+    /* Connection: close ends every response (no keep-alive). */
+    strcat(clen, "Connection: close\r\n\r\n");
+    b[n++] = uv_buf_init(clen, (unsigned)strlen(clen));
+    res->head_sent = 1;
+  }
+  if (len)
+    b[n++] = uv_buf_init((char *)data, (unsigned)len);
+  return wsx__sock_write(s, b, n);
+}
+
+int wsx_http_res_write(wsx_http_res *res, const void *data, size_t len) {
+  wsx_socket *s = res->req->s;
+  int rc;
+  if (res_closed(res))
+    return WSX_E_CLOSED;
+  rc = send_parts(res, data, len, 0);
+  if (rc < 0)
+    return rc;
+  if (wsx__sock_buffered(s) > s->cfg->hwm) {
+    s->flags |= WSX__F_ABOVE_HWM;
+    return 1;
+  }
+  return 0;
+}
+
+int wsx_http_res_end(wsx_http_res *res, const void *data, size_t len) {
+  int rc;
+  if (res_closed(res))
+    return WSX_E_CLOSED;
+  rc = send_parts(res, data, len, !res->head_sent);
+  res->ended = 1;
+  wsx__sock_teardown(res->req->s);
+  return rc < 0 ? rc : WSX_OK;
+}
+
+size_t wsx_http_res_buffered_amount(const wsx_http_res *res) {
+  return wsx__sock_buffered(res->req->s);
+}
+
+void wsx_http_res_set_callbacks(wsx_http_res *res,
+                                const wsx_http_res_callbacks *cbs,
+                                void *user_data) {
+  if (cbs)
+    res->cb = *cbs;
+  else
+    memset(&res->cb, 0, sizeof(res->cb));
+  res->ud = user_data;
+}
+
+wsx_request *wsx_http_res_request(const wsx_http_res *res) {
+  return res->req;
+}
+
+void wsx__http_res_on_drain(wsx_socket *s) {
+  if (s->req && s->req->res.cb.drain && !s->req->res.ended)
+    s->req->res.cb.drain(&s->req->res, s->req->res.ud);
+}

@@ -1,0 +1,267 @@
+/*
+ * Internal layout of the libuv transport, shared by the files of src/uv:
+ *   loopctx.c  per-loop shared state: receive buffer, cork buffer, timer heap
+ *   config.c   deep copies of socket options
+ *   conn.c     a connection's I/O: reading, corked/batched writing, timers,
+ *              teardown, the driver callbacks
+ *   socket.c   the public wsx_socket_* calls
+ *   server.c   listeners, the HTTP front, server control
+ *   request.c  wsx_request accessors, accept, reject
+ *   http_res.c the plain HTTP response writer
+ *   client.c   wsx_socket_connect (DNS, connect, connect failures) and adopt
+ */
+#ifndef WSX_SRC_UV_INTERNAL_H
+#define WSX_SRC_UV_INTERNAL_H
+
+#include "common/alloc.h"
+#include "driver/util.h"
+#include "uv/stream.h"
+#include "wsx/uv.h"
+
+#define WSX__RBUF_SIZE 65536u  /* loop-wide receive buffer */
+#define WSX__CORK_SIZE 16384u  /* loop-wide cork buffer */
+#define WSX__MAX_HEADERS 256u  /* cap on max_headers (scratch array size) */
+#define WSX__LINGER_MS 2000u   /* wait for the peer's FIN after ours */
+
+/* Resolved, deep-copied socket options (shared by a server's sockets). */
+typedef struct wsx__cfg {
+  wsx_allocator alloc;
+  wsx_driver_options dopts; /* protocols/origin/allocator point below */
+  char **protocols;         /* NULL-terminated copy, or NULL */
+  char *origin;
+  wsx_extension **exts;     /* NULL-terminated copy, or NULL */
+  wsx_header *headers;      /* names/values are copied strings */
+  size_t num_headers;
+  uint32_t close_timeout, connect_timeout;
+  uint32_t ping_interval; /* ms, 0 = no pings */
+  uint32_t ka_grace;      /* ms, 0 = no dead-peer detection */
+  size_t hwm, max_buffered, ext_size;
+  int nagle;
+} wsx__cfg;
+
+int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *o);
+void wsx__cfg_free(wsx__cfg *c);
+
+/* Per-loop state, shared by every socket and server on that loop. */
+typedef struct wsx__loopctx {
+  uv_loop_t *loop;
+  struct wsx__loopctx *next; /* global registry */
+  size_t refs;
+  uv_timer_t timer;          /* fires at heap[0]->deadline */
+  uint64_t timer_due;        /* deadline the timer is armed for (0: none) */
+  wsx_socket **heap;         /* min-heap on deadline */
+  uint32_t heap_len, heap_cap;
+  wsx_socket *cork_owner;    /* socket whose output is being corked */
+  size_t cork_len;
+  wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
+  char rbuf[WSX__RBUF_SIZE];
+  char cork[WSX__CORK_SIZE];
+} wsx__loopctx;
+
+/* Returns the loop's context with a new reference (NULL on OOM). */
+wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop);
+void wsx__loopctx_unref(wsx__loopctx *c);
+/* Sets (0 = clears) the socket's deadline, in uv_now() milliseconds. */
+void wsx__timer_set(wsx_socket *s, uint64_t deadline);
+
+/* Connection phases. */
+enum wsx__phase {
+  WSX__P_HEAD,      /* server: reading the request head */
+  WSX__P_REQUEST,   /* server: upgrade request waiting for accept/reject */
+  WSX__P_HTTP,      /* server: plain HTTP request being answered */
+  WSX__P_DIAL,      /* client: DNS / TCP connect */
+  WSX__P_CLIENT_HS, /* client: handshake sent, waiting for the 101 */
+  WSX__P_WS,        /* WebSocket (open or closing) */
+  WSX__P_TEARDOWN   /* our FIN is queued/sent, waiting for the peer's */
+};
+
+/* Flags. */
+#define WSX__F_HANDLE_CLOSING 0x0001u /* uv_close called */
+#define WSX__F_PAUSED 0x0002u         /* reading stopped by the app */
+#define WSX__F_CLOSE_SENT 0x0004u     /* wsx_socket_close called: deadline */
+#define WSX__F_ABOVE_HWM 0x0008u      /* drain is owed */
+#define WSX__F_KA_WAITING 0x0010u     /* keepalive ping sent, pong pending */
+#define WSX__F_RX_SEEN 0x0020u        /* bytes arrived since the last ping */
+#define WSX__F_ADOPTED 0x0040u        /* stream memory owned by the app */
+#define WSX__F_COUNTED 0x0080u        /* counts toward max_connections */
+#define WSX__F_OWN_CFG 0x0100u        /* cfg allocated for this socket */
+#define WSX__F_CLOSED_SET 0x0200u     /* close_code/reason recorded */
+#define WSX__F_OVER_LIMIT 0x0400u     /* buffered amount over max_buffered */
+#define WSX__F_SHUTDOWN 0x0800u       /* uv_shutdown issued */
+#define WSX__F_WANT_FREE 0x1000u      /* handle closed, waiting for dial */
+#define WSX__F_FAILED_REPORTED 0x2000u/* connect_failed fired */
+#define WSX__F_FLUSH_CLOSE 0x4000u    /* our FIN was requested */
+#define WSX__F_EOF 0x8000u            /* handle closes now: no teardown */
+#define WSX__F_STARTING 0x10000u      /* server driver start() running */
+
+/* Lazily allocated output queue: only exists while the kernel is behind. */
+typedef struct wsx__out {
+  uv_write_t req;
+  uv_shutdown_t shut;
+  wsx__buf inflight; /* being written by `req` */
+  wsx__buf pending;  /* queued behind it */
+  int writing;
+} wsx__out;
+
+typedef struct wsx__dial wsx__dial; /* client.c */
+typedef struct wsx__ping_rec wsx__ping_rec;
+
+struct wsx_socket {
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;                 /* the handle, unless adopted */
+  uv_stream_t *stream; /* &h, or the adopted stream */
+  wsx__loopctx *ctx;
+  const wsx__cfg *cfg; /* the server's, or own (WSX__F_OWN_CFG) */
+  wsx_server *srv;     /* accepting server or NULL */
+  wsx_socket *next, *prev; /* server's connection list */
+  wsx_driver *d;       /* NULL until the handshake starts */
+  wsx_request *req;    /* server: request in progress (HEAD..HTTP) */
+  wsx__dial *dial;     /* client: DNS/connect in progress */
+  wsx__out *out;
+  const wsx__layer *layer; /* stream layer (TLS later), NULL = plain */
+  void *layer_state;
+  wsx__ping_rec *pings; /* app pings waiting for pongs */
+  const char *chosen_protocol; /* accept(): during start() only */
+  char *close_reason;  /* recorded close (heap, NULL = "") */
+  void *ud;
+  wsx_socket_callbacks cb;
+  uint64_t deadline;  /* 0 = none */
+  uint32_t heap_idx;  /* position in ctx->heap (if deadline) */
+  uint32_t flags;
+  uint16_t close_code;
+  uint8_t phase;      /* enum wsx__phase */
+  uint8_t close_clean;
+};
+
+typedef struct wsx__listener {
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  struct wsx__listener *next;
+  wsx_server *srv;
+} wsx__listener;
+
+struct wsx_server {
+  uv_loop_t *loop;
+  wsx__loopctx *ctx;
+  wsx__cfg cfg;          /* options of accepted sockets */
+  wsx_server_callbacks cb;
+  void *ud;
+  uint32_t hs_timeout, max_conns, max_body;
+  int auto_accept, trust_xff, backlog, ipv6_only, reuse_port;
+  wsx__listener *listeners;
+  wsx_socket *conns;     /* every connection, doubly linked */
+  size_t num_conns;      /* all of them */
+  size_t num_counted;    /* those counting toward max_connections */
+  int freeing;           /* wsx_server_free called */
+  int released;
+};
+
+/* conn.c */
+wsx_socket *wsx__sock_alloc(wsx__loopctx *ctx, const wsx__cfg *cfg,
+                            int own_cfg);
+/* Driver callbacks (user data = the socket). */
+extern const wsx_driver_callbacks wsx__drv_cbs;
+void wsx__sock_start_read(wsx_socket *s);
+/* Sends raw bytes (HTTP responses); copies what the kernel does not take. */
+int wsx__sock_write(wsx_socket *s, const uv_buf_t *bufs, unsigned n);
+size_t wsx__sock_buffered(const wsx_socket *s);
+/* Flush, FIN, wait briefly for the peer's FIN, then close the handle. */
+void wsx__sock_teardown(wsx_socket *s);
+/* Closes the handle now; `close` fires from the close callback. */
+void wsx__sock_close_handle(wsx_socket *s);
+/* Records the close event reported when the handle closes (first wins). */
+void wsx__sock_set_close(wsx_socket *s, uint16_t code, const char *reason,
+                         size_t reason_len, int clean);
+void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
+                     const char *msg);
+/* Keepalive / timer dispatch. */
+void wsx__sock_on_timer(wsx_socket *s);
+void wsx__sock_schedule_keepalive(wsx_socket *s);
+/* After a send: enforce max_buffered, report above-hwm. */
+int wsx__sock_after_send(wsx_socket *s, int rc);
+/* Creates the server driver from a parsed request and starts it; then feeds
+ * `rest`. Returns WSX_OK or a negative code (the socket is then torn down). */
+/* `protocol` applies when explicit_protocol (NULL = none); otherwise the
+ * default rule (first offer in options.protocols). s->cb must be set. */
+int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
+                           const char *protocol, int explicit_protocol,
+                           const char *origin, int version, uint8_t *rest,
+                           size_t rest_len);
+/* Fires `close` and frees everything (after the handle closed). */
+void wsx__sock_finalize(wsx_socket *s);
+/* uv_close callback of a socket's stream. */
+void wsx__sock_handle_closed(uv_handle_t *h);
+void wsx__sock_free_pings(wsx_socket *s);
+
+/* server.c */
+void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len);
+void wsx__server_sock_gone(wsx_socket *s);
+/* The handle closed while s->req exists: aborted / res close callbacks,
+ * then frees the request. */
+void wsx__server_request_gone(wsx_socket *s);
+void wsx__server_on_eof(wsx_socket *s);
+void wsx__server_maybe_release(wsx_server *srv);
+
+/* request.c */
+struct wsx_http_res {
+  wsx_request *req;
+  wsx__buf head; /* "Name: value\r\n" lines */
+  int status;
+  char *reason;
+  int head_sent;
+  int ended;
+  wsx_http_res_callbacks cb;
+  void *ud;
+  int above_hwm;
+};
+
+struct wsx_request {
+  wsx_socket *s;
+  wsx__buf buf;        /* head bytes; after the head: body / early frames */
+  wsx_http_state st;
+  size_t head_len;     /* > 0 once the head is parsed */
+  char *head;          /* own copy of the head; the spans point into it */
+  size_t body_len;     /* plain HTTP: Content-Length */
+  wsx_http_request http;
+  char **protocols;
+  size_t num_protocols;
+  char *extensions;
+  char **xff;
+  size_t num_xff;
+  const char *query;
+  size_t path_len;
+  int version;
+  int is_ws;
+  int dispatched;      /* the app has been told about it */
+  int port;
+  char addr[64];
+  wsx_http_res res;
+};
+
+wsx_request *wsx__request_new(wsx_socket *s);
+/* The first head_len bytes of buf are a complete head: moves them into
+ * `head`, reparses, fills the derived fields (NUL-terminates spans).
+ * Returns WSX_OK or WSX_E_NOMEM. */
+int wsx__request_finish_head(wsx_request *r, int trust_xff);
+void wsx__request_free(wsx_request *r);
+/* accept() with an explicit (or default, explicit_protocol = 0) protocol;
+ * s->cb / s->ud must be set. Frees the request. */
+wsx_socket *wsx__request_accept_as(wsx_request *r, const char *protocol,
+                                   int explicit_protocol, const char *origin,
+                                   int *err);
+/* Writes a complete small response and tears the connection down. */
+void wsx__respond_and_close(wsx_socket *s, int status, const char *extra,
+                            const char *body);
+const char *wsx__status_text(int status);
+void wsx__http_res_on_drain(wsx_socket *s);
+
+/* client.c */
+void wsx__dial_on_handle_closed(wsx_socket *s); /* may defer the free */
+void wsx__sock_connect_failed(wsx_socket *s, int code, int uv_code,
+                              const char *msg);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * Per-loop shared state. Sockets keep only a pointer to it, so the receive
+ * buffer, the cork buffer and the timer cost nothing per connection: one
+ * uv_timer_t armed for the earliest deadline of a binary heap replaces the
+ * three timers (handshake, close, keepalive) each connection would need.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "uv/internal.h"
+
+static wsx__loopctx *registry;
+static uv_mutex_t registry_lock;
+static uv_once_t registry_once = UV_ONCE_INIT;
+
+static void registry_init(void) {
+  if (uv_mutex_init(&registry_lock) != 0)
+    abort(); /* cannot happen on Linux; no way to report from uv_once */
+}
+
+static void on_timer(uv_timer_t *t);
+
+wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop) {
+  wsx__loopctx *c;
+  uv_once(&registry_once, registry_init);
+  uv_mutex_lock(&registry_lock);
+  for (c = registry; c; c = c->next)
+    if (c->loop == loop)
+      break;
+  if (!c) {
+    c = calloc(1, sizeof(*c));
+    if (c) {
+      c->loop = loop;
+      uv_timer_init(loop, &c->timer);
+      /* The sockets keep the loop alive; the timer alone must not. */
+      uv_unref((uv_handle_t *)&c->timer);
+      c->timer.data = c;
+      c->next = registry;
+      registry = c;
+    }
+  }
+  if (c)
+    c->refs++;
+  uv_mutex_unlock(&registry_lock);
+  return c;
+}
+
+static void on_ctx_closed(uv_handle_t *h) {
+  wsx__loopctx *c = h->data;
+  free(c->heap);
+  free(c);
+}
+
+void wsx__loopctx_unref(wsx__loopctx *c) {
+  wsx__loopctx **pp;
+  uv_mutex_lock(&registry_lock);
+  if (--c->refs > 0) {
+    uv_mutex_unlock(&registry_lock);
+    return;
+  }
+  for (pp = &registry; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
+  uv_mutex_unlock(&registry_lock);
+  uv_close((uv_handle_t *)&c->timer, on_ctx_closed);
+}
+
+/* ---- min-heap on deadline ---- */
+
+static void heap_swap(wsx__loopctx *c, uint32_t i, uint32_t j) {
+  wsx_socket *t = c->heap[i];
+  c->heap[i] = c->heap[j];
+  c->heap[j] = t;
+  c->heap[i]->heap_idx = i;
+  c->heap[j]->heap_idx = j;
+}
+
+static void heap_up(wsx__loopctx *c, uint32_t i) {
+  while (i > 0) {
+    uint32_t p = (i - 1) / 2;
+    if (c->heap[p]->deadline <= c->heap[i]->deadline)
+      break;
+    heap_swap(c, i, p);
+    i = p;
+  }
+}
+
+static void heap_down(wsx__loopctx *c, uint32_t i) {
+  for (;;) {
+    uint32_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < c->heap_len && c->heap[l]->deadline < c->heap[m]->deadline)
+      m = l;
+    if (r < c->heap_len && c->heap[r]->deadline < c->heap[m]->deadline)
+      m = r;
+    if (m == i)
+      break;
+    heap_swap(c, i, m);
+    i = m;
+  }
+}
+
+static void heap_remove(wsx__loopctx *c, wsx_socket *s) {
+  uint32_t i = s->heap_idx;
+  c->heap_len--;
+  if (i != c->heap_len) {
+    c->heap[i] = c->heap[c->heap_len];
+    c->heap[i]->heap_idx = i;
+    heap_down(c, i);
+    heap_up(c, i);
+  }
+}
+
+static int heap_insert(wsx__loopctx *c, wsx_socket *s) {
+  if (c->heap_len == c->heap_cap) {
+    uint32_t ncap = c->heap_cap ? c->heap_cap * 2 : 64;
+    wsx_socket **nh = realloc(c->heap, ncap * sizeof(*nh));
+    if (!nh)
+      return WSX_E_NOMEM;
+    c->heap = nh;
+    c->heap_cap = ncap;
+  }
+  s->heap_idx = c->heap_len;
+  c->heap[c->heap_len++] = s;
+  heap_up(c, s->heap_idx);
+  return WSX_OK;
+}
+
+static void rearm(wsx__loopctx *c) {
+  uint64_t due, now;
+  if (c->heap_len == 0) {
+    if (c->timer_due) {
+      uv_timer_stop(&c->timer);
+      c->timer_due = 0;
+    }
+    return;
+  }
+  due = c->heap[0]->deadline;
+  if (due == c->timer_due)
+    return;
+  now = uv_now(c->loop);
+  c->timer_due = due;
+  uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+void wsx__timer_set(wsx_socket *s, uint64_t deadline) {
+  wsx__loopctx *c = s->ctx;
+  if (s->deadline)
+    heap_remove(c, s);
+  s->deadline = deadline;
+  /* A failed insert (OOM) leaves the socket without a timer: it still
+   * closes on peer EOF; dropping it here would be worse. */
+  if (deadline && heap_insert(c, s) != WSX_OK)
+    s->deadline = 0;
+  rearm(c);
+}
+
+static void on_timer(uv_timer_t *t) {
+  wsx__loopctx *c = t->data;
+  uint64_t now = uv_now(c->loop);
+  c->timer_due = 0;
+  /* The timer may keep the loop alive only while it runs callbacks. */
+  while (c->heap_len > 0 && c->heap[0]->deadline <= now) {
+    wsx_socket *s = c->heap[0];
+    heap_remove(c, s);
+    s->deadline = 0;
+    wsx__sock_on_timer(s);
+  }
+  rearm(c);
+}

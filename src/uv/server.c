@@ -1,0 +1,442 @@
+/* Listeners, the HTTP front (request heads, plain HTTP vs upgrade) and
+ * server control. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "uv/internal.h"
+
+wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
+                           const wsx_server_callbacks *cbs, void *user_data,
+                           int *err) {
+  static const wsx_server_options zero;
+  wsx_allocator a;
+  wsx_server *srv;
+  int rc;
+  if (!opts)
+    opts = &zero;
+  if (!loop) {
+    if (err)
+      *err = WSX_E_INVALID;
+    return NULL;
+  }
+  if (opts->tls) {
+    if (err)
+      *err = WSX_E_UNSUPPORTED;
+    return NULL;
+  }
+  wsx__alloc_init(&a, opts->socket.driver.allocator);
+  srv = wsx__malloc(&a, sizeof(*srv));
+  if (!srv) {
+    if (err)
+      *err = WSX_E_NOMEM;
+    return NULL;
+  }
+  memset(srv, 0, sizeof(*srv));
+  rc = wsx__cfg_init(&srv->cfg, &opts->socket);
+  if (rc == WSX_OK && !(srv->ctx = wsx__loopctx_get(loop)))
+    rc = WSX_E_NOMEM;
+  if (rc != WSX_OK) {
+    wsx__cfg_free(&srv->cfg);
+    wsx__free(&a, srv);
+    if (err)
+      *err = rc;
+    return NULL;
+  }
+  srv->loop = loop;
+  if (cbs)
+    srv->cb = *cbs;
+  srv->ud = user_data;
+  srv->hs_timeout = opts->handshake_timeout ? opts->handshake_timeout
+                                            : WSX_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  srv->max_conns = opts->max_connections;
+  srv->max_body = opts->max_http_body ? opts->max_http_body
+                                      : WSX_DEFAULT_MAX_HTTP_BODY;
+  srv->auto_accept = opts->auto_accept;
+  srv->trust_xff = opts->trust_forwarded_for;
+  srv->backlog = opts->backlog > 0 ? opts->backlog : WSX_DEFAULT_BACKLOG;
+  srv->ipv6_only = opts->ipv6_only;
+  srv->reuse_port = opts->reuse_port;
+  if (err)
+    *err = WSX_OK;
+  return srv;
+}
+
+/* ---- accepting ---- */
+
+static void on_connection(uv_stream_t *ls, int status) {
+  wsx__listener *l = ls->data;
+  wsx_server *srv = l->srv;
+  wsx__loopctx *ctx;
+  wsx_socket *s;
+  int rc;
+  if (status < 0) {
+    if (srv->cb.error)
+      srv->cb.error(srv, status, uv_strerror(status), srv->ud);
+    return;
+  }
+  if (!(ctx = wsx__loopctx_get(srv->loop)))
+    return;
+  if (!(s = wsx__sock_alloc(ctx, &srv->cfg, 0))) {
+    wsx__loopctx_unref(ctx);
+    return;
+  }
+  if (ls->type == UV_TCP)
+    uv_tcp_init(srv->loop, &s->h.tcp);
+  else
+    uv_pipe_init(srv->loop, &s->h.pipe, 0);
+  s->stream->data = s;
+  s->srv = srv;
+  s->next = srv->conns;
+  if (srv->conns)
+    srv->conns->prev = s;
+  srv->conns = s;
+  srv->num_conns++;
+  rc = uv_accept(ls, s->stream);
+  if (rc < 0) {
+    if (srv->cb.error)
+      srv->cb.error(srv, rc, uv_strerror(rc), srv->ud);
+    wsx__sock_close_handle(s);
+    return;
+  }
+  if (ls->type == UV_TCP && !srv->cfg.nagle)
+    uv_tcp_nodelay(&s->h.tcp, 1);
+  s->phase = WSX__P_HEAD;
+  if (srv->max_conns && srv->num_counted >= srv->max_conns) {
+    wsx__respond_and_close(s, 503, NULL, "too many connections\n");
+    return;
+  }
+  s->flags |= WSX__F_COUNTED;
+  srv->num_counted++;
+  if (!(s->req = wsx__request_new(s))) {
+    wsx__sock_close_handle(s);
+    return;
+  }
+  wsx__timer_set(s, uv_now(srv->loop) + srv->hs_timeout);
+  wsx__sock_start_read(s);
+}
+
+static int add_listener(wsx_server *srv, wsx__listener **out) {
+  wsx__listener *l;
+  if (srv->freeing)
+    return WSX_E_STATE;
+  l = wsx__malloc(&srv->cfg.alloc, sizeof(*l));
+  if (!l)
+    return WSX_E_NOMEM;
+  memset(l, 0, sizeof(*l));
+  l->srv = srv;
+  l->h.tcp.data = l;
+  *out = l;
+  return WSX_OK;
+}
+
+static void on_listener_closed(uv_handle_t *h) {
+  wsx__listener *l = h->data;
+  wsx_server *srv = l->srv;
+  wsx__free(&srv->cfg.alloc, l);
+  srv->num_conns--; /* listeners being closed count as connections */
+  if (srv->freeing)
+    wsx__server_maybe_release(srv);
+}
+
+static void link_listener(wsx_server *srv, wsx__listener *l) {
+  l->next = srv->listeners;
+  srv->listeners = l;
+}
+
+int wsx_server_listen(wsx_server *srv, const char *host, int port) {
+  struct sockaddr_storage ss;
+  wsx__listener *l;
+  unsigned flags = 0;
+  int rc, v6;
+  if (!srv || port < 0 || port > 65535)
+    return WSX_E_INVALID;
+  if (!host)
+    host = "0.0.0.0";
+  v6 = strchr(host, ':') != NULL;
+  rc = v6 ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)
+          : uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+  if (rc < 0)
+    return WSX_E_INVALID;
+  if ((rc = add_listener(srv, &l)) < 0)
+    return rc;
+  rc = uv_tcp_init_ex(srv->loop, &l->h.tcp, v6 ? AF_INET6 : AF_INET);
+  if (rc < 0) {
+    wsx__free(&srv->cfg.alloc, l);
+    return rc;
+  }
+  l->h.tcp.data = l;
+  link_listener(srv, l);
+  if (srv->reuse_port) {
+    uv_os_fd_t fd;
+    int one = 1;
+    if (uv_fileno((uv_handle_t *)&l->h.tcp, &fd) == 0)
+      (void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  }
+  if (v6 && srv->ipv6_only)
+    flags |= UV_TCP_IPV6ONLY;
+  rc = uv_tcp_bind(&l->h.tcp, (const struct sockaddr *)&ss, flags);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&l->h.tcp, srv->backlog, on_connection);
+  if (rc < 0) {
+    srv->listeners = l->next;
+    /* The server stays usable: count the listener until it is closed. */
+    l->next = NULL;
+    srv->num_conns++;
+    uv_close((uv_handle_t *)&l->h.tcp, on_listener_closed);
+    return rc;
+  }
+  return WSX_OK;
+}
+
+int wsx_server_listen_unix(wsx_server *srv, const char *path) {
+  wsx__listener *l;
+  int rc;
+  if (!srv || !path)
+    return WSX_E_INVALID;
+  if ((rc = add_listener(srv, &l)) < 0)
+    return rc;
+  rc = uv_pipe_init(srv->loop, &l->h.pipe, 0);
+  if (rc < 0) {
+    wsx__free(&srv->cfg.alloc, l);
+    return rc;
+  }
+  l->h.pipe.data = l;
+  link_listener(srv, l);
+  rc = uv_pipe_bind(&l->h.pipe, path);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&l->h.pipe, srv->backlog, on_connection);
+  if (rc < 0) {
+    srv->listeners = l->next;
+    l->next = NULL;
+    srv->num_conns++;
+    uv_close((uv_handle_t *)&l->h.pipe, on_listener_closed);
+    return rc;
+  }
+  return WSX_OK;
+}
+
+int wsx_server_port(const wsx_server *srv) {
+  const wsx__listener *l, *first = NULL;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  for (l = srv->listeners; l; l = l->next)
+    if (l->h.tcp.type == UV_TCP)
+      first = l; /* the list is newest first: keep the oldest */
+  if (!first)
+    return WSX_E_STATE;
+  if (uv_tcp_getsockname(&first->h.tcp, (struct sockaddr *)&ss, &len) < 0)
+    return WSX_E_STATE;
+  if (ss.ss_family == AF_INET6)
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void wsx_server_unmount(wsx_server *srv) {
+  while (srv->listeners) {
+    wsx__listener *l = srv->listeners;
+    srv->listeners = l->next;
+    srv->num_conns++; /* released in on_listener_closed */
+    uv_close((uv_handle_t *)&l->h.tcp, on_listener_closed);
+  }
+}
+
+void wsx_server_close_all(wsx_server *srv) {
+  wsx_socket *s, *next;
+  for (s = srv->conns; s; s = next) {
+    next = s->next;
+    if (s->flags & WSX__F_HANDLE_CLOSING)
+      continue;
+    if (s->phase == WSX__P_WS && s->d)
+      (void)wsx_socket_close(s, WSX_CLOSE_GOING_AWAY, "server shutting down");
+    else if (s->phase != WSX__P_TEARDOWN)
+      wsx__sock_close_handle(s);
+  }
+}
+
+void wsx_server_shut_down(wsx_server *srv) {
+  wsx_server_unmount(srv);
+  wsx_server_close_all(srv);
+}
+
+size_t wsx_server_connection_count(const wsx_server *srv) {
+  const wsx_socket *s;
+  size_t n = 0;
+  for (s = srv->conns; s; s = s->next)
+    n++;
+  return n;
+}
+
+void *wsx_server_user_data(const wsx_server *srv) { return srv->ud; }
+uv_loop_t *wsx_server_loop(const wsx_server *srv) { return srv->loop; }
+
+void wsx__server_maybe_release(wsx_server *srv) {
+  wsx_allocator a;
+  if (!srv->freeing || srv->released || srv->num_conns > 0 || srv->listeners)
+    return;
+  srv->released = 1;
+  if (srv->cb.closed)
+    srv->cb.closed(srv, srv->ud);
+  a = srv->cfg.alloc;
+  wsx__loopctx_unref(srv->ctx);
+  wsx__cfg_free(&srv->cfg);
+  wsx__free(&a, srv);
+}
+
+void wsx_server_free(wsx_server *srv) {
+  if (!srv || srv->freeing)
+    return;
+  srv->freeing = 1;
+  wsx_server_shut_down(srv);
+  wsx__server_maybe_release(srv);
+}
+
+void wsx__server_sock_gone(wsx_socket *s) {
+  wsx_server *srv;
+  if (!s)
+    return;
+  srv = s->srv;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    srv->conns = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  s->srv = NULL;
+  if (s->flags & WSX__F_COUNTED)
+    srv->num_counted--;
+  srv->num_conns--;
+  if (srv->freeing)
+    wsx__server_maybe_release(srv);
+}
+
+/* ---- the HTTP front ---- */
+
+static void dispatch_upgrade(wsx_socket *s, wsx_request *r) {
+  wsx_server *srv = s->srv;
+  s->phase = WSX__P_REQUEST;
+  if (srv->auto_accept) {
+    int err;
+    s->cb = srv->cb.socket;
+    s->ud = srv->ud;
+    if (srv->cb.connection)
+      srv->cb.connection(srv, s, srv->ud);
+    (void)wsx__request_accept_as(r, NULL, 0, NULL, &err);
+    return;
+  }
+  if (!srv->cb.request) {
+    (void)wsx_request_reject(r, 403, "no request handler", NULL, 0);
+    return;
+  }
+  r->dispatched = 1;
+  srv->cb.request(srv, r, srv->ud);
+}
+
+static void dispatch_http(wsx_socket *s, wsx_request *r) {
+  wsx_server *srv = s->srv;
+  wsx__timer_set(s, 0); /* responses may stream for as long as they like */
+  if (!srv->cb.http_request) {
+    s->req = NULL;
+    wsx__request_free(r);
+    wsx__respond_and_close(s, 426, "Upgrade: websocket\r\n",
+                           "this server speaks WebSocket only\n");
+    return;
+  }
+  r->dispatched = 1;
+  srv->cb.http_request(srv, r, &r->res, srv->ud);
+}
+
+static int http_body_length(wsx_socket *s, wsx_request *r) {
+  const char *v;
+  size_t len, i;
+  unsigned long long n = 0;
+  if (wsx_request_header(r, "transfer-encoding")) {
+    wsx__respond_and_close(s, 501, NULL, "request bodies must use "
+                                         "Content-Length\n");
+    return -1;
+  }
+  v = wsx_request_header(r, "content-length");
+  if (!v)
+    return 0;
+  len = strlen(v);
+  for (i = 0; i < len; i++) {
+    if (v[i] < '0' || v[i] > '9' || n > 0xffffffffull) {
+      wsx__respond_and_close(s, 400, NULL, "bad Content-Length\n");
+      return -1;
+    }
+    n = n * 10 + (unsigned)(v[i] - '0');
+  }
+  if (n > s->srv->max_body) {
+    wsx__respond_and_close(s, 413, NULL, "request body too large\n");
+    return -1;
+  }
+  r->body_len = (size_t)n;
+  return 0;
+}
+
+static void on_head_complete(wsx_socket *s, wsx_request *r) {
+  if (r->is_ws) {
+    dispatch_upgrade(s, r);
+    return;
+  }
+  if (http_body_length(s, r) < 0)
+    return;
+  s->phase = WSX__P_HTTP;
+  if (r->buf.len >= r->body_len)
+    dispatch_http(s, r);
+}
+
+void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
+  wsx_request *r = s->req;
+  const wsx__cfg *cfg = s->cfg;
+  size_t max_head = cfg->dopts.max_head_size ? cfg->dopts.max_head_size
+                                             : WSX_HTTP_DEFAULT_MAX_HEAD;
+  size_t max_hdrs = cfg->dopts.max_headers ? cfg->dopts.max_headers
+                                           : WSX_HTTP_DEFAULT_MAX_HEADERS;
+  wsx_http_request parsed;
+  const char *detail = NULL;
+  int rc;
+  if (!r || r->dispatched == 2)
+    return;
+  if (s->phase == WSX__P_HTTP && r->dispatched)
+    return; /* pipelined requests are not served: we close after this one */
+  if (r->buf.len + len > max_head + s->srv->max_body + 65536u) {
+    wsx__sock_close_handle(s);
+    return;
+  }
+  if (wsx__buf_append(&r->buf, &cfg->alloc, data, len) != WSX_OK) {
+    wsx__sock_close_handle(s);
+    return;
+  }
+  if (s->phase == WSX__P_HTTP) {
+    if (r->buf.len >= r->body_len)
+      dispatch_http(s, r);
+    return;
+  }
+  if (s->phase != WSX__P_HEAD)
+    return; /* early frames wait for accept() */
+  if (max_hdrs > WSX__MAX_HEADERS)
+    max_hdrs = WSX__MAX_HEADERS;
+  rc = wsx_http_parse_request((const char *)r->buf.data, r->buf.len, &parsed,
+                              s->ctx->hdrs, max_hdrs, max_head, &r->st,
+                              &detail);
+  if (rc == WSX_E_AGAIN)
+    return;
+  if (rc == WSX_E_HEAD_TOO_BIG) {
+    wsx__respond_and_close(s, 431, NULL, "request head too large\n");
+    return;
+  }
+  if (rc < 0) {
+    wsx__respond_and_close(s, 400, NULL,
+                           detail ? detail : "malformed request head");
+    return;
+  }
+  r->head_len = (size_t)rc;
+  if (wsx__request_finish_head(r, s->srv->trust_xff) != WSX_OK) {
+    wsx__sock_close_handle(s);
+    return;
+  }
+  on_head_complete(s, r);
+}
+
+void wsx__server_on_eof(wsx_socket *s) { wsx__sock_close_handle(s); }
