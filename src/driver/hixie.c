@@ -231,7 +231,7 @@ static long key3(wsx_driver *d, const uint8_t *p, size_t len) {
 static void send_closing_frame(wsx_driver *d) {
   static const uint8_t closing[2] = {0xFF, 0x00};
   if (d->version == WSX__HIXIE76 && d->state == WSX__S_OPEN &&
-      !d->close_sent && d->cb->write) {
+      !d->close_sent && d->cb.write) {
     d->close_sent = 1;
     wsx__write1(d, closing, sizeof closing);
   }
@@ -246,10 +246,10 @@ static int peer_closed(wsx_driver *d) {
 static void deliver(wsx_driver *d, const uint8_t *p, size_t n) {
   wsx_message m = {WSX_OP_TEXT, p, n, 1, 0};
   if (d->frame_events) {
-    if (d->cb->frame)
-      d->cb->frame(d, &m, d->ud);
-  } else if (d->cb->message) {
-    d->cb->message(d, &m, d->ud);
+    if (d->cb.frame)
+      d->cb.frame(d, &m, d->ud);
+  } else if (d->cb.message) {
+    d->cb.message(d, &m, d->ud);
   }
 }
 
@@ -261,17 +261,15 @@ static long sentinel(wsx_driver *d, const uint8_t *p, size_t len) {
   size_t n = end ? (size_t)(end - p) : len;
   int text = d->f_op == HX_TEXT;
   uint64_t have = text ? d->msg.len : d->f_got;
-  /* Checked before the 0xFF is seen, so a frame that never ends stops at
-   * the limit instead of growing the buffer. */
-  if (n > d->max_length - have) {
-    send_closing_frame(d);
-    return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
-                     "frame longer than max_length (%llu bytes)",
-                     (unsigned long long)d->max_length);
-  }
+  /* The limit is checked before the 0xFF is seen, so a frame that never
+   * ends stops at the limit instead of growing the buffer. Whichever rule
+   * breaks at the earlier byte is reported, so every split of the input
+   * gives the same error. */
+  uint64_t room = d->max_length - have;
+  size_t check_n = n > room ? (size_t)room : n;
   if (text) {
-    long bad = wsx__utf8_validate(&d->utf8, p, n);
-    if (bad < 0 && end && d->utf8.state != 0)
+    long bad = wsx__utf8_validate(&d->utf8, p, check_n);
+    if (bad < 0 && end && check_n == n && d->utf8.state != 0)
       bad = (long)n; /* the frame ends inside a character */
     if (bad >= 0) {
       send_closing_frame(d);
@@ -279,6 +277,12 @@ static long sentinel(wsx_driver *d, const uint8_t *p, size_t len) {
                        "invalid UTF-8 in text frame at byte %llu",
                        (unsigned long long)(have + (uint64_t)bad));
     }
+  }
+  if (check_n < n) {
+    send_closing_frame(d);
+    return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
+                     "frame longer than max_length (%llu bytes)",
+                     (unsigned long long)d->max_length);
   }
   if (!end) {
     if (!text)

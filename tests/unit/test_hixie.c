@@ -554,6 +554,12 @@ TEST(max_length_76) {
   memset(e + 1, 'a', sizeof e - 1);
   check_stream(1, e, sizeof e, 10, "connect;open;error:-1052;close:1009:0;",
                "\xff\x00", 2);
+  /* Invalid UTF-8 before the limit wins over the limit, at every split. */
+  e[0] = 0x00;
+  e[5] = 0xF6;
+  check_stream(1, e, sizeof e, 10, "connect;open;error:-1051;close:1007:0;",
+               "\xff\x00", 2);
+  e[5] = 'a';
   /* The same for a discarded sentinel frame. */
   e[0] = 0x01;
   check_stream(1, e, sizeof e, 10, "connect;open;error:-1052;close:1009:0;",
