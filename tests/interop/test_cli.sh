@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# The `wsx` CLI itself: argument errors (exit 2), a port in use (exit 1),
+# `wsx echo` + `wsx connect` round trips through a pipe and a file (text,
+# UTF-8, binary, long lines, --protocol, --header), max-length, connection
+# failures, server-initiated closes and graceful shutdown on SIGTERM.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+FAILED=0
+check() { # check NAME CONDITION-STATUS DETAIL
+  if [ "$2" = 0 ]; then ok "$1"; else fail "$1" "$3"; FAILED=1; fi
+}
+
+if [ ! -x "$WSX_BIN" ]; then
+  fail cli "$WSX_BIN not built"
+  exit 1
+fi
+
+# expect_usage NAME EXPECTED-STDERR-TEXT ARGS...: exit 2, message + hint.
+expect_usage() {
+  local name=$1 want=$2
+  shift 2
+  "$WSX_BIN" "$@" </dev/null >"$TMP/u.out" 2>"$TMP/u.err"
+  local st=$?
+  if [ $st = 2 ] && grep -qF -- "$want" "$TMP/u.err" &&
+    grep -q "Try 'wsx" "$TMP/u.err"; then
+    ok "$name"
+  else
+    fail "$name" "status $st, stderr: $(head -c 300 "$TMP/u.err" | tr '\n' ' ')"
+    FAILED=1
+  fi
+}
+
+# ---- global --------------------------------------------------------------
+"$WSX_BIN" >/dev/null 2>"$TMP/noargs.err"
+st=$?
+[ $st = 2 ] && grep -q "usage: wsx" "$TMP/noargs.err"
+check no_args_usage_exit_2 $? "status $st"
+expect_usage unknown_command "unknown command 'frobnicate'" frobnicate
+expect_usage unknown_global_option "unknown option '--frob'" --frob
+out=$("$WSX_BIN" --help)
+st=$?
+[ $st = 0 ] && grep -q "echo" <<<"$out" && grep -q "connect" <<<"$out" &&
+  grep -q "autobahn-client" <<<"$out"
+check help_lists_commands $? "status $st"
+out=$("$WSX_BIN" --version)
+[ $? = 0 ] && grep -q "^wsx [0-9]" <<<"$out"
+check version $? "got '$out'"
+out=$("$WSX_BIN" connect --help)
+[ $? = 0 ] && grep -q "1000" <<<"$out" && grep -q "1005" <<<"$out"
+check connect_help_documents_exit_codes $? "got '$(head -c 200 <<<"$out")'"
+
+# ---- echo arguments ------------------------------------------------------
+expect_usage echo_unknown_option "unknown option '--bogus'" echo --port 0 --bogus
+expect_usage echo_missing_value "'--port' needs a value" echo --port
+expect_usage echo_bad_port_range "bad port '70000'" echo --port 70000
+expect_usage echo_bad_port_text "bad port 'http'" echo --port http
+expect_usage echo_bad_port_sign "bad port '-1'" echo --port=-1
+expect_usage echo_missing_port "missing --port" echo --host 127.0.0.1
+expect_usage echo_bad_host "bad host 'localhost:80'" echo --port 0 --host localhost:80
+expect_usage echo_bad_max_length "bad value 'lots'" echo --port 0 --max-length lots
+expect_usage echo_zero_max_length "--max-length must be" echo --port 0 --max-length 0
+expect_usage echo_flag_with_value "takes no value" echo --port 0 --quiet=yes
+
+# ---- connect / autobahn-client arguments -------------------------------
+expect_usage connect_missing_url "missing URL" connect
+expect_usage connect_bad_url "bad URL 'http://127.0.0.1:1/'" connect http://127.0.0.1:1/
+expect_usage connect_bad_url_garbage "bad URL 'not a url'" connect 'not a url'
+expect_usage connect_unknown_option "unknown option '--nope'" connect ws://127.0.0.1:1/ --nope
+expect_usage connect_bad_header "bad --header 'NoColon'" connect ws://127.0.0.1:1/ --header NoColon
+expect_usage connect_header_crlf "bad --header" connect ws://127.0.0.1:1/ --header "$(printf 'X-A: b\r\nX-Evil: 1')"
+expect_usage connect_missing_protocol_value "'--protocol' needs a value" connect ws://127.0.0.1:1/ --protocol
+expect_usage autobahn_missing_agent "missing AGENT" autobahn-client ws://127.0.0.1:9001
+expect_usage autobahn_bad_url "bad URL 'http://x'" autobahn-client http://x agent
+
+# ---- a server to talk to ----------------------------------------------------
+if ! start_wsx_echo; then
+  fail cli_echo_start "$ECHO_ERR"
+  exit 1
+fi
+URL="ws://127.0.0.1:$ECHO_PORT"
+grep -qx "listening on ws://127.0.0.1:$ECHO_PORT/" "$ECHO_LOG"
+check echo_listening_line $? "$(head -n 1 "$ECHO_LOG")"
+
+# ---- port in use ---------------------------------------------------------
+timeout 10 "$WSX_BIN" echo --port "$ECHO_PORT" --host 127.0.0.1 >"$TMP/inuse.out" 2>"$TMP/inuse.err"
+st=$?
+[ $st = 1 ] && grep -qx "wsx: cannot listen on 127.0.0.1:$ECHO_PORT: address already in use" "$TMP/inuse.err"
+check echo_port_in_use_exit_1 $? "status $st, stderr: $(cat "$TMP/inuse.err")"
+
+# ---- round trips ---------------------------------------------------------
+# connect_run NAME ARGS...: stdin from $TMP/in, out/err/status in $TMP/NAME.*
+connect_run() {
+  local name=$1
+  shift
+  timeout 20 "$WSX_BIN" connect "$@" <"$TMP/in" >"$TMP/$name.out" 2>"$TMP/$name.err"
+  echo $? >"$TMP/$name.st"
+}
+
+printf 'first line\nh\xc3\xa9llo \xe2\x82\xac\n\nlast line without newline' >"$TMP/in"
+# Through a pipe, keeping stdin open a moment so the echoes arrive first.
+(cat "$TMP/in"; sleep 0.5) | timeout 20 "$WSX_BIN" connect "$URL/pipe?q=1" --protocol chat --protocol other >"$TMP/pipe.out" 2>"$TMP/pipe.err"
+st=$?
+cmp -s <(cat "$TMP/in"; echo) "$TMP/pipe.out"
+check connect_pipe_text_round_trip $? "status $st, got: $(head -c 200 "$TMP/pipe.out" | od -c | head -n 3)"
+[ $st = 0 ]
+check connect_exit_0_after_eof $? "status $st: $(cat "$TMP/pipe.err")"
+wait_for "$ECHO_LOG" "^open [0-9]* 127.0.0.1:[0-9]* /pipe chat$" 5
+check echo_open_line_path_and_first_protocol $? "$(grep '^open' "$ECHO_LOG" | tail -n 1)"
+id=$(sed -n 's#^open \([0-9]*\) .* /pipe chat$#\1#p' "$ECHO_LOG" | head -n 1)
+wait_for "$ECHO_LOG" "^close $id 1000$" 5
+check echo_close_line $? "$(grep '^close' "$ECHO_LOG" | tail -n 2 | tr '\n' ' ')"
+
+# Regular file on stdin (read without a pipe), EOF at once: every echo must
+# still arrive before the close handshake completes.
+connect_run file "$URL/file"
+cmp -s <(cat "$TMP/in"; echo) "$TMP/file.out" && [ "$(cat "$TMP/file.st")" = 0 ]
+check connect_file_stdin_round_trip $? "status $(cat "$TMP/file.st"): $(head -c 200 "$TMP/file.out" "$TMP/file.err")"
+
+printf 'abc\nxyz\x01\xff\n' >"$TMP/in"
+connect_run bin "$URL/bin" --binary
+cmp -s "$TMP/in" "$TMP/bin.out" && [ "$(cat "$TMP/bin.st")" = 0 ]
+check connect_binary_round_trip $? "status $(cat "$TMP/bin.st"): $(od -c "$TMP/bin.out" | head -n 3)"
+
+printf 'ok\n\xff\xfe\nafter\n' >"$TMP/in"
+connect_run badutf8 "$URL/"
+[ "$(cat "$TMP/badutf8.out")" = "$(printf 'ok\nafter')" ] && grep -q "line 2 is not valid UTF-8" "$TMP/badutf8.err"
+check connect_text_refuses_invalid_utf8_line $? "$(head -c 200 "$TMP/badutf8.out" "$TMP/badutf8.err")"
+
+head -c 300000 /dev/zero | tr '\0' 'a' >"$TMP/in"
+printf '\nshort\n' >>"$TMP/in"
+connect_run long "$URL/"
+cmp -s "$TMP/in" "$TMP/long.out"
+check connect_long_line_round_trip $? "status $(cat "$TMP/long.st"), $(wc -c <"$TMP/long.out") bytes back"
+
+# --header reaches the server: a one-shot TCP listener records the request
+# head and answers 403, which must also fail the client with exit 1.
+HPORT=$(free_port)
+python3 - "$HPORT" "$TMP/head.txt" >"$TMP/hsrv.log" 2>&1 <<'EOF' &
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); s.settimeout(15)
+print("ready", flush=True)
+c, _ = s.accept(); c.settimeout(5); head = b""
+while b"\r\n\r\n" not in head:
+    d = c.recv(4096)
+    if not d: break
+    head += d
+open(sys.argv[2], "wb").write(head)
+c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+c.close()
+EOF
+HSRV=$!
+STARTED+=($HSRV)
+wait_for "$TMP/hsrv.log" ready 10 $HSRV
+printf 'x\n' >"$TMP/in"
+connect_run hdr "ws://127.0.0.1:$HPORT/h" --header 'X-Wsx-Test: 42' --header 'X-Other:  spaced value' --origin http://example.test --protocol p1
+tr -d '\r' <"$TMP/head.txt" >"$TMP/head.lf" 2>/dev/null
+grep -qx "X-Wsx-Test: 42" "$TMP/head.lf" && grep -qx "X-Other: spaced value" "$TMP/head.lf" &&
+  grep -qix "Origin: http://example.test" "$TMP/head.lf" && grep -qix "Sec-WebSocket-Protocol: p1" "$TMP/head.lf"
+check connect_header_origin_protocol_sent $? "request head: $(head -c 400 "$TMP/head.lf" | tr '\n' '|')"
+[ "$(cat "$TMP/hdr.st")" = 1 ] && grep -q "cannot connect" "$TMP/hdr.err" && grep -q "403" "$TMP/hdr.err"
+check connect_http_403_exit_1 $? "status $(cat "$TMP/hdr.st"): $(cat "$TMP/hdr.err")"
+
+# Nothing listening.
+DEAD=$(free_port)
+connect_run refused "ws://127.0.0.1:$DEAD/"
+[ "$(cat "$TMP/refused.st")" = 1 ] && grep -q "cannot connect" "$TMP/refused.err"
+check connect_refused_exit_1 $? "status $(cat "$TMP/refused.st"): $(cat "$TMP/refused.err")"
+
+# ---- max-length: the server closes with 1009; the client reports it ------
+P2=$(free_port)
+"$WSX_BIN" echo --port "$P2" --host 127.0.0.1 --max-length 10 >"$TMP/small.log" 2>&1 &
+SMALL_PID=$!
+STARTED+=($SMALL_PID)
+if wait_for "$TMP/small.log" "listening on" 10 $SMALL_PID; then
+  (printf 'short\n0123456789ABCDEF\n'; sleep 3) | timeout 20 "$WSX_BIN" connect "ws://127.0.0.1:$P2/" >"$TMP/small.out" 2>"$TMP/small.err"
+  st=$?
+  [ $st = 1 ] && grep -q "^closed 1009" "$TMP/small.err" && grep -qx short "$TMP/small.out"
+  check connect_server_close_1009_exit_1 $? "status $st: $(cat "$TMP/small.err")"
+  wait_for "$TMP/small.log" "^close [0-9]* 1009" 5 && grep -q "^error [0-9]* " "$TMP/small.log"
+  check echo_max_length_error_and_close_lines $? "$(tail -n 3 "$TMP/small.log" | tr '\n' '|')"
+else
+  fail echo_max_length "server did not start: $(cat "$TMP/small.log")"
+  FAILED=1
+fi
+
+# ---- graceful shutdown: SIGTERM closes clients with 1001, exit 0 ----------
+(sleep 30) | timeout 20 "$WSX_BIN" connect "$URL/held" >"$TMP/held.out" 2>"$TMP/held.err" &
+HELD=$!
+if wait_for "$ECHO_LOG" " /held -$" 10; then
+  kill -TERM "$ECHO_PID"
+  timeout 10 tail --pid="$ECHO_PID" -f /dev/null
+  wait "$ECHO_PID"
+  st=$?
+  [ $st = 0 ]
+  check echo_sigterm_exit_0 $? "status $st"
+  wait "$HELD"
+  st=$?
+  [ $st = 0 ] && grep -q "^closed 1001" "$TMP/held.err"
+  check connect_server_going_away_exit_0 $? "status $st: $(cat "$TMP/held.err")"
+  grep -q "^close [0-9]* 1001" "$ECHO_LOG"
+  check echo_shutdown_close_lines $? "$(tail -n 2 "$ECHO_LOG" | tr '\n' '|')"
+else
+  fail echo_sigterm "held client did not connect: $(cat "$TMP/held.err")"
+  FAILED=1
+fi
+
+exit $FAILED

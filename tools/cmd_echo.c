@@ -1,0 +1,373 @@
+/*
+ * tools/cmd_echo.c: `wsx echo`, the echo server that conformance suites and
+ * benchmarks drive.
+ *
+ * The message path is kept to one send call: no printing, no allocation.
+ * Per-connection state lives inline in the socket (ext_size), so a
+ * connection costs the server nothing beyond what the library holds.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include <wsx/extension.h>
+#include <wsx/uv.h>
+
+#include "args.h"
+#include "cmds.h"
+
+/* How long a graceful shutdown may wait for peers to finish their closing
+ * handshakes before the process exits anyway. */
+#define SHUTDOWN_GRACE_MS 3000
+
+/* Inline per-socket state (wsx_socket_ext). */
+typedef struct echo_conn {
+  unsigned long long id; /* connection number printed in event lines */
+  int raw;      /* hybi framing, no extension: echo with send_frame,
+                   skipping a second UTF-8 validation of the payload */
+  int paused;   /* reading paused until `drain` (peer reads too slowly) */
+} echo_conn;
+
+typedef struct echo_server {
+  uv_loop_t *loop;
+  wsx_server *srv;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t grace;           /* bounds the graceful shutdown */
+  unsigned long long next_id; /* last connection number given */
+  int quiet;                  /* no per-connection event lines */
+  int stopping;               /* a shutdown signal arrived */
+  wsx_extension *deflate;     /* --deflate, else NULL */
+  wsx_extension *exts[2];     /* NULL-terminated list for the options */
+  /* The request being accepted: `open` fires inside wsx_request_accept(),
+   * after which the request is gone, so its path is copied here first. */
+  char pending_path[512];
+} echo_server;
+
+static echo_server E;
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: wsx echo --port P [--host H] [--max-length N] [--deflate]\n"
+          "                [--allow-drafts] [--quiet]\n"
+          "Echo server: sends every message back unchanged (text as text,\n"
+          "binary as binary) on any path, accepting the first subprotocol\n"
+          "a client offers.\n\n"
+          "  --port P          TCP port (0 = ephemeral)\n"
+          "  --host H          IPv4 or IPv6 address to listen on "
+          "(default 0.0.0.0)\n"
+          "  --max-length N    largest incoming message in bytes "
+          "(default 67108863)\n"
+          "  --deflate         offer permessage-deflate\n"
+          "  --allow-drafts    also accept hixie-75/76 clients\n"
+          "  --quiet           no per-connection event lines\n\n"
+          "Prints 'listening on ws://HOST:PORT/' once listening, then one "
+          "line per event:\n"
+          "  open <id> <address:port> <path> <protocol or ->\n"
+          "  close <id> <code> [<reason>]\n"
+          "  error <id> <message>\n"
+          "SIGINT/SIGTERM close every connection with 1001 and exit 0.\n"
+          "Exit status: 0 after a shutdown signal, 1 if it cannot listen, "
+          "2 bad arguments.\n");
+}
+
+static void print_event_end(void)
+{
+  putchar('\n');
+  fflush(stdout);
+}
+
+static void on_open(wsx_socket *s, void *ud)
+{
+  (void)ud;
+  echo_conn *c = wsx_socket_ext(s);
+  c->id = ++E.next_id;
+  const char *ext = wsx_socket_extensions(s);
+  const char *ver = wsx_socket_version(s);
+  c->raw = ext[0] == '\0' && !strncmp(ver, "hybi", 4);
+  if (E.quiet)
+    return;
+  char addr[64];
+  int port = 0;
+  if (wsx_socket_remote_address(s, addr, sizeof addr, &port) != WSX_OK)
+    strcpy(addr, "?");
+  const char *proto = wsx_socket_protocol(s);
+  char where[80];
+  cli_hostport(where, sizeof where, addr, port);
+  printf("open %llu %s ", c->id, where);
+  cli_write_escaped(stdout, E.pending_path[0] ? E.pending_path : "-",
+                    E.pending_path[0] ? strlen(E.pending_path) : 1);
+  printf(" %s", proto[0] ? proto : "-");
+  print_event_end();
+}
+
+static void on_message(wsx_socket *s, const wsx_message *m, void *ud)
+{
+  (void)ud;
+  echo_conn *c = wsx_socket_ext(s);
+  int r;
+  if (c->raw)
+    r = wsx_socket_send_frame(s, m->opcode, 1, m->data, m->len);
+  else if (m->opcode == WSX_OP_TEXT)
+    r = wsx_socket_send_text(s, (const char *)m->data, m->len);
+  else
+    r = wsx_socket_send_binary(s, m->data, m->len);
+  /* Stop reading while the peer is not taking our echoes: what we read we
+   * would have to buffer. `drain` resumes. */
+  if (r == 1 && !c->paused && wsx_socket_pause(s) == WSX_OK)
+    c->paused = 1;
+}
+
+static void on_drain(wsx_socket *s, void *ud)
+{
+  (void)ud;
+  echo_conn *c = wsx_socket_ext(s);
+  if (c->paused && wsx_socket_resume(s) == WSX_OK)
+    c->paused = 0;
+}
+
+static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud)
+{
+  (void)ud;
+  if (E.quiet)
+    return;
+  echo_conn *c = wsx_socket_ext(s);
+  printf("error %llu ", c->id);
+  cli_write_escaped(stdout, e->message, strlen(e->message));
+  print_event_end();
+}
+
+static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud)
+{
+  (void)ud;
+  if (E.quiet)
+    return;
+  echo_conn *c = wsx_socket_ext(s);
+  printf("close %llu %u", c->id, (unsigned)e->code);
+  if (e->reason_len) {
+    putchar(' ');
+    cli_write_escaped(stdout, e->reason, e->reason_len);
+  }
+  print_event_end();
+}
+
+static const wsx_socket_callbacks socket_cbs = {
+    .open = on_open,
+    .message = on_message,
+    .error = on_error,
+    .close = on_close,
+    .drain = on_drain,
+};
+
+static void on_request(wsx_server *srv, wsx_request *req, void *ud)
+{
+  (void)srv;
+  (void)ud;
+  size_t n = 0, plen = 0;
+  const char *const *protos = wsx_request_protocols(req, &n);
+  const char *path = wsx_request_path(req, &plen);
+  if (plen >= sizeof E.pending_path)
+    plen = sizeof E.pending_path - 1;
+  memcpy(E.pending_path, path, plen);
+  E.pending_path[plen] = '\0';
+  int err = 0;
+  wsx_socket *s = wsx_request_accept(req, n ? protos[0] : NULL, NULL,
+                                     &socket_cbs, NULL, &err);
+  E.pending_path[0] = '\0';
+  if (!s && !E.quiet) {
+    printf("error - cannot accept: %s", wsx_uv_strerror(err));
+    print_event_end();
+  }
+}
+
+static void on_server_error(wsx_server *srv, int err, const char *message,
+                            void *ud)
+{
+  (void)srv;
+  (void)ud;
+  fprintf(stderr, "wsx echo: %s (%s)\n", message, wsx_uv_strerror(err));
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+  (void)h;
+}
+
+static void close_handles(void)
+{
+  uv_close((uv_handle_t *)&E.sigint, on_handle_closed);
+  uv_close((uv_handle_t *)&E.sigterm, on_handle_closed);
+  uv_close((uv_handle_t *)&E.grace, on_handle_closed);
+}
+
+static void on_server_closed(wsx_server *srv, void *ud)
+{
+  (void)srv;
+  (void)ud;
+  E.srv = NULL;
+  close_handles();
+}
+
+static void on_grace_expired(uv_timer_t *t)
+{
+  (void)t;
+  fprintf(stderr, "wsx echo: %zu connection(s) still closing after %d ms; "
+                  "exiting\n",
+          E.srv ? wsx_server_connection_count(E.srv) : (size_t)0,
+          SHUTDOWN_GRACE_MS);
+  fflush(stdout);
+  exit(0);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+  (void)h;
+  if (E.stopping) {
+    fprintf(stderr, "wsx echo: signal %d during shutdown; exiting now\n",
+            signum);
+    fflush(stdout);
+    exit(1);
+  }
+  E.stopping = 1;
+  /* The timer is unreferenced: it bounds the shutdown without keeping the
+   * loop alive once the server has closed. */
+  if (uv_timer_start(&E.grace, on_grace_expired, SHUTDOWN_GRACE_MS, 0) == 0)
+    uv_unref((uv_handle_t *)&E.grace);
+  wsx_server_free(E.srv);
+}
+
+/* Parses the options into *opts / *host / *port. Returns 0, 2 (usage error,
+ * printed) or -1 (--help printed: exit 0). */
+static int parse_args(int argc, char **argv, wsx_server_options *opts,
+                      const char **host, int *port)
+{
+  const char *v;
+  int have_port = 0, r;
+  for (int i = 1; i < argc; i++) {
+    if (cli_is_help(argv[i])) {
+      usage(stdout);
+      return -1;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--port", &v))) {
+      if (r == 2 || cli_port("echo", "--port", v, port))
+        return 2;
+      have_port = 1;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--host", &v))) {
+      if (r == 2 || cli_host("echo", v))
+        return 2;
+      *host = v;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--max-length",
+                               &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("echo", "--max-length", v, UINT64_MAX, &n))
+        return 2;
+      if (n == 0)
+        return cli_usage_error("echo", "--max-length must be at least 1");
+      opts->socket.driver.max_length = n;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--deflate", NULL))) {
+      if (r == 2)
+        return 2;
+      if (!E.deflate && !(E.deflate = wsx_deflate_new(NULL))) {
+        fprintf(stderr, "wsx echo: out of memory\n");
+        return 2;
+      }
+    } else if ((r = cli_option("echo", argc, argv, &i, "--allow-drafts",
+                               NULL))) {
+      if (r == 2)
+        return 2;
+      opts->socket.driver.allow_drafts = 1;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--quiet", NULL)) ||
+               (r = cli_option("echo", argc, argv, &i, "-q", NULL))) {
+      if (r == 2)
+        return 2;
+      E.quiet = 1;
+    } else if (argv[i][0] == '-') {
+      return cli_usage_error("echo", "unknown option '%s'", argv[i]);
+    } else {
+      return cli_usage_error("echo", "unexpected argument '%s'", argv[i]);
+    }
+  }
+  if (!have_port)
+    return cli_usage_error("echo", "missing --port");
+  return 0;
+}
+
+static int start(const char *host, int port, const wsx_server_options *opts)
+{
+  static const wsx_server_callbacks server_cbs = {
+      .request = on_request,
+      .error = on_server_error,
+      .closed = on_server_closed,
+  };
+  int err = 0;
+  E.srv = wsx_server_new(E.loop, opts, &server_cbs, NULL, &err);
+  if (!E.srv) {
+    fprintf(stderr, "wsx echo: cannot create the server: %s\n",
+            wsx_uv_strerror(err));
+    return 1;
+  }
+  char where[80];
+  err = wsx_server_listen(E.srv, host, port);
+  if (err < 0) {
+    cli_hostport(where, sizeof where, host, port);
+    fprintf(stderr, "wsx: cannot listen on %s: %s\n", where,
+            wsx_uv_strerror(err));
+    return 1;
+  }
+  port = wsx_server_port(E.srv);
+  cli_hostport(where, sizeof where, host, port);
+  printf("listening on ws://%s/\n", where);
+  fflush(stdout);
+  return 0;
+}
+
+int wsx_cmd_echo(int argc, char **argv)
+{
+  wsx_server_options opts;
+  const char *host = "0.0.0.0";
+  int port = 0;
+  memset(&E, 0, sizeof E);
+  memset(&opts, 0, sizeof opts);
+  int r = parse_args(argc, argv, &opts, &host, &port);
+  if (r) {
+    wsx_deflate_free(E.deflate);
+    return r < 0 ? 0 : r;
+  }
+  if (E.deflate) {
+    E.exts[0] = E.deflate;
+    opts.socket.extensions = E.exts;
+  }
+  opts.socket.ext_size = sizeof(echo_conn);
+  /* A peer that vanishes mid-write must cost a connection, not the
+   * process. */
+  signal(SIGPIPE, SIG_IGN);
+  E.loop = uv_default_loop();
+  if (uv_signal_init(E.loop, &E.sigint) || uv_signal_init(E.loop, &E.sigterm) ||
+      uv_timer_init(E.loop, &E.grace) ||
+      uv_signal_start(&E.sigint, on_signal, SIGINT) ||
+      uv_signal_start(&E.sigterm, on_signal, SIGTERM)) {
+    fprintf(stderr, "wsx echo: cannot set up signal handling\n");
+    return 1;
+  }
+  /* Only the server keeps the loop alive. */
+  uv_unref((uv_handle_t *)&E.sigint);
+  uv_unref((uv_handle_t *)&E.sigterm);
+  r = start(host, port, &opts);
+  if (r) {
+    if (E.srv)
+      wsx_server_free(E.srv);
+    else
+      close_handles();
+    uv_run(E.loop, UV_RUN_DEFAULT);
+  } else {
+    uv_run(E.loop, UV_RUN_DEFAULT);
+  }
+  int cr = uv_loop_close(E.loop);
+  if (cr)
+    fprintf(stderr, "wsx echo: loop closed with handles open: %s\n",
+            uv_strerror(cr));
+  wsx_deflate_free(E.deflate);
+  return r;
+}
