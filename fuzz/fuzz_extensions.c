@@ -84,8 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!o->name || !o->name_len)
       abort();
     for (size_t k = 0; k < o->num_params; k++)
-      if (!o->params[k].name_len || (o->params[k].value &&
-                                     !o->params[k].value_len))
+      if (!o->params[k].name_len ||
+          (o->params[k].value && !o->params[k].value_len))
         abort();
     if (is_pmd(o))
       mine[n++] = *o;

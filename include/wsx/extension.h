@@ -152,11 +152,21 @@ typedef struct wsx_deflate_options {
   /* zlib compression level 1-9; 0 = zlib's default (6). */
   int level;
   int mem_level; /* 1-9; 0 = 8 */
-  /* Window bits we ask the peer to use when compressing towards us / that we
-   * use ourselves (8-15; 0 = 15). Client: offers
-   * client_max_window_bits (and server_max_window_bits if < 15). */
+  /* LZ77 window (8-15; 0 = 15) of the server's and of the client's
+   * compressor; in each role one is ours and the other is asked of the peer
+   * (it bounds our inflate memory). Client: always offers
+   * client_max_window_bits (with the value if < 15) and offers
+   * server_max_window_bits if < 15, refusing a response that does not grant
+   * it. Server: compresses with min(own, offered) and, if
+   * client_max_window_bits < 15, declines offers that do not carry
+   * client_max_window_bits (the client's next offer is tried). A window of
+   * 8 is honoured exactly; see docs/deflate-memory.md for how on zlib. */
   int server_max_window_bits;
   int client_max_window_bits;
+  /* Non-zero: no context takeover for that side's compressor. Client: asks
+   * for server_no_context_takeover (refusing a response without it) and
+   * announces client_no_context_takeover. Server: answers with each one
+   * that it is configured for or that the client offered. */
   int server_no_context_takeover;
   int client_no_context_takeover;
   /* Messages shorter than this are sent uncompressed (0 = 0: compress all). */
@@ -165,11 +175,14 @@ typedef struct wsx_deflate_options {
    * is not taken over (no_context_takeover), so an idle connection holds
    * no zlib memory. */
   int free_idle_streams;
-  const wsx_allocator *allocator; /* for zlib; NULL = libc */
+  /* For this object (NULL = libc) and for zlib (NULL = the allocator of
+   * the driver the connection belongs to). Copied. */
+  const wsx_allocator *allocator;
 } wsx_deflate_options;
 
 /* Creates a permessage-deflate extension object (opts copied; NULL =
- * defaults). Free with wsx_deflate_free() after the drivers using it. */
+ * defaults). Returns NULL if the allocator fails or an option is out of
+ * range. Free with wsx_deflate_free() after the drivers using it. */
 WSX_EXTERN wsx_extension *wsx_deflate_new(const wsx_deflate_options *opts);
 WSX_EXTERN void wsx_deflate_free(wsx_extension *ext);
 

@@ -28,43 +28,43 @@
 
 /* The configuration behind a wsx_extension (ext is the first member). */
 typedef struct pmd_config {
-  wsx_extension ext;     /* handed to the application */
-  wsx_allocator self;    /* allocates this struct */
-  wsx_allocator zalloc;  /* for zlib, when has_zalloc */
-  int has_zalloc;        /* opts.allocator was given */
-  int level;             /* zlib level, -1 = zlib default */
-  int mem_level;         /* 1..9 */
-  int server_bits;       /* 8..15 */
-  int client_bits;       /* 8..15 */
-  int server_nct;        /* server_no_context_takeover wanted */
-  int client_nct;        /* client_no_context_takeover wanted */
-  size_t threshold;      /* shorter messages go out uncompressed */
-  int free_idle;         /* free_idle_streams */
+  wsx_extension ext;    /* handed to the application */
+  wsx_allocator self;   /* allocates this struct */
+  wsx_allocator zalloc; /* for zlib, when has_zalloc */
+  int has_zalloc;       /* opts.allocator was given */
+  int level;            /* zlib level, -1 = zlib default */
+  int mem_level;        /* 1..9 */
+  int server_bits;      /* 8..15 */
+  int client_bits;      /* 8..15 */
+  int server_nct;       /* server_no_context_takeover wanted */
+  int client_nct;       /* client_no_context_takeover wanted */
+  size_t threshold;     /* shorter messages go out uncompressed */
+  int free_idle;        /* free_idle_streams */
 } pmd_config;
 
 /* Negotiated per-connection state. */
 typedef struct pmd_session {
-  wsx_allocator alloc;   /* allocated this struct (the driver's) */
-  wsx_allocator zalloc;  /* zlib's memory; z_stream.opaque points here */
-  int level, mem_level;  /* compressor settings */
-  int tx_bits;           /* window we promised to compress within (8..15) */
-  int rx_bits;           /* window the peer compresses within (8..15) */
-  int tx_nct;            /* we reset our compressor after each message */
-  int rx_nct;            /* the peer resets after each message */
-  int free_idle;         /* free streams between messages when *_nct */
-  size_t threshold;      /* see wsx_deflate_options */
-  int tx_live, rx_live;  /* tx / rx z_stream initialised */
-  int tx_compressing;    /* the outgoing message in progress gets RSV1 */
-  size_t tx_msg_len;     /* its input bytes so far */
-  uint8_t tx_hold[4];    /* output held back: maybe the 00 00 FF FF tail */
-  size_t tx_held;        /* bytes in tx_hold */
-  int rx_compressed;     /* the incoming message in progress had RSV1 */
-  int rx_ended;          /* the peer ended its deflate stream (BFINAL) in
-                            this message; the rest of it is ignored */
-  int tx_broken;         /* compression failed mid-message; sticky */
-  int rx_broken;         /* decompression failed mid-message; sticky */
-  z_stream tx;           /* compressor (valid when tx_live) */
-  z_stream rx;           /* decompressor (valid when rx_live) */
+  wsx_allocator alloc;  /* allocated this struct (the driver's) */
+  wsx_allocator zalloc; /* zlib's memory; z_stream.opaque points here */
+  int level, mem_level; /* compressor settings */
+  int tx_bits;          /* window we promised to compress within (8..15) */
+  int rx_bits;          /* window the peer compresses within (8..15) */
+  int tx_nct;           /* we reset our compressor after each message */
+  int rx_nct;           /* the peer resets after each message */
+  int free_idle;        /* free streams between messages when *_nct */
+  size_t threshold;     /* see wsx_deflate_options */
+  int tx_live, rx_live; /* tx / rx z_stream initialised */
+  int tx_compressing;   /* the outgoing message in progress gets RSV1 */
+  size_t tx_msg_len;    /* its input bytes so far */
+  uint8_t tx_hold[4];   /* output held back: maybe the 00 00 FF FF tail */
+  size_t tx_held;       /* bytes in tx_hold */
+  int rx_compressed;    /* the incoming message in progress had RSV1 */
+  int rx_ended;         /* the peer ended its deflate stream (BFINAL) in
+                           this message; the rest of it is ignored */
+  int tx_broken;        /* compression failed mid-message; sticky */
+  int rx_broken;        /* decompression failed mid-message; sticky */
+  z_stream tx;          /* compressor (valid when tx_live) */
+  z_stream rx;          /* decompressor (valid when rx_live) */
 } pmd_session;
 
 /* Parameters of one offer or response; 0 = absent. */
@@ -386,8 +386,8 @@ static int inflate_feed(pmd_session *s, const uint8_t *data, size_t len,
 }
 
 static int pmd_process_incoming(void *session, int opcode, unsigned *rsv,
-                                const uint8_t *data, size_t len,
-                                unsigned flags, wsx_ext_sink *sink) {
+                                const uint8_t *data, size_t len, unsigned flags,
+                                wsx_ext_sink *sink) {
   static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
   pmd_session *s = session;
   if (s->rx_broken)
@@ -493,8 +493,8 @@ static int deflate_finish(pmd_session *s, wsx_ext_sink *sink) {
  * applied, since the length is unknown, and the message is compressed.
  */
 static int pmd_process_outgoing(void *session, int opcode, unsigned *rsv,
-                                const uint8_t *data, size_t len,
-                                unsigned flags, wsx_ext_sink *sink) {
+                                const uint8_t *data, size_t len, unsigned flags,
+                                wsx_ext_sink *sink) {
   pmd_session *s = session;
   if (s->tx_broken)
     return WSX_E_EXTENSION;

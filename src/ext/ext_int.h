@@ -15,8 +15,8 @@
  * buf.data[0..buf.len) afterwards (not NUL-terminated), then free.
  */
 struct wsx_ext_strbuf {
-  wsx__buf buf;                /* bytes written so far */
-  const wsx_allocator *alloc;  /* borrowed; must outlive the buffer */
+  wsx__buf buf;               /* bytes written so far */
+  const wsx_allocator *alloc; /* borrowed; must outlive the buffer */
 };
 
 /* Starts an empty buffer that grows with `alloc` (which must be a filled

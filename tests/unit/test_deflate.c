@@ -78,11 +78,11 @@ typedef struct outbuf {
   wsx_ext_sink sink; /* first: the sink pointer is the outbuf */
   uint8_t *data;
   size_t len, cap;
-  size_t limit;      /* 0 = none */
-  int count_only;    /* count bytes, do not store them */
-  size_t total;      /* bytes written (also when count_only) */
+  size_t limit;   /* 0 = none */
+  int count_only; /* count bytes, do not store them */
+  size_t total;   /* bytes written (also when count_only) */
   size_t writes, max_piece;
-  int fail;          /* return this from write (0 = succeed) */
+  int fail; /* return this from write (0 = succeed) */
 } outbuf;
 
 static int out_write(wsx_ext_sink *s, const void *d, size_t n) {
@@ -148,8 +148,8 @@ static int accept_header(wsx_extension *sext, const char *header, char *resp,
   const char *err;
   *session = NULL;
   resp[0] = '\0';
-  int rc = wsx_extension_offers_parse(header, strlen(header), 0, NULL, &offs,
-                                      &err);
+  int rc =
+      wsx_extension_offers_parse(header, strlen(header), 0, NULL, &offs, &err);
   if (rc)
     return rc;
   wsx_extension_offer mine[64];
@@ -223,9 +223,10 @@ static void pair_free(pair *p) {
 /* Compressible text: words from a small vocabulary, so repeats occur at
  * every distance. */
 static uint8_t *make_text(size_t len, uint64_t seed) {
-  static const char *words[] = {"alpha", "beta", "gamma", "delta",  "eps",
-                                "{\"id\":", "\"name\":", "zeta", "eta",
-                                "theta", "iota", "kappa", "lambda", "mu"};
+  static const char *words[] = {"alpha",  "beta",     "gamma",     "delta",
+                                "eps",    "{\"id\":", "\"name\":", "zeta",
+                                "eta",    "theta",    "iota",      "kappa",
+                                "lambda", "mu"};
   uint8_t *m = malloc(len ? len : 1);
   uint64_t s = seed * 2654435761u + 1;
   size_t i = 0;
@@ -234,7 +235,8 @@ static uint8_t *make_text(size_t len, uint64_t seed) {
     for (size_t k = 0; w[k] && i < len; k++)
       m[i++] = (uint8_t)w[k];
     if (i < len)
-      m[i++] = (test_rand_(&s) & 7) ? ' ' : (uint8_t)('0' + test_rand_(&s) % 10);
+      m[i++] =
+          (test_rand_(&s) & 7) ? ' ' : (uint8_t)('0' + test_rand_(&s) % 10);
   }
   return m;
 }
@@ -242,9 +244,8 @@ static uint8_t *make_text(size_t len, uint64_t seed) {
 enum { FEED_WHOLE, FEED_BYTES, FEED_RANDOM, FEED_256 };
 
 /* Feeds a message payload to process_incoming in chunks. */
-static int feed(void *session, unsigned rsv_in, const uint8_t *wire,
-                size_t len, int mode, uint64_t *rng, outbuf *out,
-                unsigned *rsv_out) {
+static int feed(void *session, unsigned rsv_in, const uint8_t *wire, size_t len,
+                int mode, uint64_t *rng, outbuf *out, unsigned *rsv_out) {
   size_t pos = 0;
   unsigned rsv = rsv_in;
   do {
@@ -255,8 +256,8 @@ static int feed(void *session, unsigned rsv_in, const uint8_t *wire,
       n = 1 + (size_t)(test_rand_(rng) % (n < 4096 ? n : 4096));
     else if (mode == FEED_256 && n > 256)
       n = 256;
-    unsigned flags = (pos == 0 ? WSX_EXT_FIRST : 0) |
-                     (pos + n == len ? WSX_EXT_LAST : 0);
+    unsigned flags =
+        (pos == 0 ? WSX_EXT_FIRST : 0) | (pos + n == len ? WSX_EXT_LAST : 0);
     int rc = T->process_incoming(session, WSX_OP_TEXT, &rsv, wire + pos, n,
                                  flags, &out->sink);
     if (rc)
@@ -333,14 +334,13 @@ TEST(rfc_hello) {
   out_init(&wire);
   out_init(&got);
   unsigned rsv = 0;
-  REQUIRE(T->process_outgoing(p.ss, WSX_OP_TEXT, &rsv,
-                              (const uint8_t *)"Hello", 5,
-                              WSX_EXT_FIRST | WSX_EXT_LAST, &wire.sink) == 0);
+  REQUIRE(T->process_outgoing(p.ss, WSX_OP_TEXT, &rsv, (const uint8_t *)"Hello",
+                              5, WSX_EXT_FIRST | WSX_EXT_LAST,
+                              &wire.sink) == 0);
   CHECK(hex_eq(wire.data, wire.len, "f248cdc9c90700"));
   CHECK_INT(rsv, WSX_RSV1);
   /* The frame as the driver would write it: FIN|RSV1|text, length 7. */
-  uint8_t frame[16] = {(uint8_t)(0x80 | rsv | WSX_OP_TEXT),
-                       (uint8_t)wire.len};
+  uint8_t frame[16] = {(uint8_t)(0x80 | rsv | WSX_OP_TEXT), (uint8_t)wire.len};
   memcpy(frame + 2, wire.data, wire.len);
   CHECK(hex_eq(frame, wire.len + 2, "c107f248cdc9c90700"));
   CHECK_INT(inflate_hex(p.cs, "f248cdc9c90700", &got), 0);
@@ -392,9 +392,9 @@ TEST(rfc_no_context_takeover) {
                                 WSX_EXT_FIRST | WSX_EXT_LAST, &wire.sink) == 0);
     CHECK(hex_eq(wire.data, wire.len, "f248cdc9c90700"));
     out_reset(&got);
-    CHECK_INT(feed(p.cs, WSX_RSV1, wire.data, wire.len, FEED_WHOLE, NULL, &got,
-                   NULL),
-              0);
+    CHECK_INT(
+        feed(p.cs, WSX_RSV1, wire.data, wire.len, FEED_WHOLE, NULL, &got, NULL),
+        0);
     CHECK(got_is(&got, "Hello"));
   }
   out_free(&wire);
@@ -540,8 +540,8 @@ TEST(negotiation_matrix) {
       char want[256];
       expected_response(&co, &so, want, sizeof want);
       if (strcmp(want, p.response))
-        TEST_FAILF_("client %d server %d: response \"%s\", expected \"%s\"",
-                    ci, si, p.response, want);
+        TEST_FAILF_("client %d server %d: response \"%s\", expected \"%s\"", ci,
+                    si, p.response, want);
       static const size_t sizes[] = {0, 1, 100, 3000, 100, 3000};
       for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         uint8_t *m = make_text(sizes[k], (uint64_t)k % 2);
@@ -577,8 +577,8 @@ TEST(window_sizes_and_contexts) {
         int a = roundtrip(p.cs, p.ss, big, sizes[k], mode, &rng, &wl);
         int b = roundtrip(p.ss, p.cs, big, sizes[k], mode, &rng, NULL);
         if (a || b)
-          TEST_FAILF_("bits %d nct %d size %zu: %d %d", bits, nct, sizes[k],
-                      a, b);
+          TEST_FAILF_("bits %d nct %d size %zu: %d %d", bits, nct, sizes[k], a,
+                      b);
         if (sizes[k] == 1 * MIB && wl > MIB / 2)
           TEST_FAILF_("bits %d: 1 MiB of text compressed to %zu", bits, wl);
       }
@@ -710,9 +710,9 @@ TEST(server_declines_invalid_offers) {
   wsx_deflate_options so = {0};
   so.client_max_window_bits = 10;
   sext = wsx_deflate_new(&so);
-  CHECK_INT(accept_header(sext, "permessage-deflate", resp, sizeof resp, NULL,
-                          &s),
-            1);
+  CHECK_INT(
+      accept_header(sext, "permessage-deflate", resp, sizeof resp, NULL, &s),
+      1);
   CHECK_INT(accept_header(sext,
                           "permessage-deflate, permessage-deflate; "
                           "client_max_window_bits=12",
@@ -896,9 +896,9 @@ TEST(sink_errors_stop_at_once) {
   REQUIRE(T->process_outgoing(p.cs, WSX_OP_TEXT, &rsv, m, 100 * KIB,
                               WSX_EXT_FIRST | WSX_EXT_LAST, &wire.sink) == 0);
   out.fail = WSX_E_MESSAGE_TOO_BIG;
-  CHECK_INT(feed(p.ss, WSX_RSV1, wire.data, wire.len, FEED_WHOLE, NULL, &out,
-                 NULL),
-            WSX_E_MESSAGE_TOO_BIG);
+  CHECK_INT(
+      feed(p.ss, WSX_RSV1, wire.data, wire.len, FEED_WHOLE, NULL, &out, NULL),
+      WSX_E_MESSAGE_TOO_BIG);
   CHECK_INT(out.writes, 0);
   free(m);
   out_free(&out);
@@ -964,9 +964,8 @@ TEST(outgoing_in_pieces) {
     REQUIRE(T->process_outgoing(p.cs, WSX_OP_TEXT, &rsv, NULL, 0, WSX_EXT_LAST,
                                 &wire.sink) == 0);
     CHECK_INT(rsv, WSX_RSV1);
-    CHECK_INT(feed(p.ss, rsv, wire.data, wire.len, FEED_RANDOM, &rng, &got,
-                   NULL),
-              0);
+    CHECK_INT(
+        feed(p.ss, rsv, wire.data, wire.len, FEED_RANDOM, &rng, &got, NULL), 0);
     CHECK_MEM(got.data, got.len, m, len);
     out_free(&wire);
     out_free(&got);
@@ -1060,13 +1059,12 @@ TEST(bomb_gigabytes) {
   out_init(&got);
   got.count_only = 1;
   unsigned rsv = WSX_RSV1;
-  CHECK_INT(T->process_incoming(p.ss, WSX_OP_BINARY, &rsv, a, na,
-                                WSX_EXT_FIRST, &got.sink),
+  CHECK_INT(T->process_incoming(p.ss, WSX_OP_BINARY, &rsv, a, na, WSX_EXT_FIRST,
+                                &got.sink),
             0);
   for (int i = 0; i < 15; i++)
-    CHECK_INT(T->process_incoming(p.ss, WSX_OP_BINARY, &rsv, b, nb, 0,
-                                  &got.sink),
-              0);
+    CHECK_INT(
+        T->process_incoming(p.ss, WSX_OP_BINARY, &rsv, b, nb, 0, &got.sink), 0);
   CHECK_INT(got.total, 16 * (size_t)MIB);
   pair_free(&p);
 
@@ -1097,10 +1095,10 @@ TEST(bomb_gigabytes) {
 /* ---- memory ------------------------------------------------------------- */
 
 typedef struct mem_figures {
-  size_t session;  /* after negotiation, before any message */
-  size_t steady;   /* after one message each way (streams live) */
-  size_t peak;     /* during those messages */
-  size_t idle;     /* zlib bytes between messages (steady - session) */
+  size_t session; /* after negotiation, before any message */
+  size_t steady;  /* after one message each way (streams live) */
+  size_t peak;    /* during those messages */
+  size_t idle;    /* zlib bytes between messages (steady - session) */
 } mem_figures;
 
 /* Server-side bytes per connection: everything the server session allocates
@@ -1240,7 +1238,6 @@ TEST_MAIN(setup(); RUN(rfc_hello); RUN(rfc_shared_window);
           RUN(client_validates_response); RUN(bad_options);
           RUN(threshold_and_passthrough); RUN(corrupt_data);
           RUN(sink_errors_stop_at_once); RUN(fragmented_input);
-          RUN(outgoing_in_pieces);
-          RUN(bomb_zeros); RUN(bomb_gigabytes); RUN(memory_per_connection);
-          RUN(allocator_hooks_and_failures);
+          RUN(outgoing_in_pieces); RUN(bomb_zeros); RUN(bomb_gigabytes);
+          RUN(memory_per_connection); RUN(allocator_hooks_and_failures);
           RUN(free_idle_streams_roundtrips))

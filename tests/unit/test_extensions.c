@@ -136,8 +136,8 @@ TEST(ows_everywhere) {
   REQUIRE(o.num_offers == 2);
   CHECK(span_is(o.offers[0].name, o.offers[0].name_len, "a"));
   REQUIRE(o.offers[0].num_params == 2);
-  CHECK(span_is(o.offers[0].params[0].name, o.offers[0].params[0].name_len,
-                "b"));
+  CHECK(
+      span_is(o.offers[0].params[0].name, o.offers[0].params[0].name_len, "b"));
   CHECK(span_is(o.offers[0].params[0].value, o.offers[0].params[0].value_len,
                 "c"));
   CHECK(span_is(o.offers[0].params[1].value, o.offers[0].params[1].value_len,
@@ -172,36 +172,36 @@ TEST(empty_list_elements) {
 
 TEST(rejects_malformed) {
   static const char *bad[] = {
-      "",                 /* no extension */
-      "  ",               /* no extension */
-      ",",                /* no extension */
-      " , ,",             /* no extension */
-      "a;",               /* missing parameter name */
-      "a; ;b",            /* empty parameter */
-      "a;=b",             /* missing parameter name */
-      "a=b",              /* value on the extension name */
-      "a;b=",             /* missing value */
-      "a;b= ;c",          /* missing value */
-      "a;b=\"\"",         /* empty quoted value is not a token */
-      "a;b=\"x y\"",      /* space is not a tchar */
-      "a;b=\"x,y\"",      /* ',' is not a tchar */
-      "a;b=\"x\\\"y\"",   /* escaped '"' is not a tchar */
-      "a;b=\"open",       /* unterminated */
-      "a;b=\"open\\",     /* ends in a backslash */
-      "a;b=\"x\"y",       /* junk after the quoted string */
-      "a b",              /* two tokens */
-      "a;b c",            /* two tokens */
-      "a;b=c d",          /* two tokens */
-      "a;b=c=d",          /* '=' twice */
-      "a@",               /* separator in a name */
-      "\"a\"",            /* quoted extension name */
-      "a;\"b\"=c",        /* quoted parameter name */
-      "a;b=c/d",          /* '/' is not a tchar */
-      "a\r\n",            /* CR LF */
-      "a;b=\xc3\xa9",     /* non-ASCII value */
-      "\xff",             /* non-ASCII name */
-      "a;;b",             /* empty parameter */
-      "a;b;",             /* trailing ';' */
+      "",               /* no extension */
+      "  ",             /* no extension */
+      ",",              /* no extension */
+      " , ,",           /* no extension */
+      "a;",             /* missing parameter name */
+      "a; ;b",          /* empty parameter */
+      "a;=b",           /* missing parameter name */
+      "a=b",            /* value on the extension name */
+      "a;b=",           /* missing value */
+      "a;b= ;c",        /* missing value */
+      "a;b=\"\"",       /* empty quoted value is not a token */
+      "a;b=\"x y\"",    /* space is not a tchar */
+      "a;b=\"x,y\"",    /* ',' is not a tchar */
+      "a;b=\"x\\\"y\"", /* escaped '"' is not a tchar */
+      "a;b=\"open",     /* unterminated */
+      "a;b=\"open\\",   /* ends in a backslash */
+      "a;b=\"x\"y",     /* junk after the quoted string */
+      "a b",            /* two tokens */
+      "a;b c",          /* two tokens */
+      "a;b=c d",        /* two tokens */
+      "a;b=c=d",        /* '=' twice */
+      "a@",             /* separator in a name */
+      "\"a\"",          /* quoted extension name */
+      "a;\"b\"=c",      /* quoted parameter name */
+      "a;b=c/d",        /* '/' is not a tchar */
+      "a\r\n",          /* CR LF */
+      "a;b=\xc3\xa9",   /* non-ASCII value */
+      "\xff",           /* non-ASCII name */
+      "a;;b",           /* empty parameter */
+      "a;b;",           /* trailing ';' */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     wsx_extension_offers o;
@@ -296,8 +296,8 @@ TEST(linear_and_bounded) {
     wsx_extension_offers o;
     const char *err;
     double t0 = now_s();
-    int rc = wsx_extension_offers_parse(s, n, shapes[k].max_offers, &a, &o,
-                                        &err);
+    int rc =
+        wsx_extension_offers_parse(s, n, shapes[k].max_offers, &a, &o, &err);
     double dt = now_s() - t0;
     if (shapes[k].ok) {
       CHECK_INT(rc, WSX_OK);
@@ -334,8 +334,7 @@ TEST(allocator_and_failure) {
   wsx_extension_offers o;
   const char *err;
   const char *h = "permessage-deflate; client_max_window_bits, x";
-  REQUIRE(wsx_extension_offers_parse(h, strlen(h), 0, &a, &o, &err) ==
-          WSX_OK);
+  REQUIRE(wsx_extension_offers_parse(h, strlen(h), 0, &a, &o, &err) == WSX_OK);
   CHECK_INT(c.calls, 1); /* one block */
   CHECK(c.cur > 0);
   wsx_extension_offers_free(&o);
