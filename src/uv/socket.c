@@ -205,6 +205,8 @@ int wsx_socket_status_code(const wsx_socket *s) {
 }
 
 const wsx_header *wsx_socket_headers(const wsx_socket *s, size_t *n) {
+  if (!s->d && s->req) /* auto_accept's `connection` runs before start */
+    return wsx_request_headers(s->req, n);
   if (!s->d) {
     *n = 0;
     return NULL;

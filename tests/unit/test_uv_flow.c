@@ -1,0 +1,427 @@
+/* Socket behaviour over loopback: close timeout, drop, ping/pong,
+ * keepalive, buffered amount / drain / pause / resume, max_buffered against
+ * a slow reader, garbage input, and client connect failures. */
+#include <stdlib.h>
+
+#include "test_uv_util.h"
+
+static wsx_server_options auto_opts(void) {
+  wsx_server_options o;
+  memset(&o, 0, sizeof(o));
+  o.auto_accept = 1;
+  return o;
+}
+
+/* A raw peer that completes the handshake and then stays silent. */
+static void raw_ws_peer(raw_peer *p, int read) {
+  raw_connect(p, UPGRADE_HEAD("/"), sizeof(UPGRADE_HEAD("/")) - 1, read);
+}
+
+TEST(close_timeout_reports_1006) {
+  wsx_server_options o = auto_opts();
+  raw_peer a;
+  uint64_t t0;
+  ev_reset();
+  o.socket.close_timeout = 150;
+  REQUIRE(start_server(NULL, &o, NULL) == 0);
+  raw_ws_peer(&a, 1);
+  RUN_UNTIL(T.s.open, 3000);
+  REQUIRE(T.s.sock);
+  t0 = uv_now(&T.loop);
+  CHECK_INT(wsx_socket_close(T.s.sock, 1000, "bye"), 0);
+  RUN_UNTIL(T.s.close, 3000);
+  CHECK(uv_now(&T.loop) - t0 >= 140);
+  CHECK_INT(T.s.close_code, 1006);
+  CHECK_INT(T.s.close_clean, 0);
+  CHECK_INT(T.s.error_code, WSX_E_TIMEOUT);
+  RUN_UNTIL(a.closed, 3000);
+  /* The peer did get our close frame: 0x88, len 5, code 1000, "bye". */
+  CHECK(a.in_len >= 7 &&
+        memcmp(a.in + a.in_len - 7, "\x88\x05\x03\xe8" "bye", 7) == 0);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(drop_is_immediate) {
+  ev_reset();
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.open && T.s.open, 3000);
+  CHECK_INT(wsx_socket_drop(T.s.sock, 4002, "dropped"), 0);
+  CHECK_INT(wsx_socket_drop(T.s.sock, 4002, "dropped"), WSX_E_CLOSED);
+  CHECK(wsx_socket_send_text(T.s.sock, "x", 1) < 0);
+  RUN_UNTIL(T.s.close && T.c.close, 3000);
+  CHECK_INT(T.s.close_code, 4002);
+  CHECK_STR(T.s.close_reason, "dropped");
+  CHECK_INT(T.s.close_clean, 0);
+  /* The client saw the close frame (4002) or just the TCP close (1006). */
+  CHECK(T.c.close_code == 4002 || T.c.close_code == 1006);
+  SHUTDOWN_AND_CHECK();
+}
+
+static int ping_answered;
+static void ping_cb(wsx_socket *s, void *arg) {
+  (void)s;
+  CHECK(arg == &ping_answered);
+  ping_answered++;
+}
+
+TEST(ping_pong_with_callback) {
+  ev_reset();
+  ping_answered = 0;
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.open && T.s.open, 3000);
+  CHECK(wsx_socket_ping(T.c.sock, "abc", 3, ping_cb, &ping_answered) >= 0);
+  CHECK(wsx_socket_ping(T.c.sock, "def", 3, NULL, NULL) >= 0);
+  RUN_UNTIL(ping_answered && T.c.pong == 2, 3000);
+  CHECK_INT(ping_answered, 1);
+  CHECK_INT(T.s.ping, 2);
+  CHECK_INT(T.c.pong, 2);
+  CHECK(wsx_socket_ping(T.c.sock, "x", 126 > 0 ? 126 : 0, NULL, NULL) < 0);
+  CHECK_INT(wsx_socket_pong(T.s.sock, "u", 1), 0); /* unsolicited */
+  RUN_UNTIL(T.c.pong == 3, 3000);
+  /* A ping whose pong never comes is freed with the socket. */
+  wsx_socket_ping(T.c.sock, "never", 5, ping_cb, &ping_answered);
+  wsx_socket_drop(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close && T.s.close, 3000);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(ping_interval_option) {
+  wsx_server_options o = auto_opts();
+  ev_reset();
+  o.socket.keepalive = 1;
+  o.socket.keepalive_interval = 50;
+  o.socket.keepalive_grace_period = 40;
+  REQUIRE(start_server(NULL, &o, NULL) == 0);
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.s.pong >= 4, 3000);
+  /* A live peer answers and is kept. */
+  CHECK(T.s.pong >= 4);
+  CHECK(T.c.ping >= T.s.pong);
+  CHECK_INT(T.s.close + T.c.close, 0);
+  wsx_socket_close(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close && T.s.close, 3000);
+  CHECK_INT(T.c.close_code, 1000);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(keepalive_drops_dead_peer) {
+  wsx_server_options o = auto_opts();
+  raw_peer a;
+  uint64_t t0;
+  ev_reset();
+  o.socket.keepalive = 1;
+  o.socket.keepalive_interval = 60;
+  o.socket.keepalive_grace_period = 60;
+  REQUIRE(start_server(NULL, &o, NULL) == 0);
+  raw_ws_peer(&a, 1); /* reads, never answers pings */
+  RUN_UNTIL(T.s.open, 3000);
+  t0 = uv_now(&T.loop);
+  RUN_UNTIL(T.s.close, 3000);
+  CHECK(uv_now(&T.loop) - t0 >= 110);
+  CHECK_INT(T.s.close_code, 1006);
+  CHECK_INT(T.s.error_code, WSX_E_TIMEOUT);
+  RUN_UNTIL(a.closed, 3000);
+  CHECK(strstr(a.in, "\r\n\r\n\x89\x00") != NULL); /* the ping it ignored */
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(buffered_amount_drain_pause_resume) {
+  static uint8_t chunk[65536];
+  wsx_server_options o = auto_opts();
+  int i, rc = 0, sent = 0;
+  ev_reset();
+  o.socket.high_water_mark = 256 * 1024;
+  REQUIRE(start_server(NULL, &o, NULL) == 0);
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.open && T.s.open, 3000);
+  CHECK_INT(wsx_socket_pause(T.c.sock), 0);
+  CHECK_INT(wsx_socket_buffered_amount(T.s.sock), 0);
+  for (i = 0; i < 512 && rc == 0; i++) {
+    rc = wsx_socket_send_binary(T.s.sock, chunk, sizeof(chunk));
+    sent++;
+    /* Let the kernel fill up as it would in a real server. */
+    uv_run(&T.loop, UV_RUN_NOWAIT);
+  }
+  CHECK_INT(rc, 1);
+  CHECK(wsx_socket_buffered_amount(T.s.sock) > 256 * 1024);
+  CHECK_INT(T.s.drain, 0);
+  /* Paused: nothing arrives while the loop runs a while. */
+  {
+    int before = T.c.message;
+    run_for(100);
+    CHECK_INT(T.c.message, before);
+  }
+  CHECK_INT(wsx_socket_resume(T.c.sock), 0);
+  RUN_UNTIL(T.s.drain && T.c.message == sent, 5000);
+  CHECK_INT(T.s.drain, 1);
+  CHECK_INT(T.c.message, sent);
+  CHECK(wsx_socket_buffered_amount(T.s.sock) <= 256 * 1024);
+  RUN_UNTIL(wsx_socket_buffered_amount(T.s.sock) == 0, 3000);
+  CHECK_INT(wsx_socket_buffered_amount(T.s.sock), 0);
+  wsx_socket_close(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close && T.s.close, 3000);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* Two server sockets: a raw peer that never reads, and a normal client. */
+static wsx_socket *slow_srv_sock;
+static ev_side slow;
+
+static void two_on_connection(wsx_server *srv, wsx_socket *s, void *ud) {
+  const char *ua;
+  size_t n, len;
+  const wsx_header *h = wsx_socket_headers(s, &n);
+  (void)srv, (void)ud;
+  ua = wsx_header_find(h, n, "host", &len);
+  if (ua && len == 4 && memcmp(ua, "slow", 4) == 0) {
+    slow_srv_sock = s;
+    wsx_socket_set_user_data(s, &slow);
+  } else {
+    T.s.sock = s;
+    wsx_socket_set_user_data(s, &T.s);
+  }
+}
+
+TEST(slow_reader_hits_max_buffered) {
+  static const char head[] =
+      "GET / HTTP/1.1\r\nHost: slow\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+  static uint8_t chunk[65536];
+  wsx_server_options o = auto_opts();
+  wsx_server_callbacks cb;
+  raw_peer a;
+  int i, rc = 0;
+  ev_reset();
+  memset(&slow, 0, sizeof(slow));
+  slow_srv_sock = NULL;
+  T.echo = 1;
+  memset(&cb, 0, sizeof(cb));
+  cb.connection = two_on_connection;
+  cb.socket = rec_cbs;
+  o.socket.max_buffered = 1 << 20;
+  REQUIRE(start_server(NULL, &o, &cb) == 0);
+  raw_connect(&a, head, sizeof(head) - 1, 0); /* never reads */
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(slow.open && T.c.open, 3000);
+  REQUIRE(slow_srv_sock);
+  for (i = 0; i < 1024 && rc >= 0 && !slow.close; i++) {
+    rc = wsx_socket_send_binary(slow_srv_sock, chunk, sizeof(chunk));
+    uv_run(&T.loop, UV_RUN_NOWAIT);
+  }
+  RUN_UNTIL(slow.close, 3000);
+  CHECK_INT(slow.close, 1);
+  CHECK_INT(slow.close_code, 1008);
+  CHECK_INT(slow.error_code, WSX_E_POLICY);
+  CHECK(i < 1024);
+  /* The other connection is unaffected. */
+  CHECK_INT(wsx_socket_ready_state(T.c.sock), WSX_OPEN);
+  wsx_socket_send_text(T.c.sock, "still here", 10);
+  RUN_UNTIL(T.c.message, 3000);
+  CHECK_MEM(T.c.msg, T.c.msg_len, "still here", 10);
+  raw_close(&a);
+  wsx_socket_close(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close && T.s.close && a.closed, 3000);
+  SHUTDOWN_AND_CHECK();
+}
+
+static void garbage_case(const char *frame, size_t len, const char *expect,
+                         int expect_code) {
+  char buf[512];
+  raw_peer a;
+  size_t hl = sizeof(UPGRADE_HEAD("/")) - 1;
+  const char *body;
+  ev_reset();
+  T.echo = 1;
+  memcpy(buf, UPGRADE_HEAD("/"), hl);
+  memcpy(buf + hl, frame, len);
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  raw_connect(&a, buf, hl + len, 1);
+  RUN_UNTIL(a.closed && T.s.close, 3000);
+  CHECK_INT(T.s.error, 1);
+  CHECK_INT(T.s.close, 1);
+  body = strstr(a.in, "\r\n\r\n");
+  REQUIRE(body);
+  /* A close frame (the reason after the code is the driver's text). */
+  CHECK_INT((uint8_t)body[4], 0x88);
+  CHECK_MEM(body + 6, 2, expect + 2, 2);
+  CHECK_INT(T.s.close_code, expect_code);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(garbage_frames_get_right_close_code) {
+  /* Unmasked client frame: 1002. */
+  garbage_case("\x81\x02hi", 4, "\x88\x02\x03\xea", 1002);
+  /* Invalid UTF-8 in a text frame (masked with zeros): 1007. */
+  garbage_case("\x81\x82\0\0\0\0\xc3\x28", 8, "\x88\x02\x03\xef", 1007);
+  /* Reserved opcode 3: 1002. */
+  garbage_case("\x83\x80\0\0\0\0", 6, "\x88\x02\x03\xea", 1002);
+}
+
+TEST(frame_larger_than_limit_gets_1009) {
+  wsx_server_options o = auto_opts();
+  raw_peer a;
+  static const char frame[] = "\x82\xfe\x10\x00\0\0\0\0"; /* 4096 bytes */
+  char buf[512];
+  size_t hl = sizeof(UPGRADE_HEAD("/")) - 1;
+  const char *body;
+  ev_reset();
+  o.socket.driver.max_length = 1024;
+  REQUIRE(start_server(NULL, &o, NULL) == 0);
+  memcpy(buf, UPGRADE_HEAD("/"), hl);
+  memcpy(buf + hl, frame, 8);
+  raw_connect(&a, buf, hl + 8, 1);
+  RUN_UNTIL(a.closed && T.s.close, 3000);
+  body = strstr(a.in, "\r\n\r\n");
+  REQUIRE(body);
+  CHECK_INT((uint8_t)body[4], 0x88);
+  CHECK_MEM(body + 6, 2, "\x03\xf1", 2);
+  CHECK_INT(T.s.error_code, WSX_E_MESSAGE_TOO_BIG);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(abrupt_disconnect_mid_frame) {
+  static const char part[] = UPGRADE_HEAD("/") "\x82\xfe\x10\x00\0\0\0\0abc";
+  raw_peer a;
+  ev_reset();
+  T.echo = 1;
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE(connect_client("/", NULL));
+  raw_connect(&a, part, sizeof(part) - 1, 1);
+  RUN_UNTIL(T.c.open && a.in_len > 0, 3000);
+  raw_close(&a);
+  RUN_UNTIL(a.closed, 3000);
+  run_for(50);
+  wsx_socket_send_text(T.c.sock, "alive", 5);
+  RUN_UNTIL(T.c.message, 3000);
+  CHECK_MEM(T.c.msg, T.c.msg_len, "alive", 5);
+  CHECK_INT(wsx_server_connection_count(T.srv), 1);
+  wsx_socket_close(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close, 3000);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* ---- client connect failures ---- */
+
+TEST(connect_refused) {
+  uv_tcp_t t;
+  struct sockaddr_in a;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss), err;
+  ev_reset();
+  /* A port that was just free. */
+  uv_tcp_init(&T.loop, &t);
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  uv_tcp_bind(&t, (struct sockaddr *)&a, 0);
+  uv_tcp_getsockname(&t, (struct sockaddr *)&ss, &len);
+  T.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  uv_close((uv_handle_t *)&t, NULL);
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.close, 3000);
+  CHECK_INT(T.c.failed, 1);
+  CHECK_INT(T.c.fail_code, WSX_E_IO);
+  CHECK_INT(T.c.fail_uv, UV_ECONNREFUSED);
+  CHECK(strstr(T.c.fail_msg, "refused") != NULL);
+  CHECK_INT(T.c.close_code, 1006);
+  CHECK_INT(T.c.open, 0);
+  /* Bad URLs and unsupported schemes fail synchronously, no callbacks. */
+  CHECK(wsx_socket_connect(&T.loop, "http//bad", NULL, &rec_cbs, &T.c,
+                           &err) == NULL);
+  CHECK_INT(err, WSX_E_URL);
+  CHECK(wsx_socket_connect(&T.loop, "wss://127.0.0.1/", NULL, &rec_cbs, &T.c,
+                           &err) == NULL);
+  CHECK_INT(err, WSX_E_UNSUPPORTED);
+  {
+    wsx_socket_options o;
+    memset(&o, 0, sizeof(o));
+    o.proxy = "http://proxy:3128";
+    CHECK(wsx_socket_connect(&T.loop, "ws://127.0.0.1/", &o, &rec_cbs, &T.c,
+                             &err) == NULL);
+    CHECK_INT(err, WSX_E_UNSUPPORTED);
+  }
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(connect_dns_failure) {
+  wsx_socket_options o;
+  int err;
+  ev_reset();
+  memset(&o, 0, sizeof(o));
+  o.connect_timeout = 8000;
+  T.c.sock = wsx_socket_connect(&T.loop, "ws://nonexistent.invalid/", &o,
+                                &rec_cbs, &T.c, &err);
+  REQUIRE(T.c.sock);
+  RUN_UNTIL(T.c.close, 10000);
+  CHECK_INT(T.c.failed, 1);
+  /* Without network the resolver may time out instead: both say DNS. */
+  CHECK(T.c.fail_code == WSX_E_DNS || T.c.fail_code == WSX_E_TIMEOUT);
+  CHECK(T.c.fail_code != WSX_E_DNS || strstr(T.c.fail_msg, "DNS") != NULL);
+  CHECK_INT(T.c.close, 1);
+  SHUTDOWN_AND_CHECK();
+}
+
+static void silent_on_connection(uv_stream_t *ls, int status) {
+  uv_tcp_t *c = malloc(sizeof(*c));
+  (void)status;
+  uv_tcp_init(ls->loop, c);
+  uv_accept(ls, (uv_stream_t *)c);
+  c->data = ls->data;
+  ls->data = c; /* closed at the end of the test */
+}
+
+TEST(connect_timeout_on_silent_server) {
+  uv_tcp_t l;
+  struct sockaddr_in a;
+  struct sockaddr_storage ss;
+  wsx_socket_options o;
+  int len = sizeof(ss);
+  uint64_t t0;
+  ev_reset();
+  uv_tcp_init(&T.loop, &l);
+  l.data = NULL;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  uv_tcp_bind(&l, (struct sockaddr *)&a, 0);
+  uv_listen((uv_stream_t *)&l, 4, silent_on_connection);
+  uv_tcp_getsockname(&l, (struct sockaddr *)&ss, &len);
+  T.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  memset(&o, 0, sizeof(o));
+  o.connect_timeout = 150;
+  t0 = uv_now(&T.loop);
+  REQUIRE(connect_client("/", &o));
+  RUN_UNTIL(T.c.close, 3000);
+  CHECK(uv_now(&T.loop) - t0 >= 140);
+  CHECK_INT(T.c.failed, 1);
+  CHECK_INT(T.c.fail_code, WSX_E_TIMEOUT);
+  CHECK_INT(T.c.close_code, 1006);
+  if (l.data)
+    uv_close((uv_handle_t *)l.data, (uv_close_cb)free);
+  uv_close((uv_handle_t *)&l, NULL);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(close_while_connecting) {
+  int err;
+  ev_reset();
+  T.c.sock = wsx_socket_connect(&T.loop, "ws://nonexistent.invalid/", NULL,
+                                &rec_cbs, &T.c, &err);
+  REQUIRE(T.c.sock);
+  CHECK_INT(wsx_socket_close(T.c.sock, 0, NULL), 0);
+  RUN_UNTIL(T.c.close, 10000);
+  CHECK_INT(T.c.close, 1);
+  CHECK_INT(T.c.close_code, 1006);
+  CHECK_INT(T.c.failed, 0);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST_MAIN(RUN(close_timeout_reports_1006); RUN(drop_is_immediate);
+          RUN(ping_pong_with_callback); RUN(ping_interval_option);
+          RUN(keepalive_drops_dead_peer);
+          RUN(buffered_amount_drain_pause_resume);
+          RUN(slow_reader_hits_max_buffered);
+          RUN(garbage_frames_get_right_close_code);
+          RUN(frame_larger_than_limit_gets_1009);
+          RUN(abrupt_disconnect_mid_frame); RUN(connect_refused);
+          RUN(connect_dns_failure); RUN(connect_timeout_on_silent_server);
+          RUN(close_while_connecting))
