@@ -194,10 +194,8 @@ typedef struct wsx_driver_callbacks {
 typedef void (*wsx_ping_cb)(wsx_driver *d, void *arg);
 
 /*
- * Constructors. `opts` may be NULL (defaults) and is copied. `cbs` may be
- * NULL (no callbacks) and is BORROWED: it must stay valid and unchanged until
- * the driver is freed (typically a static const struct shared by every
- * driver, which keeps per-connection memory small). Return NULL only when allocation fails (or, for the client,
+ * Constructors. `opts` and `cbs` may be NULL (defaults / no callbacks) and
+ * are copied. Return NULL only when allocation fails (or, for the client,
  * when the URL is invalid: then *err, if non-NULL, is set).
  */
 WSX_EXTERN wsx_driver *wsx_driver_new_server(const wsx_driver_options *opts,
@@ -271,6 +269,16 @@ WSX_EXTERN int wsx_driver_send_text(wsx_driver *d, const char *data,
                                     size_t len);
 WSX_EXTERN int wsx_driver_send_binary(wsx_driver *d, const void *data,
                                       size_t len);
+/* Flags for wsx_driver_send(). */
+#define WSX_SEND_UNCOMPRESSED 1u /* skip permessage-deflate (and any other
+                                    transforming extension) for this message */
+
+/* General form of send_text / send_binary: `opcode` is WSX_OP_TEXT or
+ * WSX_OP_BINARY; `flags` is 0 or WSX_SEND_UNCOMPRESSED. Same returns, plus
+ * WSX_E_INVALID for another opcode or unknown flags. */
+WSX_EXTERN int wsx_driver_send(wsx_driver *d, int opcode, const void *data,
+                               size_t len, unsigned flags);
+
 /* Sends one frame as given (no fragmentation, no extensions). The caller
  * must respect the continuation rules; the driver checks opcode validity,
  * control length and fin on control frames (WSX_E_INVALID otherwise). */

@@ -99,6 +99,10 @@ WSX_EXTERN int wsx_ext_strbuf_append(wsx_ext_strbuf *b, const char *s,
 /* Chunk flags for process_incoming / process_outgoing. */
 #define WSX_EXT_FIRST 1u /* first chunk of a message */
 #define WSX_EXT_LAST 2u  /* last chunk of a message */
+/* Outgoing: the application asked for this message to be sent without
+ * transformation (wsx_driver_send() with WSX_SEND_UNCOMPRESSED); an
+ * extension such as permessage-deflate passes it through with RSV clear. */
+#define WSX_EXT_UNCOMPRESSED 4u
 
 typedef struct wsx_extension_type {
   const char *name; /* registered name, e.g. "permessage-deflate" */

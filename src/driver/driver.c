@@ -19,8 +19,8 @@ static wsx_driver *driver_alloc(const wsx_driver_options *o,
     return NULL;
   memset(d, 0, sizeof *d);
   d->alloc = a;
-  static const wsx_driver_callbacks none;
-  d->cb = cbs ? cbs : &none;
+  if (cbs)
+    d->cb = *cbs;
   d->ud = ud;
   wsx_driver_options z;
   if (!o) {
@@ -113,6 +113,9 @@ void wsx__hs_free(wsx_driver *d) {
   }
   wsx__free(a, hs->origin);
   wsx__buf_free(&hs->extra_headers, a);
+  wsx__buf_free(&hs->body, a);
+  wsx__buf_free(&hs->queue, a);
+  wsx__free(a, hs->exts);
   wsx__free(a, hs->url_host_header);
   wsx__free(a, hs->url_path);
   wsx__free(a, hs->url_auth);
@@ -129,17 +132,14 @@ void wsx_driver_free(wsx_driver *d) {
   wsx__free(&a, d->ctrl);
   wsx__buf_free(&d->head, &a);
   wsx__free(&a, d->headers);
-  wsx__buf_free(&d->body, &a);
   wsx__free(&a, d->url);
   wsx__free(&a, d->protocol);
   wsx__free(&a, d->ext_value);
   wsx__buf_free(&d->msg, &a);
   wsx__buf_free(&d->scratch, &a);
   wsx__buf_free(&d->ext_out, &a);
-  wsx__buf_free(&d->queue, &a);
   wsx__free(&a, d->pings);
   wsx__ext_free(d);
-  wsx__free(&a, d->exts);
   wsx__free(&a, d);
 }
 
@@ -174,14 +174,14 @@ int wsx_driver_set_header(wsx_driver *d, const char *name, const char *value) {
 int wsx_driver_add_extension(wsx_driver *d, wsx_extension *ext) {
   if (!d || !ext || !ext->type)
     return WSX_E_INVALID;
-  if (d->started)
+  if (d->started || !d->hs)
     return WSX_E_STATE;
   wsx_extension **e =
-      wsx__realloc(&d->alloc, d->exts, (d->num_exts + 1) * sizeof *e);
+      wsx__realloc(&d->alloc, d->hs->exts, (d->hs->num_exts + 1) * sizeof *e);
   if (!e)
     return WSX_E_NOMEM;
-  e[d->num_exts++] = ext;
-  d->exts = e;
+  e[d->hs->num_exts++] = ext;
+  d->hs->exts = e;
   return WSX_OK;
 }
 
@@ -192,7 +192,7 @@ int wsx_driver_start(wsx_driver *d) {
     return d->last_error;
   if (d->started)
     return WSX_E_STATE;
-  if (!d->cb->write)
+  if (!d->cb.write)
     return WSX_E_INVALID;
   if (d->role == WSX__CLIENT) {
     d->started = 1;
@@ -227,10 +227,10 @@ int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len) {
     case WSX__S_REQUEST:
       /* Request known, start() not called yet: keep the bytes (bounded by
        * max_length) for start() or for the application (plain HTTP). */
-      if (d->body.len + len > d->max_length)
+      if (d->hs->body.len + len > d->max_length)
         return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, 0,
                          "request body larger than max_length");
-      if (wsx__buf_append(&d->body, &d->alloc, data, len))
+      if (wsx__buf_append(&d->hs->body, &d->alloc, data, len))
         return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
       return WSX_OK;
     case WSX__S_BODY76:
@@ -251,7 +251,7 @@ int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len) {
 /* ---- output ------------------------------------------------------------ */
 
 int wsx__write(wsx_driver *d, const wsx_iovec *iov, size_t n) {
-  if (d->cb->write(d, iov, n, d->ud) != 0) {
+  if (d->cb.write(d, iov, n, d->ud) != 0) {
     d->last_error = WSX_E_IO;
     wsx__set_error(d, "write callback failed");
     return WSX_E_IO;
@@ -301,11 +301,12 @@ void wsx__fire_close(wsx_driver *d, uint16_t code, const char *reason,
   r[reason_len] = '\0';
   d->close_code = code;
   /* Queued pre-open messages and pending ping callbacks die with us. */
-  wsx__buf_free(&d->queue, &d->alloc);
+  if (d->hs)
+    wsx__buf_free(&d->hs->queue, &d->alloc);
   d->num_pings = 0;
-  if (d->cb->close) {
+  if (d->cb.close) {
     wsx_close_event e = {code, r, reason_len, clean};
-    d->cb->close(d, &e, d->ud);
+    d->cb.close(d, &e, d->ud);
   }
 }
 
@@ -321,7 +322,7 @@ int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt,
   d->last_error = err;
   int was_open = d->state == WSX__S_OPEN || d->state == WSX__S_CLOSING;
   int can_send = was_open && !d->close_sent && close_code &&
-                 d->version == WSX__HYBI && d->cb->write;
+                 d->version == WSX__HYBI && d->cb.write;
   d->state = WSX__S_CLOSED; /* no events or output past this point */
   if (can_send) {
     /* The close reason is the rule broken, cut to 123 bytes on a UTF-8
@@ -336,9 +337,9 @@ int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt,
     d->close_sent = 1;
     wsx__frame_send(d, WSX_OP_CLOSE, 1, 0, payload, rl + 2);
   }
-  if (d->cb->error) {
+  if (d->cb.error) {
     wsx_error_event e = {err, msg, can_send ? close_code : 0};
-    d->cb->error(d, &e, d->ud);
+    d->cb.error(d, &e, d->ud);
   }
   wsx__fire_close(d, close_code ? close_code : WSX_CLOSE_ABNORMAL, msg,
                   strlen(msg), 0);
@@ -351,18 +352,27 @@ static int queue_message(wsx_driver *d, int op, const void *data, size_t len) {
   h[0] = (uint8_t)op;
   uint64_t l = len;
   memcpy(h + 1, &l, 8);
-  if (wsx__buf_reserve(&d->queue, &d->alloc, 9 + len))
+  if (wsx__buf_reserve(&d->hs->queue, &d->alloc, 9 + len))
     return WSX_E_NOMEM;
-  wsx__buf_append(&d->queue, &d->alloc, h, 9);
-  wsx__buf_append(&d->queue, &d->alloc, data, len);
+  wsx__buf_append(&d->hs->queue, &d->alloc, h, 9);
+  wsx__buf_append(&d->hs->queue, &d->alloc, data, len);
   return WSX_OK;
 }
 
 int wsx__open(wsx_driver *d) {
   d->state = WSX__S_OPEN;
+  /* Messages sent before open and bytes that followed the head outlive the
+   * handshake state. Sends made from callbacks now go straight out. */
+  wsx__buf q = {0}, body = {0};
+  if (d->hs) {
+    q = d->hs->queue;
+    body = d->hs->body;
+    memset(&d->hs->queue, 0, sizeof q);
+    memset(&d->hs->body, 0, sizeof body);
+  }
   wsx__hs_free(d);
-  if (d->cb->open)
-    d->cb->open(d, d->ud);
+  if (d->cb.open)
+    d->cb.open(d, d->ud);
   if (d->role != WSX__CLIENT) {
     /* The request is not needed past open: release it so an idle server
      * connection holds only framing state (see wsx_driver_request). */
@@ -372,10 +382,6 @@ int wsx__open(wsx_driver *d) {
     d->num_headers = 0;
     d->have_req = 0;
   }
-  /* Flush what was sent before open. The queue is detached first: sends
-   * made from callbacks now go straight out. */
-  wsx__buf q = d->queue;
-  memset(&d->queue, 0, sizeof d->queue);
   size_t off = 0;
   int rc = WSX_OK;
   while (off + 9 <= q.len && d->state == WSX__S_OPEN) {
@@ -392,11 +398,17 @@ int wsx__open(wsx_driver *d) {
     else if (d->version != WSX__HYBI)
       rc = wsx__hixie_send_text(d, p, (size_t)l);
     else
-      rc = wsx__send_message(d, op, p, (size_t)l);
+      rc = wsx__send_message(d, op & 0x0f, p, (size_t)l, (unsigned)op >> 4);
     if (rc)
       break;
   }
   wsx__buf_free(&q, &d->alloc);
+  if (!rc && body.len && d->state != WSX__S_CLOSED) {
+    rc = wsx_driver_parse(d, body.data, body.len);
+    if (rc == WSX_E_CLOSED)
+      rc = WSX_OK;
+  }
+  wsx__buf_free(&body, &d->alloc);
   return rc;
 }
 
@@ -415,11 +427,11 @@ static int send_state(wsx_driver *d) {
 }
 
 int wsx__send_message(wsx_driver *d, int opcode, const void *data,
-                      size_t len) {
+                      size_t len, unsigned flags) {
   unsigned rsv = 0;
   const uint8_t *p = data;
   if (d->num_active) {
-    int rc = wsx__ext_outgoing(d, opcode, p, len, &rsv);
+    int rc = wsx__ext_outgoing(d, opcode, p, len, flags, &rsv);
     if (rc)
       return rc;
     p = d->ext_out.data;
@@ -451,7 +463,8 @@ static int send_frames(wsx_driver *d, int opcode, unsigned rsv,
   return WSX_OK;
 }
 
-static int send_data(wsx_driver *d, int op, const void *data, size_t len) {
+static int send_data(wsx_driver *d, int op, const void *data, size_t len,
+                     unsigned flags) {
   if (!d || (!data && len))
     return WSX_E_INVALID;
   int s = send_state(d);
@@ -461,19 +474,27 @@ static int send_data(wsx_driver *d, int op, const void *data, size_t len) {
     return WSX_E_UTF8;
   if (d->version != WSX__HYBI && op != WSX_OP_TEXT)
     return WSX_E_UNSUPPORTED;
-  if (s == 0)
-    return queue_message(d, op, data, len);
+  if (s == 0) /* the queue keeps the flags in the opcode's high bits */
+    return queue_message(d, op | (int)(flags << 4), data, len);
   if (d->version != WSX__HYBI)
     return wsx__hixie_send_text(d, data, len);
-  return wsx__send_message(d, op, data, len);
+  return wsx__send_message(d, op, data, len, flags);
 }
 
 int wsx_driver_send_text(wsx_driver *d, const char *data, size_t len) {
-  return send_data(d, WSX_OP_TEXT, data, len);
+  return send_data(d, WSX_OP_TEXT, data, len, 0);
 }
 
 int wsx_driver_send_binary(wsx_driver *d, const void *data, size_t len) {
-  return send_data(d, WSX_OP_BINARY, data, len);
+  return send_data(d, WSX_OP_BINARY, data, len, 0);
+}
+
+int wsx_driver_send(wsx_driver *d, int opcode, const void *data, size_t len,
+                    unsigned flags) {
+  if ((opcode != WSX_OP_TEXT && opcode != WSX_OP_BINARY) ||
+      (flags & ~WSX_SEND_UNCOMPRESSED))
+    return WSX_E_INVALID;
+  return send_data(d, opcode, data, len, flags);
 }
 
 int wsx_driver_send_frame(wsx_driver *d, int opcode, int fin, const void *data,
@@ -576,7 +597,7 @@ int wsx_driver_close(wsx_driver *d, uint16_t code, const char *reason) {
     return WSX_OK;
   }
   if (d->version != WSX__HYBI)
-    return wsx__hixie_close(d);
+    return wsx__hixie_close(d, code, reason, rl);
   uint8_t payload[125];
   payload[0] = (uint8_t)(code >> 8);
   payload[1] = (uint8_t)(code & 0xff);
@@ -650,8 +671,8 @@ int wsx_driver_is_websocket(const wsx_driver *d) {
 
 const uint8_t *wsx_driver_body(const wsx_driver *d, size_t *len) {
   if (len)
-    *len = d->body.len;
-  return d->body.data;
+    *len = d->hs ? d->hs->body.len : 0;
+  return d->hs ? d->hs->body.data : NULL;
 }
 
 int wsx_driver_last_error(const wsx_driver *d, const char **msg) {

@@ -48,6 +48,10 @@ typedef struct wsx__hs {
   char *url_host_header; /* client: Host header value */
   char *url_path;        /* client: request target */
   char *url_auth;        /* client: base64 userinfo for Basic auth, or NULL */
+  wsx__buf body;  /* bytes after the head not yet consumed as frames */
+  wsx__buf queue; /* messages sent before open: [op u8][len u64][data] */
+  wsx_extension **exts; /* registered with add_extension */
+  size_t num_exts;
 } wsx__hs;
 
 typedef struct wsx__active_ext {
@@ -57,7 +61,7 @@ typedef struct wsx__active_ext {
 
 struct wsx_driver {
   wsx_allocator alloc;
-  const wsx_driver_callbacks *cb; /* borrowed (see driver.h) */
+  wsx_driver_callbacks cb;
   void *ud;
 
   /* Configuration (limits resolved to their defaults at creation). */
@@ -90,12 +94,13 @@ struct wsx_driver {
   wsx_header *headers; /* request headers (server) or response (client) */
   size_t num_headers;
   int status_code;
-  wsx__buf body; /* bytes after the head not yet consumed as frames */
   char *url;
   char *protocol;  /* negotiated, "" if none */
   char *ext_value; /* negotiated Sec-WebSocket-Extensions, "" if none */
 
-  /* Receiving: frame header accumulation. */
+  /* Receiving: frame header accumulation. On draft drivers hixie.c reuses
+   * hdr/hdr_len (key3), f_op (its parse stage), f_len, f_got, msg and
+   * utf8. */
   uint8_t hdr[14];
   uint8_t hdr_len;      /* bytes of hdr[] filled */
   uint8_t in_payload;   /* header parsed, reading payload */
@@ -123,7 +128,6 @@ struct wsx_driver {
   /* Sending. */
   wsx__buf scratch; /* client: masked copy of an outgoing payload */
   wsx__buf ext_out; /* extension output for an outgoing message */
-  wsx__buf queue;   /* messages sent before open: [op u8][len u64][data] */
   uint8_t out_ext_rsv;
 
   wsx__ping *pings;
@@ -131,9 +135,7 @@ struct wsx_driver {
 
   uint16_t close_code; /* code reported by the close event */
 
-  /* Extensions registered and negotiated. */
-  wsx_extension **exts;
-  size_t num_exts;
+  /* Extensions negotiated. */
   wsx__active_ext *active;
   size_t num_active;
   uint8_t ext_rsv;    /* RSV bits owned by negotiated extensions */
@@ -143,7 +145,8 @@ struct wsx_driver {
   int last_error;
   char *errmsg; /* detail of the last error (lazy, WSX__ERRMSG_LEN) */
 
-  /* hixie-76: the 16-byte challenge answer computed from the keys. */
+  /* hixie-76: the numbers of Sec-WebSocket-Key1/Key2 (input of the MD5
+   * challenge). */
   uint32_t hixie_k1, hixie_k2;
 };
 
@@ -170,7 +173,8 @@ void wsx__fire_close(wsx_driver *d, uint16_t code, const char *reason,
 /* Handshake done: state OPEN, open event, flush the pre-open queue. */
 int wsx__open(wsx_driver *d);
 /* Sends a message through the extension pipeline and fragmentation. */
-int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len);
+int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len,
+                      unsigned flags);
 
 /* frame.c */
 int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len);
@@ -210,7 +214,7 @@ int wsx__ext_incoming(wsx_driver *d, const uint8_t *p, size_t n,
                       unsigned flags);
 /* Outgoing message through the pipeline into d->ext_out; *rsv gets bits. */
 int wsx__ext_outgoing(wsx_driver *d, int opcode, const uint8_t *p, size_t n,
-                      unsigned *rsv);
+                      unsigned flags, unsigned *rsv);
 void wsx__ext_free(wsx_driver *d);
 /* Appends output of the pipeline to the message: limit + UTF-8 checks. */
 int wsx__msg_append(wsx_driver *d, const uint8_t *p, size_t n);
@@ -226,7 +230,9 @@ int wsx__hixie_start(wsx_driver *d);
 int wsx__hixie_parse(wsx_driver *d, uint8_t *p, size_t len);
 /* Sends a text message in draft framing. */
 int wsx__hixie_send_text(wsx_driver *d, const void *data, size_t len);
-/* Starts the draft closing (0xFF 0x00 for -76; plain close for -75). */
-int wsx__hixie_close(wsx_driver *d);
+/* Starts the draft closing (0xFF 0x00 for -76; plain close for -75); the
+ * close event reports `code` and `reason` (the drafts carry neither). */
+int wsx__hixie_close(wsx_driver *d, uint16_t code, const char *reason,
+                     size_t reason_len);
 
 #endif

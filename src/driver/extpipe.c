@@ -57,11 +57,11 @@ int wsx__ext_client_offer(wsx_driver *d, wsx__buf *b) {
   wsx_ext_strbuf sb;
   wsx__ext_strbuf_init(&sb, &d->alloc);
   int rc = WSX_OK;
-  for (size_t i = 0; i < d->num_exts && !rc; i++) {
+  for (size_t i = 0; i < d->hs->num_exts && !rc; i++) {
     size_t before = sb.buf.len;
     if (before && (rc = wsx_ext_strbuf_append(&sb, ", ", 2)) != 0)
       break;
-    rc = d->exts[i]->type->client_offer(d->exts[i]->config, &sb);
+    rc = d->hs->exts[i]->type->client_offer(d->hs->exts[i]->config, &sb);
     if (!rc && sb.buf.len == before + (before ? 2 : 0))
       sb.buf.len = before; /* the extension offered nothing */
   }
@@ -90,9 +90,9 @@ int wsx__ext_client_activate(wsx_driver *d, const char *value, size_t len) {
   for (size_t i = 0; i < o.num_offers && !rc; i++) {
     const wsx_extension_offer *r = &o.offers[i];
     wsx_extension *e = NULL;
-    for (size_t k = 0; k < d->num_exts && !e; k++)
-      if (wsx__ext_span_eq(r->name, r->name_len, d->exts[k]->type->name))
-        e = d->exts[k];
+    for (size_t k = 0; k < d->hs->num_exts && !e; k++)
+      if (wsx__ext_span_eq(r->name, r->name_len, d->hs->exts[k]->type->name))
+        e = d->hs->exts[k];
     if (!e) {
       rc = seterr(d, "server accepted extension %.*s that was not offered",
                   r->name, r->name_len);
@@ -148,9 +148,9 @@ int wsx__ext_server_negotiate(wsx_driver *d, const char *value, size_t len) {
     if (seen)
       continue;
     wsx_extension *e = NULL;
-    for (size_t k = 0; k < d->num_exts && !e; k++)
-      if (wsx__ext_span_eq(f->name, f->name_len, d->exts[k]->type->name))
-        e = d->exts[k];
+    for (size_t k = 0; k < d->hs->num_exts && !e; k++)
+      if (wsx__ext_span_eq(f->name, f->name_len, d->hs->exts[k]->type->name))
+        e = d->hs->exts[k];
     if (!e)
       continue;
     size_t n = 0;
@@ -200,6 +200,7 @@ typedef struct stage_sink {
   int first;    /* nothing written downstream yet */
   int opcode;
   unsigned *rsv;
+  unsigned extra; /* flags passed on to every downstream call */
 } stage_sink;
 
 static int push_in(wsx_driver *d, size_t k, int opcode, unsigned *rsv,
@@ -209,7 +210,7 @@ static int push_out(wsx_driver *d, size_t k, int opcode, unsigned *rsv,
 
 static int sink_write(wsx_ext_sink *s, const void *data, size_t len) {
   stage_sink *ss = (stage_sink *)s;
-  unsigned flags = ss->first ? WSX_EXT_FIRST : 0;
+  unsigned flags = (ss->first ? WSX_EXT_FIRST : 0) | ss->extra;
   ss->first = 0;
   if (ss->incoming)
     return push_in(ss->d, ss->next, ss->opcode, ss->rsv, data, len, flags);
@@ -223,7 +224,7 @@ static int push_in(wsx_driver *d, size_t k, int opcode, unsigned *rsv,
   if (k == 0)
     return wsx__msg_append(d, p, n);
   wsx__active_ext *a = &d->active[k - 1];
-  stage_sink ss = {{sink_write, NULL}, d, k - 1, 1, 1, opcode, rsv};
+  stage_sink ss = {{sink_write, NULL}, d, k - 1, 1, 1, opcode, rsv, 0};
   ss.first = (flags & WSX_EXT_FIRST) ? 1 : 0;
   int rc = a->ext->type->process_incoming(a->session, opcode, rsv, p, n,
                                           flags, &ss.sink);
@@ -248,19 +249,23 @@ static int push_out(wsx_driver *d, size_t k, int opcode, unsigned *rsv,
   if (k == d->num_active)
     return wsx__buf_append(&d->ext_out, &d->alloc, p, n);
   wsx__active_ext *a = &d->active[k];
-  stage_sink ss = {{sink_write, NULL}, d, k + 1, 0, 1, opcode, rsv};
+  unsigned extra = flags & WSX_EXT_UNCOMPRESSED;
+  stage_sink ss = {{sink_write, NULL}, d, k + 1, 0, 1, opcode, rsv, extra};
   ss.first = (flags & WSX_EXT_FIRST) ? 1 : 0;
   int rc = a->ext->type->process_outgoing(a->session, opcode, rsv, p, n,
                                           flags, &ss.sink);
   if (!rc && (flags & WSX_EXT_LAST))
     rc = push_out(d, k + 1, opcode, rsv, NULL, 0,
-                  WSX_EXT_LAST | (ss.first ? WSX_EXT_FIRST : 0));
+                  WSX_EXT_LAST | extra | (ss.first ? WSX_EXT_FIRST : 0));
   return rc;
 }
 
 int wsx__ext_outgoing(wsx_driver *d, int opcode, const uint8_t *p, size_t n,
-                      unsigned *rsv) {
+                      unsigned flags, unsigned *rsv) {
   d->ext_out.len = 0;
   *rsv = 0;
-  return push_out(d, 0, opcode, rsv, p, n, WSX_EXT_FIRST | WSX_EXT_LAST);
+  unsigned f = WSX_EXT_FIRST | WSX_EXT_LAST;
+  if (flags & WSX_SEND_UNCOMPRESSED)
+    f |= WSX_EXT_UNCOMPRESSED;
+  return push_out(d, 0, opcode, rsv, p, n, f);
 }

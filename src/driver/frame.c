@@ -315,14 +315,14 @@ static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
     m.opcode = d->f_op;
     m.fin = fin;
     m.rsv = d->f_rsv;
-    if (d->cb->frame)
-      d->cb->frame(d, &m, d->ud);
+    if (d->cb.frame)
+      d->cb.frame(d, &m, d->ud);
   } else {
     m.opcode = d->msg_op;
     m.fin = 1;
     m.rsv = 0;
-    if (d->cb->message)
-      d->cb->message(d, &m, d->ud);
+    if (d->cb.message)
+      d->cb.message(d, &m, d->ud);
   }
 }
 
@@ -412,12 +412,12 @@ static int end_control_frame(wsx_driver *d) {
       if (rc)
         return rc;
     }
-    if (d->cb->ping)
-      d->cb->ping(d, p, n, d->ud);
+    if (d->cb.ping)
+      d->cb.ping(d, p, n, d->ud);
     return WSX_OK;
   case WSX_OP_PONG:
-    if (d->cb->pong)
-      d->cb->pong(d, p, n, d->ud);
+    if (d->cb.pong)
+      d->cb.pong(d, p, n, d->ud);
     fire_pong_callbacks(d, p, n);
     return WSX_OK;
   default:
@@ -471,10 +471,11 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
         /* Split header: gather it in d->hdr. */
         if (d->hdr_len < 2) {
           d->hdr[d->hdr_len++] = *p++;
-          if (d->hdr_len == 2 &&
-              (rc = check_first2(d, d->hdr[0], d->hdr[1])) != 0)
+          if (d->hdr_len < 2)
+            continue;
+          if ((rc = check_first2(d, d->hdr[0], d->hdr[1])) != 0)
             return rc;
-          continue;
+          avail = (size_t)(end - p);
         }
         size_t need = header_size(d->hdr[1]) - d->hdr_len;
         size_t take = need < avail ? need : avail;

@@ -64,7 +64,7 @@ int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
 }
 
 /* Appends p[0..len) to the head buffer and tries to parse it. On a complete
- * head, bytes after it move to d->body. Returns >0 (head length) when
+ * head, bytes after it move to d->hs->body. Returns >0 (head length) when
  * complete, 0 when more is needed, or a failure. */
 static int gather_head(wsx_driver *d, const uint8_t *p, size_t len,
                        int request, wsx_http_request *req,
@@ -116,9 +116,9 @@ static int gather_head(wsx_driver *d, const uint8_t *p, size_t len,
    * take. */
   size_t headlen = (size_t)rc;
   size_t extra = d->head.len - headlen;
-  d->body.len = 0;
-  if (wsx__buf_append(&d->body, &d->alloc, d->head.data + headlen, extra) ||
-      wsx__buf_append(&d->body, &d->alloc, p + take, len - take))
+  d->hs->body.len = 0;
+  if (wsx__buf_append(&d->hs->body, &d->alloc, d->head.data + headlen, extra) ||
+      wsx__buf_append(&d->hs->body, &d->alloc, p + take, len - take))
     return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   size_t n = request ? req->num_headers : res->num_headers;
   if (n == 0) {
@@ -137,13 +137,14 @@ static int gather_head(wsx_driver *d, const uint8_t *p, size_t len,
   return rc;
 }
 
-/* Runs the body bytes gathered after the head through the driver. */
+/* hixie-76: runs the bytes gathered after the head (key3 and frames)
+ * through the driver when the handshake waits for them. After open,
+ * wsx__open() does this itself. */
 static int drain_body(wsx_driver *d) {
-  if (!d->body.len ||
-      (d->state != WSX__S_OPEN && d->state != WSX__S_BODY76))
+  if (d->state != WSX__S_BODY76 || !d->hs || !d->hs->body.len)
     return WSX_OK;
-  wsx__buf b = d->body;
-  memset(&d->body, 0, sizeof d->body);
+  wsx__buf b = d->hs->body;
+  memset(&d->hs->body, 0, sizeof d->hs->body);
   int rc = wsx_driver_parse(d, b.data, b.len);
   wsx__buf_free(&b, &d->alloc);
   return rc == WSX_E_CLOSED ? WSX_OK : rc;
@@ -158,14 +159,14 @@ int wsx__server_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
   d->req = req;
   d->have_req = 1;
   d->state = WSX__S_REQUEST;
-  if (d->cb->connect)
-    d->cb->connect(d, d->ud);
+  if (d->cb.connect)
+    d->cb.connect(d, d->ud);
   return WSX_OK;
 }
 
 void wsx__http_error(wsx_driver *d, int status, const char *reason,
                      const char *extra_headers, const char *body) {
-  if (!d->cb->write)
+  if (!d->cb.write)
     return;
   char buf[1024];
   int n = snprintf(buf, sizeof buf,
@@ -219,8 +220,8 @@ static int select_protocol(wsx_driver *d) {
     }
   }
   const char *chosen = NULL;
-  if (d->cb->select_protocol && n) {
-    chosen = d->cb->select_protocol(d, offers, n, d->ud);
+  if (d->cb.select_protocol && n) {
+    chosen = d->cb.select_protocol(d, offers, n, d->ud);
   } else if (d->hs->protocols) {
     char **supported = d->hs->protocols;
     for (size_t i = 0; i < n && !chosen; i++)
@@ -307,7 +308,7 @@ int wsx__server_start(wsx_driver *d) {
   if (select_protocol(d))
     return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   const char *ext = hdr(d, "sec-websocket-extensions", &len);
-  if (ext && d->num_exts) {
+  if (ext && d->hs->num_exts) {
     /* Several Sec-WebSocket-Extensions headers form one list (RFC 7230
      * 3.2.2): join them. */
     wsx__buf all = {0};
@@ -358,10 +359,7 @@ int wsx__server_start(wsx_driver *d) {
   wsx__buf_free(&b, a);
   if (rc)
     return wsx__fail(d, rc, 0, "write callback failed");
-  rc = wsx__open(d);
-  if (rc)
-    return rc;
-  return drain_body(d);
+  return wsx__open(d);
 }
 
 /* ---- client ------------------------------------------------------------ */
@@ -453,7 +451,7 @@ int wsx__client_start(wsx_driver *d) {
       bad = (i && put(&b, a, ", ")) || put(&b, a, hs->protocols[i]);
     bad = bad || put(&b, a, "\r\n");
   }
-  if (!bad && d->num_exts) {
+  if (!bad && d->hs->num_exts) {
     bad = put(&b, a, "Sec-WebSocket-Extensions: ");
     size_t before = b.len;
     bad = bad || wsx__ext_client_offer(d, &b) != WSX_OK;
@@ -522,7 +520,7 @@ int wsx__client_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
   }
   const char *ext = wsx_header_find(h, n, "sec-websocket-extensions", &vl);
   if (ext) {
-    if (!d->num_exts)
+    if (!d->hs->num_exts)
       return client_refuse(d, "server accepted extensions that were not "
                               "offered");
     rc = wsx__ext_client_activate(d, ext, vl);
@@ -534,8 +532,5 @@ int wsx__client_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
       return client_refuse(d, why);
     }
   }
-  rc = wsx__open(d);
-  if (rc)
-    return rc;
-  return drain_body(d);
+  return wsx__open(d);
 }

@@ -397,8 +397,10 @@ int wsx__hixie_send_text(wsx_driver *d, const void *data, size_t len) {
 /* -76 closes with 0xFF 0x00; -75 has no closing frame: the transport's
  * disconnect after the close event is the whole closing. Neither draft has
  * a close code on the wire, so the event reports 1000. */
-int wsx__hixie_close(wsx_driver *d) {
+int wsx__hixie_close(wsx_driver *d, uint16_t code, const char *reason,
+                     size_t reason_len) {
+  /* The drafts carry no code or reason: report the application's own. */
   send_closing_frame(d);
-  wsx__fire_close(d, WSX_CLOSE_NORMAL, "", 0, 1);
+  wsx__fire_close(d, code, reason ? reason : "", reason_len, 1);
   return WSX_OK;
 }

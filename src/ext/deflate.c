@@ -501,7 +501,8 @@ static int pmd_process_outgoing(void *session, int opcode, unsigned *rsv,
   if (flags & WSX_EXT_FIRST) {
     /* Control frames are never compressed (RFC 7692 6.1). */
     int whole = (flags & WSX_EXT_LAST) != 0;
-    s->tx_compressing = opcode < 8 && !(whole && len < s->threshold);
+    s->tx_compressing = opcode < 8 && !(flags & WSX_EXT_UNCOMPRESSED) &&
+                        !(whole && len < s->threshold);
     s->tx_msg_len = 0;
     s->tx_held = 0;
   }
