@@ -273,7 +273,10 @@ WSX_EXTERN const char *wsx_socket_extensions(const wsx_socket *s); /* "" */
 WSX_EXTERN const char *wsx_socket_version(const wsx_socket *s); /* "hybi-13" */
 /* Client: status of the handshake response (0 before it). */
 WSX_EXTERN int wsx_socket_status_code(const wsx_socket *s);
-/* Client: response headers; server: request headers. */
+/* Client: response headers (valid until `close` returns). Server: request
+ * headers, available in `connection` and until `open` returns only (the
+ * driver releases the request when the connection opens, so an idle
+ * connection holds no head): copy what you need then. *n = 0 otherwise. */
 WSX_EXTERN const wsx_header *wsx_socket_headers(const wsx_socket *s,
                                                 size_t *n);
 /* Peer address as text ("127.0.0.1", "::1", "" for Unix sockets) into
@@ -283,9 +286,12 @@ WSX_EXTERN int wsx_socket_remote_address(const wsx_socket *s, char *buf,
                                          size_t len, int *port);
 WSX_EXTERN void *wsx_socket_user_data(const wsx_socket *s);
 WSX_EXTERN void wsx_socket_set_user_data(wsx_socket *s, void *user_data);
-/* Replaces the callbacks (copied); takes effect for the next event. */
-WSX_EXTERN void wsx_socket_set_callbacks(wsx_socket *s,
-                                         const wsx_socket_callbacks *cbs);
+/* Replaces the callbacks (copied; NULL = none); takes effect for the next
+ * event. Returns WSX_OK or WSX_E_NOMEM (the old callbacks stay). Tables
+ * with equal contents are stored once per loop, so this costs no memory per
+ * socket. */
+WSX_EXTERN int wsx_socket_set_callbacks(wsx_socket *s,
+                                        const wsx_socket_callbacks *cbs);
 /* The `ext_size` bytes of inline application memory (zeroed at creation,
  * max_align_t aligned), or NULL if ext_size was 0. */
 WSX_EXTERN void *wsx_socket_ext(const wsx_socket *s);

@@ -41,13 +41,13 @@ void wsx__sock_connect_failed(wsx_socket *s, int code, int uv_code,
     return;
   s->flags |= WSX__F_FAILED_REPORTED;
   wsx__sock_set_close(s, WSX_CLOSE_ABNORMAL, NULL, 0, 0);
-  if (!s->cb.connect_failed)
+  if (!s->cb->connect_failed)
     return;
   f.code = code;
   f.uv_code = uv_code;
   f.status_code = s->d ? wsx_driver_status_code(s->d) : 0;
   f.message = msg;
-  s->cb.connect_failed(s, &f, s->ud);
+  s->cb->connect_failed(s, &f, s->ud);
 }
 
 static void fail(wsx_socket *s, int code, int uv_code, const char *msg) {
@@ -86,7 +86,7 @@ static void on_retry_closed(uv_handle_t *h) {
     wsx__sock_handle_closed(h);
     return;
   }
-  uv_tcp_init(s->ctx->loop, &s->h.tcp);
+  uv_tcp_init(s->cfg->ctx->loop, &s->h.tcp);
   s->h.tcp.data = s;
   try_next(s);
 }
@@ -179,7 +179,7 @@ static int start_dial(wsx_socket *s, const wsx_url *u) {
   hints.ai_socktype = SOCK_STREAM;
   snprintf(port, sizeof(port), "%u", (unsigned)u->port);
   dl->gai_pending = 1;
-  if (uv_getaddrinfo(s->ctx->loop, &dl->gai, on_gai, dl->host, port,
+  if (uv_getaddrinfo(s->cfg->ctx->loop, &dl->gai, on_gai, dl->host, port,
                      &hints) < 0) {
     dl->gai_pending = 0;
     return WSX_E_DNS;
@@ -210,6 +210,18 @@ static void discard_cfg(wsx__cfg *cfg) {
   wsx__free(&a, cfg);
 }
 
+/* Frees a socket whose handle was never initialized. */
+static void discard_sock(wsx_socket *s) {
+  wsx__loopctx *ctx = s->cfg->ctx;
+  wsx__cfg *cfg = (wsx__cfg *)s->cfg;
+  wsx_allocator a = cfg->alloc;
+  if (s->d)
+    wsx_driver_free(s->d);
+  wsx__free(&a, s);
+  discard_cfg(cfg);
+  wsx__loopctx_unref(ctx);
+}
+
 static wsx_socket *new_sock(uv_loop_t *loop, const wsx_socket_options *opts,
                             const wsx_socket_callbacks *cbs, void *ud,
                             int *rc) {
@@ -223,28 +235,21 @@ static wsx_socket *new_sock(uv_loop_t *loop, const wsx_socket_options *opts,
     *rc = WSX_E_NOMEM;
     return NULL;
   }
-  if (!(s = wsx__sock_alloc(ctx, cfg, 1))) {
+  cfg->ctx = ctx;
+  if (!(s = wsx__sock_alloc(cfg, 1))) {
     wsx__loopctx_unref(ctx);
     discard_cfg(cfg);
     *rc = WSX_E_NOMEM;
     return NULL;
   }
-  if (cbs)
-    s->cb = *cbs;
+  if (!(s->cb = wsx__cb_intern(ctx, cbs))) {
+    s->cb = &wsx__no_cbs;
+    discard_sock(s);
+    *rc = WSX_E_NOMEM;
+    return NULL;
+  }
   s->ud = ud;
   return s;
-}
-
-/* Frees a socket whose handle was never initialized. */
-static void discard_sock(wsx_socket *s) {
-  wsx__loopctx *ctx = s->ctx;
-  wsx__cfg *cfg = (wsx__cfg *)s->cfg;
-  wsx_allocator a = cfg->alloc;
-  if (s->d)
-    wsx_driver_free(s->d);
-  wsx__free(&a, s);
-  discard_cfg(cfg);
-  wsx__loopctx_unref(ctx);
 }
 
 wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
@@ -288,7 +293,7 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
   rc = start_dial(s, &u);
   if (rc < 0) {
     /* The handle exists: it must go through uv_close, silently. */
-    memset(&s->cb, 0, sizeof(s->cb));
+    s->cb = &wsx__no_cbs;
     if (s->dial && !s->dial->gai_pending)
       dial_free(s);
     wsx__sock_close_handle(s);
@@ -306,7 +311,7 @@ wsx_socket *wsx_socket_adopt(uv_loop_t *loop, uv_stream_t *stream,
                              size_t body_len, const wsx_socket_options *opts,
                              const wsx_socket_callbacks *cbs, void *user_data,
                              int *err) {
-  wsx_socket_callbacks saved;
+  const wsx_socket_callbacks *saved;
   wsx_socket *s;
   uint8_t *copy = NULL;
   const char *v;

@@ -12,16 +12,15 @@ static const char none_protocol[] = "";
 
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
-wsx_socket *wsx__sock_alloc(wsx__loopctx *ctx, const wsx__cfg *cfg,
-                            int own_cfg) {
+wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg) {
   size_t sz = round16(sizeof(wsx_socket)) + cfg->ext_size;
   wsx_socket *s = wsx__malloc(&cfg->alloc, sz);
   if (!s)
     return NULL;
   memset(s, 0, sz);
-  s->ctx = ctx;
   s->cfg = cfg;
   s->stream = (uv_stream_t *)&s->h;
+  s->cb = &wsx__no_cbs;
   s->close_code = WSX_CLOSE_ABNORMAL;
   if (own_cfg)
     s->flags |= WSX__F_OWN_CFG;
@@ -37,7 +36,7 @@ void *wsx_socket_ext(const wsx_socket *s) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   wsx_socket *s = h->data;
   (void)suggested;
-  b->base = s->ctx->rbuf;
+  b->base = s->cfg->ctx->rbuf;
   b->len = WSX__RBUF_SIZE;
 }
 
@@ -75,7 +74,7 @@ static void on_eof(wsx_socket *s, ssize_t err) {
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   wsx_socket *s = st->data;
-  wsx__loopctx *c = s->ctx;
+  wsx__loopctx *c = s->cfg->ctx;
   if (n == 0 || (s->flags & WSX__F_HANDLE_CLOSING))
     return;
   if (n < 0) {
@@ -135,8 +134,8 @@ size_t wsx__sock_buffered(const wsx_socket *s) {
   size_t n = s->stream->write_queue_size;
   if (s->out)
     n += s->out->pending.len;
-  if (s->ctx->cork_owner == s)
-    n += s->ctx->cork_len;
+  if (s->cfg->ctx->cork_owner == s)
+    n += s->cfg->ctx->cork_len;
   return n;
 }
 
@@ -146,8 +145,8 @@ static void check_drain(wsx_socket *s) {
   s->flags &= ~WSX__F_ABOVE_HWM;
   if (s->phase == WSX__P_HTTP)
     wsx__http_res_on_drain(s);
-  else if (s->cb.drain && !(s->flags & WSX__F_HANDLE_CLOSING))
-    s->cb.drain(s, s->ud);
+  else if (s->cb->drain && !(s->flags & WSX__F_HANDLE_CLOSING))
+    s->cb->drain(s, s->ud);
 }
 
 static void fail_io(wsx_socket *s, int err) {
@@ -269,7 +268,7 @@ static int write_now(wsx_socket *s, const uv_buf_t *b, unsigned n) {
 }
 
 int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
-  wsx__loopctx *c = s->ctx;
+  wsx__loopctx *c = s->cfg->ctx;
   uv_buf_t arr[33];
   size_t total = 0;
   unsigned i;
@@ -301,7 +300,7 @@ int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
 }
 
 static void uncork(wsx_socket *s) {
-  wsx__loopctx *c = s->ctx;
+  wsx__loopctx *c = s->cfg->ctx;
   uv_buf_t b;
   if (c->cork_owner != s)
     return;
@@ -365,7 +364,7 @@ static void continue_teardown(wsx_socket *s) {
   if (s->phase != WSX__P_TEARDOWN ||
       (s->flags & (WSX__F_SHUTDOWN | WSX__F_HANDLE_CLOSING | WSX__F_FLUSH_CLOSE)))
     return;
-  if (s->ctx->cork_owner == s && s->ctx->cork_len)
+  if (s->cfg->ctx->cork_owner == s && s->cfg->ctx->cork_len)
     return; /* uncork() comes back here */
   if (s->out && s->out->writing)
     return; /* on_write() comes back here */
@@ -392,7 +391,7 @@ void wsx__sock_teardown(wsx_socket *s) {
   s->phase = WSX__P_TEARDOWN;
   linger = s->cfg->close_timeout < WSX__LINGER_MS ? s->cfg->close_timeout
                                                   : WSX__LINGER_MS;
-  wsx__timer_set(s, uv_now(s->ctx->loop) + linger);
+  wsx__timer_set(s, uv_now(s->cfg->ctx->loop) + linger);
   /* The peer's FIN only shows up while reading. */
   s->flags &= ~WSX__F_PAUSED;
   wsx__sock_start_read(s);
@@ -410,7 +409,7 @@ void wsx__sock_handle_closed(uv_handle_t *h) {
 }
 
 void wsx__sock_close_handle(wsx_socket *s) {
-  wsx__loopctx *c = s->ctx;
+  wsx__loopctx *c = s->cfg->ctx;
   if (s->flags & WSX__F_HANDLE_CLOSING)
     return;
   s->flags |= WSX__F_HANDLE_CLOSING;
@@ -427,20 +426,20 @@ void wsx__sock_close_handle(wsx_socket *s) {
 }
 
 void wsx__sock_finalize(wsx_socket *s) {
-  wsx__loopctx *c = s->ctx;
+  wsx__loopctx *c = s->cfg->ctx;
   const wsx_allocator *a = &s->cfg->alloc;
   wsx_allocator alloc = *a;
   wsx_close_event e;
   if (s->req)
     wsx__server_request_gone(s);
-  if (s->cb.close) {
+  if (s->cb->close) {
     e.code = s->close_code;
     e.reason = s->close_reason ? s->close_reason : "";
     e.reason_len = strlen(e.reason);
     e.clean = s->close_clean;
-    s->cb.close(s, &e, s->ud);
+    s->cb->close(s, &e, s->ud);
   }
-  if (s->srv)
+  if (wsx__sock_srv(s))
     wsx__server_sock_gone(s);
   if (s->d)
     wsx_driver_free(s->d);
@@ -476,12 +475,12 @@ void wsx__sock_set_close(wsx_socket *s, uint16_t code, const char *reason,
 void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
                      const char *msg) {
   wsx_error_event e;
-  if (!s->cb.error)
+  if (!s->cb->error)
     return;
   e.code = code;
   e.message = msg;
   e.close_code = close_code;
-  s->cb.error(s, &e, s->ud);
+  s->cb->error(s, &e, s->ud);
 }
 
 /* ---- deadlines ---- */
@@ -490,7 +489,7 @@ void wsx__sock_schedule_keepalive(wsx_socket *s) {
   if (s->cfg->ping_interval && s->phase == WSX__P_WS &&
       !(s->flags & WSX__F_CLOSE_SENT) &&
       wsx_driver_ready_state(s->d) == WSX_OPEN)
-    wsx__timer_set(s, uv_now(s->ctx->loop) + s->cfg->ping_interval);
+    wsx__timer_set(s, uv_now(s->cfg->ctx->loop) + s->cfg->ping_interval);
 }
 
 static void drop_now(wsx_socket *s, int err, const char *msg) {
@@ -503,7 +502,7 @@ static void drop_now(wsx_socket *s, int err, const char *msg) {
 }
 
 static void keepalive_tick(wsx_socket *s) {
-  uint64_t now = uv_now(s->ctx->loop);
+  uint64_t now = uv_now(s->cfg->ctx->loop);
   const wsx__cfg *cfg = s->cfg;
   if (s->flags & WSX__F_KA_WAITING) {
     if (!(s->flags & WSX__F_RX_SEEN)) {
@@ -578,36 +577,36 @@ static void drv_open(wsx_driver *d, void *ud) {
   s->phase = WSX__P_WS;
   wsx__timer_set(s, 0);
   wsx__sock_schedule_keepalive(s);
-  if (s->cb.open)
-    s->cb.open(s, s->ud);
+  if (s->cb->open)
+    s->cb->open(s, s->ud);
 }
 
 static void drv_message(wsx_driver *d, const wsx_message *m, void *ud) {
   wsx_socket *s = ud;
   (void)d;
-  if (s->cb.message)
-    s->cb.message(s, m, s->ud);
+  if (s->cb->message)
+    s->cb->message(s, m, s->ud);
 }
 
 static void drv_frame(wsx_driver *d, const wsx_message *m, void *ud) {
   wsx_socket *s = ud;
   (void)d;
-  if (s->cb.frame)
-    s->cb.frame(s, m, s->ud);
+  if (s->cb->frame)
+    s->cb->frame(s, m, s->ud);
 }
 
 static void drv_ping(wsx_driver *d, const uint8_t *p, size_t n, void *ud) {
   wsx_socket *s = ud;
   (void)d;
-  if (s->cb.ping)
-    s->cb.ping(s, p, n, s->ud);
+  if (s->cb->ping)
+    s->cb->ping(s, p, n, s->ud);
 }
 
 static void drv_pong(wsx_driver *d, const uint8_t *p, size_t n, void *ud) {
   wsx_socket *s = ud;
   (void)d;
-  if (s->cb.pong)
-    s->cb.pong(s, p, n, s->ud);
+  if (s->cb->pong)
+    s->cb->pong(s, p, n, s->ud);
 }
 
 static void drv_close(wsx_driver *d, const wsx_close_event *e, void *ud) {
@@ -635,8 +634,8 @@ static void drv_error(wsx_driver *d, const wsx_error_event *e, void *ud) {
   }
   if (s->flags & WSX__F_STARTING)
     return; /* accept() reports it as its return value */
-  if (s->cb.error)
-    s->cb.error(s, e, s->ud);
+  if (s->cb->error)
+    s->cb->error(s, e, s->ud);
 }
 
 static const char *drv_select(wsx_driver *d, const char *const *offered,
@@ -645,10 +644,10 @@ static const char *drv_select(wsx_driver *d, const char *const *offered,
   const char *const *p;
   size_t i;
   (void)d;
-  if (s->chosen_protocol == none_protocol)
+  if (s->cfg->ctx->chosen_protocol == none_protocol)
     return NULL;
-  if (s->chosen_protocol)
-    return s->chosen_protocol;
+  if (s->cfg->ctx->chosen_protocol)
+    return s->cfg->ctx->chosen_protocol;
   for (i = 0; i < n; i++)
     for (p = s->cfg->dopts.protocols; p && *p; p++)
       if (strcmp(*p, offered[i]) == 0)
@@ -665,6 +664,7 @@ int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
                            const char *origin, int version, uint8_t *rest,
                            size_t rest_len) {
   const wsx__cfg *cfg = s->cfg;
+  const char *saved_choice;
   size_t i;
   int rc = WSX_OK;
   s->d = wsx_driver_new_server_request(http, &cfg->dopts, &wsx__drv_cbs, s);
@@ -679,17 +679,19 @@ int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
     rc = wsx_driver_add_extension(s->d, cfg->exts[i]);
   if (rc != WSX_OK)
     return rc;
-  s->chosen_protocol =
+  /* Saved and restored: an open callback may accept another request. */
+  saved_choice = s->cfg->ctx->chosen_protocol;
+  s->cfg->ctx->chosen_protocol =
       explicit_protocol ? (protocol ? protocol : none_protocol) : NULL;
   s->phase = WSX__P_WS;
   wsx__timer_set(s, 0);
   s->flags |= WSX__F_STARTING;
   rc = wsx_driver_start(s->d);
-  s->chosen_protocol = NULL;
+  s->cfg->ctx->chosen_protocol = saved_choice;
   s->flags &= ~WSX__F_STARTING;
   if (rc < 0) {
     /* A refused handshake belongs to no socket the app knows of. */
-    memset(&s->cb, 0, sizeof(s->cb));
+    s->cb = &wsx__no_cbs;
     return rc;
   }
   if (rest_len)

@@ -24,7 +24,10 @@
 #define WSX__LINGER_MS 2000u   /* wait for the peer's FIN after ours */
 
 /* Resolved, deep-copied socket options (shared by a server's sockets). */
+typedef struct wsx__loopctx wsx__loopctx;
+
 typedef struct wsx__cfg {
+  wsx__loopctx *ctx;        /* the loop's context (sockets share it) */
   wsx_allocator alloc;
   wsx_driver_options dopts; /* protocols/origin/allocator point below */
   char **protocols;         /* NULL-terminated copy, or NULL */
@@ -43,7 +46,7 @@ int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *o);
 void wsx__cfg_free(wsx__cfg *c);
 
 /* Per-loop state, shared by every socket and server on that loop. */
-typedef struct wsx__loopctx {
+struct wsx__loopctx {
   uv_loop_t *loop;
   struct wsx__loopctx *next; /* global registry */
   size_t refs;
@@ -52,11 +55,24 @@ typedef struct wsx__loopctx {
   wsx_socket **heap;         /* min-heap on deadline */
   uint32_t heap_len, heap_cap;
   wsx_socket *cork_owner;    /* socket whose output is being corked */
+  const char *chosen_protocol; /* accept(): during the driver's start() */
+  struct wsx__cbtab *cbtabs; /* interned socket callback tables */
   size_t cork_len;
   wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
   char rbuf[WSX__RBUF_SIZE];
   char cork[WSX__CORK_SIZE];
-} wsx__loopctx;
+};
+
+/* Socket callback tables are interned per loop, so a socket holds one
+ * pointer instead of a 72-byte copy. */
+typedef struct wsx__cbtab {
+  struct wsx__cbtab *next;
+  wsx_socket_callbacks cb;
+} wsx__cbtab;
+extern const wsx_socket_callbacks wsx__no_cbs;
+/* Returns a stable copy of *cb (NULL cb = no callbacks), or NULL on OOM. */
+const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
+                                           const wsx_socket_callbacks *cb);
 
 /* Returns the loop's context with a new reference (NULL on OOM). */
 wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop);
@@ -93,6 +109,8 @@ enum wsx__phase {
 #define WSX__F_FLUSH_CLOSE 0x4000u    /* our FIN was requested */
 #define WSX__F_EOF 0x8000u            /* handle closes now: no teardown */
 #define WSX__F_STARTING 0x10000u      /* server driver start() running */
+#define WSX__F_SERVER 0x20000u        /* on its server's list; cfg is the
+                                         server's (see wsx__sock_srv) */
 
 /* Lazily allocated output queue: only exists while the kernel is behind. */
 typedef struct wsx__out {
@@ -112,9 +130,7 @@ struct wsx_socket {
     uv_pipe_t pipe;
   } h;                 /* the handle, unless adopted */
   uv_stream_t *stream; /* &h, or the adopted stream */
-  wsx__loopctx *ctx;
-  const wsx__cfg *cfg; /* the server's, or own (WSX__F_OWN_CFG) */
-  wsx_server *srv;     /* accepting server or NULL */
+  const wsx__cfg *cfg; /* the server's, or own (WSX__F_OWN_CFG); has ctx */
   wsx_socket *next, *prev; /* server's connection list */
   wsx_driver *d;       /* NULL until the handshake starts */
   wsx_request *req;    /* server: request in progress (HEAD..HTTP) */
@@ -123,10 +139,9 @@ struct wsx_socket {
   const wsx__layer *layer; /* stream layer (TLS later), NULL = plain */
   void *layer_state;
   wsx__ping_rec *pings; /* app pings waiting for pongs */
-  const char *chosen_protocol; /* accept(): during start() only */
   char *close_reason;  /* recorded close (heap, NULL = "") */
   void *ud;
-  wsx_socket_callbacks cb;
+  const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;  /* 0 = none */
   uint32_t heap_idx;  /* position in ctx->heap (if deadline) */
   uint32_t flags;
@@ -149,6 +164,7 @@ struct wsx_server {
   wsx__loopctx *ctx;
   wsx__cfg cfg;          /* options of accepted sockets */
   wsx_server_callbacks cb;
+  const wsx_socket_callbacks *sock_cb; /* interned cb.socket */
   void *ud;
   uint32_t hs_timeout, max_conns, max_body;
   int auto_accept, trust_xff, backlog, ipv6_only, reuse_port;
@@ -161,8 +177,14 @@ struct wsx_server {
 };
 
 /* conn.c */
-wsx_socket *wsx__sock_alloc(wsx__loopctx *ctx, const wsx__cfg *cfg,
-                            int own_cfg);
+/* cfg->ctx must be set; the caller holds a ctx reference for the socket. */
+wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
+/* The accepting server (derived: a server socket's cfg is inside it). */
+static inline wsx_server *wsx__sock_srv(const wsx_socket *s) {
+  return (s->flags & WSX__F_SERVER)
+             ? (wsx_server *)((char *)s->cfg - offsetof(wsx_server, cfg))
+             : NULL;
+}
 /* Driver callbacks (user data = the socket). */
 extern const wsx_driver_callbacks wsx__drv_cbs;
 void wsx__sock_start_read(wsx_socket *s);

@@ -45,8 +45,31 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop) {
   return c;
 }
 
+const wsx_socket_callbacks wsx__no_cbs;
+
+const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
+                                           const wsx_socket_callbacks *cb) {
+  wsx__cbtab *t;
+  if (!cb || memcmp(cb, &wsx__no_cbs, sizeof(*cb)) == 0)
+    return &wsx__no_cbs;
+  for (t = c->cbtabs; t; t = t->next)
+    if (memcmp(&t->cb, cb, sizeof(*cb)) == 0)
+      return &t->cb;
+  if (!(t = malloc(sizeof(*t))))
+    return NULL;
+  t->cb = *cb;
+  t->next = c->cbtabs;
+  c->cbtabs = t;
+  return &t->cb;
+}
+
 static void on_ctx_closed(uv_handle_t *h) {
   wsx__loopctx *c = h->data;
+  while (c->cbtabs) {
+    wsx__cbtab *t = c->cbtabs;
+    c->cbtabs = t->next;
+    free(t);
+  }
   free(c->heap);
   free(c);
 }
@@ -145,7 +168,7 @@ static void rearm(wsx__loopctx *c) {
 }
 
 void wsx__timer_set(wsx_socket *s, uint64_t deadline) {
-  wsx__loopctx *c = s->ctx;
+  wsx__loopctx *c = s->cfg->ctx;
   if (s->deadline)
     heap_remove(c, s);
   s->deadline = deadline;

@@ -123,7 +123,7 @@ static void peer_address(wsx_request *r) {
 int wsx__request_finish_head(wsx_request *r, int trust_xff) {
   const wsx_allocator *a = &r->s->cfg->alloc;
   wsx_http_state st = {0};
-  wsx_header *hdrs = r->s->ctx->hdrs;
+  wsx_header *hdrs = r->s->cfg->ctx->hdrs;
   size_t i, rest;
   const char *v;
   int rc;
@@ -238,7 +238,7 @@ const char *const *wsx_request_forwarded_for(const wsx_request *r,
   *n = r->num_xff;
   return r->xff ? (const char *const *)r->xff : none;
 }
-wsx_server *wsx_request_server(const wsx_request *r) { return r->s->srv; }
+wsx_server *wsx_request_server(const wsx_request *r) { return wsx__sock_srv(r->s); }
 
 /* ---- resolution ---- */
 
@@ -254,7 +254,7 @@ wsx_socket *wsx__request_accept_as(wsx_request *r, const char *protocol,
   if (err)
     *err = rc < 0 ? rc : WSX_OK;
   if (rc < 0) {
-    memset(&s->cb, 0, sizeof(s->cb));
+    s->cb = &wsx__no_cbs;
     if (!s->d)
       wsx__sock_close_handle(s);
     else if (!(s->flags & WSX__F_HANDLE_CLOSING))
@@ -282,8 +282,13 @@ wsx_socket *wsx_request_accept(wsx_request *r, const char *protocol,
                                NULL, 0);
     return NULL;
   }
-  if (cbs)
-    s->cb = *cbs;
+  if (!(s->cb = wsx__cb_intern(s->cfg->ctx, cbs))) {
+    s->cb = &wsx__no_cbs;
+    if (err)
+      *err = WSX_E_NOMEM;
+    (void)wsx_request_reject(r, 503, "out of memory", NULL, 0);
+    return NULL;
+  }
   s->ud = user_data;
   return wsx__request_accept_as(r, protocol, 1, origin, err);
 }
@@ -401,7 +406,7 @@ int wsx_request_reject(wsx_request *r, int status, const char *reason,
 
 void wsx__server_request_gone(wsx_socket *s) {
   wsx_request *r = s->req;
-  wsx_server *srv = s->srv;
+  wsx_server *srv = wsx__sock_srv(s);
   s->req = NULL;
   if (r->dispatched && r->is_ws) {
     if (srv && srv->cb.request_aborted)

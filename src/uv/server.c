@@ -36,6 +36,11 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
   rc = wsx__cfg_init(&srv->cfg, &opts->socket);
   if (rc == WSX_OK && !(srv->ctx = wsx__loopctx_get(loop)))
     rc = WSX_E_NOMEM;
+  if (rc == WSX_OK &&
+      !(srv->sock_cb = wsx__cb_intern(srv->ctx, cbs ? &cbs->socket : NULL))) {
+    wsx__loopctx_unref(srv->ctx);
+    rc = WSX_E_NOMEM;
+  }
   if (rc != WSX_OK) {
     wsx__cfg_free(&srv->cfg);
     wsx__free(&a, srv);
@@ -43,6 +48,7 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
       *err = rc;
     return NULL;
   }
+  srv->cfg.ctx = srv->ctx;
   srv->loop = loop;
   if (cbs)
     srv->cb = *cbs;
@@ -77,7 +83,7 @@ static void on_connection(uv_stream_t *ls, int status) {
   }
   if (!(ctx = wsx__loopctx_get(srv->loop)))
     return;
-  if (!(s = wsx__sock_alloc(ctx, &srv->cfg, 0))) {
+  if (!(s = wsx__sock_alloc(&srv->cfg, 0))) {
     wsx__loopctx_unref(ctx);
     return;
   }
@@ -86,7 +92,7 @@ static void on_connection(uv_stream_t *ls, int status) {
   else
     uv_pipe_init(srv->loop, &s->h.pipe, 0);
   s->stream->data = s;
-  s->srv = srv;
+  s->flags |= WSX__F_SERVER;
   s->next = srv->conns;
   if (srv->conns)
     srv->conns->prev = s;
@@ -292,17 +298,16 @@ void wsx_server_free(wsx_server *srv) {
 }
 
 void wsx__server_sock_gone(wsx_socket *s) {
-  wsx_server *srv;
-  if (!s)
+  wsx_server *srv = wsx__sock_srv(s);
+  if (!srv)
     return;
-  srv = s->srv;
   if (s->prev)
     s->prev->next = s->next;
   else
     srv->conns = s->next;
   if (s->next)
     s->next->prev = s->prev;
-  s->srv = NULL;
+  s->flags &= ~WSX__F_SERVER;
   if (s->flags & WSX__F_COUNTED)
     srv->num_counted--;
   srv->num_conns--;
@@ -313,11 +318,11 @@ void wsx__server_sock_gone(wsx_socket *s) {
 /* ---- the HTTP front ---- */
 
 static void dispatch_upgrade(wsx_socket *s, wsx_request *r) {
-  wsx_server *srv = s->srv;
+  wsx_server *srv = wsx__sock_srv(s);
   s->phase = WSX__P_REQUEST;
   if (srv->auto_accept) {
     int err;
-    s->cb = srv->cb.socket;
+    s->cb = srv->sock_cb;
     s->ud = srv->ud;
     if (srv->cb.connection)
       srv->cb.connection(srv, s, srv->ud);
@@ -333,7 +338,7 @@ static void dispatch_upgrade(wsx_socket *s, wsx_request *r) {
 }
 
 static void dispatch_http(wsx_socket *s, wsx_request *r) {
-  wsx_server *srv = s->srv;
+  wsx_server *srv = wsx__sock_srv(s);
   wsx__timer_set(s, 0); /* responses may stream for as long as they like */
   if (!srv->cb.http_request) {
     s->req = NULL;
@@ -366,7 +371,7 @@ static int http_body_length(wsx_socket *s, wsx_request *r) {
     }
     n = n * 10 + (unsigned)(v[i] - '0');
   }
-  if (n > s->srv->max_body) {
+  if (n > wsx__sock_srv(s)->max_body) {
     wsx__respond_and_close(s, 413, NULL, "request body too large\n");
     return -1;
   }
@@ -400,7 +405,7 @@ void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
     return;
   if (s->phase == WSX__P_HTTP && r->dispatched)
     return; /* pipelined requests are not served: we close after this one */
-  if (r->buf.len + len > max_head + s->srv->max_body + 65536u) {
+  if (r->buf.len + len > max_head + wsx__sock_srv(s)->max_body + 65536u) {
     wsx__sock_close_handle(s);
     return;
   }
@@ -418,7 +423,7 @@ void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
   if (max_hdrs > WSX__MAX_HEADERS)
     max_hdrs = WSX__MAX_HEADERS;
   rc = wsx_http_parse_request((const char *)r->buf.data, r->buf.len, &parsed,
-                              s->ctx->hdrs, max_hdrs, max_head, &r->st,
+                              s->cfg->ctx->hdrs, max_hdrs, max_head, &r->st,
                               &detail);
   if (rc == WSX_E_AGAIN)
     return;
@@ -432,7 +437,7 @@ void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
     return;
   }
   r->head_len = (size_t)rc;
-  if (wsx__request_finish_head(r, s->srv->trust_xff) != WSX_OK) {
+  if (wsx__request_finish_head(r, wsx__sock_srv(s)->trust_xff) != WSX_OK) {
     wsx__sock_close_handle(s);
     return;
   }

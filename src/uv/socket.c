@@ -116,7 +116,7 @@ int wsx_socket_close(wsx_socket *s, uint16_t code, const char *reason) {
     return rc;
   s->flags |= WSX__F_CLOSE_SENT;
   if (s->phase == WSX__P_WS && !(s->flags & WSX__F_HANDLE_CLOSING))
-    wsx__timer_set(s, uv_now(s->ctx->loop) + s->cfg->close_timeout);
+    wsx__timer_set(s, uv_now(s->cfg->ctx->loop) + s->cfg->close_timeout);
   return WSX_OK;
 }
 
@@ -134,10 +134,10 @@ int wsx_socket_drop(wsx_socket *s, uint16_t code, const char *reason) {
   if (s->d)
     wsx_driver_abort(s->d, code, reason);
   /* Let the close frame reach the kernel before the handle goes. */
-  if (s->ctx->cork_owner == s && s->ctx->cork_len) {
-    uv_buf_t b = uv_buf_init(s->ctx->cork, (unsigned)s->ctx->cork_len);
-    s->ctx->cork_len = 0;
-    s->ctx->cork_owner = NULL;
+  if (s->cfg->ctx->cork_owner == s && s->cfg->ctx->cork_len) {
+    uv_buf_t b = uv_buf_init(s->cfg->ctx->cork, (unsigned)s->cfg->ctx->cork_len);
+    s->cfg->ctx->cork_len = 0;
+    s->cfg->ctx->cork_owner = NULL;
     if (!(s->out && s->out->writing))
       (void)uv_try_write(s->stream, &b, 1);
   }
@@ -245,15 +245,16 @@ int wsx_socket_remote_address(const wsx_socket *s, char *buf, size_t len,
 
 void *wsx_socket_user_data(const wsx_socket *s) { return s->ud; }
 void wsx_socket_set_user_data(wsx_socket *s, void *ud) { s->ud = ud; }
-void wsx_socket_set_callbacks(wsx_socket *s, const wsx_socket_callbacks *c) {
-  if (c)
-    s->cb = *c;
-  else
-    memset(&s->cb, 0, sizeof(s->cb));
+int wsx_socket_set_callbacks(wsx_socket *s, const wsx_socket_callbacks *c) {
+  const wsx_socket_callbacks *t = wsx__cb_intern(s->cfg->ctx, c);
+  if (!t)
+    return WSX_E_NOMEM;
+  s->cb = t;
+  return WSX_OK;
 }
-uv_loop_t *wsx_socket_loop(const wsx_socket *s) { return s->ctx->loop; }
+uv_loop_t *wsx_socket_loop(const wsx_socket *s) { return s->cfg->ctx->loop; }
 wsx_driver *wsx_socket_driver(const wsx_socket *s) { return s->d; }
-wsx_server *wsx_socket_server(const wsx_socket *s) { return s->srv; }
+wsx_server *wsx_socket_server(const wsx_socket *s) { return wsx__sock_srv(s); }
 
 const char *wsx_uv_strerror(int err) {
   if (err <= -1000 && err > -1100)

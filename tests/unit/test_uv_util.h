@@ -192,7 +192,7 @@ static __attribute__((unused)) int start_server(const char *host, wsx_server_opt
   return T.port > 0 ? 0 : T.port;
 }
 
-static wsx_socket *connect_client(const char *path,
+static __attribute__((unused)) wsx_socket *connect_client(const char *path,
                                   const wsx_socket_options *o) {
   char url[128];
   int err;
