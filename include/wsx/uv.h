@@ -506,7 +506,9 @@ WSX_EXTERN int wsx_http_res_header(wsx_http_res *res, const char *name,
                                    const char *value);
 /* Streams body bytes (borrowed for the call). Same return convention as
  * wsx_socket_send_text (0 / 1 above high-water mark / negative:
- * WSX_E_CLOSED, WSX_E_NOMEM). */
+ * WSX_E_CLOSED, WSX_E_NOMEM, WSX_E_POLICY: the buffered amount passed the
+ * server's socket.max_buffered and the connection was dropped; `close`
+ * follows). The server's socket.high_water_mark applies. */
 WSX_EXTERN int wsx_http_res_write(wsx_http_res *res, const void *data,
                                   size_t len);
 /* Last bytes (may be NULL/0), then close once everything is written.

@@ -79,6 +79,11 @@ int wsx_http_res_write(wsx_http_res *res, const void *data, size_t len) {
   rc = send_parts(res, data, len, 0);
   if (rc < 0)
     return rc;
+  if (wsx__sock_buffered(s) > s->cfg->max_buffered) {
+    /* A client that stopped reading must not hold the server's memory. */
+    wsx__sock_close_handle(s);
+    return WSX_E_POLICY;
+  }
   if (wsx__sock_buffered(s) > s->cfg->hwm) {
     s->flags |= WSX__F_ABOVE_HWM;
     return 1;

@@ -415,7 +415,111 @@ TEST(close_while_connecting) {
   SHUTDOWN_AND_CHECK();
 }
 
-TEST_MAIN(RUN(close_timeout_reports_1006); RUN(drop_is_immediate);
+/* A fake server that answers every head with a wrong accept hash. */
+typedef struct fake_conn {
+  uv_tcp_t tcp;
+  uv_write_t wr;
+  char buf[2048];
+  size_t len;
+} fake_conn;
+
+static void fake_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
+  fake_conn *c = h->data;
+  (void)sz;
+  b->base = c->buf + c->len;
+  b->len = sizeof(c->buf) - 1 - c->len;
+}
+
+static void fake_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  static const char resp[] =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n";
+  fake_conn *c = st->data;
+  uv_buf_t out = uv_buf_init((char *)resp, sizeof(resp) - 1);
+  (void)b;
+  if (n < 0) {
+    uv_close((uv_handle_t *)st, (uv_close_cb)free);
+    return;
+  }
+  c->len += (size_t)n;
+  c->buf[c->len] = '\0';
+  if (strstr(c->buf, "\r\n\r\n"))
+    uv_write(&c->wr, st, &out, 1, NULL);
+}
+
+static void fake_on_connection(uv_stream_t *ls, int status) {
+  fake_conn *c = calloc(1, sizeof(*c));
+  (void)status;
+  uv_tcp_init(ls->loop, &c->tcp);
+  c->tcp.data = c;
+  uv_accept(ls, (uv_stream_t *)&c->tcp);
+  uv_read_start((uv_stream_t *)&c->tcp, fake_alloc, fake_read);
+}
+
+TEST(bad_accept_hash_fails_connect) {
+  uv_tcp_t l;
+  struct sockaddr_in a;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  ev_reset();
+  uv_tcp_init(&T.loop, &l);
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  uv_tcp_bind(&l, (struct sockaddr *)&a, 0);
+  uv_listen((uv_stream_t *)&l, 4, fake_on_connection);
+  uv_tcp_getsockname(&l, (struct sockaddr *)&ss, &len);
+  T.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.close, 3000);
+  CHECK_INT(T.c.failed, 1);
+  CHECK_INT(T.c.fail_code, WSX_E_HANDSHAKE);
+  CHECK_INT(T.c.fail_status, 101);
+  CHECK(strstr(T.c.fail_msg, "ccept") != NULL);
+  CHECK_INT(T.c.open, 0);
+  CHECK_INT(T.c.close_code, 1006);
+  uv_close((uv_handle_t *)&l, NULL);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* frame_events: data frames arrive one by one. */
+static int frames_seen, frames_fin;
+static void on_frame(wsx_socket *s, const wsx_message *m, void *ud) {
+  (void)s, (void)ud;
+  frames_seen++;
+  frames_fin += m->fin;
+}
+
+TEST(frame_events_and_outgoing_fragmentation) {
+  static char big[10000];
+  wsx_server_options o = auto_opts();
+  wsx_server_callbacks cb;
+  wsx_socket_options co;
+  memset(&cb, 0, sizeof(cb));
+  cb.connection = srv_on_connection;
+  cb.socket = rec_cbs;
+  cb.socket.frame = on_frame;
+  frames_seen = frames_fin = 0;
+  memset(big, 'x', sizeof(big));
+  ev_reset();
+  o.socket.driver.frame_events = 1;
+  REQUIRE(start_server(NULL, &o, &cb) == 0);
+  memset(&co, 0, sizeof(co));
+  co.driver.fragment_outgoing_messages = 1;
+  co.driver.fragmentation_threshold = 4096;
+  REQUIRE(connect_client("/", &co));
+  RUN_UNTIL(T.c.open, 3000);
+  wsx_socket_send_text(T.c.sock, big, sizeof(big));
+  RUN_UNTIL(frames_fin == 1, 3000);
+  CHECK_INT(frames_seen, 3); /* 4096 + 4096 + 1808 */
+  CHECK_INT(frames_fin, 1);
+  CHECK_INT(T.s.message, 0);
+  wsx_socket_close(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close && T.s.close, 3000);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST_MAIN(RUN(bad_accept_hash_fails_connect);
+          RUN(frame_events_and_outgoing_fragmentation); RUN(close_timeout_reports_1006); RUN(drop_is_immediate);
           RUN(ping_pong_with_callback); RUN(ping_interval_option);
           RUN(keepalive_drops_dead_peer);
           RUN(buffered_amount_drain_pause_resume);
