@@ -27,6 +27,7 @@ typedef struct autobahn {
   uv_timer_t next;       /* starts the next connection */
   const char *base;      /* URL without trailing '/' */
   size_t base_len;
+  const char *agent_raw; /* AGENT as given */
   char agent[256];       /* AGENT percent-encoded */
   int phase;             /* enum ab_phase */
   long count;            /* cases announced by getCaseCount (-1: unknown) */
@@ -145,7 +146,7 @@ static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud)
     break;
   case PH_REPORT:
     if (!A.exit_code) {
-      printf("reports updated for agent %s\n", A.agent);
+      printf("reports updated for agent %s\n", A.agent_raw);
       fflush(stdout);
     }
     A.phase = PH_DONE;
@@ -261,6 +262,7 @@ int wsx_cmd_autobahn_client(int argc, char **argv)
     return r < 0 ? 0 : r;
   }
   A.base = url;
+  A.agent_raw = agent;
   A.base_len = strlen(url);
   while (A.base_len && url[A.base_len - 1] == '/')
     A.base_len--;

@@ -185,6 +185,60 @@ else
   FAILED=1
 fi
 
+# ---- with Node ws (optional): autobahn-client against a fake fuzzingserver,
+# and a server-initiated close with an application code.
+if command -v node >/dev/null && node -e "require('ws')" 2>/dev/null; then
+  node - >"$TMP/fz.log" 2>&1 <<'EOF' &
+// A miniature Autobahn fuzzingserver: 3 cases, each sending text, binary
+// and a 70 KB * N text message that must come back unchanged; path /bye
+// closes at once with 4000 "bye".
+const { WebSocketServer } = require('ws');
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+const seen = [];
+wss.on('connection', (ws, req) => {
+  const u = new URL(req.url, 'http://x');
+  seen.push(u.pathname + u.search);
+  if (u.pathname === '/bye') { ws.close(4000, 'bye'); return; }
+  if (u.pathname === '/getCaseCount') { ws.send('3'); ws.close(1000); return; }
+  if (u.pathname === '/updateReports') {
+    console.log('report ' + JSON.stringify(seen)); ws.close(1000); return;
+  }
+  const n = +u.searchParams.get('case');
+  const msgs = [['text ' + n, false], [Buffer.from([0, 1, 0xff, n]), true],
+                ['x'.repeat(70000 * n), false]];
+  let got = 0;
+  ws.on('message', (d, bin) => {
+    const [m, b] = msgs[got++];
+    const same = bin === b && Buffer.compare(Buffer.from(d), Buffer.from(m)) === 0;
+    console.log(`case ${n} echo ${got} ${same ? 'same' : 'DIFFERENT'}`);
+    if (got === msgs.length) ws.close(1000);
+  });
+  for (const [m, b] of msgs) ws.send(m, { binary: b });
+});
+wss.on('listening', () => console.log('listening on ' + wss.address().port));
+EOF
+  FZ=$!
+  STARTED+=($FZ)
+  if wait_for "$TMP/fz.log" "listening on" 10 $FZ; then
+    FP=$(sed -n 's/^listening on //p' "$TMP/fz.log")
+    timeout 30 "$WSX_BIN" autobahn-client "ws://127.0.0.1:$FP/" "wsx cli" >"$TMP/ab.out" 2>"$TMP/ab.err"
+    st=$?
+    wait_for "$TMP/fz.log" "^report" 5
+    [ $st = 0 ] && [ "$(grep -c ' same$' "$TMP/fz.log")" = 9 ] && ! grep -q DIFFERENT "$TMP/fz.log" &&
+      grep -qF 'report ["/getCaseCount","/runCase?case=1&agent=wsx%20cli","/runCase?case=2&agent=wsx%20cli","/runCase?case=3&agent=wsx%20cli","/updateReports?agent=wsx%20cli"]' "$TMP/fz.log"
+    check autobahn_client_protocol $? "status $st: $(tr '\n' '|' <"$TMP/fz.log" | head -c 400) $(cat "$TMP/ab.err")"
+    (sleep 3) | timeout 10 "$WSX_BIN" connect "ws://127.0.0.1:$FP/bye" >"$TMP/bye.out" 2>"$TMP/bye.err"
+    st=$?
+    [ $st = 1 ] && grep -qx "closed 4000 bye" "$TMP/bye.err"
+    check connect_server_close_4000_exit_1 $? "status $st: $(cat "$TMP/bye.err")"
+  else
+    fail autobahn_client_protocol "node server did not start: $(cat "$TMP/fz.log")"
+    FAILED=1
+  fi
+else
+  ok "autobahn_client_protocol # skipped: node ws not installed"
+fi
+
 # ---- graceful shutdown: SIGTERM closes clients with 1001, exit 0 ----------
 (sleep 30) | timeout 20 "$WSX_BIN" connect "$URL/held" >"$TMP/held.out" 2>"$TMP/held.err" &
 HELD=$!
