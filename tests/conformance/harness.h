@@ -419,8 +419,8 @@ H_FN void h_cb_close(wsx_driver *d, const wsx_close_event *e, void *ud) {
   if (e->reason && n)
     memcpy(r->close_reason, e->reason, n);
   r->close_reason[n] = 0;
-  if (e->reason)
-    CHECK_INT(strlen(e->reason), e->reason_len);
+  if (e->reason) /* NUL-terminated; U+0000 inside is valid UTF-8 */
+    CHECK_INT(e->reason[e->reason_len], 0);
   h_logsep(r);
   hb_printf(&r->log, "close:%u:%s", e->code, e->clean ? "clean" : "unclean");
 }
