@@ -182,7 +182,8 @@ wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
 /* The accepting server (derived: a server socket's cfg is inside it). */
 static inline wsx_server *wsx__sock_srv(const wsx_socket *s) {
   return (s->flags & WSX__F_SERVER)
-             ? (wsx_server *)((char *)s->cfg - offsetof(wsx_server, cfg))
+             ? (wsx_server *)(void *)((char *)s->cfg -
+                                     offsetof(wsx_server, cfg))
              : NULL;
 }
 /* Driver callbacks (user data = the socket). */

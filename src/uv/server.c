@@ -326,6 +326,8 @@ static void dispatch_upgrade(wsx_socket *s, wsx_request *r) {
     s->ud = srv->ud;
     if (srv->cb.connection)
       srv->cb.connection(srv, s, srv->ud);
+    if (s->flags & WSX__F_HANDLE_CLOSING)
+      return; /* dropped in `connection`; close fires from the loop */
     (void)wsx__request_accept_as(r, NULL, 0, NULL, &err);
     return;
   }
@@ -401,7 +403,7 @@ void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
   wsx_http_request parsed;
   const char *detail = NULL;
   int rc;
-  if (!r || r->dispatched == 2)
+  if (!r)
     return;
   if (s->phase == WSX__P_HTTP && r->dispatched)
     return; /* pipelined requests are not served: we close after this one */

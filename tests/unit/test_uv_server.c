@@ -229,6 +229,48 @@ TEST(plain_http_request) {
   SHUTDOWN_AND_CHECK();
 }
 
+/* A streamed response (event-stream style) that ends when the client goes
+ * away: the response's close callback fires and frees it. */
+static int stream_closed;
+static void stream_close(wsx_http_res *res, void *ud) {
+  (void)res;
+  CHECK(ud == &stream_closed);
+  stream_closed++;
+}
+
+static void on_http_stream(wsx_server *srv, wsx_request *req,
+                           wsx_http_res *res, void *ud) {
+  wsx_http_res_callbacks cbs = {NULL, stream_close};
+  (void)srv, (void)ud, (void)req;
+  wsx_http_res_set_callbacks(res, &cbs, &stream_closed);
+  wsx_http_res_header(res, "Content-Type", "text/event-stream");
+  CHECK_INT(wsx_http_res_write(res, "data: one\n\n", 11), 0);
+  CHECK_INT(wsx_http_res_write(res, "data: two\n\n", 11), 0);
+  CHECK_INT(wsx_http_res_buffered_amount(res) < 100, 1);
+}
+
+TEST(streamed_http_response_until_client_leaves) {
+  static const char get[] = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+  wsx_server_callbacks cb;
+  raw_peer a;
+  ev_reset();
+  stream_closed = 0;
+  memset(&cb, 0, sizeof(cb));
+  cb.http_request = on_http_stream;
+  REQUIRE(start_server(NULL, &(wsx_server_options){0}, &cb) == 0);
+  raw_connect(&a, get, sizeof(get) - 1, 1);
+  RUN_UNTIL(strstr(a.in, "data: two\n\n"), 3000);
+  CHECK(strncmp(a.in, "HTTP/1.1 200 OK\r\n", 17) == 0);
+  CHECK(strstr(a.in, "Content-Type: text/event-stream\r\n") != NULL);
+  CHECK(strstr(a.in, "\r\n\r\ndata: one\n\ndata: two\n\n") != NULL);
+  CHECK_INT(stream_closed, 0);
+  raw_close(&a);
+  RUN_UNTIL(stream_closed, 3000);
+  CHECK_INT(stream_closed, 1);
+  CHECK_INT(wsx_server_connection_count(T.srv), 0);
+  SHUTDOWN_AND_CHECK();
+}
+
 TEST(plain_http_without_handler_gets_426) {
   static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   raw_peer a;
@@ -496,6 +538,7 @@ TEST(adopt_from_own_listener) {
 
 TEST_MAIN(RUN(accept_with_protocol); RUN(reject_with_status_and_reason);
           RUN(accept_unoffered_protocol_is_refused); RUN(plain_http_request);
+          RUN(streamed_http_response_until_client_leaves);
           RUN(plain_http_without_handler_gets_426);
           RUN(garbage_head_gets_400); RUN(oversized_head_gets_431);
           RUN(forwarded_for_when_trusted);
