@@ -28,6 +28,14 @@
  * function on a socket after its close callback returned. A wsx_server is
  * freed after its `closed` callback (see wsx_server_free()).
  *
+ * Cost: a server socket is one allocation (its uv_tcp_t, ~150 bytes of
+ * transport state and `ext_size` bytes of application data) plus the
+ * driver's; output buffers exist only while the kernel is behind, and the
+ * request head only until accept/reject. Each loop shares one ~90 KiB
+ * context (receive buffer, cork buffer, timer heap) among its sockets.
+ * Output written during a read callback (echoes, the 101 response) leaves in
+ * one write when the callback ends; otherwise uv_try_write is tried first.
+ *
  * Data pointers given to callbacks (message data, ping payloads, reasons,
  * error messages, headers) are borrowed for the duration of the callback.
  * Received payloads live in a loop-wide receive buffer or in the driver's
