@@ -256,9 +256,11 @@ static int make_server_url(wsx_driver *d) {
     wsx__buf_free(&b, &d->alloc);
     return WSX_E_NOMEM;
   }
+  /* Kept for the connection's life: store it at its exact size. */
   wsx__free(&d->alloc, d->url);
-  d->url = (char *)b.data;
-  return WSX_OK;
+  d->url = wsx__strndup(&d->alloc, (const char *)b.data, b.len - 1);
+  wsx__buf_free(&b, &d->alloc);
+  return d->url ? WSX_OK : WSX_E_NOMEM;
 }
 
 int wsx__server_start(wsx_driver *d) {
