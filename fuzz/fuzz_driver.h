@@ -155,20 +155,19 @@ FZ_FN void fz_error(wsx_driver *d, const wsx_error_event *e, void *ud) {
   r->events = fz_int(r->events, e->close_code);
 }
 
-FZ_FN wsx_driver_callbacks fz_callbacks(void) {
-  wsx_driver_callbacks cb;
-  memset(&cb, 0, sizeof cb);
-  cb.write = fz_write;
-  cb.connect = fz_connect;
-  cb.open = fz_open;
-  cb.message = fz_message;
-  cb.frame = fz_frame;
-  cb.ping = fz_ping;
-  cb.pong = fz_pong;
-  cb.close = fz_close;
-  cb.error = fz_error;
-  return cb;
-}
+/* Static, so it outlives every driver whether callbacks are copied or
+ * borrowed. */
+static const wsx_driver_callbacks fz_cbs = {
+    .write = fz_write,
+    .connect = fz_connect,
+    .open = fz_open,
+    .message = fz_message,
+    .frame = fz_frame,
+    .ping = fz_ping,
+    .pong = fz_pong,
+    .close = fz_close,
+    .error = fz_error,
+};
 
 /* Feeds p[0..n): chunk sizes from an xorshift seeded by `seed`, bounded by
  * `max_chunk` (0 = all at once, 1 = byte by byte). Each chunk is copied to

@@ -42,7 +42,6 @@ static void run_once(fz_run *r, unsigned flags, unsigned b1,
   o.fragmentation_threshold = 7;
   if (b1 & 0x80)
     o.max_frame_size = b1 & 0x7f;
-  wsx_driver_callbacks cb = fz_callbacks();
   memset(r, 0, sizeof *r);
   r->echo = 1;
   r->start_in_connect = 1;
@@ -52,7 +51,7 @@ static void run_once(fz_run *r, unsigned flags, unsigned b1,
   size_t len;
   if (r->role_client) {
     int err = 0;
-    r->d = wsx_driver_new_client("ws://fuzz.example/x", &o, &cb, r, &err);
+    r->d = wsx_driver_new_client("ws://fuzz.example/x", &o, &fz_cbs, r, &err);
     fz_check(r->d != NULL);
     (void)wsx_driver_send_text(r->d, "queued", 6);
     fz_check(wsx_driver_start(r->d) == WSX_OK);
@@ -72,7 +71,7 @@ static void run_once(fz_run *r, unsigned flags, unsigned b1,
     if (n)
       memcpy(stream + hl, in, n);
   } else {
-    r->d = wsx_driver_new_server(&o, &cb, r);
+    r->d = wsx_driver_new_server(&o, &fz_cbs, r);
     fz_check(r->d != NULL);
     (void)wsx_driver_send_binary(r->d, "queued", 6);
     size_t hl = sizeof REQUEST - 1;

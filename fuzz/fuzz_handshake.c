@@ -36,14 +36,13 @@ static void run_once(fz_run *r, unsigned flags, const uint8_t *in, size_t n,
   }
   if (flags & 4)
     o.protocols = protos;
-  wsx_driver_callbacks cb = fz_callbacks();
   memset(r, 0, sizeof *r);
   r->role_client = flags & 1;
   r->echo = 1;
 
   if (!r->role_client) {
     r->start_in_connect = (flags & 16) != 0;
-    r->d = wsx_driver_new_server(&o, &cb, r);
+    r->d = wsx_driver_new_server(&o, &fz_cbs, r);
     fz_check(r->d != NULL);
     fz_feed(r, in, n, max_chunk, seed);
     const wsx_http_request *q = wsx_driver_request(r->d);
@@ -61,7 +60,7 @@ static void run_once(fz_run *r, unsigned flags, const uint8_t *in, size_t n,
   }
 
   int err = 0;
-  r->d = wsx_driver_new_client("ws://fuzz.example/x", &o, &cb, r, &err);
+  r->d = wsx_driver_new_client("ws://fuzz.example/x", &o, &fz_cbs, r, &err);
   fz_check(r->d != NULL);
   (void)wsx_driver_set_header(r->d, "X-Fuzz", "1");
   fz_check(wsx_driver_start(r->d) == WSX_OK);

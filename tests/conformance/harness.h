@@ -459,6 +459,20 @@ H_FN wsx_driver_callbacks h_callbacks(void) {
   return cb;
 }
 
+/* The recorder callbacks as a static object: valid for the whole program,
+ * whether the driver copies or borrows its callbacks struct. */
+static const wsx_driver_callbacks h_default_cbs __attribute__((unused)) = {
+    .write = h_cb_write,
+    .connect = h_cb_connect,
+    .open = h_cb_open,
+    .message = h_cb_message,
+    .frame = h_cb_frame,
+    .ping = h_cb_ping,
+    .pong = h_cb_pong,
+    .close = h_cb_close,
+    .error = h_cb_error,
+};
+
 H_FN void h_rec_free(hrec *r) {
   if (r->d)
     wsx_driver_free(r->d);
@@ -474,8 +488,7 @@ H_FN int h_server_new(hrec *r, const wsx_driver_options *o,
   memset(r, 0, sizeof *r);
   r->role = H_SERVER;
   r->auto_start = 1;
-  wsx_driver_callbacks cb = cbs ? *cbs : h_callbacks();
-  r->d = wsx_driver_new_server(o, &cb, r);
+  r->d = wsx_driver_new_server(o, cbs ? cbs : &h_default_cbs, r);
   return r->d != NULL;
 }
 
@@ -483,10 +496,9 @@ H_FN int h_client_new(hrec *r, const char *url, const wsx_driver_options *o,
                       const wsx_driver_callbacks *cbs) {
   memset(r, 0, sizeof *r);
   r->role = H_CLIENT;
-  wsx_driver_callbacks cb = cbs ? *cbs : h_callbacks();
   int err = 0;
-  r->d = wsx_driver_new_client(url ? url : "ws://example.com/chat", o, &cb, r,
-                               &err);
+  r->d = wsx_driver_new_client(url ? url : "ws://example.com/chat", o,
+                               cbs ? cbs : &h_default_cbs, r, &err);
   return r->d != NULL;
 }
 
