@@ -40,11 +40,10 @@ static void random_register_atfork(void) {
 static int random_kernel(uint8_t *buf, size_t n) {
   while (n > 0) {
     ssize_t r = getrandom(buf, n, 0);
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) /* 0 cannot happen for n > 0; never spin on it */
       return -1;
-    }
     buf += (size_t)r;
     n -= (size_t)r;
   }

@@ -11,6 +11,9 @@
 #include "driver/util.h"
 #include "test.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 /* ---------------------------------------------------------------- UTF-8 */
 
 /*
@@ -732,6 +735,30 @@ TEST(test_random_sizes) {
   }
 }
 
+/* A forked child must not hand out the parent's remaining pool bytes. */
+TEST(test_random_fork) {
+  uint8_t prime[4], mine[16], theirs[16];
+  int fds[2], status = 0;
+  pid_t pid;
+  REQUIRE(wsx__random(prime, sizeof prime) == 0); /* pool now half full */
+  REQUIRE(pipe(fds) == 0);
+  pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    uint8_t b[16];
+    int ok = wsx__random(b, sizeof b) == 0 &&
+             write(fds[1], b, sizeof b) == (ssize_t)sizeof b;
+    _exit(ok ? 0 : 1);
+  }
+  close(fds[1]);
+  REQUIRE(wsx__random(mine, sizeof mine) == 0);
+  CHECK(read(fds[0], theirs, sizeof theirs) == (ssize_t)sizeof theirs);
+  close(fds[0]);
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK(memcmp(mine, theirs, sizeof mine) != 0);
+}
+
 /* ---------------------------------------------------------------- strings */
 
 TEST(test_ieq) {
@@ -758,4 +785,5 @@ TEST_MAIN(RUN(test_utf8_vectors); RUN(test_utf8_sticky);
           RUN(test_rfc6455_accept); RUN(test_md5_rfc1321);
           RUN(test_md5_hixie76); RUN(test_base64_rfc4648);
           RUN(test_base64_roundtrip_all_bytes); RUN(test_base64_strict);
-          RUN(test_random_differs); RUN(test_random_sizes); RUN(test_ieq))
+          RUN(test_random_differs); RUN(test_random_sizes); RUN(test_random_fork);
+          RUN(test_ieq))
