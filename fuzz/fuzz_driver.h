@@ -20,12 +20,12 @@
 typedef struct fz_run {
   wsx_driver *d;
   int role_client;
-  int echo;          /* echo messages back (exercises the send paths) */
+  int echo; /* echo messages back (exercises the send paths) */
   int start_in_connect;
-  uint64_t events;   /* FNV-1a over the event log */
-  uint64_t out;      /* FNV-1a over written bytes (server role) */
+  uint64_t events; /* FNV-1a over the event log */
+  uint64_t out;    /* FNV-1a over written bytes (server role) */
   size_t out_len;
-  uint8_t *head;     /* the first bytes written (client request) */
+  uint8_t *head; /* the first bytes written (client request) */
   size_t head_len;
   int opens, closes, errors, messages, after_close, pending_error;
 } fz_run;
@@ -86,8 +86,8 @@ FZ_FN void fz_open(wsx_driver *d, void *ud) {
   r->opens++;
   fz_check(r->opens == 1);
   fz_event(r, 2);
-  r->events = fz_fnv(r->events, wsx_driver_protocol(d),
-                     strlen(wsx_driver_protocol(d)));
+  r->events =
+      fz_fnv(r->events, wsx_driver_protocol(d), strlen(wsx_driver_protocol(d)));
 }
 
 FZ_FN void fz_data(wsx_driver *d, const wsx_message *m, void *ud, int kind) {

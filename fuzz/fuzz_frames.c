@@ -26,13 +26,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REQUEST                                                                \
-  "GET /fuzz HTTP/1.1\r\nHost: fuzz.example\r\nUpgrade: websocket\r\n"        \
-  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"    \
+  "GET /fuzz HTTP/1.1\r\nHost: fuzz.example\r\nUpgrade: websocket\r\n"         \
+  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"     \
   "Sec-WebSocket-Version: 13\r\n\r\n"
 
-static void run_once(fz_run *r, unsigned flags, unsigned b1,
-                     const uint8_t *in, size_t n, size_t max_chunk,
-                     uint64_t seed) {
+static void run_once(fz_run *r, unsigned flags, unsigned b1, const uint8_t *in,
+                     size_t n, size_t max_chunk, uint64_t seed) {
   wsx_driver_options o;
   memset(&o, 0, sizeof o);
   o.frame_events = (flags & 2) != 0;

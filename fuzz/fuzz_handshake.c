@@ -102,8 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint64_t seed = flags >> 5;
   fz_run whole, split, bytes;
   run_once(&whole, flags, data + 1, size - 1, 0, seed);
-  run_once(&split, flags, data + 1, size - 1, 1 + (size_t)(seed * 7 + 3),
-           seed);
+  run_once(&split, flags, data + 1, size - 1, 1 + (size_t)(seed * 7 + 3), seed);
   same(&whole, &split);
   fz_free(&split);
   if (size <= 4096) {

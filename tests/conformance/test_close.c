@@ -107,9 +107,8 @@ TEST(rfc7_4_valid_close_codes_accepted) {
  * the wire (0-999, 1004-1006, 1015, unassigned 1012-2999 as the issue
  * specifies, >= 5000) are a protocol error. */
 TEST(rfc7_4_invalid_close_codes_are_1002) {
-  static const int codes[] = {0,    999,  1004, 1005, 1006, 1012,
-                              1013, 1014, 1015, 1016, 1100, 2000,
-                              2999, 5000, 65535};
+  static const int codes[] = {0,    999,  1004, 1005, 1006, 1012, 1013, 1014,
+                              1015, 1016, 1100, 2000, 2999, 5000, 65535};
   H_EACH_ROLE(role) {
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
       hb f = {0};

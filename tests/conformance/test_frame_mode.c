@@ -127,11 +127,13 @@ TEST(fragment_outgoing_messages_threshold) {
   h_out_decode(&p.c, &oc);
   h_out_decode(&p.s, &os);
   char want[256];
-  snprintf(want, sizeof want, "text:more:100:#%08x;cont:more:100:#%08x;"
-           "cont:50:#%08x", h_hash(m, 100), h_hash(m + 100, 100),
-           h_hash(m + 200, 50));
+  snprintf(want, sizeof want,
+           "text:more:100:#%08x;cont:more:100:#%08x;"
+           "cont:50:#%08x",
+           h_hash(m, 100), h_hash(m + 100, 100), h_hash(m + 200, 50));
   CHECK_STR(hb_cstr(&oc.log), want);
-  snprintf(want, sizeof want, "binary:100:#%08x;binary:more:100:#%08x;"
+  snprintf(want, sizeof want,
+           "binary:100:#%08x;binary:more:100:#%08x;"
            "cont:more:100:#%08x;cont:1:%c",
            h_hash(m, 100), h_hash(m, 100), h_hash(m + 100, 100), m[200]);
   CHECK_STR(hb_cstr(&os.log), want);

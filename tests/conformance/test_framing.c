@@ -61,8 +61,7 @@ TEST(rfc5_7_binary_256_and_64k_headers_parse) {
     hb_put(&f, p, n);
     hb_str(&want, "open");
     h_expect_msg(&want, "message:binary", p, n);
-    h_check(H_CLIENT, NULL, f.p, f.len, H_WHOLE | H_RANDOM, hb_cstr(&want),
-            "");
+    h_check(H_CLIENT, NULL, f.p, f.len, H_WHOLE | H_RANDOM, hb_cstr(&want), "");
     hb_free(&f);
     hb_free(&want);
     free(p);
@@ -156,9 +155,8 @@ TEST(rfc5_2_parse_payload_lengths_at_encoding_boundaries) {
         hb f = {0}, want = {0};
         h_frame(&f, H_FIN | (unsigned)op, H_MASKED(role), p, n);
         hb_str(&want, "open");
-        h_expect_msg(&want, op == WSX_OP_TEXT ? "message:text"
-                                              : "message:binary",
-                     p, n);
+        h_expect_msg(
+            &want, op == WSX_OP_TEXT ? "message:text" : "message:binary", p, n);
         int modes = n <= 128 ? H_ALL : H_WHOLE | H_RANDOM;
         h_check(role, NULL, f.p, f.len, modes, hb_cstr(&want), "");
         hb_free(&f);
@@ -242,10 +240,8 @@ TEST(rfc5_2_pair_roundtrip_all_boundaries) {
 TEST(rfc5_2_nonminimal_length_on_input_is_split_independent) {
   H_EACH_ROLE(role) {
     hb f = {0};
-    h_frame_ex(&f, H_FIN | WSX_OP_TEXT, H_MASKED(role), NULL, hello, 5, 16,
-               5);
-    h_frame_ex(&f, H_FIN | WSX_OP_TEXT, H_MASKED(role), NULL, hello, 5, 64,
-               5);
+    h_frame_ex(&f, H_FIN | WSX_OP_TEXT, H_MASKED(role), NULL, hello, 5, 16, 5);
+    h_frame_ex(&f, H_FIN | WSX_OP_TEXT, H_MASKED(role), NULL, hello, 5, 64, 5);
     h_check(role, NULL, f.p, f.len, H_ALL, NULL, NULL);
     hb_free(&f);
   }
@@ -297,8 +293,7 @@ TEST(rfc5_2_many_frames_in_one_buffer) {
 TEST_MAIN(RUN(rfc5_7_single_frame_unmasked_text);
           RUN(rfc5_7_single_frame_masked_text);
           RUN(rfc5_7_fragmented_unmasked_text);
-          RUN(rfc5_7_unmasked_ping_gets_masked_pong);
-          RUN(rfc5_7_unmasked_pong);
+          RUN(rfc5_7_unmasked_ping_gets_masked_pong); RUN(rfc5_7_unmasked_pong);
           RUN(rfc5_7_binary_256_and_64k_headers_parse);
           RUN(rfc5_7_server_output_bytes_exact);
           RUN(rfc5_3_client_output_masked_text);

@@ -30,12 +30,12 @@ static void check_refused(const char *req, int status, const char *why) {
     if (st != status)
       TEST_FAILF_("%s: status %d, expected %d", why, st, status);
     if (r.n_open || r.n_error != 1 || r.n_close != 1)
-      TEST_FAILF_("%s: events \"%s\", expected one error and one close",
-                  why, hb_cstr(&r.log));
+      TEST_FAILF_("%s: events \"%s\", expected one error and one close", why,
+                  hb_cstr(&r.log));
     else if (r.err_code != WSX_E_HANDSHAKE || r.err_close_code != 0 ||
              !r.err_msg[0])
-      TEST_FAILF_("%s: error %d (%s) close_code %u", why, r.err_code,
-                  r.err_msg, r.err_close_code);
+      TEST_FAILF_("%s: error %d (%s) close_code %u", why, r.err_code, r.err_msg,
+                  r.err_close_code);
     size_t end = h_head_end(r.out.p, r.out.len);
     if (!end)
       TEST_FAILF_("%s: no complete HTTP response", why);
@@ -77,7 +77,7 @@ TEST(rfc4_2_2_server_answers_101_with_accept) {
 }
 
 #define REQ_WITHOUT(line_a, line_b, line_c, line_d)                            \
-  "GET /chat HTTP/1.1\r\nHost: example.com\r\n" line_a line_b line_c line_d  \
+  "GET /chat HTTP/1.1\r\nHost: example.com\r\n" line_a line_b line_c line_d    \
   "\r\n"
 #define L_UPG "Upgrade: websocket\r\n"
 #define L_CON "Connection: Upgrade\r\n"
@@ -93,14 +93,12 @@ TEST(rfc4_2_1_missing_or_invalid_headers_get_400) {
   check_refused(REQ_WITHOUT("Upgrade: h2c\r\n", L_CON, L_KEY, L_VER), 400,
                 "Upgrade: h2c");
   check_refused(REQ_WITHOUT(L_UPG, "", L_KEY, L_VER), 400, "no Connection");
-  check_refused(REQ_WITHOUT(L_UPG, "Connection: keep-alive\r\n", L_KEY,
-                            L_VER),
+  check_refused(REQ_WITHOUT(L_UPG, "Connection: keep-alive\r\n", L_KEY, L_VER),
                 400, "Connection without upgrade");
   check_refused(REQ_WITHOUT(L_UPG, L_CON, "", L_VER), 400, "no key");
   /* RFC 6455 4.2.1 item 5: the key base64-decodes to 16 bytes. */
   check_refused(REQ_WITHOUT(L_UPG, L_CON,
-                            "Sec-WebSocket-Key: not base64 at all!\r\n",
-                            L_VER),
+                            "Sec-WebSocket-Key: not base64 at all!\r\n", L_VER),
                 400, "key not base64");
   check_refused(REQ_WITHOUT(L_UPG, L_CON,
                             "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA\r\n",
@@ -110,17 +108,18 @@ TEST(rfc4_2_1_missing_or_invalid_headers_get_400) {
                             "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAA=\r\n",
                             L_VER),
                 400, "key of 17 bytes");
-  check_refused(REQ_WITHOUT(L_UPG, L_CON,
-                            "Sec-WebSocket-Key: \r\n", L_VER),
+  check_refused(REQ_WITHOUT(L_UPG, L_CON, "Sec-WebSocket-Key: \r\n", L_VER),
                 400, "empty key");
   /* RFC 6455 4.1 item 2: "The method of the request MUST be GET". */
-  check_refused("POST /chat HTTP/1.1\r\nHost: example.com\r\n" L_UPG L_CON
-                L_KEY L_VER "Content-Length: 0\r\n\r\n",
-                400, "POST");
+  check_refused(
+      "POST /chat HTTP/1.1\r\nHost: example.com\r\n" L_UPG L_CON L_KEY L_VER
+      "Content-Length: 0\r\n\r\n",
+      400, "POST");
   /* RFC 6455 4.1 item 2: "the HTTP version MUST be at least 1.1". */
-  check_refused("GET /chat HTTP/1.0\r\nHost: example.com\r\n" L_UPG L_CON
-                L_KEY L_VER "\r\n",
-                400, "HTTP/1.0");
+  check_refused(
+      "GET /chat HTTP/1.0\r\nHost: example.com\r\n" L_UPG L_CON L_KEY L_VER
+      "\r\n",
+      400, "HTTP/1.0");
 }
 
 /* RFC 6455 4.2.1 item 6 / 4.4: version 13 (and the identical framing of 8
@@ -166,12 +165,11 @@ TEST(rfc4_4_versions_13_8_7_accepted_others_426) {
  * case-insensitive, Connection is a token list. */
 TEST(rfc4_2_1_connection_token_list_and_case) {
   static const char *reqs[] = {
-      REQ_WITHOUT("Upgrade: WebSocket\r\n", "Connection: keep-alive, Upgrade\r\n",
-                  L_KEY, L_VER),
+      REQ_WITHOUT("Upgrade: WebSocket\r\n",
+                  "Connection: keep-alive, Upgrade\r\n", L_KEY, L_VER),
       REQ_WITHOUT("upgrade: websocket\r\n", "connection: upgrade\r\n", L_KEY,
                   L_VER),
-      REQ_WITHOUT(L_UPG, "Connection: Upgrade , keep-alive\r\n", L_KEY,
-                  L_VER),
+      REQ_WITHOUT(L_UPG, "Connection: Upgrade , keep-alive\r\n", L_KEY, L_VER),
       REQ_WITHOUT(L_UPG, "Connection: keep-alive\r\nConnection: Upgrade\r\n",
                   L_KEY, L_VER),
   };
@@ -505,8 +503,7 @@ static void check_client_refuses(const wsx_driver_options *o,
  * WebSocket Connection_". */
 TEST(rfc4_1_client_validates_response) {
   check_client_refuses(NULL, "HTTP/1.1 200 OK", NULL, UC, "status 200");
-  check_client_refuses(NULL, "HTTP/1.1 403 Forbidden", NULL, UC,
-                       "status 403");
+  check_client_refuses(NULL, "HTTP/1.1 403 Forbidden", NULL, UC, "status 403");
   check_client_refuses(NULL, OK_101, H_ACCEPT, UC, "wrong accept");
   check_client_refuses(NULL, OK_101, "", UC, "empty accept");
   check_client_refuses(NULL, OK_101, NULL, "Connection: Upgrade\r\n",
@@ -554,8 +551,10 @@ TEST(rfc4_1_client_accepts_valid_response) {
     CHECK_INT(wsx_driver_status_code(r.d), 0);
     REQUIRE(wsx_driver_start(r.d) == WSX_OK);
     hb resp = {0};
-    h_server_response(&r, "Sec-WebSocket-Protocol: superchat\r\n"
-                          "X-Extra: 1\r\n", &resp);
+    h_server_response(&r,
+                      "Sec-WebSocket-Protocol: superchat\r\n"
+                      "X-Extra: 1\r\n",
+                      &resp);
     h_frame_str(&resp, H_FIN | WSX_OP_TEXT, 0, "welcome");
     h_feed(&r, resp.p, resp.len, mode, 4, 9);
     CHECK_STR(hb_cstr(&r.log), "open;message:text:7:welcome");
@@ -595,8 +594,11 @@ TEST(api_messages_before_open_are_queued) {
 
 /* Invalid client URLs are refused at creation with WSX_E_URL. */
 TEST(api_client_invalid_urls) {
-  static const char *bad[] = {"", "example.com", "ftp://example.com/",
-                              "ws://", "ws://example.com/#frag",
+  static const char *bad[] = {"",
+                              "example.com",
+                              "ftp://example.com/",
+                              "ws://",
+                              "ws://example.com/#frag",
                               "ws://example.com:99999/"};
   wsx_driver_callbacks cb = h_callbacks();
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -642,8 +644,7 @@ TEST_MAIN(RUN(rfc4_2_2_accept_key_example);
           RUN(rfc4_2_frames_after_request_in_same_buffer);
           RUN(api_server_from_parsed_request);
           RUN(limits_request_head_over_max_head_size);
-          RUN(rfc4_1_client_request_fields);
-          RUN(rfc4_1_client_keys_differ);
+          RUN(rfc4_1_client_request_fields); RUN(rfc4_1_client_keys_differ);
           RUN(rfc4_1_client_validates_response);
           RUN(api_client_status_code_on_refusal);
           RUN(rfc4_1_client_accepts_valid_response);

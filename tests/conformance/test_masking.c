@@ -60,8 +60,7 @@ TEST(rfc5_3_any_masking_key_works) {
   for (size_t k = 0; k < 4; k++) {
     char m[32];
     snprintf(m, sizeof m, "key %zu payload", k);
-    h_frame_ex(&f, H_FIN | WSX_OP_TEXT, 1, keys[k], m, strlen(m), 0,
-               strlen(m));
+    h_frame_ex(&f, H_FIN | WSX_OP_TEXT, 1, keys[k], m, strlen(m), 0, strlen(m));
     h_expect_msg(&ev, "message:text", m, strlen(m));
   }
   h_check(H_SERVER, NULL, f.p, f.len, H_ALL, hb_cstr(&ev), "");

@@ -33,9 +33,8 @@ TEST(rfc5_2_reserved_opcode_between_valid_frames) {
       h_frame_str(&f, H_FIN | WSX_OP_TEXT, H_MASKED(role), "Hello");
       h_frame_str(&f, H_FIN | reserved_ops[k], H_MASKED(role), "x");
       h_frame_str(&f, H_FIN | WSX_OP_PING, H_MASKED(role), "p");
-      h_check_fail(role, NULL, f.p, f.len, H_ALL,
-                   "open;message:text:5:Hello", WSX_E_PROTOCOL, 1002, NULL,
-                   "opcode");
+      h_check_fail(role, NULL, f.p, f.len, H_ALL, "open;message:text:5:Hello",
+                   WSX_E_PROTOCOL, 1002, NULL, "opcode");
       hb_free(&f);
     }
   }

@@ -178,8 +178,7 @@ TEST(api_ping_callback_fires_on_matching_pong_only) {
     h_frame_str(&f, H_FIN | WSX_OP_PONG, H_MASKED(role), "abc");
     h_feed(&r, f.p, f.len, H_BYTES, 0, 0);
     CHECK_INT(r.n_ping_cb, 1);
-    CHECK_STR(hb_cstr(&r.log),
-              "open;pong:3:zzz;pong:3:abc;ping_cb;pong:3:abc");
+    CHECK_STR(hb_cstr(&r.log), "open;pong:3:zzz;pong:3:abc;ping_cb;pong:3:abc");
     hb_free(&f);
     h_rec_free(&r);
   }

@@ -14,8 +14,8 @@ TEST(rfc5_2_rsv_bits_without_extension_on_text_are_1002) {
       hb f = {0};
       h_frame_str(&f, H_FIN | (rsv << 4) | WSX_OP_TEXT, H_MASKED(role),
                   "Hello");
-      h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_PROTOCOL,
-                   1002, NULL, "RSV");
+      h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_PROTOCOL, 1002,
+                   NULL, "RSV");
       hb_free(&f);
     }
   }
@@ -29,8 +29,7 @@ TEST(rfc5_2_rsv_bits_on_every_opcode_are_1002) {
     for (size_t k = 0; k < 4; k++) {
       for (unsigned rsv = 1; rsv <= 7; rsv++) {
         hb f = {0};
-        h_frame(&f, H_FIN | (rsv << 4) | ops[k], H_MASKED(role), "\x03\xe8",
-                2);
+        h_frame(&f, H_FIN | (rsv << 4) | ops[k], H_MASKED(role), "\x03\xe8", 2);
         h_check_fail(role, NULL, f.p, f.len, H_WHOLE | H_BYTES, "open",
                      WSX_E_PROTOCOL, 1002, NULL, "RSV");
         hb_free(&f);
@@ -66,8 +65,8 @@ TEST(rfc5_2_rsv_after_valid_message_then_ping_unanswered) {
 TEST(rfc5_2_rsv_fails_on_header_before_payload) {
   H_EACH_ROLE(role) {
     hb f = {0};
-    h_frame_ex(&f, H_FIN | WSX_RSV1 | WSX_OP_TEXT, H_MASKED(role), NULL, "",
-               0, 0, 100);
+    h_frame_ex(&f, H_FIN | WSX_RSV1 | WSX_OP_TEXT, H_MASKED(role), NULL, "", 0,
+               0, 100);
     h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_PROTOCOL, 1002,
                  NULL, "RSV");
     hb_free(&f);

@@ -19,14 +19,18 @@ typedef struct u8case {
   int early;
 } u8case;
 
-#define V(name, lit) {name, lit, sizeof(lit) - 1, 1, 0}
-#define X(name, lit) {name, lit, sizeof(lit) - 1, 0, 1}
-#define XT(name, lit) {name, lit, sizeof(lit) - 1, 0, 0}
+#define V(name, lit)                                                           \
+  { name, lit, sizeof(lit) - 1, 1, 0 }
+#define X(name, lit)                                                           \
+  { name, lit, sizeof(lit) - 1, 0, 1 }
+#define XT(name, lit)                                                          \
+  { name, lit, sizeof(lit) - 1, 0, 0 }
 
 static const u8case cases[] = {
     V("empty", ""),
     V("ascii", "Hello-@-UTF-8!!"),
-    V("latin", "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1"),
+    V("latin",
+      "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1"),
     V("kosme (6.2)", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"),
     V("U+0000", "\x00"),
     V("U+007F", "\x7f"),
@@ -66,7 +70,8 @@ static const u8case cases[] = {
     X("3-byte lead, cont, ascii", "\xe1\x80\x41"),
     X("4-byte lead, 2 conts, ascii", "\xf1\x80\x80\x41"),
     X("kosme + surrogate + edited (6.3.1)",
-      "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80" "edited"),
+      "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"
+      "edited"),
     XT("truncated 2-byte", "\xc2"),
     XT("truncated 3-byte", "\xe0\xa0"),
     XT("truncated 4-byte", "\xf0\x90\x80"),
@@ -208,13 +213,13 @@ TEST(rfc8_1_utf8_fail_fast_across_fragments) {
   H_EACH_ROLE(role) {
     hb f = {0};
     h_frame_str(&f, WSX_OP_TEXT, H_MASKED(role), "ok \xff");
-    h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_UTF8, 1007,
-                 NULL, "UTF-8");
+    h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_UTF8, 1007, NULL,
+                 "UTF-8");
     f.len = 0;
     h_frame_str(&f, WSX_OP_TEXT, H_MASKED(role), "ok \xf4");
     h_frame_str(&f, WSX_OP_CONTINUATION, H_MASKED(role), "\x90");
-    h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_UTF8, 1007,
-                 NULL, "UTF-8");
+    h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_UTF8, 1007, NULL,
+                 "UTF-8");
     hb_free(&f);
   }
 }
@@ -227,8 +232,8 @@ TEST(rfc8_1_utf8_state_does_not_leak_between_messages) {
     hb f = {0};
     h_frame_str(&f, H_FIN | WSX_OP_TEXT, H_MASKED(role), "\xc3");
     h_frame_str(&f, H_FIN | WSX_OP_TEXT, H_MASKED(role), "\xa9");
-    h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_UTF8, 1007,
-                 NULL, "UTF-8");
+    h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_UTF8, 1007, NULL,
+                 "UTF-8");
     /* Binary messages are not UTF-8 checked, and do not disturb text. */
     f.len = 0;
     h_frame_str(&f, H_FIN | WSX_OP_BINARY, H_MASKED(role), "\xff\xc3");
@@ -248,11 +253,12 @@ TEST(rfc8_1_utf8_state_does_not_leak_between_messages) {
 TEST(rfc5_5_1_close_reason_utf8) {
   H_EACH_ROLE(role) {
     hb f = {0};
-    h_close_frame(&f, H_MASKED(role), 1000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce"
-                                            "\xbc\xce\xb5\xed\xa0\x80",
+    h_close_frame(&f, H_MASKED(role), 1000,
+                  "\xce\xba\xe1\xbd\xb9\xcf\x83\xce"
+                  "\xbc\xce\xb5\xed\xa0\x80",
                   14);
-    h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_UTF8, 1007,
-                 NULL, "UTF-8");
+    h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_UTF8, 1007, NULL,
+                 "UTF-8");
     f.len = 0;
     h_close_frame(&f, H_MASKED(role), 1000, "\xce\xba\xe1\xbd\xb9", 5);
     h_check(role, NULL, f.p, f.len, H_ALL, "open;close:1000:clean",
