@@ -370,17 +370,17 @@ int wsx__open(wsx_driver *d) {
     memset(&d->hs->queue, 0, sizeof q);
     memset(&d->hs->body, 0, sizeof body);
   }
-  wsx__hs_free(d);
   if (d->cb.open)
     d->cb.open(d, d->ud);
+  /* The handshake state (and, for servers, the request) is not needed past
+   * open: release it so an idle connection holds only framing state (see
+   * wsx_driver_request). */
+  wsx__hs_free(d);
   if (d->role != WSX__CLIENT) {
-    /* The request is not needed past open: release it so an idle server
-     * connection holds only framing state (see wsx_driver_request). */
     wsx__buf_free(&d->head, &d->alloc);
     wsx__free(&d->alloc, d->headers);
     d->headers = NULL;
     d->num_headers = 0;
-    d->have_req = 0;
   }
   size_t off = 0;
   int rc = WSX_OK;
@@ -426,8 +426,8 @@ static int send_state(wsx_driver *d) {
   return 0; /* not open yet: queue */
 }
 
-int wsx__send_message(wsx_driver *d, int opcode, const void *data,
-                      size_t len, unsigned flags) {
+int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len,
+                      unsigned flags) {
   unsigned rsv = 0;
   const uint8_t *p = data;
   if (d->num_active) {
@@ -527,8 +527,8 @@ int wsx_driver_send_frame(wsx_driver *d, int opcode, int fin, const void *data,
   return wsx__frame_send(d, opcode, fin ? 1 : 0, 0, data, len);
 }
 
-int wsx_driver_ping(wsx_driver *d, const void *data, size_t len,
-                    wsx_ping_cb cb, void *cb_arg) {
+int wsx_driver_ping(wsx_driver *d, const void *data, size_t len, wsx_ping_cb cb,
+                    void *cb_arg) {
   if (!d || (!data && len))
     return WSX_E_INVALID;
   if (d->version != WSX__HYBI)
@@ -662,11 +662,11 @@ const wsx_header *wsx_driver_headers(const wsx_driver *d, size_t *n) {
 }
 
 const wsx_http_request *wsx_driver_request(const wsx_driver *d) {
-  return d->have_req ? &d->req : NULL;
+  return d->hs && d->hs->have_req ? &d->hs->req : NULL;
 }
 
 int wsx_driver_is_websocket(const wsx_driver *d) {
-  return d->have_req && wsx_is_websocket_request(&d->req);
+  return d->hs && d->hs->have_req && wsx_is_websocket_request(&d->hs->req);
 }
 
 const uint8_t *wsx_driver_body(const wsx_driver *d, size_t *len) {

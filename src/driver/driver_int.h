@@ -44,12 +44,17 @@ typedef struct wsx__hs {
   char *origin;
   wsx__buf extra_headers; /* "Name: value\r\n" lines from set_header */
   wsx_http_state hstate;
-  char client_key[25]; /* base64 of 16 random bytes (client) */
+  char client_key[25];   /* base64 of 16 random bytes (client) */
   char *url_host_header; /* client: Host header value */
   char *url_path;        /* client: request target */
   char *url_auth;        /* client: base64 userinfo for Basic auth, or NULL */
-  wsx__buf body;  /* bytes after the head not yet consumed as frames */
-  wsx__buf queue; /* messages sent before open: [op u8][len u64][data] */
+  wsx_http_request req;  /* server: spans into d->head */
+  int have_req;
+  /* hixie-76: the numbers of Sec-WebSocket-Key1/Key2 (input of the MD5
+   * challenge). */
+  uint32_t hixie_k1, hixie_k2;
+  wsx__buf body;        /* bytes after the head not yet consumed as frames */
+  wsx__buf queue;       /* messages sent before open: [op u8][len u64][data] */
   wsx_extension **exts; /* registered with add_extension */
   size_t num_exts;
 } wsx__hs;
@@ -76,9 +81,9 @@ struct wsx_driver {
   uint8_t fragment_out; /* split outgoing messages at frag_threshold */
   uint8_t allow_drafts;
   uint8_t secure;
-  uint8_t version; /* enum wsx__version */
-  uint8_t state;   /* enum wsx__state */
-  uint8_t started; /* start() was called */
+  uint8_t version;          /* enum wsx__version */
+  uint8_t state;            /* enum wsx__state */
+  uint8_t started;          /* start() was called */
   uint8_t in_callback_fail; /* fail() is running: no recursion */
   uint8_t close_fired;      /* the close event has fired */
   uint8_t close_sent;       /* a close frame left */
@@ -89,8 +94,6 @@ struct wsx_driver {
    * parsed request/response spans point into it. Servers release it (and
    * the request) when the connection opens; clients keep the response. */
   wsx__buf head;
-  wsx_http_request req;
-  int have_req;
   wsx_header *headers; /* request headers (server) or response (client) */
   size_t num_headers;
   int status_code;
@@ -102,9 +105,9 @@ struct wsx_driver {
    * hdr/hdr_len (key3), f_op (its parse stage), f_len, f_got, msg and
    * utf8. */
   uint8_t hdr[14];
-  uint8_t hdr_len;      /* bytes of hdr[] filled */
-  uint8_t in_payload;   /* header parsed, reading payload */
-  uint8_t f_op;         /* current frame opcode */
+  uint8_t hdr_len;    /* bytes of hdr[] filled */
+  uint8_t in_payload; /* header parsed, reading payload */
+  uint8_t f_op;       /* current frame opcode */
   uint8_t f_fin;
   uint8_t f_rsv;
   uint8_t f_masked;
@@ -118,11 +121,11 @@ struct wsx_driver {
   uint8_t msg_ext; /* the message goes through the extension pipeline */
   uint32_t msg_frames;
   uint8_t msg_ext_first; /* the pipeline has not seen this message yet */
-  uint64_t msg_len;  /* payload bytes of the message after extensions */
-  uint64_t msg_wire; /* payload bytes of the message as received */
+  uint64_t msg_len;      /* payload bytes of the message after extensions */
+  uint64_t msg_wire;     /* payload bytes of the message as received */
   wsx__buf msg;
   wsx__utf8 utf8;
-  uint8_t *ctrl;       /* control payload split across reads (lazy, 125) */
+  uint8_t *ctrl;         /* control payload split across reads (lazy, 125) */
   const uint8_t *ctrl_p; /* the current control frame's payload */
 
   /* Sending. */
@@ -144,10 +147,6 @@ struct wsx_driver {
 
   int last_error;
   char *errmsg; /* detail of the last error (lazy, WSX__ERRMSG_LEN) */
-
-  /* hixie-76: the numbers of Sec-WebSocket-Key1/Key2 (input of the MD5
-   * challenge). */
-  uint32_t hixie_k1, hixie_k2;
 };
 
 #define WSX__ERRMSG_LEN 160
@@ -165,8 +164,8 @@ int wsx__write(wsx_driver *d, const wsx_iovec *iov, size_t n);
 int wsx__write1(wsx_driver *d, const void *p, size_t n);
 /* Protocol failure: error event, close frame with `close_code` (if the
  * handshake completed and none was sent yet), close event. Returns `err`. */
-int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt,
-              ...) __attribute__((format(printf, 4, 5)));
+int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Fires the close event once and moves to CLOSED. */
 void wsx__fire_close(wsx_driver *d, uint16_t code, const char *reason,
                      size_t reason_len, int clean);

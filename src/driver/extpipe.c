@@ -33,8 +33,8 @@ static int activate(wsx_driver *d, wsx_extension *e, void *session) {
   if (t->rsv_bits & d->ext_rsv) {
     if (t->session_free)
       t->session_free(session);
-    return seterr(d, "extension %.*s claims an RSV bit already in use",
-                  t->name, strlen(t->name));
+    return seterr(d, "extension %.*s claims an RSV bit already in use", t->name,
+                  strlen(t->name));
   }
   wsx__active_ext *a =
       wsx__realloc(&d->alloc, d->active, (d->num_active + 1) * sizeof *a);
@@ -161,8 +161,8 @@ int wsx__ext_server_negotiate(wsx_driver *d, const char *value, size_t len) {
     wsx_ext_strbuf one;
     wsx__ext_strbuf_init(&one, &d->alloc);
     void *session = NULL;
-    int a = e->type->server_accept(e->config, same, n, &one, &d->alloc,
-                                   &session);
+    int a =
+        e->type->server_accept(e->config, same, n, &one, &d->alloc, &session);
     if (a == WSX_OK) {
       rc = activate(d, e, session);
       if (rc == WSX_E_EXTENSION) {
@@ -175,9 +175,9 @@ int wsx__ext_server_negotiate(wsx_driver *d, const char *value, size_t len) {
                                      one.buf.len);
       }
     } else if (a < 0) {
-      rc = a == WSX_E_NOMEM ? a
-                            : seterr(d, "invalid offer for %.*s", f->name,
-                                     f->name_len);
+      rc = a == WSX_E_NOMEM
+               ? a
+               : seterr(d, "invalid offer for %.*s", f->name, f->name_len);
     }
     wsx__ext_strbuf_free(&one);
   }
@@ -195,12 +195,13 @@ int wsx__ext_server_negotiate(wsx_driver *d, const char *value, size_t len) {
 typedef struct stage_sink {
   wsx_ext_sink sink;
   wsx_driver *d;
-  size_t next;  /* incoming: stages left below; outgoing: next stage index */
+  size_t next; /* incoming: stages left below; outgoing: next stage index */
   int incoming;
-  int first;    /* nothing written downstream yet */
+  int first; /* nothing written downstream yet */
   int opcode;
   unsigned *rsv;
   unsigned extra; /* flags passed on to every downstream call */
+  int down_failed; /* a later stage (or the message) returned the error */
 } stage_sink;
 
 static int push_in(wsx_driver *d, size_t k, int opcode, unsigned *rsv,
@@ -212,9 +213,12 @@ static int sink_write(wsx_ext_sink *s, const void *data, size_t len) {
   stage_sink *ss = (stage_sink *)s;
   unsigned flags = (ss->first ? WSX_EXT_FIRST : 0) | ss->extra;
   ss->first = 0;
-  if (ss->incoming)
-    return push_in(ss->d, ss->next, ss->opcode, ss->rsv, data, len, flags);
-  return push_out(ss->d, ss->next, ss->opcode, ss->rsv, data, len, flags);
+  int rc = ss->incoming
+               ? push_in(ss->d, ss->next, ss->opcode, ss->rsv, data, len, flags)
+               : push_out(ss->d, ss->next, ss->opcode, ss->rsv, data, len,
+                          flags);
+  ss->down_failed = rc != WSX_OK;
+  return rc;
 }
 
 /* Incoming: stage k-1 processes, then k-2, ... 0 (reverse negotiation
@@ -224,10 +228,15 @@ static int push_in(wsx_driver *d, size_t k, int opcode, unsigned *rsv,
   if (k == 0)
     return wsx__msg_append(d, p, n);
   wsx__active_ext *a = &d->active[k - 1];
-  stage_sink ss = {{sink_write, NULL}, d, k - 1, 1, 1, opcode, rsv, 0};
+  stage_sink ss = {{sink_write, NULL}, d, k - 1, 1, 1, opcode, rsv, 0, 0};
   ss.first = (flags & WSX_EXT_FIRST) ? 1 : 0;
-  int rc = a->ext->type->process_incoming(a->session, opcode, rsv, p, n,
-                                          flags, &ss.sink);
+  int rc = a->ext->type->process_incoming(a->session, opcode, rsv, p, n, flags,
+                                          &ss.sink);
+  /* Name the stage that refused the data (not one that only passed a later
+   * stage's error on), so the error event says which extension it was. */
+  if (rc == WSX_E_EXTENSION && !ss.down_failed)
+    wsx__set_error(d, "%s could not decode the message (corrupt data)",
+                   a->ext->type->name);
   if (!rc && (flags & WSX_EXT_LAST))
     rc = push_in(d, k - 1, opcode, rsv, NULL, 0,
                  WSX_EXT_LAST | (ss.first ? WSX_EXT_FIRST : 0));
@@ -250,10 +259,11 @@ static int push_out(wsx_driver *d, size_t k, int opcode, unsigned *rsv,
     return wsx__buf_append(&d->ext_out, &d->alloc, p, n);
   wsx__active_ext *a = &d->active[k];
   unsigned extra = flags & WSX_EXT_UNCOMPRESSED;
-  stage_sink ss = {{sink_write, NULL}, d, k + 1, 0, 1, opcode, rsv, extra};
+  stage_sink ss = {{sink_write, NULL}, d, k + 1, 0, 1, opcode, rsv, extra,
+                   0};
   ss.first = (flags & WSX_EXT_FIRST) ? 1 : 0;
-  int rc = a->ext->type->process_outgoing(a->session, opcode, rsv, p, n,
-                                          flags, &ss.sink);
+  int rc = a->ext->type->process_outgoing(a->session, opcode, rsv, p, n, flags,
+                                          &ss.sink);
   if (!rc && (flags & WSX_EXT_LAST))
     rc = push_out(d, k + 1, opcode, rsv, NULL, 0,
                   WSX_EXT_LAST | extra | (ss.first ? WSX_EXT_FIRST : 0));

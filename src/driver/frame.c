@@ -168,8 +168,7 @@ static int check_first2(wsx_driver *d, uint8_t b0, uint8_t b1) {
      * 125 bytes, and (RFC 7692 6.1) never have RSV bits from extensions. */
     if (!fin)
       return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
-                       "fragmented control frame (opcode 0x%x)",
-                       (unsigned)op);
+                       "fragmented control frame (opcode 0x%x)", (unsigned)op);
     if ((b1 & 0x7f) > 125)
       return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
                        "control frame payload longer than 125 bytes");
@@ -241,8 +240,7 @@ static int begin_frame(wsx_driver *d, const uint8_t *h) {
   if (d->f_op != WSX_OP_CONTINUATION) {
     d->msg_op = d->f_op;
     d->msg_rsv = d->f_rsv;
-    d->msg_ext =
-        d->num_active && (d->ext_always || (d->f_rsv & d->ext_rsv));
+    d->msg_ext = d->num_active && (d->ext_always || (d->f_rsv & d->ext_rsv));
     d->msg_frames = 1;
     d->msg_len = 0;
     d->msg_wire = 0;

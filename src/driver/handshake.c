@@ -15,7 +15,7 @@ static int putn(wsx__buf *b, const wsx_allocator *a, const char *s, size_t n) {
 }
 
 /* Copies method, target and headers into one driver-owned block (d->head)
- * and points d->req at it. */
+ * and points d->hs->req at it. */
 int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
   size_t total = req->method_len + req->target_len + 2;
   for (size_t i = 0; i < req->num_headers; i++)
@@ -40,8 +40,8 @@ int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
     b.len += n;                                                                \
     b.data[b.len++] = 0;                                                       \
   } while (0)
-  COPY(d->req.method, req->method, req->method_len);
-  COPY(d->req.target, req->target, req->target_len);
+  COPY(d->hs->req.method, req->method, req->method_len);
+  COPY(d->hs->req.target, req->target, req->target_len);
   for (size_t i = 0; i < req->num_headers; i++) {
     COPY(h[i].name, req->headers[i].name, req->headers[i].name_len);
     COPY(h[i].value, req->headers[i].value, req->headers[i].value_len);
@@ -49,26 +49,25 @@ int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
     h[i].value_len = req->headers[i].value_len;
   }
 #undef COPY
-  d->req.method_len = req->method_len;
-  d->req.target_len = req->target_len;
-  d->req.minor_version = req->minor_version;
+  d->hs->req.method_len = req->method_len;
+  d->hs->req.target_len = req->target_len;
+  d->hs->req.minor_version = req->minor_version;
   wsx__buf_free(&d->head, &d->alloc);
   wsx__free(&d->alloc, d->headers);
   d->head = b;
   d->headers = h;
   d->num_headers = req->num_headers;
-  d->req.headers = h;
-  d->req.num_headers = req->num_headers;
-  d->have_req = 1;
+  d->hs->req.headers = h;
+  d->hs->req.num_headers = req->num_headers;
+  d->hs->have_req = 1;
   return WSX_OK;
 }
 
 /* Appends p[0..len) to the head buffer and tries to parse it. On a complete
  * head, bytes after it move to d->hs->body. Returns >0 (head length) when
  * complete, 0 when more is needed, or a failure. */
-static int gather_head(wsx_driver *d, const uint8_t *p, size_t len,
-                       int request, wsx_http_request *req,
-                       wsx_http_response *res) {
+static int gather_head(wsx_driver *d, const uint8_t *p, size_t len, int request,
+                       wsx_http_request *req, wsx_http_response *res) {
   /* Never hold more than the limit allows (+1 so the parser can tell). */
   size_t room = (size_t)d->max_head + 1 - d->head.len;
   size_t take = len < room ? len : room;
@@ -92,8 +91,7 @@ static int gather_head(wsx_driver *d, const uint8_t *p, size_t len,
   if (rc == WSX_E_AGAIN) {
     if (take < len) /* over the limit but the parser did not say so */
       return wsx__fail(d, WSX_E_HEAD_TOO_BIG, WSX_CLOSE_PROTOCOL_ERROR,
-                       "HTTP head larger than %u bytes",
-                       (unsigned)d->max_head);
+                       "HTTP head larger than %u bytes", (unsigned)d->max_head);
     return 0;
   }
   if (rc == WSX_E_HEAD_TOO_BIG) {
@@ -156,8 +154,8 @@ int wsx__server_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
   *used = len;
   if (rc <= 0)
     return rc;
-  d->req = req;
-  d->have_req = 1;
+  d->hs->req = req;
+  d->hs->have_req = 1;
   d->state = WSX__S_REQUEST;
   if (d->cb.connect)
     d->cb.connect(d, d->ud);
@@ -189,7 +187,7 @@ static int refuse(wsx_driver *d, int status, const char *extra,
 }
 
 static const char *hdr(wsx_driver *d, const char *name, size_t *len) {
-  return wsx_header_find(d->req.headers, d->req.num_headers, name, len);
+  return wsx_header_find(d->hs->req.headers, d->hs->req.num_headers, name, len);
 }
 
 /* Collects the client's subprotocol offers and picks one. */
@@ -197,8 +195,8 @@ static int select_protocol(wsx_driver *d) {
   const char *offers[32];
   char *copies[32];
   size_t n = 0;
-  for (size_t i = 0; i < d->req.num_headers; i++) {
-    const wsx_header *h = &d->req.headers[i];
+  for (size_t i = 0; i < d->hs->req.num_headers; i++) {
+    const wsx_header *h = &d->hs->req.headers[i];
     if (!wsx__ieq(h->name, h->name_len, "sec-websocket-protocol"))
       continue;
     size_t j = 0;
@@ -251,7 +249,7 @@ static int make_server_url(wsx_driver *d) {
   wsx__buf b = {0};
   if (put(&b, &d->alloc, d->secure ? "wss://" : "ws://") ||
       (host && putn(&b, &d->alloc, host, hl)) ||
-      putn(&b, &d->alloc, d->req.target, d->req.target_len) ||
+      putn(&b, &d->alloc, d->hs->req.target, d->hs->req.target_len) ||
       putn(&b, &d->alloc, "", 1)) {
     wsx__buf_free(&b, &d->alloc);
     return WSX_E_NOMEM;
@@ -266,7 +264,7 @@ static int make_server_url(wsx_driver *d) {
 int wsx__server_start(wsx_driver *d) {
   if (make_server_url(d))
     return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
-  int draft = wsx__hixie_detect(&d->req);
+  int draft = wsx__hixie_detect(&d->hs->req);
   if (draft) {
     if (!d->allow_drafts)
       return refuse(d, 400, NULL,
@@ -281,17 +279,17 @@ int wsx__server_start(wsx_driver *d) {
   const char *v;
   /* RFC 6455 4.2.1: GET, HTTP/1.1 or higher, Host, Upgrade: websocket,
    * Connection: Upgrade, Sec-WebSocket-Key (16 bytes), version 13. */
-  if (d->req.method_len != 3 || memcmp(d->req.method, "GET", 3) != 0)
+  if (d->hs->req.method_len != 3 || memcmp(d->hs->req.method, "GET", 3) != 0)
     return refuse(d, 400, NULL, "method must be GET");
-  if (d->req.minor_version < 1)
+  if (d->hs->req.minor_version < 1)
     return refuse(d, 400, NULL, "HTTP/1.1 or later is required");
   if (!hdr(d, "host", &len))
     return refuse(d, 400, NULL, "missing Host header");
-  if (!wsx_header_has_token(d->req.headers, d->req.num_headers, "upgrade",
-                            "websocket"))
+  if (!wsx_header_has_token(d->hs->req.headers, d->hs->req.num_headers,
+                            "upgrade", "websocket"))
     return refuse(d, 400, NULL, "Upgrade header must contain 'websocket'");
-  if (!wsx_header_has_token(d->req.headers, d->req.num_headers, "connection",
-                            "upgrade"))
+  if (!wsx_header_has_token(d->hs->req.headers, d->hs->req.num_headers,
+                            "connection", "upgrade"))
     return refuse(d, 400, NULL, "Connection header must contain 'Upgrade'");
   v = hdr(d, "sec-websocket-version", &len);
   if (!v)
@@ -305,8 +303,7 @@ int wsx__server_start(wsx_driver *d) {
   if (!key)
     return refuse(d, 400, NULL, "missing Sec-WebSocket-Key header");
   if (len != 24 || wsx__base64_decode(key, len, raw, sizeof raw) != 16)
-    return refuse(d, 400, NULL,
-                  "Sec-WebSocket-Key must be 16 bytes in base64");
+    return refuse(d, 400, NULL, "Sec-WebSocket-Key must be 16 bytes in base64");
   if (select_protocol(d))
     return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   const char *ext = hdr(d, "sec-websocket-extensions", &len);
@@ -314,8 +311,8 @@ int wsx__server_start(wsx_driver *d) {
     /* Several Sec-WebSocket-Extensions headers form one list (RFC 7230
      * 3.2.2): join them. */
     wsx__buf all = {0};
-    for (size_t i = 0; i < d->req.num_headers; i++) {
-      const wsx_header *h = &d->req.headers[i];
+    for (size_t i = 0; i < d->hs->req.num_headers; i++) {
+      const wsx_header *h = &d->hs->req.headers[i];
       if (!wsx__ieq(h->name, h->name_len, "sec-websocket-extensions"))
         continue;
       if ((all.len && putn(&all, &d->alloc, ", ", 2)) ||
@@ -344,8 +341,8 @@ int wsx__server_start(wsx_driver *d) {
                 "Connection: Upgrade\r\nSec-WebSocket-Accept: ") ||
             put(&b, a, accept) || put(&b, a, "\r\n");
   if (!bad && d->protocol)
-    bad = put(&b, a, "Sec-WebSocket-Protocol: ") ||
-          put(&b, a, d->protocol) || put(&b, a, "\r\n");
+    bad = put(&b, a, "Sec-WebSocket-Protocol: ") || put(&b, a, d->protocol) ||
+          put(&b, a, "\r\n");
   if (!bad && d->ext_value && d->ext_value[0])
     bad = put(&b, a, "Sec-WebSocket-Extensions: ") ||
           put(&b, a, d->ext_value) || put(&b, a, "\r\n");
@@ -440,13 +437,14 @@ int wsx__client_start(wsx_driver *d) {
   int bad = put(&b, a, "GET ") || put(&b, a, hs->url_path) ||
             put(&b, a, " HTTP/1.1\r\nHost: ") ||
             put(&b, a, hs->url_host_header) ||
-            put(&b, a, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                       "Sec-WebSocket-Key: ") ||
+            put(&b, a,
+                "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: ") ||
             put(&b, a, hs->client_key) ||
             put(&b, a, "\r\nSec-WebSocket-Version: 13\r\n");
   if (!bad && hs->origin)
-    bad = put(&b, a, "Origin: ") || put(&b, a, hs->origin) ||
-          put(&b, a, "\r\n");
+    bad =
+        put(&b, a, "Origin: ") || put(&b, a, hs->origin) || put(&b, a, "\r\n");
   if (!bad && hs->protocols && hs->protocols[0]) {
     bad = put(&b, a, "Sec-WebSocket-Protocol: ");
     for (size_t i = 0; !bad && hs->protocols[i]; i++)

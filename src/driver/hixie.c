@@ -27,12 +27,12 @@
 #include <string.h>
 
 enum hx_stage {
-  HX_TYPE = 0,    /* expecting a frame type byte */
-  HX_TEXT,        /* inside 0x00 ... 0xFF */
-  HX_SENTINEL,    /* inside a sentinel frame of another type (discarded) */
-  HX_LEN,         /* reading the length of a length-prefixed frame */
-  HX_LEN_FF,      /* same, frame type 0xFF (length 0 closes on -76) */
-  HX_SKIP         /* discarding f_len - f_got bytes */
+  HX_TYPE = 0, /* expecting a frame type byte */
+  HX_TEXT,     /* inside 0x00 ... 0xFF */
+  HX_SENTINEL, /* inside a sentinel frame of another type (discarded) */
+  HX_LEN,      /* reading the length of a length-prefixed frame */
+  HX_LEN_FF,   /* same, frame type 0xFF (length 0 closes on -76) */
+  HX_SKIP      /* discarding f_len - f_got bytes */
 };
 
 #define HX_KEY3_LEN 8
@@ -55,7 +55,7 @@ int wsx__hixie_detect(const wsx_http_request *req) {
 /* ---- handshake --------------------------------------------------------- */
 
 static const char *hdr(const wsx_driver *d, const char *name, size_t *len) {
-  return wsx_header_find(d->req.headers, d->req.num_headers, name, len);
+  return wsx_header_find(d->hs->req.headers, d->hs->req.num_headers, name, len);
 }
 
 static int refuse(wsx_driver *d, const char *why) {
@@ -119,12 +119,12 @@ static int put_header(wsx__buf *b, const wsx_allocator *a, const char *name,
 int wsx__hixie_start(wsx_driver *d) {
   int v76 = d->version == WSX__HIXIE76;
   size_t hl, ol = 0, pl = 0, k1l, k2l;
-  if (d->req.method_len != 3 || memcmp(d->req.method, "GET", 3) != 0)
+  if (d->hs->req.method_len != 3 || memcmp(d->hs->req.method, "GET", 3) != 0)
     return refuse(d, "method must be GET");
   if (!hdr(d, "host", &hl))
     return refuse(d, "missing Host header");
-  if (!wsx_header_has_token(d->req.headers, d->req.num_headers, "connection",
-                            "upgrade"))
+  if (!wsx_header_has_token(d->hs->req.headers, d->hs->req.num_headers,
+                            "connection", "upgrade"))
     return refuse(d, "Connection header must contain 'Upgrade'");
   /* Origin and the subprotocol are echoed, so they must be safe to echo
    * (the HTTP parser already refuses CR/LF; this keeps the rule local). */
@@ -141,11 +141,11 @@ int wsx__hixie_start(wsx_driver *d) {
     const char *k2 = hdr(d, "sec-websocket-key2", &k2l);
     const char *why = NULL;
     char msg[96];
-    if (key_number(k1, k1l, &d->hixie_k1, &why)) {
+    if (key_number(k1, k1l, &d->hs->hixie_k1, &why)) {
       snprintf(msg, sizeof msg, "invalid Sec-WebSocket-Key1: %s", why);
       return refuse(d, msg);
     }
-    if (key_number(k2, k2l, &d->hixie_k2, &why)) {
+    if (key_number(k2, k2l, &d->hs->hixie_k2, &why)) {
       snprintf(msg, sizeof msg, "invalid Sec-WebSocket-Key2: %s", why);
       return refuse(d, msg);
     }
@@ -168,13 +168,13 @@ int wsx__hixie_start(wsx_driver *d) {
     bad = put_header(&b, a, v76 ? "Sec-WebSocket-Origin" : "WebSocket-Origin",
                      origin, ol);
   if (!bad)
-    bad = put_header(&b, a,
-                     v76 ? "Sec-WebSocket-Location" : "WebSocket-Location", url,
-                     strlen(url));
+    bad =
+        put_header(&b, a, v76 ? "Sec-WebSocket-Location" : "WebSocket-Location",
+                   url, strlen(url));
   if (!bad && proto && pl)
-    bad = put_header(&b, a,
-                     v76 ? "Sec-WebSocket-Protocol" : "WebSocket-Protocol",
-                     proto, pl);
+    bad =
+        put_header(&b, a, v76 ? "Sec-WebSocket-Protocol" : "WebSocket-Protocol",
+                   proto, pl);
   if (!bad)
     bad = (d->hs && wsx__buf_append(&b, a, d->hs->extra_headers.data,
                                     d->hs->extra_headers.len)) ||
@@ -211,8 +211,8 @@ static long key3(wsx_driver *d, const uint8_t *p, size_t len) {
   /* Challenge: MD5(key1 number, key2 number as 32-bit big-endian, key3). */
   uint8_t c[16], answer[16];
   for (int i = 0; i < 4; i++) {
-    c[i] = (uint8_t)(d->hixie_k1 >> (24 - 8 * i));
-    c[4 + i] = (uint8_t)(d->hixie_k2 >> (24 - 8 * i));
+    c[i] = (uint8_t)(d->hs->hixie_k1 >> (24 - 8 * i));
+    c[4 + i] = (uint8_t)(d->hs->hixie_k2 >> (24 - 8 * i));
   }
   memcpy(c + 8, d->hdr, HX_KEY3_LEN);
   wsx__md5(c, sizeof c, answer);
@@ -230,8 +230,8 @@ static long key3(wsx_driver *d, const uint8_t *p, size_t len) {
  * peer learns the connection is over. */
 static void send_closing_frame(wsx_driver *d) {
   static const uint8_t closing[2] = {0xFF, 0x00};
-  if (d->version == WSX__HIXIE76 && d->state == WSX__S_OPEN &&
-      !d->close_sent && d->cb.write) {
+  if (d->version == WSX__HIXIE76 && d->state == WSX__S_OPEN && !d->close_sent &&
+      d->cb.write) {
     d->close_sent = 1;
     wsx__write1(d, closing, sizeof closing);
   }
