@@ -23,6 +23,7 @@ typedef struct wsx__utf8 {
  * updates st), or the index within p of the first byte at which the input
  * became invalid (fail fast: it is the earliest byte that no valid
  * continuation could follow). Has an ASCII fast path (8 bytes a step).
+ * After a failure the state is sticky: every later call returns 0.
  */
 long wsx__utf8_validate(wsx__utf8 *st, const uint8_t *p, size_t len);
 /* Non-zero if p[0..len) is complete valid UTF-8. */
