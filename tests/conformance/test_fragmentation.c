@@ -85,7 +85,7 @@ TEST(rfc5_4_new_data_frame_while_fragmented_is_1002) {
         h_frame_str(&f, WSX_OP_TEXT, H_MASKED(role), "first");
         h_frame_str(&f, (fin ? H_FIN : 0) | op, H_MASKED(role), "second");
         h_check_fail(role, NULL, f.p, f.len, H_ALL, "open", WSX_E_PROTOCOL,
-                     1002, NULL, NULL);
+                     1002, NULL, "continuation");
         hb_free(&f);
       }
     }

@@ -254,6 +254,8 @@ TEST(api_raw_server_connect_exposes_request) {
   const char *v = wsx_header_find(q->headers, q->num_headers, "x-custom", &vl);
   CHECK(v && vl == 3 && memcmp(v, "yes", 3) == 0);
   CHECK(wsx_driver_is_websocket(r.d));
+  /* url: scheme + Host + target once the request is known. */
+  CHECK_STR(wsx_driver_url(r.d), "ws://example.com/chat?room=1");
   size_t nh = 0;
   CHECK(wsx_driver_headers(r.d, &nh) != NULL);
   CHECK_INT(nh, 6);

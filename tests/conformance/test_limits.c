@@ -32,7 +32,7 @@ TEST(rfc10_4_header_over_max_length_fails_before_allocation) {
       h_frame_ex(&f, H_FIN | WSX_OP_BINARY, H_MASKED(role), NULL, "", 0, 0,
                  announced[i]);
       h_check_fail(role, &o, f.p, f.len, H_ALL, "open", WSX_E_MESSAGE_TOO_BIG,
-                   1009, NULL, NULL);
+                   1009, NULL, "exceeds");
       CHECK(c.max_single < 64 * 1024);
       CHECK_INT(c.cur, 0); /* every driver freed: no leak */
       hb_free(&f);
@@ -50,7 +50,7 @@ TEST(limits_default_max_length_checked_on_header) {
   hb f = {0};
   h_frame_ex(&f, H_FIN | WSX_OP_TEXT, 1, NULL, "", 0, 0, 1ull << 26);
   h_check_fail(H_SERVER, &o, f.p, f.len, H_WHOLE | H_BYTES, "open",
-               WSX_E_MESSAGE_TOO_BIG, 1009, NULL, NULL);
+               WSX_E_MESSAGE_TOO_BIG, 1009, NULL, "exceeds");
   CHECK(c.peak < 256 * 1024);
   hb_free(&f);
 }
@@ -71,7 +71,7 @@ TEST(limits_message_of_exactly_max_length_passes) {
     f.len = 0;
     h_frame(&f, H_FIN | WSX_OP_BINARY, H_MASKED(role), p, 1001);
     h_check_fail(role, &o, f.p, f.len, H_ALL, "open", WSX_E_MESSAGE_TOO_BIG,
-                 1009, NULL, NULL);
+                 1009, NULL, "exceeds");
     /* Fragmented: 600 + 400 passes, 600 + 401 fails at the 2nd header. */
     f.len = 0;
     h_frame(&f, WSX_OP_TEXT, H_MASKED(role), p, 600);
@@ -85,7 +85,7 @@ TEST(limits_message_of_exactly_max_length_passes) {
     h_frame_ex(&f, H_FIN | WSX_OP_CONTINUATION, H_MASKED(role), NULL, "", 0, 0,
                401);
     h_check_fail(role, &o, f.p, f.len, H_ALL, "open", WSX_E_MESSAGE_TOO_BIG,
-                 1009, NULL, NULL);
+                 1009, NULL, "exceeds");
     hb_free(&f);
     hb_free(&ev);
   }
@@ -109,7 +109,7 @@ TEST(limits_max_frame_size) {
     f.len = 0;
     h_frame(&f, H_FIN | WSX_OP_BINARY, H_MASKED(role), p, 101);
     h_check_fail(role, &o, f.p, f.len, H_ALL, "open", WSX_E_MESSAGE_TOO_BIG,
-                 1009, NULL, NULL);
+                 1009, NULL, "exceeds");
     hb_free(&f);
     hb_free(&ev);
   }

@@ -286,6 +286,110 @@ TEST(api_send_text_and_close_refuse_invalid_utf8) {
   h_rec_free(&r);
 }
 
+/* Reference validator written from RFC 3629 / Unicode Table 3-7 (the
+ * well-formed byte sequences), independent of the driver's. Returns -1 if
+ * s is complete valid UTF-8, -2 if it is a valid but unfinished prefix, or
+ * the index of the first byte that no valid continuation could follow. */
+static long ref_utf8(const uint8_t *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    uint8_t lo = 0x80, hi = 0xBF; /* range of the 2nd byte */
+    size_t need;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2;
+      if (c == 0xE0)
+        lo = 0xA0;
+      if (c == 0xED)
+        hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3;
+      if (c == 0xF0)
+        lo = 0x90;
+      if (c == 0xF4)
+        hi = 0x8F;
+    } else {
+      return (long)i;
+    }
+    for (size_t k = 1; k <= need; k++) {
+      if (i + k >= n)
+        return -2;
+      uint8_t b = s[i + k];
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF))
+        return (long)(i + k);
+    }
+    i += need + 1;
+  }
+  return -1;
+}
+
+static uint8_t interesting_byte(uint64_t *st) {
+  static const uint8_t set[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F,
+                                0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0,
+                                0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1,
+                                0xF3, 0xF4, 0xF5, 0xF8, 0xFE, 0xFF};
+  uint64_t r = test_rand_(st);
+  if (r % 4 == 0)
+    return (uint8_t)(r >> 8);
+  return set[(r >> 8) % sizeof set];
+}
+
+/* Differential: 3000 random short sequences over the interesting bytes;
+ * the driver's verdict must equal the reference's, and a server must
+ * fail exactly when the first bad byte arrives (not before, not after):
+ * the frame announces 50 more bytes than are ever sent. */
+TEST(rfc3629_differential_against_reference_validator) {
+  uint64_t st = 0x5eed;
+  int reported = 0;
+  for (int t = 0; t < 3000 && reported < 5; t++) {
+    uint8_t s[12];
+    size_t n = 1 + (size_t)(test_rand_(&st) % 8);
+    for (size_t i = 0; i < n; i++)
+      s[i] = interesting_byte(&st);
+    long ref = ref_utf8(s, n);
+    /* Whole message in one frame: verdict. */
+    hb f = {0};
+    h_frame(&f, H_FIN | WSX_OP_TEXT, 1, s, n);
+    hrec r;
+    REQUIRE(h_run(&r, H_SERVER, NULL, f.p, f.len, H_WHOLE, 0));
+    int ok = r.n_message == 1 && r.n_error == 0;
+    if (ok != (ref == -1)) {
+      TEST_FAILF_("sequence %zu bytes, first %02x %02x: driver %s, "
+                  "reference %s",
+                  n, s[0], n > 1 ? s[1] : 0, ok ? "accepts" : "rejects",
+                  ref == -1 ? "accepts" : "rejects");
+      reported++;
+    }
+    h_rec_free(&r);
+    /* Fail-fast position. */
+    if (ref >= 0) {
+      uint8_t pl[64];
+      memcpy(pl, s, n);
+      memset(pl + n, 'a', 50);
+      f.len = 0;
+      h_frame(&f, H_FIN | WSX_OP_TEXT, 1, pl, n + 50);
+      size_t hdr = f.len - (n + 50);
+      REQUIRE(h_open(&r, H_SERVER, NULL));
+      h_feed(&r, f.p, hdr + (size_t)ref, H_WHOLE, 0, 0);
+      int early = r.n_error;
+      h_feed(&r, f.p + hdr + (size_t)ref, 1, H_WHOLE, 0, 0);
+      if (early || r.n_error != 1 || r.err_code != WSX_E_UTF8) {
+        TEST_FAILF_("sequence of %zu bytes (first %02x): invalid at byte "
+                    "%ld; driver failed %s",
+                    n, s[0], ref, early ? "too early" : "late or not at all");
+        reported++;
+      }
+      h_rec_free(&r);
+    }
+    hb_free(&f);
+  }
+}
+
 TEST_MAIN(RUN(rfc8_1_utf8_cases_single_frame);
           RUN(rfc8_1_utf8_cases_fragmented_at_every_position);
           RUN(rfc8_1_utf8_fails_fast_inside_incomplete_frame);
@@ -293,4 +397,5 @@ TEST_MAIN(RUN(rfc8_1_utf8_cases_single_frame);
           RUN(rfc8_1_utf8_fail_fast_across_fragments);
           RUN(rfc8_1_utf8_state_does_not_leak_between_messages);
           RUN(rfc5_5_1_close_reason_utf8);
-          RUN(api_send_text_and_close_refuse_invalid_utf8))
+          RUN(api_send_text_and_close_refuse_invalid_utf8);
+          RUN(rfc3629_differential_against_reference_validator))
