@@ -14,6 +14,8 @@ static int putn(wsx__buf *b, const wsx_allocator *a, const char *s, size_t n) {
   return wsx__buf_append(b, a, s, n);
 }
 
+static int make_server_url(wsx_driver *d);
+
 /* Copies method, target and headers into one driver-owned block (d->head)
  * and points d->hs->req at it. */
 int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
@@ -60,7 +62,7 @@ int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
   d->hs->req.headers = h;
   d->hs->req.num_headers = req->num_headers;
   d->hs->have_req = 1;
-  return WSX_OK;
+  return make_server_url(d);
 }
 
 /* Appends p[0..len) to the head buffer and tries to parse it. On a complete
@@ -156,6 +158,8 @@ int wsx__server_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
     return rc;
   d->hs->req = req;
   d->hs->have_req = 1;
+  if (make_server_url(d))
+    return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   d->state = WSX__S_REQUEST;
   if (d->cb.connect)
     d->cb.connect(d, d->ud);
@@ -262,8 +266,6 @@ static int make_server_url(wsx_driver *d) {
 }
 
 int wsx__server_start(wsx_driver *d) {
-  if (make_server_url(d))
-    return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   int draft = wsx__hixie_detect(&d->hs->req);
   if (draft) {
     if (!d->allow_drafts)
