@@ -7,7 +7,7 @@
 #   make asan       everything in build-asan/ with ASan + UBSan
 #   make fuzz       fuzz targets for FUZZ_SECONDS (default 300) each
 #   make bench      Release build, then bench/run.sh and every bench program
-#   make demo       the demo server (build/wsx)
+#   make demo       the demo server: build/wsx serve on DEMO_PORT (8080)
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
 #   make format     clang-format -i over the C sources
 #   make clean
@@ -85,14 +85,8 @@ bench: deps-check
 
 demo: deps-check
 	@$(MAKE) build
-	@if [ ! -x $(BUILD)/wsx ]; then \
-	  echo "error: $(BUILD)/wsx is not built yet (tools/wsx.c missing)" >&2; \
-	  exit 1; fi
-	@if $(BUILD)/wsx --help 2>&1 | grep -qw serve; then \
-	  echo "== $(BUILD)/wsx serve"; exec $(BUILD)/wsx serve; \
-	else \
-	  echo "== $(BUILD)/wsx echo --port $(DEMO_PORT)"; \
-	  exec $(BUILD)/wsx echo --port $(DEMO_PORT); fi
+	@echo "== $(BUILD)/wsx serve --port $(DEMO_PORT): open http://localhost:$(DEMO_PORT)/"
+	@exec $(BUILD)/wsx serve --port $(DEMO_PORT)
 
 install:
 	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release \

@@ -16,6 +16,8 @@ int wsx_cmd_connect(int argc, char **argv);
 /* wsx autobahn-client: Autobahn|Testsuite fuzzingserver client
  * (tools/cmd_autobahn.c). */
 int wsx_cmd_autobahn_client(int argc, char **argv);
+/* wsx serve: the demo server with an embedded page (tools/cmd_serve.c). */
+int wsx_cmd_serve(int argc, char **argv);
 /* wsx bench: the load generator (tools/cmd_bench.c). */
 int wsx_cmd_bench(int argc, char **argv);
 

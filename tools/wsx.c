@@ -20,6 +20,8 @@ static const command commands[] = {
      "client: stdin lines out as messages, messages in to stdout"},
     {"autobahn-client", wsx_cmd_autobahn_client,
      "client for the Autobahn|Testsuite fuzzingserver"},
+    {"serve", wsx_cmd_serve,
+     "demo server: page with chat, EventSource clock, echo"},
     {"bench", wsx_cmd_bench, "load generator (messages/s against an echo "
                              "server)"},
 };

@@ -1,0 +1,659 @@
+/*
+ * tools/cmd_serve.c: `wsx serve`, the demo server. One process, no files:
+ * the page (tools/demo/, embedded by tools/demo_page.c) at /, a chat over
+ * WebSocket at /chat (every message to every browser), a server clock over
+ * EventSource at /clock and a WebSocket echo at /echo.
+ *
+ * Chat sockets and clock streams are kept in two intrusive lists: a
+ * broadcast is a loop of send calls over the same buffer (the transport
+ * copies only what the kernel does not take at once), so a message costs
+ * no allocation here.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include <wsx/eventsource.h>
+#include <wsx/uv.h>
+
+#include "args.h"
+#include "chat_json.h"
+#include "cmds.h"
+#include "demo_page.h"
+
+#define SHUTDOWN_GRACE_MS 3000
+/* Largest WebSocket message the server reads (echo included). */
+#define MAX_MESSAGE 65536u
+/* A browser this far behind on chat or clock output is dropped rather than
+ * buffered for. */
+#define MAX_BUFFERED ((size_t)1 << 20)
+
+enum conn_kind { KIND_CHAT = 1, KIND_ECHO = 2 };
+
+/* Inline per-socket state (wsx_socket_ext). */
+typedef struct serve_conn {
+  struct serve_conn *prev, *next; /* chat list links (chat sockets only) */
+  wsx_socket *sock;
+  unsigned long long id; /* connection number printed in event lines */
+  int listed;            /* linked into S.chat */
+} serve_conn;
+
+/* One EventSource client of /clock (one allocation per stream). */
+typedef struct clock_client {
+  struct clock_client *prev, *next;
+  wsx_eventsource *es;
+  unsigned long long id;
+} clock_client;
+
+typedef struct serve_state {
+  uv_loop_t *loop;
+  wsx_server *srv;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t grace; /* bounds the graceful shutdown */
+  uv_timer_t tick;  /* the clock: fires just after each wall-clock second */
+  serve_conn *chat; /* open chat sockets */
+  size_t num_chat;
+  clock_client *clocks; /* open /clock streams */
+  unsigned long long next_id;
+  int quiet, stopping;
+  /* `open` fires inside wsx_request_accept(), when the request is gone:
+   * the path is copied here first for the event line. */
+  const char *pending_path;
+  char out[CHAT_MAX_OUTPUT]; /* the message being broadcast */
+} serve_state;
+
+static serve_state S;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: wsx serve [--port P] [--host H] [--quiet]\n"
+          "Demo server with an embedded page: a chat (WebSocket /chat, each\n"
+          "message broadcast to every browser), a server clock (EventSource\n"
+          "/clock, one event a second) and an echo endpoint (WebSocket "
+          "/echo).\n\n"
+          "  --port P    TCP port (default 8080; 0 = ephemeral)\n"
+          "  --host H    IPv4 or IPv6 address to listen on (default: the\n"
+          "              loopback, 127.0.0.1 and ::1; 0.0.0.0 = every "
+          "interface)\n"
+          "  --quiet     no per-connection event lines\n\n"
+          "Prints 'listening on http://HOST:PORT/' once listening, then one "
+          "line per event:\n"
+          "  http <address:port> <method> <path> <status>\n"
+          "  open <id> <address:port> <path>\n"
+          "  close <id> <code> [<reason>]      (clock streams: code -)\n"
+          "  error <id> <message>\n"
+          "Chat messages are JSON {\"name\", \"text\"} of at most %d bytes; "
+          "the server\nadds \"time\" (ms since the epoch) and sends them to "
+          "everyone.\n"
+          "SIGINT/SIGTERM close every connection (1001) and exit 0.\n",
+          CHAT_MAX_INPUT);
+}
+
+/* ---- event lines ---------------------------------------------------- */
+
+static void line_end(void) {
+  putchar('\n');
+  fflush(stdout);
+}
+
+static void log_path(const char *path, size_t len) {
+  cli_write_escaped(stdout, path, len);
+}
+
+static void log_open(unsigned long long id, wsx_socket *s, const char *path) {
+  if (S.quiet)
+    return;
+  char addr[64], where[80];
+  int port = 0;
+  if (!s || wsx_socket_remote_address(s, addr, sizeof addr, &port) != WSX_OK)
+    strcpy(addr, "?");
+  cli_hostport(where, sizeof where, addr, port);
+  printf("open %llu %s %s", id, where, path);
+  line_end();
+}
+
+static void log_close(unsigned long long id, const wsx_close_event *e) {
+  if (S.quiet)
+    return;
+  if (!e) {
+    printf("close %llu -", id);
+  } else {
+    printf("close %llu %u", id, (unsigned)e->code);
+    if (e->reason_len) {
+      putchar(' ');
+      cli_write_escaped(stdout, e->reason, e->reason_len);
+    }
+  }
+  line_end();
+}
+
+static void log_error(unsigned long long id, const char *message) {
+  if (S.quiet)
+    return;
+  printf("error %llu ", id);
+  cli_write_escaped(stdout, message, strlen(message));
+  line_end();
+}
+
+/* ---- time ----------------------------------------------------------- */
+
+static uint64_t now_ms(void) {
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv) != 0)
+    return 0;
+  return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+/* ---- chat ----------------------------------------------------------- */
+
+/* Sends out[0..len) to every chat socket. A socket that falls more than
+ * MAX_BUFFERED behind is dropped by the transport (its close comes later
+ * from the loop), so the list is never changed under this loop. */
+static void broadcast(const char *msg, size_t len) {
+  for (serve_conn *c = S.chat; c; c = c->next)
+    (void)wsx_socket_send_text(c->sock, msg, len);
+}
+
+static void broadcast_online(void) {
+  if (S.stopping)
+    return;
+  int n = snprintf(S.out, sizeof S.out, "{\"online\":%zu}", S.num_chat);
+  broadcast(S.out, (size_t)n);
+}
+
+static void send_error(wsx_socket *s, const char *why) {
+  /* `why` is one of the static ASCII texts of chat_format(). */
+  char buf[192];
+  size_t n = 10;
+  memcpy(buf, "{\"error\":\"", n);
+  for (const char *p = why; *p && n + 4 < sizeof buf; p++) {
+    if (*p == '"' || *p == '\\')
+      buf[n++] = '\\';
+    buf[n++] = *p;
+  }
+  memcpy(buf + n, "\"}", 2);
+  (void)wsx_socket_send_text(s, buf, n + 2);
+}
+
+static void chat_open(wsx_socket *s, void *ud) {
+  (void)ud;
+  serve_conn *c = wsx_socket_ext(s);
+  c->sock = s;
+  c->id = ++S.next_id;
+  c->prev = NULL;
+  c->next = S.chat;
+  if (S.chat)
+    S.chat->prev = c;
+  S.chat = c;
+  c->listed = 1;
+  S.num_chat++;
+  log_open(c->id, s, S.pending_path);
+  broadcast_online();
+}
+
+static void chat_message(wsx_socket *s, const wsx_message *m, void *ud) {
+  (void)ud;
+  const char *why = "chat messages are JSON text";
+  long n = -1;
+  if (m->opcode == WSX_OP_TEXT)
+    n = chat_format((const char *)m->data, m->len, now_ms(), S.out,
+                    sizeof S.out, &why);
+  if (n < 0) {
+    send_error(s, why);
+    return;
+  }
+  broadcast(S.out, (size_t)n);
+}
+
+static void chat_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
+  (void)ud;
+  serve_conn *c = wsx_socket_ext(s);
+  if (!c->listed)
+    return;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    S.chat = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  c->listed = 0;
+  S.num_chat--;
+  log_close(c->id, e);
+  broadcast_online();
+}
+
+/* ---- echo ----------------------------------------------------------- */
+
+static void echo_open(wsx_socket *s, void *ud) {
+  (void)ud;
+  serve_conn *c = wsx_socket_ext(s);
+  c->sock = s;
+  c->id = ++S.next_id;
+  log_open(c->id, s, S.pending_path);
+}
+
+static void echo_message(wsx_socket *s, const wsx_message *m, void *ud) {
+  (void)ud;
+  if (m->opcode == WSX_OP_TEXT)
+    (void)wsx_socket_send_text(s, (const char *)m->data, m->len);
+  else
+    (void)wsx_socket_send_binary(s, m->data, m->len);
+}
+
+static void echo_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
+  (void)ud;
+  serve_conn *c = wsx_socket_ext(s);
+  log_close(c->id, e);
+}
+
+static void conn_error(wsx_socket *s, const wsx_error_event *e, void *ud) {
+  (void)ud;
+  serve_conn *c = wsx_socket_ext(s);
+  log_error(c->id, e->message);
+}
+
+static const wsx_socket_callbacks chat_cbs = {
+    .open = chat_open,
+    .message = chat_message,
+    .error = conn_error,
+    .close = chat_close,
+};
+
+static const wsx_socket_callbacks echo_cbs = {
+    .open = echo_open,
+    .message = echo_message,
+    .error = conn_error,
+    .close = echo_close,
+};
+
+/* ---- clock ---------------------------------------------------------- */
+
+/* Formats the current UTC time as ISO 8601 ("2024-05-01T12:34:56Z"). */
+static size_t format_time(char *buf, size_t len) {
+  uv_timeval64_t tv;
+  struct tm tm;
+  if (uv_gettimeofday(&tv) != 0)
+    return 0;
+  time_t t = (time_t)tv.tv_sec;
+  if (!gmtime_r(&t, &tm))
+    return 0;
+  return strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void send_time(wsx_eventsource *es) {
+  char buf[32];
+  size_t n = format_time(buf, sizeof buf);
+  if (n)
+    (void)wsx_eventsource_send(es, buf, n, NULL, NULL);
+}
+
+static void on_tick(uv_timer_t *t);
+
+/* Arms the clock for a few ms after the next wall-clock second, so every
+ * event shows a new second and the clocks of all browsers turn together. */
+static void arm_tick(void) {
+  uint64_t ms = now_ms();
+  (void)uv_timer_start(&S.tick, on_tick, 1000u - ms % 1000u + 5u, 0);
+}
+
+static void on_tick(uv_timer_t *t) {
+  (void)t;
+  char buf[32];
+  size_t n = format_time(buf, sizeof buf);
+  for (clock_client *c = S.clocks; c && n; c = c->next)
+    (void)wsx_eventsource_send(c->es, buf, n, NULL, NULL);
+  /* An idle server does not wake up every second. */
+  if (S.clocks && !S.stopping)
+    arm_tick();
+}
+
+static void clock_close(wsx_eventsource *es, void *ud) {
+  (void)es;
+  clock_client *c = ud;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    S.clocks = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  log_close(c->id, NULL);
+  free(c);
+}
+
+/* Answers `req` (an EventSource request for /clock) with a stream. */
+static void start_clock(wsx_request *req, wsx_http_res *res, const char *addr) {
+  static const wsx_eventsource_callbacks cbs = {.close = clock_close};
+  static const wsx_header extra[] = {
+      {"X-Content-Type-Options", 22, "nosniff", 7},
+  };
+  wsx_eventsource_options opts;
+  memset(&opts, 0, sizeof opts);
+  opts.retry = 2; /* a restarted server is found again quickly */
+  opts.ping = 0;  /* one event a second keeps proxies awake anyway */
+  opts.headers = extra;
+  opts.num_headers = sizeof extra / sizeof extra[0];
+  opts.max_buffered = MAX_BUFFERED;
+  int err = WSX_E_NOMEM;
+  clock_client *c = calloc(1, sizeof *c);
+  wsx_eventsource *es =
+      c ? wsx_eventsource_new(req, res, &opts, &cbs, c, &err) : NULL;
+  if (!es) {
+    free(c);
+    if (!S.quiet) {
+      printf("error - cannot start /clock for %s: %s", addr,
+             wsx_uv_strerror(err));
+      line_end();
+    }
+    (void)wsx_http_res_status(res, 500, NULL);
+    (void)wsx_http_res_end(res, "cannot start the stream\n", 24);
+    return;
+  }
+  c->es = es;
+  c->id = ++S.next_id;
+  c->next = S.clocks;
+  if (S.clocks)
+    S.clocks->prev = c;
+  S.clocks = c;
+  if (!S.quiet) {
+    printf("open %llu %s /clock", c->id, addr);
+    line_end();
+  }
+  /* The page shows the time at once instead of after up to a second. */
+  send_time(es);
+  if (!uv_is_active((uv_handle_t *)&S.tick))
+    arm_tick();
+}
+
+/* ---- HTTP ----------------------------------------------------------- */
+
+static const wsx_demo_file *find_file(const char *path, size_t len) {
+  if (len == 11 && !memcmp(path, "/index.html", 11))
+    path = "/", len = 1;
+  for (size_t i = 0; i < wsx_demo_num_files; i++) {
+    const wsx_demo_file *f = &wsx_demo_files[i];
+    if (strlen(f->path) == len && !memcmp(f->path, path, len))
+      return f;
+  }
+  return NULL;
+}
+
+static void respond_text(wsx_http_res *res, int status, const char *text) {
+  (void)wsx_http_res_status(res, status, NULL);
+  (void)wsx_http_res_header(res, "Content-Type", "text/plain; charset=utf-8");
+  (void)wsx_http_res_header(res, "X-Content-Type-Options", "nosniff");
+  (void)wsx_http_res_end(res, text, strlen(text));
+}
+
+/* The page loads nothing from elsewhere and runs no inline code: a strict
+ * policy costs nothing and limits what an injected string could do. */
+#define PAGE_CSP                                                               \
+  "default-src 'self'; img-src 'self' data:; connect-src 'self'; "             \
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static void serve_file(wsx_http_res *res, const wsx_demo_file *f) {
+  (void)wsx_http_res_header(res, "Content-Type", f->content_type);
+  (void)wsx_http_res_header(res, "Cache-Control", "no-cache");
+  (void)wsx_http_res_header(res, "X-Content-Type-Options", "nosniff");
+  if (!strcmp(f->path, "/")) {
+    (void)wsx_http_res_header(res, "Content-Security-Policy", PAGE_CSP);
+    (void)wsx_http_res_header(res, "Referrer-Policy", "no-referrer");
+  }
+  (void)wsx_http_res_end(res, f->data, f->len);
+}
+
+static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
+                    void *ud) {
+  (void)srv;
+  (void)ud;
+  size_t plen = 0;
+  const char *path = wsx_request_path(req, &plen);
+  const char *method = wsx_request_method(req);
+  int port = 0;
+  const char *ip = wsx_request_remote_address(req, &port);
+  char addr[80];
+  cli_hostport(addr, sizeof addr, ip && ip[0] ? ip : "?", port);
+  int is_get = !strcmp(method, "GET");
+  int status;
+  const wsx_demo_file *f = NULL;
+  if (plen == 6 && !memcmp(path, "/clock", 6))
+    status = !is_get ? 405 : wsx_eventsource_is_eventsource(req) ? 200 : 406;
+  else if ((f = find_file(path, plen)))
+    status = is_get ? 200 : 405;
+  else
+    status = 404;
+  if (!S.quiet) {
+    printf("http %s ", addr);
+    log_path(method, strlen(method));
+    putchar(' ');
+    log_path(path, plen);
+    printf(" %d", status);
+    line_end();
+  }
+  if (S.stopping) {
+    respond_text(res, 503, "shutting down\n");
+  } else if (status == 405) {
+    (void)wsx_http_res_header(res, "Allow", "GET");
+    respond_text(res, 405, "method not allowed\n");
+  } else if (status == 406) {
+    respond_text(res, 406,
+                 "/clock is an event stream: open it with "
+                 "EventSource (Accept: text/event-stream)\n");
+  } else if (status == 404) {
+    respond_text(res, 404, "not found\n");
+  } else if (f) {
+    serve_file(res, f);
+  } else {
+    start_clock(req, res, addr);
+  }
+}
+
+/* ---- WebSocket upgrades -------------------------------------------- */
+
+/* A browser always sends Origin: a page from another site may not talk to
+ * the chat in a visitor's name. Clients without Origin (tools) may. */
+static int origin_allowed(wsx_request *req) {
+  const char *origin = wsx_request_origin(req);
+  if (!origin)
+    return 1;
+  const char *host = wsx_request_host(req);
+  const char *authority = strstr(origin, "://");
+  return authority && host[0] && !strcasecmp(authority + 3, host);
+}
+
+static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
+  (void)srv;
+  (void)ud;
+  size_t plen = 0;
+  const char *path = wsx_request_path(req, &plen);
+  const wsx_socket_callbacks *cbs = NULL;
+  if (plen == 5 && !memcmp(path, "/chat", 5)) {
+    cbs = &chat_cbs;
+    S.pending_path = "/chat";
+  } else if (plen == 5 && !memcmp(path, "/echo", 5)) {
+    cbs = &echo_cbs;
+    S.pending_path = "/echo";
+  }
+  int status = !cbs ? 404 : S.stopping ? 503 : !origin_allowed(req) ? 403 : 0;
+  if (status) {
+    if (!S.quiet) {
+      printf("reject %d ", status);
+      log_path(path, plen);
+      line_end();
+    }
+    (void)wsx_request_reject(
+        req, status, status == 403 ? "cross-origin request" : NULL, NULL, 0);
+    return;
+  }
+  int err = 0;
+  wsx_socket *s = wsx_request_accept(req, NULL, NULL, cbs, NULL, &err);
+  if (!s && !S.quiet) {
+    printf("error - cannot accept: %s", wsx_uv_strerror(err));
+    line_end();
+  }
+}
+
+/* ---- lifecycle ------------------------------------------------------ */
+
+static void on_server_error(wsx_server *srv, int err, const char *message,
+                            void *ud) {
+  (void)srv;
+  (void)ud;
+  fprintf(stderr, "wsx serve: %s (%s)\n", message, wsx_uv_strerror(err));
+}
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+static void close_handles(void) {
+  uv_close((uv_handle_t *)&S.sigint, on_handle_closed);
+  uv_close((uv_handle_t *)&S.sigterm, on_handle_closed);
+  uv_close((uv_handle_t *)&S.grace, on_handle_closed);
+  uv_close((uv_handle_t *)&S.tick, on_handle_closed);
+}
+
+static void on_server_closed(wsx_server *srv, void *ud) {
+  (void)srv;
+  (void)ud;
+  S.srv = NULL;
+  close_handles();
+}
+
+static void on_grace_expired(uv_timer_t *t) {
+  (void)t;
+  fprintf(stderr,
+          "wsx serve: %zu connection(s) still closing after %d ms; "
+          "exiting\n",
+          S.srv ? wsx_server_connection_count(S.srv) : (size_t)0,
+          SHUTDOWN_GRACE_MS);
+  fflush(stdout);
+  exit(0);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  (void)h;
+  if (S.stopping) {
+    fprintf(stderr, "wsx serve: signal %d during shutdown; exiting now\n",
+            signum);
+    fflush(stdout);
+    exit(1);
+  }
+  S.stopping = 1;
+  (void)uv_timer_stop(&S.tick);
+  if (uv_timer_start(&S.grace, on_grace_expired, SHUTDOWN_GRACE_MS, 0) == 0)
+    uv_unref((uv_handle_t *)&S.grace);
+  /* Streams end cleanly (their close callbacks unlink them later). */
+  for (clock_client *c = S.clocks; c; c = c->next)
+    (void)wsx_eventsource_close(c->es);
+  wsx_server_free(S.srv);
+}
+
+/* Returns 0, 2 (usage error, printed) or -1 (--help printed). */
+static int parse_args(int argc, char **argv, const char **host, int *port,
+                      int *host_given) {
+  const char *v;
+  int r;
+  for (int i = 1; i < argc; i++) {
+    if (cli_is_help(argv[i])) {
+      usage(stdout);
+      return -1;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--port", &v))) {
+      if (r == 2 || cli_port("serve", "--port", v, port))
+        return 2;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--host", &v))) {
+      if (r == 2 || cli_host("serve", v))
+        return 2;
+      *host = v;
+      *host_given = 1;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--quiet", NULL)) ||
+               (r = cli_option("serve", argc, argv, &i, "-q", NULL))) {
+      if (r == 2)
+        return 2;
+      S.quiet = 1;
+    } else if (argv[i][0] == '-') {
+      return cli_usage_error("serve", "unknown option '%s'", argv[i]);
+    } else {
+      return cli_usage_error("serve", "unexpected argument '%s'", argv[i]);
+    }
+  }
+  return 0;
+}
+
+static int start(const char *host, int port, int host_given) {
+  static const wsx_server_callbacks server_cbs = {
+      .request = on_request,
+      .http_request = on_http,
+      .error = on_server_error,
+      .closed = on_server_closed,
+  };
+  wsx_server_options opts;
+  memset(&opts, 0, sizeof opts);
+  opts.socket.driver.max_length = MAX_MESSAGE;
+  opts.socket.max_buffered = MAX_BUFFERED;
+  opts.socket.ext_size = sizeof(serve_conn);
+  /* Browsers that sleep or lose the network are noticed and dropped. */
+  opts.socket.keepalive = 1;
+  opts.max_http_body = 1024;
+  int err = 0;
+  S.srv = wsx_server_new(S.loop, &opts, &server_cbs, NULL, &err);
+  if (!S.srv) {
+    fprintf(stderr, "wsx serve: cannot create the server: %s\n",
+            wsx_uv_strerror(err));
+    return 1;
+  }
+  char where[80];
+  err = wsx_server_listen(S.srv, host, port);
+  if (err < 0) {
+    cli_hostport(where, sizeof where, host, port);
+    fprintf(stderr, "wsx serve: cannot listen on %s: %s\n", where,
+            wsx_uv_strerror(err));
+    return 1;
+  }
+  port = wsx_server_port(S.srv);
+  /* Browsers may try "localhost" as ::1 first: the default listens on
+   * both loopbacks (same port), if the machine has IPv6. */
+  if (!host_given)
+    (void)wsx_server_listen(S.srv, "::1", port);
+  cli_hostport(where, sizeof where, host, port);
+  printf("listening on http://%s/\n", where);
+  fflush(stdout);
+  return 0;
+}
+
+int wsx_cmd_serve(int argc, char **argv) {
+  const char *host = "127.0.0.1";
+  int port = 8080, host_given = 0;
+  memset(&S, 0, sizeof S);
+  int r = parse_args(argc, argv, &host, &port, &host_given);
+  if (r)
+    return r < 0 ? 0 : r;
+  signal(SIGPIPE, SIG_IGN);
+  S.loop = uv_default_loop();
+  if (uv_signal_init(S.loop, &S.sigint) || uv_signal_init(S.loop, &S.sigterm) ||
+      uv_timer_init(S.loop, &S.grace) || uv_timer_init(S.loop, &S.tick) ||
+      uv_signal_start(&S.sigint, on_signal, SIGINT) ||
+      uv_signal_start(&S.sigterm, on_signal, SIGTERM)) {
+    fprintf(stderr, "wsx serve: cannot set up signal handling\n");
+    return 1;
+  }
+  /* Only the server keeps the loop alive. */
+  uv_unref((uv_handle_t *)&S.sigint);
+  uv_unref((uv_handle_t *)&S.sigterm);
+  uv_unref((uv_handle_t *)&S.tick);
+  r = start(host, port, host_given);
+  if (r) {
+    if (S.srv)
+      wsx_server_free(S.srv);
+    else
+      close_handles();
+  }
+  uv_run(S.loop, UV_RUN_DEFAULT);
+  int cr = uv_loop_close(S.loop);
+  if (cr)
+    fprintf(stderr, "wsx serve: loop closed with handles open: %s\n",
+            uv_strerror(cr));
+  return r;
+}
