@@ -44,8 +44,12 @@
  * Every callback member may be NULL. `user_data` is passed back to every
  * callback; wsx_socket_set_user_data() changes it.
  *
- * Not yet supported (reserved fields; setting them gives
- * WSX_E_UNSUPPORTED): wss:// and TLS servers (`tls`), HTTP proxies (`proxy`).
+ * TLS: wss:// clients and TLS servers take their options from wsx/tls.h
+ * (wsx_socket_options.tls, wsx_server_options.tls); a TLS socket has the
+ * same calls and events as a plain one.
+ *
+ * Not yet supported (reserved field; setting it gives WSX_E_UNSUPPORTED):
+ * HTTP proxies (`proxy`).
  */
 #ifndef WSX_UV_H
 #define WSX_UV_H
@@ -55,6 +59,7 @@
 #include "common.h"
 #include "driver.h"
 #include "http.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,6 +94,9 @@ typedef struct wsx_http_res wsx_http_res;
  *                    unrequested protocol or extension ...
  *   WSX_E_HTTP / WSX_E_HEAD_TOO_BIG  the response head was malformed
  *   WSX_E_CLOSED     the server closed the connection before answering
+ *   WSX_E_TLS        the TLS handshake failed; `message` says why, e.g.
+ *                    "certificate verify failed: hostname mismatch"
+ *                    (see wsx/tls.h)
  * `message` is a NUL-terminated explanation, borrowed for the callback.
  * The response headers (if any arrived) are available through
  * wsx_socket_headers() and wsx_socket_status_code() during the callback.
@@ -176,19 +184,26 @@ typedef struct wsx_socket_options {
   size_t ext_size;
   /* Non-zero: leave Nagle's algorithm on (default: TCP_NODELAY set). */
   int nagle;
-  /* Reserved for wss:// / TLS and HTTP proxies (issue 4). Must be NULL:
-   * otherwise constructors fail with WSX_E_UNSUPPORTED. */
-  const void *tls;
+  /* wss:// client TLS options (wsx/tls.h; read during the call, not kept).
+   * NULL: verify the server against the system trust store. Ignored for
+   * ws:// URLs, adopted sockets and a server's sockets (a server's TLS is
+   * wsx_server_options.tls). */
+  const wsx_tls_client_options *tls;
+  /* Reserved for HTTP proxies (issue 4). Must be NULL: otherwise
+   * constructors fail with WSX_E_UNSUPPORTED. */
   const char *proxy;
 } wsx_socket_options;
 
 /*
- * Client: connects to a ws:// URL (host name, IPv4, [IPv6] literal, port,
- * path and query). DNS goes through uv_getaddrinfo; every address is tried
+ * Client: connects to a ws:// or wss:// URL (host name, IPv4, [IPv6]
+ * literal, port, path and query). wss:// verifies the server's certificate
+ * and name (opts->tls, wsx/tls.h); connect_timeout covers the TLS
+ * handshake. DNS goes through uv_getaddrinfo; every address is tried
  * in order until one connects. `opts`, `cbs` may be NULL.
  * Returns the socket (CONNECTING); `open` or `connect_failed` follows, then
  * eventually `close`. Returns NULL with *err (if err != NULL) set to
- * WSX_E_URL (bad URL), WSX_E_UNSUPPORTED (wss://, tls or proxy set),
+ * WSX_E_URL (bad URL), WSX_E_UNSUPPORTED (proxy set), WSX_E_TLS (a CA,
+ * client certificate or key in opts->tls could not be loaded),
  * WSX_E_HEADER_VALUE, WSX_E_NOMEM or a libuv error; no callback fires then.
  * `url` is copied.
  */
@@ -366,13 +381,18 @@ typedef struct wsx_server_options {
   int backlog;     /* 0 = 511 */
   int ipv6_only;   /* IPv6 listeners: no v4-mapped addresses */
   int reuse_port;  /* SO_REUSEPORT (one server per loop per core) */
-  const void *tls; /* reserved (issue 4): must be NULL */
+  /* Non-NULL: a TLS (wss) server (wsx/tls.h; certificates are loaded by
+   * wsx_server_new, the struct is not kept). handshake_timeout covers the
+   * TLS handshake. */
+  const wsx_tls_server_options *tls;
 } wsx_server_options;
 
 /*
  * Creates a server on `loop`. `opts`, `cbs` may be NULL; both are copied.
- * Returns NULL with *err (if non-NULL) set to WSX_E_NOMEM, WSX_E_INVALID,
- * WSX_E_UNSUPPORTED (tls/proxy set), WSX_E_HEADER_VALUE.
+ * Returns NULL with *err (if non-NULL) set to WSX_E_NOMEM, WSX_E_INVALID
+ * (also: TLS options without a certificate, client_auth without a CA),
+ * WSX_E_TLS (a certificate, key or CA could not be loaded, or the key does
+ * not match), WSX_E_UNSUPPORTED (proxy set), WSX_E_HEADER_VALUE.
  */
 WSX_EXTERN wsx_server *wsx_server_new(uv_loop_t *loop,
                                       const wsx_server_options *opts,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "uv/internal.h"
+#include "uv/tls.h"
 
 struct wsx__dial {
   uv_getaddrinfo_t gai;
@@ -75,7 +76,8 @@ static void on_connect(uv_connect_t *req, int status) {
     uv_tcp_nodelay(&s->h.tcp, 1);
   s->phase = WSX__P_CLIENT_HS;
   wsx__sock_start_read(s);
-  rc = wsx_driver_start(s->d);
+  /* wss: the driver starts once the TLS handshake completed. */
+  rc = s->cfg->tls ? wsx__tls_client_start(s) : wsx_driver_start(s->d);
   if (rc < 0 && !(s->flags & WSX__F_HANDLE_CLOSING))
     fail(s, rc, 0, "could not send the handshake");
 }
@@ -264,9 +266,15 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
     rc = WSX_E_INVALID;
   else if (wsx_url_parse(url, &u) != WSX_OK)
     rc = WSX_E_URL;
-  else if (u.secure)
-    rc = WSX_E_UNSUPPORTED;
   if (rc != WSX_OK || !(s = new_sock(loop, opts, cbs, user_data, &rc))) {
+    if (err)
+      *err = rc;
+    return NULL;
+  }
+  if (u.secure &&
+      (rc = wsx__tls_client_ctx_new(&s->cfg->alloc, opts ? opts->tls : NULL,
+                                    &((wsx__cfg *)s->cfg)->tls)) != WSX_OK) {
+    discard_sock(s);
     if (err)
       *err = rc;
     return NULL;

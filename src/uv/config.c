@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "uv/internal.h"
+#include "uv/tls.h"
 
 static char **copy_strv(const wsx_allocator *a, const char *const *v) {
   size_t n = 0, i;
@@ -70,7 +71,9 @@ int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
   if (!o)
     o = &zero;
   wsx__alloc_init(&c->alloc, o->driver.allocator);
-  if (o->tls || o->proxy)
+  /* `tls` is resolved by the caller (client: wss URLs only; server: its
+   * own options), into c->tls. */
+  if (o->proxy)
     return WSX_E_UNSUPPORTED;
   c->dopts = o->driver;
   c->dopts.allocator = &c->alloc;
@@ -131,5 +134,6 @@ void wsx__cfg_free(wsx__cfg *c) {
     wsx__free(&c->alloc, (void *)c->headers[i].value);
   }
   wsx__free(&c->alloc, c->headers);
+  wsx__tls_ctx_free(c->tls);
   memset(c, 0, sizeof(*c));
 }

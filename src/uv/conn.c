@@ -43,7 +43,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
 static void uncork(wsx_socket *s);
 static void continue_teardown(wsx_socket *s);
 
-static void on_eof(wsx_socket *s, ssize_t err) {
+void wsx__sock_on_eof(wsx_socket *s, ssize_t err) {
   switch (s->phase) {
   case WSX__P_HEAD:
   case WSX__P_REQUEST:
@@ -78,7 +78,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   if (n == 0 || (s->flags & WSX__F_HANDLE_CLOSING))
     return;
   if (n < 0) {
-    on_eof(s, n);
+    wsx__sock_on_eof(s, n);
     return;
   }
   s->flags |= WSX__F_RX_SEEN;

@@ -40,6 +40,7 @@ typedef struct wsx__cfg {
   uint32_t ka_grace;      /* ms, 0 = no dead-peer detection */
   size_t hwm, max_buffered, ext_size;
   int nagle;
+  struct wsx__tls_ctx *tls; /* TLS contexts (uv/tls.h), owned; NULL = plain */
 } wsx__cfg;
 
 int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *o);
@@ -189,6 +190,9 @@ static inline wsx_server *wsx__sock_srv(const wsx_socket *s) {
 /* Driver callbacks (user data = the socket). */
 extern const wsx_driver_callbacks wsx__drv_cbs;
 void wsx__sock_start_read(wsx_socket *s);
+/* End of the peer's stream (a FIN, a read error `err`, or a TLS
+ * close_notify as UV_EOF): what happens depends on the phase. */
+void wsx__sock_on_eof(wsx_socket *s, ssize_t err);
 /* Sends raw bytes (HTTP responses); copies what the kernel does not take. */
 int wsx__sock_write(wsx_socket *s, const uv_buf_t *bufs, unsigned n);
 size_t wsx__sock_buffered(const wsx_socket *s);

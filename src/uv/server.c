@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "uv/internal.h"
+#include "uv/tls.h"
 
 wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
                            const wsx_server_callbacks *cbs, void *user_data,
@@ -20,11 +21,6 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
       *err = WSX_E_INVALID;
     return NULL;
   }
-  if (opts->tls) {
-    if (err)
-      *err = WSX_E_UNSUPPORTED;
-    return NULL;
-  }
   wsx__alloc_init(&a, opts->socket.driver.allocator);
   srv = wsx__malloc(&a, sizeof(*srv));
   if (!srv) {
@@ -34,6 +30,8 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
   }
   memset(srv, 0, sizeof(*srv));
   rc = wsx__cfg_init(&srv->cfg, &opts->socket);
+  if (rc == WSX_OK && opts->tls)
+    rc = wsx__tls_server_ctx_new(&srv->cfg.alloc, opts->tls, &srv->cfg.tls);
   if (rc == WSX_OK && !(srv->ctx = wsx__loopctx_get(loop)))
     rc = WSX_E_NOMEM;
   if (rc == WSX_OK &&
@@ -114,10 +112,12 @@ static void on_connection(uv_stream_t *ls, int status) {
   }
   s->flags |= WSX__F_COUNTED;
   srv->num_counted++;
-  if (!(s->req = wsx__request_new(s))) {
+  if (!(s->req = wsx__request_new(s)) ||
+      (srv->cfg.tls && wsx__tls_server_start(s) != WSX_OK)) {
     wsx__sock_close_handle(s);
     return;
   }
+  /* Covers the TLS handshake too. */
   wsx__timer_set(s, uv_now(srv->loop) + srv->hs_timeout);
   wsx__sock_start_read(s);
 }

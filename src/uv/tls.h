@@ -1,0 +1,67 @@
+/*
+ * TLS as a stream layer (see uv/stream.h): OpenSSL over a BIO that reads
+ * ciphertext from the loop's receive buffer and writes ciphertext through
+ * wsx__sock_raw_write, so OpenSSL never touches the socket.
+ *
+ * Contexts (wsx__tls_ctx) hold the SSL_CTXs: a server's (default certificate
+ * plus one per SNI entry) is built by wsx_server_new and shared by all its
+ * connections; a client's is built per wsx_socket_connect, except that the
+ * default (no options) context is one process-wide SSL_CTX on the system
+ * trust store, loaded once.
+ */
+#ifndef WSX_SRC_UV_TLS_H
+#define WSX_SRC_UV_TLS_H
+
+#include <openssl/ssl.h>
+
+#include "common/alloc.h"
+#include "wsx/tls.h"
+
+struct wsx_socket;
+
+typedef struct wsx__tls_ctx {
+  SSL_CTX *ctx;       /* default certificate (server) / the client context */
+  SSL_CTX **sni_ctx;  /* server: one per SNI entry */
+  char **sni_names;   /* server: the entries' names (copies) */
+  size_t num_sni;
+  int (*sni_cb)(const char *name, void *ud);
+  void *sni_ud;
+  char *server_name;  /* client: SNI / verified name override, or NULL */
+  wsx_allocator alloc;
+  int is_server;
+  int insecure;       /* client: verification off */
+  int shared;         /* the process-wide default client context */
+} wsx__tls_ctx;
+
+/* Both return WSX_OK, WSX_E_INVALID (missing certificate / CA, bad option
+ * combination), WSX_E_TLS (a file or PEM could not be loaded, key does not
+ * match the certificate) or WSX_E_NOMEM. `o` may be NULL for the client. */
+int wsx__tls_server_ctx_new(const wsx_allocator *a,
+                            const wsx_tls_server_options *o,
+                            wsx__tls_ctx **out);
+int wsx__tls_client_ctx_new(const wsx_allocator *a,
+                            const wsx_tls_client_options *o,
+                            wsx__tls_ctx **out);
+void wsx__tls_ctx_free(wsx__tls_ctx *c); /* NULL is fine */
+
+/* Server: installs the TLS layer on a just-accepted socket (cfg->tls set).
+ * The handshake runs as bytes arrive, under the handshake timeout; the HTTP
+ * front sees only plaintext. Returns WSX_OK or WSX_E_NOMEM. */
+int wsx__tls_server_start(struct wsx_socket *s);
+
+/*
+ * Client: installs the TLS layer on a connected client socket whose
+ * s->cfg->tls is set, and sends the ClientHello. SNI and the verified name
+ * are the URL's host (or the server_name option). Call it where
+ * wsx_driver_start(s->d) would be called: right after the TCP connect, or
+ * after an HTTP CONNECT tunnel is established (bytes the proxy sent after
+ * its response, if any, must be passed to s->layer->on_read). It sets the
+ * phase to WSX__P_CLIENT_HS; when the handshake completes it calls
+ * wsx_driver_start(s->d) itself; a failure is reported as connect_failed
+ * (WSX_E_TLS + reason) and the connection is torn down.
+ * Returns WSX_OK, or WSX_E_NOMEM / WSX_E_TLS / WSX_E_URL with nothing
+ * installed (the caller fails the connection as for any start error).
+ */
+int wsx__tls_client_start(struct wsx_socket *s);
+
+#endif
