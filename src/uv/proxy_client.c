@@ -1,0 +1,346 @@
+/*
+ * Client connections through an HTTP CONNECT proxy: the socket-level
+ * `proxy` option (faye-websocket's proxy: {origin, headers, tls}) over the
+ * sans-I/O handshake of wsx/proxy.h, and the optional http_proxy /
+ * https_proxy / no_proxy environment (the conventions of curl and wget).
+ *
+ * The transport calls in through the hooks of uv/proxy_client.h; the file
+ * is compiled once internal.h defines WSX__HAVE_PROXY_HOOKS (the hooks
+ * landed in client.c, conn.c, config.c, socket.c and uv.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uv/internal.h"
+
+#ifdef WSX__HAVE_PROXY_HOOKS
+
+/* ---- options ---- */
+
+static int copy_proxy_headers(wsx__proxy_cfg *pc, const wsx_allocator *a,
+                              const wsx_header *h, size_t n) {
+  size_t i;
+  if (n == 0)
+    return WSX_OK;
+  if (!h)
+    return WSX_E_INVALID;
+  if (!(pc->headers = wsx__malloc(a, n * sizeof(*h))))
+    return WSX_E_NOMEM;
+  memset(pc->headers, 0, n * sizeof(*h));
+  for (i = 0; i < n; i++) {
+    wsx_header *d = &pc->headers[i];
+    if (!wsx_http_valid_name(h[i].name, h[i].name_len) ||
+        !wsx_http_valid_value(h[i].value, h[i].value_len))
+      return WSX_E_HEADER_VALUE;
+    d->name = wsx__strndup(a, h[i].name, h[i].name_len);
+    d->value = wsx__strndup(a, h[i].value, h[i].value_len);
+    pc->num_headers = i + 1;
+    if (!d->name || !d->value)
+      return WSX_E_NOMEM;
+    d->name_len = h[i].name_len;
+    d->value_len = h[i].value_len;
+  }
+  return WSX_OK;
+}
+
+/* http:// only until the TLS layer can wrap the connection to the proxy
+ * itself (https:// proxies, proxy.tls). */
+static int check_proxy_url(const char *url) {
+  wsx_url u;
+  if (wsx_url_parse(url, &u) != WSX_OK ||
+      !(wsx__ieq(u.scheme, u.scheme_len, "http") ||
+        wsx__ieq(u.scheme, u.scheme_len, "https")))
+    return WSX_E_URL;
+  return u.secure ? WSX_E_UNSUPPORTED : WSX_OK;
+}
+
+int wsx__proxy_cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
+  const wsx_socket_proxy *po = o->proxy;
+  wsx__proxy_cfg *pc;
+  int rc;
+  if (!po)
+    return WSX_OK;
+  if (po->tls)
+    return WSX_E_UNSUPPORTED;
+  if (!po->origin && !po->use_env)
+    return WSX_E_INVALID;
+  if (po->origin && (rc = check_proxy_url(po->origin)) != WSX_OK)
+    return rc;
+  if (!(pc = wsx__malloc(&c->alloc, sizeof(*pc))))
+    return WSX_E_NOMEM;
+  memset(pc, 0, sizeof(*pc));
+  c->proxy = pc;
+  pc->use_env = po->use_env != 0;
+  if (po->origin &&
+      !(pc->origin = wsx__strndup(&c->alloc, po->origin, strlen(po->origin))))
+    return WSX_E_NOMEM;
+  return copy_proxy_headers(pc, &c->alloc, po->headers, po->num_headers);
+}
+
+void wsx__proxy_cfg_free(wsx__cfg *c) {
+  wsx__proxy_cfg *pc = c->proxy;
+  size_t i;
+  if (!pc)
+    return;
+  for (i = 0; i < pc->num_headers; i++) {
+    wsx__free(&c->alloc, (void *)pc->headers[i].name);
+    wsx__free(&c->alloc, (void *)pc->headers[i].value);
+  }
+  wsx__free(&c->alloc, pc->headers);
+  wsx__free(&c->alloc, pc->origin);
+  wsx__free(&c->alloc, pc);
+  c->proxy = NULL;
+}
+
+/* ---- the environment ---- */
+
+static int ieq_n(const char *a, const char *b, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    int x = (unsigned char)a[i], y = (unsigned char)b[i];
+    if (x >= 'A' && x <= 'Z')
+      x += 32;
+    if (y >= 'A' && y <= 'Z')
+      y += 32;
+    if (x != y)
+      return 0;
+  }
+  return 1;
+}
+
+/* An IPv4 literal (digits and dots only) or an IPv6 one (has ':'). */
+static int is_address(const char *h, size_t n) {
+  size_t i;
+  if (memchr(h, ':', n))
+    return 1;
+  for (i = 0; i < n; i++)
+    if (!(h[i] == '.' || (h[i] >= '0' && h[i] <= '9')))
+      return 0;
+  return 1;
+}
+
+/* One no_proxy entry e[0..n): "*", "host", ".domain", "*.domain",
+ * "host:port", "1.2.3.4", "::1", "[::1]:port". A name matches itself and
+ * its subdomains (curl's rule); addresses match exactly; no CIDR. */
+static int entry_matches(const char *e, size_t n, const char *host,
+                         size_t hlen, uint16_t port) {
+  const char *colon;
+  size_t colons = 0, i;
+  if (n == 1 && e[0] == '*')
+    return 1;
+  for (i = 0; i < n; i++)
+    colons += e[i] == ':';
+  if (n && e[0] == '[') {
+    const char *close = memchr(e, ']', n);
+    if (!close)
+      return 0;
+    colon = (size_t)(close + 1 - e) < n && close[1] == ':' ? close + 1 : NULL;
+    if (colon && (unsigned long)port != strtoul(colon + 1, NULL, 10))
+      return 0;
+    return (size_t)(close - e - 1) == hlen && ieq_n(e + 1, host, hlen);
+  }
+  if (colons == 1) {
+    colon = memchr(e, ':', n);
+    if ((unsigned long)port != strtoul(colon + 1, NULL, 10))
+      return 0;
+    n = (size_t)(colon - e);
+  }
+  if (n >= 2 && e[0] == '*' && e[1] == '.') {
+    e++;
+    n--;
+  }
+  if (n && e[0] == '.') {
+    e++;
+    n--;
+  }
+  if (n == 0)
+    return 0;
+  if (hlen == n)
+    return ieq_n(e, host, n);
+  /* "0.0.1" must not exclude 127.0.0.1: only names have subdomains. */
+  return hlen > n && host[hlen - n - 1] == '.' && !is_address(host, hlen) &&
+         ieq_n(e, host + hlen - n, n);
+}
+
+static int no_proxy_matches(const char *list, const wsx_url *u) {
+  const char *p = list;
+  while (*p) {
+    size_t n;
+    while (*p == ',' || *p == ' ' || *p == '\t')
+      p++;
+    n = strcspn(p, ", \t");
+    if (n && entry_matches(p, n, u->host, u->host_len, u->port))
+      return 1;
+    p += n;
+  }
+  return 0;
+}
+
+static const char *env(const char *lower, const char *upper) {
+  const char *v = getenv(lower);
+  if ((!v || !*v) && upper)
+    v = getenv(upper);
+  return v && *v ? v : NULL;
+}
+
+/*
+ * The proxy URL the environment gives for `u` (allocated), or NULL for a
+ * direct connection. Only the lower-case http_proxy counts for ws://: a CGI
+ * program gets HTTP_PROXY from a request's "Proxy:" header ("httpoxy").
+ */
+static int env_proxy(const wsx_allocator *a, const wsx_url *u, char **out) {
+  const char *v = u->secure ? env("https_proxy", "HTTPS_PROXY")
+                            : env("http_proxy", NULL);
+  const char *np = env("no_proxy", "NO_PROXY");
+  int scheme = 0;
+  size_t n;
+  *out = NULL;
+  if (!v || (np && no_proxy_matches(np, u)))
+    return WSX_OK;
+  scheme = strstr(v, "://") != NULL;
+  n = strlen(v);
+  if (!(*out = wsx__malloc(a, n + 8)))
+    return WSX_E_NOMEM;
+  snprintf(*out, n + 8, "%s%s", scheme ? "" : "http://", v);
+  return WSX_OK;
+}
+
+/* ---- the handshake on the socket ---- */
+
+static int proxy_write(wsx_proxy *p, const wsx_iovec *iov, size_t n,
+                       void *ud) {
+  wsx_socket *s = ud;
+  uv_buf_t b[4];
+  size_t i;
+  (void)p;
+  if (n > 4)
+    return WSX_E_INVALID;
+  for (i = 0; i < n; i++)
+    b[i] = uv_buf_init((char *)iov[i].base, (unsigned)iov[i].len);
+  return wsx__sock_write(s, b, (unsigned)n);
+}
+
+static const wsx_proxy_callbacks proxy_cbs = {proxy_write, NULL, NULL};
+
+int wsx__proxy_prepare(wsx_socket *s, const wsx_url *origin, wsx_url *dial) {
+  const wsx__proxy_cfg *pc = s->cfg->proxy;
+  wsx_proxy_options po;
+  char *from_env = NULL;
+  const char *url;
+  size_t i;
+  int rc = WSX_OK;
+  if (!pc)
+    return WSX_OK;
+  url = pc->origin;
+  if (!url) {
+    if ((rc = env_proxy(&s->cfg->alloc, origin, &from_env)) != WSX_OK)
+      return rc;
+    if (!from_env)
+      return WSX_OK;
+    url = from_env;
+    rc = check_proxy_url(url);
+  }
+  memset(&po, 0, sizeof(po));
+  po.max_head_size = s->cfg->dopts.max_head_size;
+  po.max_headers = s->cfg->dopts.max_headers;
+  po.allocator = &s->cfg->alloc;
+  if (rc == WSX_OK)
+    s->proxy = wsx_driver_proxy(s->d, url, &po, &proxy_cbs, s, &rc);
+  wsx__free(&s->cfg->alloc, from_env);
+  for (i = 0; s->proxy && rc == WSX_OK && i < pc->num_headers; i++)
+    rc = wsx_proxy_set_header(s->proxy, pc->headers[i].name,
+                              pc->headers[i].value);
+  if (rc != WSX_OK) {
+    wsx_proxy_free(s->proxy);
+    s->proxy = NULL;
+    return rc;
+  }
+  dial->host = wsx_proxy_host(s->proxy);
+  dial->host_len = strlen(dial->host);
+  dial->port = wsx_proxy_port(s->proxy);
+  return WSX_OK;
+}
+
+static void fail(wsx_socket *s, int code, int uv_code, const char *msg) {
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  s->flags |= WSX__F_EOF;
+  wsx__sock_connect_failed(s, code, uv_code, msg);
+  if (s->d)
+    wsx_driver_abort(s->d, 0, NULL);
+  wsx__sock_close_handle(s);
+}
+
+/* The tunnel is up: hand the stream (and any early bytes) to the
+ * WebSocket handshake; the proxy object is no longer needed. */
+static void tunnel_up(wsx_socket *s) {
+  size_t n;
+  const uint8_t *body = wsx_proxy_body(s->proxy, &n);
+  char *early = NULL;
+  if (n && !(early = wsx__malloc(&s->cfg->alloc, n))) {
+    fail(s, WSX_E_NOMEM, 0, "out of memory entering the proxy tunnel");
+    return;
+  }
+  if (n)
+    memcpy(early, body, n);
+  wsx_proxy_free(s->proxy);
+  s->proxy = NULL;
+  wsx__client_stream_ready(s, early, n);
+  wsx__free(&s->cfg->alloc, early);
+}
+
+/* Acts on the handshake's state after a parse / eof call. The failed
+ * proxy object stays with the socket so that wsx_socket_status_code() and
+ * wsx_socket_headers() show the proxy's answer (407 Proxy-Authenticate)
+ * during connect_failed. */
+static void settle(wsx_socket *s, int rc) {
+  const char *msg = NULL;
+  int code;
+  switch (wsx_proxy_state(s->proxy)) {
+  case WSX_PROXY_CONNECTED:
+    tunnel_up(s);
+    break;
+  case WSX_PROXY_FAILED:
+    code = wsx_proxy_last_error(s->proxy, &msg);
+    fail(s, code, 0, msg);
+    break;
+  default:
+    if (rc < 0)
+      fail(s, rc, 0, "could not read the proxy's response");
+    break;
+  }
+}
+
+void wsx__proxy_begin(wsx_socket *s) {
+  int rc;
+  s->phase = WSX__P_PROXY;
+  wsx__sock_start_read(s);
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  rc = wsx_proxy_start(s->proxy);
+  if (rc < 0)
+    fail(s, rc == WSX_E_IO ? WSX_E_IO : rc, 0,
+         "could not send the CONNECT request to the proxy");
+}
+
+void wsx__proxy_on_data(wsx_socket *s, char *data, size_t len) {
+  settle(s, wsx_proxy_parse(s->proxy, (const uint8_t *)data, len));
+}
+
+void wsx__proxy_on_eof(wsx_socket *s, ssize_t err) {
+  char msg[320];
+  if (err == UV_EOF) {
+    settle(s, wsx_proxy_eof(s->proxy));
+    return;
+  }
+  snprintf(msg, sizeof(msg), "reading from proxy %s:%u failed: %s",
+           wsx_proxy_host(s->proxy), (unsigned)wsx_proxy_port(s->proxy),
+           uv_strerror((int)err));
+  fail(s, WSX_E_IO, (int)err, msg);
+}
+
+#else
+/* ISO C wants at least one declaration in a translation unit. */
+typedef int wsx__proxy_client_not_hooked;
+#endif
