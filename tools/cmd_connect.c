@@ -50,6 +50,7 @@ typedef struct connect_state {
   unsigned long lineno;        /* lines sent so far, for messages */
   int we_closed;               /* we started the closing handshake */
   int failed;                  /* connect_failed fired */
+  wsx_tls_client_options tls;  /* --ca / --insecure (wss:// only) */
   int exit_code;
 } connect_state;
 
@@ -60,8 +61,9 @@ static void usage(FILE *f)
   fprintf(f,
           "usage: wsx connect URL [--binary] [--protocol P]... "
           "[--header 'K: V']...\n"
-          "                       [--origin O]\n"
-          "Connects to URL (ws://host[:port]/path), sends each line read "
+          "                       [--origin O] [--ca FILE] [--insecure]\n"
+          "Connects to URL (ws:// or wss://host[:port]/path), sends each "
+          "line read "
           "from stdin\n"
           "(without its newline) as a text message, and prints each "
           "received message\n"
@@ -69,7 +71,11 @@ static void usage(FILE *f)
           "  --binary          send lines as binary messages\n"
           "  --protocol P      offer subprotocol P (repeatable, in order)\n"
           "  --header 'K: V'   add a handshake request header (repeatable)\n"
-          "  --origin O        send Origin: O\n\n"
+          "  --origin O        send Origin: O\n"
+          "  --ca FILE         wss: trust the CA certificates in FILE (PEM)\n"
+          "                    instead of the system store\n"
+          "  --insecure        wss: DANGEROUS, skip certificate and host "
+          "name\n                    verification (tests only)\n\n"
           "At end of input (or Ctrl-C) the client closes with 1000 and "
           "waits for the\nserver's answer.\n"
           "Exit status: 0 after a clean close, or when the server closes "
@@ -420,6 +426,17 @@ static int parse_args(int argc, char **argv, const char **url,
         colon++;
       h->value = colon;
       h->value_len = strlen(colon);
+    } else if ((r = cli_option("connect", argc, argv, &i, "--ca", &v))) {
+      if (r == 2)
+        return 2;
+      C.tls.ca_file = v;
+      o->tls = &C.tls;
+    } else if ((r = cli_option("connect", argc, argv, &i, "--insecure",
+                               NULL))) {
+      if (r == 2)
+        return 2;
+      C.tls.insecure_skip_verify = 1;
+      o->tls = &C.tls;
     } else if (argv[i][0] == '-' && argv[i][1]) {
       return cli_usage_error("connect", "unknown option '%s'", argv[i]);
     } else if (!*url) {
@@ -484,7 +501,12 @@ int wsx_cmd_connect(int argc, char **argv)
                           "ws://host[:port]/path)", url);
     else if (err == WSX_E_UNSUPPORTED)
       r = cli_usage_error("connect", "'%s': this build supports only ws:// "
-                          "URLs", url);
+                          "and wss:// URLs", url);
+    else if (err == WSX_E_TLS) {
+      fprintf(stderr, "wsx connect: cannot load the CA file '%s'\n",
+              C.tls.ca_file ? C.tls.ca_file : "");
+      r = 1;
+    }
     else if (err == WSX_E_HEADER_VALUE)
       r = cli_usage_error("connect", "bad --header or --origin value "
                           "(CR, LF or an invalid name)");

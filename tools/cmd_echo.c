@@ -41,6 +41,7 @@ typedef struct echo_server {
   int stopping;               /* a shutdown signal arrived */
   wsx_extension *deflate;     /* --deflate, else NULL */
   wsx_extension *exts[2];     /* NULL-terminated list for the options */
+  wsx_tls_server_options tls; /* --tls-cert / --tls-key: serve wss */
   /* The request being accepted: `open` fires inside wsx_request_accept(),
    * after which the request is gone, so its path is copied here first. */
   char pending_path[512];
@@ -53,6 +54,7 @@ static void usage(FILE *f)
   fprintf(f,
           "usage: wsx echo --port P [--host H] [--max-length N] [--deflate]\n"
           "                [--allow-drafts] [--quiet]\n"
+          "                [--tls-cert FILE --tls-key FILE]\n"
           "Echo server: sends every message back unchanged (text as text,\n"
           "binary as binary) on any path, accepting the first subprotocol\n"
           "a client offers.\n\n"
@@ -63,8 +65,12 @@ static void usage(FILE *f)
           "(default 67108863)\n"
           "  --deflate         offer permessage-deflate\n"
           "  --allow-drafts    also accept hixie-75/76 clients\n"
-          "  --quiet           no per-connection event lines\n\n"
-          "Prints 'listening on ws://HOST:PORT/' once listening, then one "
+          "  --quiet           no per-connection event lines\n"
+          "  --tls-cert FILE   serve wss: PEM certificate chain (leaf "
+          "first)\n"
+          "  --tls-key FILE    PEM private key of --tls-cert\n\n"
+          "Prints 'listening on ws://HOST:PORT/' (wss:// with TLS) once "
+          "listening, then one "
           "line per event:\n"
           "  open <id> <address:port> <path> <protocol or ->\n"
           "  close <id> <code> [<reason>]\n"
@@ -283,6 +289,14 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
       if (r == 2)
         return 2;
       E.quiet = 1;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--tls-cert", &v))) {
+      if (r == 2)
+        return 2;
+      E.tls.cert.cert_file = v;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--tls-key", &v))) {
+      if (r == 2)
+        return 2;
+      E.tls.cert.key_file = v;
     } else if (argv[i][0] == '-') {
       return cli_usage_error("echo", "unknown option '%s'", argv[i]);
     } else {
@@ -291,6 +305,10 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
   }
   if (!have_port)
     return cli_usage_error("echo", "missing --port");
+  if (!E.tls.cert.cert_file != !E.tls.cert.key_file)
+    return cli_usage_error("echo", "--tls-cert and --tls-key go together");
+  if (E.tls.cert.cert_file)
+    opts->tls = &E.tls;
   return 0;
 }
 
@@ -318,7 +336,7 @@ static int start(const char *host, int port, const wsx_server_options *opts)
   }
   port = wsx_server_port(E.srv);
   cli_hostport(where, sizeof where, host, port);
-  printf("listening on ws://%s/\n", where);
+  printf("listening on %s://%s/\n", opts->tls ? "wss" : "ws", where);
   fflush(stdout);
   return 0;
 }
