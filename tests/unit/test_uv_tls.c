@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "test_uv_util.h"
@@ -756,6 +757,131 @@ TEST(close_notify_mid_session) {
   SHUTDOWN_AND_CHECK();
 }
 
+/* ---- a blocking OpenSSL server in a thread ---- */
+
+/* Answers one wss handshake, then sends close_notify while keeping TCP
+ * open: the wsx client must close on the close_notify itself. */
+typedef struct tserver {
+  int lfd, port;
+  volatile int done;
+  int ok;
+  char note[160];
+  uv_async_t wake;
+  pthread_t th;
+} tserver;
+
+static int ws_accept_key(const char *head, char out[64]) {
+  static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  const char *k = strcasestr(head, "\r\nSec-WebSocket-Key:");
+  char buf[128];
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  size_t n = 0;
+  if (!k)
+    return -1;
+  k += 20;
+  while (*k == ' ')
+    k++;
+  while (k[n] && k[n] != '\r' && n < 60)
+    n++;
+  memcpy(buf, k, n);
+  memcpy(buf + n, guid, sizeof(guid) - 1);
+  if (!EVP_Digest(buf, n + sizeof(guid) - 1, md, &mdlen, EVP_sha1(), NULL))
+    return -1;
+  EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
+  return 0;
+}
+
+static void *server_main(void *arg) {
+  tserver *p = arg;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  SSL *ssl = NULL;
+  char head[2048], key[64], resp[256];
+  size_t n = 0;
+  struct timeval tv = {3, 0};
+  int fd = -1, r;
+  if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, P("srv.pem")) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, P("srv.key"), SSL_FILETYPE_PEM) != 1 ||
+      (fd = accept(p->lfd, NULL, NULL)) < 0) {
+    snprintf(p->note, sizeof(p->note), "setup/accept failed");
+    goto out;
+  }
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  if (SSL_accept(ssl) != 1) {
+    snprintf(p->note, sizeof(p->note), "TLS accept failed");
+    goto out;
+  }
+  head[0] = '\0';
+  while (!strstr(head, "\r\n\r\n") && n < sizeof(head) - 1) {
+    r = SSL_read(ssl, head + n, (int)(sizeof(head) - 1 - n));
+    if (r <= 0)
+      break;
+    n += (size_t)r;
+    head[n] = '\0';
+  }
+  if (ws_accept_key(head, key) != 0) {
+    snprintf(p->note, sizeof(p->note), "no upgrade request");
+    goto out;
+  }
+  snprintf(resp, sizeof(resp),
+           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+           key);
+  SSL_write(ssl, resp, (int)strlen(resp));
+  usleep(100000);
+  SSL_shutdown(ssl); /* close_notify; our TCP stays open */
+  r = (int)recv(fd, head, sizeof(head), 0);
+  while (r > 0)
+    r = (int)recv(fd, head, sizeof(head), 0);
+  p->ok = r == 0 || errno == ECONNRESET;
+  snprintf(p->note, sizeof(p->note), "recv ended with %d", r);
+out:
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  if (fd >= 0)
+    close(fd);
+  ERR_clear_error();
+  p->done = 1;
+  uv_async_send(&p->wake);
+  return NULL;
+}
+
+TEST(client_gets_close_notify) {
+  wsx_tls_client_options co = ca_opts();
+  struct sockaddr_in a;
+  socklen_t alen = sizeof(a);
+  tserver p;
+  int err;
+  ev_reset();
+  memset(&p, 0, sizeof(p));
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  p.lfd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(bind(p.lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
+  REQUIRE(listen(p.lfd, 4) == 0);
+  getsockname(p.lfd, (struct sockaddr *)&a, &alen);
+  T.port = ntohs(a.sin_port);
+  uv_async_init(&T.loop, &p.wake, NULL);
+  pthread_create(&p.th, NULL, server_main, &p);
+  REQUIRE(tls_client("127.0.0.1", &co, &err));
+  RUN_UNTIL(p.done && T.c.close, 5000);
+  pthread_join(p.th, NULL);
+  close(p.lfd);
+  uv_close((uv_handle_t *)&p.wake, NULL);
+  if (!p.ok)
+    printf("  server: %s\n", p.note);
+  CHECK_INT(p.ok, 1);
+  CHECK_INT(T.c.open, 1);
+  CHECK_INT(T.c.close, 1);
+  CHECK_INT(T.c.close_code, 1006);
+  CHECK_INT(T.c.close_clean, 0);
+  run_for(1000);
+  CHECK_INT(ev_finish(), 0);
+}
+
 TEST_MAIN(if (gen_certs() != 0) {
   printf("FAIL setup: could not generate certificates with openssl (%s)\n",
          dir);
@@ -769,4 +895,5 @@ TEST_MAIN(if (gen_certs() != 0) {
           RUN(handshake_timeout); RUN(client_connect_timeout);
           RUN(garbage_record_mid_session);
           RUN(close_notify_after_closing_handshake);
-          RUN(close_notify_mid_session); rm_certs())
+          RUN(close_notify_mid_session); RUN(client_gets_close_notify);
+          rm_certs())
