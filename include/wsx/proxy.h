@@ -89,12 +89,10 @@ typedef struct wsx_proxy_callbacks {
  * request line), WSX_E_URL (unparsable proxy URL, not http/https, a user
  * name containing ':' after decoding), or WSX_E_NOMEM.
  */
-WSX_EXTERN wsx_proxy *wsx_proxy_new(const char *proxy_url,
-                                    const char *origin_host,
-                                    uint16_t origin_port,
-                                    const wsx_proxy_options *opts,
-                                    const wsx_proxy_callbacks *cbs,
-                                    void *user_data, int *err);
+WSX_EXTERN wsx_proxy *
+wsx_proxy_new(const char *proxy_url, const char *origin_host,
+              uint16_t origin_port, const wsx_proxy_options *opts,
+              const wsx_proxy_callbacks *cbs, void *user_data, int *err);
 
 /*
  * Same, with the origin taken from a client driver's URL (host and port of
@@ -178,8 +176,7 @@ WSX_EXTERN int wsx_proxy_status_code(const wsx_proxy *p);
 /* Response headers (once the head is complete; also after a non-2xx
  * status, e.g. Proxy-Authenticate of a 407), valid until the proxy object
  * is freed. NULL with *n = 0 before. */
-WSX_EXTERN const wsx_header *wsx_proxy_headers(const wsx_proxy *p,
-                                               size_t *n);
+WSX_EXTERN const wsx_header *wsx_proxy_headers(const wsx_proxy *p, size_t *n);
 /* Host (NUL-terminated, without IPv6 brackets) and port to connect to, and
  * whether the proxy is https:// (TLS to the proxy itself). Owned by p. */
 WSX_EXTERN const char *wsx_proxy_host(const wsx_proxy *p);

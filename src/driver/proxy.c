@@ -18,11 +18,11 @@ struct wsx_proxy {
   wsx_allocator alloc;
   wsx_proxy_callbacks cb;
   void *ud;
-  char *host;       /* proxy host, brackets stripped */
-  char *target;     /* "host:port" of the origin, as sent */
-  char *auth;       /* base64("user:password"), or NULL without userinfo */
-  wsx__buf extra;   /* "Name: value\r\n" lines from set_header */
-  wsx__buf in;      /* response bytes; [0, head_len) is the head once known */
+  char *host;     /* proxy host, brackets stripped */
+  char *target;   /* "host:port" of the origin, as sent */
+  char *auth;     /* base64("user:password"), or NULL without userinfo */
+  wsx__buf extra; /* "Name: value\r\n" lines from set_header */
+  wsx__buf in;    /* response bytes; [0, head_len) is the head once known */
   wsx_http_state hst;
   wsx_header *headers; /* max_headers slots; spans point into `in` */
   size_t num_headers;  /* valid once head_len > 0 */
@@ -31,9 +31,9 @@ struct wsx_proxy {
   int err;             /* sticky failure, WSX_OK if none */
   int status;          /* response status, 0 before the head is complete */
   uint32_t max_head, max_headers;
-  uint16_t port;       /* proxy port */
-  uint8_t secure;      /* https:// proxy */
-  uint8_t state;       /* enum wsx_proxy_state */
+  uint16_t port;  /* proxy port */
+  uint8_t secure; /* https:// proxy */
+  uint8_t state;  /* enum wsx_proxy_state */
 };
 
 static int hexval(int c) {
@@ -93,9 +93,7 @@ static int host_char(int c) {
          (c != 0 && strchr("-._~!$&'()*+,;=%", c) != NULL);
 }
 
-static int ipv6_char(int c) {
-  return hexval(c) >= 0 || c == ':' || c == '.';
-}
+static int ipv6_char(int c) { return hexval(c) >= 0 || c == ':' || c == '.'; }
 
 /* Builds "host:port" (brackets added around IPv6 literals). */
 static int make_target(wsx_proxy *p, const char *host, size_t n, int ipv6,
@@ -136,8 +134,7 @@ static int init(wsx_proxy *p, const char *proxy_url) {
 }
 
 static wsx_proxy *create(const char *proxy_url, const char *host, size_t hlen,
-                         int ipv6, uint16_t port,
-                         const wsx_proxy_options *opts,
+                         int ipv6, uint16_t port, const wsx_proxy_options *opts,
                          const wsx_allocator *fallback,
                          const wsx_proxy_callbacks *cbs, void *ud, int *err) {
   wsx_allocator a;
@@ -324,8 +321,8 @@ static int on_head(wsx_proxy *p, const wsx_http_response *res) {
   for (i = 0; i < rl; i++)
     reason[i] = (unsigned char)res->reason[i] < 0x80 ? res->reason[i] : '?';
   reason[rl] = '\0';
-  return fail(p, WSX_E_PROXY, "proxy refused CONNECT to %s: %d%s%s",
-              p->target, res->status, rl ? " " : "", reason);
+  return fail(p, WSX_E_PROXY, "proxy refused CONNECT to %s: %d%s%s", p->target,
+              res->status, rl ? " " : "", reason);
 }
 
 int wsx_proxy_parse(wsx_proxy *p, const uint8_t *data, size_t len) {
@@ -340,9 +337,8 @@ int wsx_proxy_parse(wsx_proxy *p, const uint8_t *data, size_t len) {
     return WSX_E_STATE;
   if (len == 0)
     return WSX_OK;
-  if (!p->headers &&
-      !(p->headers = wsx__malloc(&p->alloc,
-                                 p->max_headers * sizeof(*p->headers))))
+  if (!p->headers && !(p->headers = wsx__malloc(
+                           &p->alloc, p->max_headers * sizeof(*p->headers))))
     return WSX_E_NOMEM;
   /* The whole chunk is kept: what follows the head is tunnel data. The
    * buffer stays bounded: the parser refuses a head past max_head, so it
@@ -350,8 +346,8 @@ int wsx_proxy_parse(wsx_proxy *p, const uint8_t *data, size_t len) {
   if (wsx__buf_append(&p->in, &p->alloc, data, len))
     return WSX_E_NOMEM;
   rc = wsx_http_parse_response((const char *)p->in.data, p->in.len, &res,
-                               p->headers, p->max_headers, p->max_head,
-                               &p->hst, &detail);
+                               p->headers, p->max_headers, p->max_head, &p->hst,
+                               &detail);
   if (rc == WSX_E_AGAIN)
     return WSX_OK;
   if (rc == WSX_E_HEAD_TOO_BIG)

@@ -123,8 +123,8 @@ static int is_address(const char *h, size_t n) {
 /* One no_proxy entry e[0..n): "*", "host", ".domain", "*.domain",
  * "host:port", "1.2.3.4", "::1", "[::1]:port". A name matches itself and
  * its subdomains (curl's rule); addresses match exactly; no CIDR. */
-static int entry_matches(const char *e, size_t n, const char *host,
-                         size_t hlen, uint16_t port) {
+static int entry_matches(const char *e, size_t n, const char *host, size_t hlen,
+                         uint16_t port) {
   const char *colon;
   size_t colons = 0, i;
   if (n == 1 && e[0] == '*')
@@ -190,8 +190,8 @@ static const char *env(const char *lower, const char *upper) {
  * program gets HTTP_PROXY from a request's "Proxy:" header ("httpoxy").
  */
 static int env_proxy(const wsx_allocator *a, const wsx_url *u, char **out) {
-  const char *v = u->secure ? env("https_proxy", "HTTPS_PROXY")
-                            : env("http_proxy", NULL);
+  const char *v =
+      u->secure ? env("https_proxy", "HTTPS_PROXY") : env("http_proxy", NULL);
   const char *np = env("no_proxy", "NO_PROXY");
   int scheme = 0;
   size_t n;
@@ -208,8 +208,7 @@ static int env_proxy(const wsx_allocator *a, const wsx_url *u, char **out) {
 
 /* ---- the handshake on the socket ---- */
 
-static int proxy_write(wsx_proxy *p, const wsx_iovec *iov, size_t n,
-                       void *ud) {
+static int proxy_write(wsx_proxy *p, const wsx_iovec *iov, size_t n, void *ud) {
   wsx_socket *s = ud;
   uv_buf_t b[4];
   size_t i;

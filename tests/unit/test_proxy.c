@@ -15,7 +15,7 @@ typedef struct run {
   int connects, errors;
   int err_code;
   char msg[320];
-  int rc;         /* first non-OK parse/eof return (WSX_OK if none) */
+  int rc; /* first non-OK parse/eof return (WSX_OK if none) */
   uint8_t body[256];
   size_t body_len;
   int status;
@@ -73,8 +73,8 @@ static const wsx_proxy_callbacks cbs = {on_write, on_connect, on_error};
 enum { WHOLE = 0, BYTES = 1, RANDOM = 2 };
 
 /* Feeds `resp` to a started proxy split per `mode`; then EOF if `eof`. */
-static void feed(const char *resp, size_t len, int mode, uint64_t seed,
-                 int eof, run *r, const wsx_proxy_options *o) {
+static void feed(const char *resp, size_t len, int mode, uint64_t seed, int eof,
+                 run *r, const wsx_proxy_options *o) {
   wsx_proxy *p;
   size_t off = 0;
   int err = 0, rc;
@@ -187,8 +187,7 @@ TEST(request_basic_auth) {
   wsx_proxy_free(p);
 
   memset(&r, 0, sizeof(r));
-  p = wsx_proxy_new("http://user@127.0.0.1:8080", "h", 1, NULL, &cbs, &r,
-                    NULL);
+  p = wsx_proxy_new("http://user@127.0.0.1:8080", "h", 1, NULL, &cbs, &r, NULL);
   REQUIRE(p);
   CHECK_INT(wsx_proxy_start(p), WSX_OK);
   r.out[r.out_len] = '\0';
@@ -240,8 +239,8 @@ TEST(from_driver) {
     wsx_driver *srv = wsx_driver_new_server(NULL, NULL, NULL);
     int err = 0;
     REQUIRE(srv);
-    CHECK(wsx_driver_proxy(srv, "http://proxy:8080", NULL, NULL, NULL,
-                           &err) == NULL);
+    CHECK(wsx_driver_proxy(srv, "http://proxy:8080", NULL, NULL, NULL, &err) ==
+          NULL);
     CHECK_INT(err, WSX_E_INVALID);
     wsx_driver_free(srv);
   }
@@ -253,7 +252,7 @@ TEST(invalid_arguments) {
     uint16_t port;
     int err;
   } v[] = {
-      {"ws://proxy:1", "h", 1, WSX_E_URL},   /* not an HTTP proxy */
+      {"ws://proxy:1", "h", 1, WSX_E_URL}, /* not an HTTP proxy */
       {"wss://proxy:1", "h", 1, WSX_E_URL},
       {"proxy:3128", "h", 1, WSX_E_URL},
       {"http://", "h", 1, WSX_E_URL},
@@ -270,8 +269,8 @@ TEST(invalid_arguments) {
   size_t i;
   for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     int err = 0;
-    wsx_proxy *p = wsx_proxy_new(v[i].url, v[i].host, v[i].port, NULL, NULL,
-                                 NULL, &err);
+    wsx_proxy *p =
+        wsx_proxy_new(v[i].url, v[i].host, v[i].port, NULL, NULL, NULL, &err);
     if (p) {
       TEST_FAILF_("case %zu (%s, %s) accepted", i, v[i].url, v[i].host);
       wsx_proxy_free(p);
@@ -414,8 +413,8 @@ TEST(response_garbage) {
     if (r.err_code != WSX_E_HTTP)
       TEST_FAILF_("case %zu: %s", i, r.msg);
     CHECK_INT(r.rc, WSX_E_HTTP);
-    CHECK(strncmp(r.msg, "malformed response from proxy 127.0.0.1:3128: ",
-                  46) == 0);
+    CHECK(strncmp(r.msg,
+                  "malformed response from proxy 127.0.0.1:3128: ", 46) == 0);
   }
   {
     run r; /* NUL inside the head */
@@ -545,12 +544,11 @@ TEST(failmalloc) {
   CHECK(completed);
 }
 
-TEST_MAIN(RUN(request_plain); RUN(request_basic_auth);
-          RUN(request_ipv6_origin); RUN(from_driver);
-          RUN(invalid_arguments); RUN(set_header_rules);
+TEST_MAIN(RUN(request_plain); RUN(request_basic_auth); RUN(request_ipv6_origin);
+          RUN(from_driver); RUN(invalid_arguments); RUN(set_header_rules);
           RUN(write_failure); RUN(response_200);
           RUN(response_200_tinyproxy_style);
           RUN(response_2xx_with_tunnel_bytes); RUN(response_407);
           RUN(response_403); RUN(response_other_statuses);
-          RUN(response_garbage); RUN(response_oversized_head);
-          RUN(early_eof); RUN(sticky_error_fires_once); RUN(failmalloc))
+          RUN(response_garbage); RUN(response_oversized_head); RUN(early_eof);
+          RUN(sticky_error_fires_once); RUN(failmalloc))
