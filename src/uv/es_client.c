@@ -1,0 +1,534 @@
+/*
+ * EventSource client on libuv: DNS, TCP, one GET per attempt, the response
+ * head, a streaming (Content-Length, chunked or close-delimited) body fed
+ * to the WHATWG parser, and reconnection after the retry time.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "es/es.h"
+#include "wsx/eventsource.h"
+
+#define MAX_HEAD 16384u
+#define MAX_HEADERS 64u
+
+enum phase {
+  P_RESOLVE, /* uv_getaddrinfo in flight */
+  P_CONNECT, /* TCP connect in flight (or about to start on c->ai_cur) */
+  P_HEAD,    /* request sent, reading the response head */
+  P_BODY,    /* streaming */
+  P_WAIT     /* waiting `retry_ms` before the next attempt */
+};
+
+struct wsx_eventsource_client {
+  wsx_allocator alloc;
+  uv_loop_t *loop;
+  wsx_eventsource_client_callbacks cb;
+  void *ud;
+  char *url;
+  char *host;               /* for DNS (no brackets) */
+  char *request;            /* "GET ... Host: ...\r\n" up to the id line */
+  char port[8];
+  wsx__buf extra;           /* extra header lines */
+  wsx__buf out;             /* the request being written */
+  wsx__buf head;            /* response head bytes */
+  wsx_http_state hst;
+  wsx__es_parser parser;
+  wsx__chunked ch;
+  uint64_t body_left;       /* Content-Length bodies: bytes still expected */
+  struct addrinfo *ai;      /* resolved list (freed with freeaddrinfo) */
+  struct addrinfo *ai_cur;  /* the address being (or to be) tried */
+  uv_getaddrinfo_t gai;
+  uv_connect_t creq;
+  uv_write_t wreq;
+  uv_tcp_t tcp;
+  uv_timer_t timer;         /* connect timeout, then the retry delay */
+  uint32_t retry_ms, connect_timeout;
+  uint8_t phase;            /* enum phase */
+  uint8_t state;            /* WSX_ES_* */
+  unsigned gai_pending : 1;
+  unsigned tcp_open : 1;    /* tcp initialized and its close not done */
+  unsigned tcp_closing : 1;
+  unsigned closing : 1;     /* close() or a failure: no reconnect */
+  unsigned finalizing : 1;
+  unsigned chunked : 1;
+  unsigned has_length : 1;
+  char rbuf[16384];
+};
+
+static void attempt(wsx_eventsource_client *c);
+static void try_connect(wsx_eventsource_client *c);
+
+/* ---- teardown and the next step ---- */
+
+static void on_timer_closed(uv_handle_t *h) {
+  wsx_eventsource_client *c = h->data;
+  if (c->cb.close)
+    c->cb.close(c, c->ud);
+  if (c->ai)
+    uv_freeaddrinfo(c->ai);
+  wsx__es_parser_free(&c->parser);
+  wsx__buf_free(&c->extra, &c->alloc);
+  wsx__buf_free(&c->out, &c->alloc);
+  wsx__buf_free(&c->head, &c->alloc);
+  wsx__free(&c->alloc, c->url);
+  wsx__free(&c->alloc, c->host);
+  wsx__free(&c->alloc, c->request);
+  wsx__free(&c->alloc, c);
+}
+
+static void on_retry(uv_timer_t *t) {
+  wsx_eventsource_client *c = t->data;
+  if (c->phase == P_WAIT)
+    attempt(c);
+}
+
+/* Called whenever a handle or request finished: decides what comes next. */
+static void settle(wsx_eventsource_client *c) {
+  if (c->tcp_open || c->gai_pending)
+    return;
+  if (c->closing) {
+    if (!c->finalizing) {
+      c->finalizing = 1;
+      uv_timer_stop(&c->timer);
+      uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    }
+    return;
+  }
+  if (c->phase == P_CONNECT && c->ai_cur)
+    try_connect(c);
+  else if (c->phase == P_WAIT)
+    uv_timer_start(&c->timer, on_retry, c->retry_ms, 0);
+}
+
+static void on_tcp_closed(uv_handle_t *h) {
+  wsx_eventsource_client *c = h->data;
+  c->tcp_open = 0;
+  c->tcp_closing = 0;
+  settle(c);
+}
+
+static void drop_connection(wsx_eventsource_client *c) {
+  uv_timer_stop(&c->timer);
+  if (c->gai_pending)
+    uv_cancel((uv_req_t *)&c->gai);
+  if (c->tcp_open && !c->tcp_closing) {
+    c->tcp_closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+  }
+}
+
+static void report(wsx_eventsource_client *c, int code, int uv_code,
+                   int status, int reconnect, const char *msg) {
+  wsx_eventsource_error e;
+  e.code = code;
+  e.uv_code = uv_code;
+  e.status_code = status;
+  e.will_reconnect = reconnect;
+  e.message = msg;
+  if (c->cb.error)
+    c->cb.error(c, &e, c->ud);
+}
+
+/* The spec's "reestablish the connection". */
+static void network_error(wsx_eventsource_client *c, int code, int uv_code,
+                          const char *msg) {
+  if (c->closing || c->phase == P_WAIT)
+    return;
+  c->state = WSX_ES_CONNECTING;
+  c->phase = P_WAIT;
+  c->ai_cur = NULL;
+  drop_connection(c);
+  report(c, code, uv_code, 0, 1, msg); /* may call close() */
+  settle(c);
+}
+
+/* The spec's "fail the connection": no reconnect. */
+static void fail(wsx_eventsource_client *c, int code, int status,
+                 const char *msg) {
+  if (c->closing)
+    return;
+  c->closing = 1;
+  c->state = WSX_ES_CLOSED;
+  drop_connection(c);
+  report(c, code, 0, status, 0, msg);
+  settle(c);
+}
+
+int wsx_eventsource_client_close(wsx_eventsource_client *c) {
+  if (!c)
+    return WSX_E_INVALID;
+  if (c->closing)
+    return WSX_E_CLOSED;
+  c->closing = 1;
+  c->state = WSX_ES_CLOSED;
+  drop_connection(c);
+  settle(c);
+  return WSX_OK;
+}
+
+/* ---- parser events ---- */
+
+static void on_event(void *ud, const char *type, const char *data,
+                     size_t len, const char *last_id) {
+  wsx_eventsource_client *c = ud;
+  wsx_eventsource_event e;
+  if (c->closing || c->phase != P_BODY || !c->cb.message)
+    return;
+  e.type = type;
+  e.data = data;
+  e.data_len = len;
+  e.last_event_id = last_id;
+  c->cb.message(c, &e, c->ud);
+}
+
+static void on_retry_field(void *ud, uint32_t ms) {
+  ((wsx_eventsource_client *)ud)->retry_ms = ms;
+}
+
+/* ---- body and head ---- */
+
+static void on_body(wsx_eventsource_client *c, uint8_t *p, size_t n) {
+  int done = 0, rc;
+  if (c->chunked) {
+    long k = wsx__chunked_decode(&c->ch, p, n, &done);
+    if (k < 0) {
+      network_error(c, WSX_E_HTTP, 0, "malformed chunked body");
+      return;
+    }
+    n = (size_t)k;
+  } else if (c->has_length) {
+    if ((uint64_t)n >= c->body_left) {
+      n = (size_t)c->body_left;
+      done = 1;
+    }
+    c->body_left -= n;
+  }
+  rc = wsx__es_parser_feed(&c->parser, p, n);
+  if (rc < 0) {
+    fail(c, rc, 200, rc == WSX_E_TOO_BIG
+                         ? "event stream line or event over max_event_size"
+                         : "out of memory");
+    return;
+  }
+  if (done)
+    network_error(c, WSX_E_CLOSED, 0, "the server ended the stream");
+}
+
+static int is_event_stream(const wsx_header *h, size_t n) {
+  static const char want[] = "text/event-stream";
+  size_t len, k = sizeof(want) - 1;
+  const char *v = wsx_header_find(h, n, "content-type", &len);
+  if (!v || len < k)
+    return 0;
+  for (size_t i = 0; i < k; i++)
+    if ((v[i] | 0x20) != want[i] && !(want[i] == '-' && v[i] == '-') &&
+        !(want[i] == '/' && v[i] == '/'))
+      return 0;
+  return len == k || v[k] == ';' || v[k] == ' ' || v[k] == '\t';
+}
+
+static void on_head_bytes(wsx_eventsource_client *c, const char *p,
+                          size_t n) {
+  wsx_header hdrs[MAX_HEADERS];
+  wsx_http_response res;
+  const char *detail = NULL;
+  char msg[96];
+  size_t len;
+  const char *cl;
+  int rc;
+  if (wsx__buf_append(&c->head, &c->alloc, p, n) < 0) {
+    fail(c, WSX_E_NOMEM, 0, "out of memory");
+    return;
+  }
+  rc = wsx_http_parse_response((const char *)c->head.data, c->head.len, &res,
+                               hdrs, MAX_HEADERS, MAX_HEAD, &c->hst, &detail);
+  if (rc == WSX_E_AGAIN)
+    return;
+  if (rc < 0) {
+    fail(c, rc, 0, detail ? detail : "response head too big");
+    return;
+  }
+  if (res.status != 200) {
+    snprintf(msg, sizeof(msg), "%s (HTTP %d)",
+             res.status == 204 ? "the server asked the client to stop"
+                               : "unexpected response status",
+             res.status);
+    fail(c, WSX_E_HANDSHAKE, res.status, msg);
+    return;
+  }
+  if (!is_event_stream(res.headers, res.num_headers)) {
+    fail(c, WSX_E_HANDSHAKE, 200, "Content-Type is not text/event-stream");
+    return;
+  }
+  c->chunked = wsx_header_has_token(res.headers, res.num_headers,
+                                    "transfer-encoding", "chunked") != 0;
+  cl = wsx_header_find(res.headers, res.num_headers, "content-length", &len);
+  c->has_length = !c->chunked && cl;
+  c->body_left = 0;
+  for (size_t i = 0; c->has_length && i < len && i < 19; i++)
+    c->body_left = c->body_left * 10 + (uint64_t)(cl[i] - '0');
+  memset(&c->ch, 0, sizeof(c->ch));
+  uv_timer_stop(&c->timer);
+  c->phase = P_BODY;
+  c->state = WSX_ES_OPEN;
+  wsx__es_parser_restart(&c->parser);
+  if (c->cb.open)
+    c->cb.open(c, c->ud);
+  if (c->closing || c->phase != P_BODY)
+    return;
+  if (c->head.len > (size_t)rc)
+    on_body(c, c->head.data + rc, c->head.len - (size_t)rc);
+  else if (c->has_length && !c->body_left)
+    network_error(c, WSX_E_CLOSED, 0, "the server ended the stream");
+}
+
+/* ---- I/O ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+  wsx_eventsource_client *c = h->data;
+  (void)suggested;
+  *b = uv_buf_init(c->rbuf, sizeof(c->rbuf));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  wsx_eventsource_client *c = st->data;
+  if (c->closing || c->tcp_closing || n == 0)
+    return;
+  if (n < 0) {
+    network_error(c, n == UV_EOF ? WSX_E_CLOSED : WSX_E_IO,
+                  n == UV_EOF ? 0 : (int)n,
+                  n == UV_EOF ? "the server closed the connection"
+                              : uv_strerror((int)n));
+    return;
+  }
+  if (c->phase == P_HEAD)
+    on_head_bytes(c, b->base, (size_t)n);
+  else if (c->phase == P_BODY)
+    on_body(c, (uint8_t *)b->base, (size_t)n);
+}
+
+static void on_written(uv_write_t *w, int status) {
+  wsx_eventsource_client *c = w->data;
+  if (status < 0 && status != UV_ECANCELED && !c->tcp_closing)
+    network_error(c, WSX_E_IO, status, uv_strerror(status));
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  wsx_eventsource_client *c = req->data;
+  const char *id;
+  uv_buf_t b;
+  int rc;
+  if (c->closing || c->tcp_closing)
+    return;
+  if (status < 0) {
+    c->ai_cur = c->ai_cur ? c->ai_cur->ai_next : NULL;
+    if (c->ai_cur) { /* next address once this handle is closed */
+      c->tcp_closing = 1;
+      uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+    } else {
+      network_error(c, WSX_E_IO, status, uv_strerror(status));
+    }
+    return;
+  }
+  id = wsx__es_parser_last_id(&c->parser);
+  c->out.len = 0;
+  if (wsx__buf_append(&c->out, &c->alloc, c->request, strlen(c->request)) <
+          0 ||
+      (*id && (wsx__buf_append(&c->out, &c->alloc, "Last-Event-ID: ", 15) <
+                   0 ||
+               wsx__buf_append(&c->out, &c->alloc, id, strlen(id)) < 0 ||
+               wsx__buf_append(&c->out, &c->alloc, "\r\n", 2) < 0)) ||
+      wsx__buf_append(&c->out, &c->alloc, c->extra.data, c->extra.len) < 0 ||
+      wsx__buf_append(&c->out, &c->alloc, "\r\n", 2) < 0) {
+    fail(c, WSX_E_NOMEM, 0, "out of memory");
+    return;
+  }
+  b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+  c->wreq.data = c;
+  c->phase = P_HEAD;
+  c->head.len = 0;
+  memset(&c->hst, 0, sizeof(c->hst));
+  rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+  if (rc == 0)
+    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc < 0)
+    network_error(c, WSX_E_IO, rc, uv_strerror(rc));
+}
+
+static void try_connect(wsx_eventsource_client *c) {
+  int rc;
+  c->phase = P_CONNECT;
+  if ((rc = uv_tcp_init(c->loop, &c->tcp)) < 0) {
+    network_error(c, WSX_E_IO, rc, uv_strerror(rc));
+    return;
+  }
+  c->tcp.data = c;
+  c->tcp_open = 1;
+  (void)uv_tcp_nodelay(&c->tcp, 1);
+  c->creq.data = c;
+  rc = uv_tcp_connect(&c->creq, &c->tcp, c->ai_cur->ai_addr, on_connect);
+  if (rc < 0)
+    network_error(c, WSX_E_IO, rc, uv_strerror(rc));
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status,
+                        struct addrinfo *res) {
+  wsx_eventsource_client *c = req->data;
+  c->gai_pending = 0;
+  if (c->ai)
+    uv_freeaddrinfo(c->ai);
+  c->ai = res;
+  if (c->closing || c->phase != P_RESOLVE) {
+    settle(c);
+    return;
+  }
+  if (status < 0 || !res) {
+    network_error(c, WSX_E_DNS, status, uv_strerror(status));
+    return;
+  }
+  c->ai_cur = res;
+  try_connect(c);
+}
+
+static void on_connect_timeout(uv_timer_t *t) {
+  wsx_eventsource_client *c = t->data;
+  network_error(c, WSX_E_TIMEOUT, 0, "connect timeout");
+}
+
+static void attempt(wsx_eventsource_client *c) {
+  struct addrinfo hints;
+  int rc;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  c->phase = P_RESOLVE;
+  c->state = WSX_ES_CONNECTING;
+  uv_timer_start(&c->timer, on_connect_timeout, c->connect_timeout, 0);
+  c->gai.data = c;
+  rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->host, c->port,
+                      &hints);
+  if (rc < 0) {
+    network_error(c, WSX_E_DNS, rc, uv_strerror(rc));
+    return;
+  }
+  c->gai_pending = 1;
+}
+
+/* ---- construction ---- */
+
+static int build_request(wsx_eventsource_client *c, const wsx_url *u,
+                         const wsx_eventsource_client_options *o) {
+  char portpart[8] = "";
+  int n;
+  size_t i, need;
+  if (u->port != 80)
+    snprintf(portpart, sizeof(portpart), ":%u", (unsigned)u->port);
+  need = u->path_len + u->host_len + 128;
+  if (!(c->request = wsx__malloc(&c->alloc, need)))
+    return WSX_E_NOMEM;
+  n = snprintf(c->request, need,
+               "GET %.*s HTTP/1.1\r\nHost: %s%.*s%s%s\r\n"
+               "Accept: text/event-stream\r\nCache-Control: no-cache\r\n",
+               (int)u->path_len, u->path, u->is_ipv6 ? "[" : "",
+               (int)u->host_len, u->host, u->is_ipv6 ? "]" : "", portpart);
+  if (n < 0 || (size_t)n >= need)
+    return WSX_E_INVALID;
+  for (i = 0; i < o->num_headers; i++) {
+    const wsx_header *h = &o->headers[i];
+    if (!wsx_http_valid_name(h->name, h->name_len) ||
+        !wsx_http_valid_value(h->value, h->value_len))
+      return WSX_E_HEADER_VALUE;
+    if (wsx__buf_append(&c->extra, &c->alloc, h->name, h->name_len) < 0 ||
+        wsx__buf_append(&c->extra, &c->alloc, ": ", 2) < 0 ||
+        wsx__buf_append(&c->extra, &c->alloc, h->value, h->value_len) < 0 ||
+        wsx__buf_append(&c->extra, &c->alloc, "\r\n", 2) < 0)
+      return WSX_E_NOMEM;
+  }
+  return WSX_OK;
+}
+
+static const wsx_eventsource_client_options no_copts;
+
+wsx_eventsource_client *wsx_eventsource_client_new(
+    uv_loop_t *loop, const char *url,
+    const wsx_eventsource_client_options *opts,
+    const wsx_eventsource_client_callbacks *cbs, void *user_data, int *err) {
+  static const wsx__es_parser_cbs pcb = {on_event, on_retry_field, NULL};
+  const wsx_eventsource_client_options *o = opts ? opts : &no_copts;
+  wsx_eventsource_client *c;
+  wsx_allocator a;
+  wsx_url u;
+  int e, dummy;
+  if (!err)
+    err = &dummy;
+  if (!loop || !url || (o->num_headers && !o->headers) ||
+      (o->last_event_id && strpbrk(o->last_event_id, "\r\n"))) {
+    *err = WSX_E_INVALID;
+    return NULL;
+  }
+  if (wsx_url_parse(url, &u) < 0 ||
+      !(u.scheme_len == 4 || u.scheme_len == 5) || u.scheme[0] == 'w' ||
+      u.scheme[0] == 'W') {
+    *err = WSX_E_URL;
+    return NULL;
+  }
+  if (u.secure || o->tls) { /* https: the TLS layer plugs in here */
+    *err = WSX_E_UNSUPPORTED;
+    return NULL;
+  }
+  wsx__alloc_init(&a, o->allocator);
+  if (!(c = wsx__malloc(&a, sizeof(*c)))) {
+    *err = WSX_E_NOMEM;
+    return NULL;
+  }
+  memset(c, 0, sizeof(*c));
+  c->alloc = a;
+  c->loop = loop;
+  if (cbs)
+    c->cb = *cbs;
+  c->ud = user_data;
+  c->retry_ms = o->retry_ms ? o->retry_ms : WSX_ES_DEFAULT_RETRY_MS;
+  c->connect_timeout =
+      o->connect_timeout ? o->connect_timeout : WSX_DEFAULT_CONNECT_TIMEOUT_MS;
+  snprintf(c->port, sizeof(c->port), "%u", (unsigned)u.port);
+  wsx__es_parser_init(&c->parser, &a, o->max_event_size, &pcb, c);
+  c->url = wsx__strndup(&a, url, strlen(url));
+  c->host = wsx__strndup(&a, u.host, u.host_len);
+  e = c->url && c->host ? build_request(c, &u, o) : WSX_E_NOMEM;
+  if (e == WSX_OK && o->last_event_id)
+    e = wsx__es_parser_set_last_id(&c->parser, o->last_event_id);
+  if (e == WSX_OK)
+    e = uv_timer_init(loop, &c->timer);
+  if (e < 0) {
+    wsx__es_parser_free(&c->parser);
+    wsx__buf_free(&c->extra, &a);
+    wsx__free(&a, c->url);
+    wsx__free(&a, c->host);
+    wsx__free(&a, c->request);
+    wsx__free(&a, c);
+    *err = e;
+    return NULL;
+  }
+  c->timer.data = c;
+  attempt(c);
+  return c;
+}
+
+int wsx_eventsource_client_ready_state(const wsx_eventsource_client *c) {
+  return c->state;
+}
+const char *wsx_eventsource_client_url(const wsx_eventsource_client *c) {
+  return c->url;
+}
+const char *wsx_eventsource_client_last_event_id(
+    const wsx_eventsource_client *c) {
+  return wsx__es_parser_last_id(&c->parser);
+}
+uint32_t wsx_eventsource_client_retry(const wsx_eventsource_client *c) {
+  return c->retry_ms;
+}
+void *wsx_eventsource_client_user_data(const wsx_eventsource_client *c) {
+  return c->ud;
+}

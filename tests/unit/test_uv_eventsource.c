@@ -1,0 +1,426 @@
+/*
+ * EventSource on libuv, loopback: the wsx server (HTTP front and adoption)
+ * against the wsx client and raw peers. Reconnect with Last-Event-ID,
+ * pings, the client going away, flow control and the slow-client limit.
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "wsx/eventsource.h"
+
+static struct {
+  uv_loop_t loop;
+  uv_timer_t guard;
+  int timed_out;
+  wsx_server *srv;
+  int port;
+  wsx_eventsource_options eopts;
+  int burst;               /* server: events per connection (then close) */
+  int es_open, es_close, es_drain;
+  char seen_ids[8][32];    /* last_event_id of each server connection */
+  int c_open, c_msg, c_err, c_reconnect_err, c_close;
+  char c_log[1024];
+  wsx_eventsource_client *cl;
+  int stop_at;             /* client: close after this many messages */
+  wsx_eventsource *es;     /* the last server EventSource */
+  uv_tcp_t raw;            /* raw TCP peer */
+  uv_connect_t raw_conn;
+  uv_write_t raw_w;
+  char raw_in[65536];
+  size_t raw_len;
+  int raw_pings, raw_read;
+} T;
+
+static void guard_cb(uv_timer_t *t) {
+  (void)t;
+  T.timed_out = 1;
+  uv_stop(&T.loop);
+}
+
+static void reset(void) {
+  memset(&T, 0, sizeof(T));
+  uv_loop_init(&T.loop);
+  uv_timer_init(&T.loop, &T.guard);
+  uv_unref((uv_handle_t *)&T.guard);
+}
+
+static void run_for(unsigned ms) {
+  uv_timer_start(&T.guard, guard_cb, ms, 0);
+  uv_run(&T.loop, UV_RUN_DEFAULT);
+  uv_timer_stop(&T.guard);
+}
+
+static void walk_cb(uv_handle_t *h, void *arg) {
+  if (h != (uv_handle_t *)&T.guard && !uv_is_closing(h))
+    ++*(int *)arg;
+}
+
+/* Everything closed: nothing left but the guard. */
+static int finish(void) {
+  int open = 0;
+  uv_walk(&T.loop, walk_cb, &open);
+  uv_close((uv_handle_t *)&T.guard, NULL);
+  uv_run(&T.loop, UV_RUN_DEFAULT);
+  return open == 0 && uv_loop_close(&T.loop) == 0;
+}
+
+/* ---- server ---- */
+
+static void es_close_cb(wsx_eventsource *es, void *ud) {
+  (void)es;
+  (void)ud;
+  T.es_close++;
+  if (T.es == es)
+    T.es = NULL;
+}
+static void es_drain_cb(wsx_eventsource *es, void *ud) {
+  (void)es;
+  (void)ud;
+  T.es_drain++;
+}
+static const wsx_eventsource_callbacks ES_CBS = {es_drain_cb, es_close_cb};
+
+static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
+                    void *ud) {
+  int err, last;
+  wsx_eventsource *es;
+  (void)srv;
+  (void)ud;
+  if (!wsx_eventsource_is_eventsource(req) ||
+      !strcmp(wsx_request_resource(req), "/plain")) {
+    wsx_http_res_status(res, 404, NULL);
+    wsx_http_res_end(res, "no\n", 3);
+    return;
+  }
+  es = wsx_eventsource_new(req, res, &T.eopts, &ES_CBS, NULL, &err);
+  if (!es)
+    return;
+  T.es = es;
+  if (T.es_open < 8)
+    snprintf(T.seen_ids[T.es_open], sizeof(T.seen_ids[0]), "%s",
+             wsx_eventsource_last_event_id(es));
+  T.es_open++;
+  last = atoi(wsx_eventsource_last_event_id(es));
+  for (int i = 1; i <= T.burst; i++) {
+    char id[16], data[64];
+    int n = snprintf(data, sizeof(data), "msg %d\nline2\r\nline3", last + i);
+    snprintf(id, sizeof(id), "%d", last + i);
+    CHECK_INT(wsx_eventsource_send(es, data, (size_t)n,
+                                   i == 2 ? "custom" : NULL, id),
+              0);
+  }
+  if (T.burst)
+    CHECK_INT(wsx_eventsource_close(es), 0);
+}
+
+static void start_server(void) {
+  static const wsx_server_callbacks cbs = {.http_request = on_http};
+  int err;
+  T.srv = wsx_server_new(&T.loop, NULL, &cbs, NULL, &err);
+  REQUIRE(T.srv);
+  REQUIRE(wsx_server_listen(T.srv, "127.0.0.1", 0) == 0);
+  T.port = wsx_server_port(T.srv);
+}
+
+/* ---- client ---- */
+
+static void c_open(wsx_eventsource_client *c, void *ud) {
+  (void)c;
+  (void)ud;
+  T.c_open++;
+}
+static void c_msg(wsx_eventsource_client *c, const wsx_eventsource_event *e,
+                  void *ud) {
+  size_t n = strlen(T.c_log);
+  (void)ud;
+  snprintf(T.c_log + n, sizeof(T.c_log) - n, "%s:%s:%.*s;", e->type,
+           e->last_event_id, (int)e->data_len, e->data);
+  if (++T.c_msg == T.stop_at) {
+    CHECK_INT(wsx_eventsource_client_close(c), 0);
+    CHECK_INT(wsx_eventsource_client_close(c), WSX_E_CLOSED);
+    wsx_server_free(T.srv);
+  }
+}
+static void c_err(wsx_eventsource_client *c, const wsx_eventsource_error *e,
+                  void *ud) {
+  (void)c;
+  (void)ud;
+  T.c_err++;
+  if (e->will_reconnect)
+    T.c_reconnect_err++;
+}
+static void c_close(wsx_eventsource_client *c, void *ud) {
+  (void)c;
+  (void)ud;
+  T.c_close++;
+}
+static const wsx_eventsource_client_callbacks C_CBS = {c_open, c_msg, c_err,
+                                                      c_close};
+
+static wsx_eventsource_client *connect_client(const char *path) {
+  char url[128];
+  int err;
+  wsx_eventsource_client_options o = {0};
+  o.retry_ms = 5000; /* the server's retry: line must override this */
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", T.port, path);
+  return wsx_eventsource_client_new(&T.loop, url, &o, &C_CBS, NULL, &err);
+}
+
+TEST(reconnect_with_last_event_id) {
+  reset();
+  T.burst = 3;
+  T.eopts.retry = 0.02;
+  T.stop_at = 6;
+  start_server();
+  T.cl = connect_client("/events");
+  REQUIRE(T.cl);
+  CHECK_INT(wsx_eventsource_client_ready_state(T.cl), WSX_ES_CONNECTING);
+  run_for(5000);
+  CHECK(!T.timed_out);
+  CHECK_INT(T.es_open, 2);
+  CHECK_STR(T.seen_ids[0], "");
+  CHECK_STR(T.seen_ids[1], "3");
+  CHECK_INT(T.es_close, 2);
+  CHECK_INT(T.c_open, 2);
+  CHECK_INT(T.c_msg, 6);
+  CHECK_INT(T.c_reconnect_err, 1);
+  CHECK_INT(T.c_close, 1);
+  CHECK_STR(T.c_log,
+            "message:1:msg 1\nline2\nline3;custom:2:msg 2\nline2\nline3;"
+            "message:3:msg 3\nline2\nline3;message:4:msg 4\nline2\nline3;"
+            "custom:5:msg 5\nline2\nline3;message:6:msg 6\nline2\nline3;");
+  CHECK(finish());
+}
+
+/* A non-200 answer fails the connection: error without reconnect, close. */
+TEST(client_fails_on_404) {
+  reset();
+  start_server();
+  T.cl = connect_client("/plain");
+  REQUIRE(T.cl);
+  run_for(200);
+  CHECK_INT(T.c_err, 1);
+  CHECK_INT(T.c_reconnect_err, 0);
+  CHECK_INT(T.c_close, 1);
+  CHECK_INT(T.c_open, 0);
+  wsx_server_free(T.srv);
+  run_for(2000);
+  CHECK(finish());
+}
+
+/* ---- raw peer: pings, client going away, flow control ---- */
+
+static void raw_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
+  (void)h;
+  (void)s;
+  *b = uv_buf_init(T.raw_in + T.raw_len, (unsigned)(sizeof(T.raw_in) - T.raw_len - 1));
+  if (b->len == 0) { /* keep draining: reuse the tail */
+    T.raw_len = 0;
+    *b = uv_buf_init(T.raw_in, sizeof(T.raw_in) - 1);
+  }
+}
+
+static void raw_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  (void)b;
+  if (n < 0) {
+    uv_close((uv_handle_t *)st, NULL);
+    return;
+  }
+  T.raw_read += (int)n;
+  T.raw_len += (size_t)n;
+  T.raw_in[T.raw_len] = 0;
+  if (T.raw_pings >= 0) {
+    char *p = T.raw_in;
+    int k = 0;
+    while ((p = strstr(p, "\n:\n\n"))) {
+      k++;
+      p += 3;
+    }
+    if (k >= 3 && !uv_is_closing((uv_handle_t *)st)) {
+      T.raw_pings = k;
+      uv_close((uv_handle_t *)st, NULL); /* the client goes away */
+    }
+  }
+}
+
+static void raw_connected(uv_connect_t *c, int status) {
+  static char req[] = "GET /ev?lastEventId=41 HTTP/1.1\r\nHost: x\r\n"
+                      "Accept: text/event-stream\r\n\r\n";
+  uv_buf_t b = uv_buf_init(req, sizeof(req) - 1);
+  REQUIRE(status == 0);
+  uv_write(&T.raw_w, c->handle, &b, 1, NULL);
+  if (T.raw_pings >= 0)
+    uv_read_start(c->handle, raw_alloc, raw_read);
+}
+
+static void raw_connect(void) {
+  struct sockaddr_in a;
+  uv_ip4_addr("127.0.0.1", T.port, &a);
+  uv_tcp_init(&T.loop, &T.raw);
+  uv_tcp_connect(&T.raw_conn, &T.raw, (const struct sockaddr *)&a,
+                 raw_connected);
+}
+
+TEST(pings_and_client_gone) {
+  reset();
+  T.eopts.ping = 0.01;
+  start_server();
+  raw_connect();
+  run_for(1000); /* ends when the guard fires (the server keeps running) */
+  CHECK(T.raw_pings >= 3);
+  CHECK_INT(T.es_open, 1);
+  CHECK_STR(T.seen_ids[0], "41"); /* from the lastEventId query parameter */
+  CHECK(strstr(T.raw_in, "HTTP/1.1 200") == T.raw_in);
+  CHECK(strstr(T.raw_in, "Content-Type: text/event-stream\r\n") != NULL);
+  CHECK(strstr(T.raw_in, "Cache-Control: no-cache") != NULL);
+  CHECK_INT(T.es_close, 1);
+  wsx_server_free(T.srv);
+  run_for(3000);
+  CHECK(finish());
+}
+
+static void fill_until_above(void) {
+  static char chunk[8192];
+  int rc = 0, n = 0;
+  memset(chunk, 'z', sizeof(chunk));
+  while (T.es && (rc = wsx_eventsource_send(T.es, chunk, sizeof(chunk), NULL,
+                                            NULL)) == 0 &&
+         n++ < 100000)
+    ;
+  CHECK_INT(rc, 1);
+}
+
+static void later_read(uv_timer_t *t) {
+  if (T.es) {
+    fill_until_above();
+    CHECK(wsx_eventsource_buffered_amount(T.es) > 0);
+    uv_read_start((uv_stream_t *)&T.raw, raw_alloc, raw_read);
+  }
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+TEST(flow_control_drain) {
+  static uv_timer_t t;
+  reset();
+  T.raw_pings = -1; /* the raw peer does not read at first */
+  start_server();
+  raw_connect();
+  uv_timer_init(&T.loop, &t);
+  uv_timer_start(&t, later_read, 100, 0);
+  run_for(1000);
+  CHECK(T.es_drain >= 1);
+  CHECK(T.raw_read > 8192);
+  wsx_server_free(T.srv);
+  run_for(3000);
+  CHECK(finish());
+}
+
+TEST(slow_client_dropped) {
+  static char chunk[65536];
+  int rc = 0, n = 0;
+  reset();
+  T.raw_pings = -1; /* never reads */
+  T.eopts.max_buffered = 1 << 20;
+  start_server();
+  raw_connect();
+  run_for(200);
+  REQUIRE(T.es);
+  memset(chunk, 'y', sizeof(chunk));
+  /* Over max_buffered the client is dropped: later sends fail. */
+  while ((rc = wsx_eventsource_send(T.es, chunk, sizeof(chunk), NULL,
+                                    NULL)) >= 0 &&
+         n++ < 2000)
+    ;
+  CHECK_INT(rc, WSX_E_CLOSED);
+  run_for(4000); /* the transport flushes for at most its linger time */
+  CHECK_INT(T.es_close, 1);
+  if (!uv_is_closing((uv_handle_t *)&T.raw))
+    uv_close((uv_handle_t *)&T.raw, NULL);
+  wsx_server_free(T.srv);
+  run_for(3000);
+  CHECK(finish());
+}
+
+/* ---- adoption over a socketpair ---- */
+
+static void adopted_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  (void)b;
+  if (n < 0)
+    return;
+  T.raw_len += (size_t)n;
+  T.raw_in[T.raw_len] = 0;
+  if (strstr(T.raw_in, "data: bye\n\n") && !uv_is_closing((uv_handle_t *)st))
+    uv_close((uv_handle_t *)st, NULL);
+}
+
+TEST(adopt_stream) {
+  static char head[] = "GET /a?b=1 HTTP/1.1\r\nHost: x\r\n"
+                       "Accept: text/event-stream\r\nLast-Event-ID: 9\r\n\r\n";
+  wsx_header hdrs[8];
+  wsx_http_request req;
+  wsx_http_state st = {0};
+  uv_pipe_t ours, peer;
+  int fds[2], err;
+  wsx_header cors = {"Access-Control-Allow-Origin", 27, "*", 1};
+  wsx_eventsource_options o = {0};
+  wsx_eventsource *es;
+  reset();
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  uv_pipe_init(&T.loop, &ours, 0);
+  uv_pipe_init(&T.loop, &peer, 0);
+  REQUIRE(uv_pipe_open(&ours, fds[0]) == 0);
+  REQUIRE(uv_pipe_open(&peer, fds[1]) == 0);
+  REQUIRE(wsx_http_parse_request(head, sizeof(head) - 1, &req, hdrs, 8, 0,
+                                 &st, NULL) > 0);
+  o.headers = &cors;
+  o.num_headers = 1;
+  o.retry = 1.5;
+  es = wsx_eventsource_adopt(&T.loop, (uv_stream_t *)&ours, &req, &o,
+                             &ES_CBS, NULL, &err);
+  REQUIRE(es);
+  CHECK_STR(wsx_eventsource_url(es), "/a?b=1");
+  CHECK_STR(wsx_eventsource_last_event_id(es), "9");
+  CHECK_INT(wsx_eventsource_send(es, "hi", 2, "greet", "10"), 0);
+  CHECK_INT(wsx_eventsource_send(es, "x", 1, "bad\nname", NULL),
+            WSX_E_INVALID);
+  CHECK_INT(wsx_eventsource_ping(es), 0);
+  CHECK_INT(wsx_eventsource_send(es, "bye", 3, NULL, NULL), 0);
+  CHECK_INT(wsx_eventsource_close(es), 0);
+  CHECK_INT(wsx_eventsource_send(es, "late", 4, NULL, NULL), WSX_E_CLOSED);
+  uv_read_start((uv_stream_t *)&peer, raw_alloc, adopted_read);
+  run_for(3000);
+  CHECK_INT(T.es_close, 1);
+  CHECK_STR(T.raw_in,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            "Cache-Control: no-cache, no-store\r\nConnection: close\r\n"
+            "Access-Control-Allow-Origin: *\r\n\r\nretry: 1500\n\n"
+            "event: greet\nid: 10\ndata: hi\n\n:\n\ndata: bye\n\n");
+  CHECK(uv_is_closing((uv_handle_t *)&ours)); /* wsx closed it */
+  if (!uv_is_closing((uv_handle_t *)&peer))
+    uv_close((uv_handle_t *)&peer, NULL);
+  run_for(1000);
+  CHECK(finish());
+}
+
+TEST(bad_arguments) {
+  int err = 0;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  CHECK(!wsx_eventsource_client_new(&loop, "https://127.0.0.1/", NULL, NULL,
+                                    NULL, &err));
+  CHECK_INT(err, WSX_E_UNSUPPORTED);
+  CHECK(!wsx_eventsource_client_new(&loop, "ws://127.0.0.1/", NULL, NULL,
+                                    NULL, &err));
+  CHECK_INT(err, WSX_E_URL);
+  CHECK(!wsx_eventsource_client_new(&loop, "nope", NULL, NULL, NULL, &err));
+  CHECK_INT(err, WSX_E_URL);
+  CHECK(!wsx_eventsource_new(NULL, NULL, NULL, NULL, NULL, &err));
+  CHECK_INT(err, WSX_E_INVALID);
+  CHECK_INT(uv_loop_close(&loop), 0);
+}
+
+TEST_MAIN(RUN(reconnect_with_last_event_id); RUN(client_fails_on_404);
+          RUN(pings_and_client_gone); RUN(flow_control_drain);
+          RUN(slow_client_dropped); RUN(adopt_stream); RUN(bad_arguments))
