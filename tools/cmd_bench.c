@@ -18,6 +18,15 @@
  *                 close handshake -> reconnect.
  *   --idle N      opens N connections, completes their handshakes, prints
  *                 "idle_ready=N" on stdout and holds them for -d seconds.
+ *
+ * --deflate (any WebSocket mode) negotiates permessage-deflate (RFC 7692):
+ * the request offers "permessage-deflate; client_no_context_takeover" and
+ * the message is JSON-like text compressed ONCE with zlib (raw DEFLATE, no
+ * context takeover, so every copy of the frame is valid on every
+ * connection). client_max_window_bits is deliberately not offered: the
+ * server then cannot shrink our window, so the 15-bit precompressed frame
+ * is always within what was agreed. Echoes are not inflated: a message is
+ * complete when a FIN data frame ends, whatever its compressed size.
  */
 #include <errno.h>
 #include <signal.h>
@@ -28,6 +37,7 @@
 #include <string.h>
 
 #include <uv.h>
+#include <zlib.h>
 
 #if defined(__has_include)
 #if __has_include("cmds.h")
@@ -78,6 +88,8 @@ typedef struct bench {
   double seconds;
   int binary;
   int quiet;
+  int deflate;         /* --deflate: negotiate permessage-deflate */
+  int warm;            /* --warm: idle connections echo once first */
   char host[256];
   char port[8];
   char path[1024];
@@ -128,7 +140,8 @@ static void usage(FILE *f)
   fprintf(f,
           "usage: wsx bench URL [-c CONNS] [-s SIZE] [-d SECONDS] [--text|"
           "--binary]\n"
-          "                 [--raw | --handshakes | --idle N] [-q]\n"
+          "                 [--raw | --handshakes | --idle N [--warm]] "
+          "[--deflate] [-q]\n"
           "  URL            ws://host:port/path (tcp://host:port with --raw)\n"
           "  -c CONNS       concurrent connections (default 100)\n"
           "  -s SIZE        message size in bytes (default 20)\n"
@@ -139,6 +152,14 @@ static void usage(FILE *f)
           "  --handshakes   loop open -> one echo -> close; report "
           "handshakes/s\n"
           "  --idle N       hold N idle connections for SECONDS\n"
+          "  --deflate      negotiate permessage-deflate; send JSON-like "
+          "text compressed\n"
+          "                 once (no context takeover); fails if the server "
+          "declines\n"
+          "  --warm         with --idle: each connection echoes one message "
+          "before it\n"
+          "                 idles (per-connection state such as zlib streams "
+          "is live)\n"
           "  -q             no progress lines on stderr\n"
           "Prints one result line on stdout, e.g.\n"
           "  msgs_per_sec=123456 mb_per_sec=2.5 conns=100 size=20 seconds=5 "
@@ -208,6 +229,49 @@ static int parse_url(const char *url)
   return 0;
 }
 
+/* JSON-like text (what compressed benchmarks usually carry), n bytes. */
+static void json_fill(uint8_t *p, size_t n)
+{
+  size_t i = 0;
+  for (unsigned k = 0; i < n; k++) {
+    char item[96];
+    int m = snprintf(item, sizeof item,
+                     "{\"id\":%u,\"name\":\"user%u\",\"ok\":%s,\"v\":[%u,%u]},",
+                     k, k % 97, k % 3 ? "false" : "true", k * 7 % 1000,
+                     k * 13 % 1000);
+    for (int j = 0; j < m && i < n; j++)
+      p[i++] = (uint8_t)item[j];
+  }
+}
+
+/* Compresses p[0..n) as one permessage-deflate message (RFC 7692 7.2.1:
+ * raw DEFLATE, sync flush, the trailing 00 00 FF FF removed) into a new
+ * buffer; returns its length in *out_len, or NULL. */
+static uint8_t *deflate_message(const uint8_t *p, size_t n, size_t *out_len)
+{
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK)
+    return NULL;
+  size_t cap = deflateBound(&z, (uLong)n) + 16;
+  uint8_t *out = malloc(cap);
+  z.next_in = (Bytef *)(uintptr_t)p;
+  z.avail_in = (uInt)n;
+  z.next_out = out;
+  z.avail_out = (uInt)cap;
+  int rc = out ? deflate(&z, Z_SYNC_FLUSH) : Z_MEM_ERROR;
+  size_t len = cap - z.avail_out;
+  deflateEnd(&z);
+  if (rc != Z_OK || z.avail_in != 0 || len < 4 ||
+      memcmp(out + len - 4, "\0\0\xff\xff", 4) != 0) {
+    free(out);
+    return NULL;
+  }
+  *out_len = len - 4;
+  return out;
+}
+
 /* Builds the shared request, message frame and close frame. */
 static int prepare(void)
 {
@@ -227,34 +291,58 @@ static int prepare(void)
                    "Upgrade: websocket\r\n"
                    "Connection: Upgrade\r\n"
                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n",
-                   B.path, hostport);
+                   "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                   B.path, hostport,
+                   B.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                               "client_no_context_takeover\r\n"
+                             : "");
   B.request_len = (size_t)n;
 
-  size_t hl = B.mode == MODE_RAW ? 0 : B.size < 126 ? 6 : B.size < 65536 ? 8 : 14;
-  B.frame_len = hl + B.size;
+  /* The payload as it goes on the wire: the message itself, or (deflate)
+   * its compressed form. */
+  uint8_t *msg = NULL;
+  size_t wire = B.size;
+  if (B.deflate) {
+    uint8_t *text = malloc(B.size);
+    if (!text)
+      return -1;
+    json_fill(text, B.size);
+    msg = deflate_message(text, B.size, &wire);
+    free(text);
+    if (!msg)
+      return -1;
+  }
+  size_t hl = B.mode == MODE_RAW ? 0 : wire < 126 ? 6 : wire < 65536 ? 8 : 14;
+  B.frame_len = hl + wire;
   B.frame = malloc(B.frame_len ? B.frame_len : 1);
-  if (!B.frame)
+  if (!B.frame) {
+    free(msg);
     return -1;
+  }
   uint8_t *pl = B.frame + hl;
-  for (size_t i = 0; i < B.size; i++)
-    pl[i] = (uint8_t)('a' + i % 26); /* ASCII: valid UTF-8 as text */
+  if (msg)
+    memcpy(pl, msg, wire);
+  else
+    for (size_t i = 0; i < wire; i++)
+      pl[i] = (uint8_t)('a' + i % 26); /* ASCII: valid UTF-8 as text */
+  free(msg);
   if (hl) {
     uint8_t *h = B.frame;
-    h[0] = (uint8_t)(0x80 | (B.binary ? 0x2 : 0x1));
+    /* RSV1 marks a compressed message (RFC 7692 6). */
+    h[0] = (uint8_t)(0x80 | (B.deflate ? 0x40 : 0) | (B.binary ? 0x2 : 0x1));
     if (hl == 6) {
-      h[1] = (uint8_t)(0x80 | B.size);
+      h[1] = (uint8_t)(0x80 | wire);
     } else if (hl == 8) {
       h[1] = 0x80 | 126;
-      h[2] = (uint8_t)(B.size >> 8);
-      h[3] = (uint8_t)B.size;
+      h[2] = (uint8_t)(wire >> 8);
+      h[3] = (uint8_t)wire;
     } else {
       h[1] = 0x80 | 127;
       for (int i = 0; i < 8; i++)
-        h[2 + i] = (uint8_t)((uint64_t)B.size >> (56 - 8 * i));
+        h[2 + i] = (uint8_t)((uint64_t)wire >> (56 - 8 * i));
     }
     memcpy(h + hl - 4, mask, 4);
-    for (size_t i = 0; i < B.size; i++)
+    for (size_t i = 0; i < wire; i++)
       pl[i] ^= mask[i & 3];
   }
   uint8_t *cf = B.close_frame; /* close 1000, masked */
@@ -383,6 +471,12 @@ static void message_done(bench_conn *c)
 {
   c->got = 0;
   B.msgs_total++;
+  if (B.mode == MODE_IDLE) { /* --warm: the one echo is back; now idle */
+    B.opened++;
+    if (!B.measuring && B.opened == B.conns)
+      begin_window();
+    return;
+  }
   if (B.measuring)
     B.msgs++;
   if (B.mode == MODE_HANDSHAKES) {
@@ -397,13 +491,15 @@ static void conn_opened(bench_conn *c)
 {
   c->state = ST_OPEN;
   B.pending_opens--;
-  if (B.mode == MODE_HANDSHAKES || !B.measuring)
+  /* A warmed idle connection counts once its echo is back. */
+  int counted = !(B.mode == MODE_IDLE && B.warm);
+  if (counted && (B.mode == MODE_HANDSHAKES || !B.measuring))
     B.opened++;
   if (B.next_open < B.conns)
     conn_start(&B.c[B.next_open++]);
-  if (!B.measuring && B.opened == B.conns)
+  if (counted && !B.measuring && B.opened == B.conns)
     begin_window();
-  if (B.mode != MODE_IDLE)
+  if (B.mode != MODE_IDLE || B.warm)
     send_message(c);
 }
 
@@ -412,7 +508,8 @@ static void frame_done(bench_conn *c)
 {
   int op = c->cur_opcode;
   if (op <= 0x2) {
-    if (c->cur_fin && c->got >= B.size)
+    /* Compressed echoes are shorter than the message: count messages. */
+    if (c->cur_fin && (B.deflate || c->got >= B.size))
       message_done(c);
     return;
   }
@@ -472,6 +569,21 @@ static void parse_frames(bench_conn *c, const uint8_t *p, size_t n)
   }
 }
 
+/* Non-zero if the response head accepts permessage-deflate (any case). */
+static int head_has_deflate(const char *h, size_t n)
+{
+  static const char want[] = "permessage-deflate";
+  size_t wl = sizeof want - 1;
+  for (size_t i = 0; i + wl <= n; i++) {
+    size_t k = 0;
+    while (k < wl && (h[i + k] | 0x20) == want[k])
+      k++;
+    if (k == wl)
+      return 1;
+  }
+  return 0;
+}
+
 static void parse_head(bench_conn *c, const char *p, size_t n)
 {
   size_t room = sizeof c->head - 1 - c->head_len;
@@ -490,6 +602,10 @@ static void parse_head(bench_conn *c, const char *p, size_t n)
     *eol = 0;
     fprintf(stderr, "wsx bench: handshake refused: %s\n", c->head);
     fail("handshake", 0);
+    return;
+  }
+  if (B.deflate && !head_has_deflate(c->head, (size_t)(eoh - c->head))) {
+    fail("the server did not accept permessage-deflate", 0);
     return;
   }
   size_t head_bytes = (size_t)(eoh + 4 - c->head) - (c->head_len - take);
@@ -613,9 +729,12 @@ static void report(void)
   } else {
     double mps = (double)B.msgs / el;
     printf("msgs_per_sec=%.0f mb_per_sec=%.1f conns=%d size=%zu seconds=%.2f "
-           "msgs=%llu\n",
+           "msgs=%llu",
            mps, mps * (double)B.size / 1e6, B.conns, B.size, el,
            (unsigned long long)B.msgs_total);
+    if (B.deflate) /* the compressed frame we send, header included */
+      printf(" deflate=1 frame_bytes=%zu", B.frame_len);
+    printf("\n");
   }
   fflush(stdout);
 }
@@ -662,6 +781,10 @@ static int parse_args(int argc, char **argv)
       B.binary = 0;
     } else if (!strcmp(a, "--raw")) {
       B.mode = MODE_RAW;
+    } else if (!strcmp(a, "--deflate")) {
+      B.deflate = 1;
+    } else if (!strcmp(a, "--warm")) {
+      B.warm = 1;
     } else if (!strcmp(a, "--handshakes")) {
       B.mode = MODE_HANDSHAKES;
     } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
@@ -683,6 +806,11 @@ static int parse_args(int argc, char **argv)
   }
   if (idle)
     B.conns = idle;
+  if (B.deflate && (B.mode == MODE_RAW || B.binary)) {
+    fprintf(stderr, "wsx bench: --deflate goes with WebSocket text "
+                    "messages only\n");
+    return 2;
+  }
   if (!url) {
     fprintf(stderr, "wsx bench: missing URL\n");
     usage(stderr);

@@ -204,6 +204,14 @@ static int check_first2(wsx_driver *d, uint8_t b0, uint8_t b1) {
   return WSX_OK;
 }
 
+/* A wire-size limit, with slack for compressed messages (see begin_frame). */
+static uint64_t wire_limit(uint64_t lim, int packed) {
+  if (!packed)
+    return lim;
+  uint64_t slack = lim / 8 + 1024;
+  return lim > UINT64_MAX - slack ? UINT64_MAX : lim + slack;
+}
+
 static int begin_frame(wsx_driver *d, const uint8_t *h) {
   d->f_op = h[0] & 0x0f;
   d->f_fin = h[0] >> 7;
@@ -230,13 +238,21 @@ static int begin_frame(wsx_driver *d, const uint8_t *h) {
   d->in_payload = 1;
   if (is_control(d->f_op))
     return WSX_OK;
-  /* Limits are checked on the announced length, before any allocation. */
-  if (len > d->max_frame_size)
+  /* Limits are checked on the announced length, before any allocation.
+   * A message compressed by a negotiated extension (its RSV bit set) is
+   * held to max_length as it is decoded (extpipe's sink); on the wire it
+   * may be a little longer than decoded (DEFLATE expands incompressible
+   * data by at most 1/8 with fixed codes), so the wire limits get that
+   * slack for it, and a message of exactly max_length bytes still fits. */
+  unsigned mrsv = d->f_op == WSX_OP_CONTINUATION ? d->msg_rsv : d->f_rsv;
+  int packed = (mrsv & d->ext_rsv) != 0;
+  uint64_t max_frame = wire_limit(d->max_frame_size, packed);
+  uint64_t max_wire = wire_limit(d->max_length, packed);
+  if (len > max_frame)
     return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
                      "frame of %llu bytes exceeds the frame size limit "
                      "(%llu)",
-                     (unsigned long long)len,
-                     (unsigned long long)d->max_frame_size);
+                     (unsigned long long)len, (unsigned long long)max_frame);
   if (d->f_op != WSX_OP_CONTINUATION) {
     d->msg_op = d->f_op;
     d->msg_rsv = d->f_rsv;
@@ -252,7 +268,7 @@ static int begin_frame(wsx_driver *d, const uint8_t *h) {
                      "message has more than %u fragments",
                      (unsigned)d->max_fragments);
   }
-  if (len > d->max_length - d->msg_wire)
+  if (len > max_wire - d->msg_wire)
     return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
                      "message exceeds max_length (%llu bytes)",
                      (unsigned long long)d->max_length);
@@ -266,17 +282,46 @@ static int fail_utf8(wsx_driver *d, uint64_t at) {
                    (unsigned long long)at);
 }
 
+/* Appends to the message buffer, doubling it but never past max_length
+ * when the message fits, so a message near the limit (a decompression bomb
+ * cut off there) costs at most max_length bytes, not twice that. */
+static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
+  wsx__buf *b = &d->msg;
+  if (n && b->cap - b->len < n) {
+    if (n > SIZE_MAX / 2 - b->len)
+      return WSX_E_NOMEM;
+    size_t need = b->len + n;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+      cap *= 2;
+    if (cap > d->max_length && need <= d->max_length)
+      cap = (size_t)d->max_length;
+    uint8_t *q = wsx__realloc(&d->alloc, b->data, cap);
+    if (!q)
+      return WSX_E_NOMEM;
+    b->data = q;
+    b->cap = cap;
+  }
+  return wsx__buf_append(b, &d->alloc, p, n);
+}
+
 int wsx__msg_append(wsx_driver *d, const uint8_t *p, size_t n) {
-  if (n > d->max_length - d->msg_len)
-    return WSX_E_MESSAGE_TOO_BIG;
+  /* An extension's output comes in pieces whose sizes depend on how the
+   * input was split; to report the same error at every split, the earlier
+   * of the two in byte order wins: invalid UTF-8 within the limit, else
+   * the limit. */
+  uint64_t room = d->max_length - d->msg_len;
+  size_t fits = n > room ? (size_t)room : n;
   if (d->msg_op == WSX_OP_TEXT) {
-    long bad = wsx__utf8_validate(&d->utf8, p, n);
+    long bad = wsx__utf8_validate(&d->utf8, p, fits);
     if (bad >= 0) {
       d->msg_len += (uint64_t)bad;
       return WSX_E_UTF8;
     }
   }
-  if (wsx__buf_append(&d->msg, &d->alloc, p, n))
+  if (fits < n)
+    return WSX_E_MESSAGE_TOO_BIG;
+  if (msg_buf_append(d, p, n))
     return WSX_E_NOMEM;
   d->msg_len += n;
   return WSX_OK;
@@ -350,7 +395,7 @@ static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n,
     deliver(d, p, n, d->f_fin);
     return WSX_OK;
   }
-  if (wsx__buf_append(&d->msg, &d->alloc, p, n))
+  if (msg_buf_append(d, p, n))
     return wsx__fail(d, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED, "out of memory");
   d->msg_len += n;
   return WSX_OK;

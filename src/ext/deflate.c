@@ -25,6 +25,7 @@
 
 #define PMD_NAME "permessage-deflate"
 #define PMD_CHUNK 16384 /* bytes of output produced per zlib call */
+#define PMD_STAGE 64    /* canonical input piece under a 2^15 window */
 
 /* The configuration behind a wsx_extension (ext is the first member). */
 typedef struct pmd_config {
@@ -63,6 +64,8 @@ typedef struct pmd_session {
                            this message; the rest of it is ignored */
   int tx_broken;        /* compression failed mid-message; sticky */
   int rx_broken;        /* decompression failed mid-message; sticky */
+  size_t rx_staged;     /* bytes in rx_stage (windows under 15 bits) */
+  uint8_t rx_stage[PMD_STAGE]; /* input waiting for a whole piece */
   z_stream tx;          /* compressor (valid when tx_live) */
   z_stream rx;          /* decompressor (valid when rx_live) */
 } pmd_session;
@@ -128,6 +131,7 @@ static void rx_close(pmd_session *s) {
     inflateEnd(&s->rx);
   s->rx_live = 0;
   s->rx_ended = 0;
+  s->rx_staged = 0;
 }
 
 /* ---- parameters -------------------------------------------------------- */
@@ -385,6 +389,48 @@ static int inflate_feed(pmd_session *s, const uint8_t *data, size_t len,
   return WSX_OK;
 }
 
+/*
+ * Feeds compressed input to inflate_feed. Under a 2^15 window, zlib checks
+ * a match distance against the window plus the output of the current
+ * inflate() call, which depends on how the input was split into calls: a
+ * peer that overshoots its window would be accepted or refused depending
+ * on TCP segmentation. So such streams go to zlib in canonical pieces of
+ * PMD_STAGE bytes (the last piece at the end of the message), and every
+ * split of the input gives the same result. At 15 bits no DEFLATE distance
+ * exceeds the window and the input goes straight through.
+ */
+static int inflate_in(pmd_session *s, const uint8_t *data, size_t len,
+                      int end, wsx_ext_sink *sink) {
+  int rc = WSX_OK;
+  if (zlib_bits(s->rx_bits) == 15)
+    return len ? inflate_feed(s, data, len, sink) : WSX_OK;
+  while (len && !rc) {
+    if (s->rx_staged == 0 && len >= PMD_STAGE) {
+      rc = inflate_feed(s, data, PMD_STAGE, sink);
+      data += PMD_STAGE;
+      len -= PMD_STAGE;
+      continue;
+    }
+    size_t k = PMD_STAGE - s->rx_staged;
+    if (k > len)
+      k = len;
+    memcpy(s->rx_stage + s->rx_staged, data, k);
+    s->rx_staged += k;
+    data += k;
+    len -= k;
+    if (s->rx_staged == PMD_STAGE) {
+      s->rx_staged = 0;
+      rc = inflate_feed(s, s->rx_stage, PMD_STAGE, sink);
+    }
+  }
+  if (!rc && end && s->rx_staged) {
+    size_t n = s->rx_staged;
+    s->rx_staged = 0;
+    rc = inflate_feed(s, s->rx_stage, n, sink);
+  }
+  return rc;
+}
+
 static int pmd_process_incoming(void *session, int opcode, unsigned *rsv,
                                 const uint8_t *data, size_t len, unsigned flags,
                                 wsx_ext_sink *sink) {
@@ -392,16 +438,18 @@ static int pmd_process_incoming(void *session, int opcode, unsigned *rsv,
   pmd_session *s = session;
   if (s->rx_broken)
     return WSX_E_EXTENSION;
-  if (flags & WSX_EXT_FIRST)
+  if (flags & WSX_EXT_FIRST) {
     s->rx_compressed = opcode < 8 && (*rsv & WSX_RSV1);
+    s->rx_staged = 0;
+  }
   if (!s->rx_compressed)
     return len ? sink->write(sink, data, len) : WSX_OK;
   *rsv &= ~(unsigned)WSX_RSV1;
   int rc = rx_open(s);
   if (!rc && len)
-    rc = inflate_feed(s, data, len, sink);
+    rc = inflate_in(s, data, len, 0, sink);
   if (!rc && (flags & WSX_EXT_LAST)) {
-    rc = inflate_feed(s, tail, sizeof tail, sink);
+    rc = inflate_in(s, tail, sizeof tail, 1, sink);
     if (!rc && s->rx_nct && s->free_idle) {
       rx_close(s);
     } else if (!rc && (s->rx_nct || s->rx_ended)) {
