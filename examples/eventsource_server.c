@@ -77,6 +77,7 @@ static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
     wsx_http_res_end(res, page, sizeof(page) - 1);
   } else {
     wsx_http_res_status(res, 404, NULL);
+    wsx_http_res_header(res, "Content-Type", "text/plain");
     wsx_http_res_end(res, "not found\n", 10);
   }
 }

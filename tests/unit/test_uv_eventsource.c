@@ -91,6 +91,7 @@ static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
   if (!wsx_eventsource_is_eventsource(req) ||
       !strcmp(wsx_request_resource(req), "/plain")) {
     wsx_http_res_status(res, 404, NULL);
+    wsx_http_res_header(res, "Content-Type", "text/plain");
     wsx_http_res_end(res, "no\n", 3);
     return;
   }
