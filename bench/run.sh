@@ -6,7 +6,8 @@
 #
 # Env: WSX_BIN (default build/wsx), BENCH_SECONDS (default 5 per run),
 #      BENCH_IDLE (idle connections for the memory figure, default 10000),
-#      BENCH_SKIP_DRIVER=1 to skip the driver benchmark.
+#      BENCH_SKIP_DRIVER=1 to skip the driver benchmark,
+#      BENCH_SKIP_DEFLATE=1 to skip the permessage-deflate runs (bench/deflate.sh).
 # Installs nothing: scripts/install-deps.sh provides libwebsockets-dev and
 # Node `ws` (in .deps/node); a missing peer is skipped with a message.
 set -u
@@ -264,5 +265,10 @@ if has raw; then
       fi
     fi
   done
+fi
+
+# ---- permessage-deflate (issue 5): its own table --------------------------
+if [ "${BENCH_SKIP_DEFLATE:-0}" != 1 ] && [ -f "$ROOT/bench/deflate.sh" ]; then
+  WSX_BIN=$WSX bash "$ROOT/bench/deflate.sh" || note "bench/deflate.sh failed"
 fi
 exit 0

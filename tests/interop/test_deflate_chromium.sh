@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# permessage-deflate interop with Chromium headless: a page opens a
-# WebSocket to `wsx echo --deflate`, checks ws.extensions names
-# permessage-deflate, and exchanges small and 1 MiB messages
-# (deflate_chromium.js). The server's log must show the browser's offer
-# was accepted (the echo prints nothing about extensions, so this is checked
-# in the page) and that the connection closed with 1000.
+# permessage-deflate interop with Chromium headless: a page (page.setContent,
+# no HTTP server) opens a WebSocket to `wsx echo --deflate`, checks that
+# ws.extensions names permessage-deflate (the browser's offer was accepted),
+# exchanges small and 1 MiB text and binary messages and closes with 1000
+# (deflate_chromium.js); wsx echo's log must show that close.
 set -u
 . "$(dirname "$0")/lib.sh"
 
