@@ -13,10 +13,12 @@
 #include <limits.h>
 #include <string.h>
 
+#include "driver/util.h"
 #include "wsx/http.h"
 
-/* RFC 7230 3.2.6 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA. */
-static const unsigned char tchar_[256] = {
+/* RFC 7230 3.2.6 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA. Shared with the
+ * Sec-WebSocket-Extensions parser (src/ext/offers.c). */
+const unsigned char wsx__tchar[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
     ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
     ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
@@ -32,7 +34,7 @@ static const unsigned char tchar_[256] = {
     ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
-#define IS_TCHAR(c) (tchar_[(unsigned char)(c)])
+#define IS_TCHAR(c) (wsx__tchar[(unsigned char)(c)])
 /* field-vchar / obs-text plus SP and HTAB (RFC 7230 3.2). */
 #define IS_VALUE_CHAR(c)                                                       \
   ((unsigned char)(c) >= 0x20 ? (unsigned char)(c) != 0x7F : (c) == '\t')

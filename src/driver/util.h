@@ -48,6 +48,9 @@ long wsx__base64_decode(const char *in, size_t n, uint8_t *out, size_t outcap);
  * -1 if the kernel refused (never falls back to a weak source). */
 int wsx__random(void *buf, size_t n);
 
+/* Non-zero at the RFC 7230 tchar bytes (the characters of a token). */
+extern const unsigned char wsx__tchar[256];
+
 /* ASCII case-insensitive compare of a[0..n) and the NUL-terminated b
  * (non-zero if equal and b has exactly n characters). */
 int wsx__ieq(const char *a, size_t n, const char *b);

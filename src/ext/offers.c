@@ -9,28 +9,12 @@
  * each byte a bounded number of times, so the work is linear and the memory
  * is O(len) whatever the input.
  */
+#include "driver/util.h"
 #include "ext/ext_int.h"
 
 #include <string.h>
 
-/* RFC 7230 3.2.6 tchar. */
-static const unsigned char tchar_table[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
-    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
-    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
-    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,
-    ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1,
-    ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,
-    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,
-    ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
-    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
-    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
-
-int wsx__ext_is_tchar(unsigned char c) { return tchar_table[c]; }
+int wsx__ext_is_tchar(unsigned char c) { return wsx__tchar[c]; }
 
 int wsx__ext_span_eq(const char *s, size_t len, const char *lit) {
   size_t n = strlen(lit);
@@ -84,7 +68,7 @@ static void skip_ows(parser *p) {
 /* token = 1*tchar. Returns its length (0 = no token here). */
 static size_t take_token(parser *p) {
   size_t start = p->pos;
-  while (p->pos < p->len && tchar_table[(unsigned char)p->in[p->pos]])
+  while (p->pos < p->len && wsx__tchar[(unsigned char)p->in[p->pos]])
     p->pos++;
   return p->pos - start;
 }
@@ -114,7 +98,7 @@ static size_t take_quoted(parser *p) {
       }
       c = (unsigned char)p->in[p->pos++];
     }
-    if (!tchar_table[c]) {
+    if (!wsx__tchar[c]) {
       p->err = "quoted parameter value is not a token once unquoted";
       return 0;
     }
