@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver/util.h"
 #include "es/es.h"
 
 typedef struct acc {
@@ -25,6 +26,11 @@ static void mix(acc *a, const void *p, size_t n) {
 
 static void on_ev(void *ud, const char *type, const char *data, size_t len,
                   const char *id) {
+  /* The decoder promises valid UTF-8 in everything it reports. */
+  if (!wsx__utf8_valid((const uint8_t *)data, len) ||
+      !wsx__utf8_valid((const uint8_t *)type, strlen(type)) ||
+      !wsx__utf8_valid((const uint8_t *)id, strlen(id)))
+    abort();
   mix(ud, type, strlen(type));
   mix(ud, data, len);
   mix(ud, id, strlen(id));

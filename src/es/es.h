@@ -31,6 +31,7 @@ typedef struct wsx__es_parser {
   wsx__buf type;    /* event type buffer */
   wsx__buf id_buf;  /* last event ID buffer (persists across events) */
   wsx__buf last_id; /* last event ID string, committed at each dispatch */
+  wsx__buf fixed;   /* a line with invalid UTF-8, U+FFFD substituted */
   uint8_t bom_seen; /* BOM bytes matched so far at stream start (0..3) */
   uint8_t at_start; /* no byte of this stream processed yet */
   uint8_t after_cr; /* the previous byte was CR: a following LF is eaten */
@@ -42,6 +43,8 @@ void wsx__es_parser_init(wsx__es_parser *p, const wsx_allocator *alloc,
                          size_t max_size, const wsx__es_parser_cbs *cb,
                          void *ud);
 /* Consumes in[0..len). Every split of a stream gives the same callbacks.
+ * The stream is decoded as UTF-8 the WHATWG way: invalid sequences become
+ * U+FFFD (EF BF BD), so every string reported is valid UTF-8.
  * Returns WSX_OK, or a sticky WSX_E_TOO_BIG (a line or the data buffer
  * exceeded max_size) / WSX_E_NOMEM. Callbacks may not free the parser. */
 int wsx__es_parser_feed(wsx__es_parser *p, const uint8_t *in, size_t len);

@@ -1,6 +1,7 @@
 /* The WHATWG event-stream parser ("Interpreting an event stream"). */
 #include <string.h>
 
+#include "driver/util.h"
 #include "es/es.h"
 
 static const uint8_t BOM[3] = {0xEF, 0xBB, 0xBF};
@@ -23,6 +24,7 @@ void wsx__es_parser_free(wsx__es_parser *p) {
   wsx__buf_free(&p->type, &p->alloc);
   wsx__buf_free(&p->id_buf, &p->alloc);
   wsx__buf_free(&p->last_id, &p->alloc);
+  wsx__buf_free(&p->fixed, &p->alloc);
 }
 
 void wsx__es_parser_restart(wsx__es_parser *p) {
@@ -119,12 +121,74 @@ static int field(wsx__es_parser *p, const uint8_t *name, size_t nlen,
   return WSX_OK; /* unknown fields are ignored */
 }
 
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 if s[0] starts an
+ * invalid one. The WHATWG decoder then emits one U+FFFD and resumes at the
+ * first byte that broke the sequence (the "maximal subpart" rule). */
+static size_t seq_len(const uint8_t *s, size_t n, size_t *bad) {
+  uint8_t b = s[0], lo = 0x80, hi = 0xBF;
+  size_t need, i;
+  *bad = 1;
+  if (b < 0x80)
+    return 1;
+  if (b >= 0xC2 && b <= 0xDF)
+    need = 1;
+  else if (b >= 0xE0 && b <= 0xEF) {
+    need = 2;
+    if (b == 0xE0)
+      lo = 0xA0;
+    else if (b == 0xED)
+      hi = 0x9F; /* no surrogates */
+  } else if (b >= 0xF0 && b <= 0xF4) {
+    need = 3;
+    if (b == 0xF0)
+      lo = 0x90;
+    else if (b == 0xF4)
+      hi = 0x8F; /* <= U+10FFFF */
+  } else {
+    return 0;
+  }
+  for (i = 1; i <= need; i++) {
+    if (i >= n || s[i] < lo || s[i] > hi) {
+      *bad = i;
+      return 0;
+    }
+    lo = 0x80;
+    hi = 0xBF;
+  }
+  return need + 1;
+}
+
+/* The stream is UTF-8 decoded (WHATWG): a line with invalid sequences is
+ * rewritten with U+FFFD in p->fixed. Lines end at ASCII CR/LF, so no
+ * sequence spans two lines. */
+static int decode_line(wsx__es_parser *p, const uint8_t **l, size_t *n) {
+  static const uint8_t fffd[3] = {0xEF, 0xBF, 0xBD};
+  size_t i = 0;
+  if (wsx__utf8_valid(*l, *n))
+    return WSX_OK;
+  p->fixed.len = 0;
+  while (i < *n) {
+    size_t bad, k = seq_len(*l + i, *n - i, &bad);
+    int rc = k ? wsx__buf_append(&p->fixed, &p->alloc, *l + i, k)
+               : wsx__buf_append(&p->fixed, &p->alloc, fffd, 3);
+    if (rc < 0)
+      return WSX_E_NOMEM;
+    i += k ? k : bad;
+  }
+  /* At most 3x the line (itself bounded); the data limit applies after. */
+  *l = p->fixed.data;
+  *n = p->fixed.len;
+  return WSX_OK;
+}
+
 static int process_line(wsx__es_parser *p, const uint8_t *l, size_t n) {
   const uint8_t *colon;
   const uint8_t *v;
   size_t vlen;
   if (n == 0)
     return dispatch(p);
+  if (decode_line(p, &l, &n) < 0)
+    return WSX_E_NOMEM;
   if (l[0] == ':') {
     if (p->cb.comment)
       p->cb.comment(p->ud, (const char *)l + 1, n - 1);

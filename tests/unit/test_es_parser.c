@@ -162,6 +162,18 @@ TEST(limits) {
   }
 }
 
+TEST(utf8_decoding) {
+  /* Valid multi-byte text passes; invalid sequences become U+FFFD, one per
+   * maximal subpart (WHATWG "decode"). */
+  EXPECT("data: h\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\n\n",
+         "message|h\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80|;");
+  EXPECT("data: a\xFF" "b\xC3\n\n", "message|a\xEF\xBF\xBD" "b\xEF\xBF\xBD|;");
+  EXPECT("data: \xE2\x82x\xED\xA0\x80\n\n",
+         "message|\xEF\xBF\xBDx\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|;");
+  EXPECT("event: \xC0\xAF\ndata: 1\nid: \xF4\x90\n\n",
+         "\xEF\xBF\xBD\xEF\xBF\xBD|1|\xEF\xBF\xBD\xEF\xBF\xBD;");
+}
+
 TEST(restart_keeps_last_id) {
   wsx__es_parser p;
   log_t l;
@@ -226,4 +238,5 @@ TEST_MAIN(RUN(spec_stock_example); RUN(spec_comment_and_id_example);
           RUN(spec_empty_data_example); RUN(spec_space_example);
           RUN(line_endings); RUN(bom); RUN(event_type_and_id);
           RUN(retry_field); RUN(unknown_fields_and_colons); RUN(limits);
+          RUN(utf8_decoding);
           RUN(restart_keeps_last_id); RUN(chunked))
