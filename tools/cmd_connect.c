@@ -15,6 +15,7 @@
 
 #include <uv.h>
 
+#include <wsx/extension.h>
 #include <wsx/uv.h>
 
 #include "args.h"
@@ -51,6 +52,8 @@ typedef struct connect_state {
   int we_closed;               /* we started the closing handshake */
   int failed;                  /* connect_failed fired */
   wsx_tls_client_options tls;  /* --ca / --insecure (wss:// only) */
+  wsx_extension *deflate;      /* --deflate, else NULL */
+  wsx_extension *exts[2];      /* NULL-terminated list for the options */
   int exit_code;
 } connect_state;
 
@@ -61,7 +64,8 @@ static void usage(FILE *f)
   fprintf(f,
           "usage: wsx connect URL [--binary] [--protocol P]... "
           "[--header 'K: V']...\n"
-          "                       [--origin O] [--ca FILE] [--insecure]\n"
+          "                       [--origin O] [--ca FILE] [--insecure] "
+          "[--deflate]\n"
           "Connects to URL (ws:// or wss://host[:port]/path), sends each "
           "line read "
           "from stdin\n"
@@ -72,6 +76,7 @@ static void usage(FILE *f)
           "  --protocol P      offer subprotocol P (repeatable, in order)\n"
           "  --header 'K: V'   add a handshake request header (repeatable)\n"
           "  --origin O        send Origin: O\n"
+          "  --deflate         offer permessage-deflate (RFC 7692)\n"
           "  --ca FILE         wss: trust the CA certificates in FILE (PEM)\n"
           "                    instead of the system store\n"
           "  --insecure        wss: DANGEROUS, skip certificate and host "
@@ -431,6 +436,16 @@ static int parse_args(int argc, char **argv, const char **url,
         return 2;
       C.tls.ca_file = v;
       o->tls = &C.tls;
+    } else if ((r = cli_option("connect", argc, argv, &i, "--deflate",
+                               NULL))) {
+      if (r == 2)
+        return 2;
+      if (!C.deflate && !(C.deflate = wsx_deflate_new(NULL))) {
+        fprintf(stderr, "wsx connect: out of memory\n");
+        return 1;
+      }
+      C.exts[0] = C.deflate;
+      o->extensions = C.exts;
     } else if ((r = cli_option("connect", argc, argv, &i, "--insecure",
                                NULL))) {
       if (r == 2)
@@ -482,6 +497,7 @@ int wsx_cmd_connect(int argc, char **argv)
   if (r) {
     free(protocols);
     free(headers);
+    wsx_deflate_free(C.deflate);
     return r < 0 ? 0 : r;
   }
   o.close_timeout = CLOSE_TIMEOUT_MS;
@@ -527,5 +543,7 @@ int wsx_cmd_connect(int argc, char **argv)
   if (uv_loop_close(C.loop) != 0)
     fprintf(stderr, "wsx connect: loop closed with handles open\n");
   free(C.line);
+  /* After the loop: the extension must outlive the socket. */
+  wsx_deflate_free(C.deflate);
   return r;
 }

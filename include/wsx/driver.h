@@ -94,7 +94,11 @@ typedef struct wsx_driver_options {
   /* Largest incoming message (after decompression), in bytes.
    * 0 = WSX_DEFAULT_MAX_LENGTH (2^26-1, as faye-websocket). Exceeding it:
    * close 1009 + error WSX_E_MESSAGE_TOO_BIG. Checked on the frame header,
-   * before any allocation. (WebSocket-Node: max_received_message_size.) */
+   * before any allocation. (WebSocket-Node: max_received_message_size.)
+   * For a message compressed by a negotiated extension, the wire-size
+   * checks (max_frame_size and the message's wire length) allow
+   * max_length/8 + 1024 extra bytes (DEFLATE's worst-case expansion); the
+   * decompressed size is held to max_length exactly, while inflating. */
   uint64_t max_length;
   /* Largest incoming frame payload. 0 = same as max_length.
    * (WebSocket-Node: max_received_frame_size.) */
