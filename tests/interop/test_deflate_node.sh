@@ -5,7 +5,8 @@
 #  2. the wsx CLIENT with --deflate against ws servers with perMessageDeflate
 #     in several configurations: `wsx autobahn-client --deflate` talks to
 #     deflate_node_server.js, which speaks the Autobahn fuzzingserver
-#     protocol (`wsx connect` has no --deflate).
+#     protocol;
+#  3. `wsx connect --deflate` against a ws echo server with perMessageDeflate.
 # Prints "ok name" / "FAIL name: why"; loopback, ephemeral ports, bounded
 # waits; everything started here is killed on exit (lib.sh).
 set -u
@@ -90,3 +91,48 @@ run_server_config client_window_10_nct \
   "client_max_window_bits=10; client_no_context_takeover"
 run_server_config server_window_12 \
   '{"threshold":0,"serverMaxWindowBits":12}' "server_max_window_bits=12"
+
+# ---- 3. wsx connect --deflate -> a ws echo server with perMessageDeflate ----
+# The server echoes every message and answers "?ext" with the extensions it
+# negotiated and whether the last message arrived compressed (RSV1).
+CLOG=$TMP/ws_connect_server.log
+node -e '
+const { WebSocketServer } = require("ws");
+const wss = new WebSocketServer({ host: "127.0.0.1", port: 0,
+  perMessageDeflate: { threshold: 0 } });
+wss.on("listening", () => console.log("listening on " + wss.address().port));
+wss.on("connection", (ws, req) => {
+  ws.on("message", (data, isBinary) => {
+    const s = data.toString();
+    if (s === "?ext")
+      ws.send("ext=" + Object.keys(ws._extensions).join(",") +
+              " offer=" + req.headers["sec-websocket-extensions"]);
+    else ws.send(data, { binary: isBinary, compress: true });
+  });
+});
+setTimeout(() => process.exit(0), 30000);
+' >"$CLOG" 2>&1 &
+CPID=$!
+STARTED+=("$CPID")
+if wait_for "$CLOG" "listening on" 10 "$CPID"; then
+  port=$(sed -n 's/^listening on //p' "$CLOG")
+  big=$(head -c 200000 /dev/zero | tr '\0' 'a')
+  out=$(printf 'hello deflate\n%s\n?ext\n' "$big" |
+        timeout 20 "$WSX_BIN" connect "ws://127.0.0.1:$port/" --deflate 2>&1)
+  st=$?
+  # The 200,000-byte line must come back whole (as one line of 'a').
+  if [ $st = 0 ] && printf '%s\n' "$out" | grep -qx 'hello deflate' &&
+     [ "$(printf '%s\n' "$out" | awk 'length($0) == 200000 && !/[^a]/' | wc -l)" = 1 ]; then
+    ok deflate_connect_echo
+  else
+    fail deflate_connect_echo "exit $st, output: $(printf '%s' "$out" | head -c 200)"
+  fi
+  if printf '%s\n' "$out" | grep -q '^ext=permessage-deflate offer=permessage-deflate'; then
+    ok deflate_connect_negotiated
+  else
+    fail deflate_connect_negotiated "got: $(printf '%s\n' "$out" | grep '^ext=' | head -c 200)"
+  fi
+else
+  fail deflate_connect_echo "ws server did not start: $(tail -n 3 "$CLOG" | tr '\n' ' ')"
+fi
+kill "$CPID" 2>/dev/null
