@@ -405,6 +405,227 @@ TEST(adopt_stream) {
   CHECK(finish());
 }
 
+
+/* ---- the client against a scripted raw HTTP server ---- */
+
+enum { M_CHUNKED, M_SILENT, M_HUGE, M_CLEN };
+
+static struct {
+  uv_tcp_t lis;
+  uv_tcp_t conn[4];
+  int nconn, mode, port;
+  char req[4][512];
+  size_t req_len[4];
+  int err_code[4], err_status[4], err_reconnect[4], nerr;
+  int opened, closed;
+  uint32_t retry; /* the client's reconnection time at close */
+  char log[256];
+} R;
+
+static uv_write_t rw[16];
+static int rwn;
+
+static void rwrite(uv_stream_t *st, const char *p, size_t n) {
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  uv_write(&rw[rwn++ % 16], st, &b, 1, NULL);
+}
+#define RWRITE(st, lit) rwrite(st, lit, sizeof(lit) - 1)
+
+static void r_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
+  static char buf[512];
+  (void)h;
+  (void)sz;
+  *b = uv_buf_init(buf, sizeof(buf));
+}
+
+static void r_respond(uv_stream_t *st, int i) {
+  static char huge[3000];
+  if (i > 0 && R.mode != M_SILENT) {
+    RWRITE(st, "HTTP/1.1 204 No Content\r\n\r\n");
+    return;
+  }
+  switch (R.mode) {
+  case M_CHUNKED:
+    RWRITE(st, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream;"
+               " charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n");
+    /* BOM first; CR at a chunk's end, its LF in the next chunk. */
+    RWRITE(st, "11\r\n\xEF\xBB\xBFretry: 10\n\n:c\r\r\n");
+    RWRITE(st, "7\r\n\nid: 7\r\r\n");
+    RWRITE(st, "9\r\n\ndata: a\r\r\n");
+    RWRITE(st, "3\r\n\n\r\n\r\n0\r\n\r\n");
+    break;
+  case M_HUGE:
+    memset(huge, 'h', sizeof(huge));
+    memcpy(huge, "data: ", 6);
+    RWRITE(st, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n");
+    rwrite(st, huge, sizeof(huge));
+    break;
+  case M_CLEN: /* the stream ends with the body, not with the connection */
+    RWRITE(st, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+               "Content-Length: 15\r\n\r\nid: 1\ndata: x\n\n");
+    break;
+  default:
+    break;
+  }
+}
+
+static void r_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  int i = (int)((uv_tcp_t *)st - R.conn);
+  if (n < 0) {
+    if (!uv_is_closing((uv_handle_t *)st))
+      uv_close((uv_handle_t *)st, NULL);
+    return;
+  }
+  if (R.req_len[i] + (size_t)n < sizeof(R.req[i])) {
+    memcpy(R.req[i] + R.req_len[i], b->base, (size_t)n);
+    R.req_len[i] += (size_t)n;
+    if (strstr(R.req[i], "\r\n\r\n"))
+      r_respond(st, i);
+  }
+}
+
+static void r_conn(uv_stream_t *lis, int status) {
+  uv_tcp_t *c;
+  if (status < 0 || R.nconn >= 4)
+    return;
+  c = &R.conn[R.nconn++];
+  uv_tcp_init(&T.loop, c);
+  if (uv_accept(lis, (uv_stream_t *)c) == 0)
+    uv_read_start((uv_stream_t *)c, r_alloc, r_read);
+}
+
+static void r_start(int mode) {
+  struct sockaddr_in a;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  memset(&R, 0, sizeof(R));
+  R.mode = mode;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  uv_tcp_init(&T.loop, &R.lis);
+  uv_tcp_bind(&R.lis, (const struct sockaddr *)&a, 0);
+  uv_listen((uv_stream_t *)&R.lis, 8, r_conn);
+  uv_tcp_getsockname(&R.lis, (struct sockaddr *)&ss, &len);
+  R.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void r_stop(void) {
+  uv_close((uv_handle_t *)&R.lis, NULL);
+  for (int i = 0; i < R.nconn; i++)
+    if (!uv_is_closing((uv_handle_t *)&R.conn[i]))
+      uv_close((uv_handle_t *)&R.conn[i], NULL);
+}
+
+static void rc_open(wsx_eventsource_client *c, void *ud) {
+  (void)c;
+  (void)ud;
+  R.opened++;
+}
+static void rc_msg(wsx_eventsource_client *c, const wsx_eventsource_event *e,
+                   void *ud) {
+  size_t n = strlen(R.log);
+  (void)c;
+  (void)ud;
+  snprintf(R.log + n, sizeof(R.log) - n, "%s:%s:%.*s;", e->type,
+           e->last_event_id, (int)e->data_len, e->data);
+}
+static void rc_err(wsx_eventsource_client *c, const wsx_eventsource_error *e,
+                   void *ud) {
+  (void)ud;
+  if (R.nerr < 4) {
+    R.err_code[R.nerr] = e->code;
+    R.err_status[R.nerr] = e->status_code;
+    R.err_reconnect[R.nerr] = e->will_reconnect;
+  }
+  R.nerr++;
+  if (R.mode == M_SILENT)
+    wsx_eventsource_client_close(c);
+  if (!e->will_reconnect)
+    CHECK_INT(wsx_eventsource_client_ready_state(c), WSX_ES_CLOSED);
+}
+static void rc_close(wsx_eventsource_client *c, void *ud) {
+  (void)ud;
+  R.closed++;
+  R.retry = wsx_eventsource_client_retry(c);
+  r_stop();
+}
+
+static wsx_eventsource_client *r_client(uint32_t timeout, size_t max) {
+  static const wsx_eventsource_client_callbacks cbs = {rc_open, rc_msg,
+                                                       rc_err, rc_close};
+  wsx_header h = {"X-Test", 6, "1", 1};
+  wsx_eventsource_client_options o = {0};
+  char url[96];
+  int err;
+  o.retry_ms = 2000; /* M_CHUNKED's retry: 10 must override it */
+  o.connect_timeout = timeout;
+  o.max_event_size = max;
+  o.headers = &h;
+  o.num_headers = 1;
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/s?x=1", R.port);
+  return wsx_eventsource_client_new(&T.loop, url, &o, &cbs, NULL, &err);
+}
+
+TEST(client_chunked_bom_split_crlf_then_204) {
+  reset();
+  r_start(M_CHUNKED);
+  REQUIRE(r_client(0, 0));
+  run_for(3000);
+  CHECK_INT(R.opened, 1);
+  CHECK_STR(R.log, "message:7:a;");
+  CHECK_INT(R.retry, 10); /* the server's retry: replaced 2000 */
+  CHECK(strstr(R.req[0], "GET /s?x=1 HTTP/1.1\r\n") == R.req[0]);
+  CHECK(strstr(R.req[0], "Accept: text/event-stream\r\n") != NULL);
+  CHECK(strstr(R.req[0], "Cache-Control: no-cache\r\n") != NULL);
+  CHECK(strstr(R.req[0], "X-Test: 1\r\n") != NULL);
+  CHECK(strstr(R.req[0], "Last-Event-ID") == NULL);
+  CHECK(strstr(R.req[1], "Last-Event-ID: 7\r\n") != NULL);
+  CHECK_INT(R.nerr, 2);
+  CHECK_INT(R.err_code[0], WSX_E_CLOSED); /* end of the chunked body */
+  CHECK_INT(R.err_reconnect[0], 1);
+  CHECK_INT(R.err_status[1], 204);
+  CHECK_INT(R.err_reconnect[1], 0);
+  CHECK_INT(R.closed, 1);
+  CHECK(finish());
+}
+
+TEST(client_connect_timeout) {
+  reset();
+  r_start(M_SILENT);
+  REQUIRE(r_client(50, 0));
+  run_for(3000);
+  CHECK_INT(R.nerr, 1);
+  CHECK_INT(R.err_code[0], WSX_E_TIMEOUT);
+  CHECK_INT(R.err_reconnect[0], 1);
+  CHECK_INT(R.closed, 1);
+  CHECK(finish());
+}
+
+TEST(client_event_size_limit) {
+  reset();
+  r_start(M_HUGE);
+  REQUIRE(r_client(0, 1024));
+  run_for(3000);
+  CHECK_INT(R.opened, 1);
+  CHECK_INT(R.nerr, 1);
+  CHECK_INT(R.err_code[0], WSX_E_TOO_BIG);
+  CHECK_INT(R.err_reconnect[0], 0);
+  CHECK_INT(R.closed, 1);
+  CHECK(finish());
+}
+
+TEST(client_content_length_body) {
+  reset();
+  r_start(M_CLEN);
+  REQUIRE(r_client(0, 0));
+  run_for(5000); /* reconnects after the default-overridden 2 s */
+  CHECK_STR(R.log, "message:1:x;");
+  CHECK(strstr(R.req[1], "Last-Event-ID: 1\r\n") != NULL);
+  CHECK_INT(R.nerr, 2);
+  CHECK_INT(R.err_status[1], 204);
+  CHECK_INT(R.closed, 1);
+  CHECK(finish());
+}
+
 TEST(bad_arguments) {
   int err = 0;
   uv_loop_t loop;
@@ -424,4 +645,7 @@ TEST(bad_arguments) {
 
 TEST_MAIN(RUN(reconnect_with_last_event_id); RUN(client_fails_on_404);
           RUN(pings_and_client_gone); RUN(flow_control_drain);
-          RUN(slow_client_dropped); RUN(adopt_stream); RUN(bad_arguments))
+          RUN(slow_client_dropped); RUN(adopt_stream);
+          RUN(client_chunked_bom_split_crlf_then_204);
+          RUN(client_connect_timeout); RUN(client_event_size_limit);
+          RUN(client_content_length_body); RUN(bad_arguments))
