@@ -406,6 +406,88 @@ TEST(adopt_stream) {
 }
 
 
+/* Adopted streams: drain under the high-water mark, then the hard limit. */
+static struct {
+  uv_pipe_t ours, peer;
+  uv_timer_t t;
+  wsx_eventsource *es;
+  int drained, closed, sends_after_drain;
+  size_t got;
+} A;
+
+static void a_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  (void)b;
+  if (n < 0) {
+    if (!uv_is_closing((uv_handle_t *)st))
+      uv_close((uv_handle_t *)st, NULL);
+    return;
+  }
+  A.got += (size_t)n;
+}
+
+static void a_drain(wsx_eventsource *es, void *ud) {
+  static char big[65536];
+  int rc = 0;
+  (void)ud;
+  A.drained++;
+  /* Now the peer stops reading and the server keeps sending: dropped. */
+  uv_read_stop((uv_stream_t *)&A.peer);
+  while ((rc = wsx_eventsource_send(es, big, sizeof(big), NULL, NULL)) >= 0 &&
+         A.sends_after_drain < 1000)
+    A.sends_after_drain++;
+  CHECK_INT(rc, WSX_E_CLOSED);
+}
+
+static void a_close(wsx_eventsource *es, void *ud) {
+  (void)es;
+  (void)ud;
+  A.closed++;
+  uv_close((uv_handle_t *)&A.peer, NULL);
+}
+
+static void a_start_reading(uv_timer_t *t) {
+  uv_read_start((uv_stream_t *)&A.peer, raw_alloc, a_read);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+TEST(adopt_flow_control) {
+  static char head[] = "GET / HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n";
+  static const wsx_eventsource_callbacks cbs = {a_drain, a_close};
+  static char chunk[4096];
+  wsx_header hdrs[4];
+  wsx_http_request req;
+  wsx_http_state st = {0};
+  wsx_eventsource_options o = {0};
+  int fds[2], err, rc = 0, n = 0;
+  reset();
+  memset(&A, 0, sizeof(A));
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  uv_pipe_init(&T.loop, &A.ours, 0);
+  uv_pipe_init(&T.loop, &A.peer, 0);
+  REQUIRE(uv_pipe_open(&A.ours, fds[0]) == 0);
+  REQUIRE(uv_pipe_open(&A.peer, fds[1]) == 0);
+  REQUIRE(wsx_http_parse_request(head, sizeof(head) - 1, &req, hdrs, 4, 0,
+                                 &st, NULL) > 0);
+  o.high_water_mark = 1024;
+  o.max_buffered = 256 * 1024;
+  A.es = wsx_eventsource_adopt(&T.loop, (uv_stream_t *)&A.ours, &req, &o,
+                               &cbs, NULL, &err);
+  REQUIRE(A.es);
+  while ((rc = wsx_eventsource_send(A.es, chunk, sizeof(chunk), NULL,
+                                    NULL)) == 0 &&
+         n++ < 10000)
+    ;
+  CHECK_INT(rc, 1);
+  CHECK(wsx_eventsource_buffered_amount(A.es) > 1024);
+  uv_timer_init(&T.loop, &A.t);
+  uv_timer_start(&A.t, a_start_reading, 50, 0);
+  run_for(5000);
+  CHECK_INT(A.drained, 1);
+  CHECK(A.sends_after_drain >= 1);
+  CHECK_INT(A.closed, 1);
+  CHECK(finish());
+}
+
 /* ---- the client against a scripted raw HTTP server ---- */
 
 enum { M_CHUNKED, M_SILENT, M_HUGE, M_CLEN };
@@ -645,7 +727,7 @@ TEST(bad_arguments) {
 
 TEST_MAIN(RUN(reconnect_with_last_event_id); RUN(client_fails_on_404);
           RUN(pings_and_client_gone); RUN(flow_control_drain);
-          RUN(slow_client_dropped); RUN(adopt_stream);
+          RUN(slow_client_dropped); RUN(adopt_stream); RUN(adopt_flow_control);
           RUN(client_chunked_bom_split_crlf_then_204);
           RUN(client_connect_timeout); RUN(client_event_size_limit);
           RUN(client_content_length_body); RUN(bad_arguments))
