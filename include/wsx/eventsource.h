@@ -204,9 +204,19 @@ typedef struct wsx_eventsource_client_options {
 } wsx_eventsource_client_options;
 
 /*
- * Connects to an http:// URL (copied). Returns the client (CONNECTING), or
- * NULL with *err set: WSX_E_URL, WSX_E_UNSUPPORTED (https:// or tls set),
- * WSX_E_HEADER_VALUE, WSX_E_NOMEM, or a libuv error; no callback fires then.
+ * Connects to an http:// URL (copied): GET with Accept: text/event-stream,
+ * Cache-Control: no-cache, the extra headers and, once an id is known,
+ * Last-Event-ID. The response must be 200 with Content-Type
+ * text/event-stream; its body may be close-delimited, Content-Length or
+ * chunked. Redirects are not followed (a 3xx fails the connection like any
+ * other status; 204 is the server's way of saying "stop").
+ * The stream is parsed by the WHATWG rules (UTF-8 with U+FFFD for invalid
+ * sequences, BOM, CR/LF/CRLF, comments, `retry:`).
+ * Returns the client (CONNECTING); the first connection starts from the
+ * loop, so no callback runs before this returns. Returns NULL with *err
+ * set: WSX_E_URL, WSX_E_UNSUPPORTED (https:// or tls set: TLS is a later
+ * layer), WSX_E_INVALID, WSX_E_HEADER_VALUE, WSX_E_NOMEM, or a libuv error;
+ * no callback fires then.
  */
 WSX_EXTERN wsx_eventsource_client *wsx_eventsource_client_new(
     uv_loop_t *loop, const char *url,

@@ -216,17 +216,33 @@ static void on_body(wsx_eventsource_client *c, uint8_t *p, size_t n) {
     network_error(c, WSX_E_CLOSED, 0, "the server ended the stream");
 }
 
+/* Content-Type's media type is text/event-stream (parameters allowed). */
 static int is_event_stream(const wsx_header *h, size_t n) {
   static const char want[] = "text/event-stream";
-  size_t len, k = sizeof(want) - 1;
+  const size_t k = sizeof(want) - 1;
+  size_t len;
   const char *v = wsx_header_find(h, n, "content-type", &len);
   if (!v || len < k)
     return 0;
-  for (size_t i = 0; i < k; i++)
-    if ((v[i] | 0x20) != want[i] && !(want[i] == '-' && v[i] == '-') &&
-        !(want[i] == '/' && v[i] == '/'))
+  for (size_t i = 0; i < k; i++) {
+    char ch = v[i] >= 'A' && v[i] <= 'Z' ? (char)(v[i] + 32) : v[i];
+    if (ch != want[i])
       return 0;
+  }
   return len == k || v[k] == ';' || v[k] == ' ' || v[k] == '\t';
+}
+
+/* Content-Length as a number; -1 if it is not all digits (or too long). */
+static int64_t content_length(const char *v, size_t len) {
+  int64_t n = 0;
+  if (len == 0 || len > 18)
+    return -1;
+  for (size_t i = 0; i < len; i++) {
+    if (v[i] < '0' || v[i] > '9')
+      return -1;
+    n = n * 10 + (v[i] - '0');
+  }
+  return n;
 }
 
 static void on_head_bytes(wsx_eventsource_client *c, const char *p,
@@ -266,9 +282,14 @@ static void on_head_bytes(wsx_eventsource_client *c, const char *p,
                                     "transfer-encoding", "chunked") != 0;
   cl = wsx_header_find(res.headers, res.num_headers, "content-length", &len);
   c->has_length = !c->chunked && cl;
-  c->body_left = 0;
-  for (size_t i = 0; c->has_length && i < len && i < 19; i++)
-    c->body_left = c->body_left * 10 + (uint64_t)(cl[i] - '0');
+  if (c->has_length) {
+    int64_t clen = content_length(cl, len);
+    if (clen < 0) {
+      fail(c, WSX_E_HTTP, 200, "malformed Content-Length");
+      return;
+    }
+    c->body_left = (uint64_t)clen;
+  }
   memset(&c->ch, 0, sizeof(c->ch));
   uv_timer_stop(&c->timer);
   c->phase = P_BODY;
@@ -512,7 +533,10 @@ wsx_eventsource_client *wsx_eventsource_client_new(
     return NULL;
   }
   c->timer.data = c;
-  attempt(c);
+  /* The first attempt starts from the loop, so that no callback (not even
+   * an immediate DNS failure) runs before the constructor returned. */
+  c->phase = P_WAIT;
+  uv_timer_start(&c->timer, on_retry, 0, 0);
   return c;
 }
 
