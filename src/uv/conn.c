@@ -282,6 +282,8 @@ int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
    * one write when the read callback ends. */
   if (!(s->out && s->out->writing) && total <= WSX__CORK_SIZE - c->cork_len) {
     for (i = 0; i < n; i++) {
+      if (!b[i].len) /* an empty part may have a NULL base */
+        continue;
       memcpy(c->cork + c->cork_len, b[i].base, b[i].len);
       c->cork_len += b[i].len;
     }
