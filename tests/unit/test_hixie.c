@@ -345,10 +345,10 @@ TEST(delayed_body_queues_messages) {
   CHECK_INT(feed(d, KEY3_A, 3), WSX_OK);
   CHECK_INT(r.opens, 0);
   CHECK_INT(wsx_driver_send_text(d, "third", 5), WSX_OK);
-  CHECK_INT(feed(d, KEY3_A + 3, 4), WSX_OK);
+  CHECK_INT(feed(d, &KEY3_A[3], 4), WSX_OK);
   CHECK_INT(r.opens, 0);
   CHECK_INT(r.out_len, before);
-  CHECK_INT(feed(d, KEY3_A + 7, 1), WSX_OK);
+  CHECK_INT(feed(d, &KEY3_A[7], 1), WSX_OK);
   CHECK_INT(r.opens, 1);
   CHECK_INT(wsx_driver_ready_state(d), WSX_OPEN);
   /* Answer, then the queued messages in order, flushed after `open`. */
@@ -386,7 +386,7 @@ TEST(delayed_body_server_request) {
   CHECK_INT(wsx_driver_start(d), WSX_OK);
   CHECK_INT(r.opens, 0);
   CHECK_INT(wsx_driver_send_text(d, "q", 1), WSX_OK);
-  CHECK_INT(feed(d, KEY3_A + 2, 6), WSX_OK);
+  CHECK_INT(feed(d, &KEY3_A[2], 6), WSX_OK);
   CHECK_INT(r.opens, 1);
   size_t hl = head_end(&r);
   REQUIRE(hl > 0);
