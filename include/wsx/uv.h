@@ -250,6 +250,11 @@ WSX_EXTERN int wsx_socket_send_text(wsx_socket *s, const char *data,
                                     size_t len);
 WSX_EXTERN int wsx_socket_send_binary(wsx_socket *s, const void *data,
                                       size_t len);
+/* General form: `opcode` WSX_OP_TEXT or WSX_OP_BINARY, `flags` 0 or
+ * WSX_SEND_UNCOMPRESSED (this message skips permessage-deflate even when it
+ * was negotiated; see wsx_driver_send). Same returns, plus WSX_E_INVALID. */
+WSX_EXTERN int wsx_socket_send(wsx_socket *s, int opcode, const void *data,
+                               size_t len, unsigned flags);
 /* One raw frame (see wsx_driver_send_frame for the rules). */
 WSX_EXTERN int wsx_socket_send_frame(wsx_socket *s, int opcode, int fin,
                                      const void *data, size_t len);
@@ -543,6 +548,15 @@ WSX_EXTERN int wsx_http_res_write(wsx_http_res *res, const void *data,
  * Returns WSX_OK, WSX_E_CLOSED, WSX_E_NOMEM. */
 WSX_EXTERN int wsx_http_res_end(wsx_http_res *res, const void *data,
                                 size_t len);
+/* Closes the connection now (e.g. a client that stopped reading):
+ * unwritten bytes are dropped, nothing more is sent, and `close` follows
+ * from the loop. Also cuts short the flush of an ended response.
+ * Returns WSX_OK or WSX_E_CLOSED (the connection is already closing). */
+WSX_EXTERN int wsx_http_res_destroy(wsx_http_res *res);
+/* Replaces the server's socket.high_water_mark for this response (0 =
+ * back to the server's): writes return 1 and `drain` is owed above it. */
+WSX_EXTERN void wsx_http_res_set_high_water_mark(wsx_http_res *res,
+                                                 size_t hwm);
 WSX_EXTERN size_t wsx_http_res_buffered_amount(const wsx_http_res *res);
 WSX_EXTERN void wsx_http_res_set_callbacks(wsx_http_res *res,
                                            const wsx_http_res_callbacks *cbs,

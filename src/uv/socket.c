@@ -34,8 +34,16 @@ int wsx_socket_send_binary(wsx_socket *s, const void *data, size_t len) {
   return wsx__sock_after_send(s, wsx_driver_send_binary(s->d, data, len));
 }
 
-int wsx_socket_send_frame(wsx_socket *s, int opcode, int fin,
-                          const void *data, size_t len) {
+int wsx_socket_send(wsx_socket *s, int opcode, const void *data, size_t len,
+                    unsigned flags) {
+  if (!can_send(s))
+    return WSX_E_CLOSED;
+  return wsx__sock_after_send(s,
+                              wsx_driver_send(s->d, opcode, data, len, flags));
+}
+
+int wsx_socket_send_frame(wsx_socket *s, int opcode, int fin, const void *data,
+                          size_t len) {
   if (!can_send(s))
     return WSX_E_CLOSED;
   return wsx__sock_after_send(
@@ -128,14 +136,14 @@ int wsx_socket_drop(wsx_socket *s, uint16_t code, const char *reason) {
     code = WSX_CLOSE_NORMAL;
   wsx__sock_set_close(s, code, reason, rlen > 123 ? 123 : rlen, 0);
   s->flags |= WSX__F_EOF; /* no teardown: we close now */
-  if (s->d && s->phase == WSX__P_WS &&
-      wsx_driver_ready_state(s->d) == WSX_OPEN)
+  if (s->d && s->phase == WSX__P_WS && wsx_driver_ready_state(s->d) == WSX_OPEN)
     (void)wsx_driver_close(s->d, code, rlen <= 123 ? reason : NULL);
   if (s->d)
     wsx_driver_abort(s->d, code, reason);
   /* Let the close frame reach the kernel before the handle goes. */
   if (s->cfg->ctx->cork_owner == s && s->cfg->ctx->cork_len) {
-    uv_buf_t b = uv_buf_init(s->cfg->ctx->cork, (unsigned)s->cfg->ctx->cork_len);
+    uv_buf_t b =
+        uv_buf_init(s->cfg->ctx->cork, (unsigned)s->cfg->ctx->cork_len);
     s->cfg->ctx->cork_len = 0;
     s->cfg->ctx->cork_owner = NULL;
     if (!(s->out && s->out->writing))
