@@ -52,12 +52,14 @@ typedef struct wsx_eventsource_options {
    * Values with CR/LF: WSX_E_HEADER_VALUE. */
   const wsx_header *headers;
   size_t num_headers;
-  /* Adopted streams only: send() returns 1 and `drain` is owed while
-   * buffered_amount is above this (0 = WSX_DEFAULT_HIGH_WATER_MARK). On the
-   * HTTP front the server's socket high_water_mark applies. */
+  /* send() returns 1 and `drain` is owed while buffered_amount is above
+   * this. 0 = the default: WSX_DEFAULT_HIGH_WATER_MARK on adopted streams,
+   * the server's socket.high_water_mark on the HTTP front. */
   size_t high_water_mark;
-  /* A client whose buffered_amount exceeds this is dropped (`close`
-   * follows) so a slow reader cannot exhaust memory.
+  /* A client whose buffered_amount exceeds this is dropped at once (its
+   * unsent bytes are discarded, `close` follows from the loop) so a slow
+   * reader cannot exhaust memory. On the HTTP front the server's
+   * socket.max_buffered also applies.
    * 0 = WSX_DEFAULT_MAX_BUFFERED; SIZE_MAX = no limit. */
   size_t max_buffered;
   /* NULL = libc. Used for the object and its buffers. */

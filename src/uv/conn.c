@@ -140,7 +140,8 @@ size_t wsx__sock_buffered(const wsx_socket *s) {
 }
 
 static void check_drain(wsx_socket *s) {
-  if (!(s->flags & WSX__F_ABOVE_HWM) || wsx__sock_buffered(s) > s->cfg->hwm)
+  if (!(s->flags & WSX__F_ABOVE_HWM) ||
+      wsx__sock_buffered(s) > wsx__sock_hwm(s))
     return;
   s->flags &= ~WSX__F_ABOVE_HWM;
   if (s->phase == WSX__P_HTTP)

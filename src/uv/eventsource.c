@@ -230,6 +230,10 @@ static int write_out(wsx_eventsource *es, const void *p, size_t n) {
     return WSX_E_CLOSED;
   if (es->res) {
     rc = wsx_http_res_write(es->res, p, n);
+    if (rc == WSX_E_POLICY) { /* the server's own max_buffered dropped it */
+      es->closing = 1;
+      return 1;
+    }
     if (rc < 0)
       return rc;
   } else {
@@ -254,7 +258,10 @@ static int write_out(wsx_eventsource *es, const void *p, size_t n) {
 static void end_stream(wsx_eventsource *es, int drop) {
   if (es->res) {
     es->closing = 1;
-    (void)wsx_http_res_end(es->res, NULL, 0);
+    if (drop)
+      (void)wsx_http_res_destroy(es->res);
+    else
+      (void)wsx_http_res_end(es->res, NULL, 0);
     return;
   }
   if (!es->stream || es->stream_closing)
@@ -446,6 +453,8 @@ wsx_eventsource *wsx_eventsource_new(wsx_request *req, wsx_http_res *res,
     return NULL;
   }
   es->res = res;
+  if (o->high_water_mark)
+    wsx_http_res_set_high_water_mark(res, o->high_water_mark);
   wsx_http_res_set_callbacks(res, &rcb, es);
   start_timer(es);
   return es;

@@ -84,7 +84,7 @@ int wsx_http_res_write(wsx_http_res *res, const void *data, size_t len) {
     wsx__sock_close_handle(s);
     return WSX_E_POLICY;
   }
-  if (wsx__sock_buffered(s) > s->cfg->hwm) {
+  if (wsx__sock_buffered(s) > wsx__sock_hwm(s)) {
     s->flags |= WSX__F_ABOVE_HWM;
     return 1;
   }
@@ -99,6 +99,27 @@ int wsx_http_res_end(wsx_http_res *res, const void *data, size_t len) {
   res->ended = 1;
   wsx__sock_teardown(res->req->s);
   return rc < 0 ? rc : WSX_OK;
+}
+
+/* Unlike end, nothing is flushed: a client that stopped reading is cut
+ * off now instead of holding its unsent bytes through the linger time. */
+int wsx_http_res_destroy(wsx_http_res *res) {
+  wsx_socket *s = res->req->s;
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return WSX_E_CLOSED;
+  res->ended = 1;
+  wsx__sock_close_handle(s);
+  return WSX_OK;
+}
+
+void wsx_http_res_set_high_water_mark(wsx_http_res *res, size_t hwm) {
+  res->hwm = hwm;
+}
+
+size_t wsx__sock_hwm(const wsx_socket *s) {
+  if (s->phase == WSX__P_HTTP && s->req && s->req->res.hwm)
+    return s->req->res.hwm;
+  return s->cfg->hwm;
 }
 
 size_t wsx_http_res_buffered_amount(const wsx_http_res *res) {

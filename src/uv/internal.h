@@ -244,6 +244,7 @@ struct wsx_http_res {
   wsx_http_res_callbacks cb;
   void *ud;
   int above_hwm;
+  size_t hwm; /* wsx_http_res_set_high_water_mark; 0 = the socket's */
 };
 
 struct wsx_request {
@@ -285,6 +286,9 @@ void wsx__respond_and_close(wsx_socket *s, int status, const char *extra,
                             const char *body);
 const char *wsx__status_text(int status);
 void wsx__http_res_on_drain(wsx_socket *s);
+/* The high-water mark that applies to the socket now (a response's own,
+ * while a plain HTTP response is being written). */
+size_t wsx__sock_hwm(const wsx_socket *s);
 
 /* client.c */
 void wsx__dial_on_handle_closed(wsx_socket *s); /* may defer the free */

@@ -344,6 +344,82 @@ TEST(slow_client_dropped) {
   CHECK(finish());
 }
 
+/* A slow reader on the HTTP front is cut off the moment it passes
+ * max_buffered (its unsent bytes are dropped, not flushed for the linger
+ * time), the server holds no more than that, and another client carries
+ * on. */
+TEST(slow_client_dropped_at_once) {
+  static char chunk[65536];
+  wsx_eventsource *slow, *fast;
+  size_t peak = 0;
+  int rc = 0, n = 0;
+  reset();
+  T.raw_pings = -1; /* never reads */
+  T.eopts.max_buffered = 1 << 20;
+  start_server();
+  raw_connect();
+  run_for(200);
+  REQUIRE((slow = T.es) != NULL);
+  T.cl = connect_client("/ev");
+  REQUIRE(T.cl);
+  run_for(200);
+  REQUIRE(T.c_open == 1 && T.es != slow);
+  fast = T.es;
+  memset(chunk, 'y', sizeof(chunk));
+  while ((rc = wsx_eventsource_send(slow, chunk, sizeof(chunk), NULL,
+                                    NULL)) >= 0 &&
+         n++ < 2000) {
+    size_t b = wsx_eventsource_buffered_amount(slow);
+    if (b > peak)
+      peak = b;
+  }
+  CHECK_INT(rc, WSX_E_CLOSED);
+  /* Bounded: at most max_buffered plus the event that crossed it. */
+  CHECK(peak <= ((size_t)1 << 20) + sizeof(chunk) + 64);
+  run_for(50); /* far below the 2 s linger of an ended response */
+  CHECK_INT(T.es_close, 1);
+  CHECK_INT((int)wsx_server_connection_count(T.srv), 1);
+  CHECK_INT(wsx_eventsource_send(fast, "still here", 10, NULL, "7"), 0);
+  T.stop_at = 1; /* the client closes and frees the server */
+  run_for(1000);
+  CHECK_STR(T.c_log, "message:7:still here;");
+  CHECK_INT(T.c_close, 1);
+  if (!uv_is_closing((uv_handle_t *)&T.raw))
+    uv_close((uv_handle_t *)&T.raw, NULL);
+  run_for(3000);
+  CHECK_INT(T.es_close, 2);
+  CHECK(finish());
+}
+
+/* high_water_mark applies on the HTTP front: send() returns 1 above it. */
+TEST(front_high_water_mark) {
+  reset();
+  T.raw_pings = -1;
+  T.eopts.high_water_mark = (size_t)1 << 30; /* far above the socket's */
+  start_server();
+  raw_connect();
+  run_for(200);
+  REQUIRE(T.es);
+  {
+    static char chunk[65536];
+    int rc, i;
+    memset(chunk, 'q', sizeof(chunk));
+    /* 16 MiB unread (more than loopback socket buffers take): far above
+     * the server's 16 KiB default, below our mark. */
+    for (i = 0; i < 256; i++)
+      if ((rc = wsx_eventsource_send(T.es, chunk, sizeof(chunk), NULL,
+                                     NULL)) != 0)
+        break;
+    CHECK_INT(i, 256);
+    CHECK(wsx_eventsource_buffered_amount(T.es) > 16384);
+  }
+  uv_close((uv_handle_t *)&T.raw, NULL);
+  wsx_server_free(T.srv);
+  run_for(3000);
+  CHECK_INT(T.es_close, 1);
+  CHECK(finish());
+}
+
 /* ---- adoption over a socketpair ---- */
 
 static void adopted_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
@@ -727,7 +803,8 @@ TEST(bad_arguments) {
 
 TEST_MAIN(RUN(reconnect_with_last_event_id); RUN(client_fails_on_404);
           RUN(pings_and_client_gone); RUN(flow_control_drain);
-          RUN(slow_client_dropped); RUN(adopt_stream); RUN(adopt_flow_control);
+          RUN(slow_client_dropped); RUN(slow_client_dropped_at_once);
+          RUN(front_high_water_mark); RUN(adopt_stream); RUN(adopt_flow_control);
           RUN(client_chunked_bom_split_crlf_then_204);
           RUN(client_connect_timeout); RUN(client_event_size_limit);
           RUN(client_content_length_body); RUN(bad_arguments))
