@@ -123,6 +123,19 @@ typedef struct wsx_tls_client_options {
   int insecure_skip_verify;
 } wsx_tls_client_options;
 
+/*
+ * Why the last TLS configuration on this thread failed: wsx_server_new,
+ * wsx_socket_connect or wsx_eventsource_client_new returned WSX_E_TLS (or
+ * WSX_E_INVALID for TLS options) because a certificate, key or CA could
+ * not be used. Names the item and gives OpenSSL's reason, e.g.
+ * "certificate file /etc/x/cert.pem: No such file or directory",
+ * "certificate and key: do not match",
+ * "key PEM: no start line". "" when the last TLS configuration succeeded.
+ * A static per-thread string: valid until the next TLS configuration on
+ * the same thread (copy it to keep it). Never NULL.
+ */
+WSX_EXTERN const char *wsx_tls_last_error(void);
+
 struct wsx_socket;
 
 /* TLS details of a socket (NULL / "" / negative for plain sockets and

@@ -221,6 +221,10 @@ WSX_EXTERN wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
  * answered at once (`open`, or error + `close` for an invalid request).
  * The protocol is the first of the client's offers in
  * opts->driver.protocols.
+ * The stream is plain: wsx reads and writes its bytes as they are, and
+ * opts->tls is ignored. An application that terminates TLS itself (it had
+ * to, to parse the head) cannot hand its TLS session over; serve wss with
+ * wsx_server_options.tls instead.
  *
  * wsx takes over the stream: it sets stream->data, reads and writes it, and
  * uv_close()s it. The stream's MEMORY stays the caller's: free it in or after
@@ -372,7 +376,10 @@ typedef struct wsx_server_options {
    * dropped. */
   uint32_t handshake_timeout;
   /* Most simultaneous connections (handshaking + open); over it a new
-   * connection gets 503 and is closed. 0 = no limit. */
+   * connection gets 503 and is closed. TLS servers close it at once,
+   * without a handshake (a TLS client could not read a plaintext 503, and
+   * a handshake costs the CPU the limit protects): the client sees the
+   * connection closed during its handshake. 0 = no limit. */
   uint32_t max_connections;
   /* Accept every upgrade (protocol: first of the client's offers in
    * socket.driver.protocols) and fire `connection`. */
@@ -397,7 +404,8 @@ typedef struct wsx_server_options {
  * Returns NULL with *err (if non-NULL) set to WSX_E_NOMEM, WSX_E_INVALID
  * (also: TLS options without a certificate, client_auth without a CA),
  * WSX_E_TLS (a certificate, key or CA could not be loaded, or the key does
- * not match), WSX_E_UNSUPPORTED (proxy set), WSX_E_HEADER_VALUE.
+ * not match; wsx_tls_last_error() says which and why), WSX_E_UNSUPPORTED
+ * (proxy set), WSX_E_HEADER_VALUE.
  */
 WSX_EXTERN wsx_server *wsx_server_new(uv_loop_t *loop,
                                       const wsx_server_options *opts,

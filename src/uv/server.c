@@ -107,7 +107,12 @@ static void on_connection(uv_stream_t *ls, int status) {
     uv_tcp_nodelay(&s->h.tcp, 1);
   s->phase = WSX__P_HEAD;
   if (srv->max_conns && srv->num_counted >= srv->max_conns) {
-    wsx__respond_and_close(s, 503, NULL, "too many connections\n");
+    /* A TLS client cannot read a plaintext 503, and a handshake would
+     * spend the CPU the limit is there to protect: just close. */
+    if (srv->cfg.tls)
+      wsx__sock_close_handle(s);
+    else
+      wsx__respond_and_close(s, 503, NULL, "too many connections\n");
     return;
   }
   s->flags |= WSX__F_COUNTED;

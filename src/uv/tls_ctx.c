@@ -1,15 +1,47 @@
 /* TLS contexts: certificates, trust anchors, SNI, ALPN, verification. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <uv.h>
 
 #include "uv/tls.h"
 
 static const unsigned char alpn_wire[] = "\x08http/1.1";
 #define ALPN_WIRE_LEN 9u
+
+/* wsx_tls_last_error(): per thread, since each loop runs on its own. */
+static _Thread_local char last_error[384];
+
+const char *wsx_tls_last_error(void) { return last_error; }
+
+/* Records why a context could not be built (`what` and, if any, `name`
+ * identify the item; OpenSSL's queue gives the reason) and returns rc. */
+static int note(int rc, const char *what, const char *name) {
+  /* The oldest entry is the root cause ("No such file or directory", "no
+   * start line"); later ones only say which layer gave up ("PEM lib"). */
+  unsigned long e = ERR_peek_error();
+  const char *why = e ? ERR_reason_error_string(e) : NULL;
+  char code[32];
+  if (last_error[0]) /* the innermost (first) failure names the cause */
+    return rc;
+  if (e && ERR_SYSTEM_ERROR(e)) /* errno: OpenSSL 3 has no text for it */
+    why = uv_strerror(uv_translate_sys_error((int)ERR_GET_REASON(e)));
+  if (!why && e) {
+    snprintf(code, sizeof(code), "error %lx", e);
+    why = code;
+  }
+  if (!why && rc == WSX_E_NOMEM)
+    why = "out of memory";
+  snprintf(last_error, sizeof(last_error), "%s%s%s%s%s", what,
+           name ? " " : "", name ? name : "", why ? ": " : "",
+           why ? why : "");
+  ERR_clear_error();
+  return rc;
+}
 
 /* Keys must not be encrypted: never let OpenSSL prompt on the terminal. */
 static int no_password(char *buf, int size, int rw, void *ud) {
@@ -73,9 +105,10 @@ static int load_cert(SSL_CTX *c, const wsx_tls_cert *k) {
   else if (k->cert_pem)
     rc = use_chain_pem(c, k->cert_pem, k->cert_pem_len);
   else
-    return WSX_E_INVALID;
+    return note(WSX_E_INVALID, "certificate", "missing");
   if (rc != WSX_OK)
-    return rc;
+    return note(rc, k->cert_file ? "certificate file" : "certificate PEM",
+                k->cert_file);
   if (k->key_file)
     rc = SSL_CTX_use_PrivateKey_file(c, k->key_file, SSL_FILETYPE_PEM) == 1
              ? WSX_OK
@@ -83,9 +116,11 @@ static int load_cert(SSL_CTX *c, const wsx_tls_cert *k) {
   else if (k->key_pem)
     rc = use_key_pem(c, k->key_pem, k->key_pem_len);
   else
-    return WSX_E_INVALID;
-  if (rc == WSX_OK && SSL_CTX_check_private_key(c) != 1)
-    rc = WSX_E_TLS;
+    return note(WSX_E_INVALID, "private key", "missing");
+  if (rc != WSX_OK)
+    return note(rc, k->key_file ? "key file" : "key PEM", k->key_file);
+  if (SSL_CTX_check_private_key(c) != 1)
+    rc = note(WSX_E_TLS, "certificate and key", "do not match");
   return rc;
 }
 
@@ -197,11 +232,11 @@ static int server_ctx(const wsx_tls_server_options *o, const wsx_tls_cert *k,
     if (o->client_auth == WSX_TLS_CLIENT_CERT_REQUIRED)
       mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     else if (o->client_auth != WSX_TLS_CLIENT_CERT_OPTIONAL)
-      return WSX_E_INVALID;
+      return note(WSX_E_INVALID, "client_auth", "unknown value");
     if (!o->ca_file && !o->ca_dir)
-      return WSX_E_INVALID;
+      return note(WSX_E_INVALID, "client_auth", "needs ca_file or ca_dir");
     if (SSL_CTX_load_verify_locations(c, o->ca_file, o->ca_dir) != 1)
-      return WSX_E_TLS;
+      return note(WSX_E_TLS, "CA", o->ca_file ? o->ca_file : o->ca_dir);
     if (o->ca_file) {
       /* Tells clients which CAs we accept, so they pick the right cert. */
       STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->ca_file);
@@ -222,12 +257,13 @@ int wsx__tls_server_ctx_new(const wsx_allocator *a,
   size_t i;
   int rc = WSX_OK;
   *out = NULL;
+  last_error[0] = '\0';
   if (!o || (o->num_sni && !o->sni))
-    return WSX_E_INVALID;
+    return note(WSX_E_INVALID, "sni", "NULL table");
   def = cert_empty(&o->cert) ? (o->num_sni ? &o->sni[0].cert : NULL)
                              : &o->cert;
   if (!def)
-    return WSX_E_INVALID;
+    return note(WSX_E_INVALID, "certificate", "missing");
   if (!(tc = wsx__malloc(a, sizeof(*tc))))
     return WSX_E_NOMEM;
   memset(tc, 0, sizeof(*tc));
@@ -253,7 +289,7 @@ int wsx__tls_server_ctx_new(const wsx_allocator *a,
   for (i = 0; rc == WSX_OK && i < tc->num_sni; i++) {
     const char *nm = o->sni[i].name;
     if (!nm || !*nm) {
-      rc = WSX_E_INVALID;
+      rc = note(WSX_E_INVALID, "sni entry", "without a name");
       break;
     }
     if (!(tc->sni_names[i] = wsx__strndup(a, nm, strlen(nm))))
@@ -264,6 +300,7 @@ int wsx__tls_server_ctx_new(const wsx_allocator *a,
   if (rc == WSX_OK)
     rc = server_ctx(o, def, tc, &tc->ctx);
   if (rc != WSX_OK) {
+    (void)note(rc, "TLS server context", NULL);
     wsx__tls_ctx_free(tc);
     return rc;
   }
@@ -287,13 +324,13 @@ static int client_ctx(const wsx_tls_client_options *o, SSL_CTX **out) {
     SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
     if (o && (o->ca_file || o->ca_dir)) {
       if (SSL_CTX_load_verify_locations(c, o->ca_file, o->ca_dir) != 1)
-        return WSX_E_TLS;
+        return note(WSX_E_TLS, "CA", o->ca_file ? o->ca_file : o->ca_dir);
     } else if (!o || !o->ca_pem) {
       if (SSL_CTX_set_default_verify_paths(c) != 1)
-        return WSX_E_TLS;
+        return note(WSX_E_TLS, "system trust store", NULL);
     }
     if (o && o->ca_pem && (rc = add_ca_pem(c, o->ca_pem, o->ca_pem_len)) < 0)
-      return rc;
+      return note(rc, "CA PEM", NULL);
   }
   if (o && !cert_empty(&o->cert))
     rc = load_cert(c, &o->cert);
@@ -329,11 +366,12 @@ int wsx__tls_client_ctx_new(const wsx_allocator *a,
   wsx__tls_ctx *tc;
   int rc;
   *out = NULL;
+  last_error[0] = '\0';
   if (options_default(o)) {
     if (!CRYPTO_THREAD_run_once(&default_once, default_init))
       return WSX_E_TLS;
     if (default_rc != WSX_OK)
-      return default_rc;
+      return note(default_rc, "system trust store", NULL);
     *out = &default_client;
     return WSX_OK;
   }
@@ -348,6 +386,7 @@ int wsx__tls_client_ctx_new(const wsx_allocator *a,
             wsx__strndup(a, o->server_name, strlen(o->server_name))))
     rc = WSX_E_NOMEM;
   if (rc != WSX_OK) {
+    (void)note(rc, "TLS client context", NULL);
     wsx__tls_ctx_free(tc);
     return rc;
   }

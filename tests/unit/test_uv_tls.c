@@ -244,14 +244,28 @@ TEST(server_bad_options) {
   CHECK(srv == NULL);
   CHECK_INT(err, WSX_E_INVALID); /* no certificate */
   cert_files(&to.cert, "srv");
+  CHECK(strstr(wsx_tls_last_error(), "certificate missing") != NULL);
   to.cert.key_file = P("alt.key"); /* key of another certificate */
   srv = wsx_server_new(&T.loop, &o, NULL, NULL, &err);
   CHECK(srv == NULL);
   CHECK_INT(err, WSX_E_TLS);
+  CHECK(strstr(wsx_tls_last_error(), "key values mismatch") != NULL);
   to.cert.key_file = P("missing.key");
   srv = wsx_server_new(&T.loop, &o, NULL, NULL, &err);
   CHECK(srv == NULL);
   CHECK_INT(err, WSX_E_TLS);
+  /* The reason names the file and says what OpenSSL found wrong. */
+  CHECK(strstr(wsx_tls_last_error(), "key file ") == wsx_tls_last_error());
+  CHECK(strstr(wsx_tls_last_error(), P("missing.key")) != NULL);
+  CHECK(strstr(wsx_tls_last_error(), ": no such file or directory") != NULL);
+  cert_files(&to.cert, "srv");
+  to.cert.cert_file = P("ca.key"); /* not a certificate */
+  srv = wsx_server_new(&T.loop, &o, NULL, NULL, &err);
+  CHECK(srv == NULL);
+  CHECK_INT(err, WSX_E_TLS);
+  CHECK(strstr(wsx_tls_last_error(), "certificate file ") ==
+        wsx_tls_last_error());
+  CHECK(strstr(wsx_tls_last_error(), ": no start line") != NULL);
   cert_files(&to.cert, "srv");
   to.client_auth = WSX_TLS_CLIENT_CERT_REQUIRED; /* without a CA */
   srv = wsx_server_new(&T.loop, &o, NULL, NULL, &err);
@@ -264,6 +278,11 @@ TEST(server_bad_options) {
     T.port = 1;
     CHECK(tls_client("127.0.0.1", &co, &err) == NULL);
     CHECK_INT(err, WSX_E_TLS);
+    CHECK(strstr(wsx_tls_last_error(), "missing.pem") != NULL);
+    co = ca_opts(); /* a success clears the reason */
+    CHECK(tls_client("127.0.0.1", &co, &err) != NULL);
+    CHECK_STR(wsx_tls_last_error(), "");
+    RUN_UNTIL(T.c.close, 3000); /* nothing listens on port 1 */
   }
   ERR_clear_error();
   CHECK_INT(ev_finish(), 0);
@@ -512,6 +531,43 @@ TEST(garbage_instead_of_tls) {
   REQUIRE(tls_client("127.0.0.1", &co, &err));
   RUN_UNTIL(T.c.open, 3000);
   CHECK_INT(T.c.open, 1);
+  wsx_socket_close(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close && T.s.close, 3000);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* Over max_connections a TLS server closes the new connection without a
+ * handshake and without a plaintext 503 (a TLS client cannot read one);
+ * the connections it holds go on. */
+TEST(max_connections_tls) {
+  wsx_tls_server_options to;
+  wsx_server_options o;
+  wsx_tls_client_options co = ca_opts();
+  static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0x05,
+                                  0x01, 0x00, 0x00, 0x01, 0x00};
+  raw_peer a;
+  int err;
+  ev_reset();
+  memset(&to, 0, sizeof(to));
+  memset(&o, 0, sizeof(o));
+  cert_files(&to.cert, "srv");
+  o.auto_accept = 1;
+  o.max_connections = 1;
+  o.tls = &to;
+  T.echo = 1;
+  REQUIRE(start_server(NULL, &o, NULL) == 0);
+  REQUIRE(tls_client("127.0.0.1", &co, &err));
+  RUN_UNTIL(T.c.open && T.s.open, 3000);
+  REQUIRE(T.c.open == 1);
+  raw_connect(&a, hello, sizeof(hello), 1);
+  RUN_UNTIL(a.closed, 3000);
+  CHECK_INT(a.closed, 1);
+  CHECK_INT((int)a.in_len, 0); /* no "HTTP/1.1 503" in clear text */
+  CHECK_INT((int)wsx_server_connection_count(T.srv), 1);
+  CHECK_INT(wsx_socket_send_text(T.c.sock, "hi", 2), 0);
+  RUN_UNTIL(T.c.message, 3000);
+  CHECK_INT(T.c.message, 1);
+  CHECK_MEM(T.c.msg, T.c.msg_len, "hi", 2);
   wsx_socket_close(T.c.sock, 0, NULL);
   RUN_UNTIL(T.c.close && T.s.close, 3000);
   SHUTDOWN_AND_CHECK();
@@ -892,7 +948,8 @@ TEST_MAIN(if (gen_certs() != 0) {
           RUN(client_cert_optional); RUN(verify_wrong_name);
           RUN(verify_unknown_ca); RUN(verify_expired);
           RUN(insecure_skip_verify); RUN(garbage_instead_of_tls);
-          RUN(handshake_timeout); RUN(client_connect_timeout);
+          RUN(max_connections_tls); RUN(handshake_timeout);
+          RUN(client_connect_timeout);
           RUN(garbage_record_mid_session);
           RUN(close_notify_after_closing_handshake);
           RUN(close_notify_mid_session); RUN(client_gets_close_notify);
