@@ -163,6 +163,7 @@ typedef struct wsx_eventsource_error {
   int code;        /* WSX_E_IO, WSX_E_DNS, WSX_E_TIMEOUT, WSX_E_HTTP,
                       WSX_E_HANDSHAKE (bad status/content type),
                       WSX_E_TOO_BIG (line or event over max_event_size),
+                      WSX_E_TLS (https://: handshake or session failure),
                       WSX_E_CLOSED (the server ended the stream) */
   int uv_code;     /* libuv error behind WSX_E_IO / WSX_E_DNS, else 0 */
   int status_code; /* HTTP status if a response head arrived, else 0 */
@@ -201,12 +202,15 @@ typedef struct wsx_eventsource_client_options {
    * A timeout is a network error: the client reconnects. */
   uint32_t connect_timeout;
   const wsx_allocator *allocator;
-  /* Reserved for https:// (issue 4, TLS): must be NULL. */
-  const void *tls;
+  /* https:// TLS options, the same as wss:// sockets' (wsx/tls.h; read
+   * during the call, not kept). NULL: verify the server's certificate and
+   * name against the system trust store. Ignored for http:// URLs. */
+  const wsx_tls_client_options *tls;
 } wsx_eventsource_client_options;
 
 /*
- * Connects to an http:// URL (copied): GET with Accept: text/event-stream,
+ * Connects to an http:// or https:// URL (copied): GET with Accept:
+ * text/event-stream,
  * Cache-Control: no-cache, the extra headers and, once an id is known,
  * Last-Event-ID. The response must be 200 with Content-Type
  * text/event-stream; its body may be close-delimited, Content-Length or
@@ -215,10 +219,16 @@ typedef struct wsx_eventsource_client_options {
  * The stream is parsed by the WHATWG rules (UTF-8 with U+FFFD for invalid
  * sequences, BOM, CR/LF/CRLF, comments, `retry:`).
  * Returns the client (CONNECTING); the first connection starts from the
- * loop, so no callback runs before this returns. Returns NULL with *err
- * set: WSX_E_URL, WSX_E_UNSUPPORTED (https:// or tls set: TLS is a later
- * layer), WSX_E_INVALID, WSX_E_HEADER_VALUE, WSX_E_NOMEM, or a libuv error;
- * no callback fires then.
+ * loop, so no callback runs before this returns.
+ * https:// runs TLS with certificate and host name verification (opts->tls,
+ * as for wss:// sockets). A certificate that does not verify fails the
+ * connection for good (error WSX_E_TLS, will_reconnect 0, message e.g.
+ * "certificate verify failed: hostname mismatch"); other TLS errors are
+ * network errors (WSX_E_TLS, reconnect).
+ * Returns NULL with *err set: WSX_E_URL, WSX_E_TLS (a CA, client
+ * certificate or key in opts->tls could not be loaded; see
+ * wsx_tls_last_error()), WSX_E_INVALID, WSX_E_HEADER_VALUE, WSX_E_NOMEM, or
+ * a libuv error; no callback fires then.
  */
 WSX_EXTERN wsx_eventsource_client *wsx_eventsource_client_new(
     uv_loop_t *loop, const char *url,

@@ -1,13 +1,15 @@
 /*
- * EventSource client on libuv: DNS, TCP, one GET per attempt, the response
- * head, a streaming (Content-Length, chunked or close-delimited) body fed
- * to the WHATWG parser, and reconnection after the retry time.
+ * EventSource client on libuv: DNS, TCP, (for https://) TLS through the
+ * engine of uv/tls.h, one GET per attempt, the response head, a streaming
+ * (Content-Length, chunked or close-delimited) body fed to the WHATWG
+ * parser, and reconnection after the retry time.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
 #include "es/es.h"
+#include "uv/tls.h"
 #include "wsx/eventsource.h"
 
 #define MAX_HEAD 16384u
@@ -44,6 +46,9 @@ struct wsx_eventsource_client {
   uv_write_t wreq;
   uv_tcp_t tcp;
   uv_timer_t timer;         /* connect timeout, then the retry delay */
+  wsx__tls_ctx *tls_ctx;    /* https://: built once, shared by attempts */
+  wsx__tls_conn *tls;       /* this attempt's TLS connection, or NULL */
+  unsigned tls_writes;      /* ciphertext writes in flight */
   uint32_t retry_ms, connect_timeout;
   uint8_t phase;            /* enum phase */
   uint8_t state;            /* WSX_ES_* */
@@ -68,6 +73,7 @@ static void on_timer_closed(uv_handle_t *h) {
     c->cb.close(c, c->ud);
   if (c->ai)
     uv_freeaddrinfo(c->ai);
+  wsx__tls_ctx_free(c->tls_ctx);
   wsx__es_parser_free(&c->parser);
   wsx__buf_free(&c->extra, &c->alloc);
   wsx__buf_free(&c->out, &c->alloc);
@@ -104,6 +110,8 @@ static void settle(wsx_eventsource_client *c) {
 
 static void on_tcp_closed(uv_handle_t *h) {
   wsx_eventsource_client *c = h->data;
+  wsx__tls_conn_free(c->tls);
+  c->tls = NULL;
   c->tcp_open = 0;
   c->tcp_closing = 0;
   settle(c);
@@ -313,10 +321,56 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   *b = uv_buf_init(c->rbuf, sizeof(c->rbuf));
 }
 
+static void on_plain(wsx_eventsource_client *c, char *p, size_t n) {
+  if (c->phase == P_HEAD)
+    on_head_bytes(c, p, n);
+  else if (c->phase == P_BODY)
+    on_body(c, (uint8_t *)p, n);
+}
+
+static int live(const wsx_eventsource_client *c) {
+  return !c->closing && !c->tcp_closing &&
+         (c->phase == P_HEAD || c->phase == P_BODY);
+}
+
+/* Ciphertext in; plaintext to the head/body parsers. A certificate that
+ * does not verify fails for good (retrying cannot help: the spec lets a
+ * user agent give up on futile reconnects); other TLS errors are network
+ * errors. */
+static void on_tls_bytes(wsx_eventsource_client *c, const char *p,
+                         size_t n) {
+  char plain[16384], msg[300];
+  wsx__tls_conn *t = c->tls;
+  wsx__tls_conn_input(t, p, n);
+  while (live(c)) {
+    size_t got;
+    int r = wsx__tls_conn_step(t, plain, sizeof(plain), &got);
+    if (r == WSX__TLS_WANT)
+      break;
+    if (r == WSX__TLS_DATA) {
+      on_plain(c, plain, got);
+    } else if (r == WSX__TLS_EOF) {
+      network_error(c, WSX_E_CLOSED, 0, "the server closed the connection");
+    } else if (r < 0) {
+      int verify = wsx__tls_conn_verify_failed(t);
+      wsx__tls_conn_error(t, c->phase == P_HEAD, msg, sizeof(msg));
+      if (verify)
+        fail(c, WSX_E_TLS, 0, msg);
+      else
+        network_error(c, WSX_E_TLS, 0, msg);
+    }
+  }
+  wsx__tls_conn_input(t, NULL, 0);
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   wsx_eventsource_client *c = st->data;
   if (c->closing || c->tcp_closing || n == 0)
     return;
+  if (n > 0 && c->tls) {
+    on_tls_bytes(c, b->base, (size_t)n);
+    return;
+  }
   if (n < 0) {
     network_error(c, n == UV_EOF ? WSX_E_CLOSED : WSX_E_IO,
                   n == UV_EOF ? 0 : (int)n,
@@ -334,6 +388,66 @@ static void on_written(uv_write_t *w, int status) {
   wsx_eventsource_client *c = w->data;
   if (status < 0 && status != UV_ECANCELED && !c->tcp_closing)
     network_error(c, WSX_E_IO, status, uv_strerror(status));
+}
+
+/* A ciphertext write the kernel did not take at once. */
+typedef struct tls_wreq {
+  uv_write_t w;
+  wsx_eventsource_client *c;
+  char data[];
+} tls_wreq;
+
+static void on_tls_written(uv_write_t *w, int status) {
+  tls_wreq *r = (tls_wreq *)(void *)w;
+  wsx_eventsource_client *c = r->c;
+  c->tls_writes--;
+  wsx__free(&c->alloc, r);
+  if (status < 0 && status != UV_ECANCELED && !c->tcp_closing)
+    network_error(c, WSX_E_IO, status, uv_strerror(status));
+}
+
+/* The TLS engine's wire: try_write, then a copy queued in order. */
+static int tls_wire(void *io, const char *p, size_t n) {
+  wsx_eventsource_client *c = io;
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  tls_wreq *r;
+  int k;
+  if (!c->tcp_open || c->tcp_closing)
+    return WSX_E_CLOSED;
+  if (!c->tls_writes) {
+    k = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (k < 0 && k != UV_EAGAIN)
+      return WSX_E_IO;
+    if (k > 0) {
+      p += k;
+      n -= (size_t)k;
+    }
+    if (!n)
+      return WSX_OK;
+  }
+  if (!(r = wsx__malloc(&c->alloc, sizeof(*r) + n)))
+    return WSX_E_NOMEM;
+  memcpy(r->data, p, n);
+  r->c = c;
+  b = uv_buf_init(r->data, (unsigned)n);
+  if ((k = uv_write(&r->w, (uv_stream_t *)&c->tcp, &b, 1, on_tls_written)) <
+      0) {
+    wsx__free(&c->alloc, r);
+    return WSX_E_IO;
+  }
+  c->tls_writes++;
+  return WSX_OK;
+}
+
+/* https://: TLS on the fresh connection; the request waits inside the
+ * engine until the handshake completed. */
+static int send_request_tls(wsx_eventsource_client *c) {
+  uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+  int rc = wsx__tls_conn_client_new(c->tls_ctx, &c->alloc, c->host,
+                                    tls_wire, c, &c->tls);
+  if (rc == WSX_OK)
+    rc = wsx__tls_conn_write(c->tls, &b, 1);
+  return rc;
 }
 
 static void on_connect(uv_connect_t *req, int status) {
@@ -371,7 +485,17 @@ static void on_connect(uv_connect_t *req, int status) {
   c->phase = P_HEAD;
   c->head.len = 0;
   memset(&c->hst, 0, sizeof(c->hst));
-  rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+  if (c->tls_ctx) {
+    rc = send_request_tls(c);
+    if (rc < 0) {
+      network_error(c, rc, 0, rc == WSX_E_NOMEM ? "out of memory"
+                                                : "could not start TLS");
+      return;
+    }
+    rc = 0;
+  } else {
+    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+  }
   if (rc == 0)
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   if (rc < 0)
@@ -444,7 +568,7 @@ static int build_request(wsx_eventsource_client *c, const wsx_url *u,
   char portpart[8] = "";
   int n;
   size_t i, need;
-  if (u->port != 80)
+  if (u->port != (u->secure ? 443 : 80))
     snprintf(portpart, sizeof(portpart), ":%u", (unsigned)u->port);
   need = u->path_len + u->host_len + 128;
   if (!(c->request = wsx__malloc(&c->alloc, need)))
@@ -495,10 +619,6 @@ wsx_eventsource_client *wsx_eventsource_client_new(
     *err = WSX_E_URL;
     return NULL;
   }
-  if (u.secure || o->tls) { /* https: the TLS layer plugs in here */
-    *err = WSX_E_UNSUPPORTED;
-    return NULL;
-  }
   wsx__alloc_init(&a, o->allocator);
   if (!(c = wsx__malloc(&a, sizeof(*c)))) {
     *err = WSX_E_NOMEM;
@@ -518,11 +638,14 @@ wsx_eventsource_client *wsx_eventsource_client_new(
   c->url = wsx__strndup(&a, url, strlen(url));
   c->host = wsx__strndup(&a, u.host, u.host_len);
   e = c->url && c->host ? build_request(c, &u, o) : WSX_E_NOMEM;
+  if (e == WSX_OK && u.secure) /* o->tls is ignored for http:// */
+    e = wsx__tls_client_ctx_new(&a, o->tls, &c->tls_ctx);
   if (e == WSX_OK && o->last_event_id)
     e = wsx__es_parser_set_last_id(&c->parser, o->last_event_id);
   if (e == WSX_OK)
     e = uv_timer_init(loop, &c->timer);
   if (e < 0) {
+    wsx__tls_ctx_free(c->tls_ctx);
     wsx__es_parser_free(&c->parser);
     wsx__buf_free(&c->extra, &a);
     wsx__free(&a, c->url);

@@ -18,16 +18,22 @@
 
 #define PLAIN_CHUNK 16384u /* one TLS record of plaintext */
 
-typedef struct tls_conn {
+/* The engine (uv/tls.h): one TLS connection, knowing nothing of who owns
+ * the transport; ciphertext leaves through `wire`. */
+struct wsx__tls_conn {
   SSL *ssl;
   const char *in;   /* ciphertext not yet taken by OpenSSL (receive buffer) */
   size_t in_len;
   wsx__buf pending; /* plaintext written before the handshake completed */
+  wsx_allocator alloc;
+  wsx__tls_wire_fn wire;
+  void *io;         /* wire's argument */
   uint8_t client;
   uint8_t handshaken;
   uint8_t done;     /* failed or close_notify received: ignore input */
   uint8_t shut_sent;
-} tls_conn;
+};
+typedef struct wsx__tls_conn tls_conn;
 
 static int layer_on_read(wsx_socket *s, void *st, char *data, size_t len);
 static int layer_write(wsx_socket *s, void *st, const uv_buf_t *b,
@@ -41,19 +47,17 @@ static const wsx__layer tls_layer = {layer_on_read, layer_write,
 /* ---- the BIO ---- */
 
 static int bio_write(BIO *b, const char *data, int len) {
-  wsx_socket *s = BIO_get_data(b);
-  uv_buf_t u = uv_buf_init((char *)data, (unsigned)len);
+  tls_conn *t = BIO_get_data(b);
   BIO_clear_retry_flags(b);
   if (len <= 0)
     return 0;
-  /* raw_write takes everything (what the kernel refuses is copied), so
+  /* The wire takes everything (what the kernel refuses is copied), so
    * OpenSSL never sees a partial write. */
-  return wsx__sock_raw_write(s, &u, 1) < 0 ? -1 : len;
+  return t->wire(t->io, data, (size_t)len) < 0 ? -1 : len;
 }
 
 static int bio_read(BIO *b, char *out, int len) {
-  wsx_socket *s = BIO_get_data(b);
-  tls_conn *t = s->layer_state;
+  tls_conn *t = BIO_get_data(b);
   size_t n = t->in_len;
   BIO_clear_retry_flags(b);
   if (n == 0) {
@@ -98,23 +102,51 @@ static void meth_init(void) {
 
 /* ---- connection setup ---- */
 
-static int install(wsx_socket *s, int client) {
-  const wsx__tls_ctx *tc = s->cfg->tls;
+static int conn_new(const wsx__tls_ctx *tc, const wsx_allocator *a,
+                    int client, wsx__tls_wire_fn wire, void *io,
+                    tls_conn **out) {
   tls_conn *t;
   BIO *bio;
   if (!tc || !CRYPTO_THREAD_run_once(&meth_once, meth_init) || !meth)
     return WSX_E_TLS;
-  if (!(t = wsx__malloc(&s->cfg->alloc, sizeof(*t))))
+  if (!(t = wsx__malloc(a, sizeof(*t))))
     return WSX_E_NOMEM;
   memset(t, 0, sizeof(*t));
+  t->alloc = *a;
+  t->wire = wire;
+  t->io = io;
   t->client = (uint8_t)client;
   if (!(t->ssl = SSL_new(tc->ctx)) || !(bio = BIO_new(meth))) {
     SSL_free(t->ssl);
-    wsx__free(&s->cfg->alloc, t);
+    wsx__free(a, t);
     return WSX_E_NOMEM;
   }
-  BIO_set_data(bio, s);
+  BIO_set_data(bio, t);
   SSL_set_bio(t->ssl, bio, bio); /* one reference, taken by the SSL */
+  *out = t;
+  return WSX_OK;
+}
+
+void wsx__tls_conn_free(tls_conn *t) {
+  wsx_allocator a;
+  if (!t)
+    return;
+  a = t->alloc;
+  SSL_free(t->ssl);
+  wsx__buf_free(&t->pending, &a);
+  wsx__free(&a, t);
+}
+
+static int sock_wire(void *io, const char *data, size_t len) {
+  uv_buf_t u = uv_buf_init((char *)data, (unsigned)len);
+  return wsx__sock_raw_write(io, &u, 1);
+}
+
+static int install(wsx_socket *s, int client) {
+  tls_conn *t;
+  int rc = conn_new(s->cfg->tls, &s->cfg->alloc, client, sock_wire, s, &t);
+  if (rc != WSX_OK)
+    return rc;
   s->layer = &tls_layer;
   s->layer_state = t;
   return WSX_OK;
@@ -127,24 +159,13 @@ int wsx__tls_server_start(wsx_socket *s) {
   return rc;
 }
 
-/* SNI (never for IP literals, RFC 6066 3.) and the name to verify. */
-static int client_names(wsx_socket *s, tls_conn *t) {
-  const wsx__tls_ctx *tc = s->cfg->tls;
-  char host[256];
-  const char *name;
+/* SNI (never for IP literals, RFC 6066 3.) and the name to verify: the
+ * server_name option, else `host` (NUL-terminated, no brackets). */
+static int client_names(const wsx__tls_ctx *tc, tls_conn *t,
+                        const char *host) {
+  const char *name = tc->server_name ? tc->server_name : host;
   unsigned char ip[16];
   int is_ip;
-  wsx_url u;
-  if (tc->server_name) {
-    name = tc->server_name;
-  } else {
-    if (!s->d || wsx_url_parse(wsx_driver_url(s->d), &u) != WSX_OK ||
-        u.host_len >= sizeof(host))
-      return WSX_E_URL;
-    memcpy(host, u.host, u.host_len);
-    host[u.host_len] = '\0';
-    name = host;
-  }
   is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
   if (!is_ip && SSL_set_tlsext_host_name(t->ssl, name) != 1)
     return WSX_E_TLS;
@@ -164,53 +185,84 @@ static void layer_detach(wsx_socket *s) {
   s->layer_state = NULL;
 }
 
-int wsx__tls_client_start(wsx_socket *s) {
-  tls_conn *t;
-  int rc = install(s, 1), r;
+/* Names, connect state, and the ClientHello out through the wire. */
+static int client_hello(const wsx__tls_ctx *tc, tls_conn *t,
+                        const char *host) {
+  int rc = client_names(tc, t, host), r;
   if (rc != WSX_OK)
     return rc;
-  t = s->layer_state;
-  if ((rc = client_names(s, t)) != WSX_OK) {
-    layer_detach(s);
-    return rc;
-  }
   SSL_set_connect_state(t->ssl);
-  s->phase = WSX__P_CLIENT_HS;
   ERR_clear_error();
   r = SSL_do_handshake(t->ssl); /* writes the ClientHello */
-  if (r != 1 && SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_READ) {
-    layer_detach(s);
+  if (r != 1 && SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_READ)
     return WSX_E_TLS;
-  }
   return WSX_OK;
+}
+
+int wsx__tls_client_start(wsx_socket *s) {
+  char host[256] = "";
+  wsx_url u;
+  int rc = install(s, 1);
+  if (rc != WSX_OK)
+    return rc;
+  if (!s->cfg->tls->server_name &&
+      (!s->d || wsx_url_parse(wsx_driver_url(s->d), &u) != WSX_OK ||
+       u.host_len >= sizeof(host))) {
+    layer_detach(s);
+    return WSX_E_URL;
+  }
+  if (!s->cfg->tls->server_name) {
+    memcpy(host, u.host, u.host_len);
+    host[u.host_len] = '\0';
+  }
+  s->phase = WSX__P_CLIENT_HS;
+  rc = client_hello(s->cfg->tls, s->layer_state, host);
+  if (rc != WSX_OK)
+    layer_detach(s);
+  return rc;
+}
+
+int wsx__tls_conn_client_new(const wsx__tls_ctx *tc, const wsx_allocator *a,
+                             const char *host, wsx__tls_wire_fn wire,
+                             void *io, tls_conn **out) {
+  int rc = conn_new(tc, a, 1, wire, io, out);
+  if (rc == WSX_OK && (rc = client_hello(tc, *out, host)) != WSX_OK) {
+    wsx__tls_conn_free(*out);
+    *out = NULL;
+  }
+  return rc;
 }
 
 /* ---- failures ---- */
 
-static void err_text(tls_conn *t, char *buf, size_t len, int handshake) {
+void wsx__tls_conn_error(tls_conn *t, int handshake, char *buf, size_t len) {
   unsigned long e = ERR_peek_last_error();
   const char *why = e ? ERR_reason_error_string(e) : NULL;
-  long v = SSL_get_verify_result(t->ssl);
-  if (handshake && t->client && v != X509_V_OK)
+  const char *what = handshake ? "handshake" : "session";
+  if (handshake && wsx__tls_conn_verify_failed(t))
     snprintf(buf, len, "certificate verify failed: %s",
-             X509_verify_cert_error_string(v));
+             X509_verify_cert_error_string(SSL_get_verify_result(t->ssl)));
   else if (why)
-    snprintf(buf, len, "TLS %s failed: %s",
-             handshake ? "handshake" : "session", why);
+    snprintf(buf, len, "TLS %s failed: %s", what, why);
   else if (e)
-    snprintf(buf, len, "TLS %s failed: %s",
-             handshake ? "handshake" : "session", ERR_error_string(e, NULL));
+    snprintf(buf, len, "TLS %s failed: %s", what, ERR_error_string(e, NULL));
   else
-    snprintf(buf, len, "TLS %s failed", handshake ? "handshake" : "session");
+    snprintf(buf, len, "TLS %s failed", what);
   ERR_clear_error();
+}
+
+int wsx__tls_conn_verify_failed(const tls_conn *t) {
+  return t->client && SSL_get_verify_result(t->ssl) != X509_V_OK;
 }
 
 /* Teardown (not an immediate close) so that the alert OpenSSL just wrote
  * still leaves before our FIN. */
-static void fail(wsx_socket *s, tls_conn *t, int handshake) {
+static void fail(wsx_socket *s, tls_conn *t) {
   char msg[300];
   t->done = 1;
-  err_text(t, msg, sizeof(msg), handshake || s->phase == WSX__P_CLIENT_HS);
+  /* A client's handshake lasts until the 101. */
+  wsx__tls_conn_error(t, !t->handshaken || s->phase == WSX__P_CLIENT_HS, msg,
+                      sizeof(msg));
   if (s->phase == WSX__P_CLIENT_HS) {
     wsx__sock_connect_failed(s, WSX_E_TLS, 0, msg);
   } else if (s->phase == WSX__P_WS) {
@@ -224,70 +276,80 @@ static void fail(wsx_socket *s, tls_conn *t, int handshake) {
 
 /* ---- reading ---- */
 
-static int handshake_done(wsx_socket *s, tls_conn *t) {
-  wsx__buf p = t->pending;
-  int rc;
-  t->handshaken = 1;
-  if (p.len) {
-    uv_buf_t b = uv_buf_init((char *)p.data, (unsigned)p.len);
-    memset(&t->pending, 0, sizeof(t->pending));
-    rc = layer_write(s, t, &b, 1);
-    wsx__buf_free(&p, &s->cfg->alloc);
-    if (rc < 0)
-      return rc;
-  }
-  if (t->client) {
-    rc = wsx_driver_start(s->d);
-    if (rc < 0 && !(s->flags & WSX__F_HANDLE_CLOSING)) {
-      t->done = 1;
-      wsx__sock_connect_failed(s, rc, 0, "could not send the handshake");
-      wsx__sock_teardown(s);
-    }
-  }
-  return WSX_OK;
-}
-
-static int layer_on_read(wsx_socket *s, void *st, char *data, size_t len) {
-  tls_conn *t = st;
-  char plain[PLAIN_CHUNK];
-  if (t->done)
-    return WSX_OK;
+void wsx__tls_conn_input(tls_conn *t, const char *data, size_t len) {
   t->in = data;
   t->in_len = len;
+}
+
+static int conn_write(tls_conn *t, const uv_buf_t *b, unsigned n);
+
+int wsx__tls_conn_step(tls_conn *t, char *out, size_t cap, size_t *got) {
+  int e;
+  *got = 0;
+  if (t->done)
+    return WSX__TLS_WANT;
   if (!t->handshaken) {
     int r;
     ERR_clear_error();
     r = SSL_do_handshake(t->ssl);
     if (r != 1) {
-      if (SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_READ)
-        fail(s, t, 1);
-      t->in_len = 0;
-      return WSX_OK;
-    }
-    if (handshake_done(s, t) < 0)
-      fail(s, t, 0);
-  }
-  while (!t->done && !(s->flags & WSX__F_HANDLE_CLOSING)) {
-    size_t got = 0;
-    int e;
-    ERR_clear_error();
-    if (SSL_read_ex(t->ssl, plain, sizeof(plain), &got) == 1) {
-      wsx__sock_on_plain(s, plain, got);
-      continue;
-    }
-    e = SSL_get_error(t->ssl, 0);
-    if (e == SSL_ERROR_WANT_READ)
-      break;
-    if (e == SSL_ERROR_ZERO_RETURN) {
-      /* close_notify: the peer's end of the stream, like a FIN. */
+      if (SSL_get_error(t->ssl, r) == SSL_ERROR_WANT_READ)
+        return WSX__TLS_WANT;
       t->done = 1;
-      wsx__sock_on_eof(s, UV_EOF);
-      break;
+      return WSX_E_TLS;
     }
-    fail(s, t, 0);
+    t->handshaken = 1;
+    if (t->pending.len) { /* what was written while handshaking */
+      wsx__buf p = t->pending;
+      uv_buf_t b = uv_buf_init((char *)p.data, (unsigned)p.len);
+      memset(&t->pending, 0, sizeof(t->pending));
+      e = conn_write(t, &b, 1);
+      wsx__buf_free(&p, &t->alloc);
+      if (e < 0) {
+        t->done = 1;
+        return WSX_E_TLS;
+      }
+    }
+    return WSX__TLS_READY;
   }
-  t->in = NULL;
-  t->in_len = 0;
+  ERR_clear_error();
+  if (SSL_read_ex(t->ssl, out, cap, got) == 1)
+    return WSX__TLS_DATA;
+  e = SSL_get_error(t->ssl, 0);
+  if (e == SSL_ERROR_WANT_READ)
+    return WSX__TLS_WANT;
+  t->done = 1;
+  /* close_notify: the peer's end of the stream, like a FIN. */
+  return e == SSL_ERROR_ZERO_RETURN ? WSX__TLS_EOF : WSX_E_TLS;
+}
+
+static int layer_on_read(wsx_socket *s, void *st, char *data, size_t len) {
+  tls_conn *t = st;
+  char plain[PLAIN_CHUNK];
+  wsx__tls_conn_input(t, data, len);
+  while (!t->done && !(s->flags & WSX__F_HANDLE_CLOSING)) {
+    size_t got;
+    int r = wsx__tls_conn_step(t, plain, sizeof(plain), &got);
+    if (r == WSX__TLS_WANT)
+      break;
+    if (r == WSX__TLS_DATA) {
+      wsx__sock_on_plain(s, plain, got);
+    } else if (r == WSX__TLS_READY) {
+      if (t->client) {
+        int rc = wsx_driver_start(s->d);
+        if (rc < 0 && !(s->flags & WSX__F_HANDLE_CLOSING)) {
+          t->done = 1;
+          wsx__sock_connect_failed(s, rc, 0, "could not send the handshake");
+          wsx__sock_teardown(s);
+        }
+      }
+    } else if (r == WSX__TLS_EOF) {
+      wsx__sock_on_eof(s, UV_EOF);
+    } else {
+      fail(s, t);
+    }
+  }
+  wsx__tls_conn_input(t, NULL, 0);
   return WSX_OK;
 }
 
@@ -307,9 +369,7 @@ static int ssl_write_all(tls_conn *t, const char *p, size_t len) {
 
 /* Small buffers (a frame header and its payload) are gathered into one
  * record; buffers of a record or more go to OpenSSL as they are. */
-static int layer_write(wsx_socket *s, void *st, const uv_buf_t *b,
-                       unsigned n) {
-  tls_conn *t = st;
+static int conn_write(tls_conn *t, const uv_buf_t *b, unsigned n) {
   char tmp[PLAIN_CHUNK];
   size_t fill = 0;
   unsigned i;
@@ -318,8 +378,8 @@ static int layer_write(wsx_socket *s, void *st, const uv_buf_t *b,
     return WSX_E_CLOSED;
   if (!t->handshaken) {
     for (i = 0; i < n; i++)
-      if (wsx__buf_append(&t->pending, &s->cfg->alloc, b[i].base,
-                          b[i].len) != WSX_OK)
+      if (wsx__buf_append(&t->pending, &t->alloc, b[i].base, b[i].len) !=
+          WSX_OK)
         return WSX_E_NOMEM;
     return WSX_OK;
   }
@@ -350,31 +410,43 @@ static int layer_write(wsx_socket *s, void *st, const uv_buf_t *b,
   return rc;
 }
 
+int wsx__tls_conn_write(tls_conn *t, const uv_buf_t *b, unsigned n) {
+  return conn_write(t, b, n);
+}
+
+static int layer_write(wsx_socket *s, void *st, const uv_buf_t *b,
+                       unsigned n) {
+  (void)s;
+  return conn_write(st, b, n);
+}
+
 /* ---- closing ---- */
+
+void wsx__tls_conn_shutdown(tls_conn *t) {
+  if (!t->handshaken || t->shut_sent || t->done)
+    return;
+  t->shut_sent = 1;
+  ERR_clear_error();
+  (void)SSL_shutdown(t->ssl); /* 0: sent, the peer's may follow */
+  ERR_clear_error();
+}
 
 static int layer_shutdown(wsx_socket *s, void *st) {
   tls_conn *t = st;
   wsx__loopctx *c = s->cfg->ctx;
   if (!t->handshaken || t->shut_sent || t->done)
     return WSX_OK;
-  t->shut_sent = 1;
   /* The cork is empty here (teardown waits for it), and close_notify must
    * be written before the FIN that follows, not corked behind it. */
   if (c->cork_owner == s)
     c->cork_owner = NULL;
-  ERR_clear_error();
-  (void)SSL_shutdown(t->ssl); /* 0: sent, the peer's may follow */
-  ERR_clear_error();
+  wsx__tls_conn_shutdown(t);
   return WSX_OK;
 }
 
 static void layer_free(wsx_socket *s, void *st) {
-  tls_conn *t = st;
-  if (!t)
-    return;
-  SSL_free(t->ssl);
-  wsx__buf_free(&t->pending, &s->cfg->alloc);
-  wsx__free(&s->cfg->alloc, t);
+  (void)s;
+  wsx__tls_conn_free(st);
 }
 
 /* ---- accessors ---- */

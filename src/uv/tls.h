@@ -13,6 +13,7 @@
 #define WSX_SRC_UV_TLS_H
 
 #include <openssl/ssl.h>
+#include <uv.h>
 
 #include "common/alloc.h"
 #include "wsx/tls.h"
@@ -63,5 +64,51 @@ int wsx__tls_server_start(struct wsx_socket *s);
  * installed (the caller fails the connection as for any start error).
  */
 int wsx__tls_client_start(struct wsx_socket *s);
+
+/*
+ * The engine under the socket layer, for transports that are not a
+ * wsx_socket (the EventSource client): one TLS connection over a
+ * caller-owned byte stream. Ciphertext leaves through `wire`, which must
+ * take all `len` bytes (copying what the kernel refuses) and return WSX_OK
+ * or a negative code. Plaintext written before the handshake completed is
+ * held and sent when it does.
+ */
+typedef struct wsx__tls_conn wsx__tls_conn;
+typedef int (*wsx__tls_wire_fn)(void *io, const char *data, size_t len);
+
+/* A client connection on `tc` (from wsx__tls_client_ctx_new): SNI and the
+ * verified name are `host` (NUL-terminated, no brackets) unless the
+ * context's server_name overrides it; the ClientHello goes out through
+ * `wire` before this returns. Returns WSX_OK, WSX_E_NOMEM or WSX_E_TLS. */
+int wsx__tls_conn_client_new(const wsx__tls_ctx *tc, const wsx_allocator *a,
+                             const char *host, wsx__tls_wire_fn wire,
+                             void *io, wsx__tls_conn **out);
+void wsx__tls_conn_free(wsx__tls_conn *t); /* NULL is fine */
+
+/* Ciphertext that arrived (borrowed until wsx__tls_conn_input(t, NULL, 0),
+ * which the caller does once it stopped stepping). */
+void wsx__tls_conn_input(wsx__tls_conn *t, const char *data, size_t len);
+
+/* Step results besides negative codes (WSX_E_TLS: failed, see
+ * wsx__tls_conn_error; the connection ignores input from then on). */
+#define WSX__TLS_WANT 0  /* needs more ciphertext */
+#define WSX__TLS_READY 1 /* the handshake just completed */
+#define WSX__TLS_DATA 2  /* *got bytes of plaintext in out */
+#define WSX__TLS_EOF 3   /* close_notify: the peer's end of the stream */
+/* Advances the connection on the input: call until WSX__TLS_WANT, EOF or
+ * an error. */
+int wsx__tls_conn_step(wsx__tls_conn *t, char *out, size_t cap, size_t *got);
+/* Plaintext out (held until the handshake completed). Returns WSX_OK,
+ * WSX_E_CLOSED, WSX_E_NOMEM or WSX_E_TLS. */
+int wsx__tls_conn_write(wsx__tls_conn *t, const uv_buf_t *b, unsigned n);
+/* Sends close_notify (once, after the handshake). */
+void wsx__tls_conn_shutdown(wsx__tls_conn *t);
+/* Why the last step failed, e.g. "certificate verify failed: hostname
+ * mismatch" (handshake = 1) or "TLS session failed: ..."; clears
+ * OpenSSL's error queue. */
+void wsx__tls_conn_error(wsx__tls_conn *t, int handshake, char *buf,
+                         size_t len);
+/* A client whose peer certificate did not verify. */
+int wsx__tls_conn_verify_failed(const wsx__tls_conn *t);
 
 #endif

@@ -788,9 +788,16 @@ TEST(bad_arguments) {
   int err = 0;
   uv_loop_t loop;
   uv_loop_init(&loop);
-  CHECK(!wsx_eventsource_client_new(&loop, "https://127.0.0.1/", NULL, NULL,
-                                    NULL, &err));
-  CHECK_INT(err, WSX_E_UNSUPPORTED);
+  {
+    wsx_eventsource_client_options o = {0};
+    wsx_tls_client_options to = {0};
+    to.ca_file = "/nonexistent/ca.pem";
+    o.tls = &to;
+    CHECK(!wsx_eventsource_client_new(&loop, "https://127.0.0.1/", &o, NULL,
+                                      NULL, &err));
+    CHECK_INT(err, WSX_E_TLS);
+    CHECK(strstr(wsx_tls_last_error(), "/nonexistent/ca.pem") != NULL);
+  }
   CHECK(!wsx_eventsource_client_new(&loop, "ws://127.0.0.1/", NULL, NULL,
                                     NULL, &err));
   CHECK_INT(err, WSX_E_URL);
