@@ -390,11 +390,9 @@ int wsx__open(wsx_driver *d) {
     memcpy(&l, q.data + off + 1, 8);
     const uint8_t *p = q.data + off + 9;
     off += 9 + (size_t)l;
+    /* close() before open never queues: it ends the driver at once. */
     if (op == WSX_OP_PING || op == WSX_OP_PONG)
       rc = wsx__frame_send(d, op, 1, 0, p, (size_t)l);
-    else if (op == WSX_OP_CLOSE)
-      rc = wsx_driver_close(d, l >= 2 ? (uint16_t)(p[0] << 8 | p[1]) : 1000,
-                            NULL);
     else if (d->version != WSX__HYBI)
       rc = wsx__hixie_send_text(d, p, (size_t)l);
     else
