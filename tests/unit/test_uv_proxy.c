@@ -1,0 +1,814 @@
+/*
+ * Client connections through HTTP CONNECT proxies (wsx_socket_options.proxy):
+ * a real tinyproxy started by the test (with and without Basic auth, wrong
+ * password, a port the proxy refuses, wss:// with TLS to the origin inside
+ * the tunnel), fake proxies on the test's own loop
+ * (garbage, closing, silent, a recording 407, a hand-made tunnel), the
+ * http_proxy / no_proxy environment, and option validation.
+ *
+ * tinyproxy comes from Debian (`scripts/install-deps.sh`); WSX_TINYPROXY
+ * overrides its path. Without it the tinyproxy tests FAIL with
+ * "tinyproxy not installed".
+ */
+#include "wsx/uv.h"
+
+#ifdef WSX_HAVE_SOCKET_PROXY
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "test_uv_util.h"
+
+extern char **environ;
+
+/* ---- tinyproxy ---- */
+
+typedef struct tproxy {
+  pid_t pid;
+  int port;
+  char dir[64];
+} tproxy;
+
+static const char *tinyproxy_path(void) {
+  const char *p = getenv("WSX_TINYPROXY");
+  return p && *p ? p : "/usr/bin/tinyproxy";
+}
+
+static int free_port(void) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0)
+    close(fd);
+  return port;
+}
+
+static int port_open(int port) {
+  struct sockaddr_in a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((uint16_t)port);
+  ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+  if (fd >= 0)
+    close(fd);
+  return ok;
+}
+
+static void tp_stop(tproxy *t) {
+  char path[128];
+  if (t->pid > 0) {
+    kill(t->pid, SIGTERM);
+    waitpid(t->pid, NULL, 0);
+    t->pid = 0;
+  }
+  if (t->dir[0]) {
+    snprintf(path, sizeof(path), "%s/tinyproxy.conf", t->dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/log", t->dir);
+    unlink(path);
+    rmdir(t->dir);
+    t->dir[0] = '\0';
+  }
+}
+
+/* Starts tinyproxy on an ephemeral loopback port allowing CONNECT to
+ * `connect_port` only; `auth` is "user password" or NULL. Returns NULL on
+ * success or a reason. */
+static const char *tp_start(tproxy *t, int connect_port, const char *auth) {
+  posix_spawn_file_actions_t fa;
+  char conf[128], log[128];
+  char *argv[5];
+  FILE *f;
+  int tries, i;
+  memset(t, 0, sizeof(*t));
+  if (access(tinyproxy_path(), X_OK) != 0)
+    return "tinyproxy not installed";
+  snprintf(t->dir, sizeof(t->dir), "/tmp/wsx-tinyproxy-XXXXXX");
+  if (!mkdtemp(t->dir)) {
+    t->dir[0] = '\0';
+    return "mkdtemp failed";
+  }
+  snprintf(conf, sizeof(conf), "%s/tinyproxy.conf", t->dir);
+  snprintf(log, sizeof(log), "%s/log", t->dir);
+  for (tries = 0; tries < 5; tries++) {
+    t->port = free_port();
+    if (!(f = fopen(conf, "w")))
+      return "cannot write the tinyproxy config";
+    fprintf(f,
+            "Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 10\n"
+            "MaxClients 16\nLogLevel Connect\nConnectPort %d\n",
+            t->port, connect_port);
+    if (auth)
+      fprintf(f, "BasicAuth %s\n", auth);
+    fclose(f);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    argv[0] = (char *)tinyproxy_path();
+    argv[1] = (char *)"-d";
+    argv[2] = (char *)"-c";
+    argv[3] = conf;
+    argv[4] = NULL;
+    if (posix_spawn(&t->pid, argv[0], &fa, NULL, argv, environ) != 0) {
+      posix_spawn_file_actions_destroy(&fa);
+      t->pid = 0;
+      return "posix_spawn(tinyproxy) failed";
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    for (i = 0; i < 250; i++) { /* up to 5 s */
+      struct timespec ts = {0, 20 * 1000 * 1000};
+      if (waitpid(t->pid, NULL, WNOHANG) == t->pid) {
+        t->pid = 0; /* exited: the port was taken meanwhile, retry */
+        break;
+      }
+      if (port_open(t->port))
+        return NULL;
+      nanosleep(&ts, NULL);
+    }
+    if (t->pid)
+      break;
+  }
+  tp_stop(t);
+  return "tinyproxy did not start listening";
+}
+
+/* Non-zero if tinyproxy's log mentions `needle`. */
+static int tp_log_has(const tproxy *t, const char *needle) {
+  char path[128], buf[16384];
+  size_t n;
+  FILE *f;
+  snprintf(path, sizeof(path), "%s/log", t->dir);
+  if (!(f = fopen(path, "r")))
+    return 0;
+  n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return strstr(buf, needle) != NULL;
+}
+
+#define REQUIRE_TP(t, port, auth)                                              \
+  do {                                                                         \
+    const char *why_ = tp_start((t), (port), (auth));                          \
+    if (why_) {                                                                \
+      TEST_FAILF_("%s", why_);                                                 \
+      if (T.srv)                                                               \
+        wsx_server_free(T.srv);                                                \
+      run_for(1000);                                                           \
+      (void)ev_finish();                                                       \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+
+/* ---- client side ---- */
+
+static char proxy_auth_hdr[256];
+
+/* Also copies Proxy-Authenticate: the headers are readable only here. */
+static void on_failed_px(wsx_socket *s, const wsx_connect_failure *f,
+                         void *ud) {
+  size_t n, vlen;
+  const wsx_header *h = wsx_socket_headers(s, &n);
+  const char *v = wsx_header_find(h, n, "proxy-authenticate", &vlen);
+  if (!v)
+    v = wsx_header_find(h, n, "www-authenticate", &vlen);
+  on_failed(s, f, ud);
+  CHECK_INT(wsx_socket_status_code(s), f->status_code);
+  proxy_auth_hdr[0] = '\0';
+  if (v && vlen < sizeof(proxy_auth_hdr)) {
+    memcpy(proxy_auth_hdr, v, vlen);
+    proxy_auth_hdr[vlen] = '\0';
+  }
+}
+
+static const wsx_socket_callbacks px_cbs = {on_open,  on_message, NULL,
+                                            on_ping,  on_pong,    on_error,
+                                            on_close, on_drain,   on_failed_px};
+
+static wsx_socket *connect_via(const char *proxy_url, int port,
+                               wsx_socket_options *o, wsx_socket_proxy *px) {
+  char url[128];
+  int err;
+  px->origin = proxy_url;
+  o->proxy = px;
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/chat", port);
+  T.c.sock = wsx_socket_connect(&T.loop, url, o, &px_cbs, &T.c, &err);
+  return T.c.sock;
+}
+
+/* Open, echo one message, close cleanly. */
+static void echo_round_trip(void) {
+  RUN_UNTIL(T.c.open || T.c.close, 5000);
+  CHECK_INT(T.c.failed, 0);
+  REQUIRE(T.c.open == 1);
+  CHECK_INT(wsx_socket_send_text(T.c.sock, "through the proxy", 17), WSX_OK);
+  RUN_UNTIL(T.c.message || T.c.close, 5000);
+  CHECK_MEM(T.c.msg, T.c.msg_len, "through the proxy", 17);
+  CHECK_INT(wsx_socket_close(T.c.sock, 1000, "bye"), WSX_OK);
+  RUN_UNTIL(T.c.close, 5000);
+  CHECK_INT(T.c.close_code, 1000);
+  CHECK_INT(T.c.close_clean, 1);
+}
+
+/* The client failed to connect: exactly one connect_failed, then close
+ * 1006, nothing opened. */
+static void expect_failure(int code, int status) {
+  RUN_UNTIL(T.c.close, 5000);
+  CHECK_INT(T.c.open, 0);
+  CHECK_INT(T.c.failed, 1);
+  CHECK_INT(T.c.fail_code, code);
+  CHECK_INT(T.c.fail_status, status);
+  CHECK_INT(T.c.close, 1);
+  CHECK_INT(T.c.close_code, 1006);
+}
+
+TEST(tinyproxy_plain) {
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  tproxy tp;
+  char purl[64], needle[64];
+  ev_reset();
+  T.echo = 1;
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE_TP(&tp, T.port, NULL);
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", tp.port);
+  REQUIRE(connect_via(purl, T.port, &o, &px));
+  echo_round_trip();
+  snprintf(needle, sizeof(needle), "CONNECT 127.0.0.1:%d", T.port);
+  CHECK(tp_log_has(&tp, needle)); /* it really went through the proxy */
+  tp_stop(&tp);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(tinyproxy_basic_auth) {
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  wsx_header h = {"User-Agent", 10, "wsx-test", 8};
+  tproxy tp;
+  char purl[80];
+  ev_reset();
+  T.echo = 1;
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE_TP(&tp, T.port, "wsxuser s3cret");
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  px.headers = &h;
+  px.num_headers = 1;
+  /* Percent-encoded in the URL, decoded for the credentials. */
+  snprintf(purl, sizeof(purl), "http://wsxuser:s3cr%%65t@127.0.0.1:%d",
+           tp.port);
+  REQUIRE(connect_via(purl, T.port, &o, &px));
+  echo_round_trip();
+  tp_stop(&tp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* tinyproxy 1.11 answers missing credentials with 407 and
+ * Proxy-Authenticate, but wrong ones with 401 and WWW-Authenticate: either
+ * way the client reports WSX_E_PROXY with the status and headers. */
+TEST(tinyproxy_wrong_password) {
+  static const char *userinfo[] = {"wsxuser:wrong@", ""};
+  static const int status[] = {401, 407};
+  static const char *reason[] = {"401 Unauthorized",
+                                 "407 Proxy Authentication Required"};
+  size_t i;
+  for (i = 0; i < 2; i++) {
+    wsx_socket_options o;
+    wsx_socket_proxy px;
+    tproxy tp;
+    char purl[80];
+    ev_reset();
+    REQUIRE(start_server(NULL, NULL, NULL) == 0);
+    REQUIRE_TP(&tp, T.port, "wsxuser right");
+    memset(&o, 0, sizeof(o));
+    memset(&px, 0, sizeof(px));
+    snprintf(purl, sizeof(purl), "http://%s127.0.0.1:%d", userinfo[i], tp.port);
+    REQUIRE(connect_via(purl, T.port, &o, &px));
+    expect_failure(WSX_E_PROXY, status[i]);
+    CHECK(strstr(T.c.fail_msg, reason[i]) != NULL);
+    CHECK_STR(proxy_auth_hdr, "Basic realm=\"Tinyproxy\"");
+    CHECK_INT(T.s.open, 0);
+    tp_stop(&tp);
+    SHUTDOWN_AND_CHECK();
+  }
+}
+
+TEST(tinyproxy_forbidden_port) {
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  tproxy tp;
+  char purl[64];
+  ev_reset();
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE_TP(&tp, T.port == 65535 ? 1 : T.port + 1, NULL);
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", tp.port);
+  REQUIRE(connect_via(purl, T.port, &o, &px));
+  expect_failure(WSX_E_PROXY, 403);
+  CHECK(strstr(T.c.fail_msg, "403") != NULL);
+  tp_stop(&tp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* ---- wss through tinyproxy: TLS to the origin inside the tunnel ---- */
+
+static char cert_dir[64];
+
+/* A self-signed certificate for localhost / 127.0.0.1 (its own CA). */
+static const char *make_cert(void) {
+  char cmd[512];
+  if (cert_dir[0])
+    return NULL;
+  snprintf(cert_dir, sizeof(cert_dir), "/tmp/wsx-proxy-tls-XXXXXX");
+  if (!mkdtemp(cert_dir)) {
+    cert_dir[0] = '\0';
+    return "mkdtemp failed";
+  }
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey ec -pkeyopt "
+           "ec_paramgen_curve:prime256v1 -nodes -keyout %s/key.pem -out "
+           "%s/cert.pem -days 2 -subj /CN=localhost -addext "
+           "subjectAltName=DNS:localhost,IP:127.0.0.1 >%s/log 2>&1",
+           cert_dir, cert_dir, cert_dir);
+  return system(cmd) == 0 ? NULL : "openssl could not make a certificate";
+}
+
+static void rm_cert(void) {
+  char cmd[128];
+  if (!cert_dir[0])
+    return;
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cert_dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", cert_dir);
+  cert_dir[0] = '\0';
+}
+
+/* A TLS echo server, tinyproxy, and a wss:// client through it;
+ * `server_name` overrides the verified name. */
+static void wss_via_tinyproxy(tproxy *tp, const char *server_name) {
+  wsx_server_options so;
+  wsx_tls_server_options to;
+  wsx_tls_client_options co;
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  char cert[96], key[96], ca[96], purl[64], url[64];
+  const char *why = make_cert();
+  int err;
+  if (why) {
+    TEST_FAILF_("%s", why);
+    return;
+  }
+  snprintf(cert, sizeof(cert), "%s/cert.pem", cert_dir);
+  snprintf(key, sizeof(key), "%s/key.pem", cert_dir);
+  snprintf(ca, sizeof(ca), "%s/cert.pem", cert_dir);
+  memset(&so, 0, sizeof(so));
+  memset(&to, 0, sizeof(to));
+  so.auto_accept = 1;
+  so.tls = &to;
+  to.cert.cert_file = cert;
+  to.cert.key_file = key;
+  REQUIRE(start_server(NULL, &so, NULL) == 0);
+  REQUIRE_TP(tp, T.port, NULL);
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  memset(&co, 0, sizeof(co));
+  co.ca_file = ca;
+  co.server_name = server_name;
+  o.tls = &co;
+  o.proxy = &px;
+  snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", tp->port);
+  px.origin = purl;
+  snprintf(url, sizeof(url), "wss://127.0.0.1:%d/secure", T.port);
+  T.c.sock = wsx_socket_connect(&T.loop, url, &o, &px_cbs, &T.c, &err);
+  CHECK_INT(err, WSX_OK);
+}
+
+TEST(tinyproxy_wss) {
+  tproxy tp;
+  char needle[64];
+  ev_reset();
+  T.echo = 1;
+  memset(&tp, 0, sizeof(tp));
+  wss_via_tinyproxy(&tp, NULL);
+  REQUIRE(T.c.sock);
+  RUN_UNTIL(T.c.open || T.c.close, 5000);
+  if (T.c.failed)
+    TEST_FAILF_("connect failed: %s", T.c.fail_msg);
+  REQUIRE(T.c.open == 1);
+  CHECK(wsx_socket_tls_version(T.c.sock) != NULL);
+  echo_round_trip();
+  snprintf(needle, sizeof(needle), "CONNECT 127.0.0.1:%d", T.port);
+  CHECK(tp_log_has(&tp, needle));
+  tp_stop(&tp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* The certificate is verified against the origin's name, not the
+ * proxy's, inside the tunnel. */
+TEST(tinyproxy_wss_wrong_name) {
+  tproxy tp;
+  ev_reset();
+  memset(&tp, 0, sizeof(tp));
+  wss_via_tinyproxy(&tp, "wrong.example");
+  REQUIRE(T.c.sock);
+  expect_failure(WSX_E_TLS, 0);
+  CHECK(strstr(T.c.fail_msg, "hostname mismatch") != NULL);
+  CHECK_INT(T.s.open, 0);
+  tp_stop(&tp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* ---- fake proxies on the test loop ---- */
+
+enum { F_GARBAGE, F_CLOSE, F_SILENT, F_407, F_TUNNEL };
+
+static struct {
+  uv_tcp_t lsn, conn;
+  uv_write_t wr[2];
+  int mode, port, stage, have_conn;
+  char in[4096];
+  size_t in_len;
+  char request[1024]; /* the CONNECT head as received */
+  char out[512];
+} F;
+
+static void f_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
+  (void)h, (void)sz;
+  b->base = F.in + F.in_len;
+  b->len = sizeof(F.in) - 1 - F.in_len;
+}
+
+static void f_send(int i, const char *data, size_t len) {
+  uv_buf_t b;
+  if (len > 256)
+    return;
+  memcpy(F.out + (i ? 256 : 0), data, len);
+  b = uv_buf_init(F.out + (i ? 256 : 0), (unsigned)len);
+  uv_write(&F.wr[i], (uv_stream_t *)&F.conn, &b, 1, NULL);
+}
+
+static void f_send_str(const char *s) { f_send(0, s, strlen(s)); }
+
+static void f_close_conn(void) {
+  if (F.have_conn && !uv_is_closing((uv_handle_t *)&F.conn))
+    uv_close((uv_handle_t *)&F.conn, NULL);
+}
+
+/* After the 200: a minimal WebSocket server inside the "tunnel". */
+static void f_tunnel_head(const char *head) {
+  static const char frame[] = "\x81\x02hi";
+  const char *k = strstr(head, "Sec-WebSocket-Key: ");
+  char accept[29], resp[256];
+  int n;
+  if (!k)
+    return;
+  k += 19;
+  wsx_accept_key(k, strcspn(k, "\r"), accept);
+  n = snprintf(resp, sizeof(resp),
+               "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n%s",
+               accept, frame);
+  f_send(1, resp, (size_t)n); /* 101 and the first frame in one write */
+}
+
+static void f_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  char *end;
+  (void)b;
+  if (n < 0) {
+    f_close_conn();
+    return;
+  }
+  F.in_len += (size_t)n;
+  F.in[F.in_len] = '\0';
+  if (!(end = strstr(F.in, "\r\n\r\n")))
+    return;
+  end += 4;
+  if (F.stage == 1) {
+    f_tunnel_head(F.in);
+    F.stage = 2;
+    return;
+  }
+  if (F.stage != 0)
+    return;
+  F.stage = 1;
+  snprintf(F.request, sizeof(F.request), "%.*s", (int)(end - F.in), F.in);
+  F.in_len = 0;
+  switch (F.mode) {
+  case F_GARBAGE:
+    f_send_str("xyzzy nonsense\r\n\r\n");
+    break;
+  case F_CLOSE:
+    f_close_conn();
+    break;
+  case F_407:
+    f_send_str("HTTP/1.1 407 Proxy Authentication Required\r\n"
+               "Proxy-Authenticate: Basic realm=\"fake\"\r\n"
+               "Content-Length: 0\r\n\r\n");
+    break;
+  case F_TUNNEL:
+    f_send_str("HTTP/1.1 200 Connection established\r\n\r\n");
+    break;
+  default:
+    break;
+  }
+  (void)st;
+}
+
+static void f_on_conn(uv_stream_t *l, int status) {
+  if (status < 0 || F.have_conn)
+    return;
+  uv_tcp_init(&T.loop, &F.conn);
+  F.have_conn = 1;
+  if (uv_accept(l, (uv_stream_t *)&F.conn) == 0)
+    uv_read_start((uv_stream_t *)&F.conn, f_alloc, f_read);
+}
+
+static int fake_start(int mode) {
+  struct sockaddr_in a;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  memset(&F, 0, sizeof(F));
+  F.mode = mode;
+  uv_tcp_init(&T.loop, &F.lsn);
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  if (uv_tcp_bind(&F.lsn, (const struct sockaddr *)&a, 0) ||
+      uv_listen((uv_stream_t *)&F.lsn, 8, f_on_conn) ||
+      uv_tcp_getsockname(&F.lsn, (struct sockaddr *)&ss, &len))
+    return -1;
+  F.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  return 0;
+}
+
+static void fake_stop(void) {
+  f_close_conn();
+  uv_close((uv_handle_t *)&F.lsn, NULL);
+}
+
+static void run_fake(int mode, uint32_t connect_timeout) {
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  char purl[64];
+  ev_reset();
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE(fake_start(mode) == 0);
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  o.connect_timeout = connect_timeout;
+  snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", F.port);
+  REQUIRE(connect_via(purl, T.port, &o, &px));
+}
+
+TEST(fake_proxy_garbage) {
+  run_fake(F_GARBAGE, 0);
+  expect_failure(WSX_E_HTTP, 0);
+  CHECK(strstr(T.c.fail_msg, "malformed response from proxy") != NULL);
+  fake_stop();
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(fake_proxy_closes) {
+  run_fake(F_CLOSE, 0);
+  expect_failure(WSX_E_CLOSED, 0);
+  CHECK(strstr(T.c.fail_msg, "proxy closed the connection") != NULL);
+  fake_stop();
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(fake_proxy_silent_times_out) {
+  run_fake(F_SILENT, 300);
+  expect_failure(WSX_E_TIMEOUT, 0);
+  fake_stop();
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(fake_proxy_request_and_407) {
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  wsx_header h[2] = {{"User-Agent", 10, "wsx-test", 8},
+                     {"X-Trace", 7, "42", 2}};
+  char purl[80], want[256];
+  ev_reset();
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE(fake_start(F_407) == 0);
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  px.headers = h;
+  px.num_headers = 2;
+  snprintf(purl, sizeof(purl), "http://al%%69ce:pw@127.0.0.1:%d", F.port);
+  REQUIRE(connect_via(purl, T.port, &o, &px));
+  expect_failure(WSX_E_PROXY, 407);
+  CHECK_STR(proxy_auth_hdr, "Basic realm=\"fake\"");
+  /* base64("alice:pw") */
+  snprintf(want, sizeof(want),
+           "CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+           "Proxy-Authorization: Basic YWxpY2U6cHc=\r\n"
+           "User-Agent: wsx-test\r\nX-Trace: 42\r\n\r\n",
+           T.port, T.port);
+  CHECK_STR(F.request, want);
+  fake_stop();
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(fake_proxy_tunnel) {
+  char want[64];
+  run_fake(F_TUNNEL, 0);
+  RUN_UNTIL(T.c.message || T.c.close, 5000);
+  CHECK_INT(T.c.open, 1);
+  CHECK_INT(T.c.failed, 0);
+  CHECK_MEM(T.c.msg, T.c.msg_len, "hi", 2);
+  CHECK_INT(wsx_socket_status_code(T.c.sock), 101);
+  snprintf(want, sizeof(want), "CONNECT 127.0.0.1:%d HTTP/1.1\r\n", T.port);
+  CHECK(strncmp(F.request, want, strlen(want)) == 0);
+  CHECK(strstr(F.request, "Proxy-Authorization") == NULL);
+  if (T.c.sock)
+    wsx_socket_drop(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close, 5000);
+  fake_stop();
+  SHUTDOWN_AND_CHECK();
+}
+
+/* ---- the environment ---- */
+
+static void env_clear(void) {
+  unsetenv("http_proxy");
+  unsetenv("HTTP_PROXY");
+  unsetenv("https_proxy");
+  unsetenv("HTTPS_PROXY");
+  unsetenv("no_proxy");
+  unsetenv("NO_PROXY");
+}
+
+/* Connects with use_env; returns after open or close. */
+static void env_connect(void) {
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  px.use_env = 1;
+  REQUIRE(connect_via(NULL, T.port, &o, &px));
+  RUN_UNTIL(T.c.open || T.c.close, 5000);
+}
+
+TEST(env_http_proxy) {
+  tproxy tp;
+  char v[64], needle[64];
+  ev_reset();
+  T.echo = 1;
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE_TP(&tp, T.port, NULL);
+  env_clear();
+  snprintf(v, sizeof(v), "127.0.0.1:%d", tp.port); /* no scheme: http */
+  setenv("http_proxy", v, 1);
+  setenv("no_proxy", "example.com,.internal", 1);
+  env_connect();
+  echo_round_trip();
+  snprintf(needle, sizeof(needle), "CONNECT 127.0.0.1:%d", T.port);
+  CHECK(tp_log_has(&tp, needle));
+  env_clear();
+  tp_stop(&tp);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(env_no_proxy_and_case) {
+  /* A proxy that refuses connections: going through it fails, going
+   * direct opens. */
+  static const struct {
+    const char *var, *no_proxy;
+    int with_port, direct;
+  } v[] = {
+      {"http_proxy", "localhost,127.0.0.1", 0, 1},
+      {"http_proxy", "*", 0, 1},
+      {"http_proxy", " example.com , 127.0.0.1:", 1, 1}, /* + our port */
+      {"http_proxy", "127.0.0.1:1", 0, 0},
+      {"http_proxy", "0.0.1,.0.1", 0, 0}, /* addresses have no subdomains */
+      {"http_proxy", "", 0, 0},
+      {"HTTP_PROXY", "", 0, 1},  /* ignored for ws:// (httpoxy) */
+      {"https_proxy", "", 0, 1}, /* only for wss:// */
+  };
+  size_t i;
+  int dead = free_port();
+  for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    char pv[64], np[128];
+    ev_reset();
+    REQUIRE(start_server(NULL, NULL, NULL) == 0);
+    env_clear();
+    snprintf(pv, sizeof(pv), "http://127.0.0.1:%d", dead);
+    setenv(v[i].var, pv, 1);
+    if (v[i].with_port)
+      snprintf(np, sizeof(np), "%s%d", v[i].no_proxy, T.port);
+    else
+      snprintf(np, sizeof(np), "%s", v[i].no_proxy);
+    setenv("no_proxy", np, 1);
+    env_connect();
+    if (v[i].direct) {
+      if (T.c.open != 1)
+        TEST_FAILF_("case %zu: not direct (%s)", i, T.c.fail_msg);
+      if (T.c.sock)
+        wsx_socket_drop(T.c.sock, 0, NULL);
+      RUN_UNTIL(T.c.close, 5000);
+    } else {
+      RUN_UNTIL(T.c.close, 5000);
+      if (T.c.failed != 1 || T.c.fail_code != WSX_E_IO)
+        TEST_FAILF_("case %zu: went direct", i);
+    }
+    env_clear();
+    SHUTDOWN_AND_CHECK();
+  }
+}
+
+/* ---- option validation ---- */
+
+TEST(invalid_options) {
+  wsx_header bad = {"X", 1, "a\r\nb", 4};
+  int tls_dummy = 0;
+  static const struct {
+    const char *origin;
+    int use_env, bad_header, tls, err;
+  } v[] = {
+      {NULL, 0, 0, 0, WSX_E_INVALID},
+      {"ws://127.0.0.1:1", 0, 0, 0, WSX_E_URL},
+      {"127.0.0.1:1", 0, 0, 0, WSX_E_URL},
+      {"https://127.0.0.1:1", 0, 0, 0, WSX_E_UNSUPPORTED},
+      {"http://127.0.0.1:1", 0, 1, 0, WSX_E_HEADER_VALUE},
+      {"http://127.0.0.1:1", 0, 0, 1, WSX_E_UNSUPPORTED},
+  };
+  size_t i;
+  ev_reset();
+  for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    wsx_socket_options o;
+    wsx_socket_proxy px;
+    wsx_socket *s;
+    int err = 0;
+    memset(&o, 0, sizeof(o));
+    memset(&px, 0, sizeof(px));
+    px.origin = v[i].origin;
+    px.use_env = v[i].use_env;
+    if (v[i].bad_header) {
+      px.headers = &bad;
+      px.num_headers = 1;
+    }
+    if (v[i].tls)
+      px.tls = &tls_dummy;
+    o.proxy = &px;
+    s = wsx_socket_connect(&T.loop, "ws://127.0.0.1:9/", &o, &px_cbs, &T.c,
+                           &err);
+    CHECK(s == NULL);
+    if (err != v[i].err)
+      TEST_FAILF_("case %zu: err %d, expected %d", i, err, v[i].err);
+  }
+  {
+    /* An https:// proxy from the environment is refused at connect. */
+    wsx_socket_options o;
+    wsx_socket_proxy px;
+    int err = 0;
+    env_clear();
+    setenv("http_proxy", "https://127.0.0.1:1", 1);
+    memset(&o, 0, sizeof(o));
+    memset(&px, 0, sizeof(px));
+    px.use_env = 1;
+    o.proxy = &px;
+    CHECK(wsx_socket_connect(&T.loop, "ws://127.0.0.1:9/", &o, &px_cbs, &T.c,
+                             &err) == NULL);
+    CHECK_INT(err, WSX_E_UNSUPPORTED);
+    env_clear();
+  }
+  run_for(1000);
+  CHECK_INT(T.c.failed + T.c.close + T.c.open, 0);
+  CHECK_INT(ev_finish(), 0);
+}
+
+TEST_MAIN(signal(SIGPIPE, SIG_IGN); RUN(tinyproxy_plain);
+          RUN(tinyproxy_basic_auth); RUN(tinyproxy_wrong_password);
+          RUN(tinyproxy_forbidden_port); RUN(tinyproxy_wss);
+          RUN(tinyproxy_wss_wrong_name); rm_cert(); RUN(fake_proxy_garbage);
+          RUN(fake_proxy_closes); RUN(fake_proxy_silent_times_out);
+          RUN(fake_proxy_request_and_407); RUN(fake_proxy_tunnel);
+          RUN(env_http_proxy); RUN(env_no_proxy_and_case); RUN(invalid_options))
+
+#else /* the transport does not have the proxy option yet */
+#include "test.h"
+
+TEST(socket_proxy_option) {
+  TEST_FAILF_("wsx_socket_options.proxy is not integrated in src/uv yet "
+              "(hooks for src/uv/proxy_client.c missing)");
+}
+
+TEST_MAIN(RUN(socket_proxy_option))
+#endif
