@@ -48,8 +48,10 @@
  * (wsx_socket_options.tls, wsx_server_options.tls); a TLS socket has the
  * same calls and events as a plain one.
  *
- * Not yet supported (reserved field; setting it gives WSX_E_UNSUPPORTED):
- * HTTP proxies (`proxy`).
+ * HTTP proxies: clients connect through an HTTP CONNECT proxy with
+ * wsx_socket_options.proxy (origin with Basic credentials, extra headers,
+ * or the http_proxy / https_proxy / no_proxy environment on request); the
+ * sans-I/O handshake is in wsx/proxy.h.
  */
 #ifndef WSX_UV_H
 #define WSX_UV_H
@@ -93,7 +95,11 @@ typedef struct wsx_http_res wsx_http_res;
  *                    status (`status_code` != 101), bad Sec-WebSocket-Accept,
  *                    unrequested protocol or extension ...
  *   WSX_E_HTTP / WSX_E_HEAD_TOO_BIG  the response head was malformed
- *   WSX_E_CLOSED     the server closed the connection before answering
+ *   WSX_E_CLOSED     the server (or the proxy) closed the connection
+ *                    before answering
+ *   WSX_E_PROXY      the proxy refused the CONNECT request: `status_code`
+ *                    is its status (407 authentication required, 403, 502
+ *                    ...), its headers are in wsx_socket_headers()
  *   WSX_E_TLS        the TLS handshake failed; `message` says why, e.g.
  *                    "certificate verify failed: hostname mismatch"
  *                    (see wsx/tls.h)
@@ -136,6 +142,38 @@ typedef struct wsx_socket_callbacks {
   void (*connect_failed)(wsx_socket *s, const wsx_connect_failure *f,
                          void *user_data);
 } wsx_socket_callbacks;
+
+/*
+ * Client: an HTTP CONNECT proxy (faye-websocket's `proxy` option). The
+ * connection goes to the proxy, which is asked to open a tunnel with
+ * `CONNECT host:port`; the WebSocket handshake (and for wss://, TLS to the
+ * origin, verified against the origin's name) then runs inside the tunnel.
+ * connect_timeout covers the proxy's answer too. A refusal is a
+ * connect_failed with WSX_E_PROXY (see wsx_connect_failure). The struct and
+ * its strings are copied.
+ */
+#define WSX_HAVE_SOCKET_PROXY 1
+typedef struct wsx_socket_proxy {
+  /* "http://[user[:password]@]host[:port]" (port 80 by default). The
+   * userinfo, percent-decoded, is sent as Proxy-Authorization: Basic.
+   * NULL: take the proxy from the environment (needs use_env). https://
+   * proxies (TLS to the proxy itself) are not supported yet:
+   * WSX_E_UNSUPPORTED. */
+  const char *origin;
+  /* Extra headers for the CONNECT request (e.g. User-Agent); CR/LF in a
+   * value: WSX_E_HEADER_VALUE. */
+  const wsx_header *headers;
+  size_t num_headers;
+  /* Non-zero, with origin == NULL: use https_proxy / HTTPS_PROXY for wss://
+   * and http_proxy for ws:// (not HTTP_PROXY, which CGI programs inherit
+   * from requests), unless no_proxy / NO_PROXY (comma-separated "*",
+   * names matching themselves and their subdomains, ".domain", addresses,
+   * optional ":port") lists the origin's host. Unset or empty: direct. A
+   * value without "scheme://" means http://. */
+  int use_env;
+  /* Reserved: TLS settings for an https:// proxy. Must be NULL. */
+  const void *tls;
+} wsx_socket_proxy;
 
 /*
  * Socket options (server-accepted, adopted and client sockets). A zeroed
@@ -189,9 +227,9 @@ typedef struct wsx_socket_options {
    * ws:// URLs, adopted sockets and a server's sockets (a server's TLS is
    * wsx_server_options.tls). */
   const wsx_tls_client_options *tls;
-  /* Reserved for HTTP proxies (issue 4). Must be NULL: otherwise
-   * constructors fail with WSX_E_UNSUPPORTED. */
-  const char *proxy;
+  /* Client: HTTP CONNECT proxy (see wsx_socket_proxy), NULL = direct.
+   * Ignored for adopted sockets and a server's sockets. */
+  const wsx_socket_proxy *proxy;
 } wsx_socket_options;
 
 /*
@@ -202,7 +240,8 @@ typedef struct wsx_socket_options {
  * in order until one connects. `opts`, `cbs` may be NULL.
  * Returns the socket (CONNECTING); `open` or `connect_failed` follows, then
  * eventually `close`. Returns NULL with *err (if err != NULL) set to
- * WSX_E_URL (bad URL), WSX_E_UNSUPPORTED (proxy set), WSX_E_TLS (a CA,
+ * WSX_E_URL (bad URL or proxy URL), WSX_E_INVALID (proxy without origin
+ * nor use_env), WSX_E_UNSUPPORTED (an https:// proxy), WSX_E_TLS (a CA,
  * client certificate or key in opts->tls could not be loaded),
  * WSX_E_HEADER_VALUE, WSX_E_NOMEM or a libuv error; no callback fires then.
  * `url` is copied.
@@ -404,8 +443,8 @@ typedef struct wsx_server_options {
  * Returns NULL with *err (if non-NULL) set to WSX_E_NOMEM, WSX_E_INVALID
  * (also: TLS options without a certificate, client_auth without a CA),
  * WSX_E_TLS (a certificate, key or CA could not be loaded, or the key does
- * not match; wsx_tls_last_error() says which and why), WSX_E_UNSUPPORTED
- * (proxy set), WSX_E_HEADER_VALUE.
+ * not match; wsx_tls_last_error() says which and why),
+ * WSX_E_HEADER_VALUE.
  */
 WSX_EXTERN wsx_server *wsx_server_new(uv_loop_t *loop,
                                       const wsx_server_options *opts,

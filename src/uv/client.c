@@ -46,7 +46,7 @@ void wsx__sock_connect_failed(wsx_socket *s, int code, int uv_code,
     return;
   f.code = code;
   f.uv_code = uv_code;
-  f.status_code = s->d ? wsx_driver_status_code(s->d) : 0;
+  f.status_code = wsx_socket_status_code(s);
   f.message = msg;
   s->cb->connect_failed(s, &f, s->ud);
 }
@@ -63,7 +63,6 @@ static void try_next(wsx_socket *s);
 
 static void on_connect(uv_connect_t *req, int status) {
   wsx_socket *s = req->data;
-  int rc;
   if (status == UV_ECANCELED || (s->flags & WSX__F_HANDLE_CLOSING))
     return;
   if (status < 0) {
@@ -74,12 +73,35 @@ static void on_connect(uv_connect_t *req, int status) {
   dial_free(s);
   if (!s->cfg->nagle)
     uv_tcp_nodelay(&s->h.tcp, 1);
+  if (s->proxy)
+    wsx__proxy_begin(s); /* the proxy calls wsx__client_stream_ready */
+  else
+    wsx__client_stream_ready(s, NULL, 0);
+}
+
+void wsx__client_stream_ready(wsx_socket *s, char *early, size_t early_len) {
+  int rc;
   s->phase = WSX__P_CLIENT_HS;
   wsx__sock_start_read(s);
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
   /* wss: the driver starts once the TLS handshake completed. */
   rc = s->cfg->tls ? wsx__tls_client_start(s) : wsx_driver_start(s->d);
+  if (rc < 0) {
+    if (!(s->flags & WSX__F_HANDLE_CLOSING))
+      fail(s, rc, 0, "could not send the handshake");
+    return;
+  }
+  if (!early_len || (s->flags & WSX__F_HANDLE_CLOSING))
+    return;
+  /* Tunnel bytes that came with the proxy's answer: below any layer. */
+  if (!s->layer) {
+    wsx__sock_on_plain(s, early, early_len);
+    return;
+  }
+  rc = s->layer->on_read(s, s->layer_state, early, early_len);
   if (rc < 0 && !(s->flags & WSX__F_HANDLE_CLOSING))
-    fail(s, rc, 0, "could not send the handshake");
+    fail(s, rc, 0, wsx_uv_strerror(rc));
 }
 
 static void on_retry_closed(uv_handle_t *h) {
@@ -119,7 +141,8 @@ static void try_next(wsx_socket *s) {
       return;
     }
   }
-  snprintf(msg, sizeof(msg), "connect to %s failed: %s", dl->host,
+  snprintf(msg, sizeof(msg), "connect to %s%s failed: %s",
+           s->proxy ? "proxy " : "", dl->host,
            uv_strerror(dl->last_err));
   fail(s, WSX_E_IO, dl->last_err, msg);
 }
@@ -138,7 +161,8 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   if (s->flags & WSX__F_HANDLE_CLOSING)
     return;
   if (status < 0 || !res) {
-    snprintf(msg, sizeof(msg), "DNS lookup of %s failed: %s", dl->host,
+    snprintf(msg, sizeof(msg), "DNS lookup of %s%s failed: %s",
+             s->proxy ? "proxy " : "", dl->host,
              uv_strerror(status));
     fail(s, WSX_E_DNS, status, msg);
     return;
@@ -219,6 +243,7 @@ static void discard_sock(wsx_socket *s) {
   wsx_allocator a = cfg->alloc;
   if (s->d)
     wsx_driver_free(s->d);
+  wsx_proxy_free(s->proxy);
   wsx__free(&a, s);
   discard_cfg(cfg);
   wsx__loopctx_unref(ctx);
@@ -259,7 +284,7 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
                                const wsx_socket_callbacks *cbs,
                                void *user_data, int *err) {
   wsx_socket *s;
-  wsx_url u;
+  wsx_url u, dial;
   size_t i;
   int rc = WSX_OK;
   if (!loop || !url)
@@ -287,6 +312,9 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
                                s->cfg->headers[i].value);
   for (i = 0; s->d && rc == WSX_OK && s->cfg->exts && s->cfg->exts[i]; i++)
     rc = wsx_driver_add_extension(s->d, s->cfg->exts[i]);
+  dial = u;
+  if (rc == WSX_OK)
+    rc = wsx__proxy_prepare(s, &u, &dial);
   if (rc == WSX_OK)
     rc = uv_tcp_init(loop, &s->h.tcp);
   if (rc != WSX_OK) {
@@ -298,7 +326,7 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
   s->h.tcp.data = s;
   s->phase = WSX__P_DIAL;
   wsx__timer_set(s, uv_now(loop) + s->cfg->connect_timeout);
-  rc = start_dial(s, &u);
+  rc = start_dial(s, &dial);
   if (rc < 0) {
     /* The handle exists: it must go through uv_close, silently. */
     s->cb = &wsx__no_cbs;

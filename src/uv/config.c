@@ -73,8 +73,8 @@ int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
   wsx__alloc_init(&c->alloc, o->driver.allocator);
   /* `tls` is resolved by the caller (client: wss URLs only; server: its
    * own options), into c->tls. */
-  if (o->proxy)
-    return WSX_E_UNSUPPORTED;
+  if ((rc = wsx__proxy_cfg_init(c, o)) != WSX_OK)
+    return rc;
   c->dopts = o->driver;
   c->dopts.allocator = &c->alloc;
   c->dopts.protocols = NULL;
@@ -134,6 +134,7 @@ void wsx__cfg_free(wsx__cfg *c) {
     wsx__free(&c->alloc, (void *)c->headers[i].value);
   }
   wsx__free(&c->alloc, c->headers);
+  wsx__proxy_cfg_free(c);
   wsx__tls_ctx_free(c->tls);
   memset(c, 0, sizeof(*c));
 }

@@ -50,6 +50,9 @@ void wsx__sock_on_eof(wsx_socket *s, ssize_t err) {
   case WSX__P_HTTP:
     wsx__server_on_eof(s);
     return;
+  case WSX__P_PROXY:
+    wsx__proxy_on_eof(s, err);
+    return;
   case WSX__P_CLIENT_HS:
     s->flags |= WSX__F_EOF;
     wsx__sock_connect_failed(s, err == UV_EOF ? WSX_E_CLOSED : WSX_E_IO,
@@ -106,6 +109,9 @@ void wsx__sock_on_plain(wsx_socket *s, char *data, size_t len) {
   case WSX__P_REQUEST:
   case WSX__P_HTTP:
     wsx__server_on_head_data(s, data, len);
+    break;
+  case WSX__P_PROXY:
+    wsx__proxy_on_data(s, data, len);
     break;
   case WSX__P_CLIENT_HS:
   case WSX__P_WS:
@@ -446,6 +452,7 @@ void wsx__sock_finalize(wsx_socket *s) {
     wsx__server_sock_gone(s);
   if (s->d)
     wsx_driver_free(s->d);
+  wsx_proxy_free(s->proxy);
   wsx__sock_free_pings(s);
   if (s->out) {
     wsx__buf_free(&s->out->inflight, &alloc);
@@ -531,6 +538,7 @@ static void keepalive_tick(wsx_socket *s) {
 void wsx__sock_on_timer(wsx_socket *s) {
   switch (s->phase) {
   case WSX__P_DIAL:
+  case WSX__P_PROXY:
   case WSX__P_CLIENT_HS:
     s->flags |= WSX__F_EOF;
     wsx__sock_connect_failed(s, WSX_E_TIMEOUT, 0,

@@ -15,7 +15,9 @@
 
 #include "common/alloc.h"
 #include "driver/util.h"
+#include "uv/proxy_client.h"
 #include "uv/stream.h"
+#define WSX__HAVE_PROXY_HOOKS 1 /* compiles proxy_client.c */
 #include "wsx/uv.h"
 
 #define WSX__RBUF_SIZE 65536u  /* loop-wide receive buffer */
@@ -41,6 +43,7 @@ typedef struct wsx__cfg {
   size_t hwm, max_buffered, ext_size;
   int nagle;
   struct wsx__tls_ctx *tls; /* TLS contexts (uv/tls.h), owned; NULL = plain */
+  wsx__proxy_cfg *proxy;    /* client: CONNECT proxy settings, NULL = none */
 } wsx__cfg;
 
 int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *o);
@@ -87,6 +90,7 @@ enum wsx__phase {
   WSX__P_REQUEST,   /* server: upgrade request waiting for accept/reject */
   WSX__P_HTTP,      /* server: plain HTTP request being answered */
   WSX__P_DIAL,      /* client: DNS / TCP connect */
+  WSX__P_PROXY,     /* client: CONNECT sent, waiting for the proxy's 2xx */
   WSX__P_CLIENT_HS, /* client: handshake sent, waiting for the 101 */
   WSX__P_WS,        /* WebSocket (open or closing) */
   WSX__P_TEARDOWN   /* our FIN is queued/sent, waiting for the peer's */
@@ -136,6 +140,8 @@ struct wsx_socket {
   wsx_driver *d;       /* NULL until the handshake starts */
   wsx_request *req;    /* server: request in progress (HEAD..HTTP) */
   wsx__dial *dial;     /* client: DNS/connect in progress */
+  struct wsx_proxy *proxy; /* client: CONNECT handshake until the tunnel is
+                              up (kept after a refusal for the accessors) */
   wsx__out *out;
   const wsx__layer *layer; /* stream layer (TLS later), NULL = plain */
   void *layer_state;

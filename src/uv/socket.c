@@ -209,12 +209,16 @@ const char *wsx_socket_version(const wsx_socket *s) {
 }
 
 int wsx_socket_status_code(const wsx_socket *s) {
+  if (s->proxy) /* a refused CONNECT: the proxy's answer */
+    return wsx_proxy_status_code(s->proxy);
   return s->d ? wsx_driver_status_code(s->d) : 0;
 }
 
 const wsx_header *wsx_socket_headers(const wsx_socket *s, size_t *n) {
   if (!s->d && s->req) /* auto_accept's `connection` runs before start */
     return wsx_request_headers(s->req, n);
+  if (s->proxy) /* a refused CONNECT: the proxy's answer */
+    return wsx_proxy_headers(s->proxy, n);
   if (!s->d) {
     *n = 0;
     return NULL;

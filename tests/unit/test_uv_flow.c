@@ -336,8 +336,11 @@ TEST(connect_refused) {
   CHECK_INT(err, WSX_E_URL);
   {
     wsx_socket_options o;
+    wsx_socket_proxy px;
     memset(&o, 0, sizeof(o));
-    o.proxy = "http://proxy:3128";
+    memset(&px, 0, sizeof(px));
+    px.origin = "https://proxy:3128"; /* TLS to the proxy itself */
+    o.proxy = &px;
     CHECK(wsx_socket_connect(&T.loop, "ws://127.0.0.1/", &o, &rec_cbs, &T.c,
                              &err) == NULL);
     CHECK_INT(err, WSX_E_UNSUPPORTED);
