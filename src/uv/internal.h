@@ -17,7 +17,6 @@
 #include "driver/util.h"
 #include "uv/proxy_client.h"
 #include "uv/stream.h"
-#define WSX__HAVE_PROXY_HOOKS 1 /* compiles proxy_client.c */
 #include "wsx/uv.h"
 
 #define WSX__RBUF_SIZE 65536u  /* loop-wide receive buffer */

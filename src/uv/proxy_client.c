@@ -4,17 +4,13 @@
  * sans-I/O handshake of wsx/proxy.h, and the optional http_proxy /
  * https_proxy / no_proxy environment (the conventions of curl and wget).
  *
- * The transport calls in through the hooks of uv/proxy_client.h; the file
- * is compiled once internal.h defines WSX__HAVE_PROXY_HOOKS (the hooks
- * landed in client.c, conn.c, config.c, socket.c and uv.h).
+ * The transport calls in through the hooks declared in uv/proxy_client.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "uv/internal.h"
-
-#ifdef WSX__HAVE_PROXY_HOOKS
 
 /* ---- options ---- */
 
@@ -338,8 +334,3 @@ void wsx__proxy_on_eof(wsx_socket *s, ssize_t err) {
            uv_strerror((int)err));
   fail(s, WSX_E_IO, (int)err, msg);
 }
-
-#else
-/* ISO C wants at least one declaration in a translation unit. */
-typedef int wsx__proxy_client_not_hooked;
-#endif

@@ -10,9 +10,6 @@
  * overrides its path. Without it the tinyproxy tests FAIL with
  * "tinyproxy not installed".
  */
-#include "wsx/uv.h"
-
-#ifdef WSX_HAVE_SOCKET_PROXY
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -801,14 +798,3 @@ TEST_MAIN(signal(SIGPIPE, SIG_IGN); RUN(tinyproxy_plain);
           RUN(fake_proxy_closes); RUN(fake_proxy_silent_times_out);
           RUN(fake_proxy_request_and_407); RUN(fake_proxy_tunnel);
           RUN(env_http_proxy); RUN(env_no_proxy_and_case); RUN(invalid_options))
-
-#else /* the transport does not have the proxy option yet */
-#include "test.h"
-
-TEST(socket_proxy_option) {
-  TEST_FAILF_("wsx_socket_options.proxy is not integrated in src/uv yet "
-              "(hooks for src/uv/proxy_client.c missing)");
-}
-
-TEST_MAIN(RUN(socket_proxy_option))
-#endif
