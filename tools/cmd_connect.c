@@ -52,6 +52,7 @@ typedef struct connect_state {
   int we_closed;               /* we started the closing handshake */
   int failed;                  /* connect_failed fired */
   wsx_tls_client_options tls;  /* --ca / --insecure (wss:// only) */
+  wsx_socket_proxy proxy;      /* --proxy / --proxy-env */
   wsx_extension *deflate;      /* --deflate, else NULL */
   wsx_extension *exts[2];      /* NULL-terminated list for the options */
   int exit_code;
@@ -66,6 +67,8 @@ static void usage(FILE *f)
           "[--header 'K: V']...\n"
           "                       [--origin O] [--ca FILE] [--insecure] "
           "[--deflate]\n"
+          "                       [--proxy http://[user:pass@]host:port | "
+          "--proxy-env]\n"
           "Connects to URL (ws:// or wss://host[:port]/path), sends each "
           "line read "
           "from stdin\n"
@@ -80,7 +83,12 @@ static void usage(FILE *f)
           "  --ca FILE         wss: trust the CA certificates in FILE (PEM)\n"
           "                    instead of the system store\n"
           "  --insecure        wss: DANGEROUS, skip certificate and host "
-          "name\n                    verification (tests only)\n\n"
+          "name\n                    verification (tests only)\n"
+          "  --proxy URL       tunnel through the HTTP proxy at URL with "
+          "CONNECT\n"
+          "                    (user:pass@ in URL: Basic credentials)\n"
+          "  --proxy-env       use http_proxy / https_proxy unless no_proxy "
+          "lists\n                    the host\n\n"
           "At end of input (or Ctrl-C) the client closes with 1000 and "
           "waits for the\nserver's answer.\n"
           "Exit status: 0 after a clean close, or when the server closes "
@@ -452,6 +460,17 @@ static int parse_args(int argc, char **argv, const char **url,
         return 2;
       C.tls.insecure_skip_verify = 1;
       o->tls = &C.tls;
+    } else if ((r = cli_option("connect", argc, argv, &i, "--proxy", &v))) {
+      if (r == 2)
+        return 2;
+      C.proxy.origin = v;
+      o->proxy = &C.proxy;
+    } else if ((r = cli_option("connect", argc, argv, &i, "--proxy-env",
+                               NULL))) {
+      if (r == 2)
+        return 2;
+      C.proxy.use_env = 1;
+      o->proxy = &C.proxy;
     } else if (argv[i][0] == '-' && argv[i][1]) {
       return cli_usage_error("connect", "unknown option '%s'", argv[i]);
     } else if (!*url) {
@@ -512,9 +531,16 @@ int wsx_cmd_connect(int argc, char **argv)
     uv_close((uv_handle_t *)&C.sigint, on_in_closed);
     r = 1;
   } else if (!(C.s = wsx_socket_connect(C.loop, url, &o, &cbs, NULL, &err))) {
-    if (err == WSX_E_URL)
+    if (err == WSX_E_URL && C.proxy.origin)
+      r = cli_usage_error("connect", "bad URL '%s' or proxy URL '%s' "
+                          "(expected http://[user:pass@]host[:port])", url,
+                          C.proxy.origin);
+    else if (err == WSX_E_URL)
       r = cli_usage_error("connect", "bad URL '%s' (expected "
                           "ws://host[:port]/path)", url);
+    else if (err == WSX_E_UNSUPPORTED && o.proxy)
+      r = cli_usage_error("connect", "https:// proxies are not supported; "
+                          "use an http:// proxy URL");
     else if (err == WSX_E_UNSUPPORTED)
       r = cli_usage_error("connect", "'%s': this build supports only ws:// "
                           "and wss:// URLs", url);
