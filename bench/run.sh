@@ -188,7 +188,7 @@ fi
 
 # ---- wsx echo -----------------------------------------------------------
 P=$(free_port)
-if start_server wsx "$WSX" echo --port "$P" --host 127.0.0.1; then
+if start_server wsx "$WSX" echo --port "$P" --host 127.0.0.1 --quiet; then
   SERVERS+=(wsx)
   bench_ws_server wsx "ws://127.0.0.1:$P/"
   stop_server

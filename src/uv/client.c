@@ -94,7 +94,12 @@ void wsx__client_stream_ready(wsx_socket *s, char *early, size_t early_len) {
   }
   if (!early_len || (s->flags & WSX__F_HANDLE_CLOSING))
     return;
-  /* Tunnel bytes that came with the proxy's answer: below any layer. */
+  /* Tunnel bytes that came with the proxy's answer: below the origin's
+   * layer (inside the proxy's TLS session for an https:// proxy). */
+  if (wsx__tls_tunnel_active(s)) {
+    wsx__tls_tunnel_input(s, early, early_len);
+    return;
+  }
   if (!s->layer) {
     wsx__sock_on_plain(s, early, early_len);
     return;
@@ -142,8 +147,7 @@ static void try_next(wsx_socket *s) {
     }
   }
   snprintf(msg, sizeof(msg), "connect to %s%s failed: %s",
-           s->proxy ? "proxy " : "", dl->host,
-           uv_strerror(dl->last_err));
+           s->proxy ? "proxy " : "", dl->host, uv_strerror(dl->last_err));
   fail(s, WSX_E_IO, dl->last_err, msg);
 }
 
@@ -162,8 +166,7 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
     return;
   if (status < 0 || !res) {
     snprintf(msg, sizeof(msg), "DNS lookup of %s%s failed: %s",
-             s->proxy ? "proxy " : "", dl->host,
-             uv_strerror(status));
+             s->proxy ? "proxy " : "", dl->host, uv_strerror(status));
     fail(s, WSX_E_DNS, status, msg);
     return;
   }
@@ -184,8 +187,7 @@ static int start_dial(wsx_socket *s, const wsx_url *u) {
   s->dial = dl;
   memcpy(dl->host, u->host, u->host_len);
   dl->gai.data = s;
-  if (uv_ip4_addr(dl->host, u->port, (struct sockaddr_in *)&dl->literal) ==
-          0 ||
+  if (uv_ip4_addr(dl->host, u->port, (struct sockaddr_in *)&dl->literal) == 0 ||
       uv_ip6_addr(dl->host, u->port, (struct sockaddr_in6 *)&dl->literal) ==
           0) {
     /* A literal needs no resolver round trip. */
@@ -281,8 +283,8 @@ static wsx_socket *new_sock(uv_loop_t *loop, const wsx_socket_options *opts,
 
 wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
                                const wsx_socket_options *opts,
-                               const wsx_socket_callbacks *cbs,
-                               void *user_data, int *err) {
+                               const wsx_socket_callbacks *cbs, void *user_data,
+                               int *err) {
   wsx_socket *s;
   wsx_url u, dial;
   size_t i;
@@ -296,6 +298,8 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
       *err = rc;
     return NULL;
   }
+  s->flags |= WSX__F_CLIENT;
+
   if (u.secure &&
       (rc = wsx__tls_client_ctx_new(&s->cfg->alloc, opts ? opts->tls : NULL,
                                     &((wsx__cfg *)s->cfg)->tls)) != WSX_OK) {
@@ -377,8 +381,8 @@ wsx_socket *wsx_socket_adopt(uv_loop_t *loop, uv_stream_t *stream,
   (void)uv_read_stop(stream);
   if (stream->type == UV_TCP && !s->cfg->nagle)
     uv_tcp_nodelay((uv_tcp_t *)stream, 1);
-  v = wsx_header_find(req->headers, req->num_headers,
-                      "sec-websocket-version", &vlen);
+  v = wsx_header_find(req->headers, req->num_headers, "sec-websocket-version",
+                      &vlen);
   version = v ? atoi(v) : 0;
   saved = s->cb;
   s->phase = WSX__P_WS;

@@ -7,7 +7,6 @@
 
 #include "uv/internal.h"
 
-
 static const char none_protocol[] = "";
 
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
@@ -176,8 +175,8 @@ static wsx__out *get_out(wsx_socket *s) {
   return s->out;
 }
 
-static int append(wsx_socket *s, wsx__buf *dst, const uv_buf_t *b,
-                  unsigned n, size_t skip) {
+static int append(wsx_socket *s, wsx__buf *dst, const uv_buf_t *b, unsigned n,
+                  size_t skip) {
   unsigned i;
   for (i = 0; i < n; i++) {
     size_t len = b[i].len;
@@ -371,18 +370,20 @@ static void continue_teardown(wsx_socket *s) {
   wsx__out *o;
   int rc;
   if (s->phase != WSX__P_TEARDOWN ||
-      (s->flags & (WSX__F_SHUTDOWN | WSX__F_HANDLE_CLOSING | WSX__F_FLUSH_CLOSE)))
+      (s->flags &
+       (WSX__F_SHUTDOWN | WSX__F_HANDLE_CLOSING | WSX__F_FLUSH_CLOSE)))
     return;
   if (s->cfg->ctx->cork_owner == s && s->cfg->ctx->cork_len)
     return; /* uncork() comes back here */
   if (s->out && s->out->writing)
     return; /* on_write() comes back here */
-  if (s->layer && s->layer->shutdown && s->layer->shutdown(s, s->layer_state) < 0) {
+  if (s->layer && s->layer->shutdown &&
+      s->layer->shutdown(s, s->layer_state) < 0) {
     wsx__sock_close_handle(s);
     return;
   }
-  if (!(o = get_out(s))) {
-    wsx__sock_close_handle(s);
+  if ((s->flags & WSX__F_NO_LINGER) || !(o = get_out(s))) {
+    wsx__sock_close_handle(s); /* every byte is with the kernel now */
     return;
   }
   s->flags |= WSX__F_SHUTDOWN | WSX__F_FLUSH_CLOSE;
@@ -551,8 +552,9 @@ void wsx__sock_on_timer(wsx_socket *s) {
   case WSX__P_WS:
     if ((s->flags & WSX__F_CLOSE_SENT) ||
         wsx_driver_ready_state(s->d) != WSX_OPEN)
-      drop_now(s, WSX_E_TIMEOUT, "close_timeout: the peer did not answer "
-                                 "the closing handshake");
+      drop_now(s, WSX_E_TIMEOUT,
+               "close_timeout: the peer did not answer "
+               "the closing handshake");
     else
       keepalive_tick(s);
     break;
@@ -564,8 +566,7 @@ void wsx__sock_on_timer(wsx_socket *s) {
 
 /* ---- driver callbacks ---- */
 
-static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n,
-                     void *ud) {
+static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud) {
   wsx_socket *s = ud;
   uv_buf_t b[32];
   size_t i = 0;
@@ -633,6 +634,13 @@ static void drv_close(wsx_driver *d, const wsx_close_event *e, void *ud) {
   }
   if (s->flags & (WSX__F_EOF | WSX__F_HANDLE_CLOSING))
     return; /* the caller closes the handle */
+  /* RFC 6455 7.1.1: the server closes the TCP connection first. After a
+   * complete closing handshake the client has nothing more to send, so a
+   * plain server connection closes as soon as its output is flushed instead
+   * of half-closing and waiting for the client's FIN (saves a shutdown, an
+   * epoll change and a read per connection). */
+  if (e->clean && !(s->flags & WSX__F_CLIENT) && !s->layer)
+    s->flags |= WSX__F_NO_LINGER;
   wsx__sock_teardown(s);
 }
 
@@ -667,8 +675,8 @@ static const char *drv_select(wsx_driver *d, const char *const *offered,
 }
 
 const wsx_driver_callbacks wsx__drv_cbs = {
-    drv_write, NULL,      drv_open,  drv_message, drv_frame, drv_ping,
-    drv_pong,  drv_close, drv_error, drv_select};
+    drv_write, NULL,     drv_open,  drv_message, drv_frame,
+    drv_ping,  drv_pong, drv_close, drv_error,   drv_select};
 
 int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
                            const char *protocol, int explicit_protocol,

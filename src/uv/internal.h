@@ -115,6 +115,9 @@ enum wsx__phase {
 #define WSX__F_STARTING 0x10000u      /* server driver start() running */
 #define WSX__F_SERVER 0x20000u        /* on its server's list; cfg is the
                                          server's (see wsx__sock_srv) */
+#define WSX__F_CLIENT 0x40000u        /* made by wsx_socket_connect */
+#define WSX__F_NO_LINGER 0x80000u     /* close without waiting for the
+                                         peer's FIN (see drv_close) */
 
 /* Lazily allocated output queue: only exists while the kernel is behind. */
 typedef struct wsx__out {

@@ -167,15 +167,12 @@ int wsx__request_finish_head(wsx_request *r, int trust_xff) {
   if (trust_xff &&
       (rc = split_list(r, "x-forwarded-for", &r->xff, &r->num_xff)) < 0)
     return rc;
-  peer_address(r);
   return WSX_OK;
 }
 
 /* ---- accessors ---- */
 
-const char *wsx_request_method(const wsx_request *r) {
-  return r->http.method;
-}
+const char *wsx_request_method(const wsx_request *r) { return r->http.method; }
 const char *wsx_request_resource(const wsx_request *r) {
   return r->http.target;
 }
@@ -228,17 +225,23 @@ const uint8_t *wsx_request_body(const wsx_request *r, size_t *len) {
   return r->buf.data;
 }
 const char *wsx_request_remote_address(const wsx_request *r, int *port) {
+  /* Looked up on first use: most servers never ask, and getpeername is a
+   * syscall per connection. The request is ours to fill in. */
+  wsx_request *w = (wsx_request *)(uintptr_t)r;
+  if (!w->addr[0])
+    peer_address(w);
   if (port)
     *port = r->port;
   return r->addr;
 }
-const char *const *wsx_request_forwarded_for(const wsx_request *r,
-                                             size_t *n) {
+const char *const *wsx_request_forwarded_for(const wsx_request *r, size_t *n) {
   static const char *const none[] = {NULL};
   *n = r->num_xff;
   return r->xff ? (const char *const *)r->xff : none;
 }
-wsx_server *wsx_request_server(const wsx_request *r) { return wsx__sock_srv(r->s); }
+wsx_server *wsx_request_server(const wsx_request *r) {
+  return wsx__sock_srv(r->s);
+}
 
 /* ---- resolution ---- */
 
@@ -248,8 +251,8 @@ wsx_socket *wsx__request_accept_as(wsx_request *r, const char *protocol,
   wsx_socket *s = r->s;
   int rc;
   s->req = NULL;
-  rc = wsx__sock_start_server(s, &r->http, protocol, explicit_protocol,
-                              origin, r->version, r->buf.data, r->buf.len);
+  rc = wsx__sock_start_server(s, &r->http, protocol, explicit_protocol, origin,
+                              r->version, r->buf.data, r->buf.len);
   wsx__request_free(r);
   if (err)
     *err = rc < 0 ? rc : WSX_OK;
@@ -266,8 +269,8 @@ wsx_socket *wsx__request_accept_as(wsx_request *r, const char *protocol,
 
 wsx_socket *wsx_request_accept(wsx_request *r, const char *protocol,
                                const char *origin,
-                               const wsx_socket_callbacks *cbs,
-                               void *user_data, int *err) {
+                               const wsx_socket_callbacks *cbs, void *user_data,
+                               int *err) {
   wsx_socket *s = r->s;
   size_t i;
   int offered = protocol == NULL;
@@ -277,9 +280,9 @@ wsx_socket *wsx_request_accept(wsx_request *r, const char *protocol,
     if (err)
       *err = WSX_E_INVALID;
     if (s->phase == WSX__P_REQUEST)
-      (void)wsx_request_reject(r, 400, offered ? "not a WebSocket request"
-                                               : "protocol not offered",
-                               NULL, 0);
+      (void)wsx_request_reject(
+          r, 400, offered ? "not a WebSocket request" : "protocol not offered",
+          NULL, 0);
     return NULL;
   }
   if (!(s->cb = wsx__cb_intern(s->cfg->ctx, cbs))) {
@@ -295,26 +298,41 @@ wsx_socket *wsx_request_accept(wsx_request *r, const char *protocol,
 
 const char *wsx__status_text(int status) {
   switch (status) {
-  case 200: return "OK";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 413: return "Payload Too Large";
-  case 426: return "Upgrade Required";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 503: return "Service Unavailable";
-  default: return "Unknown";
+  case 200:
+    return "OK";
+  case 204:
+    return "No Content";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 413:
+    return "Payload Too Large";
+  case 426:
+    return "Upgrade Required";
+  case 429:
+    return "Too Many Requests";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 501:
+    return "Not Implemented";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return "Unknown";
   }
 }
 
-static int buf_printf(wsx__buf *b, const wsx_allocator *a, const char *fmt,
-                      ...) __attribute__((format(printf, 3, 4)));
+static int buf_printf(wsx__buf *b, const wsx_allocator *a, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int buf_printf(wsx__buf *b, const wsx_allocator *a, const char *fmt,
                       ...) {
   char tmp[256];
@@ -344,8 +362,8 @@ void wsx__respond_and_close(wsx_socket *s, int status, const char *extra,
   if (buf_printf(&b, a,
                  "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: "
                  "text/plain\r\nContent-Length: %zu\r\n%s\r\n",
-                 status, wsx__status_text(status), blen, extra ? extra : "") <
-          0 ||
+                 status, wsx__status_text(status), blen,
+                 extra ? extra : "") < 0 ||
       wsx__buf_append(&b, a, body, blen) < 0) {
     wsx__buf_free(&b, a);
     wsx__sock_close_handle(s);
@@ -378,8 +396,9 @@ int wsx_request_reject(wsx_request *r, int status, const char *reason,
     return WSX_E_HEADER_VALUE;
   }
   text = wsx__status_text(status);
-  ok = buf_printf(&b, a, "HTTP/1.1 %d %s\r\nConnection: close\r\n"
-                         "Content-Type: text/plain\r\nContent-Length: %zu\r\n",
+  ok = buf_printf(&b, a,
+                  "HTTP/1.1 %d %s\r\nConnection: close\r\n"
+                  "Content-Type: text/plain\r\nContent-Length: %zu\r\n",
                   status, text, strlen(text) + 1) == WSX_OK;
   if (ok && reason)
     ok = wsx__buf_append(&b, a, "X-WebSocket-Reject-Reason: ", 27) == 0 &&
@@ -388,8 +407,7 @@ int wsx_request_reject(wsx_request *r, int status, const char *reason,
   for (i = 0; ok && i < n; i++)
     ok = wsx__buf_append(&b, a, headers[i].name, headers[i].name_len) == 0 &&
          wsx__buf_append(&b, a, ": ", 2) == 0 &&
-         wsx__buf_append(&b, a, headers[i].value, headers[i].value_len) ==
-             0 &&
+         wsx__buf_append(&b, a, headers[i].value, headers[i].value_len) == 0 &&
          wsx__buf_append(&b, a, "\r\n", 2) == 0;
   ok = ok && wsx__buf_append(&b, a, "\r\n", 2) == 0 &&
        wsx__buf_append(&b, a, text, strlen(text)) == 0 &&
