@@ -244,6 +244,7 @@ row "msgs/s 100 x 20 B text" t20
 row "msgs/s 100 x 16 KiB binary" b16k
 row "msgs/s 10 x 1 MiB binary" b1m
 row "handshakes/s (open,echo,close)" hs
+row "server CPU us/handshake (lower)" cpu_hs
 row "server CPU us/msg 20 B (lower)" cpu_t20
 row "server CPU us/msg 16 KiB (lower)" cpu_b16k
 row "server CPU us/msg 1 MiB (lower)" cpu_b1m
