@@ -53,6 +53,7 @@ typedef struct connect_state {
   int failed;                  /* connect_failed fired */
   wsx_tls_client_options tls;  /* --ca / --insecure (wss:// only) */
   wsx_socket_proxy proxy;      /* --proxy / --proxy-env */
+  wsx_tls_client_options proxy_tls; /* --proxy-ca / --proxy-insecure */
   wsx_extension *deflate;      /* --deflate, else NULL */
   wsx_extension *exts[2];      /* NULL-terminated list for the options */
   int exit_code;
@@ -67,8 +68,9 @@ static void usage(FILE *f)
           "[--header 'K: V']...\n"
           "                       [--origin O] [--ca FILE] [--insecure] "
           "[--deflate]\n"
-          "                       [--proxy http://[user:pass@]host:port | "
+          "                       [--proxy http[s]://[user:pass@]host:port | "
           "--proxy-env]\n"
+          "                       [--proxy-ca FILE] [--proxy-insecure]\n"
           "Connects to URL (ws:// or wss://host[:port]/path), sends each "
           "line read "
           "from stdin\n"
@@ -86,9 +88,17 @@ static void usage(FILE *f)
           "name\n                    verification (tests only)\n"
           "  --proxy URL       tunnel through the HTTP proxy at URL with "
           "CONNECT\n"
-          "                    (user:pass@ in URL: Basic credentials)\n"
+          "                    (user:pass@ in URL: Basic credentials; "
+          "https://: TLS\n"
+          "                    to the proxy, verified like a wss:// "
+          "server)\n"
           "  --proxy-env       use http_proxy / https_proxy unless no_proxy "
-          "lists\n                    the host\n\n"
+          "lists\n                    the host\n"
+          "  --proxy-ca FILE   https:// proxy: trust the CA certificates in "
+          "FILE\n"
+          "  --proxy-insecure  https:// proxy: DANGEROUS, skip the proxy's "
+          "certificate\n                    and host name verification "
+          "(tests only)\n\n"
           "At end of input (or Ctrl-C) the client closes with 1000 and "
           "waits for the\nserver's answer.\n"
           "Exit status: 0 after a clean close, or when the server closes "
@@ -471,6 +481,18 @@ static int parse_args(int argc, char **argv, const char **url,
         return 2;
       C.proxy.use_env = 1;
       o->proxy = &C.proxy;
+    } else if ((r = cli_option("connect", argc, argv, &i, "--proxy-ca",
+                               &v))) {
+      if (r == 2)
+        return 2;
+      C.proxy_tls.ca_file = v;
+      C.proxy.tls = &C.proxy_tls;
+    } else if ((r = cli_option("connect", argc, argv, &i, "--proxy-insecure",
+                               NULL))) {
+      if (r == 2)
+        return 2;
+      C.proxy_tls.insecure_skip_verify = 1;
+      C.proxy.tls = &C.proxy_tls;
     } else if (argv[i][0] == '-' && argv[i][1]) {
       return cli_usage_error("connect", "unknown option '%s'", argv[i]);
     } else if (!*url) {
@@ -481,6 +503,9 @@ static int parse_args(int argc, char **argv, const char **url,
   }
   if (!*url)
     return cli_usage_error("connect", "missing URL");
+  if (C.proxy.tls && !o->proxy)
+    return cli_usage_error("connect", "--proxy-ca / --proxy-insecure need "
+                           "--proxy or --proxy-env");
   protocols[np] = NULL;
   if (np)
     o->driver.protocols = protocols;
@@ -533,20 +558,18 @@ int wsx_cmd_connect(int argc, char **argv)
   } else if (!(C.s = wsx_socket_connect(C.loop, url, &o, &cbs, NULL, &err))) {
     if (err == WSX_E_URL && C.proxy.origin)
       r = cli_usage_error("connect", "bad URL '%s' or proxy URL '%s' "
-                          "(expected http://[user:pass@]host[:port])", url,
+                          "(expected http[s]://[user:pass@]host[:port])", url,
                           C.proxy.origin);
     else if (err == WSX_E_URL)
       r = cli_usage_error("connect", "bad URL '%s' (expected "
                           "ws://host[:port]/path)", url);
-    else if (err == WSX_E_UNSUPPORTED && o.proxy)
-      r = cli_usage_error("connect", "https:// proxies are not supported; "
-                          "use an http:// proxy URL");
     else if (err == WSX_E_UNSUPPORTED)
       r = cli_usage_error("connect", "'%s': this build supports only ws:// "
                           "and wss:// URLs", url);
     else if (err == WSX_E_TLS) {
-      fprintf(stderr, "wsx connect: cannot load the CA file '%s'\n",
-              C.tls.ca_file ? C.tls.ca_file : "");
+      /* wsx_tls_last_error() names the file (--ca or --proxy-ca). */
+      fprintf(stderr, "wsx connect: cannot load the CA file: %s\n",
+              wsx_tls_last_error());
       r = 1;
     }
     else if (err == WSX_E_HEADER_VALUE)

@@ -140,7 +140,9 @@ struct wsx_socket;
 
 /* TLS details of a socket (NULL / "" / negative for plain sockets and
  * before the TLS handshake completed). Returned strings are static or owned
- * by the socket and valid until its `close` callback returns. */
+ * by the socket and valid until its `close` callback returns. Through an
+ * https:// proxy they describe the origin's session inside the tunnel, not
+ * the proxy's (so a ws:// socket through an https:// proxy has none). */
 /* "TLSv1.3", "TLSv1.2", or NULL for a socket without TLS. */
 WSX_EXTERN const char *wsx_socket_tls_version(const struct wsx_socket *s);
 /* The ALPN protocol agreed on ("http/1.1"), or "" (none / no TLS). */

@@ -151,14 +151,24 @@ typedef struct wsx_socket_callbacks {
  * connect_timeout covers the proxy's answer too. A refusal is a
  * connect_failed with WSX_E_PROXY (see wsx_connect_failure). The struct and
  * its strings are copied.
+ *
+ * An https:// proxy is reached over TLS first, verified like a wss://
+ * origin but against the proxy's host name and `tls` below; CONNECT and the
+ * tunnel run inside that session, so wss:// through it is TLS inside TLS.
+ * A failure of the proxy's TLS is a connect_failed with WSX_E_TLS whose
+ * message starts with "proxy host:port: " (e.g. "proxy 10.0.0.1:3129:
+ * certificate verify failed: hostname mismatch"), so it is never mistaken
+ * for the origin's. wsx_socket_tls_version() and the other accessors of
+ * wsx/tls.h describe the origin's session (NULL for ws:// through an
+ * https:// proxy), never the proxy's.
  */
 #define WSX_HAVE_SOCKET_PROXY 1
 typedef struct wsx_socket_proxy {
-  /* "http://[user[:password]@]host[:port]" (port 80 by default). The
-   * userinfo, percent-decoded, is sent as Proxy-Authorization: Basic.
-   * NULL: take the proxy from the environment (needs use_env). https://
-   * proxies (TLS to the proxy itself) are not supported yet:
-   * WSX_E_UNSUPPORTED. */
+  /* "http://[user[:password]@]host[:port]" (port 80 by default) or
+   * "https://..." (TLS to the proxy, port 443 by default). The userinfo,
+   * percent-decoded, is sent as Proxy-Authorization: Basic (inside TLS for
+   * an https:// proxy). NULL: take the proxy from the environment (needs
+   * use_env). */
   const char *origin;
   /* Extra headers for the CONNECT request (e.g. User-Agent); CR/LF in a
    * value: WSX_E_HEADER_VALUE. */
@@ -171,8 +181,14 @@ typedef struct wsx_socket_proxy {
    * optional ":port") lists the origin's host. Unset or empty: direct. A
    * value without "scheme://" means http://. */
   int use_env;
-  /* Reserved: TLS settings for an https:// proxy. Must be NULL. */
-  const void *tls;
+  /* TLS settings for an https:// proxy (from the option or the
+   * environment), NULL = the secure default: the proxy's certificate must
+   * chain to the system trust store and name the proxy URL's host.
+   * server_name overrides that name; insecure_skip_verify turns the proxy's
+   * verification off (the origin's is wsx_socket_options.tls). Loaded by
+   * wsx_socket_connect (bad files: WSX_E_TLS) and not kept; unused for an
+   * http:// proxy. */
+  const wsx_tls_client_options *tls;
 } wsx_socket_proxy;
 
 /*
@@ -241,8 +257,8 @@ typedef struct wsx_socket_options {
  * Returns the socket (CONNECTING); `open` or `connect_failed` follows, then
  * eventually `close`. Returns NULL with *err (if err != NULL) set to
  * WSX_E_URL (bad URL or proxy URL), WSX_E_INVALID (proxy without origin
- * nor use_env), WSX_E_UNSUPPORTED (an https:// proxy), WSX_E_TLS (a CA,
- * client certificate or key in opts->tls could not be loaded),
+ * nor use_env), WSX_E_TLS (a CA, client certificate or key in opts->tls or
+ * opts->proxy->tls could not be loaded),
  * WSX_E_HEADER_VALUE, WSX_E_NOMEM or a libuv error; no callback fires then.
  * `url` is copied.
  */

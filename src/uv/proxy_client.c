@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "uv/internal.h"
+#include "uv/tls.h"
 
 /* ---- options ---- */
 
@@ -40,15 +41,13 @@ static int copy_proxy_headers(wsx__proxy_cfg *pc, const wsx_allocator *a,
   return WSX_OK;
 }
 
-/* http:// only until the TLS layer can wrap the connection to the proxy
- * itself (https:// proxies, proxy.tls). */
 static int check_proxy_url(const char *url) {
   wsx_url u;
   if (wsx_url_parse(url, &u) != WSX_OK ||
       !(wsx__ieq(u.scheme, u.scheme_len, "http") ||
         wsx__ieq(u.scheme, u.scheme_len, "https")))
     return WSX_E_URL;
-  return u.secure ? WSX_E_UNSUPPORTED : WSX_OK;
+  return WSX_OK;
 }
 
 int wsx__proxy_cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
@@ -57,8 +56,6 @@ int wsx__proxy_cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
   int rc;
   if (!po)
     return WSX_OK;
-  if (po->tls)
-    return WSX_E_UNSUPPORTED;
   if (!po->origin && !po->use_env)
     return WSX_E_INVALID;
   if (po->origin && (rc = check_proxy_url(po->origin)) != WSX_OK)
@@ -71,6 +68,12 @@ int wsx__proxy_cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
   if (po->origin &&
       !(pc->origin = wsx__strndup(&c->alloc, po->origin, strlen(po->origin))))
     return WSX_E_NOMEM;
+  /* Loaded now, like the socket's own tls options: the caller's strings
+   * are not kept. Without options the secure default is taken at connect,
+   * and only for an https:// proxy. */
+  if (po->tls && (rc = wsx__tls_client_ctx_new(&c->alloc, po->tls,
+                                               &pc->tls)) != WSX_OK)
+    return rc;
   return copy_proxy_headers(pc, &c->alloc, po->headers, po->num_headers);
 }
 
@@ -85,6 +88,7 @@ void wsx__proxy_cfg_free(wsx__cfg *c) {
   }
   wsx__free(&c->alloc, pc->headers);
   wsx__free(&c->alloc, pc->origin);
+  wsx__tls_ctx_free(pc->tls);
   wsx__free(&c->alloc, pc);
   c->proxy = NULL;
 }
@@ -204,6 +208,14 @@ static int env_proxy(const wsx_allocator *a, const wsx_url *u, char **out) {
 
 /* ---- the handshake on the socket ---- */
 
+/* An https:// proxy: the context its certificate is verified with. */
+static int proxy_tls_ctx(wsx_socket *s) {
+  wsx__proxy_cfg *pc = s->cfg->proxy;
+  if (!wsx_proxy_secure(s->proxy) || pc->tls)
+    return WSX_OK;
+  return wsx__tls_client_ctx_new(&s->cfg->alloc, NULL, &pc->tls);
+}
+
 static int proxy_write(wsx_proxy *p, const wsx_iovec *iov, size_t n, void *ud) {
   wsx_socket *s = ud;
   uv_buf_t b[4];
@@ -246,6 +258,8 @@ int wsx__proxy_prepare(wsx_socket *s, const wsx_url *origin, wsx_url *dial) {
   for (i = 0; s->proxy && rc == WSX_OK && i < pc->num_headers; i++)
     rc = wsx_proxy_set_header(s->proxy, pc->headers[i].name,
                               pc->headers[i].value);
+  if (s->proxy && rc == WSX_OK)
+    rc = proxy_tls_ctx(s);
   if (rc != WSX_OK) {
     wsx_proxy_free(s->proxy);
     s->proxy = NULL;
@@ -310,6 +324,15 @@ static void settle(wsx_socket *s, int rc) {
 void wsx__proxy_begin(wsx_socket *s) {
   int rc;
   s->phase = WSX__P_PROXY;
+  /* https:// proxy: TLS to the proxy first; the CONNECT below is held by
+   * the session until its handshake completed. */
+  if (wsx_proxy_secure(s->proxy) &&
+      (rc = wsx__tls_tunnel_start(s, s->cfg->proxy->tls,
+                                  wsx_proxy_host(s->proxy),
+                                  wsx_proxy_port(s->proxy))) != WSX_OK) {
+    fail(s, rc, 0, "could not start TLS to the proxy");
+    return;
+  }
   wsx__sock_start_read(s);
   if (s->flags & WSX__F_HANDLE_CLOSING)
     return;

@@ -4,12 +4,15 @@
  *
  *   wsx_socket_connect  wsx__proxy_prepare() decides (explicit option or
  *                       the environment) and returns the URL to dial;
- *   TCP connected       wsx__proxy_begin() sends CONNECT (phase PROXY);
+ *   TCP connected       wsx__proxy_begin() sends CONNECT (phase PROXY),
+ *                       for an https:// proxy inside TLS to the proxy
+ *                       (the tunnel layer of uv/tls.h);
  *   bytes / EOF         wsx__proxy_on_data() / wsx__proxy_on_eof();
  *   2xx                 wsx__client_stream_ready() (client.c) runs the
  *                       WebSocket handshake over the tunnel: for wss:// the
  *                       TLS layer is installed there, the same as after a
- *                       direct TCP connect;
+ *                       direct TCP connect (inside the proxy's session
+ *                       for an https:// proxy);
  *   anything else       connect_failed (WSX_E_PROXY with the status, the
  *                       proxy's headers in wsx_socket_headers()), close.
  */
@@ -29,12 +32,17 @@ typedef struct wsx__proxy_cfg {
   wsx_header *headers; /* NUL-terminated copies */
   size_t num_headers;
   int use_env;
+  /* Context for an https:// proxy (uv/tls.h), owned: built from
+   * proxy.tls by wsx__proxy_cfg_init, else the default one taken by
+   * wsx__proxy_prepare when the proxy turns out to be https://. */
+  struct wsx__tls_ctx *tls;
 } wsx__proxy_cfg;
 
-/* Copies o->proxy into c->proxy (NULL when there is none). Returns WSX_OK,
- * WSX_E_INVALID (neither origin nor use_env), WSX_E_URL (origin is not an
- * http:// URL), WSX_E_UNSUPPORTED (https:// proxy or proxy.tls: TLS to the
- * proxy needs the TLS layer), WSX_E_HEADER_VALUE, WSX_E_NOMEM. */
+/* Copies o->proxy into c->proxy (NULL when there is none) and loads
+ * proxy.tls. Returns WSX_OK, WSX_E_INVALID (neither origin nor use_env, or
+ * bad proxy.tls options), WSX_E_URL (origin is not an http:// or https://
+ * URL), WSX_E_TLS (a CA / certificate in proxy.tls could not be loaded),
+ * WSX_E_HEADER_VALUE, WSX_E_NOMEM. */
 int wsx__proxy_cfg_init(struct wsx__cfg *c, const wsx_socket_options *o);
 void wsx__proxy_cfg_free(struct wsx__cfg *c);
 
@@ -43,8 +51,9 @@ void wsx__proxy_cfg_free(struct wsx__cfg *c);
  * URL. When a proxy applies (explicit, or from the environment and not
  * excluded by no_proxy), creates s->proxy and points *dial's host and port
  * at the proxy (the host string lives in s->proxy); otherwise leaves *dial
- * alone. Returns WSX_OK, WSX_E_URL (bad proxy URL in the environment),
- * WSX_E_UNSUPPORTED (https:// proxy), WSX_E_NOMEM.
+ * alone; an https:// proxy gets the default TLS context unless proxy.tls
+ * gave one. Returns WSX_OK, WSX_E_URL (bad proxy URL in the environment),
+ * WSX_E_TLS (the default trust store could not be loaded), WSX_E_NOMEM.
  */
 int wsx__proxy_prepare(struct wsx_socket *s, const wsx_url *origin,
                        wsx_url *dial);

@@ -202,20 +202,21 @@ static int client_hello(const wsx__tls_ctx *tc, tls_conn *t,
 int wsx__tls_client_start(wsx_socket *s) {
   char host[256] = "";
   wsx_url u;
-  int rc = install(s, 1);
-  if (rc != WSX_OK)
-    return rc;
-  if (!s->cfg->tls->server_name &&
-      (!s->d || wsx_url_parse(wsx_driver_url(s->d), &u) != WSX_OK ||
-       u.host_len >= sizeof(host))) {
-    layer_detach(s);
-    return WSX_E_URL;
-  }
+  int rc;
   if (!s->cfg->tls->server_name) {
+    if (!s->d || wsx_url_parse(wsx_driver_url(s->d), &u) != WSX_OK ||
+        u.host_len >= sizeof(host))
+      return WSX_E_URL;
     memcpy(host, u.host, u.host_len);
     host[u.host_len] = '\0';
   }
   s->phase = WSX__P_CLIENT_HS;
+  /* Through an https:// proxy: the origin's session goes inside the
+   * proxy's, in the same layer. */
+  if (wsx__tls_tunnel_active(s))
+    return wsx__tls_tunnel_origin_start(s, s->cfg->tls, host);
+  if ((rc = install(s, 1)) != WSX_OK)
+    return rc;
   rc = client_hello(s->cfg->tls, s->layer_state, host);
   if (rc != WSX_OK)
     layer_detach(s);
@@ -451,14 +452,24 @@ static void layer_free(wsx_socket *s, void *st) {
 
 /* ---- accessors ---- */
 
-static SSL *ssl_of(const wsx_socket *s) {
-  if (!s || s->layer != &tls_layer || !s->layer_state)
+/* The session with the origin: the layer's, or the one inside an
+ * https:// proxy's tunnel (a ws:// tunnel has none). */
+static tls_conn *conn_of(const wsx_socket *s) {
+  if (!s)
     return NULL;
-  return ((tls_conn *)s->layer_state)->ssl;
+  if (s->layer == &tls_layer)
+    return s->layer_state;
+  return wsx__tls_tunnel_origin(s);
+}
+
+static SSL *ssl_of(const wsx_socket *s) {
+  tls_conn *t = conn_of(s);
+  return t ? t->ssl : NULL;
 }
 
 static int is_up(const wsx_socket *s) {
-  return ssl_of(s) && ((tls_conn *)s->layer_state)->handshaken;
+  tls_conn *t = conn_of(s);
+  return t && t->handshaken;
 }
 
 const char *wsx_socket_tls_version(const wsx_socket *s) {

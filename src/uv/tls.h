@@ -52,7 +52,8 @@ int wsx__tls_server_start(struct wsx_socket *s);
 
 /*
  * Client: installs the TLS layer on a connected client socket whose
- * s->cfg->tls is set, and sends the ClientHello. SNI and the verified name
+ * s->cfg->tls is set, and sends the ClientHello (through an https://
+ * proxy: starts the origin's session inside the tunnel layer instead). SNI and the verified name
  * are the URL's host (or the server_name option). Call it where
  * wsx_driver_start(s->d) would be called: right after the TCP connect, or
  * after an HTTP CONNECT tunnel is established (bytes the proxy sent after
@@ -110,5 +111,38 @@ void wsx__tls_conn_error(wsx__tls_conn *t, int handshake, char *buf,
                          size_t len);
 /* A client whose peer certificate did not verify. */
 int wsx__tls_conn_verify_failed(const wsx__tls_conn *t);
+
+/*
+ * The tunnel layer (tls_tunnel.c): a client's connection through an
+ * https:// proxy, two engines in the socket's one layer slot. The outer
+ * session runs to the proxy and carries the CONNECT exchange; for wss://
+ * the origin's session runs inside it once the tunnel is up.
+ */
+
+/* Installs the layer on a socket that just connected to the proxy (no
+ * layer yet) and sends the proxy's ClientHello: SNI and the verified name
+ * are `host` (NUL-terminated, no brackets) unless `tc` overrides it.
+ * Plaintext written from now on (the CONNECT request) is held until the
+ * handshake completed. A failure of the proxy's session is reported as
+ * connect_failed (WSX_E_TLS, "proxy host:port: certificate verify failed:
+ * ...") or, once open, as an error event. Returns WSX_OK, WSX_E_STATE (a
+ * layer is installed), WSX_E_NOMEM or WSX_E_TLS with nothing installed. */
+int wsx__tls_tunnel_start(struct wsx_socket *s, const wsx__tls_ctx *tc,
+                          const char *host, uint16_t port);
+/* Non-zero if the socket's layer is the tunnel. */
+int wsx__tls_tunnel_active(const struct wsx_socket *s);
+/* wss:// once the tunnel is up (called by wsx__tls_client_start): starts
+ * the origin's session inside the proxy's; its ClientHello leaves at once,
+ * and when its handshake completes it calls wsx_driver_start(s->d).
+ * Returns WSX_OK, WSX_E_STATE, WSX_E_NOMEM or WSX_E_TLS. */
+int wsx__tls_tunnel_origin_start(struct wsx_socket *s, const wsx__tls_ctx *tc,
+                                 const char *host);
+/* Bytes that came out of the tunnel before the layer read them itself (the
+ * rest of the proxy's answer): the origin's records for wss://, plaintext
+ * for ws://. No-op for other sockets. */
+void wsx__tls_tunnel_input(struct wsx_socket *s, char *data, size_t len);
+/* The origin's session inside the tunnel once its handshake completed
+ * (for the wsx_socket_tls_* accessors), else NULL. */
+wsx__tls_conn *wsx__tls_tunnel_origin(const struct wsx_socket *s);
 
 #endif

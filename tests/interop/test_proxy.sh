@@ -3,7 +3,10 @@
 # free loopback port, in front of `wsx echo`: without and with Basic auth,
 # a wrong password and missing credentials (refused with the proxy's status),
 # a port the proxy does not allow (403), and two fake proxies (python): one
-# that answers garbage and one that closes the connection.
+# that answers garbage and one that closes the connection. https:// proxies:
+# tinyproxy (Basic auth) behind a python TLS front with a test CA (openssl
+# CLI), for ws:// and for wss:// (TLS to the origin inside TLS to the
+# proxy), with --proxy-ca, without it (unknown CA), and --proxy-insecure.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -30,9 +33,9 @@ if ! start_wsx_echo; then
   exit 1
 fi
 
-# start_tinyproxy NAME CONNECT-PORT [BASICAUTH]: sets TP_PORT, TP_LOG.
+# start_tinyproxy NAME "CONNECT-PORT..." [BASICAUTH]: sets TP_PORT, TP_LOG.
 start_tinyproxy() {
-  local name=$1 cport=$2 auth=${3:-} try
+  local name=$1 cport=$2 auth=${3:-} try p
   TP_LOG=$TMP/$name.log
   for try in 1 2 3; do
     TP_PORT=$(free_port)
@@ -43,7 +46,7 @@ start_tinyproxy() {
       echo "Timeout 10"
       echo "MaxClients 16"
       echo "LogLevel Connect"
-      echo "ConnectPort $cport"
+      for p in $cport; do echo "ConnectPort $p"; done
       [ -n "$auth" ] && echo "BasicAuth $auth"
     } >"$TMP/$name.conf"
     "$TINYPROXY" -d -c "$TMP/$name.conf" >"$TP_LOG" 2>&1 &
@@ -156,5 +159,117 @@ fake_proxy close
 via closed "http://127.0.0.1:$FAKE_PORT"
 [ "$(cat "$TMP/closed.st")" = 1 ] && grep -q "proxy closed the connection" "$TMP/closed.err"
 check proxy_closes_connection $? "status $(cat "$TMP/closed.st"): $(cat "$TMP/closed.err")"
+
+# ---- https:// proxy: a TLS front in front of tinyproxy ----------------------
+C=$TMP/certs
+mkdir -p "$C"
+gen_certs() (
+  set -e
+  cd "$C"
+  K="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+  openssl req -x509 $K -keyout ca.key -out ca.pem -days 2 -subj "/CN=wsx proxy interop CA"
+  for leaf in proxy srv; do
+    openssl req -new $K -keyout $leaf.key -out $leaf.csr -subj "/CN=wsx-$leaf"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >$leaf.ext
+    openssl x509 -req -in $leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -days 2 -extfile $leaf.ext -out $leaf.pem
+  done
+)
+
+# tls_front UPSTREAM-PORT: terminates TLS (proxy.pem) on a free port and
+# relays each connection's plaintext to UPSTREAM-PORT; sets FRONT_PORT.
+tls_front() {
+  python3 - "$C/proxy.pem" "$C/proxy.key" "$1" >"$TMP/front.log" 2>&1 <<'EOF' &
+import select, socket, ssl, sys, threading
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 0)); ls.listen(16)
+print("listening on %d" % ls.getsockname()[1], flush=True)
+def handle(c):
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+    except Exception as e:
+        print("TLS failed: %s" % e, flush=True); c.close(); return
+    u = socket.create_connection(("127.0.0.1", int(sys.argv[3])))
+    try:
+        while True:
+            r = [t] if t.pending() else select.select([t, u], [], [], 30)[0]
+            if not r: break
+            d = r[0].recv(65536)
+            if not d: break
+            (u if r[0] is t else t).sendall(d)
+    except Exception as e:
+        print("relay: %s" % e, flush=True)
+    t.close(); u.close()
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+EOF
+  local pid=$!
+  STARTED+=("$pid")
+  wait_for "$TMP/front.log" "listening on" 10 "$pid" || return 1
+  FRONT_PORT=$(grep -m 1 -o 'listening on [0-9]*' "$TMP/front.log" | grep -o '[0-9]*$')
+}
+
+# via_args NAME URL ARGS...: one line through `wsx connect URL ARGS...`.
+via_args() {
+  local name=$1 url=$2
+  shift 2
+  (printf 'through the proxy\n'; sleep 0.3) |
+    timeout 20 "$WSX_BIN" connect "$url" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
+  echo $? >"$TMP/$name.st"
+}
+
+if ! gen_certs >"$TMP/gen.log" 2>&1; then
+  check proxy_https_certs 1 "openssl: $(tail -n 3 "$TMP/gen.log" | tr '\n' ' ')"
+elif ! "$WSX_BIN" connect --help | grep -q -- "--proxy-ca"; then
+  check proxy_https 1 "wsx connect has no --proxy-ca option"
+else
+  WSS_PORT=""
+  "$WSX_BIN" echo --port 0 --host 127.0.0.1 --tls-cert "$C/srv.pem" \
+    --tls-key "$C/srv.key" >"$TMP/wss-echo.log" 2>&1 &
+  WSS_PID=$!
+  STARTED+=("$WSS_PID")
+  if wait_for "$TMP/wss-echo.log" "listening on" 10 "$WSS_PID"; then
+    WSS_PORT=$(grep -m 1 -o 'listening on wss://[^ ]*' "$TMP/wss-echo.log" | grep -o '[0-9]*/$' | tr -d /)
+  fi
+  if [ -z "$WSS_PORT" ]; then
+    check proxy_https 1 "wsx echo --tls-cert did not start: $(tail -n 3 "$TMP/wss-echo.log" | tr '\n' ' ')"
+  elif ! start_tinyproxy tlsauth "$ECHO_PORT $WSS_PORT" "wsxuser s3cret"; then
+    check proxy_https 1 "tinyproxy did not start: $(tail -n 3 "$TP_LOG" | tr '\n' ' ')"
+  elif ! tls_front "$TP_PORT"; then
+    check proxy_https 1 "TLS front did not start: $(cat "$TMP/front.log")"
+  else
+    PURL="https://wsxuser:s3cret@127.0.0.1:$FRONT_PORT"
+    via_args https_ws "ws://127.0.0.1:$ECHO_PORT/https-ws" --proxy "$PURL" --proxy-ca "$C/ca.pem"
+    [ "$(cat "$TMP/https_ws.st")" = 0 ] && [ "$(cat "$TMP/https_ws.out")" = "through the proxy" ] &&
+      grep -q "CONNECT 127.0.0.1:$ECHO_PORT" "$TP_LOG"
+    check proxy_https_ws_round_trip $? "status $(cat "$TMP/https_ws.st"): $(cat "$TMP/https_ws.out" "$TMP/https_ws.err")"
+
+    # wss:// through the https:// proxy: TLS to the origin inside TLS to
+    # the proxy; both verified against the test CA.
+    via_args https_wss "wss://127.0.0.1:$WSS_PORT/https-wss" --ca "$C/ca.pem" \
+      --proxy "$PURL" --proxy-ca "$C/ca.pem"
+    [ "$(cat "$TMP/https_wss.st")" = 0 ] && [ "$(cat "$TMP/https_wss.out")" = "through the proxy" ] &&
+      grep -q "CONNECT 127.0.0.1:$WSS_PORT" "$TP_LOG"
+    check proxy_https_wss_round_trip $? "status $(cat "$TMP/https_wss.st"): $(cat "$TMP/https_wss.out" "$TMP/https_wss.err")"
+
+    # Without --proxy-ca the proxy's certificate does not verify (the test
+    # CA is not in the system store); the error names the proxy.
+    via_args https_unknown_ca "wss://127.0.0.1:$WSS_PORT/x" --ca "$C/ca.pem" --proxy "$PURL"
+    [ "$(cat "$TMP/https_unknown_ca.st")" = 1 ] &&
+      grep -q "proxy 127.0.0.1:$FRONT_PORT: certificate verify failed" "$TMP/https_unknown_ca.err"
+    check proxy_https_unknown_ca_refused $? "status $(cat "$TMP/https_unknown_ca.st"): $(cat "$TMP/https_unknown_ca.err")"
+
+    via_args https_insecure "ws://127.0.0.1:$ECHO_PORT/insecure" --proxy "$PURL" --proxy-insecure
+    [ "$(cat "$TMP/https_insecure.st")" = 0 ] && [ "$(cat "$TMP/https_insecure.out")" = "through the proxy" ]
+    check proxy_https_insecure_round_trip $? "status $(cat "$TMP/https_insecure.st"): $(cat "$TMP/https_insecure.err")"
+
+    via_args https_nocreds "ws://127.0.0.1:$ECHO_PORT/" --proxy "https://127.0.0.1:$FRONT_PORT" --proxy-ca "$C/ca.pem"
+    [ "$(cat "$TMP/https_nocreds.st")" = 1 ] && grep -q "407 Proxy Authentication Required" "$TMP/https_nocreds.err"
+    check proxy_https_missing_credentials_407 $? "status $(cat "$TMP/https_nocreds.st"): $(cat "$TMP/https_nocreds.err")"
+  fi
+fi
 
 exit $FAILED

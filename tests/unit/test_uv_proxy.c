@@ -3,8 +3,11 @@
  * a real tinyproxy started by the test (with and without Basic auth, wrong
  * password, a port the proxy refuses, wss:// with TLS to the origin inside
  * the tunnel), fake proxies on the test's own loop
- * (garbage, closing, silent, a recording 407, a hand-made tunnel), the
- * http_proxy / no_proxy environment, and option validation.
+ * (garbage, closing, silent, a recording 407, a hand-made tunnel), https://
+ * proxies (a small TLS-terminating CONNECT proxy in Python started by the
+ * test: ws:// and wss:// — TLS inside TLS — through it, its certificate
+ * from an unknown CA or for another name, Basic auth inside TLS), the
+ * http_proxy / https_proxy / no_proxy environment, and option validation.
  *
  * tinyproxy comes from Debian (`scripts/install-deps.sh`); WSX_TINYPROXY
  * overrides its path. Without it the tinyproxy tests FAIL with
@@ -328,9 +331,27 @@ TEST(tinyproxy_forbidden_port) {
 
 static char cert_dir[64];
 
-/* A self-signed certificate for localhost / 127.0.0.1 (its own CA). */
+/* The origin's certificate: self-signed for localhost / 127.0.0.1 (its own
+ * CA, cert.pem). The https:// proxy's: CN=wsx-test-proxy for the same
+ * names, signed by a test CA (ca.pem), so that the origin's and the
+ * proxy's sessions can be told apart by their peer's subject. */
+static const char cert_script[] =
+    "set -e\n"
+    "cd \"$1\"\n"
+    "K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+    "openssl req -x509 $K -keyout key.pem -out cert.pem -days 2 "
+    "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+    "openssl req -x509 $K -keyout ca.key -out ca.pem -days 2 "
+    "-subj '/CN=wsx proxy test CA'\n"
+    "openssl req -new $K -keyout proxy.key -out proxy.csr "
+    "-subj /CN=wsx-test-proxy\n"
+    "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > proxy.ext\n"
+    "openssl x509 -req -in proxy.csr -CA ca.pem -CAkey ca.key "
+    "-CAcreateserial -days 2 -extfile proxy.ext -out proxy.pem\n";
+
 static const char *make_cert(void) {
   char cmd[512];
+  FILE *f;
   if (cert_dir[0])
     return NULL;
   snprintf(cert_dir, sizeof(cert_dir), "/tmp/wsx-proxy-tls-XXXXXX");
@@ -338,13 +359,14 @@ static const char *make_cert(void) {
     cert_dir[0] = '\0';
     return "mkdtemp failed";
   }
-  snprintf(cmd, sizeof(cmd),
-           "openssl req -x509 -newkey ec -pkeyopt "
-           "ec_paramgen_curve:prime256v1 -nodes -keyout %s/key.pem -out "
-           "%s/cert.pem -days 2 -subj /CN=localhost -addext "
-           "subjectAltName=DNS:localhost,IP:127.0.0.1 >%s/log 2>&1",
-           cert_dir, cert_dir, cert_dir);
-  return system(cmd) == 0 ? NULL : "openssl could not make a certificate";
+  snprintf(cmd, sizeof(cmd), "%s/gen.sh", cert_dir);
+  if (!(f = fopen(cmd, "w")))
+    return "cannot write the certificate script";
+  fputs(cert_script, f);
+  fclose(f);
+  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/log 2>&1", cert_dir,
+           cert_dir, cert_dir);
+  return system(cmd) == 0 ? NULL : "openssl could not make the certificates";
 }
 
 static void rm_cert(void) {
@@ -434,7 +456,7 @@ TEST(tinyproxy_wss_wrong_name) {
 
 /* ---- fake proxies on the test loop ---- */
 
-enum { F_GARBAGE, F_CLOSE, F_SILENT, F_407, F_TUNNEL };
+enum { F_GARBAGE, F_CLOSE, F_SILENT, F_407, F_TUNNEL, F_PLAIN };
 
 static struct {
   uv_tcp_t lsn, conn;
@@ -494,6 +516,11 @@ static void f_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   }
   F.in_len += (size_t)n;
   F.in[F.in_len] = '\0';
+  if (F.mode == F_PLAIN && F.stage == 0) { /* whatever arrived: plain 400 */
+    F.stage = 1;
+    f_send_str("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    return;
+  }
   if (!(end = strstr(F.in, "\r\n\r\n")))
     return;
   end += 4;
@@ -730,11 +757,490 @@ TEST(env_no_proxy_and_case) {
   }
 }
 
+/* ---- https:// proxies ---- */
+
+/* A TLS-terminating CONNECT proxy (tinyproxy has no TLS): argv is cert,
+ * key, "user:password" or "-", the log (request heads, TLS failures) and
+ * the file its port is written to once it listens. One thread per
+ * connection; the tunnel relays bytes both ways until either side ends. */
+static const char tls_proxy_py[] =
+    "import base64, os, select, socket, ssl, sys, threading\n"
+    "cert, key, auth, log, portfile = sys.argv[1:6]\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(cert, key)\n"
+    "want = None if auth == '-' else "
+    "'Basic ' + base64.b64encode(auth.encode()).decode()\n"
+    "lock = threading.Lock()\n"
+    "def note(text):\n"
+    "    with lock, open(log, 'a') as f:\n"
+    "        f.write(text + '\\n')\n"
+    "def relay(t, u):\n"
+    "    while True:\n"
+    "        ready = [t] if t.pending() else "
+    "select.select([t, u], [], [], 30)[0]\n"
+    "        if not ready:\n"
+    "            return\n"
+    "        for s in ready:\n"
+    "            d = s.recv(65536)\n"
+    "            if not d:\n"
+    "                return\n"
+    "            (u if s is t else t).sendall(d)\n"
+    "def handle(c):\n"
+    "    try:\n"
+    "        t = ctx.wrap_socket(c, server_side=True)\n"
+    "    except Exception as e:\n"
+    "        note('TLS failed: %s' % e)\n"
+    "        c.close()\n"
+    "        return\n"
+    "    buf = b''\n"
+    "    while b'\\r\\n\\r\\n' not in buf:\n"
+    "        d = t.recv(4096)\n"
+    "        if not d:\n"
+    "            t.close()\n"
+    "            return\n"
+    "        buf += d\n"
+    "    head, rest = buf.split(b'\\r\\n\\r\\n', 1)\n"
+    "    head = head.decode('latin-1')\n"
+    "    note(head + '\\n')\n"
+    "    lines = head.split('\\r\\n')\n"
+    "    hdr = {}\n"
+    "    for l in lines[1:]:\n"
+    "        k, _, v = l.partition(':')\n"
+    "        hdr[k.strip().lower()] = v.strip()\n"
+    "    if want and hdr.get('proxy-authorization') != want:\n"
+    "        t.sendall(b'HTTP/1.1 407 Proxy Authentication Required\\r\\n'\n"
+    "                  b'Proxy-Authenticate: Basic realm=\"tls-proxy\"\\r\\n'\n"
+    "                  b'Content-Length: 0\\r\\n\\r\\n')\n"
+    "        t.close()\n"
+    "        return\n"
+    "    host, _, port = lines[0].split(' ')[1].rpartition(':')\n"
+    "    u = socket.create_connection((host.strip('[]'), int(port)))\n"
+    "    t.sendall(b'HTTP/1.1 200 Connection established\\r\\n\\r\\n')\n"
+    "    if rest:\n"
+    "        u.sendall(rest)\n"
+    "    try:\n"
+    "        relay(t, u)\n"
+    "    except Exception as e:\n"
+    "        note('relay: %s' % e)\n"
+    "    t.close()\n"
+    "    u.close()\n"
+    "ls = socket.socket()\n"
+    "ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "ls.bind(('127.0.0.1', 0))\n"
+    "ls.listen(16)\n"
+    "with open(portfile + '.tmp', 'w') as f:\n"
+    "    f.write(str(ls.getsockname()[1]))\n"
+    "os.rename(portfile + '.tmp', portfile)\n"
+    "while True:\n"
+    "    c, _ = ls.accept()\n"
+    "    threading.Thread(target=handle, args=(c,), daemon=True).start()\n";
+
+typedef struct sproxy {
+  pid_t pid;
+  int port;
+  char log[96], portfile[96], err[96];
+} sproxy;
+
+static const char *python_path(void) {
+  const char *p = getenv("WSX_PYTHON");
+  return p && *p ? p : "/usr/bin/python3";
+}
+
+static void sp_stop(sproxy *p) {
+  if (p->pid > 0) {
+    kill(p->pid, SIGTERM);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
+  }
+  if (p->portfile[0]) {
+    unlink(p->log);
+    unlink(p->portfile);
+    unlink(p->err);
+    p->portfile[0] = '\0';
+  }
+}
+
+/* Starts the TLS proxy (certificates from make_cert) on an ephemeral
+ * loopback port; `auth` is "user:password" or NULL. Returns NULL on success
+ * or a reason. */
+static const char *sp_start(sproxy *p, const char *auth) {
+  posix_spawn_file_actions_t fa;
+  char cert[96], key[96];
+  char *argv[9];
+  const char *why = make_cert();
+  int i;
+  memset(p, 0, sizeof(*p));
+  if (why)
+    return why;
+  if (access(python_path(), X_OK) != 0)
+    return "python3 not installed";
+  snprintf(cert, sizeof(cert), "%s/proxy.pem", cert_dir);
+  snprintf(key, sizeof(key), "%s/proxy.key", cert_dir);
+  snprintf(p->log, sizeof(p->log), "%s/sp.log", cert_dir);
+  snprintf(p->portfile, sizeof(p->portfile), "%s/sp.port", cert_dir);
+  snprintf(p->err, sizeof(p->err), "%s/sp.err", cert_dir);
+  unlink(p->log);
+  unlink(p->portfile);
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, p->err, O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  argv[0] = (char *)python_path();
+  argv[1] = (char *)"-c";
+  argv[2] = (char *)tls_proxy_py;
+  argv[3] = cert;
+  argv[4] = key;
+  argv[5] = (char *)(auth ? auth : "-");
+  argv[6] = p->log;
+  argv[7] = p->portfile;
+  argv[8] = NULL;
+  i = posix_spawn(&p->pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (i != 0) {
+    p->pid = 0;
+    return "posix_spawn(python3) failed";
+  }
+  for (i = 0; i < 250; i++) { /* up to 5 s */
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    FILE *f = fopen(p->portfile, "r");
+    if (f) {
+      int ok = fscanf(f, "%d", &p->port) == 1;
+      fclose(f);
+      if (ok && p->port > 0)
+        return NULL;
+    }
+    if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
+      p->pid = 0;
+      break;
+    }
+    nanosleep(&ts, NULL);
+  }
+  sp_stop(p);
+  return "the TLS proxy did not start (see its stderr)";
+}
+
+static int file_has(const char *path, const char *needle) {
+  char buf[16384];
+  size_t n;
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 0;
+  n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return strstr(buf, needle) != NULL;
+}
+
+#define REQUIRE_SP(p, auth)                                                    \
+  do {                                                                         \
+    const char *why_ = sp_start((p), (auth));                                  \
+    if (why_) {                                                                \
+      TEST_FAILF_("%s", why_);                                                 \
+      if (T.srv)                                                               \
+        wsx_server_free(T.srv);                                                \
+      run_for(1000);                                                           \
+      (void)ev_finish();                                                       \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+
+/* Certificates for the TLS origin server (started when wss) and the
+ * client's trust in the proxy's CA. */
+static void files(char *cert, char *key, char *ca, char *proxy_ca, size_t n) {
+  snprintf(cert, n, "%s/cert.pem", cert_dir);
+  snprintf(key, n, "%s/key.pem", cert_dir);
+  snprintf(ca, n, "%s/cert.pem", cert_dir); /* self-signed: its own CA */
+  snprintf(proxy_ca, n, "%s/ca.pem", cert_dir);
+}
+
+/* An origin (echo; TLS when `wss`) and the https proxy. Returns 0, or -1
+ * after reporting why. */
+static int https_setup(sproxy *sp, int wss, const char *auth) {
+  static wsx_tls_server_options to;
+  static wsx_server_options so;
+  static char cert[96], key[96];
+  char ca[96], pca[96];
+  const char *why = make_cert();
+  if (why) {
+    TEST_FAILF_("%s", why);
+    return -1;
+  }
+  files(cert, key, ca, pca, sizeof(cert));
+  memset(&so, 0, sizeof(so));
+  memset(&to, 0, sizeof(to));
+  so.auto_accept = 1;
+  so.tls = &to;
+  to.cert.cert_file = cert;
+  to.cert.key_file = key;
+  T.echo = 1;
+  if (start_server(NULL, wss ? &so : NULL, NULL) != 0) {
+    TEST_FAILF_("could not start the origin");
+    return -1;
+  }
+  if ((why = sp_start(sp, auth)) != NULL) {
+    TEST_FAILF_("%s", why);
+    wsx_server_free(T.srv);
+    T.srv = NULL;
+    run_for(1000);
+    return -1;
+  }
+  return 0;
+}
+
+/* Connects through the https proxy. proxy_trust: 0 = the default (system
+ * store), 1 = the test CA, 2 = the test CA but another name to verify.
+ * origin_name: the origin's name to verify (wss; NULL = its host). */
+static void https_connect(const sproxy *sp, int wss, const char *userinfo,
+                          int proxy_trust, const char *origin_name) {
+  wsx_tls_client_options ptls, otls;
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  char cert[96], key[96], ca[96], pca[96], purl[128], url[64];
+  int err;
+  files(cert, key, ca, pca, sizeof(cert));
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  memset(&ptls, 0, sizeof(ptls));
+  memset(&otls, 0, sizeof(otls));
+  ptls.ca_file = pca;
+  if (proxy_trust == 2)
+    ptls.server_name = "wrong.example";
+  if (proxy_trust)
+    px.tls = &ptls;
+  otls.ca_file = ca;
+  otls.server_name = origin_name;
+  o.tls = &otls;
+  o.proxy = &px;
+  snprintf(purl, sizeof(purl), "https://%s127.0.0.1:%d",
+           userinfo ? userinfo : "", sp->port);
+  px.origin = purl;
+  snprintf(url, sizeof(url), "%s://127.0.0.1:%d/via-tls-proxy",
+           wss ? "wss" : "ws", T.port);
+  T.c.sock = wsx_socket_connect(&T.loop, url, &o, &px_cbs, &T.c, &err);
+  CHECK_INT(err, WSX_OK);
+}
+
+static int sp_saw_connect(const sproxy *sp) {
+  char needle[64];
+  snprintf(needle, sizeof(needle), "CONNECT 127.0.0.1:%d HTTP/1.1", T.port);
+  return file_has(sp->log, needle);
+}
+
+TEST(https_proxy_ws) {
+  sproxy sp;
+  ev_reset();
+  if (https_setup(&sp, 0, NULL) != 0)
+    return;
+  https_connect(&sp, 0, NULL, 1, NULL);
+  REQUIRE(T.c.sock);
+  RUN_UNTIL(T.c.open || T.c.close, 5000);
+  if (T.c.failed)
+    TEST_FAILF_("connect failed: %s", T.c.fail_msg);
+  REQUIRE(T.c.open == 1);
+  /* The accessors describe the origin's session: there is none. */
+  CHECK(wsx_socket_tls_version(T.c.sock) == NULL);
+  echo_round_trip();
+  CHECK(sp_saw_connect(&sp)); /* it really went through the TLS proxy */
+  sp_stop(&sp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* wss:// through an https:// proxy: the origin's TLS session inside the
+ * proxy's, on one socket. */
+TEST(https_proxy_wss) {
+  char subject[128] = "";
+  sproxy sp;
+  ev_reset();
+  if (https_setup(&sp, 1, NULL) != 0)
+    return;
+  https_connect(&sp, 1, NULL, 1, NULL);
+  REQUIRE(T.c.sock);
+  RUN_UNTIL(T.c.open || T.c.close, 5000);
+  if (T.c.failed)
+    TEST_FAILF_("connect failed: %s", T.c.fail_msg);
+  REQUIRE(T.c.open == 1);
+  CHECK(wsx_socket_tls_version(T.c.sock) != NULL);
+  CHECK_INT(wsx_socket_tls_peer_subject(T.c.sock, subject, sizeof(subject)),
+            WSX_OK);
+  CHECK_STR(subject, "CN = localhost"); /* the origin, not wsx-test-proxy */
+  echo_round_trip();
+  CHECK(sp_saw_connect(&sp));
+  sp_stop(&sp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* A bigger message both ways: records of the inner session span several
+ * records of the outer one. */
+TEST(https_proxy_wss_large) {
+  static char big[200000];
+  sproxy sp;
+  size_t i;
+  ev_reset();
+  if (https_setup(&sp, 1, NULL) != 0)
+    return;
+  for (i = 0; i < sizeof(big); i++)
+    big[i] = (char)('a' + i % 26);
+  https_connect(&sp, 1, NULL, 1, NULL);
+  REQUIRE(T.c.sock);
+  RUN_UNTIL(T.c.open || T.c.close, 5000);
+  REQUIRE(T.c.open == 1);
+  CHECK(wsx_socket_send_text(T.c.sock, big, sizeof(big)) >= 0);
+  RUN_UNTIL(T.c.message || T.c.close, 10000);
+  CHECK_INT(T.c.message, 1);
+  CHECK_INT(T.c.bytes, sizeof(big));
+  CHECK_INT(wsx_socket_close(T.c.sock, 1000, NULL), WSX_OK);
+  RUN_UNTIL(T.c.close, 5000);
+  CHECK_INT(T.c.close_clean, 1);
+  sp_stop(&sp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* The proxy's certificate is verified by default: the test CA is not in
+ * the system store. The error names the proxy. */
+TEST(https_proxy_unknown_ca) {
+  char want[96];
+  sproxy sp;
+  ev_reset();
+  if (https_setup(&sp, 1, NULL) != 0)
+    return;
+  https_connect(&sp, 1, NULL, 0, NULL);
+  REQUIRE(T.c.sock);
+  expect_failure(WSX_E_TLS, 0);
+  snprintf(want, sizeof(want), "proxy 127.0.0.1:%d: certificate verify "
+           "failed: ", sp.port);
+  if (strncmp(T.c.fail_msg, want, strlen(want)) != 0)
+    TEST_FAILF_("message: %s", T.c.fail_msg);
+  CHECK(strstr(T.c.fail_msg, "unable to get local issuer certificate") !=
+        NULL);
+  CHECK_INT(T.s.open, 0);
+  CHECK(!sp_saw_connect(&sp)); /* no CONNECT to an unverified proxy */
+  sp_stop(&sp);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(https_proxy_wrong_name) {
+  char want[128];
+  sproxy sp;
+  ev_reset();
+  if (https_setup(&sp, 0, NULL) != 0)
+    return;
+  https_connect(&sp, 0, NULL, 2, NULL);
+  REQUIRE(T.c.sock);
+  expect_failure(WSX_E_TLS, 0);
+  snprintf(want, sizeof(want), "proxy 127.0.0.1:%d: certificate verify "
+           "failed: hostname mismatch", sp.port);
+  CHECK_STR(T.c.fail_msg, want);
+  CHECK(!sp_saw_connect(&sp));
+  sp_stop(&sp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* The proxy verifies, the origin does not: the origin's error, without
+ * the proxy's prefix. */
+TEST(https_proxy_wss_origin_mismatch) {
+  sproxy sp;
+  ev_reset();
+  if (https_setup(&sp, 1, NULL) != 0)
+    return;
+  https_connect(&sp, 1, NULL, 1, "wrong.example");
+  REQUIRE(T.c.sock);
+  expect_failure(WSX_E_TLS, 0);
+  CHECK_STR(T.c.fail_msg, "certificate verify failed: hostname mismatch");
+  CHECK(sp_saw_connect(&sp)); /* the tunnel was up */
+  CHECK_INT(T.s.open, 0);
+  sp_stop(&sp);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(https_proxy_basic_auth) {
+  sproxy sp;
+  ev_reset();
+  if (https_setup(&sp, 1, "alice:s3cret") != 0)
+    return;
+  /* Percent-encoded in the URL; base64("alice:s3cret") on the wire. */
+  https_connect(&sp, 1, "alice:s3cr%65t@", 1, NULL);
+  REQUIRE(T.c.sock);
+  echo_round_trip();
+  CHECK(file_has(sp.log, "Proxy-Authorization: Basic YWxpY2U6czNjcmV0"));
+  /* Wrong password: the proxy's 407 and its headers, read inside TLS. */
+  memset(&T.c, 0, sizeof(T.c));
+  https_connect(&sp, 1, "alice:nope@", 1, NULL);
+  REQUIRE(T.c.sock);
+  expect_failure(WSX_E_PROXY, 407);
+  CHECK_STR(proxy_auth_hdr, "Basic realm=\"tls-proxy\"");
+  CHECK_INT(T.s.open, 1); /* the first connection only */
+  sp_stop(&sp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* https_proxy=https://... for wss:// with use_env, the proxy's CA in
+ * proxy.tls. */
+TEST(env_https_proxy) {
+  wsx_tls_client_options ptls, otls;
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  char cert[96], key[96], ca[96], pca[96], v[64], url[64];
+  sproxy sp;
+  int err;
+  ev_reset();
+  if (https_setup(&sp, 1, NULL) != 0)
+    return;
+  files(cert, key, ca, pca, sizeof(cert));
+  env_clear();
+  snprintf(v, sizeof(v), "https://127.0.0.1:%d", sp.port);
+  setenv("https_proxy", v, 1);
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  memset(&ptls, 0, sizeof(ptls));
+  memset(&otls, 0, sizeof(otls));
+  ptls.ca_file = pca;
+  otls.ca_file = ca;
+  px.use_env = 1;
+  px.tls = &ptls;
+  o.proxy = &px;
+  o.tls = &otls;
+  snprintf(url, sizeof(url), "wss://127.0.0.1:%d/env", T.port);
+  T.c.sock = wsx_socket_connect(&T.loop, url, &o, &px_cbs, &T.c, &err);
+  CHECK_INT(err, WSX_OK);
+  REQUIRE(T.c.sock);
+  echo_round_trip();
+  CHECK(sp_saw_connect(&sp));
+  env_clear();
+  sp_stop(&sp);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* https:// pointed at a plain HTTP proxy that answers the ClientHello in
+ * plain text: the proxy's TLS fails, and the error names the proxy. */
+TEST(https_url_to_plain_proxy) {
+  wsx_tls_client_options ptls;
+  wsx_socket_options o;
+  wsx_socket_proxy px;
+  char purl[64], want[64];
+  ev_reset();
+  REQUIRE(start_server(NULL, NULL, NULL) == 0);
+  REQUIRE(fake_start(F_PLAIN) == 0);
+  memset(&o, 0, sizeof(o));
+  memset(&px, 0, sizeof(px));
+  memset(&ptls, 0, sizeof(ptls));
+  ptls.insecure_skip_verify = 1; /* not about the certificate */
+  px.tls = &ptls;
+  snprintf(purl, sizeof(purl), "https://127.0.0.1:%d", F.port);
+  REQUIRE(connect_via(purl, T.port, &o, &px));
+  expect_failure(WSX_E_TLS, 0);
+  snprintf(want, sizeof(want), "proxy 127.0.0.1:%d: TLS handshake failed",
+           F.port);
+  if (strncmp(T.c.fail_msg, want, strlen(want)) != 0)
+    TEST_FAILF_("message: %s", T.c.fail_msg);
+  fake_stop();
+  SHUTDOWN_AND_CHECK();
+}
+
 /* ---- option validation ---- */
 
 TEST(invalid_options) {
   wsx_header bad = {"X", 1, "a\r\nb", 4};
-  int tls_dummy = 0;
+  wsx_tls_client_options missing_ca;
   static const struct {
     const char *origin;
     int use_env, bad_header, tls, err;
@@ -742,12 +1248,16 @@ TEST(invalid_options) {
       {NULL, 0, 0, 0, WSX_E_INVALID},
       {"ws://127.0.0.1:1", 0, 0, 0, WSX_E_URL},
       {"127.0.0.1:1", 0, 0, 0, WSX_E_URL},
-      {"https://127.0.0.1:1", 0, 0, 0, WSX_E_UNSUPPORTED},
+      {"ftp://127.0.0.1:1", 0, 0, 0, WSX_E_URL},
       {"http://127.0.0.1:1", 0, 1, 0, WSX_E_HEADER_VALUE},
-      {"http://127.0.0.1:1", 0, 0, 1, WSX_E_UNSUPPORTED},
+      /* proxy.tls is loaded at connect, even before the scheme is known */
+      {"https://127.0.0.1:1", 0, 0, 1, WSX_E_TLS},
+      {NULL, 1, 0, 1, WSX_E_TLS},
   };
   size_t i;
   ev_reset();
+  memset(&missing_ca, 0, sizeof(missing_ca));
+  missing_ca.ca_file = "/nonexistent/wsx-proxy-ca.pem";
   for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     wsx_socket_options o;
     wsx_socket_proxy px;
@@ -762,29 +1272,13 @@ TEST(invalid_options) {
       px.num_headers = 1;
     }
     if (v[i].tls)
-      px.tls = &tls_dummy;
+      px.tls = &missing_ca;
     o.proxy = &px;
     s = wsx_socket_connect(&T.loop, "ws://127.0.0.1:9/", &o, &px_cbs, &T.c,
                            &err);
     CHECK(s == NULL);
     if (err != v[i].err)
       TEST_FAILF_("case %zu: err %d, expected %d", i, err, v[i].err);
-  }
-  {
-    /* An https:// proxy from the environment is refused at connect. */
-    wsx_socket_options o;
-    wsx_socket_proxy px;
-    int err = 0;
-    env_clear();
-    setenv("http_proxy", "https://127.0.0.1:1", 1);
-    memset(&o, 0, sizeof(o));
-    memset(&px, 0, sizeof(px));
-    px.use_env = 1;
-    o.proxy = &px;
-    CHECK(wsx_socket_connect(&T.loop, "ws://127.0.0.1:9/", &o, &px_cbs, &T.c,
-                             &err) == NULL);
-    CHECK_INT(err, WSX_E_UNSUPPORTED);
-    env_clear();
   }
   run_for(1000);
   CHECK_INT(T.c.failed + T.c.close + T.c.open, 0);
@@ -794,7 +1288,11 @@ TEST(invalid_options) {
 TEST_MAIN(signal(SIGPIPE, SIG_IGN); RUN(tinyproxy_plain);
           RUN(tinyproxy_basic_auth); RUN(tinyproxy_wrong_password);
           RUN(tinyproxy_forbidden_port); RUN(tinyproxy_wss);
-          RUN(tinyproxy_wss_wrong_name); rm_cert(); RUN(fake_proxy_garbage);
+          RUN(tinyproxy_wss_wrong_name); RUN(fake_proxy_garbage);
           RUN(fake_proxy_closes); RUN(fake_proxy_silent_times_out);
           RUN(fake_proxy_request_and_407); RUN(fake_proxy_tunnel);
-          RUN(env_http_proxy); RUN(env_no_proxy_and_case); RUN(invalid_options))
+          RUN(env_http_proxy); RUN(env_no_proxy_and_case);
+          RUN(https_proxy_ws); RUN(https_proxy_wss); RUN(https_proxy_wss_large);
+          RUN(https_proxy_unknown_ca); RUN(https_proxy_wrong_name);
+          RUN(https_proxy_wss_origin_mismatch); RUN(https_proxy_basic_auth);
+          RUN(env_https_proxy); RUN(https_url_to_plain_proxy); RUN(invalid_options); rm_cert())
