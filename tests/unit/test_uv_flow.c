@@ -339,11 +339,11 @@ TEST(connect_refused) {
     wsx_socket_proxy px;
     memset(&o, 0, sizeof(o));
     memset(&px, 0, sizeof(px));
-    px.origin = "https://proxy:3128"; /* TLS to the proxy itself */
+    px.origin = "socks5://proxy:1080"; /* not an HTTP(S) proxy */
     o.proxy = &px;
     CHECK(wsx_socket_connect(&T.loop, "ws://127.0.0.1/", &o, &rec_cbs, &T.c,
                              &err) == NULL);
-    CHECK_INT(err, WSX_E_UNSUPPORTED);
+    CHECK_INT(err, WSX_E_URL);
   }
   SHUTDOWN_AND_CHECK();
 }
