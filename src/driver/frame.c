@@ -248,11 +248,6 @@ static int begin_frame(wsx_driver *d, const uint8_t *h) {
   int packed = (mrsv & d->ext_rsv) != 0;
   uint64_t max_frame = wire_limit(d->max_frame_size, packed);
   uint64_t max_wire = wire_limit(d->max_length, packed);
-  if (len > max_frame)
-    return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
-                     "frame of %llu bytes exceeds the frame size limit "
-                     "(%llu)",
-                     (unsigned long long)len, (unsigned long long)max_frame);
   if (d->f_op != WSX_OP_CONTINUATION) {
     d->msg_op = d->f_op;
     d->msg_rsv = d->f_rsv;
@@ -268,10 +263,17 @@ static int begin_frame(wsx_driver *d, const uint8_t *h) {
                      "message has more than %u fragments",
                      (unsigned)d->max_fragments);
   }
+  /* The message limit first: when only max_length is set (the frame limit
+   * defaults to it), the error names the limit the application chose. */
   if (len > max_wire - d->msg_wire)
     return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
                      "message exceeds max_length (%llu bytes)",
                      (unsigned long long)d->max_length);
+  if (len > max_frame)
+    return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, WSX_CLOSE_TOO_LARGE,
+                     "frame of %llu bytes exceeds the frame size limit "
+                     "(%llu)",
+                     (unsigned long long)len, (unsigned long long)max_frame);
   d->msg_wire += len;
   return WSX_OK;
 }

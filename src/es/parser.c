@@ -236,14 +236,18 @@ int wsx__es_parser_feed(wsx__es_parser *p, const uint8_t *in, size_t len) {
   if (p->error)
     return p->error;
   if (p->at_start && len) {
+    size_t before = p->bom_seen; /* BOM bytes matched by earlier calls */
     long k = skip_bom(p, in, len);
     if (k >= 0) {
       in += k;
       len -= (size_t)k;
     } else {
-      /* A partial BOM that turned out not to be one is stream content. */
+      /* A partial BOM that turned out not to be one is stream content:
+       * replay what earlier calls matched; what this call matched is still
+       * at the start of `in` (replaying all of bom_seen duplicated it when
+       * the whole prefix came in one piece). */
       uint8_t head[3];
-      size_t hn = p->bom_seen;
+      size_t hn = before;
       int rc;
       memcpy(head, BOM, hn);
       p->at_start = 0;

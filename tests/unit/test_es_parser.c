@@ -118,6 +118,16 @@ TEST(bom) {
   EXPECT("\xEF\xBB\xBF\xEF\xBB\xBF" "data: a\n\n", "");
   /* A partial BOM is content (a field named "\xEF\xBB" is ignored). */
   EXPECT("\xEF\xBB" "data: a\n\ndata: b\n\n", "message|b|;");
+  /* ... and is replayed exactly once, whatever the split: a first line of
+   * 2 + 8 bytes fits a 10-byte limit (the whole-input path once replayed
+   * the two bytes twice, making it 12). */
+  {
+    static const char in[] = "\xEF\xBB" "12345678\ndata: c\n\n";
+    for (int mode = 0; mode < 3; mode++) {
+      log_t l;
+      CHECK_INT(run(in, sizeof(in) - 1, mode, 10, &l, 5), 0);
+    }
+  }
 }
 
 TEST(event_type_and_id) {
