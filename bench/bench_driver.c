@@ -25,7 +25,7 @@
 #define MIN_SECONDS 0.4       /* each measurement runs at least this long */
 
 typedef struct counts {
-  uint64_t mallocs;  /* malloc + realloc calls */
+  uint64_t mallocs; /* malloc + realloc calls */
   uint64_t frees;
   uint64_t messages; /* message events */
   uint64_t bytes;    /* message payload bytes delivered */
@@ -35,33 +35,29 @@ typedef struct counts {
 
 static counts C;
 
-static void *count_malloc(size_t n, void *ud)
-{
+static void *count_malloc(size_t n, void *ud) {
   (void)ud;
   C.mallocs++;
   return malloc(n);
 }
 
-static void *count_realloc(void *p, size_t n, void *ud)
-{
+static void *count_realloc(void *p, size_t n, void *ud) {
   (void)ud;
   C.mallocs++;
   return realloc(p, n);
 }
 
-static void count_free(void *p, void *ud)
-{
+static void count_free(void *p, void *ud) {
   (void)ud;
   if (p)
     C.frees++;
   free(p);
 }
 
-static const wsx_allocator counting = {count_malloc, count_realloc,
-                                       count_free, NULL};
+static const wsx_allocator counting = {count_malloc, count_realloc, count_free,
+                                       NULL};
 
-static int on_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud)
-{
+static int on_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud) {
   (void)d;
   (void)ud;
   for (size_t i = 0; i < n; i++)
@@ -69,33 +65,28 @@ static int on_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud)
   return 0;
 }
 
-static void on_message(wsx_driver *d, const wsx_message *m, void *ud)
-{
+static void on_message(wsx_driver *d, const wsx_message *m, void *ud) {
   (void)d;
   (void)ud;
   C.messages++;
   C.bytes += m->len;
 }
 
-static void on_error(wsx_driver *d, const wsx_error_event *e, void *ud)
-{
+static void on_error(wsx_driver *d, const wsx_error_event *e, void *ud) {
   (void)d;
   (void)ud;
   if (!C.errors++)
-    fprintf(stderr, "bench_driver: driver error %d: %s\n", e->code,
-            e->message);
+    fprintf(stderr, "bench_driver: driver error %d: %s\n", e->code, e->message);
 }
 
-static double now(void)
-{
+static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* An open server driver, made from a request parsed elsewhere. */
-static wsx_driver *open_server(void)
-{
+static wsx_driver *open_server(void) {
   static wsx_header h[] = {
       {"Host", 4, "localhost", 9},
       {"Upgrade", 7, "websocket", 9},
@@ -131,8 +122,7 @@ static wsx_driver *open_server(void)
 
 /* Appends one masked client frame to p; returns its length. */
 static size_t put_frame(uint8_t *p, int opcode, const uint8_t *payload,
-                        size_t len, uint32_t seed)
-{
+                        size_t len, uint32_t seed) {
   size_t h = 0;
   p[h++] = (uint8_t)(0x80 | opcode);
   if (len < 126) {
@@ -146,8 +136,8 @@ static size_t put_frame(uint8_t *p, int opcode, const uint8_t *payload,
     for (int i = 7; i >= 0; i--)
       p[h++] = (uint8_t)((uint64_t)len >> (8 * i));
   }
-  uint8_t mask[4] = {(uint8_t)seed, (uint8_t)(seed >> 8),
-                     (uint8_t)(seed >> 16), (uint8_t)(seed >> 24 | 1)};
+  uint8_t mask[4] = {(uint8_t)seed, (uint8_t)(seed >> 8), (uint8_t)(seed >> 16),
+                     (uint8_t)(seed >> 24 | 1)};
   memcpy(p + h, mask, 4);
   h += 4;
   for (size_t i = 0; i < len; i++)
@@ -164,8 +154,7 @@ typedef struct result {
 } result;
 
 /* Builds `count` frames of `len` bytes and measures parsing them. */
-static result measure_parse(int opcode, size_t len, const uint8_t *payload)
-{
+static result measure_parse(int opcode, size_t len, const uint8_t *payload) {
   size_t frame_max = len + 14;
   size_t count = BUF_TARGET / frame_max;
   if (count == 0)
@@ -223,8 +212,7 @@ static result measure_parse(int opcode, size_t len, const uint8_t *payload)
   return r;
 }
 
-static void print_parse(const char *name, result r, int per_frame)
-{
+static void print_parse(const char *name, result r, int per_frame) {
   double copy_gbs = (double)r.payload / r.copy_s / 1e9;
   double gbs = (double)r.payload / r.parse_s / 1e9;
   if (per_frame)
@@ -240,8 +228,7 @@ static void print_parse(const char *name, result r, int per_frame)
 }
 
 /* Sends `len`-byte binary messages for MIN_SECONDS. */
-static void measure_send(size_t len)
-{
+static void measure_send(size_t len) {
   uint8_t *payload = malloc(len);
   if (!payload)
     exit(1);
@@ -277,8 +264,7 @@ static void measure_send(size_t len)
   free(payload);
 }
 
-int main(void)
-{
+int main(void) {
   static uint8_t ascii[65536], bin[65536], utf8[65536];
   for (size_t i = 0; i < sizeof ascii; i++) {
     ascii[i] = (uint8_t)(' ' + i % 95);
@@ -308,8 +294,8 @@ int main(void)
   measure_send(65536);
 
   double fps = (double)t20.frames / t20.parse_s;
-  double bin_ratio = ((double)b64.payload / b64.parse_s) /
-                     ((double)b64.payload / b64.copy_s);
+  double bin_ratio =
+      ((double)b64.payload / b64.parse_s) / ((double)b64.payload / b64.copy_s);
   int ok_fps = fps >= 10e6, ok_bin = bin_ratio >= 0.5;
   int ok_alloc = t20.mallocs_per_msg == 0 && b64.mallocs_per_msg == 0 &&
                  x64.mallocs_per_msg == 0;

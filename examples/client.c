@@ -9,8 +9,7 @@
 
 #include <wsx/uv.h>
 
-static void on_open(wsx_socket *ws, void *ud)
-{
+static void on_open(wsx_socket *ws, void *ud) {
   (void)ud;
   printf("open (protocol '%s', status %d)\n", wsx_socket_protocol(ws),
          wsx_socket_status_code(ws));
@@ -19,8 +18,7 @@ static void on_open(wsx_socket *ws, void *ud)
     fprintf(stderr, "send: %s\n", wsx_uv_strerror(r));
 }
 
-static void on_message(wsx_socket *ws, const wsx_message *m, void *ud)
-{
+static void on_message(wsx_socket *ws, const wsx_message *m, void *ud) {
   (void)ud;
   /* m->data is borrowed for this callback only. */
   printf("message %.*s\n", (int)m->len, (const char *)m->data);
@@ -30,23 +28,20 @@ static void on_message(wsx_socket *ws, const wsx_message *m, void *ud)
 }
 
 static void on_connect_failed(wsx_socket *ws, const wsx_connect_failure *f,
-                              void *ud)
-{
+                              void *ud) {
   (void)ws;
   (void)ud;
   fprintf(stderr, "connect failed: %s\n", f->message);
 }
 
-static void on_close(wsx_socket *ws, const wsx_close_event *e, void *ud)
-{
+static void on_close(wsx_socket *ws, const wsx_close_event *e, void *ud) {
   (void)ws;
   int *clean = ud;
   *clean = e->clean;
   printf("close %u %s\n", (unsigned)e->code, e->reason);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   const char *url = argc > 1 ? argv[1] : "ws://127.0.0.1:8000/";
   static const wsx_socket_callbacks cbs = {
       .open = on_open,

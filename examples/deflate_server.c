@@ -11,16 +11,14 @@
 #include <wsx/extension.h>
 #include <wsx/uv.h>
 
-static void on_open(wsx_socket *ws, void *ud)
-{
+static void on_open(wsx_socket *ws, void *ud) {
   (void)ud;
   /* "" when the client did not offer (or we declined) the extension. */
   printf("open, extensions: '%s'\n", wsx_socket_extensions(ws));
   fflush(stdout);
 }
 
-static void on_message(wsx_socket *ws, const wsx_message *m, void *ud)
-{
+static void on_message(wsx_socket *ws, const wsx_message *m, void *ud) {
   (void)ud;
   /* m->data is already inflated; the reply is deflated on the way out. */
   int r = m->opcode == WSX_OP_TEXT
@@ -30,8 +28,7 @@ static void on_message(wsx_socket *ws, const wsx_message *m, void *ud)
     fprintf(stderr, "send: %s\n", wsx_uv_strerror(r));
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 8000;
   wsx_extension *deflate = wsx_deflate_new(NULL);
   if (!deflate) {

@@ -18,7 +18,7 @@
 #include <wsx/driver.h>
 
 typedef struct conn {
-  uv_tcp_t tcp;  /* first member: a handle pointer is a conn pointer */
+  uv_tcp_t tcp; /* first member: a handle pointer is a conn pointer */
   wsx_driver *d;
   uv_shutdown_t shutdown;
   int closing; /* shutdown or close started */
@@ -33,31 +33,27 @@ typedef struct write_req {
  * all bytes during wsx_driver_parse(). */
 static char read_buf[65536];
 
-static void on_written(uv_write_t *req, int status)
-{
+static void on_written(uv_write_t *req, int status) {
   if (status < 0)
     fprintf(stderr, "write: %s\n", uv_strerror(status));
   free(req);
 }
 
-static void on_closed(uv_handle_t *h)
-{
+static void on_closed(uv_handle_t *h) {
   conn *c = (conn *)h;
   /* Never free a driver inside its own callback: here it is safe. */
   wsx_driver_free(c->d);
   free(c);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
+static void on_shutdown(uv_shutdown_t *req, int status) {
   (void)status;
   uv_close((uv_handle_t *)req->handle, on_closed);
 }
 
 /* Closing a stream cancels its pending writes, so a last response or close
  * frame is flushed first: uv_shutdown waits for queued writes, then closes. */
-static void close_conn(conn *c)
-{
+static void close_conn(conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
@@ -67,8 +63,7 @@ static void close_conn(conn *c)
 
 /* Queues `len` bytes from the iovecs in one uv_write. The iovecs are only
  * valid during the driver's callback, so they are copied. */
-static int send_bytes(conn *c, const wsx_iovec *iov, size_t n)
-{
+static int send_bytes(conn *c, const wsx_iovec *iov, size_t n) {
   size_t len = 0;
   for (size_t i = 0; i < n; i++)
     len += iov[i].len;
@@ -90,14 +85,12 @@ static int send_bytes(conn *c, const wsx_iovec *iov, size_t n)
 }
 
 static int on_driver_write(wsx_driver *d, const wsx_iovec *iov, size_t n,
-                           void *ud)
-{
+                           void *ud) {
   (void)d;
   return send_bytes(ud, iov, n);
 }
 
-static void on_connect(wsx_driver *d, void *ud)
-{
+static void on_connect(wsx_driver *d, void *ud) {
   if (wsx_driver_is_websocket(d)) {
     /* Validates the request and writes the 101 (or a 400 + close). */
     if (wsx_driver_start(d) != WSX_OK)
@@ -113,8 +106,7 @@ static void on_connect(wsx_driver *d, void *ud)
   close_conn(ud);
 }
 
-static void on_message(wsx_driver *d, const wsx_message *m, void *ud)
-{
+static void on_message(wsx_driver *d, const wsx_message *m, void *ud) {
   (void)ud;
   int r = m->opcode == WSX_OP_TEXT
               ? wsx_driver_send_text(d, (const char *)m->data, m->len)
@@ -123,8 +115,7 @@ static void on_message(wsx_driver *d, const wsx_message *m, void *ud)
     fprintf(stderr, "send: %s\n", wsx_strerror(r));
 }
 
-static void on_close(wsx_driver *d, const wsx_close_event *e, void *ud)
-{
+static void on_close(wsx_driver *d, const wsx_close_event *e, void *ud) {
   (void)d;
   printf("close %u %s\n", (unsigned)e->code, e->reason);
   fflush(stdout);
@@ -138,15 +129,13 @@ static const wsx_driver_callbacks driver_cbs = {
     .close = on_close,
 };
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
-{
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
   (void)h;
   (void)hint;
   *b = uv_buf_init(read_buf, sizeof read_buf);
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
-{
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   conn *c = (conn *)s;
   if (n > 0) {
     /* Errors also arrive as `error` / `close` events. */
@@ -160,8 +149,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
   }
 }
 
-static void on_connection(uv_stream_t *server, int status)
-{
+static void on_connection(uv_stream_t *server, int status) {
   if (status < 0) {
     fprintf(stderr, "accept: %s\n", uv_strerror(status));
     return;
@@ -181,8 +169,7 @@ static void on_connection(uv_stream_t *server, int status)
   }
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 4180;
   uv_loop_t *loop = uv_default_loop();
   uv_tcp_t server;

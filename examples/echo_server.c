@@ -3,15 +3,15 @@
  * README example). Every upgrade request is accepted, every message is sent
  * back, and each close is logged.
  *
- *   ./echo_server [PORT]      (default 8000), then: wsx connect ws://127.0.0.1:8000/
+ *   ./echo_server [PORT]      (default 8000), then: wsx connect
+ * ws://127.0.0.1:8000/
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <wsx/uv.h>
 
-static void on_message(wsx_socket *ws, const wsx_message *m, void *ud)
-{
+static void on_message(wsx_socket *ws, const wsx_message *m, void *ud) {
   (void)ud;
   int r = m->opcode == WSX_OP_TEXT
               ? wsx_socket_send_text(ws, (const char *)m->data, m->len)
@@ -20,8 +20,7 @@ static void on_message(wsx_socket *ws, const wsx_message *m, void *ud)
     fprintf(stderr, "send: %s\n", wsx_uv_strerror(r));
 }
 
-static void on_close(wsx_socket *ws, const wsx_close_event *e, void *ud)
-{
+static void on_close(wsx_socket *ws, const wsx_close_event *e, void *ud) {
   (void)ws;
   (void)ud;
   /* The socket is freed when this callback returns. */
@@ -29,8 +28,7 @@ static void on_close(wsx_socket *ws, const wsx_close_event *e, void *ud)
   fflush(stdout);
 }
 
-static void on_request(wsx_server *srv, wsx_request *req, void *ud)
-{
+static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
   (void)srv;
   (void)ud;
   static const wsx_socket_callbacks cbs = {.message = on_message,
@@ -42,8 +40,7 @@ static void on_request(wsx_server *srv, wsx_request *req, void *ud)
     fprintf(stderr, "accept: %s\n", wsx_uv_strerror(err));
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 8000;
   uv_loop_t *loop = uv_default_loop();
   static const wsx_server_callbacks cbs = {.request = on_request};

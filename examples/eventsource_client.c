@@ -21,15 +21,15 @@ static void on_open(wsx_eventsource_client *c, void *ud) {
 static void on_message(wsx_eventsource_client *c,
                        const wsx_eventsource_event *e, void *ud) {
   (void)ud;
-  printf("message %s %s %.*s\n", e->type, e->last_event_id,
-         (int)e->data_len, e->data);
+  printf("message %s %s %.*s\n", e->type, e->last_event_id, (int)e->data_len,
+         e->data);
   fflush(stdout);
   if (++count == limit)
     wsx_eventsource_client_close(c);
 }
 
-static void on_error(wsx_eventsource_client *c,
-                     const wsx_eventsource_error *e, void *ud) {
+static void on_error(wsx_eventsource_client *c, const wsx_eventsource_error *e,
+                     void *ud) {
   (void)c;
   (void)ud;
   printf("error %s (status %d)%s\n", e->message, e->status_code,
@@ -53,8 +53,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   limit = argc > 2 ? atoi(argv[2]) : 0;
-  if (!wsx_eventsource_client_new(uv_default_loop(), argv[1], NULL, &cbs,
-                                  NULL, &err)) {
+  if (!wsx_eventsource_client_new(uv_default_loop(), argv[1], NULL, &cbs, NULL,
+                                  &err)) {
     fprintf(stderr, "%s: %s\n", argv[1], wsx_uv_strerror(err));
     return 1;
   }

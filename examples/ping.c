@@ -11,21 +11,19 @@
 
 #include <wsx/uv.h>
 
-static void on_pong(wsx_socket *ws, void *arg)
-{
+static void on_pong(wsx_socket *ws, void *arg) {
   printf("pong received for '%s'\n", (const char *)arg);
   int r = wsx_socket_close(ws, 1000, NULL);
   if (r < 0)
     fprintf(stderr, "close: %s\n", wsx_uv_strerror(r));
 }
 
-static void on_open(wsx_socket *ws, void *ud)
-{
+static void on_open(wsx_socket *ws, void *ud) {
   (void)ud;
   static const char payload[] = "Mic check, one, two";
   /* >= 0: the ping was sent (hixie drafts have no ping: WSX_E_UNSUPPORTED). */
-  int r = wsx_socket_ping(ws, payload, strlen(payload), on_pong,
-                          (void *)payload);
+  int r =
+      wsx_socket_ping(ws, payload, strlen(payload), on_pong, (void *)payload);
   if (r < 0) {
     fprintf(stderr, "ping: %s\n", wsx_uv_strerror(r));
     if (wsx_socket_close(ws, 1000, NULL) < 0)
@@ -34,21 +32,18 @@ static void on_open(wsx_socket *ws, void *ud)
 }
 
 static void on_connect_failed(wsx_socket *ws, const wsx_connect_failure *f,
-                              void *ud)
-{
+                              void *ud) {
   (void)ws;
   (void)ud;
   fprintf(stderr, "connect failed: %s\n", f->message);
 }
 
-static void on_close(wsx_socket *ws, const wsx_close_event *e, void *ud)
-{
+static void on_close(wsx_socket *ws, const wsx_close_event *e, void *ud) {
   (void)ws;
   *(int *)ud = e->clean;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   const char *url = argc > 1 ? argv[1] : "ws://127.0.0.1:8000/";
   static const wsx_socket_callbacks cbs = {
       .open = on_open,

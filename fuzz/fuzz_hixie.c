@@ -110,14 +110,16 @@ static const wsx_driver_callbacks cbs = {
     .error = on_error,
 };
 
-static const char req76[] = "GET /f HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
-                            "Upgrade: WebSocket\r\nOrigin: http://h\r\n"
-                            "Sec-WebSocket-Key1: 18x 6]8vM;54 *(5:  {   "
-                            "U1]8  z [  8\r\n"
-                            "Sec-WebSocket-Key2: 1_ tx7X d  <  nw  334J702) "
-                            "7]o}` 0\r\n\r\n";
-static const char req75[] = "GET /f HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
-                            "Upgrade: WebSocket\r\nOrigin: http://h\r\n\r\n";
+static const char req76[] =
+    "GET /f HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
+    "Upgrade: WebSocket\r\nOrigin: http://h\r\n"
+    "Sec-WebSocket-Key1: 18x 6]8vM;54 *(5:  {   "
+    "U1]8  z [  8\r\n"
+    "Sec-WebSocket-Key2: 1_ tx7X d  <  nw  334J702) "
+    "7]o}` 0\r\n\r\n";
+static const char req75[] =
+    "GET /f HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
+    "Upgrade: WebSocket\r\nOrigin: http://h\r\n\r\n";
 
 enum { WHOLE, RANDOM, BYTES };
 

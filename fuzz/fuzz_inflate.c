@@ -121,8 +121,7 @@ static void build_request(fbuf *b, uint8_t o0, uint8_t o1) {
     fb_str(b, "; client_no_context_takeover");
   bits_param(b, "client_max_window_bits", (o0 >> 2) & 15u, 1);
   unsigned sv = o1 & 15u; /* 1-8 -> 8..15 (bits_param's 2-9), else bad */
-  bits_param(b, "server_max_window_bits", sv >= 1 && sv <= 8 ? sv + 1 : sv,
-             0);
+  bits_param(b, "server_max_window_bits", sv >= 1 && sv <= 8 ? sv + 1 : sv, 0);
   if (o0 & 0x40)
     fb_str(b, "; x-unknown-param");
   /* A fallback offer, so declined first offers still negotiate. */
@@ -203,8 +202,8 @@ static result run(const uint8_t *stream, size_t n, uint8_t o1,
    * buffers: nothing may grow with the input beyond max_length. */
   size_t bound = 2 * (size_t)max_length + 512 * 1024;
   if (cnt.peak > bound) {
-    fprintf(stderr, "peak %zu > bound %zu (max_length %llu)\n", cnt.peak,
-            bound, (unsigned long long)max_length);
+    fprintf(stderr, "peak %zu > bound %zu (max_length %llu)\n", cnt.peak, bound,
+            (unsigned long long)max_length);
     abort();
   }
   result res = {r.events, r.out, r.opens, r.closes};

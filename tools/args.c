@@ -8,8 +8,7 @@
 
 #include "args.h"
 
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
   fprintf(stderr, "wsx %s: ", cmd);
   va_start(ap, fmt);
@@ -19,9 +18,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
   return 2;
 }
 
-int cli_option(const char *cmd, int argc, char **argv, int *i,
-               const char *name, const char **value)
-{
+int cli_option(const char *cmd, int argc, char **argv, int *i, const char *name,
+               const char **value) {
   const char *a = argv[*i];
   size_t n = strlen(name);
   if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
@@ -42,8 +40,7 @@ int cli_option(const char *cmd, int argc, char **argv, int *i,
 }
 
 int cli_uint(const char *cmd, const char *opt, const char *s, uint64_t max,
-             uint64_t *out)
-{
+             uint64_t *out) {
   char *end;
   unsigned long long v;
   /* strtoull accepts a sign and leading blanks: refuse them explicitly. */
@@ -59,8 +56,7 @@ bad:
                          opt, (unsigned long long)max);
 }
 
-int cli_port(const char *cmd, const char *opt, const char *s, int *port)
-{
+int cli_port(const char *cmd, const char *opt, const char *s, int *port) {
   uint64_t v;
   char *end;
   if (*s >= '0' && *s <= '9') {
@@ -74,24 +70,20 @@ int cli_port(const char *cmd, const char *opt, const char *s, int *port)
                          opt);
 }
 
-int cli_host(const char *cmd, const char *host)
-{
+int cli_host(const char *cmd, const char *host) {
   unsigned char buf[16];
   if (uv_inet_pton(AF_INET, host, buf) == 0 ||
       uv_inet_pton(AF_INET6, host, buf) == 0)
     return 0;
-  return cli_usage_error(cmd,
-                         "bad host '%s' (expected an IPv4 or IPv6 address)",
-                         host);
+  return cli_usage_error(
+      cmd, "bad host '%s' (expected an IPv4 or IPv6 address)", host);
 }
 
-int cli_is_help(const char *a)
-{
+int cli_is_help(const char *a) {
   return !strcmp(a, "-h") || !strcmp(a, "--help");
 }
 
-void cli_write_escaped(FILE *f, const char *s, size_t len)
-{
+void cli_write_escaped(FILE *f, const char *s, size_t len) {
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c < 0x20 || c == 0x7f || c == '\\')
@@ -101,8 +93,7 @@ void cli_write_escaped(FILE *f, const char *s, size_t len)
   }
 }
 
-void cli_hostport(char *buf, size_t len, const char *host, int port)
-{
+void cli_hostport(char *buf, size_t len, const char *host, int port) {
   if (strchr(host, ':'))
     snprintf(buf, len, "[%s]:%d", host, port);
   else

@@ -17,8 +17,8 @@
  * or from the next argument (advancing *i); a missing value prints an error
  * and returns 2. Returns 0 when argv[*i] is another option.
  */
-int cli_option(const char *cmd, int argc, char **argv, int *i,
-               const char *name, const char **value);
+int cli_option(const char *cmd, int argc, char **argv, int *i, const char *name,
+               const char **value);
 
 /* Prints "wsx CMD: <message>" and the --help hint; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

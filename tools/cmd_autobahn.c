@@ -24,8 +24,8 @@ enum ab_phase { PH_COUNT, PH_CASE, PH_REPORT, PH_DONE };
 
 typedef struct autobahn {
   uv_loop_t *loop;
-  uv_timer_t next;       /* starts the next connection */
-  const char *base;      /* URL without trailing '/' */
+  uv_timer_t next;  /* starts the next connection */
+  const char *base; /* URL without trailing '/' */
   size_t base_len;
   const char *agent_raw; /* AGENT as given */
   char agent[256];       /* AGENT percent-encoded */
@@ -41,23 +41,20 @@ typedef struct autobahn {
 
 static autobahn A;
 
-static void usage(FILE *f)
-{
-  fprintf(f,
-          "usage: wsx autobahn-client URL AGENT [--deflate]\n"
-          "Runs every case of an Autobahn|Testsuite fuzzingserver at URL "
-          "(e.g.\nws://127.0.0.1:9001) as client AGENT, echoing every "
-          "message, then asks the\nserver to update its reports.\n\n"
-          "  --deflate    offer permessage-deflate\n\n"
-          "Exit status: 0 when the reports were updated, 1 when the server "
-          "could not be\nreached or gave no case count, 2 bad arguments.\n");
+static void usage(FILE *f) {
+  fprintf(f, "usage: wsx autobahn-client URL AGENT [--deflate]\n"
+             "Runs every case of an Autobahn|Testsuite fuzzingserver at URL "
+             "(e.g.\nws://127.0.0.1:9001) as client AGENT, echoing every "
+             "message, then asks the\nserver to update its reports.\n\n"
+             "  --deflate    offer permessage-deflate\n\n"
+             "Exit status: 0 when the reports were updated, 1 when the server "
+             "could not be\nreached or gave no case count, 2 bad arguments.\n");
 }
 
 static void schedule_next(void);
 
 /* Percent-encodes `s` as a query value into A.agent. */
-static int encode_agent(const char *s)
-{
+static int encode_agent(const char *s) {
   static const char hex[] = "0123456789ABCDEF";
   size_t o = 0;
   for (; *s; s++) {
@@ -78,8 +75,7 @@ static int encode_agent(const char *s)
   return 0;
 }
 
-static void on_message(wsx_socket *s, const wsx_message *m, void *ud)
-{
+static void on_message(wsx_socket *s, const wsx_message *m, void *ud) {
   (void)ud;
   if (A.phase == PH_COUNT) {
     char num[32];
@@ -101,16 +97,14 @@ static void on_message(wsx_socket *s, const wsx_message *m, void *ud)
     A.paused = 1;
 }
 
-static void on_drain(wsx_socket *s, void *ud)
-{
+static void on_drain(wsx_socket *s, void *ud) {
   (void)ud;
   if (A.paused && wsx_socket_resume(s) == WSX_OK)
     A.paused = 0;
 }
 
 static void on_connect_failed(wsx_socket *s, const wsx_connect_failure *f,
-                              void *ud)
-{
+                              void *ud) {
   (void)ud;
   fprintf(stderr, "wsx autobahn-client: cannot connect to %s: %s\n",
           wsx_socket_url(s), f->message);
@@ -118,8 +112,7 @@ static void on_connect_failed(wsx_socket *s, const wsx_connect_failure *f,
     A.exit_code = 1;
 }
 
-static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud)
-{
+static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   (void)s;
   (void)e;
   (void)ud;
@@ -164,8 +157,7 @@ static const wsx_socket_callbacks cbs = {
 };
 
 /* Opens the connection of the current phase. On failure the run ends. */
-static void connect_phase(void)
-{
+static void connect_phase(void) {
   char *url = malloc(A.base_len + sizeof A.agent + 64);
   if (!url) {
     fprintf(stderr, "wsx autobahn-client: out of memory\n");
@@ -195,14 +187,12 @@ static void connect_phase(void)
   free(url);
 }
 
-static void on_next(uv_timer_t *t)
-{
+static void on_next(uv_timer_t *t) {
   (void)t;
   connect_phase();
 }
 
-static void schedule_next(void)
-{
+static void schedule_next(void) {
   int r = uv_timer_start(&A.next, on_next, 0, 0);
   if (r < 0) {
     fprintf(stderr, "wsx autobahn-client: %s\n", uv_strerror(r));
@@ -212,15 +202,14 @@ static void schedule_next(void)
 }
 
 static int parse_args(int argc, char **argv, const char **url,
-                      const char **agent)
-{
+                      const char **agent) {
   int r;
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i])) {
       usage(stdout);
       return -1;
-    } else if ((r = cli_option("autobahn-client", argc, argv, &i,
-                               "--deflate", NULL))) {
+    } else if ((r = cli_option("autobahn-client", argc, argv, &i, "--deflate",
+                               NULL))) {
       if (r == 2)
         return 2;
       if (!A.deflate && !(A.deflate = wsx_deflate_new(NULL))) {
@@ -228,8 +217,7 @@ static int parse_args(int argc, char **argv, const char **url,
         return 1;
       }
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      return cli_usage_error("autobahn-client", "unknown option '%s'",
-                             argv[i]);
+      return cli_usage_error("autobahn-client", "unknown option '%s'", argv[i]);
     } else if (!*url) {
       *url = argv[i];
     } else if (!*agent) {
@@ -246,13 +234,14 @@ static int parse_args(int argc, char **argv, const char **url,
     return cli_usage_error("autobahn-client",
                            "bad URL '%s' (expected ws://host:port)", *url);
   if (!**agent || encode_agent(*agent) < 0)
-    return cli_usage_error("autobahn-client", "bad AGENT '%s' (empty or too "
-                           "long)", *agent);
+    return cli_usage_error("autobahn-client",
+                           "bad AGENT '%s' (empty or too "
+                           "long)",
+                           *agent);
   return 0;
 }
 
-int wsx_cmd_autobahn_client(int argc, char **argv)
-{
+int wsx_cmd_autobahn_client(int argc, char **argv) {
   const char *url = NULL, *agent = NULL;
   memset(&A, 0, sizeof A);
   A.count = -1;

@@ -88,25 +88,25 @@ typedef struct bench {
   double seconds;
   int binary;
   int quiet;
-  int deflate;         /* --deflate: negotiate permessage-deflate */
-  int warm;            /* --warm: idle connections echo once first */
+  int deflate; /* --deflate: negotiate permessage-deflate */
+  int warm;    /* --warm: idle connections echo once first */
   char host[256];
   char port[8];
   char path[1024];
   /* prepared bytes */
-  char *request;       /* the upgrade request */
+  char *request; /* the upgrade request */
   size_t request_len;
-  uint8_t *frame;      /* the masked message frame (or raw payload) */
+  uint8_t *frame; /* the masked message frame (or raw payload) */
   size_t frame_len;
   uint8_t close_frame[8];
   /* runtime */
   uv_loop_t *loop;
   struct sockaddr_storage addr;
   bench_conn *c;
-  int opened;          /* connections that reached ST_OPEN (ever) */
-  int next_open;       /* index of the next connection to start */
+  int opened;    /* connections that reached ST_OPEN (ever) */
+  int next_open; /* index of the next connection to start */
   int pending_opens;
-  int measuring;       /* the timed window has started */
+  int measuring; /* the timed window has started */
   int stopping;
   int failed;
   uint64_t t_start;    /* hrtime of the window start */
@@ -126,8 +126,7 @@ static bench B;
 static void conn_start(bench_conn *c);
 static void conn_send(bench_conn *c, const void *p, size_t n);
 
-static void fail(const char *what, int err)
-{
+static void fail(const char *what, int err) {
   if (!B.failed)
     fprintf(stderr, "wsx bench: %s: %s\n", what,
             err ? uv_strerror(err) : "failed");
@@ -135,8 +134,7 @@ static void fail(const char *what, int err)
   uv_stop(B.loop);
 }
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
   fprintf(f,
           "usage: wsx bench URL [-c CONNS] [-s SIZE] [-d SECONDS] [--text|"
           "--binary]\n"
@@ -167,8 +165,7 @@ static void usage(FILE *f)
 }
 
 /* Parses a positive integer argument; returns -1 if it is not one. */
-static long parse_count(const char *s, long max)
-{
+static long parse_count(const char *s, long max) {
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
@@ -177,8 +174,7 @@ static long parse_count(const char *s, long max)
   return v;
 }
 
-static int parse_url(const char *url)
-{
+static int parse_url(const char *url) {
   const char *p;
   size_t defport_ok = 0;
   if (B.mode == MODE_RAW && strncmp(url, "tcp://", 6) == 0)
@@ -230,15 +226,14 @@ static int parse_url(const char *url)
 }
 
 /* JSON-like text (what compressed benchmarks usually carry), n bytes. */
-static void json_fill(uint8_t *p, size_t n)
-{
+static void json_fill(uint8_t *p, size_t n) {
   size_t i = 0;
   for (unsigned k = 0; i < n; k++) {
     char item[96];
-    int m = snprintf(item, sizeof item,
-                     "{\"id\":%u,\"name\":\"user%u\",\"ok\":%s,\"v\":[%u,%u]},",
-                     k, k % 97, k % 3 ? "false" : "true", k * 7 % 1000,
-                     k * 13 % 1000);
+    int m =
+        snprintf(item, sizeof item,
+                 "{\"id\":%u,\"name\":\"user%u\",\"ok\":%s,\"v\":[%u,%u]},", k,
+                 k % 97, k % 3 ? "false" : "true", k * 7 % 1000, k * 13 % 1000);
     for (int j = 0; j < m && i < n; j++)
       p[i++] = (uint8_t)item[j];
   }
@@ -247,8 +242,7 @@ static void json_fill(uint8_t *p, size_t n)
 /* Compresses p[0..n) as one permessage-deflate message (RFC 7692 7.2.1:
  * raw DEFLATE, sync flush, the trailing 00 00 FF FF removed) into a new
  * buffer; returns its length in *out_len, or NULL. */
-static uint8_t *deflate_message(const uint8_t *p, size_t n, size_t *out_len)
-{
+static uint8_t *deflate_message(const uint8_t *p, size_t n, size_t *out_len) {
   z_stream z;
   memset(&z, 0, sizeof z);
   if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
@@ -273,8 +267,7 @@ static uint8_t *deflate_message(const uint8_t *p, size_t n, size_t *out_len)
 }
 
 /* Builds the shared request, message frame and close frame. */
-static int prepare(void)
-{
+static int prepare(void) {
   static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
   char hostport[300];
   if (strchr(B.host, ':'))
@@ -356,23 +349,20 @@ static int prepare(void)
 
 static bench_conn *conn_of(uv_handle_t *h) { return (bench_conn *)(void *)h; }
 
-static void window_start(void)
-{
+static void window_start(void) {
   B.measuring = 1;
   B.t_start = uv_hrtime();
   B.last_t = B.t_start;
   B.last_count = 0;
 }
 
-static void on_stop(uv_timer_t *t)
-{
+static void on_stop(uv_timer_t *t) {
   (void)t;
   B.stopping = 1;
   uv_stop(B.loop);
 }
 
-static void begin_window(void)
-{
+static void begin_window(void) {
   window_start();
   uint64_t ms = (uint64_t)(B.seconds * 1000.0);
   uv_timer_start(&B.stop, on_stop, ms ? ms : 1, 0);
@@ -382,8 +372,7 @@ static void begin_window(void)
   }
 }
 
-static void on_tick(uv_timer_t *t)
-{
+static void on_tick(uv_timer_t *t) {
   (void)t;
   if (B.quiet)
     return;
@@ -409,31 +398,27 @@ static void on_tick(uv_timer_t *t)
   B.last_count = count;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
   (void)suggested;
   /* One loop-wide buffer: every read is consumed before the next one. */
   *buf = uv_buf_init(B.read_buf, READ_BUF_SIZE);
 }
 
-static void on_closed(uv_handle_t *h)
-{
+static void on_closed(uv_handle_t *h) {
   bench_conn *c = conn_of(h);
   if (B.mode == MODE_HANDSHAKES && !B.stopping && !B.failed)
     conn_start(c);
 }
 
-static void conn_close(bench_conn *c)
-{
+static void conn_close(bench_conn *c) {
   if (c->state == ST_DOWN)
     return;
   c->state = ST_DOWN;
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-static void on_written(uv_write_t *req, int status)
-{
+static void on_written(uv_write_t *req, int status) {
   bench_conn *c = (bench_conn *)req->data;
   c->write_pending = 0;
   if (status < 0 && status != UV_ECANCELED && !B.stopping)
@@ -441,10 +426,10 @@ static void on_written(uv_write_t *req, int status)
 }
 
 /* Writes with uv_try_write first; only the rest goes through the queue. */
-static void conn_send(bench_conn *c, const void *p, size_t n)
-{
+static void conn_send(bench_conn *c, const void *p, size_t n) {
   uv_buf_t b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
-  int r = c->write_pending ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  int r = c->write_pending ? UV_EAGAIN
+                           : uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
   if (r == (int)n)
     return;
   if (r < 0 && r != UV_EAGAIN) {
@@ -462,13 +447,9 @@ static void conn_send(bench_conn *c, const void *p, size_t n)
     fail("write", r);
 }
 
-static void send_message(bench_conn *c)
-{
-  conn_send(c, B.frame, B.frame_len);
-}
+static void send_message(bench_conn *c) { conn_send(c, B.frame, B.frame_len); }
 
-static void message_done(bench_conn *c)
-{
+static void message_done(bench_conn *c) {
   c->got = 0;
   B.msgs_total++;
   if (B.mode == MODE_IDLE) { /* --warm: the one echo is back; now idle */
@@ -487,8 +468,7 @@ static void message_done(bench_conn *c)
   send_message(c);
 }
 
-static void conn_opened(bench_conn *c)
-{
+static void conn_opened(bench_conn *c) {
   c->state = ST_OPEN;
   B.pending_opens--;
   /* A warmed idle connection counts once its echo is back. */
@@ -504,8 +484,7 @@ static void conn_opened(bench_conn *c)
 }
 
 /* A complete server frame (header and payload) went by. */
-static void frame_done(bench_conn *c)
-{
+static void frame_done(bench_conn *c) {
   int op = c->cur_opcode;
   if (op <= 0x2) {
     /* Compressed echoes are shorter than the message: count messages. */
@@ -525,8 +504,7 @@ static void frame_done(bench_conn *c)
 }
 
 /* Skips over the server's frames, counting message payload bytes. */
-static void parse_frames(bench_conn *c, const uint8_t *p, size_t n)
-{
+static void parse_frames(bench_conn *c, const uint8_t *p, size_t n) {
   const uint8_t *end = p + n;
   while (p < end) {
     if (c->payload_left) {
@@ -570,8 +548,7 @@ static void parse_frames(bench_conn *c, const uint8_t *p, size_t n)
 }
 
 /* Non-zero if the response head accepts permessage-deflate (any case). */
-static int head_has_deflate(const char *h, size_t n)
-{
+static int head_has_deflate(const char *h, size_t n) {
   static const char want[] = "permessage-deflate";
   size_t wl = sizeof want - 1;
   for (size_t i = 0; i + wl <= n; i++) {
@@ -584,8 +561,7 @@ static int head_has_deflate(const char *h, size_t n)
   return 0;
 }
 
-static void parse_head(bench_conn *c, const char *p, size_t n)
-{
+static void parse_head(bench_conn *c, const char *p, size_t n) {
   size_t room = sizeof c->head - 1 - c->head_len;
   size_t take = n < room ? n : room;
   memcpy(c->head + c->head_len, p, take);
@@ -614,8 +590,7 @@ static void parse_head(bench_conn *c, const char *p, size_t n)
     parse_frames(c, (const uint8_t *)p + head_bytes, n - head_bytes);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   bench_conn *c = conn_of((uv_handle_t *)s);
   if (nread < 0) {
     if (c->state == ST_CLOSING && nread == UV_EOF) {
@@ -647,8 +622,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   parse_frames(c, (const uint8_t *)buf->base, n);
 }
 
-static void on_connect(uv_connect_t *req, int status)
-{
+static void on_connect(uv_connect_t *req, int status) {
   bench_conn *c = (bench_conn *)req->data;
   if (status < 0) {
     if (status != UV_ECANCELED)
@@ -669,8 +643,7 @@ static void on_connect(uv_connect_t *req, int status)
   conn_send(c, B.request, B.request_len);
 }
 
-static void conn_start(bench_conn *c)
-{
+static void conn_start(bench_conn *c) {
   memset(c, 0, sizeof *c);
   c->state = ST_CONNECTING;
   B.pending_opens++;
@@ -689,8 +662,7 @@ static void conn_start(bench_conn *c)
   }
 }
 
-static int resolve(void)
-{
+static int resolve(void) {
   uv_getaddrinfo_t gai;
   struct addrinfo hints;
   memset(&hints, 0, sizeof hints);
@@ -706,15 +678,13 @@ static int resolve(void)
   return 0;
 }
 
-static void close_walk(uv_handle_t *h, void *arg)
-{
+static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h))
     uv_close(h, NULL);
 }
 
-static void report(void)
-{
+static void report(void) {
   double el = (double)(uv_hrtime() - B.t_start) / 1e9;
   if (el <= 0)
     el = 1e-9;
@@ -724,8 +694,7 @@ static void report(void)
     printf("handshakes_per_sec=%.0f conns=%d size=%zu seconds=%.2f "
            "handshakes=%llu msgs=%llu\n",
            (double)B.handshakes / el, B.conns, B.size, el,
-           (unsigned long long)B.handshakes,
-           (unsigned long long)B.msgs_total);
+           (unsigned long long)B.handshakes, (unsigned long long)B.msgs_total);
   } else {
     double mps = (double)B.msgs / el;
     printf("msgs_per_sec=%.0f mb_per_sec=%.1f conns=%d size=%zu seconds=%.2f "
@@ -740,8 +709,7 @@ static void report(void)
 }
 
 /* Parses argv into B. Returns 0, or 2 after printing a usage error. */
-static int parse_args(int argc, char **argv)
-{
+static int parse_args(int argc, char **argv) {
   const char *url = NULL;
   B.conns = 100;
   B.size = 20;
@@ -824,8 +792,7 @@ static int parse_args(int argc, char **argv)
   return 0;
 }
 
-int wsx_cmd_bench(int argc, char **argv)
-{
+int wsx_cmd_bench(int argc, char **argv) {
   memset(&B, 0, sizeof B);
   int r = parse_args(argc, argv);
   if (r)

@@ -29,40 +29,39 @@
 typedef struct connect_state {
   uv_loop_t *loop;
   wsx_socket *s;
-  int binary;                  /* --binary: lines go out as binary */
-  uv_handle_type in_type;      /* how stdin is read (uv_guess_handle) */
+  int binary;             /* --binary: lines go out as binary */
+  uv_handle_type in_type; /* how stdin is read (uv_guess_handle) */
   union {
     uv_handle_t handle;
     uv_stream_t stream;
     uv_tty_t tty;
     uv_pipe_t pipe;
     uv_tcp_t tcp;
-  } in;                        /* stdin as a stream (not for UV_FILE) */
-  int in_open;                 /* `in` initialised and not yet closed */
-  int in_reading;              /* stream read started */
-  uv_fs_t fs;                  /* UV_FILE: the read in flight */
-  int fs_pending;              /* `fs` is in flight */
-  int in_eof;                  /* stdin ended (or was abandoned) */
-  int waiting_drain;           /* input paused until `drain` */
-  uv_signal_t sigint;          /* Ctrl-C: close like EOF */
-  char buf[READ_CHUNK];        /* read buffer for stdin */
-  char *line;                  /* partial line carried across reads */
+  } in;                 /* stdin as a stream (not for UV_FILE) */
+  int in_open;          /* `in` initialised and not yet closed */
+  int in_reading;       /* stream read started */
+  uv_fs_t fs;           /* UV_FILE: the read in flight */
+  int fs_pending;       /* `fs` is in flight */
+  int in_eof;           /* stdin ended (or was abandoned) */
+  int waiting_drain;    /* input paused until `drain` */
+  uv_signal_t sigint;   /* Ctrl-C: close like EOF */
+  char buf[READ_CHUNK]; /* read buffer for stdin */
+  char *line;           /* partial line carried across reads */
   size_t line_len, line_cap;
-  unsigned long lineno;        /* lines sent so far, for messages */
-  int we_closed;               /* we started the closing handshake */
-  int failed;                  /* connect_failed fired */
-  wsx_tls_client_options tls;  /* --ca / --insecure (wss:// only) */
-  wsx_socket_proxy proxy;      /* --proxy / --proxy-env */
+  unsigned long lineno;             /* lines sent so far, for messages */
+  int we_closed;                    /* we started the closing handshake */
+  int failed;                       /* connect_failed fired */
+  wsx_tls_client_options tls;       /* --ca / --insecure (wss:// only) */
+  wsx_socket_proxy proxy;           /* --proxy / --proxy-env */
   wsx_tls_client_options proxy_tls; /* --proxy-ca / --proxy-insecure */
-  wsx_extension *deflate;      /* --deflate, else NULL */
-  wsx_extension *exts[2];      /* NULL-terminated list for the options */
+  wsx_extension *deflate;           /* --deflate, else NULL */
+  wsx_extension *exts[2];           /* NULL-terminated list for the options */
   int exit_code;
 } connect_state;
 
 static connect_state C;
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
   fprintf(f,
           "usage: wsx connect URL [--binary] [--protocol P]... "
           "[--header 'K: V']...\n"
@@ -110,13 +109,9 @@ static void usage(FILE *f)
 static void stop_input(void);
 static void start_input(void);
 
-static void on_in_closed(uv_handle_t *h)
-{
-  (void)h;
-}
+static void on_in_closed(uv_handle_t *h) { (void)h; }
 
-static void finish_input(void)
-{
+static void finish_input(void) {
   C.in_eof = 1;
   stop_input();
   if (C.s && wsx_socket_ready_state(C.s) == WSX_OPEN) {
@@ -127,16 +122,16 @@ static void finish_input(void)
   }
 }
 
-static void send_line(const char *p, size_t n)
-{
+static void send_line(const char *p, size_t n) {
   int r = C.binary ? wsx_socket_send_binary(C.s, p, n)
                    : wsx_socket_send_text(C.s, p, n);
   C.lineno++;
   if (r == 1) {
     C.waiting_drain = 1;
   } else if (r == WSX_E_UTF8) {
-    fprintf(stderr, "wsx connect: line %lu is not valid UTF-8; not sent "
-                    "(use --binary)\n",
+    fprintf(stderr,
+            "wsx connect: line %lu is not valid UTF-8; not sent "
+            "(use --binary)\n",
             C.lineno);
   } else if (r < 0) {
     if (r != WSX_E_CLOSED)
@@ -145,8 +140,7 @@ static void send_line(const char *p, size_t n)
   }
 }
 
-static int append_line(const char *p, size_t n)
-{
+static int append_line(const char *p, size_t n) {
   if (C.line_len + n > MAX_LINE) {
     fprintf(stderr, "wsx connect: input line longer than %zu bytes\n",
             MAX_LINE);
@@ -173,8 +167,7 @@ static int append_line(const char *p, size_t n)
 
 /* Splits a chunk of stdin into lines and sends the complete ones; lines
  * without a copy when they lie whole in the chunk. */
-static void feed(const char *p, size_t n)
-{
+static void feed(const char *p, size_t n) {
   while (n && !C.in_eof) {
     const char *nl = memchr(p, '\n', n);
     if (!nl) {
@@ -198,23 +191,20 @@ static void feed(const char *p, size_t n)
   }
 }
 
-static void at_eof(void)
-{
+static void at_eof(void) {
   if (C.line_len && !C.in_eof)
     send_line(C.line, C.line_len);
   C.line_len = 0;
   finish_input();
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
-{
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
   (void)h;
   (void)hint;
   *b = uv_buf_init(C.buf, sizeof C.buf);
 }
 
-static void on_stream_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
-{
+static void on_stream_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   (void)st;
   if (n > 0) {
     feed(b->base, (size_t)n);
@@ -225,14 +215,12 @@ static void on_stream_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
   } else if (n == UV_EOF) {
     at_eof();
   } else if (n < 0) {
-    fprintf(stderr, "wsx connect: reading stdin: %s\n",
-            uv_strerror((int)n));
+    fprintf(stderr, "wsx connect: reading stdin: %s\n", uv_strerror((int)n));
     at_eof();
   }
 }
 
-static void on_fs_read(uv_fs_t *req)
-{
+static void on_fs_read(uv_fs_t *req) {
   ssize_t n = req->result;
   uv_fs_req_cleanup(req);
   C.fs_pending = 0;
@@ -248,8 +236,7 @@ static void on_fs_read(uv_fs_t *req)
   }
 }
 
-static void start_input(void)
-{
+static void start_input(void) {
   if (C.in_eof || C.waiting_drain)
     return;
   if (C.in_type == UV_FILE) {
@@ -275,8 +262,7 @@ static void start_input(void)
 }
 
 /* Pauses stdin; once it ended, closes it so the loop can finish. */
-static void stop_input(void)
-{
+static void stop_input(void) {
   if (!C.in_open)
     return;
   if (C.in_reading) {
@@ -289,8 +275,7 @@ static void stop_input(void)
   }
 }
 
-static int open_input(void)
-{
+static int open_input(void) {
   C.in_type = uv_guess_handle(0);
   int r;
   switch (C.in_type) {
@@ -321,15 +306,13 @@ static int open_input(void)
   return 0;
 }
 
-static void on_open(wsx_socket *s, void *ud)
-{
+static void on_open(wsx_socket *s, void *ud) {
   (void)s;
   (void)ud;
   start_input();
 }
 
-static void on_message(wsx_socket *s, const wsx_message *m, void *ud)
-{
+static void on_message(wsx_socket *s, const wsx_message *m, void *ud) {
   (void)s;
   (void)ud;
   if (m->len)
@@ -338,8 +321,7 @@ static void on_message(wsx_socket *s, const wsx_message *m, void *ud)
   fflush(stdout);
 }
 
-static void on_drain(wsx_socket *s, void *ud)
-{
+static void on_drain(wsx_socket *s, void *ud) {
   (void)s;
   (void)ud;
   if (C.waiting_drain) {
@@ -348,8 +330,7 @@ static void on_drain(wsx_socket *s, void *ud)
   }
 }
 
-static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud)
-{
+static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud) {
   (void)s;
   (void)ud;
   if (!C.failed)
@@ -357,17 +338,15 @@ static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud)
 }
 
 static void on_connect_failed(wsx_socket *s, const wsx_connect_failure *f,
-                              void *ud)
-{
+                              void *ud) {
   (void)ud;
   C.failed = 1;
   C.exit_code = 1;
-  fprintf(stderr, "wsx connect: cannot connect to %s: %s\n",
-          wsx_socket_url(s), f->message);
+  fprintf(stderr, "wsx connect: cannot connect to %s: %s\n", wsx_socket_url(s),
+          f->message);
 }
 
-static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud)
-{
+static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   (void)s;
   (void)ud;
   C.s = NULL;
@@ -391,8 +370,7 @@ static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud)
     C.exit_code = 1;
 }
 
-static void on_sigint(uv_signal_t *h, int signum)
-{
+static void on_sigint(uv_signal_t *h, int signum) {
   (void)h;
   (void)signum;
   if (C.in_eof) {
@@ -405,8 +383,7 @@ static void on_sigint(uv_signal_t *h, int signum)
 
 static int parse_args(int argc, char **argv, const char **url,
                       wsx_socket_options *o, const char **protocols,
-                      wsx_header *headers)
-{
+                      wsx_header *headers) {
   const char *v;
   size_t np = 0;
   int r;
@@ -414,13 +391,11 @@ static int parse_args(int argc, char **argv, const char **url,
     if (cli_is_help(argv[i])) {
       usage(stdout);
       return -1;
-    } else if ((r = cli_option("connect", argc, argv, &i, "--binary",
-                               NULL))) {
+    } else if ((r = cli_option("connect", argc, argv, &i, "--binary", NULL))) {
       if (r == 2)
         return 2;
       C.binary = 1;
-    } else if ((r = cli_option("connect", argc, argv, &i, "--protocol",
-                               &v))) {
+    } else if ((r = cli_option("connect", argc, argv, &i, "--protocol", &v))) {
       if (r == 2)
         return 2;
       if (!*v)
@@ -436,13 +411,12 @@ static int parse_args(int argc, char **argv, const char **url,
       const char *colon = strchr(v, ':');
       if (!colon || colon == v)
         return cli_usage_error("connect",
-                               "bad --header '%s' (expected 'Name: value')",
-                               v);
+                               "bad --header '%s' (expected 'Name: value')", v);
       wsx_header *h = &headers[o->num_headers++];
       h->name = v;
       h->name_len = (size_t)(colon - v);
-      while (h->name_len && (v[h->name_len - 1] == ' ' ||
-                             v[h->name_len - 1] == '\t'))
+      while (h->name_len &&
+             (v[h->name_len - 1] == ' ' || v[h->name_len - 1] == '\t'))
         h->name_len--;
       colon++;
       while (*colon == ' ' || *colon == '\t')
@@ -454,8 +428,7 @@ static int parse_args(int argc, char **argv, const char **url,
         return 2;
       C.tls.ca_file = v;
       o->tls = &C.tls;
-    } else if ((r = cli_option("connect", argc, argv, &i, "--deflate",
-                               NULL))) {
+    } else if ((r = cli_option("connect", argc, argv, &i, "--deflate", NULL))) {
       if (r == 2)
         return 2;
       if (!C.deflate && !(C.deflate = wsx_deflate_new(NULL))) {
@@ -481,8 +454,7 @@ static int parse_args(int argc, char **argv, const char **url,
         return 2;
       C.proxy.use_env = 1;
       o->proxy = &C.proxy;
-    } else if ((r = cli_option("connect", argc, argv, &i, "--proxy-ca",
-                               &v))) {
+    } else if ((r = cli_option("connect", argc, argv, &i, "--proxy-ca", &v))) {
       if (r == 2)
         return 2;
       C.proxy_tls.ca_file = v;
@@ -505,7 +477,7 @@ static int parse_args(int argc, char **argv, const char **url,
     return cli_usage_error("connect", "missing URL");
   if (C.proxy.tls && !o->proxy)
     return cli_usage_error("connect", "--proxy-ca / --proxy-insecure need "
-                           "--proxy or --proxy-env");
+                                      "--proxy or --proxy-env");
   protocols[np] = NULL;
   if (np)
     o->driver.protocols = protocols;
@@ -514,8 +486,7 @@ static int parse_args(int argc, char **argv, const char **url,
   return 0;
 }
 
-int wsx_cmd_connect(int argc, char **argv)
-{
+int wsx_cmd_connect(int argc, char **argv) {
   static const wsx_socket_callbacks cbs = {
       .open = on_open,
       .message = on_message,
@@ -557,24 +528,28 @@ int wsx_cmd_connect(int argc, char **argv)
     r = 1;
   } else if (!(C.s = wsx_socket_connect(C.loop, url, &o, &cbs, NULL, &err))) {
     if (err == WSX_E_URL && C.proxy.origin)
-      r = cli_usage_error("connect", "bad URL '%s' or proxy URL '%s' "
-                          "(expected http[s]://[user:pass@]host[:port])", url,
-                          C.proxy.origin);
+      r = cli_usage_error("connect",
+                          "bad URL '%s' or proxy URL '%s' "
+                          "(expected http[s]://[user:pass@]host[:port])",
+                          url, C.proxy.origin);
     else if (err == WSX_E_URL)
-      r = cli_usage_error("connect", "bad URL '%s' (expected "
-                          "ws://host[:port]/path)", url);
+      r = cli_usage_error("connect",
+                          "bad URL '%s' (expected "
+                          "ws://host[:port]/path)",
+                          url);
     else if (err == WSX_E_UNSUPPORTED)
-      r = cli_usage_error("connect", "'%s': this build supports only ws:// "
-                          "and wss:// URLs", url);
+      r = cli_usage_error("connect",
+                          "'%s': this build supports only ws:// "
+                          "and wss:// URLs",
+                          url);
     else if (err == WSX_E_TLS) {
       /* wsx_tls_last_error() names the file (--ca or --proxy-ca). */
       fprintf(stderr, "wsx connect: cannot load the CA file: %s\n",
               wsx_tls_last_error());
       r = 1;
-    }
-    else if (err == WSX_E_HEADER_VALUE)
+    } else if (err == WSX_E_HEADER_VALUE)
       r = cli_usage_error("connect", "bad --header or --origin value "
-                          "(CR, LF or an invalid name)");
+                                     "(CR, LF or an invalid name)");
     else {
       fprintf(stderr, "wsx connect: %s\n", wsx_uv_strerror(err));
       r = 1;

@@ -26,9 +26,9 @@
 /* Inline per-socket state (wsx_socket_ext). */
 typedef struct echo_conn {
   unsigned long long id; /* connection number printed in event lines */
-  int raw;      /* hybi framing, no extension: echo with send_frame,
-                   skipping a second UTF-8 validation of the payload */
-  int paused;   /* reading paused until `drain` (peer reads too slowly) */
+  int raw;               /* hybi framing, no extension: echo with send_frame,
+                            skipping a second UTF-8 validation of the payload */
+  int paused; /* reading paused until `drain` (peer reads too slowly) */
 } echo_conn;
 
 typedef struct echo_server {
@@ -49,8 +49,7 @@ typedef struct echo_server {
 
 static echo_server E;
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
   fprintf(f,
           "usage: wsx echo --port P [--host H] [--max-length N] [--deflate]\n"
           "                [--allow-drafts] [--quiet]\n"
@@ -80,14 +79,12 @@ static void usage(FILE *f)
           "2 bad arguments.\n");
 }
 
-static void print_event_end(void)
-{
+static void print_event_end(void) {
   putchar('\n');
   fflush(stdout);
 }
 
-static void on_open(wsx_socket *s, void *ud)
-{
+static void on_open(wsx_socket *s, void *ud) {
   (void)ud;
   echo_conn *c = wsx_socket_ext(s);
   c->id = ++E.next_id;
@@ -110,8 +107,7 @@ static void on_open(wsx_socket *s, void *ud)
   print_event_end();
 }
 
-static void on_message(wsx_socket *s, const wsx_message *m, void *ud)
-{
+static void on_message(wsx_socket *s, const wsx_message *m, void *ud) {
   (void)ud;
   echo_conn *c = wsx_socket_ext(s);
   int r;
@@ -127,16 +123,14 @@ static void on_message(wsx_socket *s, const wsx_message *m, void *ud)
     c->paused = 1;
 }
 
-static void on_drain(wsx_socket *s, void *ud)
-{
+static void on_drain(wsx_socket *s, void *ud) {
   (void)ud;
   echo_conn *c = wsx_socket_ext(s);
   if (c->paused && wsx_socket_resume(s) == WSX_OK)
     c->paused = 0;
 }
 
-static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud)
-{
+static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud) {
   (void)ud;
   if (E.quiet)
     return;
@@ -146,8 +140,7 @@ static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud)
   print_event_end();
 }
 
-static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud)
-{
+static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   (void)ud;
   if (E.quiet)
     return;
@@ -168,8 +161,7 @@ static const wsx_socket_callbacks socket_cbs = {
     .drain = on_drain,
 };
 
-static void on_request(wsx_server *srv, wsx_request *req, void *ud)
-{
+static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
   (void)srv;
   (void)ud;
   size_t n = 0, plen = 0;
@@ -190,46 +182,39 @@ static void on_request(wsx_server *srv, wsx_request *req, void *ud)
 }
 
 static void on_server_error(wsx_server *srv, int err, const char *message,
-                            void *ud)
-{
+                            void *ud) {
   (void)srv;
   (void)ud;
   fprintf(stderr, "wsx echo: %s (%s)\n", message, wsx_uv_strerror(err));
 }
 
-static void on_handle_closed(uv_handle_t *h)
-{
-  (void)h;
-}
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
-static void close_handles(void)
-{
+static void close_handles(void) {
   uv_close((uv_handle_t *)&E.sigint, on_handle_closed);
   uv_close((uv_handle_t *)&E.sigterm, on_handle_closed);
   uv_close((uv_handle_t *)&E.grace, on_handle_closed);
 }
 
-static void on_server_closed(wsx_server *srv, void *ud)
-{
+static void on_server_closed(wsx_server *srv, void *ud) {
   (void)srv;
   (void)ud;
   E.srv = NULL;
   close_handles();
 }
 
-static void on_grace_expired(uv_timer_t *t)
-{
+static void on_grace_expired(uv_timer_t *t) {
   (void)t;
-  fprintf(stderr, "wsx echo: %zu connection(s) still closing after %d ms; "
-                  "exiting\n",
+  fprintf(stderr,
+          "wsx echo: %zu connection(s) still closing after %d ms; "
+          "exiting\n",
           E.srv ? wsx_server_connection_count(E.srv) : (size_t)0,
           SHUTDOWN_GRACE_MS);
   fflush(stdout);
   exit(0);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
-{
+static void on_signal(uv_signal_t *h, int signum) {
   (void)h;
   if (E.stopping) {
     fprintf(stderr, "wsx echo: signal %d during shutdown; exiting now\n",
@@ -248,8 +233,7 @@ static void on_signal(uv_signal_t *h, int signum)
 /* Parses the options into *opts / *host / *port. Returns 0, 2 (usage error,
  * printed) or -1 (--help printed: exit 0). */
 static int parse_args(int argc, char **argv, wsx_server_options *opts,
-                      const char **host, int *port)
-{
+                      const char **host, int *port) {
   const char *v;
   int have_port = 0, r;
   for (int i = 1; i < argc; i++) {
@@ -264,8 +248,7 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
       if (r == 2 || cli_host("echo", v))
         return 2;
       *host = v;
-    } else if ((r = cli_option("echo", argc, argv, &i, "--max-length",
-                               &v))) {
+    } else if ((r = cli_option("echo", argc, argv, &i, "--max-length", &v))) {
       uint64_t n;
       if (r == 2 || cli_uint("echo", "--max-length", v, UINT64_MAX, &n))
         return 2;
@@ -312,8 +295,7 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
   return 0;
 }
 
-static int start(const char *host, int port, const wsx_server_options *opts)
-{
+static int start(const char *host, int port, const wsx_server_options *opts) {
   static const wsx_server_callbacks server_cbs = {
       .request = on_request,
       .error = on_server_error,
@@ -341,8 +323,7 @@ static int start(const char *host, int port, const wsx_server_options *opts)
   return 0;
 }
 
-int wsx_cmd_echo(int argc, char **argv)
-{
+int wsx_cmd_echo(int argc, char **argv) {
   wsx_server_options opts;
   const char *host = "0.0.0.0";
   int port = 0;

@@ -22,14 +22,14 @@ static const command commands[] = {
      "client for the Autobahn|Testsuite fuzzingserver"},
     {"serve", wsx_cmd_serve,
      "demo server: page with chat, EventSource clock, echo"},
-    {"bench", wsx_cmd_bench, "load generator (messages/s against an echo "
-                             "server)"},
+    {"bench", wsx_cmd_bench,
+     "load generator (messages/s against an echo "
+     "server)"},
 };
 
 #define NUM_COMMANDS (sizeof commands / sizeof commands[0])
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
   fprintf(f, "usage: wsx COMMAND [OPTIONS]\n"
              "       wsx --help | --version\n\n"
              "WebSocket tools built on libwsx.\n\ncommands:\n");
@@ -39,16 +39,14 @@ static void usage(FILE *f)
              "Exit status: 0 success, 1 failure, 2 bad arguments.\n");
 }
 
-static const command *find(const char *name)
-{
+static const command *find(const char *name) {
   for (size_t i = 0; i < NUM_COMMANDS; i++)
     if (!strcmp(commands[i].name, name))
       return &commands[i];
   return NULL;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -60,8 +58,8 @@ int main(int argc, char **argv)
   }
   if (!strcmp(a, "-V") || !strcmp(a, "--version") || !strcmp(a, "version")) {
     const char *lib = wsx_version(0);
-    printf("wsx %s (libwsx %s, libuv %s)\n", WSX_VERSION_STR,
-           lib ? lib : "?", uv_version_string());
+    printf("wsx %s (libwsx %s, libuv %s)\n", WSX_VERSION_STR, lib ? lib : "?",
+           uv_version_string());
     return 0;
   }
   if (!strcmp(a, "help")) {

@@ -26,8 +26,7 @@ struct session {
 
 static volatile sig_atomic_t stop;
 
-static int append(struct session *s, const void *in, size_t len)
-{
+static int append(struct session *s, const void *in, size_t len) {
   if (s->len + len > s->cap) {
     size_t cap = s->cap ? s->cap : 256;
     while (cap < s->len + len)
@@ -44,8 +43,7 @@ static int append(struct session *s, const void *in, size_t len)
 }
 
 static int echo_cb(struct lws *wsi, enum lws_callback_reasons reason,
-                   void *user, void *in, size_t len)
-{
+                   void *user, void *in, size_t len) {
   struct session *s = user;
   switch (reason) {
   case LWS_CALLBACK_RECEIVE:
@@ -67,8 +65,7 @@ static int echo_cb(struct lws *wsi, enum lws_callback_reasons reason,
     if (!s->ready)
       break;
     if (lws_write(wsi, s->buf + LWS_PRE, s->len,
-                  s->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) <
-        (int)s->len)
+                  s->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)s->len)
       return -1;
     s->ready = 0;
     s->len = 0;
@@ -88,14 +85,12 @@ static const struct lws_protocols protocols[] = {
     {"echo", echo_cb, sizeof(struct session), 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
-static void on_signal(int sig)
-{
+static void on_signal(int sig) {
   (void)sig;
   stop = 1;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   if (argc != 2 || atoi(argv[1]) <= 0 || atoi(argv[1]) > 65535) {
     fprintf(stderr, "usage: lws_echo PORT\n");
     return 2;

@@ -22,8 +22,7 @@ typedef struct pending_write {
 
 static char read_buf[READ_BUF_SIZE];
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
   (void)suggested;
   *buf = uv_buf_init(read_buf, sizeof read_buf);
@@ -31,14 +30,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_closed(uv_handle_t *h) { free(h); }
 
-static void on_written(uv_write_t *req, int status)
-{
+static void on_written(uv_write_t *req, int status) {
   (void)status;
   free(req);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread < 0) {
     uv_close((uv_handle_t *)s, on_closed);
     return;
@@ -67,8 +64,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   }
 }
 
-static void on_connection(uv_stream_t *server, int status)
-{
+static void on_connection(uv_stream_t *server, int status) {
   if (status < 0)
     return;
   uv_tcp_t *c = malloc(sizeof *c);
@@ -83,8 +79,7 @@ static void on_connection(uv_stream_t *server, int status)
   uv_read_start((uv_stream_t *)c, on_alloc, on_read);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   if (argc != 2 || atoi(argv[1]) <= 0 || atoi(argv[1]) > 65535) {
     fprintf(stderr, "usage: raw_echo PORT\n");
     return 2;

@@ -48,32 +48,34 @@ WSX_EXTERN const char *wsx_version(int least);
  */
 enum wsx_error {
   WSX_OK = 0,
-  WSX_E_INVALID = -1001,     /* an argument is invalid (NULL, out of range) */
-  WSX_E_STATE = -1002,       /* call not allowed in the current state */
-  WSX_E_NOMEM = -1003,       /* the allocator returned NULL */
-  WSX_E_HEADER_VALUE = -1004,/* header name/value contains CR, LF or NUL */
-  WSX_E_URL = -1005,         /* URL could not be parsed / unsupported scheme */
-  WSX_E_UNSUPPORTED = -1006, /* not available for this protocol version */
-  WSX_E_TOO_BIG = -1007,     /* payload larger than allowed (control > 125) */
-  WSX_E_CLOSED = -1008,      /* connection is closing or closed */
-  WSX_E_AGAIN = -1009,       /* partial input: call again with more bytes */
-  WSX_E_BUSY = -1010,        /* resource in use (e.g. listener already bound) */
-  WSX_E_TIMEOUT = -1011,     /* a timer expired */
-  WSX_E_EXTENSION = -1012,   /* extension negotiation or processing failed */
-  WSX_E_IO = -1013,          /* transport error (detail says which) */
-  WSX_E_TLS = -1014,         /* TLS error (detail says which) */
-  WSX_E_DNS = -1015,         /* name resolution failed */
-  WSX_E_PROXY = -1016,       /* proxy refused or failed */
+  WSX_E_INVALID = -1001,      /* an argument is invalid (NULL, out of range) */
+  WSX_E_STATE = -1002,        /* call not allowed in the current state */
+  WSX_E_NOMEM = -1003,        /* the allocator returned NULL */
+  WSX_E_HEADER_VALUE = -1004, /* header name/value contains CR, LF or NUL */
+  WSX_E_URL = -1005,          /* URL could not be parsed / unsupported scheme */
+  WSX_E_UNSUPPORTED = -1006,  /* not available for this protocol version */
+  WSX_E_TOO_BIG = -1007,      /* payload larger than allowed (control > 125) */
+  WSX_E_CLOSED = -1008,       /* connection is closing or closed */
+  WSX_E_AGAIN = -1009,        /* partial input: call again with more bytes */
+  WSX_E_BUSY = -1010,      /* resource in use (e.g. listener already bound) */
+  WSX_E_TIMEOUT = -1011,   /* a timer expired */
+  WSX_E_EXTENSION = -1012, /* extension negotiation or processing failed */
+  WSX_E_IO = -1013,        /* transport error (detail says which) */
+  WSX_E_TLS = -1014,       /* TLS error (detail says which) */
+  WSX_E_DNS = -1015,       /* name resolution failed */
+  WSX_E_PROXY = -1016,     /* proxy refused or failed */
   /* Fatal: the object is dead after these. */
   WSX_E_FATAL = -1050,
-  WSX_E_PROTOCOL = -1050,    /* peer broke RFC 6455 (close 1002) */
-  WSX_E_UTF8 = -1051,        /* invalid UTF-8 in text or close reason (1007) */
-  WSX_E_MESSAGE_TOO_BIG = -1052, /* max_length / frame / fragment limit (1009) */
-  WSX_E_HANDSHAKE = -1053,   /* the opening handshake failed */
-  WSX_E_HTTP = -1054,        /* malformed HTTP head */
-  WSX_E_HEAD_TOO_BIG = -1055,/* HTTP head over the size or header-count limit */
-  WSX_E_POLICY = -1056,      /* rejected by a policy limit (1008) */
-  WSX_E_INTERNAL = -1057     /* a bug in wsx; please report it */
+  WSX_E_PROTOCOL = -1050, /* peer broke RFC 6455 (close 1002) */
+  WSX_E_UTF8 = -1051,     /* invalid UTF-8 in text or close reason (1007) */
+  WSX_E_MESSAGE_TOO_BIG =
+      -1052,               /* max_length / frame / fragment limit (1009) */
+  WSX_E_HANDSHAKE = -1053, /* the opening handshake failed */
+  WSX_E_HTTP = -1054,      /* malformed HTTP head */
+  WSX_E_HEAD_TOO_BIG =
+      -1055,             /* HTTP head over the size or header-count limit */
+  WSX_E_POLICY = -1056,  /* rejected by a policy limit (1008) */
+  WSX_E_INTERNAL = -1057 /* a bug in wsx; please report it */
 };
 
 /* Returns a static, human-readable name for an error code (never NULL). */

@@ -65,8 +65,8 @@ enum wsx_close_code {
   WSX_CLOSE_GOING_AWAY = 1001,
   WSX_CLOSE_PROTOCOL_ERROR = 1002,
   WSX_CLOSE_UNACCEPTABLE = 1003,
-  WSX_CLOSE_NO_STATUS = 1005,   /* never sent; reported when none received */
-  WSX_CLOSE_ABNORMAL = 1006,    /* never sent; connection dropped */
+  WSX_CLOSE_NO_STATUS = 1005, /* never sent; reported when none received */
+  WSX_CLOSE_ABNORMAL = 1006,  /* never sent; connection dropped */
   WSX_CLOSE_INVALID_DATA = 1007,
   WSX_CLOSE_POLICY = 1008,
   WSX_CLOSE_TOO_LARGE = 1009,
@@ -143,16 +143,16 @@ typedef struct wsx_message {
                           including WSX_OP_CONTINUATION) */
   const uint8_t *data; /* borrowed for the callback's duration */
   size_t len;
-  int fin;             /* frame mode: final fragment. Message mode: 1. */
-  int rsv;             /* frame mode: RSV bits of the frame (as received,
-                          before extensions). Message mode: 0. */
+  int fin; /* frame mode: final fragment. Message mode: 1. */
+  int rsv; /* frame mode: RSV bits of the frame (as received,
+              before extensions). Message mode: 0. */
 } wsx_message;
 
 typedef struct wsx_close_event {
   uint16_t code;      /* 1005 when the peer sent none; 1006 when dropped */
   const char *reason; /* UTF-8, NUL-terminated, borrowed */
   size_t reason_len;
-  int clean;          /* 1 if the closing handshake completed */
+  int clean; /* 1 if the closing handshake completed */
 } wsx_close_event;
 
 typedef struct wsx_error_event {
@@ -211,9 +211,10 @@ WSX_EXTERN wsx_driver *wsx_driver_new_server(const wsx_driver_options *opts,
  * driver keeps its own copy of method, target and headers). The driver
  * validates it in wsx_driver_start().
  */
-WSX_EXTERN wsx_driver *wsx_driver_new_server_request(
-    const wsx_http_request *req, const wsx_driver_options *opts,
-    const wsx_driver_callbacks *cbs, void *user_data);
+WSX_EXTERN wsx_driver *
+wsx_driver_new_server_request(const wsx_http_request *req,
+                              const wsx_driver_options *opts,
+                              const wsx_driver_callbacks *cbs, void *user_data);
 
 /* `url` is ws://host[:port]/path?query or wss://...; copied. */
 WSX_EXTERN wsx_driver *wsx_driver_new_client(const char *url,
@@ -274,8 +275,9 @@ WSX_EXTERN int wsx_driver_send_text(wsx_driver *d, const char *data,
 WSX_EXTERN int wsx_driver_send_binary(wsx_driver *d, const void *data,
                                       size_t len);
 /* Flags for wsx_driver_send(). */
-#define WSX_SEND_UNCOMPRESSED 1u /* skip permessage-deflate (and any other
-                                    transforming extension) for this message */
+#define WSX_SEND_UNCOMPRESSED                                                  \
+  1u /* skip permessage-deflate (and any other                                 \
+        transforming extension) for this message */
 
 /* General form of send_text / send_binary: `opcode` is WSX_OP_TEXT or
  * WSX_OP_BINARY; `flags` is 0 or WSX_SEND_UNCOMPRESSED. Same returns, plus
@@ -314,10 +316,11 @@ WSX_EXTERN void wsx_driver_abort(wsx_driver *d, uint16_t code,
 /* Accessors. Returned strings are owned by the driver and valid until it
  * is freed (protocol: until it changes, i.e. from open on it is fixed). */
 WSX_EXTERN int wsx_driver_ready_state(const wsx_driver *d);
-WSX_EXTERN const char *wsx_driver_protocol(const wsx_driver *d); /* "" if none */
-WSX_EXTERN const char *wsx_driver_version(const wsx_driver *d);  /* "hybi-13" */
-WSX_EXTERN const char *wsx_driver_url(const wsx_driver *d);      /* client, or
-                          server: scheme+host+target once the request is known */
+WSX_EXTERN const char *
+wsx_driver_protocol(const wsx_driver *d);                       /* "" if none */
+WSX_EXTERN const char *wsx_driver_version(const wsx_driver *d); /* "hybi-13" */
+WSX_EXTERN const char *wsx_driver_url(const wsx_driver *d);     /* client, or
+                         server: scheme+host+target once the request is known */
 /* Negotiated Sec-WebSocket-Extensions header value ("" if none). */
 WSX_EXTERN const char *wsx_driver_extensions(const wsx_driver *d);
 /* Client: status code of the handshake response (0 before it). */
@@ -338,7 +341,8 @@ WSX_EXTERN int wsx_driver_is_websocket(const wsx_driver *d);
  * consumed as WebSocket data (e.g. the body of a plain HTTP request).
  * Valid until the next parse() or free. */
 WSX_EXTERN const uint8_t *wsx_driver_body(const wsx_driver *d, size_t *len);
-/* Last fatal error code (WSX_OK if none) and its detail message ("" if none). */
+/* Last fatal error code (WSX_OK if none) and its detail message ("" if none).
+ */
 WSX_EXTERN int wsx_driver_last_error(const wsx_driver *d, const char **msg);
 
 /*

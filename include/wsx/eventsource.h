@@ -70,8 +70,7 @@ typedef struct wsx_eventsource_options {
  * lists text/event-stream. */
 WSX_EXTERN int wsx_eventsource_is_eventsource(const wsx_request *req);
 /* The same test on a parsed head (for adoption). */
-WSX_EXTERN int wsx_eventsource_is_eventsource_http(
-    const wsx_http_request *req);
+WSX_EXTERN int wsx_eventsource_is_eventsource_http(const wsx_http_request *req);
 
 /*
  * Makes an EventSource from a plain HTTP request of the wsx server front
@@ -128,8 +127,7 @@ WSX_EXTERN int wsx_eventsource_close(wsx_eventsource *es);
 WSX_EXTERN const char *wsx_eventsource_url(const wsx_eventsource *es);
 /* Last-Event-ID header, else the `lastEventId` query parameter (decoded),
  * else "". */
-WSX_EXTERN const char *wsx_eventsource_last_event_id(
-    const wsx_eventsource *es);
+WSX_EXTERN const char *wsx_eventsource_last_event_id(const wsx_eventsource *es);
 /* Bytes accepted by send calls but not yet written to the kernel. */
 WSX_EXTERN size_t wsx_eventsource_buffered_amount(const wsx_eventsource *es);
 WSX_EXTERN void *wsx_eventsource_user_data(const wsx_eventsource *es);
@@ -230,25 +228,26 @@ typedef struct wsx_eventsource_client_options {
  * wsx_tls_last_error()), WSX_E_INVALID, WSX_E_HEADER_VALUE, WSX_E_NOMEM, or
  * a libuv error; no callback fires then.
  */
-WSX_EXTERN wsx_eventsource_client *wsx_eventsource_client_new(
-    uv_loop_t *loop, const char *url,
-    const wsx_eventsource_client_options *opts,
-    const wsx_eventsource_client_callbacks *cbs, void *user_data, int *err);
+WSX_EXTERN wsx_eventsource_client *
+wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
+                           const wsx_eventsource_client_options *opts,
+                           const wsx_eventsource_client_callbacks *cbs,
+                           void *user_data, int *err);
 /* Stops for good (no more events except `close`, which fires from the
  * loop). Returns WSX_OK or WSX_E_CLOSED (already closing). */
 WSX_EXTERN int wsx_eventsource_client_close(wsx_eventsource_client *c);
-WSX_EXTERN int wsx_eventsource_client_ready_state(
-    const wsx_eventsource_client *c);
-WSX_EXTERN const char *wsx_eventsource_client_url(
-    const wsx_eventsource_client *c);
+WSX_EXTERN int
+wsx_eventsource_client_ready_state(const wsx_eventsource_client *c);
+WSX_EXTERN const char *
+wsx_eventsource_client_url(const wsx_eventsource_client *c);
 /* The last event ID that will be sent on reconnect ("" if none). */
-WSX_EXTERN const char *wsx_eventsource_client_last_event_id(
-    const wsx_eventsource_client *c);
+WSX_EXTERN const char *
+wsx_eventsource_client_last_event_id(const wsx_eventsource_client *c);
 /* The current reconnection time in ms. */
-WSX_EXTERN uint32_t wsx_eventsource_client_retry(
-    const wsx_eventsource_client *c);
-WSX_EXTERN void *wsx_eventsource_client_user_data(
-    const wsx_eventsource_client *c);
+WSX_EXTERN uint32_t
+wsx_eventsource_client_retry(const wsx_eventsource_client *c);
+WSX_EXTERN void *
+wsx_eventsource_client_user_data(const wsx_eventsource_client *c);
 
 #ifdef __cplusplus
 }

@@ -58,7 +58,7 @@ typedef struct wsx_extension_offer {
 typedef struct wsx_extension_offers {
   wsx_extension_offer *offers;
   size_t num_offers;
-  void *storage_; /* private */
+  void *storage_;       /* private */
   wsx_allocator alloc_; /* private */
 } wsx_extension_offers;
 

@@ -37,7 +37,7 @@ typedef struct wsx_http_request {
   size_t method_len;
   const char *target; /* request-target as sent, e.g. "/chat?x=1" */
   size_t target_len;
-  int minor_version; /* 0 or 1 (HTTP/1.0 or HTTP/1.1) */
+  int minor_version;   /* 0 or 1 (HTTP/1.0 or HTTP/1.1) */
   wsx_header *headers; /* caller-provided array */
   size_t num_headers;
 } wsx_http_request;

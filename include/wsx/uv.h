@@ -124,10 +124,8 @@ typedef struct wsx_socket_callbacks {
   void (*message)(wsx_socket *s, const wsx_message *m, void *user_data);
   /* driver.frame_events only: one data frame. */
   void (*frame)(wsx_socket *s, const wsx_message *m, void *user_data);
-  void (*ping)(wsx_socket *s, const uint8_t *data, size_t len,
-               void *user_data);
-  void (*pong)(wsx_socket *s, const uint8_t *data, size_t len,
-               void *user_data);
+  void (*ping)(wsx_socket *s, const uint8_t *data, size_t len, void *user_data);
+  void (*pong)(wsx_socket *s, const uint8_t *data, size_t len, void *user_data);
   /* A protocol, I/O, policy or timeout error. Always followed (perhaps
    * later) by `close`. */
   void (*error)(wsx_socket *s, const wsx_error_event *e, void *user_data);
@@ -355,7 +353,7 @@ WSX_EXTERN int wsx_socket_ready_state(const wsx_socket *s);
 /* Bytes accepted by send calls but not yet written to the kernel. */
 WSX_EXTERN size_t wsx_socket_buffered_amount(const wsx_socket *s);
 WSX_EXTERN const char *wsx_socket_url(const wsx_socket *s);
-WSX_EXTERN const char *wsx_socket_protocol(const wsx_socket *s); /* "" */
+WSX_EXTERN const char *wsx_socket_protocol(const wsx_socket *s);   /* "" */
 WSX_EXTERN const char *wsx_socket_extensions(const wsx_socket *s); /* "" */
 WSX_EXTERN const char *wsx_socket_version(const wsx_socket *s); /* "hybi-13" */
 /* Client: status of the handshake response (0 before it). */
@@ -364,8 +362,7 @@ WSX_EXTERN int wsx_socket_status_code(const wsx_socket *s);
  * headers, available in `connection` and until `open` returns only (the
  * driver releases the request when the connection opens, so an idle
  * connection holds no head): copy what you need then. *n = 0 otherwise. */
-WSX_EXTERN const wsx_header *wsx_socket_headers(const wsx_socket *s,
-                                                size_t *n);
+WSX_EXTERN const wsx_header *wsx_socket_headers(const wsx_socket *s, size_t *n);
 /* Peer address as text ("127.0.0.1", "::1", "" for Unix sockets) into
  * buf[len] (46 bytes suffice); *port (if non-NULL) receives the port.
  * Returns WSX_OK, WSX_E_INVALID (buf too small) or a libuv error. */
@@ -401,8 +398,7 @@ typedef struct wsx_server_callbacks {
   void (*request)(wsx_server *srv, wsx_request *req, void *user_data);
   /* The client went away (or handshake_timeout expired) while `req` was
    * still pending; `req` is invalid after this returns. */
-  void (*request_aborted)(wsx_server *srv, wsx_request *req,
-                          void *user_data);
+  void (*request_aborted)(wsx_server *srv, wsx_request *req, void *user_data);
   /* auto_accept: a new socket, before its `open` fires. Set its user data
    * or callbacks here. */
   void (*connection)(wsx_server *srv, wsx_socket *s, void *user_data);
@@ -413,8 +409,7 @@ typedef struct wsx_server_callbacks {
   void (*http_request)(wsx_server *srv, wsx_request *req, wsx_http_res *res,
                        void *user_data);
   /* A listener failed to accept (e.g. EMFILE) — informational. */
-  void (*error)(wsx_server *srv, int err, const char *message,
-                void *user_data);
+  void (*error)(wsx_server *srv, int err, const char *message, void *user_data);
   /* After wsx_server_free(): every listener and connection is closed; the
    * server's memory is released when this returns. */
   void (*closed)(wsx_server *srv, void *user_data);
@@ -445,9 +440,9 @@ typedef struct wsx_server_options {
   /* Largest plain HTTP request body (0 = 64 KiB); over it: 413. Bodies with
    * Transfer-Encoding get 501. */
   uint32_t max_http_body;
-  int backlog;     /* 0 = 511 */
-  int ipv6_only;   /* IPv6 listeners: no v4-mapped addresses */
-  int reuse_port;  /* SO_REUSEPORT (one server per loop per core) */
+  int backlog;    /* 0 = 511 */
+  int ipv6_only;  /* IPv6 listeners: no v4-mapped addresses */
+  int reuse_port; /* SO_REUSEPORT (one server per loop per core) */
   /* Non-NULL: a TLS (wss) server (wsx/tls.h; certificates are loaded by
    * wsx_server_new, the struct is not kept). handshake_timeout covers the
    * TLS handshake. */
@@ -473,8 +468,7 @@ WSX_EXTERN wsx_server *wsx_server_new(uv_loop_t *loop,
  * ::1). Returns WSX_OK, WSX_E_INVALID (bad host literal), WSX_E_STATE
  * (unmounted / freed), WSX_E_NOMEM, or a libuv error (UV_EADDRINUSE, ...).
  */
-WSX_EXTERN int wsx_server_listen(wsx_server *srv, const char *host,
-                                 int port);
+WSX_EXTERN int wsx_server_listen(wsx_server *srv, const char *host, int port);
 /* Listens on a Unix domain socket at `path` (must not exist). Same returns.
  */
 WSX_EXTERN int wsx_server_listen_unix(wsx_server *srv, const char *path);
@@ -534,15 +528,14 @@ WSX_EXTERN int wsx_request_is_websocket(const wsx_request *req);
 /* The parsed head (spans as in wsx_request_headers). */
 WSX_EXTERN const wsx_http_request *wsx_request_http(const wsx_request *req);
 /* Plain HTTP: the request body (Content-Length bytes). */
-WSX_EXTERN const uint8_t *wsx_request_body(const wsx_request *req,
-                                           size_t *len);
+WSX_EXTERN const uint8_t *wsx_request_body(const wsx_request *req, size_t *len);
 /* The TCP peer address ("" for Unix sockets) and port. */
 WSX_EXTERN const char *wsx_request_remote_address(const wsx_request *req,
                                                   int *port);
 /* trust_forwarded_for: addresses from X-Forwarded-For, client first, then
  * the proxies; *n = 0 otherwise. */
-WSX_EXTERN const char *const *wsx_request_forwarded_for(
-    const wsx_request *req, size_t *n);
+WSX_EXTERN const char *const *wsx_request_forwarded_for(const wsx_request *req,
+                                                        size_t *n);
 WSX_EXTERN wsx_server *wsx_request_server(const wsx_request *req);
 
 /*
@@ -555,11 +548,9 @@ WSX_EXTERN wsx_server *wsx_request_server(const wsx_request *req);
  * (protocol not offered, or not an upgrade), WSX_E_HANDSHAKE (the driver
  * refused the request: it was answered with 400 and closed), WSX_E_NOMEM.
  */
-WSX_EXTERN wsx_socket *wsx_request_accept(wsx_request *req,
-                                          const char *protocol,
-                                          const char *origin,
-                                          const wsx_socket_callbacks *cbs,
-                                          void *user_data, int *err);
+WSX_EXTERN wsx_socket *
+wsx_request_accept(wsx_request *req, const char *protocol, const char *origin,
+                   const wsx_socket_callbacks *cbs, void *user_data, int *err);
 
 /*
  * Rejects: answers `status` (0 = 403) with a small text body, the header
@@ -570,8 +561,8 @@ WSX_EXTERN wsx_socket *wsx_request_accept(wsx_request *req,
  * connection is dropped).
  */
 WSX_EXTERN int wsx_request_reject(wsx_request *req, int status,
-                                  const char *reason,
-                                  const wsx_header *headers, size_t n);
+                                  const char *reason, const wsx_header *headers,
+                                  size_t n);
 
 /* ------------------------------------------------------------------------ */
 /* HTTP response writer (plain HTTP requests through the server front)      */
@@ -618,8 +609,7 @@ WSX_EXTERN int wsx_http_res_end(wsx_http_res *res, const void *data,
 WSX_EXTERN int wsx_http_res_destroy(wsx_http_res *res);
 /* Replaces the server's socket.high_water_mark for this response (0 =
  * back to the server's): writes return 1 and `drain` is owed above it. */
-WSX_EXTERN void wsx_http_res_set_high_water_mark(wsx_http_res *res,
-                                                 size_t hwm);
+WSX_EXTERN void wsx_http_res_set_high_water_mark(wsx_http_res *res, size_t hwm);
 WSX_EXTERN size_t wsx_http_res_buffered_amount(const wsx_http_res *res);
 WSX_EXTERN void wsx_http_res_set_callbacks(wsx_http_res *res,
                                            const wsx_http_res_callbacks *cbs,

@@ -56,8 +56,8 @@ static int list_has_token(const char *v, size_t vlen, const char *token,
   return 0;
 }
 
-int wsx_header_has_token(const wsx_header *headers, size_t n,
-                         const char *name, const char *token) {
+int wsx_header_has_token(const wsx_header *headers, size_t n, const char *name,
+                         const char *token) {
   size_t i, nlen, tlen;
   if (!headers || !name || !token)
     return 0;

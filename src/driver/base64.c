@@ -53,8 +53,7 @@ static int b64_value(char ch) {
  * over before the padding (so every byte string has exactly one accepted
  * encoding; a Sec-WebSocket-Key is compared by its decoded length).
  */
-long wsx__base64_decode(const char *in, size_t n, uint8_t *out,
-                        size_t outcap) {
+long wsx__base64_decode(const char *in, size_t n, uint8_t *out, size_t outcap) {
   size_t i, o = 0, pad = 0, outlen;
 
   if (n % 4 != 0)

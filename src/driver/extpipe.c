@@ -200,7 +200,7 @@ typedef struct stage_sink {
   int first; /* nothing written downstream yet */
   int opcode;
   unsigned *rsv;
-  unsigned extra; /* flags passed on to every downstream call */
+  unsigned extra;  /* flags passed on to every downstream call */
   int down_failed; /* a later stage (or the message) returned the error */
 } stage_sink;
 
@@ -213,10 +213,10 @@ static int sink_write(wsx_ext_sink *s, const void *data, size_t len) {
   stage_sink *ss = (stage_sink *)s;
   unsigned flags = (ss->first ? WSX_EXT_FIRST : 0) | ss->extra;
   ss->first = 0;
-  int rc = ss->incoming
-               ? push_in(ss->d, ss->next, ss->opcode, ss->rsv, data, len, flags)
-               : push_out(ss->d, ss->next, ss->opcode, ss->rsv, data, len,
-                          flags);
+  int rc =
+      ss->incoming
+          ? push_in(ss->d, ss->next, ss->opcode, ss->rsv, data, len, flags)
+          : push_out(ss->d, ss->next, ss->opcode, ss->rsv, data, len, flags);
   ss->down_failed = rc != WSX_OK;
   return rc;
 }
@@ -259,8 +259,7 @@ static int push_out(wsx_driver *d, size_t k, int opcode, unsigned *rsv,
     return wsx__buf_append(&d->ext_out, &d->alloc, p, n);
   wsx__active_ext *a = &d->active[k];
   unsigned extra = flags & WSX_EXT_UNCOMPRESSED;
-  stage_sink ss = {{sink_write, NULL}, d, k + 1, 0, 1, opcode, rsv, extra,
-                   0};
+  stage_sink ss = {{sink_write, NULL}, d, k + 1, 0, 1, opcode, rsv, extra, 0};
   ss.first = (flags & WSX_EXT_FIRST) ? 1 : 0;
   int rc = a->ext->type->process_outgoing(a->session, opcode, rsv, p, n, flags,
                                           &ss.sink);

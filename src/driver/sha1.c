@@ -4,10 +4,10 @@
 #include <string.h>
 
 typedef struct sha1_ctx {
-  uint32_t h[5];     /* running hash */
-  uint64_t total;    /* bytes absorbed so far */
-  uint8_t blk[64];   /* pending partial block */
-  size_t n;          /* bytes used in blk, < 64 */
+  uint32_t h[5];   /* running hash */
+  uint64_t total;  /* bytes absorbed so far */
+  uint8_t blk[64]; /* pending partial block */
+  size_t n;        /* bytes used in blk, < 64 */
 } sha1_ctx;
 
 static uint32_t rol32(uint32_t x, unsigned r) {

@@ -35,11 +35,11 @@ enum {
   U8_NEED1 = 1,
   U8_NEED2 = 2,
   U8_NEED3 = 3,
-  U8_E0 = 4,     /* after E0: A0..BF, then 1 more (no overlong < U+0800) */
-  U8_ED = 5,     /* after ED: 80..9F, then 1 more (no surrogates) */
-  U8_F0 = 6,     /* after F0: 90..BF, then 2 more (no overlong < U+10000) */
-  U8_F4 = 7,     /* after F4: 80..8F, then 2 more (nothing > U+10FFFF) */
-  U8_REJECT = 8  /* sticky: the input was invalid */
+  U8_E0 = 4,    /* after E0: A0..BF, then 1 more (no overlong < U+0800) */
+  U8_ED = 5,    /* after ED: 80..9F, then 1 more (no surrogates) */
+  U8_F0 = 6,    /* after F0: 90..BF, then 2 more (no overlong < U+10000) */
+  U8_F4 = 7,    /* after F4: 80..8F, then 2 more (nothing > U+10FFFF) */
+  U8_REJECT = 8 /* sticky: the input was invalid */
 };
 
 /* Classifies a lead byte into the state that follows it. */
@@ -140,12 +140,12 @@ static size_t ascii_prefix(const uint8_t *p, size_t len) {
  * an error class that all three nibbles allow. Third and fourth bytes of
  * long sequences are then matched against "two continuations in a row".
  */
-#define U8_TOO_SHORT (1 << 0)  /* lead followed by a non-continuation */
-#define U8_TOO_LONG (1 << 1)   /* ASCII followed by a continuation */
-#define U8_OVERLONG_3 (1 << 2) /* E0 80..9F */
-#define U8_TOO_LARGE (1 << 3)  /* F4 90..BF, F5..FF 90..BF */
-#define U8_SURROGATE (1 << 4)  /* ED A0..BF */
-#define U8_OVERLONG_2 (1 << 5) /* C0, C1 followed by a continuation */
+#define U8_TOO_SHORT (1 << 0)      /* lead followed by a non-continuation */
+#define U8_TOO_LONG (1 << 1)       /* ASCII followed by a continuation */
+#define U8_OVERLONG_3 (1 << 2)     /* E0 80..9F */
+#define U8_TOO_LARGE (1 << 3)      /* F4 90..BF, F5..FF 90..BF */
+#define U8_SURROGATE (1 << 4)      /* ED A0..BF */
+#define U8_OVERLONG_2 (1 << 5)     /* C0, C1 followed by a continuation */
 #define U8_TOO_LARGE_1000 (1 << 6) /* F5..FF 80..8F */
 #define U8_OVERLONG_4 (1 << 6)     /* F0 80..8F */
 #define U8_TWO_CONTS (1 << 7)      /* continuation after continuation */
@@ -153,42 +153,62 @@ static size_t ascii_prefix(const uint8_t *p, size_t len) {
 
 /* Indexed by the high nibble of the previous byte. */
 static const uint8_t utf8_t_prev_hi[16] = {
-    U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG,
-    U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TWO_CONTS, U8_TWO_CONTS,
-    U8_TWO_CONTS, U8_TWO_CONTS, U8_TOO_SHORT | U8_OVERLONG_2, U8_TOO_SHORT,
+    U8_TOO_LONG,
+    U8_TOO_LONG,
+    U8_TOO_LONG,
+    U8_TOO_LONG,
+    U8_TOO_LONG,
+    U8_TOO_LONG,
+    U8_TOO_LONG,
+    U8_TOO_LONG,
+    U8_TWO_CONTS,
+    U8_TWO_CONTS,
+    U8_TWO_CONTS,
+    U8_TWO_CONTS,
+    U8_TOO_SHORT | U8_OVERLONG_2,
+    U8_TOO_SHORT,
     U8_TOO_SHORT | U8_OVERLONG_3 | U8_SURROGATE,
     U8_TOO_SHORT | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_OVERLONG_4};
 
 /* Indexed by the low nibble of the previous byte. */
 #define U8_LARGE (U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000)
-static const uint8_t utf8_t_prev_lo[16] = {
-    U8_CARRY | U8_OVERLONG_3 | U8_OVERLONG_2 | U8_OVERLONG_4,
-    U8_CARRY | U8_OVERLONG_2,
-    U8_CARRY,
-    U8_CARRY,
-    U8_CARRY | U8_TOO_LARGE,
-    U8_LARGE,
-    U8_LARGE,
-    U8_LARGE,
-    U8_LARGE,
-    U8_LARGE,
-    U8_LARGE,
-    U8_LARGE,
-    U8_LARGE,
-    U8_LARGE | U8_SURROGATE,
-    U8_LARGE,
-    U8_LARGE};
+static const uint8_t utf8_t_prev_lo[16] = {U8_CARRY | U8_OVERLONG_3 |
+                                               U8_OVERLONG_2 | U8_OVERLONG_4,
+                                           U8_CARRY | U8_OVERLONG_2,
+                                           U8_CARRY,
+                                           U8_CARRY,
+                                           U8_CARRY | U8_TOO_LARGE,
+                                           U8_LARGE,
+                                           U8_LARGE,
+                                           U8_LARGE,
+                                           U8_LARGE,
+                                           U8_LARGE,
+                                           U8_LARGE,
+                                           U8_LARGE,
+                                           U8_LARGE,
+                                           U8_LARGE | U8_SURROGATE,
+                                           U8_LARGE,
+                                           U8_LARGE};
 
 /* Indexed by the high nibble of the current byte. */
 static const uint8_t utf8_t_cur_hi[16] = {
-    U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,
-    U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,
+    U8_TOO_SHORT,
+    U8_TOO_SHORT,
+    U8_TOO_SHORT,
+    U8_TOO_SHORT,
+    U8_TOO_SHORT,
+    U8_TOO_SHORT,
+    U8_TOO_SHORT,
+    U8_TOO_SHORT,
     U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 |
         U8_TOO_LARGE_1000 | U8_OVERLONG_4,
     U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 | U8_TOO_LARGE,
     U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE | U8_TOO_LARGE,
     U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE | U8_TOO_LARGE,
-    U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT};
+    U8_TOO_SHORT,
+    U8_TOO_SHORT,
+    U8_TOO_SHORT,
+    U8_TOO_SHORT};
 
 __attribute__((target("ssse3"))) static __m128i
 utf8_block_errors(__m128i in, __m128i prev) {
@@ -202,8 +222,8 @@ utf8_block_errors(__m128i in, __m128i prev) {
   __m128i prev1 = _mm_alignr_epi8(in, prev, 15);
   __m128i prev2 = _mm_alignr_epi8(in, prev, 14);
   __m128i prev3 = _mm_alignr_epi8(in, prev, 13);
-  __m128i a = _mm_shuffle_epi8(
-      t_prev_hi, _mm_and_si128(_mm_srli_epi16(prev1, 4), nib));
+  __m128i a =
+      _mm_shuffle_epi8(t_prev_hi, _mm_and_si128(_mm_srli_epi16(prev1, 4), nib));
   __m128i b = _mm_shuffle_epi8(t_prev_lo, _mm_and_si128(prev1, nib));
   __m128i c =
       _mm_shuffle_epi8(t_cur_hi, _mm_and_si128(_mm_srli_epi16(in, 4), nib));
@@ -211,8 +231,8 @@ utf8_block_errors(__m128i in, __m128i prev) {
   /* Bit 7 set where this byte must be the 3rd/4th of a sequence. */
   __m128i third = _mm_subs_epu8(prev2, _mm_set1_epi8((char)(0xE0 - 0x80)));
   __m128i fourth = _mm_subs_epu8(prev3, _mm_set1_epi8((char)(0xF0 - 0x80)));
-  __m128i must23 = _mm_and_si128(_mm_or_si128(third, fourth),
-                                 _mm_set1_epi8((char)0x80));
+  __m128i must23 =
+      _mm_and_si128(_mm_or_si128(third, fourth), _mm_set1_epi8((char)0x80));
   return _mm_xor_si128(must23, special);
 }
 
@@ -235,15 +255,13 @@ utf8_simd_prefix(const uint8_t *p, size_t len) {
       err = _mm_or_si128(
           _mm_or_si128(utf8_block_errors(a, prev), utf8_block_errors(b, a)),
           _mm_or_si128(utf8_block_errors(c, b), utf8_block_errors(d, c)));
-      if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, _mm_setzero_si128())) !=
-          0xFFFF)
+      if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, _mm_setzero_si128())) != 0xFFFF)
         break;
     } else if ((_mm_movemask_epi8(prev) & 0xE000) != 0) {
       /* ASCII group after a group whose last 3 bytes hold a non-ASCII
        * byte: only a character cut at the group boundary can be wrong. */
       err = utf8_block_errors(a, prev);
-      if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, _mm_setzero_si128())) !=
-          0xFFFF)
+      if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, _mm_setzero_si128())) != 0xFFFF)
         break;
     }
     prev = d;

@@ -4,13 +4,13 @@
 #include "es/es.h"
 
 enum {
-  C_SIZE,      /* hex digits of the chunk size */
-  C_EXT,       /* chunk extension: skipped up to CR */
-  C_SIZE_LF,   /* CR seen after the size line */
-  C_DATA,      /* chunk bytes */
-  C_DATA_CR,   /* CRLF after the chunk data */
+  C_SIZE,    /* hex digits of the chunk size */
+  C_EXT,     /* chunk extension: skipped up to CR */
+  C_SIZE_LF, /* CR seen after the size line */
+  C_DATA,    /* chunk bytes */
+  C_DATA_CR, /* CRLF after the chunk data */
   C_DATA_LF,
-  C_TRAILER,   /* start of a trailer line (or the final CRLF) */
+  C_TRAILER, /* start of a trailer line (or the final CRLF) */
   C_TRAILER_LINE,
   C_TRAILER_LF,
   C_END_LF,
@@ -27,8 +27,7 @@ static int hex(uint8_t c) {
   return -1;
 }
 
-long wsx__chunked_decode(wsx__chunked *c, uint8_t *buf, size_t len,
-                         int *done) {
+long wsx__chunked_decode(wsx__chunked *c, uint8_t *buf, size_t len, int *done) {
   size_t i = 0, out = 0;
   *done = c->state == C_DONE;
   if (c->error)

@@ -66,15 +66,14 @@ int wsx__es_format_event(wsx__buf *out, const wsx_allocator *a,
                          const char *data, size_t len, const char *event,
                          const char *id);
 /* Appends "retry: <ms>\n\n" for `seconds` (rounded down to ms). */
-int wsx__es_format_retry(wsx__buf *out, const wsx_allocator *a,
-                         double seconds);
+int wsx__es_format_retry(wsx__buf *out, const wsx_allocator *a, double seconds);
 /* Non-zero if an Accept header value lists text/event-stream. */
 int wsx__es_accepts(const char *accept, size_t len);
 /* Decodes the `lastEventId` query parameter (percent and '+' decoding) of
  * query[0..len) into a new string; *out = NULL if absent. Returns WSX_OK or
  * WSX_E_NOMEM. */
-int wsx__es_query_last_id(const wsx_allocator *a, const char *query,
-                          size_t len, char **out);
+int wsx__es_query_last_id(const wsx_allocator *a, const char *query, size_t len,
+                          char **out);
 
 /* ---- chunked transfer decoding ---- */
 
@@ -88,7 +87,6 @@ typedef struct wsx__chunked {
 /* Decodes in place: moves the body bytes of buf[0..len) to its front.
  * Returns the number of body bytes (>= 0), or WSX_E_HTTP. Sets *done when
  * the last chunk and trailers ended (bytes after it are ignored). */
-long wsx__chunked_decode(wsx__chunked *c, uint8_t *buf, size_t len,
-                         int *done);
+long wsx__chunked_decode(wsx__chunked *c, uint8_t *buf, size_t len, int *done);
 
 #endif

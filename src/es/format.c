@@ -6,8 +6,7 @@
 
 static int has_crlf(const char *s) { return strpbrk(s, "\r\n") != NULL; }
 
-static int put(wsx__buf *out, const wsx_allocator *a, const void *p,
-               size_t n) {
+static int put(wsx__buf *out, const wsx_allocator *a, const void *p, size_t n) {
   return wsx__buf_append(out, a, p, n) < 0 ? WSX_E_NOMEM : WSX_OK;
 }
 
@@ -70,8 +69,8 @@ int wsx__es_accepts(const char *accept, size_t len) {
   size_t i = 0;
   while (i < len) {
     size_t j, k;
-    while (i < len && (accept[i] == ' ' || accept[i] == '\t' ||
-                       accept[i] == ','))
+    while (i < len &&
+           (accept[i] == ' ' || accept[i] == '\t' || accept[i] == ','))
       i++;
     for (j = i; j < len && accept[j] != ',' && accept[j] != ';' &&
                 accept[j] != ' ' && accept[j] != '\t';
@@ -116,8 +115,7 @@ int wsx__es_query_last_id(const wsx_allocator *a, const char *q, size_t len,
         int hi, lo;
         if (q[j] == '+') {
           s[n++] = ' ';
-        } else if (q[j] == '%' && j + 2 < end &&
-                   (hi = hexval(q[j + 1])) >= 0 &&
+        } else if (q[j] == '%' && j + 2 < end && (hi = hexval(q[j + 1])) >= 0 &&
                    (lo = hexval(q[j + 2])) >= 0) {
           s[n++] = (char)(hi * 16 + lo);
           j += 2;

@@ -38,8 +38,7 @@ void wsx__es_parser_restart(wsx__es_parser *p) {
 }
 
 /* Buffers that are handed out as strings keep a NUL after len. */
-static int set_str(wsx__es_parser *p, wsx__buf *b, const uint8_t *s,
-                   size_t n) {
+static int set_str(wsx__es_parser *p, wsx__buf *b, const uint8_t *s, size_t n) {
   b->len = 0;
   if (wsx__buf_reserve(b, &p->alloc, n + 1) < 0)
     return WSX_E_NOMEM;

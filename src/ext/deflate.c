@@ -66,8 +66,8 @@ typedef struct pmd_session {
   int rx_broken;        /* decompression failed mid-message; sticky */
   size_t rx_staged;     /* bytes in rx_stage (windows under 15 bits) */
   uint8_t rx_stage[PMD_STAGE]; /* input waiting for a whole piece */
-  z_stream tx;          /* compressor (valid when tx_live) */
-  z_stream rx;          /* decompressor (valid when rx_live) */
+  z_stream tx;                 /* compressor (valid when tx_live) */
+  z_stream rx;                 /* decompressor (valid when rx_live) */
 } pmd_session;
 
 /* Parameters of one offer or response; 0 = absent. */
@@ -399,8 +399,8 @@ static int inflate_feed(pmd_session *s, const uint8_t *data, size_t len,
  * split of the input gives the same result. At 15 bits no DEFLATE distance
  * exceeds the window and the input goes straight through.
  */
-static int inflate_in(pmd_session *s, const uint8_t *data, size_t len,
-                      int end, wsx_ext_sink *sink) {
+static int inflate_in(pmd_session *s, const uint8_t *data, size_t len, int end,
+                      wsx_ext_sink *sink) {
   int rc = WSX_OK;
   if (zlib_bits(s->rx_bits) == 15)
     return len ? inflate_feed(s, data, len, sink) : WSX_OK;

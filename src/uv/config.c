@@ -86,8 +86,8 @@ int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
     c->dopts.protocols = (const char *const *)c->protocols;
   }
   if (o->driver.origin) {
-    c->origin = wsx__strndup(&c->alloc, o->driver.origin,
-                             strlen(o->driver.origin));
+    c->origin =
+        wsx__strndup(&c->alloc, o->driver.origin, strlen(o->driver.origin));
     if (!c->origin)
       return WSX_E_NOMEM;
     c->dopts.origin = c->origin;
@@ -117,8 +117,10 @@ int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
   if (o->keepalive)
     c->ka_grace = o->keepalive_grace_period ? o->keepalive_grace_period
                                             : WSX_DEFAULT_KEEPALIVE_GRACE_MS;
-  c->hwm = o->high_water_mark ? o->high_water_mark : WSX_DEFAULT_HIGH_WATER_MARK;
-  c->max_buffered = o->max_buffered ? o->max_buffered : WSX_DEFAULT_MAX_BUFFERED;
+  c->hwm =
+      o->high_water_mark ? o->high_water_mark : WSX_DEFAULT_HIGH_WATER_MARK;
+  c->max_buffered =
+      o->max_buffered ? o->max_buffered : WSX_DEFAULT_MAX_BUFFERED;
   c->ext_size = o->ext_size;
   c->nagle = o->nagle;
   return WSX_OK;

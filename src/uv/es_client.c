@@ -29,33 +29,33 @@ struct wsx_eventsource_client {
   wsx_eventsource_client_callbacks cb;
   void *ud;
   char *url;
-  char *host;               /* for DNS (no brackets) */
-  char *request;            /* "GET ... Host: ...\r\n" up to the id line */
+  char *host;    /* for DNS (no brackets) */
+  char *request; /* "GET ... Host: ...\r\n" up to the id line */
   char port[8];
-  wsx__buf extra;           /* extra header lines */
-  wsx__buf out;             /* the request being written */
-  wsx__buf head;            /* response head bytes */
+  wsx__buf extra; /* extra header lines */
+  wsx__buf out;   /* the request being written */
+  wsx__buf head;  /* response head bytes */
   wsx_http_state hst;
   wsx__es_parser parser;
   wsx__chunked ch;
-  uint64_t body_left;       /* Content-Length bodies: bytes still expected */
-  struct addrinfo *ai;      /* resolved list (freed with freeaddrinfo) */
-  struct addrinfo *ai_cur;  /* the address being (or to be) tried */
+  uint64_t body_left;      /* Content-Length bodies: bytes still expected */
+  struct addrinfo *ai;     /* resolved list (freed with freeaddrinfo) */
+  struct addrinfo *ai_cur; /* the address being (or to be) tried */
   uv_getaddrinfo_t gai;
   uv_connect_t creq;
   uv_write_t wreq;
   uv_tcp_t tcp;
-  uv_timer_t timer;         /* connect timeout, then the retry delay */
-  wsx__tls_ctx *tls_ctx;    /* https://: built once, shared by attempts */
-  wsx__tls_conn *tls;       /* this attempt's TLS connection, or NULL */
-  unsigned tls_writes;      /* ciphertext writes in flight */
+  uv_timer_t timer;      /* connect timeout, then the retry delay */
+  wsx__tls_ctx *tls_ctx; /* https://: built once, shared by attempts */
+  wsx__tls_conn *tls;    /* this attempt's TLS connection, or NULL */
+  unsigned tls_writes;   /* ciphertext writes in flight */
   uint32_t retry_ms, connect_timeout;
-  uint8_t phase;            /* enum phase */
-  uint8_t state;            /* WSX_ES_* */
+  uint8_t phase; /* enum phase */
+  uint8_t state; /* WSX_ES_* */
   unsigned gai_pending : 1;
-  unsigned tcp_open : 1;    /* tcp initialized and its close not done */
+  unsigned tcp_open : 1; /* tcp initialized and its close not done */
   unsigned tcp_closing : 1;
-  unsigned closing : 1;     /* close() or a failure: no reconnect */
+  unsigned closing : 1; /* close() or a failure: no reconnect */
   unsigned finalizing : 1;
   unsigned chunked : 1;
   unsigned has_length : 1;
@@ -127,8 +127,8 @@ static void drop_connection(wsx_eventsource_client *c) {
   }
 }
 
-static void report(wsx_eventsource_client *c, int code, int uv_code,
-                   int status, int reconnect, const char *msg) {
+static void report(wsx_eventsource_client *c, int code, int uv_code, int status,
+                   int reconnect, const char *msg) {
   wsx_eventsource_error e;
   e.code = code;
   e.uv_code = uv_code;
@@ -178,8 +178,8 @@ int wsx_eventsource_client_close(wsx_eventsource_client *c) {
 
 /* ---- parser events ---- */
 
-static void on_event(void *ud, const char *type, const char *data,
-                     size_t len, const char *last_id) {
+static void on_event(void *ud, const char *type, const char *data, size_t len,
+                     const char *last_id) {
   wsx_eventsource_client *c = ud;
   wsx_eventsource_event e;
   if (c->closing || c->phase != P_BODY || !c->cb.message)
@@ -215,9 +215,9 @@ static void on_body(wsx_eventsource_client *c, uint8_t *p, size_t n) {
   }
   rc = wsx__es_parser_feed(&c->parser, p, n);
   if (rc < 0) {
-    fail(c, rc, 200, rc == WSX_E_TOO_BIG
-                         ? "event stream line or event over max_event_size"
-                         : "out of memory");
+    fail(c, rc, 200,
+         rc == WSX_E_TOO_BIG ? "event stream line or event over max_event_size"
+                             : "out of memory");
     return;
   }
   if (done)
@@ -253,8 +253,7 @@ static int64_t content_length(const char *v, size_t len) {
   return n;
 }
 
-static void on_head_bytes(wsx_eventsource_client *c, const char *p,
-                          size_t n) {
+static void on_head_bytes(wsx_eventsource_client *c, const char *p, size_t n) {
   wsx_header hdrs[MAX_HEADERS];
   wsx_http_response res;
   const char *detail = NULL;
@@ -337,8 +336,7 @@ static int live(const wsx_eventsource_client *c) {
  * does not verify fails for good (retrying cannot help: the spec lets a
  * user agent give up on futile reconnects); other TLS errors are network
  * errors. */
-static void on_tls_bytes(wsx_eventsource_client *c, const char *p,
-                         size_t n) {
+static void on_tls_bytes(wsx_eventsource_client *c, const char *p, size_t n) {
   char plain[16384], msg[300];
   wsx__tls_conn *t = c->tls;
   wsx__tls_conn_input(t, p, n);
@@ -372,10 +370,9 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     return;
   }
   if (n < 0) {
-    network_error(c, n == UV_EOF ? WSX_E_CLOSED : WSX_E_IO,
-                  n == UV_EOF ? 0 : (int)n,
-                  n == UV_EOF ? "the server closed the connection"
-                              : uv_strerror((int)n));
+    network_error(
+        c, n == UV_EOF ? WSX_E_CLOSED : WSX_E_IO, n == UV_EOF ? 0 : (int)n,
+        n == UV_EOF ? "the server closed the connection" : uv_strerror((int)n));
     return;
   }
   if (c->phase == P_HEAD)
@@ -443,8 +440,8 @@ static int tls_wire(void *io, const char *p, size_t n) {
  * engine until the handshake completed. */
 static int send_request_tls(wsx_eventsource_client *c) {
   uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
-  int rc = wsx__tls_conn_client_new(c->tls_ctx, &c->alloc, c->host,
-                                    tls_wire, c, &c->tls);
+  int rc = wsx__tls_conn_client_new(c->tls_ctx, &c->alloc, c->host, tls_wire, c,
+                                    &c->tls);
   if (rc == WSX_OK)
     rc = wsx__tls_conn_write(c->tls, &b, 1);
   return rc;
@@ -469,10 +466,8 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   id = wsx__es_parser_last_id(&c->parser);
   c->out.len = 0;
-  if (wsx__buf_append(&c->out, &c->alloc, c->request, strlen(c->request)) <
-          0 ||
-      (*id && (wsx__buf_append(&c->out, &c->alloc, "Last-Event-ID: ", 15) <
-                   0 ||
+  if (wsx__buf_append(&c->out, &c->alloc, c->request, strlen(c->request)) < 0 ||
+      (*id && (wsx__buf_append(&c->out, &c->alloc, "Last-Event-ID: ", 15) < 0 ||
                wsx__buf_append(&c->out, &c->alloc, id, strlen(id)) < 0 ||
                wsx__buf_append(&c->out, &c->alloc, "\r\n", 2) < 0)) ||
       wsx__buf_append(&c->out, &c->alloc, c->extra.data, c->extra.len) < 0 ||
@@ -488,8 +483,9 @@ static void on_connect(uv_connect_t *req, int status) {
   if (c->tls_ctx) {
     rc = send_request_tls(c);
     if (rc < 0) {
-      network_error(c, rc, 0, rc == WSX_E_NOMEM ? "out of memory"
-                                                : "could not start TLS");
+      network_error(c, rc, 0,
+                    rc == WSX_E_NOMEM ? "out of memory"
+                                      : "could not start TLS");
       return;
     }
     rc = 0;
@@ -552,8 +548,7 @@ static void attempt(wsx_eventsource_client *c) {
   c->state = WSX_ES_CONNECTING;
   uv_timer_start(&c->timer, on_connect_timeout, c->connect_timeout, 0);
   c->gai.data = c;
-  rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->host, c->port,
-                      &hints);
+  rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->host, c->port, &hints);
   if (rc < 0) {
     network_error(c, WSX_E_DNS, rc, uv_strerror(rc));
     return;
@@ -596,10 +591,11 @@ static int build_request(wsx_eventsource_client *c, const wsx_url *u,
 
 static const wsx_eventsource_client_options no_copts;
 
-wsx_eventsource_client *wsx_eventsource_client_new(
-    uv_loop_t *loop, const char *url,
-    const wsx_eventsource_client_options *opts,
-    const wsx_eventsource_client_callbacks *cbs, void *user_data, int *err) {
+wsx_eventsource_client *
+wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
+                           const wsx_eventsource_client_options *opts,
+                           const wsx_eventsource_client_callbacks *cbs,
+                           void *user_data, int *err) {
   static const wsx__es_parser_cbs pcb = {on_event, on_retry_field, NULL};
   const wsx_eventsource_client_options *o = opts ? opts : &no_copts;
   wsx_eventsource_client *c;
@@ -613,9 +609,8 @@ wsx_eventsource_client *wsx_eventsource_client_new(
     *err = WSX_E_INVALID;
     return NULL;
   }
-  if (wsx_url_parse(url, &u) < 0 ||
-      !(u.scheme_len == 4 || u.scheme_len == 5) || u.scheme[0] == 'w' ||
-      u.scheme[0] == 'W') {
+  if (wsx_url_parse(url, &u) < 0 || !(u.scheme_len == 4 || u.scheme_len == 5) ||
+      u.scheme[0] == 'w' || u.scheme[0] == 'W') {
     *err = WSX_E_URL;
     return NULL;
   }
@@ -669,8 +664,8 @@ int wsx_eventsource_client_ready_state(const wsx_eventsource_client *c) {
 const char *wsx_eventsource_client_url(const wsx_eventsource_client *c) {
   return c->url;
 }
-const char *wsx_eventsource_client_last_event_id(
-    const wsx_eventsource_client *c) {
+const char *
+wsx_eventsource_client_last_event_id(const wsx_eventsource_client *c) {
   return wsx__es_parser_last_id(&c->parser);
 }
 uint32_t wsx_eventsource_client_retry(const wsx_eventsource_client *c) {

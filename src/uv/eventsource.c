@@ -14,27 +14,27 @@
 struct wsx_eventsource {
   wsx_allocator alloc;
   uv_loop_t *loop;
-  uv_timer_t timer;        /* pings; in adopted close(): the flush bound */
+  uv_timer_t timer; /* pings; in adopted close(): the flush bound */
   wsx_eventsource_callbacks cb;
   void *ud;
-  wsx_http_res *res;       /* front: until its close callback */
-  uv_stream_t *stream;     /* adopted: until its close callback */
-  uv_write_t wreq;         /* adopted: the one write in flight */
+  wsx_http_res *res;   /* front: until its close callback */
+  uv_stream_t *stream; /* adopted: until its close callback */
+  uv_write_t wreq;     /* adopted: the one write in flight */
   uv_shutdown_t sreq;
-  wsx__buf inflight;       /* adopted: bytes `wreq` is writing */
-  wsx__buf pending;        /* adopted: bytes queued behind it */
-  wsx__buf scratch;        /* one formatted event, reused */
+  wsx__buf inflight; /* adopted: bytes `wreq` is writing */
+  wsx__buf pending;  /* adopted: bytes queued behind it */
+  wsx__buf scratch;  /* one formatted event, reused */
   char *url;
   char *last_id;
-  uint64_t ping_ms;        /* 0 = no pings */
+  uint64_t ping_ms; /* 0 = no pings */
   size_t hwm, max_buffered;
-  unsigned writing : 1;    /* adopted: wreq in flight */
-  unsigned closing : 1;    /* close() called or client dropped: no sends */
+  unsigned writing : 1;        /* adopted: wreq in flight */
+  unsigned closing : 1;        /* close() called or client dropped: no sends */
   unsigned stream_closing : 1; /* adopted: uv_close issued */
-  unsigned shutting : 1;   /* adopted: uv_shutdown issued */
-  unsigned above_hwm : 1;  /* adopted: drain is owed */
-  unsigned finalizing : 1; /* the transport is gone; timer closing */
-  char rbuf[256];          /* adopted: the client's bytes are discarded */
+  unsigned shutting : 1;       /* adopted: uv_shutdown issued */
+  unsigned above_hwm : 1;      /* adopted: drain is owed */
+  unsigned finalizing : 1;     /* the transport is gone; timer closing */
+  char rbuf[256];              /* adopted: the client's bytes are discarded */
 };
 
 /* ---- request inspection ---- */
@@ -58,8 +58,8 @@ int wsx_eventsource_is_eventsource(const wsx_request *req) {
 }
 
 int wsx_eventsource_is_eventsource_http(const wsx_http_request *req) {
-  return req && is_es(req->method, req->method_len, req->headers,
-                      req->num_headers);
+  return req &&
+         is_es(req->method, req->method_len, req->headers, req->num_headers);
 }
 
 /* ---- lifecycle ---- */
@@ -337,8 +337,8 @@ static int check_opts(const wsx_eventsource_options *o) {
 
 static wsx_eventsource *es_alloc(uv_loop_t *loop,
                                  const wsx_eventsource_options *o,
-                                 const wsx_eventsource_callbacks *cbs,
-                                 void *ud, const char *target, size_t tlen,
+                                 const wsx_eventsource_callbacks *cbs, void *ud,
+                                 const char *target, size_t tlen,
                                  const char *lei, size_t lei_len,
                                  const char *query, size_t qlen, int *err) {
   wsx_allocator a;
@@ -358,10 +358,10 @@ static wsx_eventsource *es_alloc(uv_loop_t *loop,
   es->ping_ms = (uint64_t)floor(o->ping * 1000.0);
   if (o->ping > 0 && !es->ping_ms)
     es->ping_ms = 1;
-  es->hwm = o->high_water_mark ? o->high_water_mark
-                               : WSX_DEFAULT_HIGH_WATER_MARK;
-  es->max_buffered = o->max_buffered ? o->max_buffered
-                                     : WSX_DEFAULT_MAX_BUFFERED;
+  es->hwm =
+      o->high_water_mark ? o->high_water_mark : WSX_DEFAULT_HIGH_WATER_MARK;
+  es->max_buffered =
+      o->max_buffered ? o->max_buffered : WSX_DEFAULT_MAX_BUFFERED;
   es->url = wsx__strndup(&a, target, tlen);
   if (lei)
     es->last_id = wsx__strndup(&a, lei, lei_len);
@@ -553,6 +553,4 @@ void *wsx_eventsource_user_data(const wsx_eventsource *es) { return es->ud; }
 void wsx_eventsource_set_user_data(wsx_eventsource *es, void *user_data) {
   es->ud = user_data;
 }
-uv_loop_t *wsx_eventsource_loop(const wsx_eventsource *es) {
-  return es->loop;
-}
+uv_loop_t *wsx_eventsource_loop(const wsx_eventsource *es) { return es->loop; }

@@ -55,8 +55,7 @@ static int send_parts(wsx_http_res *res, const void *data, size_t len,
   unsigned n = 0;
   if (!res->head_sent) {
     int k = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", res->status,
-                     res->reason ? res->reason
-                                 : wsx__status_text(res->status));
+                     res->reason ? res->reason : wsx__status_text(res->status));
     if (final)
       snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
     b[n++] = uv_buf_init(line, (unsigned)k);
@@ -136,9 +135,7 @@ void wsx_http_res_set_callbacks(wsx_http_res *res,
   res->ud = user_data;
 }
 
-wsx_request *wsx_http_res_request(const wsx_http_res *res) {
-  return res->req;
-}
+wsx_request *wsx_http_res_request(const wsx_http_res *res) { return res->req; }
 
 void wsx__http_res_on_drain(wsx_socket *s) {
   if (s->req && s->req->res.cb.drain && !s->req->res.ended)

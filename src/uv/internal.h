@@ -19,22 +19,22 @@
 #include "uv/stream.h"
 #include "wsx/uv.h"
 
-#define WSX__RBUF_SIZE 65536u  /* loop-wide receive buffer */
-#define WSX__CORK_SIZE 16384u  /* loop-wide cork buffer */
-#define WSX__MAX_HEADERS 256u  /* cap on max_headers (scratch array size) */
-#define WSX__LINGER_MS 2000u   /* wait for the peer's FIN after ours */
+#define WSX__RBUF_SIZE 65536u /* loop-wide receive buffer */
+#define WSX__CORK_SIZE 16384u /* loop-wide cork buffer */
+#define WSX__MAX_HEADERS 256u /* cap on max_headers (scratch array size) */
+#define WSX__LINGER_MS 2000u  /* wait for the peer's FIN after ours */
 
 /* Resolved, deep-copied socket options (shared by a server's sockets). */
 typedef struct wsx__loopctx wsx__loopctx;
 
 typedef struct wsx__cfg {
-  wsx__loopctx *ctx;        /* the loop's context (sockets share it) */
+  wsx__loopctx *ctx; /* the loop's context (sockets share it) */
   wsx_allocator alloc;
   wsx_driver_options dopts; /* protocols/origin/allocator point below */
   char **protocols;         /* NULL-terminated copy, or NULL */
   char *origin;
-  wsx_extension **exts;     /* NULL-terminated copy, or NULL */
-  wsx_header *headers;      /* names/values are copied strings */
+  wsx_extension **exts; /* NULL-terminated copy, or NULL */
+  wsx_header *headers;  /* names/values are copied strings */
   size_t num_headers;
   uint32_t close_timeout, connect_timeout;
   uint32_t ping_interval; /* ms, 0 = no pings */
@@ -53,13 +53,13 @@ struct wsx__loopctx {
   uv_loop_t *loop;
   struct wsx__loopctx *next; /* global registry */
   size_t refs;
-  uv_timer_t timer;          /* fires at heap[0]->deadline */
-  uint64_t timer_due;        /* deadline the timer is armed for (0: none) */
-  wsx_socket **heap;         /* min-heap on deadline */
+  uv_timer_t timer;   /* fires at heap[0]->deadline */
+  uint64_t timer_due; /* deadline the timer is armed for (0: none) */
+  wsx_socket **heap;  /* min-heap on deadline */
   uint32_t heap_len, heap_cap;
-  wsx_socket *cork_owner;    /* socket whose output is being corked */
+  wsx_socket *cork_owner;      /* socket whose output is being corked */
   const char *chosen_protocol; /* accept(): during the driver's start() */
-  struct wsx__cbtab *cbtabs; /* interned socket callback tables */
+  struct wsx__cbtab *cbtabs;   /* interned socket callback tables */
   size_t cork_len;
   wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
   char rbuf[WSX__RBUF_SIZE];
@@ -96,28 +96,30 @@ enum wsx__phase {
 };
 
 /* Flags. */
-#define WSX__F_HANDLE_CLOSING 0x0001u /* uv_close called */
-#define WSX__F_PAUSED 0x0002u         /* reading stopped by the app */
-#define WSX__F_CLOSE_SENT 0x0004u     /* wsx_socket_close called: deadline */
-#define WSX__F_ABOVE_HWM 0x0008u      /* drain is owed */
-#define WSX__F_KA_WAITING 0x0010u     /* keepalive ping sent, pong pending */
-#define WSX__F_RX_SEEN 0x0020u        /* bytes arrived since the last ping */
-#define WSX__F_ADOPTED 0x0040u        /* stream memory owned by the app */
-#define WSX__F_COUNTED 0x0080u        /* counts toward max_connections */
-#define WSX__F_OWN_CFG 0x0100u        /* cfg allocated for this socket */
-#define WSX__F_CLOSED_SET 0x0200u     /* close_code/reason recorded */
-#define WSX__F_OVER_LIMIT 0x0400u     /* buffered amount over max_buffered */
-#define WSX__F_SHUTDOWN 0x0800u       /* uv_shutdown issued */
-#define WSX__F_WANT_FREE 0x1000u      /* handle closed, waiting for dial */
-#define WSX__F_FAILED_REPORTED 0x2000u/* connect_failed fired */
-#define WSX__F_FLUSH_CLOSE 0x4000u    /* our FIN was requested */
-#define WSX__F_EOF 0x8000u            /* handle closes now: no teardown */
-#define WSX__F_STARTING 0x10000u      /* server driver start() running */
-#define WSX__F_SERVER 0x20000u        /* on its server's list; cfg is the
-                                         server's (see wsx__sock_srv) */
-#define WSX__F_CLIENT 0x40000u        /* made by wsx_socket_connect */
-#define WSX__F_NO_LINGER 0x80000u     /* close without waiting for the
-                                         peer's FIN (see drv_close) */
+#define WSX__F_HANDLE_CLOSING 0x0001u  /* uv_close called */
+#define WSX__F_PAUSED 0x0002u          /* reading stopped by the app */
+#define WSX__F_CLOSE_SENT 0x0004u      /* wsx_socket_close called: deadline */
+#define WSX__F_ABOVE_HWM 0x0008u       /* drain is owed */
+#define WSX__F_KA_WAITING 0x0010u      /* keepalive ping sent, pong pending */
+#define WSX__F_RX_SEEN 0x0020u         /* bytes arrived since the last ping */
+#define WSX__F_ADOPTED 0x0040u         /* stream memory owned by the app */
+#define WSX__F_COUNTED 0x0080u         /* counts toward max_connections */
+#define WSX__F_OWN_CFG 0x0100u         /* cfg allocated for this socket */
+#define WSX__F_CLOSED_SET 0x0200u      /* close_code/reason recorded */
+#define WSX__F_OVER_LIMIT 0x0400u      /* buffered amount over max_buffered */
+#define WSX__F_SHUTDOWN 0x0800u        /* uv_shutdown issued */
+#define WSX__F_WANT_FREE 0x1000u       /* handle closed, waiting for dial */
+#define WSX__F_FAILED_REPORTED 0x2000u /* connect_failed fired */
+#define WSX__F_FLUSH_CLOSE 0x4000u     /* our FIN was requested */
+#define WSX__F_EOF 0x8000u             /* handle closes now: no teardown */
+#define WSX__F_STARTING 0x10000u       /* server driver start() running */
+#define WSX__F_SERVER                                                          \
+  0x20000u                     /* on its server's list; cfg is the             \
+                                  server's (see wsx__sock_srv) */
+#define WSX__F_CLIENT 0x40000u /* made by wsx_socket_connect */
+#define WSX__F_NO_LINGER                                                       \
+  0x80000u /* close without waiting for the                                    \
+              peer's FIN (see drv_close) */
 
 /* Lazily allocated output queue: only exists while the kernel is behind. */
 typedef struct wsx__out {
@@ -135,27 +137,27 @@ struct wsx_socket {
   union {
     uv_tcp_t tcp;
     uv_pipe_t pipe;
-  } h;                 /* the handle, unless adopted */
-  uv_stream_t *stream; /* &h, or the adopted stream */
-  const wsx__cfg *cfg; /* the server's, or own (WSX__F_OWN_CFG); has ctx */
+  } h;                     /* the handle, unless adopted */
+  uv_stream_t *stream;     /* &h, or the adopted stream */
+  const wsx__cfg *cfg;     /* the server's, or own (WSX__F_OWN_CFG); has ctx */
   wsx_socket *next, *prev; /* server's connection list */
-  wsx_driver *d;       /* NULL until the handshake starts */
-  wsx_request *req;    /* server: request in progress (HEAD..HTTP) */
-  wsx__dial *dial;     /* client: DNS/connect in progress */
+  wsx_driver *d;           /* NULL until the handshake starts */
+  wsx_request *req;        /* server: request in progress (HEAD..HTTP) */
+  wsx__dial *dial;         /* client: DNS/connect in progress */
   struct wsx_proxy *proxy; /* client: CONNECT handshake until the tunnel is
                               up (kept after a refusal for the accessors) */
   wsx__out *out;
   const wsx__layer *layer; /* stream layer (TLS later), NULL = plain */
   void *layer_state;
   wsx__ping_rec *pings; /* app pings waiting for pongs */
-  char *close_reason;  /* recorded close (heap, NULL = "") */
+  char *close_reason;   /* recorded close (heap, NULL = "") */
   void *ud;
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
-  uint64_t deadline;  /* 0 = none */
-  uint32_t heap_idx;  /* position in ctx->heap (if deadline) */
+  uint64_t deadline;              /* 0 = none */
+  uint32_t heap_idx;              /* position in ctx->heap (if deadline) */
   uint32_t flags;
   uint16_t close_code;
-  uint8_t phase;      /* enum wsx__phase */
+  uint8_t phase; /* enum wsx__phase */
   uint8_t close_clean;
 };
 
@@ -171,17 +173,17 @@ typedef struct wsx__listener {
 struct wsx_server {
   uv_loop_t *loop;
   wsx__loopctx *ctx;
-  wsx__cfg cfg;          /* options of accepted sockets */
+  wsx__cfg cfg; /* options of accepted sockets */
   wsx_server_callbacks cb;
   const wsx_socket_callbacks *sock_cb; /* interned cb.socket */
   void *ud;
   uint32_t hs_timeout, max_conns, max_body;
   int auto_accept, trust_xff, backlog, ipv6_only, reuse_port;
   wsx__listener *listeners;
-  wsx_socket *conns;     /* every connection, doubly linked */
-  size_t num_conns;      /* all of them */
-  size_t num_counted;    /* those counting toward max_connections */
-  int freeing;           /* wsx_server_free called */
+  wsx_socket *conns;  /* every connection, doubly linked */
+  size_t num_conns;   /* all of them */
+  size_t num_counted; /* those counting toward max_connections */
+  int freeing;        /* wsx_server_free called */
   int released;
 };
 
@@ -192,7 +194,7 @@ wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
 static inline wsx_server *wsx__sock_srv(const wsx_socket *s) {
   return (s->flags & WSX__F_SERVER)
              ? (wsx_server *)(void *)((char *)s->cfg -
-                                     offsetof(wsx_server, cfg))
+                                      offsetof(wsx_server, cfg))
              : NULL;
 }
 /* Driver callbacks (user data = the socket). */
@@ -257,11 +259,11 @@ struct wsx_http_res {
 
 struct wsx_request {
   wsx_socket *s;
-  wsx__buf buf;        /* head bytes; after the head: body / early frames */
+  wsx__buf buf; /* head bytes; after the head: body / early frames */
   wsx_http_state st;
-  size_t head_len;     /* > 0 once the head is parsed */
-  char *head;          /* own copy of the head; the spans point into it */
-  size_t body_len;     /* plain HTTP: Content-Length */
+  size_t head_len; /* > 0 once the head is parsed */
+  char *head;      /* own copy of the head; the spans point into it */
+  size_t body_len; /* plain HTTP: Content-Length */
   wsx_http_request http;
   char **protocols;
   size_t num_protocols;
@@ -272,7 +274,7 @@ struct wsx_request {
   size_t path_len;
   int version;
   int is_ws;
-  int dispatched;      /* the app has been told about it */
+  int dispatched; /* the app has been told about it */
   int port;
   char addr[64];
   wsx_http_res res;

@@ -71,8 +71,8 @@ int wsx__proxy_cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
   /* Loaded now, like the socket's own tls options: the caller's strings
    * are not kept. Without options the secure default is taken at connect,
    * and only for an https:// proxy. */
-  if (po->tls && (rc = wsx__tls_client_ctx_new(&c->alloc, po->tls,
-                                               &pc->tls)) != WSX_OK)
+  if (po->tls &&
+      (rc = wsx__tls_client_ctx_new(&c->alloc, po->tls, &pc->tls)) != WSX_OK)
     return rc;
   return copy_proxy_headers(pc, &c->alloc, po->headers, po->num_headers);
 }

@@ -54,8 +54,8 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
   srv->hs_timeout = opts->handshake_timeout ? opts->handshake_timeout
                                             : WSX_DEFAULT_HANDSHAKE_TIMEOUT_MS;
   srv->max_conns = opts->max_connections;
-  srv->max_body = opts->max_http_body ? opts->max_http_body
-                                      : WSX_DEFAULT_MAX_HTTP_BODY;
+  srv->max_body =
+      opts->max_http_body ? opts->max_http_body : WSX_DEFAULT_MAX_HTTP_BODY;
   srv->auto_accept = opts->auto_accept;
   srv->trust_xff = opts->trust_forwarded_for;
   srv->backlog = opts->backlog > 0 ? opts->backlog : WSX_DEFAULT_BACKLOG;
@@ -363,8 +363,9 @@ static int http_body_length(wsx_socket *s, wsx_request *r) {
   size_t len, i;
   unsigned long long n = 0;
   if (wsx_request_header(r, "transfer-encoding")) {
-    wsx__respond_and_close(s, 501, NULL, "request bodies must use "
-                                         "Content-Length\n");
+    wsx__respond_and_close(s, 501, NULL,
+                           "request bodies must use "
+                           "Content-Length\n");
     return -1;
   }
   v = wsx_request_header(r, "content-length");

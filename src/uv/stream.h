@@ -34,7 +34,6 @@ typedef struct wsx__layer {
 /* Plaintext for the socket's current phase (HTTP head, WebSocket frames). */
 void wsx__sock_on_plain(struct wsx_socket *s, char *data, size_t len);
 /* Bytes for the wire, below any layer. */
-int wsx__sock_raw_write(struct wsx_socket *s, const uv_buf_t *bufs,
-                        unsigned n);
+int wsx__sock_raw_write(struct wsx_socket *s, const uv_buf_t *bufs, unsigned n);
 
 #endif

@@ -22,27 +22,26 @@
  * the transport; ciphertext leaves through `wire`. */
 struct wsx__tls_conn {
   SSL *ssl;
-  const char *in;   /* ciphertext not yet taken by OpenSSL (receive buffer) */
+  const char *in; /* ciphertext not yet taken by OpenSSL (receive buffer) */
   size_t in_len;
   wsx__buf pending; /* plaintext written before the handshake completed */
   wsx_allocator alloc;
   wsx__tls_wire_fn wire;
-  void *io;         /* wire's argument */
+  void *io; /* wire's argument */
   uint8_t client;
   uint8_t handshaken;
-  uint8_t done;     /* failed or close_notify received: ignore input */
+  uint8_t done; /* failed or close_notify received: ignore input */
   uint8_t shut_sent;
 };
 typedef struct wsx__tls_conn tls_conn;
 
 static int layer_on_read(wsx_socket *s, void *st, char *data, size_t len);
-static int layer_write(wsx_socket *s, void *st, const uv_buf_t *b,
-                       unsigned n);
+static int layer_write(wsx_socket *s, void *st, const uv_buf_t *b, unsigned n);
 static int layer_shutdown(wsx_socket *s, void *st);
 static void layer_free(wsx_socket *s, void *st);
 
-static const wsx__layer tls_layer = {layer_on_read, layer_write,
-                                     layer_shutdown, layer_free};
+static const wsx__layer tls_layer = {layer_on_read, layer_write, layer_shutdown,
+                                     layer_free};
 
 /* ---- the BIO ---- */
 
@@ -88,8 +87,8 @@ static CRYPTO_ONCE meth_once = CRYPTO_ONCE_STATIC_INIT;
 static BIO_METHOD *meth;
 
 static void meth_init(void) {
-  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                               "wsx socket");
+  BIO_METHOD *m =
+      BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "wsx socket");
   if (!m)
     return;
   if (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
@@ -102,9 +101,8 @@ static void meth_init(void) {
 
 /* ---- connection setup ---- */
 
-static int conn_new(const wsx__tls_ctx *tc, const wsx_allocator *a,
-                    int client, wsx__tls_wire_fn wire, void *io,
-                    tls_conn **out) {
+static int conn_new(const wsx__tls_ctx *tc, const wsx_allocator *a, int client,
+                    wsx__tls_wire_fn wire, void *io, tls_conn **out) {
   tls_conn *t;
   BIO *bio;
   if (!tc || !CRYPTO_THREAD_run_once(&meth_once, meth_init) || !meth)
@@ -161,12 +159,12 @@ int wsx__tls_server_start(wsx_socket *s) {
 
 /* SNI (never for IP literals, RFC 6066 3.) and the name to verify: the
  * server_name option, else `host` (NUL-terminated, no brackets). */
-static int client_names(const wsx__tls_ctx *tc, tls_conn *t,
-                        const char *host) {
+static int client_names(const wsx__tls_ctx *tc, tls_conn *t, const char *host) {
   const char *name = tc->server_name ? tc->server_name : host;
   unsigned char ip[16];
   int is_ip;
-  is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+  is_ip =
+      inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
   if (!is_ip && SSL_set_tlsext_host_name(t->ssl, name) != 1)
     return WSX_E_TLS;
   if (tc->insecure)
@@ -186,8 +184,7 @@ static void layer_detach(wsx_socket *s) {
 }
 
 /* Names, connect state, and the ClientHello out through the wire. */
-static int client_hello(const wsx__tls_ctx *tc, tls_conn *t,
-                        const char *host) {
+static int client_hello(const wsx__tls_ctx *tc, tls_conn *t, const char *host) {
   int rc = client_names(tc, t, host), r;
   if (rc != WSX_OK)
     return rc;
@@ -224,8 +221,8 @@ int wsx__tls_client_start(wsx_socket *s) {
 }
 
 int wsx__tls_conn_client_new(const wsx__tls_ctx *tc, const wsx_allocator *a,
-                             const char *host, wsx__tls_wire_fn wire,
-                             void *io, tls_conn **out) {
+                             const char *host, wsx__tls_wire_fn wire, void *io,
+                             tls_conn **out) {
   int rc = conn_new(tc, a, 1, wire, io, out);
   if (rc == WSX_OK && (rc = client_hello(tc, *out, host)) != WSX_OK) {
     wsx__tls_conn_free(*out);
@@ -415,8 +412,7 @@ int wsx__tls_conn_write(tls_conn *t, const uv_buf_t *b, unsigned n) {
   return conn_write(t, b, n);
 }
 
-static int layer_write(wsx_socket *s, void *st, const uv_buf_t *b,
-                       unsigned n) {
+static int layer_write(wsx_socket *s, void *st, const uv_buf_t *b, unsigned n) {
   (void)s;
   return conn_write(st, b, n);
 }

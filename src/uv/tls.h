@@ -21,17 +21,17 @@
 struct wsx_socket;
 
 typedef struct wsx__tls_ctx {
-  SSL_CTX *ctx;       /* default certificate (server) / the client context */
-  SSL_CTX **sni_ctx;  /* server: one per SNI entry */
-  char **sni_names;   /* server: the entries' names (copies) */
+  SSL_CTX *ctx;      /* default certificate (server) / the client context */
+  SSL_CTX **sni_ctx; /* server: one per SNI entry */
+  char **sni_names;  /* server: the entries' names (copies) */
   size_t num_sni;
   int (*sni_cb)(const char *name, void *ud);
   void *sni_ud;
-  char *server_name;  /* client: SNI / verified name override, or NULL */
+  char *server_name; /* client: SNI / verified name override, or NULL */
   wsx_allocator alloc;
   int is_server;
-  int insecure;       /* client: verification off */
-  int shared;         /* the process-wide default client context */
+  int insecure; /* client: verification off */
+  int shared;   /* the process-wide default client context */
 } wsx__tls_ctx;
 
 /* Both return WSX_OK, WSX_E_INVALID (missing certificate / CA, bad option
@@ -53,9 +53,9 @@ int wsx__tls_server_start(struct wsx_socket *s);
 /*
  * Client: installs the TLS layer on a connected client socket whose
  * s->cfg->tls is set, and sends the ClientHello (through an https://
- * proxy: starts the origin's session inside the tunnel layer instead). SNI and the verified name
- * are the URL's host (or the server_name option). Call it where
- * wsx_driver_start(s->d) would be called: right after the TCP connect, or
+ * proxy: starts the origin's session inside the tunnel layer instead). SNI and
+ * the verified name are the URL's host (or the server_name option). Call it
+ * where wsx_driver_start(s->d) would be called: right after the TCP connect, or
  * after an HTTP CONNECT tunnel is established (bytes the proxy sent after
  * its response, if any, must be passed to s->layer->on_read). It sets the
  * phase to WSX__P_CLIENT_HS; when the handshake completes it calls
@@ -82,8 +82,8 @@ typedef int (*wsx__tls_wire_fn)(void *io, const char *data, size_t len);
  * context's server_name overrides it; the ClientHello goes out through
  * `wire` before this returns. Returns WSX_OK, WSX_E_NOMEM or WSX_E_TLS. */
 int wsx__tls_conn_client_new(const wsx__tls_ctx *tc, const wsx_allocator *a,
-                             const char *host, wsx__tls_wire_fn wire,
-                             void *io, wsx__tls_conn **out);
+                             const char *host, wsx__tls_wire_fn wire, void *io,
+                             wsx__tls_conn **out);
 void wsx__tls_conn_free(wsx__tls_conn *t); /* NULL is fine */
 
 /* Ciphertext that arrived (borrowed until wsx__tls_conn_input(t, NULL, 0),

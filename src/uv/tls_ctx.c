@@ -36,9 +36,8 @@ static int note(int rc, const char *what, const char *name) {
   }
   if (!why && rc == WSX_E_NOMEM)
     why = "out of memory";
-  snprintf(last_error, sizeof(last_error), "%s%s%s%s%s", what,
-           name ? " " : "", name ? name : "", why ? ": " : "",
-           why ? why : "");
+  snprintf(last_error, sizeof(last_error), "%s%s%s%s%s", what, name ? " " : "",
+           name ? name : "", why ? ": " : "", why ? why : "");
   ERR_clear_error();
   return rc;
 }
@@ -99,9 +98,8 @@ static int use_key_pem(SSL_CTX *c, const char *pem, size_t len) {
 static int load_cert(SSL_CTX *c, const wsx_tls_cert *k) {
   int rc = WSX_OK;
   if (k->cert_file)
-    rc = SSL_CTX_use_certificate_chain_file(c, k->cert_file) == 1
-             ? WSX_OK
-             : WSX_E_TLS;
+    rc = SSL_CTX_use_certificate_chain_file(c, k->cert_file) == 1 ? WSX_OK
+                                                                  : WSX_E_TLS;
   else if (k->cert_pem)
     rc = use_chain_pem(c, k->cert_pem, k->cert_pem_len);
   else
@@ -260,8 +258,7 @@ int wsx__tls_server_ctx_new(const wsx_allocator *a,
   last_error[0] = '\0';
   if (!o || (o->num_sni && !o->sni))
     return note(WSX_E_INVALID, "sni", "NULL table");
-  def = cert_empty(&o->cert) ? (o->num_sni ? &o->sni[0].cert : NULL)
-                             : &o->cert;
+  def = cert_empty(&o->cert) ? (o->num_sni ? &o->sni[0].cert : NULL) : &o->cert;
   if (!def)
     return note(WSX_E_INVALID, "certificate", "missing");
   if (!(tc = wsx__malloc(a, sizeof(*tc))))
@@ -355,9 +352,9 @@ static void default_init(void) {
 }
 
 static int options_default(const wsx_tls_client_options *o) {
-  return !o || (!o->ca_file && !o->ca_dir && !o->ca_pem &&
-                cert_empty(&o->cert) && !o->server_name &&
-                !o->insecure_skip_verify);
+  return !o ||
+         (!o->ca_file && !o->ca_dir && !o->ca_pem && cert_empty(&o->cert) &&
+          !o->server_name && !o->insecure_skip_verify);
 }
 
 int wsx__tls_client_ctx_new(const wsx_allocator *a,

@@ -23,9 +23,9 @@ typedef struct tunnel {
   wsx__tls_conn *outer; /* TLS to the proxy; never NULL */
   wsx__tls_conn *inner; /* TLS to the origin inside the tunnel, or NULL */
   wsx_allocator alloc;
-  uint8_t outer_up;     /* the proxy's handshake completed */
-  uint8_t inner_up;     /* the origin's handshake completed */
-  char proxy[272];      /* "host:port" for messages (s->proxy goes away) */
+  uint8_t outer_up; /* the proxy's handshake completed */
+  uint8_t inner_up; /* the origin's handshake completed */
+  char proxy[272];  /* "host:port" for messages (s->proxy goes away) */
 } tunnel;
 
 static int tun_on_read(wsx_socket *s, void *st, char *data, size_t len);

@@ -2,16 +2,31 @@
 #include "wsx/common.h"
 #include "test.h"
 
-static const int all_codes[] = {
-    WSX_OK,           WSX_E_INVALID,   WSX_E_STATE,
-    WSX_E_NOMEM,      WSX_E_HEADER_VALUE, WSX_E_URL,
-    WSX_E_UNSUPPORTED, WSX_E_TOO_BIG,  WSX_E_CLOSED,
-    WSX_E_AGAIN,      WSX_E_BUSY,      WSX_E_TIMEOUT,
-    WSX_E_EXTENSION,  WSX_E_IO,        WSX_E_TLS,
-    WSX_E_DNS,        WSX_E_PROXY,     WSX_E_PROTOCOL,
-    WSX_E_UTF8,       WSX_E_MESSAGE_TOO_BIG, WSX_E_HANDSHAKE,
-    WSX_E_HTTP,       WSX_E_HEAD_TOO_BIG, WSX_E_POLICY,
-    WSX_E_INTERNAL};
+static const int all_codes[] = {WSX_OK,
+                                WSX_E_INVALID,
+                                WSX_E_STATE,
+                                WSX_E_NOMEM,
+                                WSX_E_HEADER_VALUE,
+                                WSX_E_URL,
+                                WSX_E_UNSUPPORTED,
+                                WSX_E_TOO_BIG,
+                                WSX_E_CLOSED,
+                                WSX_E_AGAIN,
+                                WSX_E_BUSY,
+                                WSX_E_TIMEOUT,
+                                WSX_E_EXTENSION,
+                                WSX_E_IO,
+                                WSX_E_TLS,
+                                WSX_E_DNS,
+                                WSX_E_PROXY,
+                                WSX_E_PROTOCOL,
+                                WSX_E_UTF8,
+                                WSX_E_MESSAGE_TOO_BIG,
+                                WSX_E_HANDSHAKE,
+                                WSX_E_HTTP,
+                                WSX_E_HEAD_TOO_BIG,
+                                WSX_E_POLICY,
+                                WSX_E_INTERNAL};
 
 #define N_CODES (sizeof all_codes / sizeof all_codes[0])
 
@@ -62,7 +77,8 @@ TEST(test_version) {
   CHECK(wsx_version(0x010000) == NULL);
 }
 
-#define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+#define H(n, v)                                                                \
+  { n, sizeof(n) - 1, v, sizeof(v) - 1 }
 
 TEST(test_header_find) {
   static const wsx_header h[] = {

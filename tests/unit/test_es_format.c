@@ -99,8 +99,8 @@ TEST(round_trip) {
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     wsx__buf b = {0};
     rt[0] = 0;
-    CHECK_INT(wsx__es_format_event(&b, A, v[i].data, strlen(v[i].data),
-                                   v[i].ev, v[i].id),
+    CHECK_INT(wsx__es_format_event(&b, A, v[i].data, strlen(v[i].data), v[i].ev,
+                                   v[i].id),
               0);
     CHECK_INT(wsx__es_parser_feed(&p, b.data, b.len), 0);
     CHECK_STR(rt, v[i].want);
@@ -109,5 +109,5 @@ TEST(round_trip) {
   wsx__es_parser_free(&p);
 }
 
-TEST_MAIN(wsx__alloc_init(&A_, NULL); RUN(format_vectors); RUN(retry_line); RUN(accept_header);
-          RUN(query_last_id); RUN(round_trip))
+TEST_MAIN(wsx__alloc_init(&A_, NULL); RUN(format_vectors); RUN(retry_line);
+          RUN(accept_header); RUN(query_last_id); RUN(round_trip))

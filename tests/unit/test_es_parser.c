@@ -77,8 +77,8 @@ static void expect(const char *in, size_t len, const char *want) {
       int rc = run(in, len, mode, 0, &l, seed);
       CHECK_INT(rc, 0);
       if (strcmp(l.s, want) != 0) {
-        TEST_FAILF_("mode %d seed %u: got \"%s\", want \"%s\"", mode, seed,
-                    l.s, want);
+        TEST_FAILF_("mode %d seed %u: got \"%s\", want \"%s\"", mode, seed, l.s,
+                    want);
         return;
       }
     }
@@ -113,16 +113,23 @@ TEST(line_endings) {
 }
 
 TEST(bom) {
-  EXPECT("\xEF\xBB\xBF" "data: a\n\n", "message|a|;");
+  EXPECT("\xEF\xBB\xBF"
+         "data: a\n\n",
+         "message|a|;");
   /* Only one BOM, only at the start. */
-  EXPECT("\xEF\xBB\xBF\xEF\xBB\xBF" "data: a\n\n", "");
+  EXPECT("\xEF\xBB\xBF\xEF\xBB\xBF"
+         "data: a\n\n",
+         "");
   /* A partial BOM is content (a field named "\xEF\xBB" is ignored). */
-  EXPECT("\xEF\xBB" "data: a\n\ndata: b\n\n", "message|b|;");
+  EXPECT("\xEF\xBB"
+         "data: a\n\ndata: b\n\n",
+         "message|b|;");
   /* ... and is replayed exactly once, whatever the split: a first line of
    * 2 + 8 bytes fits a 10-byte limit (the whole-input path once replayed
    * the two bytes twice, making it 12). */
   {
-    static const char in[] = "\xEF\xBB" "12345678\ndata: c\n\n";
+    static const char in[] = "\xEF\xBB"
+                             "12345678\ndata: c\n\n";
     for (int mode = 0; mode < 3; mode++) {
       log_t l;
       CHECK_INT(run(in, sizeof(in) - 1, mode, 10, &l, 5), 0);
@@ -131,8 +138,7 @@ TEST(bom) {
 }
 
 TEST(event_type_and_id) {
-  EXPECT("event: add\ndata: 1\nid: 7\n\ndata: 2\n\n",
-         "add|1|7;message|2|7;");
+  EXPECT("event: add\ndata: 1\nid: 7\n\ndata: 2\n\n", "add|1|7;message|2|7;");
   /* An id with NUL is ignored; an empty id resets. */
   EXPECT("id: 5\n\nid: a\0b\ndata: x\n\nid\ndata: y\n\n",
          "message|x|5;message|y|;");
@@ -177,7 +183,10 @@ TEST(utf8_decoding) {
    * maximal subpart (WHATWG "decode"). */
   EXPECT("data: h\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\n\n",
          "message|h\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80|;");
-  EXPECT("data: a\xFF" "b\xC3\n\n", "message|a\xEF\xBF\xBD" "b\xEF\xBF\xBD|;");
+  EXPECT("data: a\xFF"
+         "b\xC3\n\n",
+         "message|a\xEF\xBF\xBD"
+         "b\xEF\xBF\xBD|;");
   EXPECT("data: \xE2\x82x\xED\xA0\x80\n\n",
          "message|\xEF\xBF\xBDx\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|;");
   EXPECT("event: \xC0\xAF\ndata: 1\nid: \xF4\x90\n\n",
@@ -189,10 +198,16 @@ TEST(restart_keeps_last_id) {
   log_t l;
   memset(&l, 0, sizeof(l));
   wsx__es_parser_init(&p, NULL, 0, &CBS, &l);
-  CHECK_INT(wsx__es_parser_feed(&p, (const uint8_t *)"id: 3\ndata: a\n\ndata: par", 25), 0);
+  CHECK_INT(wsx__es_parser_feed(
+                &p, (const uint8_t *)"id: 3\ndata: a\n\ndata: par", 25),
+            0);
   CHECK_STR(wsx__es_parser_last_id(&p), "3");
   wsx__es_parser_restart(&p);
-  CHECK_INT(wsx__es_parser_feed(&p, (const uint8_t *)"\xEF\xBB\xBF" "data: b\n\n", 12), 0);
+  CHECK_INT(wsx__es_parser_feed(&p,
+                                (const uint8_t *)"\xEF\xBB\xBF"
+                                                 "data: b\n\n",
+                                12),
+            0);
   CHECK_STR(l.s, "message|a|3;message|b|3;");
   CHECK_INT(wsx__es_parser_set_last_id(&p, "zz"), 0);
   CHECK_STR(wsx__es_parser_last_id(&p), "zz");
@@ -246,7 +261,6 @@ TEST(chunked) {
 
 TEST_MAIN(RUN(spec_stock_example); RUN(spec_comment_and_id_example);
           RUN(spec_empty_data_example); RUN(spec_space_example);
-          RUN(line_endings); RUN(bom); RUN(event_type_and_id);
-          RUN(retry_field); RUN(unknown_fields_and_colons); RUN(limits);
-          RUN(utf8_decoding);
+          RUN(line_endings); RUN(bom); RUN(event_type_and_id); RUN(retry_field);
+          RUN(unknown_fields_and_colons); RUN(limits); RUN(utf8_decoding);
           RUN(restart_keeps_last_id); RUN(chunked))

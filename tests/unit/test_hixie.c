@@ -17,9 +17,9 @@ typedef struct rec {
   char log[4096]; /* event log: "open;msg:hi;error:-1051;close:1007:0;" */
   size_t log_len;
   int opens, closes, errors, last_error;
-  int start_on_connect;   /* call wsx_driver_start from `connect` */
-  int close_on_message;   /* call wsx_driver_close from `message` */
-  size_t out_at_open;     /* out_len when `open` fired */
+  int start_on_connect; /* call wsx_driver_start from `connect` */
+  int close_on_message; /* call wsx_driver_close from `message` */
+  size_t out_at_open;   /* out_len when `open` fired */
 } rec;
 
 static void logf_(rec *r, const char *fmt, ...)
@@ -138,16 +138,15 @@ static int out_has(const rec *r, const char *s) {
 #define KEY3_A "Tm[K T2u"
 #define ANSWER_A "fQJ,fN/4F4!~K~MH"
 
-static const char req76[] =
-    "GET /demo HTTP/1.1\r\n"
-    "Host: example.com\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Key2: " KEY2_A "\r\n"
-    "Sec-WebSocket-Protocol: sample\r\n"
-    "Upgrade: WebSocket\r\n"
-    "Sec-WebSocket-Key1: " KEY1_A "\r\n"
-    "Origin: http://example.com\r\n"
-    "\r\n";
+static const char req76[] = "GET /demo HTTP/1.1\r\n"
+                            "Host: example.com\r\n"
+                            "Connection: Upgrade\r\n"
+                            "Sec-WebSocket-Key2: " KEY2_A "\r\n"
+                            "Sec-WebSocket-Protocol: sample\r\n"
+                            "Upgrade: WebSocket\r\n"
+                            "Sec-WebSocket-Key1: " KEY1_A "\r\n"
+                            "Origin: http://example.com\r\n"
+                            "\r\n";
 
 static const char res76_head[] =
     "HTTP/1.1 101 WebSocket Protocol Handshake\r\n"
@@ -459,8 +458,7 @@ static void check_stream(int v76, const void *s, size_t n, uint64_t max_length,
   for (int mode = WHOLE; mode <= RANDOM; mode++) {
     for (uint64_t seed = 1; seed <= (mode == RANDOM ? 20u : 1u); seed++) {
       rec r;
-      run_stream(v76, s, n, mode, seed * 0x9E3779B97F4A7C15ull, max_length,
-                 &r);
+      run_stream(v76, s, n, mode, seed * 0x9E3779B97F4A7C15ull, max_length, &r);
       if (strcmp(r.log, log) != 0) {
         TEST_FAILF_("mode %d seed %llu: log '%s', expected '%s'", mode,
                     (unsigned long long)seed, r.log, log);
@@ -476,13 +474,14 @@ static void check_stream(int v76, const void *s, size_t n, uint64_t max_length,
 }
 
 TEST(framing_messages_76) {
-  static const uint8_t s[] = {
-      0x00, 'h', 'i', 0xFF,                          /* "hi" */
-      0x00, 0xFF,                                    /* "" */
-      0x00, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x98, 0x80, 0xFF,
-      0x00, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 0xFF,
-      0xFF, 0x00 /* closing frame */,
-      0x00, 'x', 0xFF /* after close: ignored */};
+  static const uint8_t s[] = {0x00, 'h',  'i',  0xFF, /* "hi" */
+                              0x00, 0xFF,             /* "" */
+                              0x00, 0xC3, 0xA9, 0xE2, 0x82,
+                              0xAC, 0xF0, 0x9F, 0x98, 0x80,
+                              0xFF, 0x00, 'a',  'b',  'c',
+                              'd',  'e',  'f',  'g',  'h',
+                              'i',  'j',  0xFF, 0xFF, 0x00 /* closing frame */,
+                              0x00, 'x',  0xFF /* after close: ignored */};
   check_stream(1, s, sizeof s, 0,
                "connect;open;msg:1:hi;msg:1:;"
                "msg:1:\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80;"
@@ -687,8 +686,8 @@ TEST_MAIN(RUN(challenge_example_76); RUN(challenge_intro_example_76);
           RUN(drafts_off_by_default); RUN(bad_draft_requests);
           RUN(delayed_body_queues_messages); RUN(delayed_body_server_request);
           RUN(close_while_waiting_for_body); RUN(framing_messages_76);
-          RUN(length_prefixed_frames_skipped);
-          RUN(closing_frame_long_form_76); RUN(invalid_utf8_fails);
-          RUN(max_length_76); RUN(endless_frame_stops_once);
-          RUN(send_and_close_76); RUN(close_75_has_no_frame);
-          RUN(close_from_message_callback); RUN(frame_events_mode))
+          RUN(length_prefixed_frames_skipped); RUN(closing_frame_long_form_76);
+          RUN(invalid_utf8_fails); RUN(max_length_76);
+          RUN(endless_frame_stops_once); RUN(send_and_close_76);
+          RUN(close_75_has_no_frame); RUN(close_from_message_callback);
+          RUN(frame_events_mode))

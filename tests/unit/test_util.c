@@ -130,9 +130,12 @@ typedef struct utf8_vec {
   int complete; /* when fail == -1: ends at a character boundary */
 } utf8_vec;
 
-#define V_OK(name, s) {name, s, sizeof(s) - 1, -1, 1}
-#define V_PART(name, s) {name, s, sizeof(s) - 1, -1, 0}
-#define V_BAD(name, s, at) {name, s, sizeof(s) - 1, at, 0}
+#define V_OK(name, s)                                                          \
+  { name, s, sizeof(s) - 1, -1, 1 }
+#define V_PART(name, s)                                                        \
+  { name, s, sizeof(s) - 1, -1, 0 }
+#define V_BAD(name, s, at)                                                     \
+  { name, s, sizeof(s) - 1, at, 0 }
 
 static const utf8_vec utf8_vectors[] = {
     /* 6.1 - 6.3: plain valid text */
@@ -142,11 +145,13 @@ static const utf8_vec utf8_vectors[] = {
                   "\xa1-UTF-8!!"),
     V_OK("kosme", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"),
     /* 6.4: fail fast in the middle of a message */
-    V_BAD("kosme+surrogate", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
-                             "\xed\xa0\x80\x65\x64\x69\x74\x65\x64",
+    V_BAD("kosme+surrogate",
+          "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
+          "\xed\xa0\x80\x65\x64\x69\x74\x65\x64",
           12),
-    V_BAD("kosme+F4 90", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
-                         "\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64",
+    V_BAD("kosme+F4 90",
+          "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
+          "\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64",
           12),
     /* 6.6: progressive prefixes of "kosme" */
     V_PART("kosme prefix 1", "\xce"),
@@ -204,8 +209,9 @@ static const utf8_vec utf8_vectors[] = {
     V_BAD("6-byte missing last", "\xfc\x80\x80\x80\x80", 0),
     V_BAD("E2 82 then ascii", "\xe2\x82\x61", 2),
     /* 6.15: concatenation of incomplete sequences */
-    V_BAD("incomplete concat", "\xc2\xe0\xa0\xf0\x90\x80\xdf\xef\xbf\xf4\x8f"
-                               "\xbf",
+    V_BAD("incomplete concat",
+          "\xc2\xe0\xa0\xf0\x90\x80\xdf\xef\xbf\xf4\x8f"
+          "\xbf",
           1),
     /* 6.16: impossible bytes */
     V_BAD("FE", "\xfe", 0),
@@ -255,8 +261,9 @@ static const utf8_vec utf8_vectors[] = {
                        "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 "
                        "\xe4\xb8\x96\xe7\x95\x8c \xf0\x9f\x98\x80 "
                        "0123456789abcdefghijklmnopqrstuvwxyz0123456789"),
-    V_BAD("long then C0", "0123456789abcdefghijklmnopqrstuvwxyz0123456789"
-                          "0123456789abcdefghijklmnopqrstuvwxyz\xc0\x80",
+    V_BAD("long then C0",
+          "0123456789abcdefghijklmnopqrstuvwxyz0123456789"
+          "0123456789abcdefghijklmnopqrstuvwxyz\xc0\x80",
           82),
 };
 
@@ -275,8 +282,8 @@ TEST(test_utf8_vectors) {
                   v->name, r, c, v->fail, v->complete);
     r = feed_bytes(p, v->len, &c);
     if (r != v->fail || (r < 0 && c != v->complete))
-      TEST_FAILF_("vector \"%s\" byte by byte: fail %ld, expected %ld",
-                  v->name, r, v->fail);
+      TEST_FAILF_("vector \"%s\" byte by byte: fail %ld, expected %ld", v->name,
+                  r, v->fail);
     for (k = 0; k < 20; k++) {
       r = feed_random(p, v->len, &seed, &c);
       if (r != v->fail || (r < 0 && c != v->complete))
@@ -544,9 +551,10 @@ TEST(test_sha1_fips) {
                      56, hex),
             "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
   CHECK_STR(
-      sha1_hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
-               "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
-               112, hex),
+      sha1_hex(
+          "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+          "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+          112, hex),
       "a49b2446a02c645bf419f995b67091253a04a259");
   memset(million, 'a', sizeof million);
   CHECK_STR(sha1_hex(million, sizeof million, hex),
@@ -596,23 +604,25 @@ TEST(test_md5_rfc1321) {
   CHECK_STR(md5_hex("", hex), "d41d8cd98f00b204e9800998ecf8427e");
   CHECK_STR(md5_hex("a", hex), "0cc175b9c0f1b6a831c399e269772661");
   CHECK_STR(md5_hex("abc", hex), "900150983cd24fb0d6963f7d28e17f72");
-  CHECK_STR(md5_hex("message digest", hex),
-            "f96b697d7cb7938d525a2f31aaf161d0");
+  CHECK_STR(md5_hex("message digest", hex), "f96b697d7cb7938d525a2f31aaf161d0");
   CHECK_STR(md5_hex("abcdefghijklmnopqrstuvwxyz", hex),
             "c3fcd3d76192e4007dfb496cca67e13b");
-  CHECK_STR(md5_hex("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456"
-                    "789",
-                    hex),
-            "d174ab98d277d9f5a5611c2c9f419d9f");
+  CHECK_STR(
+      md5_hex("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456"
+              "789",
+              hex),
+      "d174ab98d277d9f5a5611c2c9f419d9f");
   CHECK_STR(md5_hex("1234567890123456789012345678901234567890123456789012345678"
                     "9012345678901234567890",
                     hex),
             "57edf4a22be3c955ac49da2e2107b67a");
   /* Lengths around the padding boundary (55, 56, 64 bytes). */
-  CHECK_STR(md5_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", hex),
-            "ef1772b6dff9a122358552954ad0df65");
-  CHECK_STR(md5_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", hex),
-            "3b0c8ac703f828b04c6c197006d17218");
+  CHECK_STR(
+      md5_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", hex),
+      "ef1772b6dff9a122358552954ad0df65");
+  CHECK_STR(
+      md5_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", hex),
+      "3b0c8ac703f828b04c6c197006d17218");
 }
 
 /* The hixie-76 handshake example (draft-hixie-thewebsocketprotocol-76). */
@@ -620,9 +630,9 @@ TEST(test_md5_hixie76) {
   /* key1 "18x 6]8vM;54 *(5:  {   U1]8  z [  8": 1868545188 / 12 spaces,
    * key2 "1_ tx7X d  <  nw  334J702) 7]o}` 0": 1733470270 / 10 spaces;
    * the challenge is both quotients as 32-bit big-endian and key3. */
-  static const uint8_t challenge[16] = {
-      0x09, 0x47, 0xFA, 0x63, 0x0A, 0x55, 0x10, 0xD3,
-      'T',  'm',  '[',  'K',  ' ',  'T',  '2',  'u'};
+  static const uint8_t challenge[16] = {0x09, 0x47, 0xFA, 0x63, 0x0A, 0x55,
+                                        0x10, 0xD3, 'T',  'm',  '[',  'K',
+                                        ' ',  'T',  '2',  'u'};
   uint8_t d[16];
   wsx__md5(challenge, 16, d);
   CHECK_MEM(d, 16, "fQJ,fN/4F4!~K~MH", 16);
@@ -631,8 +641,8 @@ TEST(test_md5_hixie76) {
 /* ---------------------------------------------------------------- base64 */
 
 TEST(test_base64_rfc4648) {
-  static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba",
-                                "foobar"};
+  static const char *plain[] = {"",     "f",     "fo",    "foo",
+                                "foob", "fooba", "foobar"};
   static const char *enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
                               "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
   size_t i;
@@ -664,21 +674,17 @@ TEST(test_base64_roundtrip_all_bytes) {
 
 TEST(test_base64_strict) {
   static const char *bad[] = {
-      "Zg",       /* missing padding */
-      "Zg=",      /* short padding */
-      "Zg===",    /* too much padding */
-      "Z===",     /* three '=' */
-      "====",     /* padding only */
-      "Zm9v YmFy",/* whitespace */
-      "Zm9v\nYmFy",
-      " Zm9v",
-      "Zm9vYmF-", /* URL-safe alphabet is not base64 */
-      "Zm9vYmF_",
-      "Zm=v",     /* '=' in the middle */
-      "Zg==Zm9v", /* data after padding */
-      "Zh==",     /* non-zero trailing bits */
-      "Zm9=",
-      "Zm\x80v",
+      "Zg",                                /* missing padding */
+      "Zg=",                               /* short padding */
+      "Zg===",                             /* too much padding */
+      "Z===",                              /* three '=' */
+      "====",                              /* padding only */
+      "Zm9v YmFy",                         /* whitespace */
+      "Zm9v\nYmFy", " Zm9v",   "Zm9vYmF-", /* URL-safe alphabet is not base64 */
+      "Zm9vYmF_",   "Zm=v",                /* '=' in the middle */
+      "Zg==Zm9v",                          /* data after padding */
+      "Zh==",                              /* non-zero trailing bits */
+      "Zm9=",       "Zm\x80v",
   };
   size_t i;
   uint8_t out[16];
@@ -780,10 +786,9 @@ TEST(test_ieq) {
 TEST_MAIN(RUN(test_utf8_vectors); RUN(test_utf8_sticky);
           RUN(test_utf8_fail_index_in_chunk); RUN(test_utf8_exhaustive_1_2_3);
           RUN(test_utf8_random_4); RUN(test_utf8_in_long_buffers);
-          RUN(test_utf8_random_strings);
-          RUN(test_sha1_fips); RUN(test_sha1_2_splits);
-          RUN(test_rfc6455_accept); RUN(test_md5_rfc1321);
-          RUN(test_md5_hixie76); RUN(test_base64_rfc4648);
-          RUN(test_base64_roundtrip_all_bytes); RUN(test_base64_strict);
-          RUN(test_random_differs); RUN(test_random_sizes); RUN(test_random_fork);
-          RUN(test_ieq))
+          RUN(test_utf8_random_strings); RUN(test_sha1_fips);
+          RUN(test_sha1_2_splits); RUN(test_rfc6455_accept);
+          RUN(test_md5_rfc1321); RUN(test_md5_hixie76);
+          RUN(test_base64_rfc4648); RUN(test_base64_roundtrip_all_bytes);
+          RUN(test_base64_strict); RUN(test_random_differs);
+          RUN(test_random_sizes); RUN(test_random_fork); RUN(test_ieq))

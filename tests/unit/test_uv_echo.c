@@ -57,8 +57,7 @@ TEST(echo_ipv6) {
   CHECK_MEM(T.c.msg, T.c.msg_len, "six", 3);
   {
     char addr[64];
-    CHECK_INT(wsx_socket_remote_address(T.s.sock, addr, sizeof(addr), NULL),
-              0);
+    CHECK_INT(wsx_socket_remote_address(T.s.sock, addr, sizeof(addr), NULL), 0);
     CHECK_STR(addr, "::1");
   }
   wsx_socket_close(T.c.sock, 0, NULL);
@@ -96,8 +95,9 @@ static void pp_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   p->in_len += (size_t)n;
 }
 
-static const char pp_out[] = UPGRADE_HEAD("/unix")
-    "\x81\x82\x01\x02\x03\x04" "\x69\x6b"; /* "hi" masked with 01020304 */
+static const char pp_out[] =
+    UPGRADE_HEAD("/unix") "\x81\x82\x01\x02\x03\x04"
+                          "\x69\x6b"; /* "hi" masked with 01020304 */
 
 static void pp_connect(uv_connect_t *c, int status) {
   pipe_peer *p = c->data;
@@ -136,8 +136,7 @@ TEST(echo_unix_socket) {
   p.pipe.data = &p;
   p.conn.data = &p;
   uv_pipe_connect(&p.conn, &p.pipe, path, pp_connect);
-  RUN_UNTIL(T.s.message && p.in_len > 0 &&
-                strstr(p.in, "\r\n\r\n") &&
+  RUN_UNTIL(T.s.message && p.in_len > 0 && strstr(p.in, "\r\n\r\n") &&
                 (size_t)(strstr(p.in, "\r\n\r\n") + 4 - p.in) + 4 <= p.in_len,
             3000);
   p.in[p.in_len] = '\0';
@@ -148,8 +147,7 @@ TEST(echo_unix_socket) {
   CHECK_MEM(body + 4, 4, "\x81\x02hi", 4);
   {
     char addr[8] = "x";
-    CHECK_INT(wsx_socket_remote_address(T.s.sock, addr, sizeof(addr), NULL),
-              0);
+    CHECK_INT(wsx_socket_remote_address(T.s.sock, addr, sizeof(addr), NULL), 0);
     CHECK_STR(addr, "");
   }
   uv_close((uv_handle_t *)&p.pipe, NULL);

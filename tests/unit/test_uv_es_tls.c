@@ -35,8 +35,7 @@ static int gen_certs(void) {
     return -1;
   fputs(gen_script, f);
   fclose(f);
-  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/gen.log 2>&1", dir, dir,
-           dir);
+  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/gen.log 2>&1", dir, dir, dir);
   return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -147,7 +146,7 @@ static void c_close(wsx_eventsource_client *c, void *ud) {
   T.c_close++;
 }
 static const wsx_eventsource_client_callbacks C_CBS = {c_open, c_msg, c_err,
-                                                      c_close};
+                                                       c_close};
 
 static wsx_eventsource_client *client(const char *host,
                                       const wsx_tls_client_options *to) {

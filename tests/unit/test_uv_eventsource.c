@@ -17,15 +17,15 @@ static struct {
   wsx_server *srv;
   int port;
   wsx_eventsource_options eopts;
-  int burst;               /* server: events per connection (then close) */
+  int burst; /* server: events per connection (then close) */
   int es_open, es_close, es_drain;
-  char seen_ids[8][32];    /* last_event_id of each server connection */
+  char seen_ids[8][32]; /* last_event_id of each server connection */
   int c_open, c_msg, c_err, c_reconnect_err, c_close;
   char c_log[1024];
   wsx_eventsource_client *cl;
-  int stop_at;             /* client: close after this many messages */
-  wsx_eventsource *es;     /* the last server EventSource */
-  uv_tcp_t raw;            /* raw TCP peer */
+  int stop_at;         /* client: close after this many messages */
+  wsx_eventsource *es; /* the last server EventSource */
+  uv_tcp_t raw;        /* raw TCP peer */
   uv_connect_t raw_conn;
   uv_write_t raw_w;
   char raw_in[65536];
@@ -108,9 +108,9 @@ static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
     char id[16], data[64];
     int n = snprintf(data, sizeof(data), "msg %d\nline2\r\nline3", last + i);
     snprintf(id, sizeof(id), "%d", last + i);
-    CHECK_INT(wsx_eventsource_send(es, data, (size_t)n,
-                                   i == 2 ? "custom" : NULL, id),
-              0);
+    CHECK_INT(
+        wsx_eventsource_send(es, data, (size_t)n, i == 2 ? "custom" : NULL, id),
+        0);
   }
   if (T.burst)
     CHECK_INT(wsx_eventsource_close(es), 0);
@@ -158,7 +158,7 @@ static void c_close(wsx_eventsource_client *c, void *ud) {
   T.c_close++;
 }
 static const wsx_eventsource_client_callbacks C_CBS = {c_open, c_msg, c_err,
-                                                      c_close};
+                                                       c_close};
 
 static wsx_eventsource_client *connect_client(const char *path) {
   char url[128];
@@ -216,7 +216,8 @@ TEST(client_fails_on_404) {
 static void raw_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
   (void)h;
   (void)s;
-  *b = uv_buf_init(T.raw_in + T.raw_len, (unsigned)(sizeof(T.raw_in) - T.raw_len - 1));
+  *b = uv_buf_init(T.raw_in + T.raw_len,
+                   (unsigned)(sizeof(T.raw_in) - T.raw_len - 1));
   if (b->len == 0) { /* keep draining: reuse the tail */
     T.raw_len = 0;
     *b = uv_buf_init(T.raw_in, sizeof(T.raw_in) - 1);
@@ -286,8 +287,9 @@ static void fill_until_above(void) {
   static char chunk[8192];
   int rc = 0, n = 0;
   memset(chunk, 'z', sizeof(chunk));
-  while (T.es && (rc = wsx_eventsource_send(T.es, chunk, sizeof(chunk), NULL,
-                                            NULL)) == 0 &&
+  while (T.es &&
+         (rc = wsx_eventsource_send(T.es, chunk, sizeof(chunk), NULL, NULL)) ==
+             0 &&
          n++ < 100000)
     ;
   CHECK_INT(rc, 1);
@@ -330,8 +332,8 @@ TEST(slow_client_dropped) {
   REQUIRE(T.es);
   memset(chunk, 'y', sizeof(chunk));
   /* Over max_buffered the client is dropped: later sends fail. */
-  while ((rc = wsx_eventsource_send(T.es, chunk, sizeof(chunk), NULL,
-                                    NULL)) >= 0 &&
+  while ((rc = wsx_eventsource_send(T.es, chunk, sizeof(chunk), NULL, NULL)) >=
+             0 &&
          n++ < 2000)
     ;
   CHECK_INT(rc, WSX_E_CLOSED);
@@ -366,8 +368,8 @@ TEST(slow_client_dropped_at_once) {
   REQUIRE(T.c_open == 1 && T.es != slow);
   fast = T.es;
   memset(chunk, 'y', sizeof(chunk));
-  while ((rc = wsx_eventsource_send(slow, chunk, sizeof(chunk), NULL,
-                                    NULL)) >= 0 &&
+  while ((rc = wsx_eventsource_send(slow, chunk, sizeof(chunk), NULL, NULL)) >=
+             0 &&
          n++ < 2000) {
     size_t b = wsx_eventsource_buffered_amount(slow);
     if (b > peak)
@@ -407,8 +409,8 @@ TEST(front_high_water_mark) {
     /* 16 MiB unread (more than loopback socket buffers take): far above
      * the server's 16 KiB default, below our mark. */
     for (i = 0; i < 256; i++)
-      if ((rc = wsx_eventsource_send(T.es, chunk, sizeof(chunk), NULL,
-                                     NULL)) != 0)
+      if ((rc = wsx_eventsource_send(T.es, chunk, sizeof(chunk), NULL, NULL)) !=
+          0)
         break;
     CHECK_INT(i, 256);
     CHECK(wsx_eventsource_buffered_amount(T.es) > 16384);
@@ -449,19 +451,18 @@ TEST(adopt_stream) {
   uv_pipe_init(&T.loop, &peer, 0);
   REQUIRE(uv_pipe_open(&ours, fds[0]) == 0);
   REQUIRE(uv_pipe_open(&peer, fds[1]) == 0);
-  REQUIRE(wsx_http_parse_request(head, sizeof(head) - 1, &req, hdrs, 8, 0,
-                                 &st, NULL) > 0);
+  REQUIRE(wsx_http_parse_request(head, sizeof(head) - 1, &req, hdrs, 8, 0, &st,
+                                 NULL) > 0);
   o.headers = &cors;
   o.num_headers = 1;
   o.retry = 1.5;
-  es = wsx_eventsource_adopt(&T.loop, (uv_stream_t *)&ours, &req, &o,
-                             &ES_CBS, NULL, &err);
+  es = wsx_eventsource_adopt(&T.loop, (uv_stream_t *)&ours, &req, &o, &ES_CBS,
+                             NULL, &err);
   REQUIRE(es);
   CHECK_STR(wsx_eventsource_url(es), "/a?b=1");
   CHECK_STR(wsx_eventsource_last_event_id(es), "9");
   CHECK_INT(wsx_eventsource_send(es, "hi", 2, "greet", "10"), 0);
-  CHECK_INT(wsx_eventsource_send(es, "x", 1, "bad\nname", NULL),
-            WSX_E_INVALID);
+  CHECK_INT(wsx_eventsource_send(es, "x", 1, "bad\nname", NULL), WSX_E_INVALID);
   CHECK_INT(wsx_eventsource_ping(es), 0);
   CHECK_INT(wsx_eventsource_send(es, "bye", 3, NULL, NULL), 0);
   CHECK_INT(wsx_eventsource_close(es), 0);
@@ -480,7 +481,6 @@ TEST(adopt_stream) {
   run_for(1000);
   CHECK(finish());
 }
-
 
 /* Adopted streams: drain under the high-water mark, then the hard limit. */
 static struct {
@@ -542,15 +542,15 @@ TEST(adopt_flow_control) {
   uv_pipe_init(&T.loop, &A.peer, 0);
   REQUIRE(uv_pipe_open(&A.ours, fds[0]) == 0);
   REQUIRE(uv_pipe_open(&A.peer, fds[1]) == 0);
-  REQUIRE(wsx_http_parse_request(head, sizeof(head) - 1, &req, hdrs, 4, 0,
-                                 &st, NULL) > 0);
+  REQUIRE(wsx_http_parse_request(head, sizeof(head) - 1, &req, hdrs, 4, 0, &st,
+                                 NULL) > 0);
   o.high_water_mark = 1024;
   o.max_buffered = 256 * 1024;
-  A.es = wsx_eventsource_adopt(&T.loop, (uv_stream_t *)&A.ours, &req, &o,
-                               &cbs, NULL, &err);
+  A.es = wsx_eventsource_adopt(&T.loop, (uv_stream_t *)&A.ours, &req, &o, &cbs,
+                               NULL, &err);
   REQUIRE(A.es);
-  while ((rc = wsx_eventsource_send(A.es, chunk, sizeof(chunk), NULL,
-                                    NULL)) == 0 &&
+  while ((rc = wsx_eventsource_send(A.es, chunk, sizeof(chunk), NULL, NULL)) ==
+             0 &&
          n++ < 10000)
     ;
   CHECK_INT(rc, 1);
@@ -708,8 +708,8 @@ static void rc_close(wsx_eventsource_client *c, void *ud) {
 }
 
 static wsx_eventsource_client *r_client(uint32_t timeout, size_t max) {
-  static const wsx_eventsource_client_callbacks cbs = {rc_open, rc_msg,
-                                                       rc_err, rc_close};
+  static const wsx_eventsource_client_callbacks cbs = {rc_open, rc_msg, rc_err,
+                                                       rc_close};
   wsx_header h = {"X-Test", 6, "1", 1};
   wsx_eventsource_client_options o = {0};
   char url[96];
@@ -798,8 +798,8 @@ TEST(bad_arguments) {
     CHECK_INT(err, WSX_E_TLS);
     CHECK(strstr(wsx_tls_last_error(), "/nonexistent/ca.pem") != NULL);
   }
-  CHECK(!wsx_eventsource_client_new(&loop, "ws://127.0.0.1/", NULL, NULL,
-                                    NULL, &err));
+  CHECK(!wsx_eventsource_client_new(&loop, "ws://127.0.0.1/", NULL, NULL, NULL,
+                                    &err));
   CHECK_INT(err, WSX_E_URL);
   CHECK(!wsx_eventsource_client_new(&loop, "nope", NULL, NULL, NULL, &err));
   CHECK_INT(err, WSX_E_URL);
@@ -811,7 +811,7 @@ TEST(bad_arguments) {
 TEST_MAIN(RUN(reconnect_with_last_event_id); RUN(client_fails_on_404);
           RUN(pings_and_client_gone); RUN(flow_control_drain);
           RUN(slow_client_dropped); RUN(slow_client_dropped_at_once);
-          RUN(front_high_water_mark); RUN(adopt_stream); RUN(adopt_flow_control);
-          RUN(client_chunked_bom_split_crlf_then_204);
+          RUN(front_high_water_mark); RUN(adopt_stream);
+          RUN(adopt_flow_control); RUN(client_chunked_bom_split_crlf_then_204);
           RUN(client_connect_timeout); RUN(client_event_size_limit);
           RUN(client_content_length_body); RUN(bad_arguments))

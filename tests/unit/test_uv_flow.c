@@ -36,8 +36,10 @@ TEST(close_timeout_reports_1006) {
   CHECK_INT(T.s.error_code, WSX_E_TIMEOUT);
   RUN_UNTIL(a.closed, 3000);
   /* The peer did get our close frame: 0x88, len 5, code 1000, "bye". */
-  CHECK(a.in_len >= 7 &&
-        memcmp(a.in + a.in_len - 7, "\x88\x05\x03\xe8" "bye", 7) == 0);
+  CHECK(a.in_len >= 7 && memcmp(a.in + a.in_len - 7,
+                                "\x88\x05\x03\xe8"
+                                "bye",
+                                7) == 0);
   SHUTDOWN_AND_CHECK();
 }
 
@@ -327,8 +329,8 @@ TEST(connect_refused) {
   CHECK_INT(T.c.close_code, 1006);
   CHECK_INT(T.c.open, 0);
   /* Bad URLs and unsupported schemes fail synchronously, no callbacks. */
-  CHECK(wsx_socket_connect(&T.loop, "http//bad", NULL, &rec_cbs, &T.c,
-                           &err) == NULL);
+  CHECK(wsx_socket_connect(&T.loop, "http//bad", NULL, &rec_cbs, &T.c, &err) ==
+        NULL);
   CHECK_INT(err, WSX_E_URL);
   /* A URL that is not ws:// or wss:// (wss is covered by test_uv_tls). */
   CHECK(wsx_socket_connect(&T.loop, "http://127.0.0.1/", NULL, &rec_cbs, &T.c,
@@ -523,7 +525,8 @@ TEST(frame_events_and_outgoing_fragmentation) {
 }
 
 TEST_MAIN(RUN(bad_accept_hash_fails_connect);
-          RUN(frame_events_and_outgoing_fragmentation); RUN(close_timeout_reports_1006); RUN(drop_is_immediate);
+          RUN(frame_events_and_outgoing_fragmentation);
+          RUN(close_timeout_reports_1006); RUN(drop_is_immediate);
           RUN(ping_pong_with_callback); RUN(ping_interval_option);
           RUN(keepalive_drops_dead_peer);
           RUN(buffered_amount_drain_pause_resume);

@@ -364,8 +364,8 @@ static const char *make_cert(void) {
     return "cannot write the certificate script";
   fputs(cert_script, f);
   fclose(f);
-  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/log 2>&1", cert_dir,
-           cert_dir, cert_dir);
+  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/log 2>&1", cert_dir, cert_dir,
+           cert_dir);
   return system(cmd) == 0 ? NULL : "openssl could not make the certificates";
 }
 
@@ -1106,12 +1106,13 @@ TEST(https_proxy_unknown_ca) {
   https_connect(&sp, 1, NULL, 0, NULL);
   REQUIRE(T.c.sock);
   expect_failure(WSX_E_TLS, 0);
-  snprintf(want, sizeof(want), "proxy 127.0.0.1:%d: certificate verify "
-           "failed: ", sp.port);
+  snprintf(want, sizeof(want),
+           "proxy 127.0.0.1:%d: certificate verify "
+           "failed: ",
+           sp.port);
   if (strncmp(T.c.fail_msg, want, strlen(want)) != 0)
     TEST_FAILF_("message: %s", T.c.fail_msg);
-  CHECK(strstr(T.c.fail_msg, "unable to get local issuer certificate") !=
-        NULL);
+  CHECK(strstr(T.c.fail_msg, "unable to get local issuer certificate") != NULL);
   CHECK_INT(T.s.open, 0);
   CHECK(!sp_saw_connect(&sp)); /* no CONNECT to an unverified proxy */
   sp_stop(&sp);
@@ -1127,8 +1128,10 @@ TEST(https_proxy_wrong_name) {
   https_connect(&sp, 0, NULL, 2, NULL);
   REQUIRE(T.c.sock);
   expect_failure(WSX_E_TLS, 0);
-  snprintf(want, sizeof(want), "proxy 127.0.0.1:%d: certificate verify "
-           "failed: hostname mismatch", sp.port);
+  snprintf(want, sizeof(want),
+           "proxy 127.0.0.1:%d: certificate verify "
+           "failed: hostname mismatch",
+           sp.port);
   CHECK_STR(T.c.fail_msg, want);
   CHECK(!sp_saw_connect(&sp));
   sp_stop(&sp);
@@ -1291,8 +1294,9 @@ TEST_MAIN(signal(SIGPIPE, SIG_IGN); RUN(tinyproxy_plain);
           RUN(tinyproxy_wss_wrong_name); RUN(fake_proxy_garbage);
           RUN(fake_proxy_closes); RUN(fake_proxy_silent_times_out);
           RUN(fake_proxy_request_and_407); RUN(fake_proxy_tunnel);
-          RUN(env_http_proxy); RUN(env_no_proxy_and_case);
-          RUN(https_proxy_ws); RUN(https_proxy_wss); RUN(https_proxy_wss_large);
+          RUN(env_http_proxy); RUN(env_no_proxy_and_case); RUN(https_proxy_ws);
+          RUN(https_proxy_wss); RUN(https_proxy_wss_large);
           RUN(https_proxy_unknown_ca); RUN(https_proxy_wrong_name);
           RUN(https_proxy_wss_origin_mismatch); RUN(https_proxy_basic_auth);
-          RUN(env_https_proxy); RUN(https_url_to_plain_proxy); RUN(invalid_options); rm_cert())
+          RUN(env_https_proxy); RUN(https_url_to_plain_proxy);
+          RUN(invalid_options); rm_cert())

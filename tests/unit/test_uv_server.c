@@ -47,8 +47,8 @@ static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
   R.version = wsx_request_version(req);
   R.is_ws = wsx_request_is_websocket(req);
   if (R.mode == 0) {
-    T.s.sock = wsx_request_accept(req, n ? "b" : NULL, NULL, &rec_cbs, &T.s,
-                                  &err);
+    T.s.sock =
+        wsx_request_accept(req, n ? "b" : NULL, NULL, &rec_cbs, &T.s, &err);
     CHECK(T.s.sock != NULL);
   } else if (R.mode == 3) {
     CHECK(wsx_request_accept(req, "b", NULL, &rec_cbs, &T.s, &err) == NULL);
@@ -75,8 +75,8 @@ static void on_failed_headers(wsx_socket *s, const wsx_connect_failure *f,
                               void *ud) {
   size_t n, len;
   const wsx_header *h = wsx_socket_headers(s, &n);
-  const char *v = h ? wsx_header_find(h, n, "x-websocket-reject-reason", &len)
-                    : NULL;
+  const char *v =
+      h ? wsx_header_find(h, n, "x-websocket-reject-reason", &len) : NULL;
   if (v)
     snprintf(reject_reason, sizeof(reject_reason), "%.*s", (int)len, v);
   v = h ? wsx_header_find(h, n, "www-authenticate", &len) : NULL;
@@ -238,8 +238,8 @@ static void stream_close(wsx_http_res *res, void *ud) {
   stream_closed++;
 }
 
-static void on_http_stream(wsx_server *srv, wsx_request *req,
-                           wsx_http_res *res, void *ud) {
+static void on_http_stream(wsx_server *srv, wsx_request *req, wsx_http_res *res,
+                           void *ud) {
   wsx_http_res_callbacks cbs = {NULL, stream_close};
   (void)srv, (void)ud, (void)req;
   wsx_http_res_set_callbacks(res, &cbs, &stream_closed);
@@ -479,8 +479,8 @@ static void app_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   wsx_http_request req;
   wsx_http_state hs = {0};
   /* The adopted socket's user data is the app_conn: route to T.s. */
-  wsx_socket_callbacks cbs = {app_open, app_message, NULL, NULL, NULL,
-                              NULL, adopted_close, NULL, NULL};
+  wsx_socket_callbacks cbs = {app_open, app_message,   NULL, NULL, NULL,
+                              NULL,     adopted_close, NULL, NULL};
   int rc, err;
   (void)b;
   if (n < 0) {
@@ -488,8 +488,7 @@ static void app_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     return;
   }
   c->len += (size_t)n;
-  rc = wsx_http_parse_request(c->buf, c->len, &req, c->hdrs, 32, 0, &hs,
-                              NULL);
+  rc = wsx_http_parse_request(c->buf, c->len, &req, c->hdrs, 32, 0, &hs, NULL);
   if (rc == WSX_E_AGAIN)
     return;
   REQUIRE(rc > 0);
@@ -517,8 +516,7 @@ TEST(adopt_from_own_listener) {
   uv_tcp_init(&T.loop, &app_listener);
   uv_ip4_addr("127.0.0.1", 0, &a);
   REQUIRE(uv_tcp_bind(&app_listener, (struct sockaddr *)&a, 0) == 0);
-  REQUIRE(uv_listen((uv_stream_t *)&app_listener, 16, app_on_connection) ==
-          0);
+  REQUIRE(uv_listen((uv_stream_t *)&app_listener, 16, app_on_connection) == 0);
   uv_tcp_getsockname(&app_listener, (struct sockaddr *)&ss, &len);
   T.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
   REQUIRE(connect_client("/adopted", NULL));
@@ -539,9 +537,8 @@ TEST(adopt_from_own_listener) {
 TEST_MAIN(RUN(accept_with_protocol); RUN(reject_with_status_and_reason);
           RUN(accept_unoffered_protocol_is_refused); RUN(plain_http_request);
           RUN(streamed_http_response_until_client_leaves);
-          RUN(plain_http_without_handler_gets_426);
-          RUN(garbage_head_gets_400); RUN(oversized_head_gets_431);
-          RUN(forwarded_for_when_trusted);
+          RUN(plain_http_without_handler_gets_426); RUN(garbage_head_gets_400);
+          RUN(oversized_head_gets_431); RUN(forwarded_for_when_trusted);
           RUN(pending_request_aborted_by_client);
           RUN(handshake_timeout_drops_slow_client);
           RUN(max_connections_gets_503); RUN(unmount_close_all_shut_down);

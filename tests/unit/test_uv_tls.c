@@ -69,8 +69,7 @@ static int gen_certs(void) {
     return -1;
   fputs(gen_script, f);
   fclose(f);
-  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/gen.log 2>&1", dir, dir,
-           dir);
+  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/gen.log 2>&1", dir, dir, dir);
   return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -583,8 +582,8 @@ TEST(handshake_timeout) {
   cert_files(&to.cert, "srv");
   REQUIRE(tls_server(&to, 200) == 0);
   t0 = uv_now(&T.loop);
-  raw_connect(&a, "", 0, 1);                        /* says nothing */
-  raw_connect(&b, partial, sizeof(partial), 1);     /* half a ClientHello */
+  raw_connect(&a, "", 0, 1);                    /* says nothing */
+  raw_connect(&b, partial, sizeof(partial), 1); /* half a ClientHello */
   RUN_UNTIL(a.closed && b.closed, 3000);
   CHECK_INT(a.closed, 1);
   CHECK_INT(b.closed, 1);
@@ -646,7 +645,7 @@ enum { P_GARBAGE_RECORD, P_CLOSE_FRAME, P_CLOSE_NOTIFY };
 typedef struct tpeer {
   int port, mode;
   volatile int done;
-  int ok;         /* the behaviour the test waits for was seen */
+  int ok; /* the behaviour the test waits for was seen */
   char note[160];
   uv_async_t wake;
   pthread_t th;
@@ -671,12 +670,12 @@ static void *peer_main(void *arg) {
   tpeer *p = arg;
   static const char req[] = UPGRADE_HEAD("/");
   /* Masked close frame, code 1000, mask 0. */
-  static const unsigned char close_frame[] = {0x88, 0x82, 0, 0, 0, 0,
-                                              0x03, 0xe8};
+  static const unsigned char close_frame[] = {0x88, 0x82, 0,    0,
+                                              0,    0,    0x03, 0xe8};
   static const unsigned char junk_record[] = {
-      0x17, 0x03, 0x03, 0x00, 0x20, 1, 2,  3,  4,  5,  6,  7,  8,  9,
-      10,   11,   12,   13,   14,   15, 16, 17, 18, 19, 20, 21, 22, 23,
-      24,   25,   26,   27,   28,   29, 30, 31, 32};
+      0x17, 0x03, 0x03, 0x00, 0x20, 1,  2,  3,  4,  5,  6,  7,  8,
+      9,    10,   11,   12,   13,   14, 15, 16, 17, 18, 19, 20, 21,
+      22,   23,   24,   25,   26,   27, 28, 29, 30, 31, 32};
   struct sockaddr_in a;
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   SSL *ssl = NULL;
@@ -949,8 +948,7 @@ TEST_MAIN(if (gen_certs() != 0) {
           RUN(verify_unknown_ca); RUN(verify_expired);
           RUN(insecure_skip_verify); RUN(garbage_instead_of_tls);
           RUN(max_connections_tls); RUN(handshake_timeout);
-          RUN(client_connect_timeout);
-          RUN(garbage_record_mid_session);
+          RUN(client_connect_timeout); RUN(garbage_record_mid_session);
           RUN(close_notify_after_closing_handshake);
           RUN(close_notify_mid_session); RUN(client_gets_close_notify);
           rm_certs())

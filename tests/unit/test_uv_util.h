@@ -91,7 +91,8 @@ static __attribute__((unused)) void on_open(wsx_socket *s, void *ud) {
   side_of(ud)->sock = s;
 }
 
-static __attribute__((unused)) void on_message(wsx_socket *s, const wsx_message *m, void *ud) {
+static __attribute__((unused)) void on_message(wsx_socket *s,
+                                               const wsx_message *m, void *ud) {
   ev_side *e = side_of(ud);
   e->message++;
   e->bytes += m->len;
@@ -106,13 +107,15 @@ static __attribute__((unused)) void on_message(wsx_socket *s, const wsx_message 
   }
 }
 
-static __attribute__((unused)) void on_error(wsx_socket *s, const wsx_error_event *ev, void *ud) {
+static __attribute__((unused)) void
+on_error(wsx_socket *s, const wsx_error_event *ev, void *ud) {
   (void)s;
   side_of(ud)->error++;
   side_of(ud)->error_code = ev->code;
 }
 
-static __attribute__((unused)) void on_close(wsx_socket *s, const wsx_close_event *ev, void *ud) {
+static __attribute__((unused)) void
+on_close(wsx_socket *s, const wsx_close_event *ev, void *ud) {
   ev_side *e = side_of(ud);
   (void)s;
   e->close++;
@@ -123,12 +126,14 @@ static __attribute__((unused)) void on_close(wsx_socket *s, const wsx_close_even
   e->sock = NULL;
 }
 
-static __attribute__((unused)) void on_ping(wsx_socket *s, const uint8_t *p, size_t n, void *ud) {
+static __attribute__((unused)) void on_ping(wsx_socket *s, const uint8_t *p,
+                                            size_t n, void *ud) {
   (void)s, (void)p, (void)n;
   side_of(ud)->ping++;
 }
 
-static __attribute__((unused)) void on_pong(wsx_socket *s, const uint8_t *p, size_t n, void *ud) {
+static __attribute__((unused)) void on_pong(wsx_socket *s, const uint8_t *p,
+                                            size_t n, void *ud) {
   (void)s, (void)p, (void)n;
   side_of(ud)->pong++;
 }
@@ -138,7 +143,8 @@ static __attribute__((unused)) void on_drain(wsx_socket *s, void *ud) {
   side_of(ud)->drain++;
 }
 
-static __attribute__((unused)) void on_failed(wsx_socket *s, const wsx_connect_failure *f, void *ud) {
+static __attribute__((unused)) void
+on_failed(wsx_socket *s, const wsx_connect_failure *f, void *ud) {
   ev_side *e = side_of(ud);
   (void)s;
   e->failed++;
@@ -148,11 +154,12 @@ static __attribute__((unused)) void on_failed(wsx_socket *s, const wsx_connect_f
   snprintf(e->fail_msg, sizeof(e->fail_msg), "%s", f->message);
 }
 
-static const wsx_socket_callbacks rec_cbs = {
-    on_open, on_message, NULL, on_ping, on_pong, on_error, on_close,
-    on_drain, on_failed};
+static const wsx_socket_callbacks rec_cbs = {on_open,  on_message, NULL,
+                                             on_ping,  on_pong,    on_error,
+                                             on_close, on_drain,   on_failed};
 
-static __attribute__((unused)) void srv_on_connection(wsx_server *srv, wsx_socket *s, void *ud) {
+static __attribute__((unused)) void srv_on_connection(wsx_server *srv,
+                                                      wsx_socket *s, void *ud) {
   (void)srv, (void)ud;
   T.s.sock = s;
   wsx_socket_set_user_data(s, &T.s);
@@ -164,8 +171,9 @@ static __attribute__((unused)) void srv_on_closed(wsx_server *srv, void *ud) {
 }
 
 /* An auto-accepting server on 127.0.0.1 (or `host`), ephemeral port. */
-static __attribute__((unused)) int start_server(const char *host, wsx_server_options *o,
-                        wsx_server_callbacks *cb) {
+static __attribute__((unused)) int start_server(const char *host,
+                                                wsx_server_options *o,
+                                                wsx_server_callbacks *cb) {
   wsx_server_options zo;
   wsx_server_callbacks zc;
   int err;
@@ -192,8 +200,8 @@ static __attribute__((unused)) int start_server(const char *host, wsx_server_opt
   return T.port > 0 ? 0 : T.port;
 }
 
-static __attribute__((unused)) wsx_socket *connect_client(const char *path,
-                                  const wsx_socket_options *o) {
+static __attribute__((unused)) wsx_socket *
+connect_client(const char *path, const wsx_socket_options *o) {
   char url[128];
   int err;
   snprintf(url, sizeof(url), "ws://127.0.0.1:%d%s", T.port, path);
@@ -216,7 +224,8 @@ typedef struct raw_peer {
   int read; /* read at all? (0: a peer that never reads) */
 } raw_peer;
 
-static __attribute__((unused)) void raw_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
+static __attribute__((unused)) void raw_alloc(uv_handle_t *h, size_t sz,
+                                              uv_buf_t *b) {
   raw_peer *p = h->data;
   (void)sz;
   if (p->in_len >= sizeof(p->in) - 1)
@@ -225,9 +234,12 @@ static __attribute__((unused)) void raw_alloc(uv_handle_t *h, size_t sz, uv_buf_
   b->len = sizeof(p->in) - 1 - p->in_len;
 }
 
-static __attribute__((unused)) void raw_closed(uv_handle_t *h) { ((raw_peer *)h->data)->closed = 1; }
+static __attribute__((unused)) void raw_closed(uv_handle_t *h) {
+  ((raw_peer *)h->data)->closed = 1;
+}
 
-static __attribute__((unused)) void raw_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+static __attribute__((unused)) void raw_read(uv_stream_t *st, ssize_t n,
+                                             const uv_buf_t *b) {
   raw_peer *p = st->data;
   (void)b;
   if (n < 0) {
@@ -240,7 +252,8 @@ static __attribute__((unused)) void raw_read(uv_stream_t *st, ssize_t n, const u
   p->in[p->in_len] = '\0';
 }
 
-static __attribute__((unused)) void raw_on_connect(uv_connect_t *c, int status) {
+static __attribute__((unused)) void raw_on_connect(uv_connect_t *c,
+                                                   int status) {
   raw_peer *p = c->data;
   uv_buf_t b = uv_buf_init(p->out, (unsigned)p->out_len);
   if (status < 0) {
@@ -254,8 +267,8 @@ static __attribute__((unused)) void raw_on_connect(uv_connect_t *c, int status) 
 }
 
 /* Connects to the test server and sends `data` (binary, len bytes). */
-static __attribute__((unused)) void raw_connect(raw_peer *p, const void *data, size_t len,
-                        int read) {
+static __attribute__((unused)) void raw_connect(raw_peer *p, const void *data,
+                                                size_t len, int read) {
   struct sockaddr_in a;
   memset(p, 0, sizeof(*p));
   memcpy(p->out, data, len);
