@@ -306,24 +306,35 @@ static long find_head(const char *buf, size_t len, const void *out,
   return r;
 }
 
-int wsx_http_parse_request(const char *buf, size_t len, wsx_http_request *req,
-                           wsx_header *headers, size_t max_headers,
-                           size_t max_head, wsx_http_state *state,
-                           const char **err_detail) {
-  const char *why = NULL;
-  wsx_http_request tmp;
-  cursor c;
-  long n =
-      find_head(buf, len, req, headers, max_headers, &max_head, state, &why);
-  int rc;
+/* The request and response parsers differ only in their first line: this
+ * finds the head, runs `parse` on it into a scratch struct (so `out` is only
+ * written on success) and reports the rule broken otherwise. */
+typedef int (*head_parser)(cursor *c, void *out, wsx_header *headers,
+                           size_t max_headers);
 
+static int request_head(cursor *c, void *out, wsx_header *headers,
+                        size_t max_headers) {
+  return parse_request_head(c, out, headers, max_headers);
+}
+
+static int response_head(cursor *c, void *out, wsx_header *headers,
+                         size_t max_headers) {
+  return parse_response_head(c, out, headers, max_headers);
+}
+
+static int parse_head(const char *buf, size_t len, void *out, void *tmp,
+                      size_t size, head_parser parse, wsx_header *headers,
+                      size_t max_headers, size_t max_head,
+                      wsx_http_state *state, const char **err_detail) {
+  const char *why = NULL;
+  long n =
+      find_head(buf, len, out, headers, max_headers, &max_head, state, &why);
+  int rc;
   if (n > 0) {
-    c.p = buf;
-    c.end = buf + n;
-    c.why = NULL;
-    rc = parse_request_head(&c, &tmp, headers, max_headers);
+    cursor c = {buf, buf + n, NULL};
+    rc = parse(&c, tmp, headers, max_headers);
     if (rc == 0) {
-      *req = tmp;
+      memcpy(out, tmp, size);
       return (int)n;
     }
     why = c.why;
@@ -335,33 +346,22 @@ int wsx_http_parse_request(const char *buf, size_t len, wsx_http_request *req,
   return rc;
 }
 
+int wsx_http_parse_request(const char *buf, size_t len, wsx_http_request *req,
+                           wsx_header *headers, size_t max_headers,
+                           size_t max_head, wsx_http_state *state,
+                           const char **err_detail) {
+  wsx_http_request tmp;
+  return parse_head(buf, len, req, &tmp, sizeof tmp, request_head, headers,
+                    max_headers, max_head, state, err_detail);
+}
+
 int wsx_http_parse_response(const char *buf, size_t len, wsx_http_response *res,
                             wsx_header *headers, size_t max_headers,
                             size_t max_head, wsx_http_state *state,
                             const char **err_detail) {
-  const char *why = NULL;
   wsx_http_response tmp;
-  cursor c;
-  long n =
-      find_head(buf, len, res, headers, max_headers, &max_head, state, &why);
-  int rc;
-
-  if (n > 0) {
-    c.p = buf;
-    c.end = buf + n;
-    c.why = NULL;
-    rc = parse_response_head(&c, &tmp, headers, max_headers);
-    if (rc == 0) {
-      *res = tmp;
-      return (int)n;
-    }
-    why = c.why;
-  } else {
-    rc = (int)n;
-  }
-  if (err_detail && rc != WSX_E_AGAIN)
-    *err_detail = why;
-  return rc;
+  return parse_head(buf, len, res, &tmp, sizeof tmp, response_head, headers,
+                    max_headers, max_head, state, err_detail);
 }
 
 int wsx_http_valid_name(const char *name, size_t len) {
