@@ -6,6 +6,7 @@
  * Only public symbols are used (ext_int.h gives the strbuf layout), so the
  * test links against the shared library too.
  */
+#include "../helpers/count_alloc.h"
 #include "../test.h"
 
 #include "ext/ext_int.h"
@@ -19,44 +20,6 @@
 
 /* ---- allocators --------------------------------------------------------- */
 
-typedef struct counter {
-  size_t cur, peak, calls;
-  long fail_at; /* the n-th call (1-based) fails; 0 = never */
-} counter;
-
-static void *cnt_malloc(size_t n, void *ud) {
-  counter *c = ud;
-  c->calls++;
-  if (c->fail_at && (long)c->calls == c->fail_at)
-    return NULL;
-  size_t *p = malloc(n + sizeof(max_align_t));
-  if (!p)
-    return NULL;
-  *p = n;
-  c->cur += n;
-  if (c->cur > c->peak)
-    c->peak = c->cur;
-  return (char *)p + sizeof(max_align_t);
-}
-static void cnt_free(void *q, void *ud) {
-  counter *c = ud;
-  if (!q)
-    return;
-  size_t *p = (size_t *)(void *)((char *)q - sizeof(max_align_t));
-  c->cur -= *p;
-  free(p);
-}
-static void *cnt_realloc(void *q, size_t n, void *ud) {
-  if (!q)
-    return cnt_malloc(n, ud);
-  void *r = cnt_malloc(n, ud);
-  if (!r)
-    return NULL;
-  size_t old = *(size_t *)(void *)((char *)q - sizeof(max_align_t));
-  memcpy(r, q, old < n ? old : n);
-  cnt_free(q, ud);
-  return r;
-}
 static void *libc_malloc(size_t n, void *ud) {
   (void)ud;
   return malloc(n ? n : 1);
@@ -994,8 +957,8 @@ TEST(bomb_zeros) {
   size_t len = 10 * MIB;
   uint8_t *zeros = calloc(1, len);
   REQUIRE(zeros);
-  counter c = {0};
-  wsx_allocator ca = {cnt_malloc, cnt_realloc, cnt_free, &c};
+  tc_counter c = {0};
+  wsx_allocator ca = {tc_malloc, tc_realloc, tc_free, &c};
   pair p;
   REQUIRE(negotiate_with(NULL, NULL, &ca, &p) == WSX_OK);
   outbuf wire;
@@ -1050,8 +1013,8 @@ TEST(bomb_gigabytes) {
   deflateEnd(&z);
   free(zeros);
 
-  counter c = {0};
-  wsx_allocator ca = {cnt_malloc, cnt_realloc, cnt_free, &c};
+  tc_counter c = {0};
+  wsx_allocator ca = {tc_malloc, tc_realloc, tc_free, &c};
   /* Without a limit, each repeated frame really is 1 MiB of output. */
   pair p;
   REQUIRE(negotiate_with(NULL, NULL, &ca, &p) == WSX_OK);
@@ -1104,8 +1067,8 @@ typedef struct mem_figures {
 /* Server-side bytes per connection: everything the server session allocates
  * goes through the counting allocator (the driver's, handed to accept). */
 static int measure(const wsx_deflate_options *so, mem_figures *f) {
-  counter c = {0};
-  wsx_allocator ca = {cnt_malloc, cnt_realloc, cnt_free, &c};
+  tc_counter c = {0};
+  wsx_allocator ca = {tc_malloc, tc_realloc, tc_free, &c};
   pair p;
   if (negotiate_with(NULL, so, &ca, &p))
     return -1;
@@ -1160,8 +1123,8 @@ TEST(memory_per_connection) {
 /* Every allocation, zlib's included, goes through the hooks, and failures
  * at any point are reported as WSX_E_NOMEM without leaks. */
 TEST(allocator_hooks_and_failures) {
-  counter c = {0};
-  wsx_allocator ca = {cnt_malloc, cnt_realloc, cnt_free, &c};
+  tc_counter c = {0};
+  wsx_allocator ca = {tc_malloc, tc_realloc, tc_free, &c};
   wsx_deflate_options o = {0};
   o.allocator = &ca;
   uint8_t *m = make_text(10 * KIB, 2);
@@ -1208,8 +1171,8 @@ TEST(free_idle_streams_roundtrips) {
   wsx_deflate_options o = {0};
   o.server_no_context_takeover = o.client_no_context_takeover = 1;
   o.free_idle_streams = 1;
-  counter c = {0};
-  wsx_allocator ca = {cnt_malloc, cnt_realloc, cnt_free, &c};
+  tc_counter c = {0};
+  wsx_allocator ca = {tc_malloc, tc_realloc, tc_free, &c};
   pair p;
   REQUIRE(negotiate_with(&o, &o, &ca, &p) == WSX_OK);
   size_t base = c.cur;

@@ -4,6 +4,7 @@
  * (every vector is also parsed from the end of a page followed by an
  * unreadable guard page).
  */
+#include "../helpers/count_alloc.h"
 #include "../test.h"
 
 #include "wsx/extension.h"
@@ -13,45 +14,6 @@
 #include <unistd.h>
 
 /* ---- counting / failing allocator --------------------------------------- */
-
-typedef struct counter {
-  size_t cur, peak, calls;
-  long fail_at; /* the n-th call (1-based) fails; 0 = never */
-} counter;
-
-static void *cnt_malloc(size_t n, void *ud) {
-  counter *c = ud;
-  c->calls++;
-  if (c->fail_at && (long)c->calls == c->fail_at)
-    return NULL;
-  size_t *p = malloc(n + sizeof(max_align_t));
-  if (!p)
-    return NULL;
-  *p = n;
-  c->cur += n;
-  if (c->cur > c->peak)
-    c->peak = c->cur;
-  return (char *)p + sizeof(max_align_t);
-}
-static void cnt_free(void *q, void *ud) {
-  counter *c = ud;
-  if (!q)
-    return;
-  size_t *p = (size_t *)(void *)((char *)q - sizeof(max_align_t));
-  c->cur -= *p;
-  free(p);
-}
-static void *cnt_realloc(void *q, size_t n, void *ud) {
-  if (!q)
-    return cnt_malloc(n, ud);
-  void *r = cnt_malloc(n, ud);
-  if (!r)
-    return NULL;
-  size_t old = *(size_t *)(void *)((char *)q - sizeof(max_align_t));
-  memcpy(r, q, old < n ? old : n);
-  cnt_free(q, ud);
-  return r;
-}
 
 /* ---- guard-page parsing ------------------------------------------------- */
 
@@ -291,8 +253,8 @@ TEST(linear_and_bounded) {
       for (size_t i = 5; i < n; i++)
         s[i] = 'c';
     }
-    counter c = {0};
-    wsx_allocator a = {cnt_malloc, cnt_realloc, cnt_free, &c};
+    tc_counter c = {0};
+    wsx_allocator a = {tc_malloc, tc_realloc, tc_free, &c};
     wsx_extension_offers o;
     const char *err;
     double t0 = now_s();
@@ -329,8 +291,8 @@ TEST(linear_and_bounded) {
 }
 
 TEST(allocator_and_failure) {
-  counter c = {0};
-  wsx_allocator a = {cnt_malloc, cnt_realloc, cnt_free, &c};
+  tc_counter c = {0};
+  wsx_allocator a = {tc_malloc, tc_realloc, tc_free, &c};
   wsx_extension_offers o;
   const char *err;
   const char *h = "permessage-deflate; client_max_window_bits, x";
