@@ -525,15 +525,20 @@ int wsx_driver_send_frame(wsx_driver *d, int opcode, int fin, const void *data,
   return wsx__frame_send(d, opcode, fin ? 1 : 0, 0, data, len);
 }
 
-int wsx_driver_ping(wsx_driver *d, const void *data, size_t len, wsx_ping_cb cb,
-                    void *cb_arg) {
+/* Checks shared by ping and pong; returns send_state() or an error. */
+static int control_state(wsx_driver *d, const void *data, size_t len) {
   if (!d || (!data && len))
     return WSX_E_INVALID;
   if (d->version != WSX__HYBI)
     return WSX_E_UNSUPPORTED;
   if (len > 125)
     return WSX_E_TOO_BIG;
-  int s = send_state(d);
+  return send_state(d);
+}
+
+int wsx_driver_ping(wsx_driver *d, const void *data, size_t len, wsx_ping_cb cb,
+                    void *cb_arg) {
+  int s = control_state(d, data, len);
   if (s < 0)
     return s;
   if (cb) {
@@ -555,13 +560,7 @@ int wsx_driver_ping(wsx_driver *d, const void *data, size_t len, wsx_ping_cb cb,
 }
 
 int wsx_driver_pong(wsx_driver *d, const void *data, size_t len) {
-  if (!d || (!data && len))
-    return WSX_E_INVALID;
-  if (d->version != WSX__HYBI)
-    return WSX_E_UNSUPPORTED;
-  if (len > 125)
-    return WSX_E_TOO_BIG;
-  int s = send_state(d);
+  int s = control_state(d, data, len);
   if (s < 0)
     return s;
   if (s == 0)

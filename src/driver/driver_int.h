@@ -195,6 +195,10 @@ int wsx__server_start(wsx_driver *d);
 int wsx__client_start(wsx_driver *d);
 /* Copies a parsed request into driver-owned storage. */
 int wsx__store_request(wsx_driver *d, const wsx_http_request *req);
+/* Finishes a handshake head in `b` (the set_header lines and the blank
+ * line), writes it and frees `b`. `bad` non-zero: building `b` ran out of
+ * memory. Returns WSX_OK or the failure (error and close events fired). */
+int wsx__send_head(wsx_driver *d, wsx__buf *b, int bad);
 /* Writes an HTTP error response with a text body. */
 void wsx__http_error(wsx_driver *d, int status, const char *reason,
                      const char *extra_headers, const char *body);

@@ -77,22 +77,36 @@ static int store_value(wsx_driver *d, const char *v, size_t len) {
   return d->ext_value ? WSX_OK : WSX_E_NOMEM;
 }
 
+/* Parses a Sec-WebSocket-Extensions value; a malformed one sets the error
+ * detail and gives WSX_E_EXTENSION. */
+static int parse_offers(wsx_driver *d, const char *value, size_t len,
+                        wsx_extension_offers *o) {
+  const char *detail = NULL;
+  int rc = wsx_extension_offers_parse(value, len, 0, &d->alloc, o, &detail);
+  if (rc && rc != WSX_E_NOMEM) {
+    wsx__set_error(d, "%s", detail ? detail : "malformed header");
+    rc = WSX_E_EXTENSION;
+  }
+  return rc;
+}
+
+/* The registered extension named name[0..len), or NULL. */
+static wsx_extension *registered(const wsx_driver *d, const char *name,
+                                 size_t len) {
+  for (size_t k = 0; k < d->hs->num_exts; k++)
+    if (wsx__ext_span_eq(name, len, d->hs->exts[k]->type->name))
+      return d->hs->exts[k];
+  return NULL;
+}
+
 int wsx__ext_client_activate(wsx_driver *d, const char *value, size_t len) {
   wsx_extension_offers o;
-  const char *detail = NULL;
-  int rc = wsx_extension_offers_parse(value, len, 0, &d->alloc, &o, &detail);
-  if (rc == WSX_E_NOMEM)
+  int rc = parse_offers(d, value, len, &o);
+  if (rc)
     return rc;
-  if (rc) {
-    wsx__set_error(d, "%s", detail ? detail : "malformed header");
-    return WSX_E_EXTENSION;
-  }
   for (size_t i = 0; i < o.num_offers && !rc; i++) {
     const wsx_extension_offer *r = &o.offers[i];
-    wsx_extension *e = NULL;
-    for (size_t k = 0; k < d->hs->num_exts && !e; k++)
-      if (wsx__ext_span_eq(r->name, r->name_len, d->hs->exts[k]->type->name))
-        e = d->hs->exts[k];
+    wsx_extension *e = registered(d, r->name, r->name_len);
     if (!e) {
       rc = seterr(d, "server accepted extension %.*s that was not offered",
                   r->name, r->name_len);
@@ -122,14 +136,9 @@ int wsx__ext_client_activate(wsx_driver *d, const char *value, size_t len) {
 
 int wsx__ext_server_negotiate(wsx_driver *d, const char *value, size_t len) {
   wsx_extension_offers o;
-  const char *detail = NULL;
-  int rc = wsx_extension_offers_parse(value, len, 0, &d->alloc, &o, &detail);
-  if (rc == WSX_E_NOMEM)
+  int rc = parse_offers(d, value, len, &o);
+  if (rc)
     return rc;
-  if (rc) {
-    wsx__set_error(d, "%s", detail ? detail : "malformed header");
-    return WSX_E_EXTENSION;
-  }
   wsx_ext_strbuf resp;
   wsx__ext_strbuf_init(&resp, &d->alloc);
   wsx_extension_offer *same = NULL;
@@ -147,10 +156,7 @@ int wsx__ext_server_negotiate(wsx_driver *d, const char *value, size_t len) {
              memcmp(o.offers[j].name, f->name, f->name_len) == 0;
     if (seen)
       continue;
-    wsx_extension *e = NULL;
-    for (size_t k = 0; k < d->hs->num_exts && !e; k++)
-      if (wsx__ext_span_eq(f->name, f->name_len, d->hs->exts[k]->type->name))
-        e = d->hs->exts[k];
+    wsx_extension *e = registered(d, f->name, f->name_len);
     if (!e)
       continue;
     size_t n = 0;

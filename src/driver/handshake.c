@@ -166,6 +166,22 @@ int wsx__server_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
   return WSX_OK;
 }
 
+int wsx__send_head(wsx_driver *d, wsx__buf *b, int bad) {
+  const wsx_allocator *a = &d->alloc;
+  if (!bad && d->hs)
+    bad = putn(b, a, (const char *)d->hs->extra_headers.data,
+               d->hs->extra_headers.len);
+  if (!bad)
+    bad = put(b, a, "\r\n");
+  if (bad) {
+    wsx__buf_free(b, a);
+    return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
+  }
+  int rc = wsx__write1(d, b->data, b->len);
+  wsx__buf_free(b, a);
+  return rc ? wsx__fail(d, rc, 0, "write callback failed") : WSX_OK;
+}
+
 void wsx__http_error(wsx_driver *d, int status, const char *reason,
                      const char *extra_headers, const char *body) {
   if (!d->cb.write)
@@ -348,19 +364,8 @@ int wsx__server_start(wsx_driver *d) {
   if (!bad && d->ext_value && d->ext_value[0])
     bad = put(&b, a, "Sec-WebSocket-Extensions: ") ||
           put(&b, a, d->ext_value) || put(&b, a, "\r\n");
-  if (!bad)
-    bad = putn(&b, a, (const char *)d->hs->extra_headers.data,
-               d->hs->extra_headers.len) ||
-          put(&b, a, "\r\n");
-  if (bad) {
-    wsx__buf_free(&b, a);
-    return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
-  }
-  int rc = wsx__write1(d, b.data, b.len);
-  wsx__buf_free(&b, a);
-  if (rc)
-    return wsx__fail(d, rc, 0, "write callback failed");
-  return wsx__open(d);
+  int rc = wsx__send_head(d, &b, bad);
+  return rc ? rc : wsx__open(d);
 }
 
 /* ---- client ------------------------------------------------------------ */
@@ -465,17 +470,7 @@ int wsx__client_start(wsx_driver *d) {
   if (!bad && hs->url_auth)
     bad = put(&b, a, "Authorization: Basic ") || put(&b, a, hs->url_auth) ||
           put(&b, a, "\r\n");
-  if (!bad)
-    bad = putn(&b, a, (const char *)hs->extra_headers.data,
-               hs->extra_headers.len) ||
-          put(&b, a, "\r\n");
-  if (bad) {
-    wsx__buf_free(&b, a);
-    return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
-  }
-  int rc = wsx__write1(d, b.data, b.len);
-  wsx__buf_free(&b, a);
-  return rc ? wsx__fail(d, rc, 0, "write callback failed") : WSX_OK;
+  return wsx__send_head(d, &b, bad);
 }
 
 static int client_refuse(wsx_driver *d, const char *why) {

@@ -175,18 +175,9 @@ int wsx__hixie_start(wsx_driver *d) {
     bad =
         put_header(&b, a, v76 ? "Sec-WebSocket-Protocol" : "WebSocket-Protocol",
                    proto, pl);
-  if (!bad)
-    bad = (d->hs && wsx__buf_append(&b, a, d->hs->extra_headers.data,
-                                    d->hs->extra_headers.len)) ||
-          put(&b, a, "\r\n");
-  if (bad) {
-    wsx__buf_free(&b, a);
-    return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
-  }
-  int rc = wsx__write1(d, b.data, b.len);
-  wsx__buf_free(&b, a);
+  int rc = wsx__send_head(d, &b, bad);
   if (rc)
-    return wsx__fail(d, rc, 0, "write callback failed");
+    return rc;
   d->f_op = HX_TYPE;
   if (v76) {
     /* The body may come later (a proxy can hold it back until it sees the
