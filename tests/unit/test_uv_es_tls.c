@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers/script_dir.h"
 #include "test.h"
 #include "wsx/eventsource.h"
 
@@ -25,26 +26,10 @@ static const char gen_script[] =
     " -days 30 -extfile srv.ext -out srv.pem\n";
 
 static int gen_certs(void) {
-  char cmd[600];
-  FILE *f;
-  snprintf(dir, sizeof(dir), "/tmp/wsx-estls-XXXXXX");
-  if (!mkdtemp(dir))
-    return -1;
-  snprintf(cmd, sizeof(cmd), "%s/gen.sh", dir);
-  if (!(f = fopen(cmd, "w")))
-    return -1;
-  fputs(gen_script, f);
-  fclose(f);
-  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/gen.log 2>&1", dir, dir, dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tc_script_dir("wsx-estls", gen_script, dir, sizeof(dir));
 }
 
-static void rm_certs(void) {
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (dir[0] && system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", dir);
-}
+static void rm_certs(void) { tc_rm_dir(dir); }
 
 static const char *P(const char *name) {
   static char bufs[4][320];

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "helpers/script_dir.h"
 #include "test_uv_util.h"
 
 extern char **environ;
@@ -350,34 +351,15 @@ static const char cert_script[] =
     "-CAcreateserial -days 2 -extfile proxy.ext -out proxy.pem\n";
 
 static const char *make_cert(void) {
-  char cmd[512];
-  FILE *f;
   if (cert_dir[0])
     return NULL;
-  snprintf(cert_dir, sizeof(cert_dir), "/tmp/wsx-proxy-tls-XXXXXX");
-  if (!mkdtemp(cert_dir)) {
-    cert_dir[0] = '\0';
-    return "mkdtemp failed";
-  }
-  snprintf(cmd, sizeof(cmd), "%s/gen.sh", cert_dir);
-  if (!(f = fopen(cmd, "w")))
-    return "cannot write the certificate script";
-  fputs(cert_script, f);
-  fclose(f);
-  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/log 2>&1", cert_dir, cert_dir,
-           cert_dir);
-  return system(cmd) == 0 ? NULL : "openssl could not make the certificates";
+  if (tc_script_dir("wsx-proxy-tls", cert_script, cert_dir, sizeof(cert_dir)) !=
+      0)
+    return "openssl could not make the certificates";
+  return NULL;
 }
 
-static void rm_cert(void) {
-  char cmd[128];
-  if (!cert_dir[0])
-    return;
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cert_dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", cert_dir);
-  cert_dir[0] = '\0';
-}
+static void rm_cert(void) { tc_rm_dir(cert_dir); }
 
 /* A TLS echo server, tinyproxy, and a wss:// client through it;
  * `server_name` overrides the verified name. */

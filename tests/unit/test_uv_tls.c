@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "helpers/script_dir.h"
 #include "test_uv_util.h"
 #include "wsx/tls.h"
 
@@ -59,28 +60,10 @@ static const char gen_script[] =
     "-enddate 20200102000000Z\n";
 
 static int gen_certs(void) {
-  char cmd[600];
-  FILE *f;
-  snprintf(dir, sizeof(dir), "/tmp/wsx-tls-XXXXXX");
-  if (!mkdtemp(dir))
-    return -1;
-  snprintf(cmd, sizeof(cmd), "%s/gen.sh", dir);
-  if (!(f = fopen(cmd, "w")))
-    return -1;
-  fputs(gen_script, f);
-  fclose(f);
-  snprintf(cmd, sizeof(cmd), "sh %s/gen.sh %s >%s/gen.log 2>&1", dir, dir, dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tc_script_dir("wsx-tls", gen_script, dir, sizeof(dir));
 }
 
-static void rm_certs(void) {
-  char cmd[300];
-  if (!dir[0])
-    return;
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", dir);
-}
+static void rm_certs(void) { tc_rm_dir(dir); }
 
 /* A path in the certificate directory (a few live at once). */
 static const char *P(const char *name) {
