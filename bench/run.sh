@@ -20,20 +20,8 @@ OUT=$BUILD/bench
 SECS=${BENCH_SECONDS:-5}
 IDLE=${BENCH_IDLE:-10000}
 CC=${CC:-cc}
-export NODE_PATH=${NODE_PATH:-$ROOT/.deps/node/node_modules}
-mkdir -p "$OUT"
-TICK=$(getconf CLK_TCK)
-
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 note() { echo "bench: $*" >&2; }
+. "$ROOT/bench/lib.sh"
 
 # ---- driver benchmark (issue 2) ----------------------------------------
 if [ "${BENCH_SKIP_DRIVER:-0}" != 1 ]; then
@@ -56,56 +44,6 @@ if [ "${BENCH_SKIP_DRIVER:-0}" != 1 ]; then
     note "driver benchmark skipped: $BUILD/libwsx.a not built (run make)"
   fi
 fi
-
-# ---- CPU pinning --------------------------------------------------------
-PIN_SRV=() PIN_GEN=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  PIN_SRV=(taskset -c 0) PIN_GEN=(taskset -c 1)
-else
-  note "not pinning (need taskset and 2 cores): figures are noisier"
-fi
-
-# Idle connections need file descriptors on both sides.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null
-lim=$(ulimit -n)
-if [ "$lim" != unlimited ] && [ "$lim" -lt $((IDLE + 200)) ]; then
-  IDLE=$((lim - 200))
-  note "ulimit -n is $lim: measuring memory with $IDLE idle connections"
-fi
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_server NAME CMD... : starts CMD pinned, waits for "listening on",
-# sets SRV_PID. Returns 1 if it did not come up within 10 s.
-start_server() {
-  local name=$1; shift
-  local log="$OUT/$name.log"
-  "${PIN_SRV[@]}" "$@" >"$log" 2>&1 &
-  SRV_PID=$!
-  PIDS+=("$SRV_PID")
-  local i
-  for i in $(seq 100); do
-    grep -q "listening on" "$log" 2>/dev/null && return 0
-    kill -0 "$SRV_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  note "$name did not start: $(tail -n 3 "$log" | tr '\n' ' ')"
-  kill "$SRV_PID" 2>/dev/null
-  return 1
-}
-
-stop_server() {
-  kill "$SRV_PID" 2>/dev/null
-  wait "$SRV_PID" 2>/dev/null
-}
-
-cpu_ticks() { # utime+stime of a process, in clock ticks
-  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<<"$2"; }
 
 declare -A R # R[server,metric] = value
 
