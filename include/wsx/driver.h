@@ -238,6 +238,18 @@ WSX_EXTERN void *wsx_driver_user_data(const wsx_driver *d);
 WSX_EXTERN int wsx_driver_set_header(wsx_driver *d, const char *name,
                                      const char *value);
 
+struct wsx_set_cookie; /* wsx/cookie.h */
+/*
+ * Server: adds a Set-Cookie header to the 101 answer (WebSocket-Node's
+ * accept(protocol, origin, cookies)). The cookie is validated and formatted
+ * by wsx_cookie_format() first, so nothing is added when it is invalid.
+ * Before start() only. Returns WSX_OK, WSX_E_STATE (already started, or a
+ * client driver), WSX_E_INVALID / WSX_E_HEADER_VALUE (as
+ * wsx_cookie_format), WSX_E_NOMEM.
+ */
+WSX_EXTERN int wsx_driver_set_cookie(wsx_driver *d,
+                                     const struct wsx_set_cookie *cookie);
+
 /*
  * Registers an extension (see wsx/extension.h) before start(). The extension
  * object stays owned by the caller and must outlive the driver.
