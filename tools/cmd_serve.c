@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include <wsx/eventsource.h>
+#include <wsx/router.h>
 #include <wsx/uv.h>
 
 #include "args.h"
@@ -53,6 +54,7 @@ typedef struct clock_client {
 typedef struct serve_state {
   uv_loop_t *loop;
   wsx_server *srv;
+  wsx_router *router; /* /chat and /echo (any subprotocol) */
   uv_signal_t sigint, sigterm;
   uv_timer_t grace; /* bounds the graceful shutdown */
   uv_timer_t tick;  /* the clock: fires just after each wall-clock second */
@@ -465,34 +467,41 @@ static int origin_allowed(wsx_request *req) {
   return authority && host[0] && !strcasecmp(authority + 3, host);
 }
 
+/* The two WebSocket endpoints, mounted on S.router (wsx/router.h) for any
+ * subprotocol or none. /echo echoes whatever it is sent, so it accepts the
+ * client's first offer; /chat speaks its own JSON and accepts none. */
+static void route_accept(wsx_request *req, const wsx_route *route, void *ud) {
+  const wsx_socket_callbacks *cbs = ud;
+  int chat = cbs == &chat_cbs;
+  S.pending_path = chat ? "/chat" : "/echo";
+  int err = 0;
+  wsx_socket *s = wsx_request_accept(req, chat ? NULL : route->protocol, NULL,
+                                     cbs, NULL, &err);
+  if (!s && !S.quiet) {
+    printf("error - cannot accept: %s", wsx_uv_strerror(err));
+    line_end();
+  }
+}
+
 static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
   (void)srv;
   (void)ud;
   size_t plen = 0;
   const char *path = wsx_request_path(req, &plen);
-  const wsx_socket_callbacks *cbs = NULL;
-  if (plen == 5 && !memcmp(path, "/chat", 5)) {
-    cbs = &chat_cbs;
-    S.pending_path = "/chat";
-  } else if (plen == 5 && !memcmp(path, "/echo", 5)) {
-    cbs = &echo_cbs;
-    S.pending_path = "/echo";
-  }
-  int status = !cbs ? 404 : S.stopping ? 503 : !origin_allowed(req) ? 403 : 0;
+  /* The request is gone once rejected: keep the path for the log line. */
+  char logged[256];
+  size_t llen = plen < sizeof logged ? plen : sizeof logged;
+  memcpy(logged, path, llen);
+  int status = S.stopping ? 503 : !origin_allowed(req) ? 403 : 0;
   if (status) {
-    if (!S.quiet) {
-      printf("reject %d ", status);
-      log_path(path, plen);
-      line_end();
-    }
     (void)wsx_request_reject(
         req, status, status == 403 ? "cross-origin request" : NULL, NULL, 0);
-    return;
+  } else if (wsx_router_route(S.router, req) == 0) {
+    status = 404; /* no mount took it: the router answered 404 */
   }
-  int err = 0;
-  wsx_socket *s = wsx_request_accept(req, NULL, NULL, cbs, NULL, &err);
-  if (!s && !S.quiet) {
-    printf("error - cannot accept: %s", wsx_uv_strerror(err));
+  if (status && !S.quiet) {
+    printf("reject %d ", status);
+    log_path(logged, llen);
     line_end();
   }
 }
@@ -598,6 +607,15 @@ static int start(const char *host, int port, int host_given) {
   opts.socket.keepalive = 1;
   opts.max_http_body = 1024;
   int err = 0;
+  S.router = wsx_router_new(NULL);
+  if (!S.router ||
+      wsx_router_mount(S.router, "/chat", "*", route_accept,
+                       (void *)&chat_cbs) < 0 ||
+      wsx_router_mount(S.router, "/echo", "*", route_accept,
+                       (void *)&echo_cbs) < 0) {
+    fprintf(stderr, "wsx serve: cannot set up the router\n");
+    return 1;
+  }
   S.srv = wsx_server_new(S.loop, &opts, &server_cbs, NULL, &err);
   if (!S.srv) {
     fprintf(stderr, "wsx serve: cannot create the server: %s\n",
@@ -651,6 +669,8 @@ int wsx_cmd_serve(int argc, char **argv) {
       close_handles();
   }
   uv_run(S.loop, UV_RUN_DEFAULT);
+  wsx_router_free(S.router);
+  S.router = NULL;
   int cr = uv_loop_close(S.loop);
   if (cr)
     fprintf(stderr, "wsx serve: loop closed with handles open: %s\n",
