@@ -11,6 +11,9 @@
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
 #   make format     clang-format -i over the C sources
 #   make clean
+#   make fresh-check  (root) the README's quick start on a debootstrapped
+#                   Debian 12 in a chroot: make test, make demo, curl;
+#                   25-45 minutes (scripts/fresh-check.sh)
 
 PREFIX     ?= /usr/local
 JOBS       ?= 2
@@ -32,7 +35,7 @@ MAKEFLAGS += --no-print-directory
 export BUILD ASAN_BUILD FUZZ_BUILD
 
 .PHONY: all build asan fuzz-build test fuzz bench demo format clean install \
-        deps deps-check
+        deps deps-check fresh-check
 
 all: build
 
@@ -99,6 +102,10 @@ FORMAT_DIRS := include src tests tools fuzz bench examples
 format:
 	@find $(FORMAT_DIRS) -name '*.[ch]' -type f ! -name demo_page.c \
 	  2>/dev/null | xargs -r clang-format -i
+
+# Not part of `make test`: needs root, the network and half an hour.
+fresh-check:
+	@bash scripts/fresh-check.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
