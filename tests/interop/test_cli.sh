@@ -187,7 +187,7 @@ fi
 
 # ---- with Node ws (optional): autobahn-client against a fake fuzzingserver,
 # and a server-initiated close with an application code.
-if command -v node >/dev/null && node -e "require('ws')" 2>/dev/null; then
+if need_node_module ws; then
   node - >"$TMP/fz.log" 2>&1 <<'EOF' &
 // A miniature Autobahn fuzzingserver: 3 cases, each sending text, binary
 // and a 70 KB * N text message that must come back unchanged; path /bye
@@ -236,7 +236,7 @@ EOF
     FAILED=1
   fi
 else
-  ok "autobahn_client_protocol # skipped: node ws not installed"
+  ok "autobahn_client_protocol # skipped: $NODE_ERR"
 fi
 
 # ---- graceful shutdown: SIGTERM closes clients with 1001, exit 0 ----------
