@@ -7,7 +7,8 @@
 #   make asan       everything in build-asan/ with ASan + UBSan
 #   make fuzz       fuzz targets for FUZZ_SECONDS (default 300) each
 #   make bench      Release build, then bench/run.sh and every bench program
-#   make demo       the demo server: build/wsx serve on DEMO_PORT (8080)
+#   make demo       the demo server: build/wsx serve on localhost (127.0.0.1
+#                   and ::1) port DEMO_PORT (8080), until Ctrl-C
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
 #   make format     clang-format -i over the C sources
 #   make clean
@@ -88,7 +89,7 @@ bench: deps-check
 
 demo: deps-check
 	@$(MAKE) build
-	@echo "== $(BUILD)/wsx serve --port $(DEMO_PORT): open http://localhost:$(DEMO_PORT)/"
+	@echo "== $(BUILD)/wsx serve --port $(DEMO_PORT): open the URL below; Ctrl-C stops it"
 	@exec $(BUILD)/wsx serve --port $(DEMO_PORT)
 
 install:
