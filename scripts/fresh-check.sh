@@ -115,8 +115,9 @@ elapsed() { echo "$(((SECONDS - start) / 60))m$(((SECONDS - start) % 60))s"; }
 
 # ---- 1. debootstrap -----------------------------------------------------------
 say "debootstrap bookworm minbase from $MIRROR into $R (a few minutes)"
-if ! timeout 1800 debootstrap --variant=minbase \
-    --include=ca-certificates,git bookworm "$R" "$MIRROR" >"$DIR/debootstrap.log" 2>&1; then
+timeout 1800 debootstrap --variant=minbase --include=ca-certificates,git \
+  bookworm "$R" "$MIRROR" >"$DIR/debootstrap.log" 2>&1 &
+if ! wait $!; then
   tail -n 20 "$DIR/debootstrap.log" >&2
   [ -f "$R/debootstrap/debootstrap.log" ] && tail -n 20 "$R/debootstrap/debootstrap.log" >&2
   die "debootstrap failed"
@@ -148,10 +149,13 @@ mnt "$R/dev/pts" --bind /dev/pts
 mnt "$R/dev/shm" -t tmpfs -o mode=1777 shm
 
 # Runs a command line in the chroot with a clean login-like environment.
+# In the background plus `wait`: bash runs the INT/TERM traps (and so the
+# cleanup) only once a foreground command ends, but interrupts a wait.
 in_chroot() {
   env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb \
     LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    chroot "$R" /bin/bash -c "$1"
+    chroot "$R" /bin/bash -c "$1" &
+  wait $!
 }
 
 in_chroot 'update-ca-certificates >/dev/null' || die "update-ca-certificates failed"
@@ -189,7 +193,9 @@ ok=1
 
 say "[$(elapsed)] make demo, then curl / and /clock"
 DEMO_LOG=$DIR/make-demo.log
-in_chroot 'cd /root/wsx && exec setsid make demo' >"$DEMO_LOG" 2>&1 &
+env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb \
+  LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  chroot "$R" /bin/bash -c 'cd /root/wsx && exec make demo' >"$DEMO_LOG" 2>&1 &
 demo_pid=$!
 demo_ok=0
 for _ in $(seq 120); do
