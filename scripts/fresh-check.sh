@@ -150,9 +150,11 @@ mnt "$R/dev/shm" -t tmpfs -o mode=1777 shm
 
 # Runs a command line in the chroot with a clean login-like environment.
 # In the background plus `wait`: bash runs the INT/TERM traps (and so the
-# cleanup) only once a foreground command ends, but interrupts a wait.
+# cleanup) only once a foreground command ends, but interrupts a wait. A
+# background command starts with SIGINT and SIGQUIT ignored; a user's
+# terminal does not do that, so they get their default back.
 in_chroot() {
-  env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb \
+  env --default-signal=INT,QUIT -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb \
     LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     chroot "$R" /bin/bash -c "$1" &
   wait $!
@@ -193,8 +195,9 @@ ok=1
 
 say "[$(elapsed)] make demo, then curl / and /clock"
 DEMO_LOG=$DIR/make-demo.log
-env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb \
-  LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+env --default-signal=INT,QUIT -i HOME=/root USER=root LOGNAME=root \
+  SHELL=/bin/bash TERM=dumb LANG=C.UTF-8 \
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   chroot "$R" /bin/bash -c 'cd /root/wsx && exec make demo' >"$DEMO_LOG" 2>&1 &
 demo_pid=$!
 demo_ok=0
