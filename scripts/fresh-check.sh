@@ -64,6 +64,7 @@ fi
 DIR=$(mktemp -d "${FRESH_DIR:-/var/tmp}/wsx-fresh.XXXXXX")
 R=$DIR/root
 MOUNTS=()
+BG="" # the step running in the background, if any
 
 # Processes whose root is inside the chroot (a demo or test left running).
 chroot_pids() {
@@ -75,8 +76,11 @@ chroot_pids() {
 }
 
 cleanup() {
-  local rc=$? i pids
+  local rc=$? i pids m
   trap - EXIT INT TERM
+  # A step still running (debootstrap runs outside the chroot): `timeout`
+  # passes the signal on to it.
+  [ -n "$BG" ] && kill "$BG" 2>/dev/null && wait "$BG" 2>/dev/null
   pids=$(chroot_pids)
   if [ -n "$pids" ]; then
     # shellcheck disable=SC2086
@@ -88,6 +92,12 @@ cleanup() {
   for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
     umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}" ||
       echo "fresh-check: could not unmount ${MOUNTS[i]}" >&2
+  done
+  # Anything else mounted below the folder (debootstrap mounts /proc and
+  # /sys while it works), innermost first.
+  for m in $(awk -v d="$DIR/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m" ||
+      echo "fresh-check: could not unmount $m" >&2
   done
   if [ "${FRESH_KEEP:-0}" = 1 ]; then
     say "kept $DIR"
@@ -117,11 +127,13 @@ elapsed() { echo "$(((SECONDS - start) / 60))m$(((SECONDS - start) % 60))s"; }
 say "debootstrap bookworm minbase from $MIRROR into $R (a few minutes)"
 timeout 1800 debootstrap --variant=minbase --include=ca-certificates,git \
   bookworm "$R" "$MIRROR" >"$DIR/debootstrap.log" 2>&1 &
-if ! wait $!; then
+BG=$!
+if ! wait "$BG"; then
   tail -n 20 "$DIR/debootstrap.log" >&2
   [ -f "$R/debootstrap/debootstrap.log" ] && tail -n 20 "$R/debootstrap/debootstrap.log" >&2
   die "debootstrap failed"
 fi
+BG=""
 
 # ---- 2. configuration a real machine has ------------------------------------------
 rm -f "$R"/etc/apt/sources.list "$R"/etc/apt/sources.list.d/*
@@ -157,7 +169,11 @@ in_chroot() {
   env --default-signal=INT,QUIT -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb \
     LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     chroot "$R" /bin/bash -c "$1" &
-  wait $!
+  BG=$!
+  wait "$BG"
+  local st=$?
+  BG=""
+  return $st
 }
 
 in_chroot 'update-ca-certificates >/dev/null' || die "update-ca-certificates failed"
