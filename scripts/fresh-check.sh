@@ -78,6 +78,7 @@ chroot_pids() {
 cleanup() {
   local rc=$? i pids m
   trap - EXIT INT TERM
+  set +e # clean up as much as possible whatever fails
   # A step still running (debootstrap runs outside the chroot): `timeout`
   # passes the signal on to it.
   [ -n "$BG" ] && kill "$BG" 2>/dev/null && wait "$BG" 2>/dev/null
