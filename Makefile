@@ -7,10 +7,14 @@
 #   make asan       everything in build-asan/ with ASan + UBSan
 #   make fuzz       fuzz targets for FUZZ_SECONDS (default 300) each
 #   make bench      Release build, then bench/run.sh and every bench program
-#   make demo       the demo server: build/wsx serve on DEMO_PORT (8080)
+#   make demo       the demo server: build/wsx serve on localhost (127.0.0.1
+#                   and ::1) port DEMO_PORT (8080), until Ctrl-C
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
 #   make format     clang-format -i over the C sources
 #   make clean
+#   make fresh-check  (root) the README's quick start on a debootstrapped
+#                   Debian 12 in a chroot: make test, make demo, curl;
+#                   25-45 minutes (scripts/fresh-check.sh)
 
 PREFIX     ?= /usr/local
 JOBS       ?= 2
@@ -32,7 +36,7 @@ MAKEFLAGS += --no-print-directory
 export BUILD ASAN_BUILD FUZZ_BUILD
 
 .PHONY: all build asan fuzz-build test fuzz bench demo format clean install \
-        deps deps-check
+        deps deps-check fresh-check
 
 all: build
 
@@ -63,8 +67,11 @@ deps:
 deps-check:
 	@bash scripts/install-deps.sh --check || bash scripts/install-deps.sh
 
+# A simple command (no shell in between): scripts/make-test.sh's parent is
+# this make, which it ends quietly on failure so "N passed, N failed" stays
+# the last line (the exit status stays non-zero; see the script).
 test: deps-check
-	@bash scripts/run-tests.sh
+	@bash scripts/make-test.sh
 
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash scripts/run-fuzz.sh $(FUZZ_BUILD)
@@ -85,7 +92,7 @@ bench: deps-check
 
 demo: deps-check
 	@$(MAKE) build
-	@echo "== $(BUILD)/wsx serve --port $(DEMO_PORT): open http://localhost:$(DEMO_PORT)/"
+	@echo "== $(BUILD)/wsx serve --port $(DEMO_PORT): open the URL below; Ctrl-C stops it"
 	@exec $(BUILD)/wsx serve --port $(DEMO_PORT)
 
 install:
@@ -99,6 +106,10 @@ FORMAT_DIRS := include src tests tools fuzz bench examples
 format:
 	@find $(FORMAT_DIRS) -name '*.[ch]' -type f ! -name demo_page.c \
 	  2>/dev/null | xargs -r clang-format -i
+
+# Not part of `make test`: needs root, the network and half an hour.
+fresh-check:
+	@bash scripts/fresh-check.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -70,13 +70,36 @@ int cli_port(const char *cmd, const char *opt, const char *s, int *port) {
                          opt);
 }
 
+/* A DNS name: labels of letters, digits and '-', separated by dots. */
+static int is_host_name(const char *s) {
+  size_t n = strlen(s), label = 0;
+  if (n == 0 || n > 253)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '.') {
+      if (label == 0)
+        return 0;
+      label = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') || c == '-') {
+      if (++label > 63)
+        return 0;
+    } else {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 int cli_host(const char *cmd, const char *host) {
   unsigned char buf[16];
   if (uv_inet_pton(AF_INET, host, buf) == 0 ||
-      uv_inet_pton(AF_INET6, host, buf) == 0)
+      uv_inet_pton(AF_INET6, host, buf) == 0 || is_host_name(host))
     return 0;
   return cli_usage_error(
-      cmd, "bad host '%s' (expected an IPv4 or IPv6 address)", host);
+      cmd, "bad host '%s' (expected an IPv4 or IPv6 address or a host name)",
+      host);
 }
 
 int cli_is_help(const char *a) {

@@ -31,7 +31,8 @@ int cli_port(const char *cmd, const char *opt, const char *s, int *port);
 int cli_uint(const char *cmd, const char *opt, const char *s, uint64_t max,
              uint64_t *out);
 
-/* Checks that `host` is an IPv4 or IPv6 literal. Returns 0 or 2. */
+/* Checks that `host` is an IPv4 or IPv6 literal or a host name (letters,
+ * digits, '-' and dots; tools/listen.h resolves it). Returns 0 or 2. */
 int cli_host(const char *cmd, const char *host);
 
 /* Non-zero if `a` is "-h" or "--help". */

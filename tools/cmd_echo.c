@@ -17,6 +17,7 @@
 #include <wsx/uv.h>
 
 #include "args.h"
+#include "listen.h"
 #include "cmds.h"
 
 /* How long a graceful shutdown may wait for peers to finish their closing
@@ -58,8 +59,12 @@ static void usage(FILE *f) {
           "binary as binary) on any path, accepting the first subprotocol\n"
           "a client offers.\n\n"
           "  --port P          TCP port (0 = ephemeral)\n"
-          "  --host H          IPv4 or IPv6 address to listen on "
-          "(default 0.0.0.0)\n"
+          "  --host H          IPv4 or IPv6 address or host name to listen "
+          "on\n"
+          "                    (default 0.0.0.0; a name listens on every "
+          "address\n"
+          "                    it resolves to: localhost = 127.0.0.1 and "
+          "::1)\n"
           "  --max-length N    largest incoming message in bytes "
           "(default 67108863)\n"
           "  --deflate         offer permessage-deflate\n"
@@ -308,14 +313,9 @@ static int start(const char *host, int port, const wsx_server_options *opts) {
             wsx_uv_strerror(err));
     return 1;
   }
-  char where[80];
-  err = wsx_server_listen(E.srv, host, port);
-  if (err < 0) {
-    cli_hostport(where, sizeof where, host, port);
-    fprintf(stderr, "wsx: cannot listen on %s: %s\n", where,
-            wsx_uv_strerror(err));
+  char where[300];
+  if (cli_listen(E.srv, "echo", host, port))
     return 1;
-  }
   port = wsx_server_port(E.srv);
   cli_hostport(where, sizeof where, host, port);
   printf("listening on %s://%s/\n", opts->tls ? "wss" : "ws", where);

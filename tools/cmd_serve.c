@@ -23,6 +23,7 @@
 #include <wsx/uv.h>
 
 #include "args.h"
+#include "listen.h"
 #include "chat_json.h"
 #include "cmds.h"
 #include "demo_page.h"
@@ -79,8 +80,9 @@ static void usage(FILE *f) {
           "/clock, one event a second) and an echo endpoint (WebSocket "
           "/echo).\n\n"
           "  --port P    TCP port (default 8080; 0 = ephemeral)\n"
-          "  --host H    IPv4 or IPv6 address to listen on (default: the\n"
-          "              loopback, 127.0.0.1 and ::1; 0.0.0.0 = every "
+          "  --host H    IPv4 or IPv6 address or host name to listen on\n"
+          "              (default localhost: every address it resolves to,\n"
+          "              127.0.0.1 and ::1; 0.0.0.0 = every IPv4 "
           "interface)\n"
           "  --quiet     no per-connection event lines\n\n"
           "Prints 'listening on http://HOST:PORT/' once listening, then one "
@@ -561,8 +563,7 @@ static void on_signal(uv_signal_t *h, int signum) {
 }
 
 /* Returns 0, 2 (usage error, printed) or -1 (--help printed). */
-static int parse_args(int argc, char **argv, const char **host, int *port,
-                      int *host_given) {
+static int parse_args(int argc, char **argv, const char **host, int *port) {
   const char *v;
   int r;
   for (int i = 1; i < argc; i++) {
@@ -576,7 +577,6 @@ static int parse_args(int argc, char **argv, const char **host, int *port,
       if (r == 2 || cli_host("serve", v))
         return 2;
       *host = v;
-      *host_given = 1;
     } else if ((r = cli_option("serve", argc, argv, &i, "--quiet", NULL)) ||
                (r = cli_option("serve", argc, argv, &i, "-q", NULL))) {
       if (r == 2)
@@ -591,7 +591,7 @@ static int parse_args(int argc, char **argv, const char **host, int *port,
   return 0;
 }
 
-static int start(const char *host, int port, int host_given) {
+static int start(const char *host, int port) {
   static const wsx_server_callbacks server_cbs = {
       .request = on_request,
       .http_request = on_http,
@@ -622,19 +622,12 @@ static int start(const char *host, int port, int host_given) {
             wsx_uv_strerror(err));
     return 1;
   }
-  char where[80];
-  err = wsx_server_listen(S.srv, host, port);
-  if (err < 0) {
-    cli_hostport(where, sizeof where, host, port);
-    fprintf(stderr, "wsx serve: cannot listen on %s: %s\n", where,
-            wsx_uv_strerror(err));
+  char where[300];
+  /* The default, localhost, listens on each loopback it names (127.0.0.1
+   * and ::1 on Debian): browsers and Node may try ::1 first. */
+  if (cli_listen(S.srv, "serve", host, port))
     return 1;
-  }
   port = wsx_server_port(S.srv);
-  /* Browsers may try "localhost" as ::1 first: the default listens on
-   * both loopbacks (same port), if the machine has IPv6. */
-  if (!host_given)
-    (void)wsx_server_listen(S.srv, "::1", port);
   cli_hostport(where, sizeof where, host, port);
   printf("listening on http://%s/\n", where);
   fflush(stdout);
@@ -642,10 +635,10 @@ static int start(const char *host, int port, int host_given) {
 }
 
 int wsx_cmd_serve(int argc, char **argv) {
-  const char *host = "127.0.0.1";
-  int port = 8080, host_given = 0;
+  const char *host = "localhost";
+  int port = 8080;
   memset(&S, 0, sizeof S);
-  int r = parse_args(argc, argv, &host, &port, &host_given);
+  int r = parse_args(argc, argv, &host, &port);
   if (r)
     return r < 0 ? 0 : r;
   signal(SIGPIPE, SIG_IGN);
@@ -661,7 +654,7 @@ int wsx_cmd_serve(int argc, char **argv) {
   uv_unref((uv_handle_t *)&S.sigint);
   uv_unref((uv_handle_t *)&S.sigterm);
   uv_unref((uv_handle_t *)&S.tick);
-  r = start(host, port, host_given);
+  r = start(host, port);
   if (r) {
     if (S.srv)
       wsx_server_free(S.srv);

@@ -20,6 +20,26 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# need_node_module MODULE: 0 iff node is on PATH and require(MODULE) works;
+# otherwise 1 with the real reason in NODE_ERR (node's own error message:
+# "Cannot find module ...", a version it refuses, a syntax error ...).
+need_node_module() {
+  local out
+  NODE_ERR=""
+  if ! command -v node >/dev/null; then
+    NODE_ERR="node not found on PATH (scripts/install-deps.sh installs it)"
+    return 1
+  fi
+  if out=$(node -e "require('$1')" 2>&1); then
+    return 0
+  fi
+  # The first lines that name the error, without the stack trace.
+  NODE_ERR="require('$1') failed with node $(node --version): $(
+    grep -v '^ *at \|^ *$\|^node:internal\|^ *\^' <<<"$out" | head -n 4 |
+      tr '\n' ' ' | head -c 400) (NODE_PATH=$NODE_PATH; scripts/install-deps.sh)"
+  return 1
+}
+
 # A port that was free a moment ago (loopback only).
 free_port() {
   node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})' 2>/dev/null ||

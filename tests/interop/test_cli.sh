@@ -85,8 +85,58 @@ check echo_listening_line $? "$(head -n 1 "$ECHO_LOG")"
 # ---- port in use ---------------------------------------------------------
 timeout 10 "$WSX_BIN" echo --port "$ECHO_PORT" --host 127.0.0.1 >"$TMP/inuse.out" 2>"$TMP/inuse.err"
 st=$?
-[ $st = 1 ] && grep -qx "wsx: cannot listen on 127.0.0.1:$ECHO_PORT: address already in use" "$TMP/inuse.err"
+[ $st = 1 ] && grep -qx "wsx echo: cannot listen on 127.0.0.1:$ECHO_PORT: address already in use" "$TMP/inuse.err"
 check echo_port_in_use_exit_1 $? "status $st, stderr: $(cat "$TMP/inuse.err")"
+
+# ---- a host name listens on every address it resolves to ----------------------
+# A client dialing localhost may try any of its addresses first (Node 18
+# tries only the first; on Debian that is ::1): each must answer.
+# every_address_answers NAME PORT: connects to each address of NAME.
+every_address_answers() {
+  python3 - "$1" "$2" <<'PY'
+import socket, sys
+name, port = sys.argv[1], int(sys.argv[2])
+addrs = sorted({ai[4][:2] for ai in socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)})
+for a in addrs:
+    fam = socket.AF_INET6 if ":" in a[0] else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(a)
+    except OSError as e:
+        print("%s:%d refused: %s" % (a[0], a[1], e))
+        sys.exit(1)
+    s.close()
+print(" ".join(a[0] for a in addrs))
+PY
+}
+for cmd in "echo --port 0 --host localhost" "serve --port 0"; do
+  name="${cmd%% *}_localhost"
+  [ "$cmd" = "serve --port 0" ] && name=serve_default_localhost
+  "$WSX_BIN" $cmd >"$TMP/$name.log" 2>&1 &
+  pid=$!
+  STARTED+=("$pid")
+  if wait_for "$TMP/$name.log" "listening on" 10 "$pid"; then
+    line=$(head -n 1 "$TMP/$name.log")
+    port=$(sed -n 's|^listening on [a-z]*://localhost:\([0-9]*\)/$|\1|p' <<<"$line")
+    if [ -n "$port" ]; then
+      out=$(every_address_answers localhost "$port" 2>&1)
+      check "${name}_every_address" $? "$out"
+    else
+      fail "${name}_every_address" "listening line names no localhost port: $line"
+      FAILED=1
+    fi
+  else
+    fail "${name}_every_address" "did not start: $(head -c 300 "$TMP/$name.log")"
+    FAILED=1
+  fi
+  kill "$pid" 2>/dev/null
+done
+expect_usage echo_bad_host_name "bad host 'a..b'" echo --port 0 --host a..b
+timeout 30 "$WSX_BIN" echo --port 0 --host no-such-host.invalid >"$TMP/nx.out" 2>"$TMP/nx.err"
+st=$?
+[ $st = 1 ] && grep -q "wsx echo: cannot resolve 'no-such-host.invalid'" "$TMP/nx.err"
+check echo_unresolvable_host_exit_1 $? "status $st, stderr: $(cat "$TMP/nx.err")"
 
 # ---- round trips ---------------------------------------------------------
 # connect_run NAME ARGS...: stdin from $TMP/in, out/err/status in $TMP/NAME.*
@@ -187,7 +237,7 @@ fi
 
 # ---- with Node ws (optional): autobahn-client against a fake fuzzingserver,
 # and a server-initiated close with an application code.
-if command -v node >/dev/null && node -e "require('ws')" 2>/dev/null; then
+if need_node_module ws; then
   node - >"$TMP/fz.log" 2>&1 <<'EOF' &
 // A miniature Autobahn fuzzingserver: 3 cases, each sending text, binary
 // and a 70 KB * N text message that must come back unchanged; path /bye
@@ -236,7 +286,7 @@ EOF
     FAILED=1
   fi
 else
-  ok "autobahn_client_protocol # skipped: node ws not installed"
+  ok "autobahn_client_protocol # skipped: $NODE_ERR"
 fi
 
 # ---- graceful shutdown: SIGTERM closes clients with 1001, exit 0 ----------

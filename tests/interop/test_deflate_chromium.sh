@@ -12,8 +12,8 @@ if [ ! -x "$CHROMIUM" ]; then
   fail deflate_chromium "chromium not installed (scripts/install-deps.sh)"
   exit 1
 fi
-if ! command -v node >/dev/null || ! node -e "require('playwright-core')" 2>/dev/null; then
-  fail deflate_chromium "node or playwright-core not installed (scripts/install-deps.sh)"
+if ! need_node_module playwright-core; then
+  fail deflate_chromium "$NODE_ERR"
   exit 1
 fi
 if [ ! -x "$WSX_BIN" ]; then

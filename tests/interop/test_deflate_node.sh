@@ -12,8 +12,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v node >/dev/null || ! node -e "require('ws')" 2>/dev/null; then
-  fail deflate_node "node or the ws package not installed (scripts/install-deps.sh)"
+if ! need_node_module ws; then
+  fail deflate_node "$NODE_ERR"
   exit 1
 fi
 if [ ! -x "$WSX_BIN" ]; then

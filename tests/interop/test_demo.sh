@@ -23,8 +23,8 @@ if [ ! -x "$CHROMIUM" ]; then
   fail demo "chromium not installed (scripts/install-deps.sh)"
   exit 1
 fi
-if ! command -v node >/dev/null || ! node -e "require('playwright-core')" 2>/dev/null; then
-  fail demo "node or playwright-core not installed (scripts/install-deps.sh)"
+if ! need_node_module playwright-core; then
+  fail demo "$NODE_ERR"
   exit 1
 fi
 if [ ! -x "$WSX_BIN" ]; then

@@ -4,8 +4,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v node >/dev/null || ! node -e "require('ws')" 2>/dev/null; then
-  fail node_ws "node or the ws package not installed (scripts/install-deps.sh)"
+if ! need_node_module ws; then
+  fail node_ws "$NODE_ERR"
   exit 1
 fi
 
