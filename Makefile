@@ -5,6 +5,9 @@
 #                   every fuzz target briefly, interop scripts; ends with
 #                   "N passed, N failed"
 #   make asan       everything in build-asan/ with ASan + UBSan
+#   make conformance  the wire conformance cases (all 517) on every cell of
+#                   {TCP, TLS} x {release, ASan+UBSan} x {whole, split
+#                   writes}, both roles (scripts/conformance.py; SEED=N)
 #   make fuzz       fuzz targets for FUZZ_SECONDS (default 300) each
 #   make bench      Release build, then bench/run.sh and every bench program
 #   make demo       the demo server: build/wsx serve on DEMO_PORT (8080)
@@ -32,7 +35,7 @@ MAKEFLAGS += --no-print-directory
 export BUILD ASAN_BUILD FUZZ_BUILD
 
 .PHONY: all build asan fuzz-build test fuzz bench demo format clean install \
-        deps deps-check
+        deps deps-check conformance
 
 all: build
 
@@ -65,6 +68,15 @@ deps-check:
 
 test: deps-check
 	@bash scripts/run-tests.sh
+
+# Sanitizer settings as in scripts/run-tests.sh; the caller's come last.
+conformance: deps-check
+	@$(MAKE) build
+	@$(MAKE) asan
+	@ASAN_OPTIONS="exitcode=23:detect_leaks=1:abort_on_error=0:$${ASAN_OPTIONS:-}" \
+	  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=24:$${UBSAN_OPTIONS:-}" \
+	  WSX_BIN="$(abspath $(BUILD))/wsx" WSX_ASAN_BIN="$(abspath $(ASAN_BUILD))/wsx" \
+	  python3 scripts/conformance.py
 
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash scripts/run-fuzz.sh $(FUZZ_BUILD)

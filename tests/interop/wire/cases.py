@@ -35,6 +35,9 @@ CASE_CAP = float(os.environ.get("WSX_WIRE_CASE_CAP", "30"))
 # 12.*/13.* send 1000 messages per case in the suite; by default we send
 # min(1000, max(8, 1 MiB / size)) so that the 216 cases fit in seconds.
 FULL = os.environ.get("WSX_WIRE_FULL") == "1"
+# Bytes of messages per 12.*/13.* case when not FULL (scripts/conformance.py
+# lowers it for the split-writes cells, where every byte crosses a relay).
+DEFLATE_BYTES = int(os.environ.get("WSX_WIRE_DEFLATE_BYTES", str(1 << 20)))
 
 CLOSE_NORMAL, CLOSE_PROTOCOL, CLOSE_INVALID = 1000, 1002, 1007
 
@@ -567,7 +570,7 @@ def _words(rng, words, n):
 
 def testdata(name):
     """Deterministic stand-ins for the suite's test files (which it ships
-    and we cannot): 256-300 KiB each, of the same kind. The text sets are
+    and we cannot): of the same kind and size (DATA_SIZES). The text sets are
     ASCII, as the suite's are: messages are cut at any byte offset, and a
     cut through a multi-byte character would make invalid UTF-8."""
     if name in _DATA:
@@ -592,7 +595,7 @@ def testdata(name):
         parts = [b"%PDF-1.4\n"]
         size = 0
         i = 1
-        while size < 280 * 1024:
+        while size < DATA_SIZES["pdf"]:
             body = (rng.randbytes(rng.randint(500, 4000)) if i % 3 == 0 else
                     _words(rng, ["BT", "ET", "Tf", "Td", "Tj", "/F1", "12",
                                  "0", "1", "re", "f", "q", "Q", "cm"], 2000))
@@ -633,12 +636,14 @@ def testdata(name):
         d = ("<!DOCTYPE html>\n<html><head><title>Data</title></head><body>"
              "<table>\n" + "\n".join(rows) + "\n</table></body></html>"
              ).encode()
+    d = d[:DATA_SIZES[name]]
+    assert len(d) == DATA_SIZES[name], name
     _DATA[name] = d
     return d
 
 
 def c_deflate(dataset, binary, size, frag):
-    count = 1000 if FULL else min(1000, max(8, (1 << 20) // size))
+    count = 1000 if FULL else min(1000, max(8, DEFLATE_BYTES // size))
 
     def run(r):
         c = r.conn
@@ -679,8 +684,10 @@ def c_deflate(dataset, binary, size, frag):
 
 
 # What each 13.* client offers (Autobahn's PerMessageDeflateOffer strings:
-# client_max_window_bits always, then what it requests of the server).
-OFFER_DEFAULT = "permessage-deflate; client_max_window_bits"
+# client_no_context_takeover and client_max_window_bits always -- the
+# offer's accept_* defaults -- then what it requests of the server).
+OFFER_DEFAULT = ("permessage-deflate; client_no_context_takeover; "
+                 "client_max_window_bits")
 OFFERS_13 = [
     OFFER_DEFAULT,
     OFFER_DEFAULT + "; server_no_context_takeover",
@@ -753,8 +760,14 @@ ACCEPTS_13 = [_accept(False, 0), _accept(True, 0), _accept(False, 8),
               _accept(False, 15), _accept(True, 8), _accept(True, 15),
               _accept7]
 
-DATASETS_12 = [("text", True), ("bitmap", True), ("pdf", True),
-               ("json", False), ("html", False)]
+# 12.1-12.5 in the suite's order (the iteration order of its Python 2 dict
+# of test files) with the sizes of its files: JSON 194237 bytes (text),
+# bitmap 263222, Faust 222218 (binary), HTML 167370 (text), PDF 1042328
+# (binary).
+DATASETS_12 = [("json", False), ("bitmap", True), ("text", True),
+               ("html", False), ("pdf", True)]
+DATA_SIZES = {"json": 194237, "bitmap": 263222, "text": 222218,
+              "html": 167370, "pdf": 1042328}
 
 
 # ---- the list -------------------------------------------------------------

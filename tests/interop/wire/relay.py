@@ -94,6 +94,7 @@ class Relay:
 
     def _pump(self, pair, src, dst, rng):
         moved = 0
+        dst_gone = False
         while True:
             try:
                 data = src.recv(1 << 16)
@@ -101,6 +102,8 @@ class Relay:
                 data = b""
             if not data:
                 break
+            if dst_gone:
+                continue
             view = memoryview(data)
             off = 0
             try:
@@ -116,9 +119,10 @@ class Relay:
                     if rng.randrange(every) == 0:
                         time.sleep(rng.uniform(0, PAUSE_MAX))
             except OSError:
-                # The receiver is gone: so is the sender's peer.
-                pair.kill()
-                return
+                # The receiver is gone (reset): what src sends from now on
+                # is lost, as on a real path; the other direction goes on
+                # delivering what it has, until its own EOF.
+                dst_gone = True
         # EOF (or a reset) from src: pass the half-close on.
         pair.half_closed(dst)
 
