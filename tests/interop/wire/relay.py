@@ -49,6 +49,7 @@ class Relay:
         self.port = self.lsock.getsockname()[1]
         self.count = 0
         self.pieces = 0
+        self.record = None      # a list: every piece size, for the tests
         self.errors = []
         self.stopping = False
         self.threads = []
@@ -111,6 +112,8 @@ class Relay:
                     hi = 7 if moved < self.big_after else 4096
                     n = rng.randint(1, hi)
                     dst.sendall(view[off:off + n])
+                    if self.record is not None:
+                        self.record.append(min(n, len(view) - off))
                     off += n
                     moved += n
                     self.pieces += 1
