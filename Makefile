@@ -5,6 +5,9 @@
 #                   every fuzz target briefly, interop scripts; ends with
 #                   "N passed, N failed"
 #   make asan       everything in build-asan/ with ASan + UBSan
+#   make conformance  the wire conformance cases (all 517) on every cell of
+#                   {TCP, TLS} x {release, ASan+UBSan} x {whole, split
+#                   writes}, both roles (scripts/conformance.py; SEED=N)
 #   make fuzz       fuzz targets for FUZZ_SECONDS (default 300) each
 #   make bench      Release build, then bench/run.sh and every bench program
 #   make demo       the demo server: build/wsx serve on localhost (127.0.0.1
@@ -36,7 +39,7 @@ MAKEFLAGS += --no-print-directory
 export BUILD ASAN_BUILD FUZZ_BUILD
 
 .PHONY: all build asan fuzz-build test fuzz bench demo format clean install \
-        deps deps-check fresh-check
+        deps deps-check fresh-check conformance
 
 all: build
 
@@ -72,6 +75,15 @@ deps-check:
 # the last line (the exit status stays non-zero; see the script).
 test: deps-check
 	@bash scripts/make-test.sh
+
+# Sanitizer settings as in scripts/run-tests.sh; the caller's come last.
+conformance: deps-check
+	@$(MAKE) build
+	@$(MAKE) asan
+	@ASAN_OPTIONS="exitcode=23:detect_leaks=1:abort_on_error=0:$${ASAN_OPTIONS:-}" \
+	  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=24:$${UBSAN_OPTIONS:-}" \
+	  WSX_BIN="$(abspath $(BUILD))/wsx" WSX_ASAN_BIN="$(abspath $(ASAN_BUILD))/wsx" \
+	  python3 scripts/conformance.py
 
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash scripts/run-fuzz.sh $(FUZZ_BUILD)

@@ -3,7 +3,8 @@
 #
 # Builds the normal and the ASan+UBSan trees (and the fuzz tree), runs every
 # test program of both, every fuzz target for FUZZ_SECONDS on a copy of its
-# seed corpus, and every interop script in tests/interop/, then prints
+# seed corpus, every interop script in tests/interop/ and the conformance
+# matrix on the fast cases (scripts/conformance.py), then prints
 # "N passed, N failed" as its very last line. Exits non-zero if anything
 # failed or nothing ran.
 #
@@ -176,6 +177,10 @@ pick_python() {
 run_interop() {
   local f name runner
   export WSX_BUILD; WSX_BUILD=$(abs "$BUILD"); export WSX_BIN="$WSX_BUILD/wsx"
+  # scripts/conformance.py (the matrix): the ASan+UBSan CLI for its
+  # sanitizer cells, which --no-asan leaves out.
+  export WSX_ASAN_BIN; WSX_ASAN_BIN=$(abs "$ASAN_BUILD")/wsx
+  export CONFORMANCE_BUILDS; CONFORMANCE_BUILDS=$([ $do_asan = 1 ] && echo release,asan || echo release)
   export NODE_PATH="$ROOT/.deps/node/node_modules${NODE_PATH:+:$NODE_PATH}"
   export PATH="$ROOT/.deps/node/node_modules/.bin:$PATH"
   export WSX_PYTHON; WSX_PYTHON=$(pick_python)
@@ -195,6 +200,13 @@ run_interop() {
     run "$name" "$runner" "$ROOT/$f"
   done
   shopt -u nullglob
+  # The conformance matrix on the fast cases (1.* to 8.*, 10.*): one
+  # ok/FAIL line per cell and role; `make conformance` runs all cases.
+  if selected interop:conformance; then
+    CONFORMANCE_CASES=1.,2.,3.,4.,5.,6.,7.,8.,10. \
+      TEST_TIMEOUT=$((TEST_TIMEOUT > 1500 ? TEST_TIMEOUT : 1500)) \
+      run interop:conformance "$WSX_PYTHON" "$ROOT/scripts/conformance.py"
+  fi
 }
 
 # ---- builds ----------------------------------------------------------------

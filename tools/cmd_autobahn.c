@@ -36,17 +36,21 @@ typedef struct autobahn {
   int exit_code;
   wsx_extension *deflate;
   wsx_extension *exts[2];
+  wsx_tls_client_options tls; /* --ca (wss:// only) */
   wsx_socket_options opts;
 } autobahn;
 
 static autobahn A;
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: wsx autobahn-client URL AGENT [--deflate]\n"
+  fprintf(f, "usage: wsx autobahn-client URL AGENT [--deflate] [--ca FILE]\n"
              "Runs every case of an Autobahn|Testsuite fuzzingserver at URL "
              "(e.g.\nws://127.0.0.1:9001) as client AGENT, echoing every "
              "message, then asks the\nserver to update its reports.\n\n"
-             "  --deflate    offer permessage-deflate\n\n"
+             "  --deflate    offer permessage-deflate\n"
+             "  --ca FILE    wss: trust the CA certificates in FILE (PEM) "
+             "instead of\n"
+             "               the system store\n\n"
              "Exit status: 0 when the reports were updated, 1 when the server "
              "could not be\nreached or gave no case count, 2 bad arguments.\n");
 }
@@ -179,8 +183,9 @@ static void connect_phase(void) {
   int err = 0;
   wsx_socket *s = wsx_socket_connect(A.loop, url, &A.opts, &cbs, NULL, &err);
   if (!s) {
-    fprintf(stderr, "wsx autobahn-client: cannot connect to %s: %s\n", url,
-            wsx_uv_strerror(err));
+    fprintf(stderr, "wsx autobahn-client: cannot connect to %s: %s%s%s\n",
+            url, wsx_uv_strerror(err), err == WSX_E_TLS ? ": " : "",
+            err == WSX_E_TLS ? wsx_tls_last_error() : "");
     A.exit_code = err == WSX_E_URL || err == WSX_E_UNSUPPORTED ? 2 : 1;
     A.phase = PH_DONE;
   }
@@ -204,6 +209,7 @@ static void schedule_next(void) {
 static int parse_args(int argc, char **argv, const char **url,
                       const char **agent) {
   int r;
+  const char *v;
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i])) {
       usage(stdout);
@@ -216,6 +222,12 @@ static int parse_args(int argc, char **argv, const char **url,
         fprintf(stderr, "wsx autobahn-client: out of memory\n");
         return 1;
       }
+    } else if ((r = cli_option("autobahn-client", argc, argv, &i, "--ca",
+                               &v))) {
+      if (r == 2)
+        return 2;
+      A.tls.ca_file = v;
+      A.opts.tls = &A.tls;
     } else if (argv[i][0] == '-' && argv[i][1]) {
       return cli_usage_error("autobahn-client", "unknown option '%s'", argv[i]);
     } else if (!*url) {

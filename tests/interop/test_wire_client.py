@@ -5,7 +5,9 @@ the wire conformance cases (see docs/conformance.md) against
 `wsx autobahn-client`, judging each case as the server side: once for
 1.*-10.* and once, with `--deflate`, for 12.*/13.*.
 
-Env: WSX_BIN, WSX_WIRE_CASES, WSX_WIRE_FULL as for test_wire_server.py.
+Env: WSX_BIN, WSX_WIRE_CASES, WSX_WIRE_FULL, WSX_WIRE_TLS (wsx dials
+wss:// with --ca), WSX_WIRE_SPLIT, WSX_WIRE_DEFLATE as for
+test_wire_server.py.
 Prints "ok wire_client_<id>" or "FAIL wire_client_<id>: <verdict> <why>".
 """
 import os
@@ -22,7 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wire import cases as C  # noqa: E402
 from wire.conn import (CLOSED, Conn, Deflate, accept_key,  # noqa: E402
                        parse_extensions, parse_headers, read_head)
+from wire import harness as H  # noqa: E402
 from wire.harness import Proc, Report, require_binary  # noqa: E402
+from wire.relay import Relay  # noqa: E402
 
 AGENT = "wsx-wire"
 
@@ -42,6 +46,7 @@ class FuzzingServer:
         self.lsock.listen(8)
         self.lsock.settimeout(0.2)
         self.port = self.lsock.getsockname()[1]
+        self.tls = H.tls_server_context()
         self.stopping = False
         self.thread = threading.Thread(target=self.loop, daemon=True)
         self.thread.start()
@@ -60,6 +65,9 @@ class FuzzingServer:
             except OSError:
                 return
             try:
+                sock.settimeout(10)
+                if self.tls is not None:
+                    sock = self.tls.wrap_socket(sock, server_side=True)
                 self.serve(sock)
             except Exception as e:  # noqa: BLE001 - one line per problem
                 self.protocol_errors.append("%s: %r" % (
@@ -153,8 +161,16 @@ def run_phase(report, cases, extra, budget):
         return
     fs = FuzzingServer(cases, report)
     label = "autobahn_client%s" % ("_deflate" if extra else "")
-    p = Proc(["autobahn-client", "ws://127.0.0.1:%d" % fs.port, AGENT] +
-             extra)
+    port = fs.port
+    relay = Relay(port, H.SPLIT) if H.SPLIT else None
+    if relay:
+        port = relay.port
+    if H.TLS_DIR:
+        url = "wss://127.0.0.1:%d" % port
+        extra = extra + ["--ca", os.path.join(H.TLS_DIR, "ca.pem")]
+    else:
+        url = "ws://127.0.0.1:%d" % port
+    p = Proc(["autobahn-client", url, AGENT] + extra)
     try:
         try:
             p.p.wait(budget)
@@ -164,11 +180,19 @@ def run_phase(report, cases, extra, budget):
             p.p.kill()
             p.p.wait()
         fs.stop()
+        if relay:
+            relay.stop()
+            print("# relay: %d connections, %d pieces%s" % (
+                relay.count, relay.pieces, "; " + "; ".join(relay.errors[:3])
+                if relay.errors else ""), flush=True)
         for c in cases:
             if c.id not in fs.results:
                 report.fail(c.id, "never run by the client")
         st = p.p.returncode
-        if (st == 0 and fs.count_asked and fs.reports_updated
+        san = p.sanitizer_report()
+        if san:
+            report.fail(label, "sanitizer report: %s" % san)
+        elif (st == 0 and fs.count_asked and fs.reports_updated
                 and not fs.protocol_errors):
             report.ok(label)
         else:
@@ -184,8 +208,14 @@ def main():
     report = Report("wire_client_")
     require_binary(report)
     chosen = C.select_cases(os.environ.get("WSX_WIRE_CASES", ""))
-    run_phase(report, [c for c in chosen if not c.deflate], [], 150)
-    run_phase(report, [c for c in chosen if c.deflate], ["--deflate"], 150)
+    print(H.path_note(), flush=True)
+    budget = int(os.environ.get("WSX_WIRE_BUDGET", "150"))
+    if H.DEFLATE_ALL:
+        run_phase(report, chosen, ["--deflate"], budget)
+    else:
+        run_phase(report, [c for c in chosen if not c.deflate], [], budget)
+        run_phase(report, [c for c in chosen if c.deflate], ["--deflate"],
+                  budget)
     return report.finish()
 
 

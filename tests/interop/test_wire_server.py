@@ -5,7 +5,8 @@ plain instance for 1.*-10.* and a `--deflate` one for 12.*/13.*.
 
 Env: WSX_BIN (build/wsx), WSX_WIRE_CASES (comma-separated id prefixes, e.g.
 "6.4,9.1"; default all), WSX_WIRE_FULL=1 (12.*/13.* with the suite's 1000
-messages per case). Prints "ok wire_server_<id>" or
+messages per case), WSX_WIRE_TLS / WSX_WIRE_SPLIT / WSX_WIRE_DEFLATE (the
+path, see wire/harness.py). Prints "ok wire_server_<id>" or
 "FAIL wire_server_<id>: <verdict> <why>" per case.
 """
 import os
@@ -19,12 +20,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wire import cases as C  # noqa: E402
 from wire.conn import (Conn, client_handshake,  # noqa: E402
                        deflate_from_response, parse_extensions)
+from wire import harness as H  # noqa: E402
 from wire.harness import Proc, Report, require_binary  # noqa: E402
+from wire.relay import Relay  # noqa: E402
+
+TLS = H.tls_client_context()
 
 
 def start_echo(report, extra):
+    if H.TLS_DIR:
+        extra = extra + ["--tls-cert", os.path.join(H.TLS_DIR, "srv.pem"),
+                         "--tls-key", os.path.join(H.TLS_DIR, "srv.key")]
     p = Proc(["echo", "--port", "0", "--host", "127.0.0.1"] + extra)
-    m = p.wait_for(r"listening on ws://127\.0\.0\.1:(\d+)/", 10)
+    m = p.wait_for(r"listening on wss?://127\.0\.0\.1:(\d+)/", 10)
     if not m:
         report.fail("setup", "wsx echo %s did not start: %s" % (
             " ".join(extra), p.tail()))
@@ -60,7 +68,7 @@ def run_case(case, port):
     try:
         sock, rest, h = client_handshake(
             "127.0.0.1", port, "/runCase?case=%s" % case.id,
-            extensions=case.offers)
+            extensions=case.offers, tls=TLS)
         deflate = None
         if case.deflate:
             resp = h.get("sec-websocket-extensions")
@@ -88,11 +96,16 @@ def main():
     report = Report("wire_server_")
     require_binary(report)
     chosen = C.select_cases(os.environ.get("WSX_WIRE_CASES", ""))
+    print(H.path_note(), flush=True)
     plain = [c for c in chosen if not c.deflate]
     comp = [c for c in chosen if c.deflate]
+    groups = ((plain, []), (comp, ["--deflate"]))
+    if H.DEFLATE_ALL:
+        groups = ((chosen, ["--deflate"]),)
     procs = []
+    relays = []
     try:
-        for group, extra in ((plain, []), (comp, ["--deflate"])):
+        for group, extra in groups:
             if not group:
                 continue
             p, port = start_echo(report, extra + ["--quiet"])
@@ -101,6 +114,9 @@ def main():
                     report.fail(c.id, "server did not start")
                 continue
             procs.append((p, extra))
+            if H.SPLIT:
+                relays.append(Relay(port, H.SPLIT))
+                port = relays[-1].port
             for c in group:
                 if p.p.poll() is not None:
                     report.fail(c.id, "wsx echo exited (status %s): %s" % (
@@ -112,12 +128,20 @@ def main():
             alive = p.p.poll() is None
             st = p.stop()
             name = "echo%s_exit" % ("_deflate" if extra else "")
-            if alive and st == 0:
+            san = p.sanitizer_report()
+            if san:
+                report.fail(name, "sanitizer report: %s" % san)
+            elif alive and st == 0:
                 report.ok(name)
             else:
                 report.fail(name, "wsx echo %s: %s (%s)" % (
                     "exited early" if not alive else "did not stop cleanly",
                     st, p.tail()))
+        for rl in relays:
+            rl.stop()
+            print("# relay: %d connections, %d pieces%s" % (
+                rl.count, rl.pieces, "; " + "; ".join(rl.errors[:3])
+                if rl.errors else ""), flush=True)
     finally:
         for p, _ in procs:
             p.cleanup()

@@ -23,6 +23,7 @@ import hashlib
 import os
 import select
 import socket
+import ssl
 import struct
 import time
 import zlib
@@ -30,6 +31,15 @@ import zlib
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 OPEN, CLOSING, CLOSED = "OPEN", "CLOSING", "CLOSED"
+
+
+def readable(sock, timeout):
+    """select() for reading that also sees bytes a TLS socket has already
+    decrypted and buffered (select cannot)."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    r, _, _ = select.select([sock], [], [], max(timeout, 0))
+    return bool(r)
 
 
 def accept_key(key):
@@ -149,6 +159,7 @@ class Conn:
         self.close_after_handshake_wait = 1.0
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
+        self.tls = isinstance(sock, ssl.SSLSocket)
         self._rx_done = False       # peer closed its side of TCP
         self._pending = []          # control replies queued by the parser
         self._drop_after_flush = False
@@ -161,6 +172,10 @@ class Conn:
         the connection is gone."""
         view = memoryview(data)
         step = chop if chop > 0 else len(view) or 1
+        if self.tls and not chop:
+            # One SSL_write per 64 KiB: a retry after SSLWantWriteError
+            # repeats the same chunk, as OpenSSL requires.
+            step = min(step, 1 << 16)
         for off in range(0, len(view), step):
             chunk = view[off:off + step]
             stalled = time.monotonic() + self.WRITE_STALL
@@ -172,12 +187,13 @@ class Conn:
                     self.drop()
                     return False
                 r, w, _ = select.select([self.sock], [self.sock], [], 1.0)
-                if r:
+                if r or (self.tls and self.sock.pending()):
                     self._read_some()
                 if w and self.state != CLOSED:
                     try:
                         n = self.sock.send(chunk)
-                    except BlockingIOError:
+                    except (BlockingIOError, ssl.SSLWantWriteError,
+                            ssl.SSLWantReadError):
                         n = 0
                     except OSError:
                         self._tcp_gone()
@@ -282,13 +298,37 @@ class Conn:
             self.closed_by_me = True
         self.drop()
 
+    def _recv(self):
+        """What the socket has now (b"": EOF, None: nothing yet). A TLS
+        socket yields one record per recv: read on while it has more."""
+        out = []
+        while True:
+            try:
+                d = self.sock.recv(1 << 20)
+            except (BlockingIOError, ssl.SSLWantReadError,
+                    ssl.SSLWantWriteError):
+                break
+            except OSError:
+                d = b""
+            if not d:
+                if not out:
+                    return b""
+                self._eof_next = True
+                break
+            out.append(d)
+            if not self.tls or sum(map(len, out)) >= 1 << 20:
+                break
+        return b"".join(out) if out else None
+
+    _eof_next = False
+
     def _read_some(self):
-        try:
-            data = self.sock.recv(1 << 20)
-        except BlockingIOError:
-            return
-        except OSError:
+        if self._eof_next:
             data = b""
+        else:
+            data = self._recv()
+        if data is None:
+            return
         if not data:
             self._rx_done = True
             self._tcp_gone()
@@ -298,6 +338,11 @@ class Conn:
             self._parse()
         except ProtocolViolation as e:
             self.fail(str(e))
+        if self._eof_next and self.state != CLOSED:
+            # EOF came right behind the data (TLS close_notify).
+            self._rx_done = True
+            self._tcp_gone()
+            return
         # Replies queued while parsing leave only now: write() reads, and
         # reading from inside _parse would re-enter it.
         if self._pending and self.state != CLOSED:
@@ -447,8 +492,7 @@ class Conn:
             if until is not None and until():
                 return
             left = deadline - time.monotonic()
-            r, _, _ = select.select([self.sock], [], [], max(left, 0))
-            if r:
+            if readable(self.sock, left):
                 self._read_some()
             elif left <= 0:
                 return
@@ -464,8 +508,7 @@ class Conn:
             if left <= 0:
                 self.drop()
                 return
-            r, _, _ = select.select([self.sock], [], [], left)
-            if r:
+            if readable(self.sock, left):
                 self._read_some()
 
     def finish(self, timeout):
@@ -483,8 +526,7 @@ def read_head(sock, deadline):
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("no complete HTTP head")
-        r, _, _ = select.select([sock], [], [], left)
-        if not r:
+        if not readable(sock, left):
             continue
         d = sock.recv(65536)
         if not d:
@@ -522,10 +564,18 @@ def parse_extensions(value):
     return out
 
 
-def client_handshake(host, port, path="/", extensions=None, timeout=10.0):
-    """Connects and performs the client handshake. Returns (sock, leftover,
-    response headers)."""
+def client_handshake(host, port, path="/", extensions=None, timeout=10.0,
+                     tls=None):
+    """Connects and performs the client handshake, over TLS when `tls` (an
+    ssl.SSLContext verifying the server as `host`) is given. Returns (sock,
+    leftover, response headers)."""
     sock = socket.create_connection((host, port), timeout=timeout)
+    if tls is not None:
+        try:
+            sock = tls.wrap_socket(sock, server_hostname=host)
+        except (OSError, ssl.SSLError):
+            sock.close()
+            raise
     key = base64.b64encode(os.urandom(16))
     req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
