@@ -17,7 +17,7 @@
 #   make clean
 #   make fresh-check  (root) the README's quick start on a debootstrapped
 #                   Debian 12 in a chroot: make test, make demo, curl;
-#                   25-45 minutes (scripts/fresh-check.sh)
+#                   30-60 minutes (scripts/fresh-check.sh)
 
 PREFIX     ?= /usr/local
 JOBS       ?= 2

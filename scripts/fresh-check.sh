@@ -17,10 +17,10 @@
 #     unmounts and removes the folder (also on error or Ctrl-C).
 #
 # Exit status 0 iff make test passed and the demo answered.
-# Takes 25-45 minutes (debootstrap ~3, apt and npm ~5, make test the rest on
-# a 2-core machine). The chroot shares this machine's network: the tests use
-# loopback ports and the demo port 8080, so nothing else should be listening
-# on them meanwhile. Environment:
+# Takes 30-60 minutes on a 2-core machine: one run on a busy one took 47
+# (debootstrap 5, apt and npm 19, make test's builds and tests 23). The
+# chroot shares this machine's network: the tests use loopback ports and the
+# demo port 8080, so nothing else should be listening on them meanwhile. Environment:
 #   FRESH_MIRROR=url   Debian mirror for debootstrap (default: this machine's)
 #   FRESH_DIR=dir      parent of the temporary folder (default /var/tmp)
 #   FRESH_KEEP=1       keep the folder (still unmounted) for inspection

@@ -76,20 +76,29 @@ if [ ${#missing[@]} -gt 0 ]; then
   log=$(mktemp "${TMPDIR:-/tmp}/wsx-apt.XXXXXX")
   export DEBIAN_FRONTEND=noninteractive
   # Another apt may hold the lock (e.g. unattended upgrades): wait for it, up
-  # to 5 minutes; a stalled download gives up after 60 s without data.
-  APT=(timeout "$APT_TIMEOUT" "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300
+  # to 5 minutes; a stalled download gives up after 60 s without data. The
+  # network steps (update, download) are also bounded as a whole; unpacking
+  # is not, since killing dpkg half-way would break the system.
+  APT=("${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300
        -o Acquire::http::Timeout=60 -o Acquire::https::Timeout=60 -q -y)
   say "apt-get update: waiting for the package lists from the Debian mirrors" \
     "(at most $((APT_TIMEOUT / 60)) min; log: $log)"
-  if ! "${APT[@]}" update >"$log" 2>&1; then
+  if ! timeout "$APT_TIMEOUT" "${APT[@]}" update >"$log" 2>&1; then
     tail -n 20 "$log" >&2
     die "apt-get update failed or timed out (log: $log)"
   fi
-  say "apt-get install ${missing[*]}: waiting for the download and install" \
-    "(a few minutes on a new machine, at most $((APT_TIMEOUT / 60)) min)"
+  say "apt-get install ${missing[*]}: waiting for the downloads" \
+    "(at most $((APT_TIMEOUT / 60)) min)"
+  if ! timeout "$APT_TIMEOUT" "${APT[@]}" install --download-only \
+      --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "apt-get download failed or timed out (log: $log)"
+  fi
+  say "apt-get install: unpacking and setting up (a few minutes on a new" \
+    "machine, longer on a busy one)"
   if ! "${APT[@]}" install --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
     tail -n 30 "$log" >&2
-    die "apt-get install failed or timed out (log: $log)"
+    die "apt-get install failed (log: $log)"
   fi
   rm -f "$log"
 fi

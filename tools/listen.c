@@ -42,27 +42,31 @@ int cli_listen(wsx_server *srv, const char *cmd, const char *host, int port) {
             gai_strerror(rc));
     return 1;
   }
-  for (ai = res; ai && nseen < MAX_ADDRS; ai = ai->ai_next) {
-    char lit[INET6_ADDRSTRLEN];
-    int i, p;
-    if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-        getnameinfo(ai->ai_addr, ai->ai_addrlen, lit, sizeof lit, NULL, 0,
-                    NI_NUMERICHOST) != 0)
-      continue;
-    for (i = 0; i < nseen && strcmp(seen[i], lit); i++)
-      ;
-    if (i < nseen)
-      continue; /* the same address again */
-    memcpy(seen[nseen++], lit, sizeof lit);
-    p = bound ? wsx_server_port(srv) : port;
-    rc = wsx_server_listen(srv, lit, p);
-    if (rc == 0) {
-      bound++;
-    } else if (rc == UV_EADDRNOTAVAIL || rc == UV_EAFNOSUPPORT) {
-      last_err = rc; /* e.g. ::1 on a machine without IPv6 */
-    } else {
-      freeaddrinfo(res);
-      return report(cmd, lit, p, rc);
+  /* IPv4 first: with port 0 the kernel then picks a port free among the
+   * IPv4 sockets, the crowded family, and the IPv6 addresses follow. */
+  for (int pass = 0; pass < 2; pass++) {
+    for (ai = res; ai && nseen < MAX_ADDRS; ai = ai->ai_next) {
+      char lit[INET6_ADDRSTRLEN];
+      int i, p;
+      if (ai->ai_family != (pass == 0 ? AF_INET : AF_INET6) ||
+          getnameinfo(ai->ai_addr, ai->ai_addrlen, lit, sizeof lit, NULL, 0,
+                      NI_NUMERICHOST) != 0)
+        continue;
+      for (i = 0; i < nseen && strcmp(seen[i], lit); i++)
+        ;
+      if (i < nseen)
+        continue; /* the same address again */
+      memcpy(seen[nseen++], lit, sizeof lit);
+      p = bound ? wsx_server_port(srv) : port;
+      rc = wsx_server_listen(srv, lit, p);
+      if (rc == 0) {
+        bound++;
+      } else if (rc == UV_EADDRNOTAVAIL || rc == UV_EAFNOSUPPORT) {
+        last_err = rc; /* e.g. ::1 on a machine without IPv6 */
+      } else {
+        freeaddrinfo(res);
+        return report(cmd, lit, p, rc);
+      }
     }
   }
   freeaddrinfo(res);
