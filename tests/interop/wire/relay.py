@@ -15,9 +15,9 @@ of 1.* to 8.* and 10.* is cut into 1-7 byte pieces from start to end
 cases go on in larger pieces after their first 300 KiB: 9.1.3-9.1.6,
 9.2.3-9.2.6, 9.3.*-9.6.*, 9.7.5, 9.7.6, 9.8.5, 9.8.6 and the 12.*/13.*
 cases whose compressed traffic passes 300 KiB one way. Why: at 1-7 bytes
-per send() and a wake-up of the receiver per piece, the relay moves about
-100-250 KiB/s on the shared 2-core machine; 9.* moves 200 MiB and
-12.*/13.* about 100 MiB per role and cell.
+per send() and a wake-up of the receiver per piece, the relay moves on the
+order of 100 KiB/s on the shared 2-core machine, and 9.* alone moves about
+150 MiB each way per role and cell.
 
 The sizes and pauses come from random.Random("<seed>:<connection>:<dir>"),
 so SEED=<seed> cuts every connection of a rerun the same way (the
