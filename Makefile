@@ -124,4 +124,4 @@ fresh-check:
 	@bash scripts/fresh-check.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-portable

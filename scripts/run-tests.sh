@@ -2,9 +2,12 @@
 # scripts/run-tests.sh: the engine behind `make test`.
 #
 # Builds the normal and the ASan+UBSan trees (and the fuzz tree), runs every
-# test program of both, every fuzz target for FUZZ_SECONDS on a copy of its
-# seed corpus, every interop script in tests/interop/ and the conformance
-# matrix on the fast cases (scripts/conformance.py), then prints
+# test program of both, the driver-only "portable" tree's tests (no libuv or
+# OpenSSL, SIMD paths off, the /dev/urandom random source: see
+# CMakeLists.txt WSX_TRANSPORT, WSX_SIMD, WSX_RANDOM_SOURCE), every fuzz
+# target for FUZZ_SECONDS on a copy of its seed corpus, every interop script
+# in tests/interop/ and the conformance matrix on the fast cases
+# (scripts/conformance.py), then prints
 # "N passed, N failed" as its very last line. Exits non-zero if anything
 # failed or nothing ran.
 #
@@ -15,6 +18,7 @@
 # fails is one failure (and its programs then count as not built).
 #
 # Options: --no-build --no-normal --no-asan --no-fuzz --no-interop
+#          --no-portable
 # Test programs run from the repository root with WSX_ROOT, WSX_BUILD and
 # WSX_BIN (that build's CLI) set. Environment:
 #   TESTS=regex      only programs/scripts whose label matches (grep -E)
@@ -22,7 +26,8 @@
 #   FUZZ_SECONDS=s   per fuzz target (default 10)
 #   VERBOSE=1        echo every program's full output
 #   VALGRIND=1       also run the normal build's tests under valgrind (slow)
-#   BUILD, ASAN_BUILD, FUZZ_BUILD   build dirs (build, build-asan, build-fuzz)
+#   BUILD, ASAN_BUILD, FUZZ_BUILD, PORTABLE_BUILD   build dirs (build,
+#                    build-asan, build-fuzz, build-portable)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,13 +37,14 @@ abs() { case $1 in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac; }
 BUILD=${BUILD:-build}
 ASAN_BUILD=${ASAN_BUILD:-build-asan}
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
+PORTABLE_BUILD=${PORTABLE_BUILD:-build-portable}
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 export FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 VERBOSE=${VERBOSE:-0}
 VALGRIND=${VALGRIND:-0}
 TESTS=${TESTS:-}
 
-do_build=1 do_normal=1 do_asan=1 do_fuzz=1 do_interop=1
+do_build=1 do_normal=1 do_asan=1 do_fuzz=1 do_interop=1 do_portable=1
 for arg in "$@"; do
   case $arg in
     --no-build) do_build=0 ;;
@@ -46,6 +52,7 @@ for arg in "$@"; do
     --no-asan) do_asan=0 ;;
     --no-fuzz) do_fuzz=0 ;;
     --no-interop) do_interop=0 ;;
+    --no-portable) do_portable=0 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-tests.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -90,6 +97,25 @@ build() {
     "$log" | grep -v '^make.*Error [0-9]' | head -40 | sed 's/^/  | /'
   echo "  (full build log: $log)"
   fail_one "build:$label" "build failed"
+  return 1
+}
+
+# The driver-only, no-SIMD, portable-random tree (cheap: no transport, no
+# CLI, no examples). Configured here, not through a Makefile target.
+build_portable() {
+  local log="$LOGDIR/build-portable.log"
+  echo "== build portable ($PORTABLE_BUILD: WSX_TRANSPORT=OFF WSX_SIMD=OFF WSX_RANDOM_SOURCE=urandom)"
+  if { [ -f "$PORTABLE_BUILD/Makefile" ] ||
+       cmake -S . -B "$PORTABLE_BUILD" -DCMAKE_BUILD_TYPE=Release \
+         -DWSX_TRANSPORT=OFF -DWSX_SIMD=OFF -DWSX_RANDOM_SOURCE=urandom; } \
+       >"$log" 2>&1 &&
+     cmake --build "$PORTABLE_BUILD" -j "${JOBS:-2}" -- -k >>"$log" 2>&1; then
+    return 0
+  fi
+  grep -E ': (fatal )?error:|: undefined reference|CMake Error|error: ' \
+    "$log" | head -40 | sed 's/^/  | /'
+  echo "  (full build log: $log)"
+  fail_one "build:portable" "build failed"
   return 1
 }
 
@@ -215,6 +241,7 @@ if [ $do_build = 1 ]; then
     forget_binaries "$BUILD/wsx-tests.list"; build normal build; }
   [ $do_asan = 1 ] && { forget_binaries "$ASAN_BUILD/wsx-tests.list"; build asan asan; }
   [ $do_fuzz = 1 ] && { forget_binaries "$FUZZ_BUILD/wsx-fuzzers.list"; build fuzz fuzz-build; }
+  [ $do_portable = 1 ] && { forget_binaries "$PORTABLE_BUILD/wsx-tests.list"; build_portable; }
 fi
 
 # ---- runs ------------------------------------------------------------------
@@ -225,6 +252,10 @@ if [ $do_normal = 1 ] && [ "$VALGRIND" = 1 ]; then
     --errors-for-leak-kinds=definite --track-fds=no
 fi
 [ $do_asan = 1 ] && { echo "== tests, ASan+UBSan ($ASAN_BUILD)"; run_list asan "$ASAN_BUILD"; }
+if [ $do_portable = 1 ]; then
+  echo "== tests, driver-only portable build ($PORTABLE_BUILD)"
+  WSX_RANDOM_EXPECT=urandom run_list portable "$PORTABLE_BUILD"
+fi
 if [ $do_fuzz = 1 ] && selected fuzz; then
   echo "== fuzz targets, ${FUZZ_SECONDS}s each ($FUZZ_BUILD)"
   if [ -f "$FUZZ_BUILD/wsx-fuzzers.list" ]; then

@@ -128,7 +128,7 @@ static void send_line(const char *p, size_t n) {
   C.lineno++;
   if (r == 1) {
     C.waiting_drain = 1;
-  } else if (r == WSX_E_UTF8) {
+  } else if (r == WSX_E_INVALID && !C.binary) { /* text not UTF-8 */
     fprintf(stderr,
             "wsx connect: line %lu is not valid UTF-8; not sent "
             "(use --binary)\n",

@@ -42,9 +42,17 @@ WSX_EXTERN const char *wsx_version(int least);
  * is above -200 on Linux, and -3000 .. -4095 for its own), so a transport
  * function may return either kind; wsx_strerror() names only its own.
  *
- * Codes at or below WSX_E_FATAL are fatal for the object that returned them:
- * it is unusable afterwards (except for accessors and _free) and every later
- * call returns the same code ("sticky").
+ * Fatal codes (wsx_is_fatal() is non-zero: WSX_E_FATAL .. WSX_E_NOMEM_FATAL,
+ * plus WSX_E_IO and WSX_E_EXTENSION) mean the object that returned them is
+ * closed: a driver is in WSX_CLOSED, its `error` and `close` events have
+ * fired, and it is unusable afterwards (except for accessors and _free).
+ * Later input calls return the same code ("sticky"); later sends return
+ * WSX_E_CLOSED. The other codes leave the object as it was: the call did
+ * nothing, and the object can be used again. The rule holds for every
+ * return of a driver function (tests/unit/test_contracts.c checks it).
+ * An EventSource client (wsx/eventsource.h) reports the failure of ONE
+ * connection in its error event (WSX_E_IO, ...) and then reconnects: that
+ * connection is dead, the client object is not.
  */
 enum wsx_error {
   WSX_OK = 0,
@@ -59,8 +67,10 @@ enum wsx_error {
   WSX_E_AGAIN = -1009,        /* partial input: call again with more bytes */
   WSX_E_BUSY = -1010,      /* resource in use (e.g. listener already bound) */
   WSX_E_TIMEOUT = -1011,   /* a timer expired */
-  WSX_E_EXTENSION = -1012, /* extension negotiation or processing failed */
-  WSX_E_IO = -1013,        /* transport error (detail says which) */
+  WSX_E_EXTENSION = -1012, /* extension negotiation or processing failed
+                              (fatal: the connection is closed, 1007/1010) */
+  WSX_E_IO = -1013,        /* transport error, or the write callback failed
+                              (fatal; detail says which) */
   WSX_E_TLS = -1014,       /* TLS error (detail says which) */
   WSX_E_DNS = -1015,       /* name resolution failed */
   WSX_E_PROXY = -1016,     /* proxy refused or failed */
@@ -75,13 +85,17 @@ enum wsx_error {
   WSX_E_HEAD_TOO_BIG =
       -1055,             /* HTTP head over the size or header-count limit */
   WSX_E_POLICY = -1056,  /* rejected by a policy limit (1008) */
-  WSX_E_INTERNAL = -1057 /* a bug in wsx; please report it */
+  WSX_E_INTERNAL = -1057, /* a bug in wsx, or no CSPRNG; detail says which */
+  WSX_E_NOMEM_FATAL = -1058 /* out of memory where the object cannot back
+                               out (mid-frame, mid-handshake): it is closed
+                               (1011). WSX_E_NOMEM means nothing happened. */
 };
 
 /* Returns a static, human-readable name for an error code (never NULL). */
 WSX_EXTERN const char *wsx_strerror(int err);
 
-/* Non-zero if `err` is fatal (see enum wsx_error). */
+/* Non-zero if `err` is fatal: the object that returned it is closed (see
+ * enum wsx_error for the list). */
 WSX_EXTERN int wsx_is_fatal(int err);
 
 /*

@@ -17,8 +17,27 @@
  *   wsx_driver_new_client()          from a ws:// or wss:// URL.
  *
  * Lifecycle: new -> [set_header/add protocols] -> start -> parse/send ... ->
- * close -> `close` event -> free. Callbacks may call any driver function
- * except wsx_driver_free(); free the driver after the callback returns.
+ * close -> `close` event -> free.
+ *
+ * Re-entry. Callbacks (open, message, frame, ping, pong, close, error,
+ * connect, select_protocol, ping callbacks) may call any driver function
+ * except wsx_driver_free() (free the driver after the callback returns),
+ * with two refusals that leave the driver untouched:
+ *   - wsx_driver_parse() from inside a callback of the same driver returns
+ *     WSX_E_STATE and consumes nothing: the outer call is in the middle of
+ *     its input. Keep the bytes and feed them after the outer call returns.
+ *   - wsx_driver_start() returns WSX_E_STATE once started; the one nested
+ *     call that works is start() from `connect` (a raw server answering).
+ * Sends, ping, pong, close and abort work from every callback; what they
+ * write goes out at once, in call order. The `write` callback itself is
+ * the exception: from inside it, parse, start, send*, ping, pong and close
+ * return WSX_E_STATE (a frame is half written).
+ *
+ * Errors. A driver function returns WSX_OK or a negative WSX_E_ code. If
+ * wsx_is_fatal(code), the driver is now CLOSED (its `error` then `close`
+ * events have fired, wsx_driver_last_error() tells why); otherwise the
+ * call changed nothing and the driver is usable. WSX_E_CLOSED reports a
+ * driver that was already closing or closed.
  *
  * Input: wsx_driver_parse() takes a MUTABLE buffer: masked payloads are
  * unmasked in place, so the caller's bytes are modified. Data handed to
@@ -71,7 +90,10 @@ enum wsx_close_code {
   WSX_CLOSE_POLICY = 1008,
   WSX_CLOSE_TOO_LARGE = 1009,
   WSX_CLOSE_EXTENSION = 1010,
-  WSX_CLOSE_UNEXPECTED = 1011
+  WSX_CLOSE_UNEXPECTED = 1011,
+  WSX_CLOSE_SERVICE_RESTART = 1012, /* IANA registry */
+  WSX_CLOSE_TRY_AGAIN_LATER = 1013,
+  WSX_CLOSE_BAD_GATEWAY = 1014
 };
 
 /* Ready states (the WebSocket API's readyState). */
@@ -135,6 +157,14 @@ typedef struct wsx_driver_options {
   int secure;
   /* Allocator for everything this driver allocates (NULL = libc). */
   const wsx_allocator *allocator;
+  /* Random bytes for client frame masks (RFC 6455 5.3) and the client's
+   * Sec-WebSocket-Key: fill buf[0..len) and return 0, or return non-zero
+   * (the driver then fails with WSX_E_INTERNAL, close 1011). Must be
+   * unpredictable (a CSPRNG). NULL = the platform's CSPRNG, chosen at
+   * build time: getrandom(2), else getentropy(3), else arc4random_buf(3),
+   * else /dev/urandom. Called from the thread using the driver. */
+  int (*random)(void *buf, size_t len, void *ud);
+  void *random_ud; /* passed to `random` */
 } wsx_driver_options;
 
 /* An assembled message (or, in frame mode, one data frame). */
@@ -166,8 +196,10 @@ typedef struct wsx_error_event {
  * `user_data` given at creation is passed to each.
  */
 typedef struct wsx_driver_callbacks {
-  /* Bytes to send, in order. Return 0, or a negative value to make the
-   * driver fail with WSX_E_IO. Pointers are valid only during the call. */
+  /* Bytes to send, in order. Return 0, or non-zero to make the driver
+   * fail: the call that wrote returns WSX_E_IO, `error` (WSX_E_IO) then
+   * `close` (1006, not clean) fire, the driver is CLOSED and later sends
+   * return WSX_E_CLOSED. Pointers are valid only during the call. */
   int (*write)(wsx_driver *d, const wsx_iovec *iov, size_t iovcnt, void *ud);
   /* Raw server mode: the request head was parsed. Inspect it with
    * wsx_driver_request() / wsx_driver_is_websocket(), then call
@@ -195,6 +227,11 @@ typedef struct wsx_driver_callbacks {
 
 /* Callback for wsx_driver_ping(): fires once when the matching pong
  * arrives. */
+
+/* Most ping callbacks one driver keeps waiting for a pong. A keepalive has
+ * one outstanding; 64 covers a burst of RTT probes while bounding what a
+ * peer that never answers costs (64 * 144 bytes, grown by doubling). */
+#define WSX_MAX_PING_CALLBACKS 64
 typedef void (*wsx_ping_cb)(wsx_driver *d, void *arg);
 
 /*
@@ -260,8 +297,11 @@ WSX_EXTERN int wsx_driver_add_extension(wsx_driver *d, wsx_extension *ext);
 /*
  * Client: sends the opening handshake. Server: validates the request and
  * sends the 101 response, or a 400/426 response followed by an `error` and a
- * `close` event. Returns WSX_OK, WSX_E_STATE (started twice, or raw server
- * before `connect`), WSX_E_HANDSHAKE (server: request refused), WSX_E_IO.
+ * `close` event. Returns WSX_OK, WSX_E_STATE (started twice, nested, or raw
+ * server before `connect`; nothing done), WSX_E_INVALID (no write
+ * callback), and the fatal WSX_E_HANDSHAKE (server: request refused),
+ * WSX_E_IO (write callback failed), WSX_E_NOMEM_FATAL, WSX_E_INTERNAL (no
+ * random bytes).
  */
 WSX_EXTERN int wsx_driver_start(wsx_driver *d);
 
@@ -270,8 +310,14 @@ WSX_EXTERN int wsx_driver_start(wsx_driver *d);
  * bytes are consumed; incomplete frames are buffered internally (bounded by
  * the limits). Events fire before this returns.
  * Returns WSX_OK, or a fatal code (protocol errors also produce `error` and
- * `close` events and a close frame). After the connection is closed,
- * further input is ignored and WSX_E_CLOSED is returned.
+ * `close` events and a close frame; a failed write callback gives WSX_E_IO,
+ * corrupt compressed data WSX_E_EXTENSION, an allocation failure
+ * WSX_E_NOMEM_FATAL). After the connection is closed, further input is
+ * ignored and the fatal code (or WSX_E_CLOSED after a clean close) is
+ * returned. WSX_E_STATE: called from a callback of this driver (see
+ * Re-entry above; nothing consumed), or a client before start().
+ * Close codes accepted from the peer: 1000-1003, 1007-1014, 3000-4999;
+ * any other is a protocol error (1002).
  */
 WSX_EXTERN int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len);
 
@@ -279,7 +325,10 @@ WSX_EXTERN int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len);
  * Sending. Before open, messages are queued (copied) and flushed on open.
  * Return WSX_OK; WSX_E_CLOSED after close() or a failure; WSX_E_UNSUPPORTED
  * (binary/ping/pong on hixie drafts); WSX_E_TOO_BIG (control payload > 125);
- * WSX_E_UTF8 (send_text with invalid UTF-8); WSX_E_NOMEM.
+ * WSX_E_INVALID (send_text with invalid UTF-8); WSX_E_NOMEM (nothing sent);
+ * WSX_E_STATE (from the write callback). Fatal, the driver is closed:
+ * WSX_E_IO (the write callback failed), WSX_E_EXTENSION or
+ * WSX_E_NOMEM_FATAL (an extension failed on the message).
  * `data` is borrowed for the duration of the call.
  */
 WSX_EXTERN int wsx_driver_send_text(wsx_driver *d, const char *data,
@@ -303,7 +352,11 @@ WSX_EXTERN int wsx_driver_send(wsx_driver *d, int opcode, const void *data,
 WSX_EXTERN int wsx_driver_send_frame(wsx_driver *d, int opcode, int fin,
                                      const void *data, size_t len);
 /* Ping; `cb` (may be NULL) fires once when a pong with the same payload
- * arrives. Returns WSX_OK if the ping was sent (or queued before open). */
+ * arrives (the oldest waiting ping with that payload); pending callbacks are
+ * dropped when the close event fires. Returns WSX_OK if the ping was sent
+ * (or queued before open), WSX_E_BUSY if `cb` is non-NULL and
+ * WSX_MAX_PING_CALLBACKS callbacks are already waiting (nothing is sent; a
+ * ping without a callback is still accepted), plus the send returns. */
 WSX_EXTERN int wsx_driver_ping(wsx_driver *d, const void *data, size_t len,
                                wsx_ping_cb cb, void *cb_arg);
 WSX_EXTERN int wsx_driver_pong(wsx_driver *d, const void *data, size_t len);
@@ -312,8 +365,10 @@ WSX_EXTERN int wsx_driver_pong(wsx_driver *d, const void *data, size_t len);
  * Starts the closing handshake with `code` (0 = 1000) and `reason` (may be
  * NULL; at most 123 bytes of UTF-8). The `close` event fires when the peer
  * answers (or at once for a driver that never opened, and for hixie-75).
+ * Sendable codes: 1000-1003, 1007-1014, 3000-4999.
  * Returns WSX_OK, WSX_E_INVALID (code not sendable, reason too long or not
- * UTF-8), WSX_E_CLOSED (already closing).
+ * UTF-8), WSX_E_CLOSED (already closing), WSX_E_STATE (from the write
+ * callback), WSX_E_IO (fatal: the write callback failed).
  */
 WSX_EXTERN int wsx_driver_close(wsx_driver *d, uint16_t code,
                                 const char *reason);

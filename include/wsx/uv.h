@@ -298,8 +298,8 @@ WSX_EXTERN wsx_socket *wsx_socket_adopt(uv_loop_t *loop, uv_stream_t *stream,
  * queued and flushed on open.
  * Returns 0 when buffered_amount is at or below high_water_mark, 1 when it
  * is above (the data WAS accepted: wait for `drain` before sending more),
- * or a negative error: WSX_E_CLOSED (closing/closed), WSX_E_UTF8 (text not
- * UTF-8), WSX_E_TOO_BIG (control payload > 125), WSX_E_INVALID,
+ * or a negative error: WSX_E_CLOSED (closing/closed), WSX_E_INVALID (text
+ * not UTF-8, or a bad argument), WSX_E_TOO_BIG (control payload > 125),
  * WSX_E_UNSUPPORTED (binary on hixie drafts), WSX_E_NOMEM.
  * Exceeding max_buffered drops the socket (the call still returns 1).
  */

@@ -52,14 +52,17 @@ const char *wsx_strerror(int err) {
   case WSX_E_POLICY:
     return "policy violation";
   case WSX_E_INTERNAL:
-    return "internal error (a bug in wsx)";
+    return "internal error (a bug in wsx, or no random source)";
+  case WSX_E_NOMEM_FATAL:
+    return "out of memory (the connection was closed)";
   default:
     return "unknown error";
   }
 }
 
 int wsx_is_fatal(int err) {
-  return err <= WSX_E_FATAL && err >= WSX_E_INTERNAL;
+  return (err <= WSX_E_FATAL && err >= WSX_E_NOMEM_FATAL) || err == WSX_E_IO ||
+         err == WSX_E_EXTENSION;
 }
 
 const char *wsx_version(int least) {

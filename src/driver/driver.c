@@ -41,6 +41,8 @@ static wsx_driver *driver_alloc(const wsx_driver_options *o,
   d->fragment_out = o->fragment_outgoing_messages ? 1 : 0;
   d->allow_drafts = o->allow_drafts ? 1 : 0;
   d->secure = o->secure ? 1 : 0;
+  d->random = o->random;
+  d->random_ud = o->random_ud;
 
   wsx__hs *hs = d->hs = wsx__malloc(&d->alloc, sizeof *hs);
   if (!hs)
@@ -190,7 +192,9 @@ int wsx_driver_start(wsx_driver *d) {
     return WSX_E_INVALID;
   if (d->last_error && wsx_is_fatal(d->last_error))
     return d->last_error;
-  if (d->started)
+  /* Started already (or being started: a nested call from select_protocol
+   * or write), or called from the write callback. */
+  if (d->started || d->in_write)
     return WSX_E_STATE;
   if (!d->cb.write)
     return WSX_E_INVALID;
@@ -204,9 +208,29 @@ int wsx_driver_start(wsx_driver *d) {
   return wsx__server_start(d);
 }
 
+
 int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len) {
   if (!d || (!data && len))
     return WSX_E_INVALID;
+  /* Re-entry (see driver.h): the input of the outer call is half consumed
+   * and its frame state is live; nothing of the nested input is taken. */
+  if (d->in_parse || d->in_write)
+    return WSX_E_STATE;
+  return wsx__parse_input(d, data, len);
+}
+
+/* The parse loop; also runs the bytes that followed the head at open. */
+static int parse_loop(wsx_driver *d, uint8_t *data, size_t len);
+
+int wsx__parse_input(wsx_driver *d, uint8_t *data, size_t len) {
+  uint8_t outer = d->in_parse;
+  d->in_parse = 1;
+  int rc = parse_loop(d, data, len);
+  d->in_parse = outer;
+  return rc;
+}
+
+static int parse_loop(wsx_driver *d, uint8_t *data, size_t len) {
   while (len) {
     size_t used = 0;
     int rc;
@@ -250,12 +274,21 @@ int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len) {
 
 /* ---- output ------------------------------------------------------------ */
 
+int wsx__driver_random(wsx_driver *d, void *buf, size_t n) {
+  if (d->random)
+    return d->random(buf, n, d->random_ud) == 0 ? 0 : -1;
+  return wsx__random(buf, n);
+}
+
 int wsx__write(wsx_driver *d, const wsx_iovec *iov, size_t n) {
-  if (d->cb.write(d, iov, n, d->ud) != 0) {
-    d->last_error = WSX_E_IO;
-    wsx__set_error(d, "write callback failed");
-    return WSX_E_IO;
-  }
+  uint8_t outer = d->in_write;
+  d->in_write = 1;
+  int rc = d->cb.write(d, iov, n, d->ud);
+  d->in_write = outer;
+  /* The bytes may be half out: the stream is broken, the driver fails
+   * (error event, close event 1006, no close frame). */
+  if (rc != 0)
+    return wsx__fail(d, WSX_E_IO, 0, "write callback failed");
   return WSX_OK;
 }
 
@@ -310,8 +343,16 @@ void wsx__fire_close(wsx_driver *d, uint16_t code, const char *reason,
   }
 }
 
+/* The code a failure returns: always fatal (the driver is closed). */
+static int fatal_code(int err) {
+  if (err == WSX_E_NOMEM)
+    return WSX_E_NOMEM_FATAL;
+  return wsx_is_fatal(err) ? err : WSX_E_INTERNAL;
+}
+
 int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt,
               ...) {
+  err = fatal_code(err);
   if (d->state == WSX__S_CLOSED)
     return d->last_error ? d->last_error : err;
   va_list ap;
@@ -402,7 +443,7 @@ int wsx__open(wsx_driver *d) {
   }
   wsx__buf_free(&q, &d->alloc);
   if (!rc && body.len && d->state != WSX__S_CLOSED) {
-    rc = wsx_driver_parse(d, body.data, body.len);
+    rc = wsx__parse_input(d, body.data, body.len);
     if (rc == WSX_E_CLOSED)
       rc = WSX_OK;
   }
@@ -416,6 +457,8 @@ static int send_frames(wsx_driver *d, int opcode, unsigned rsv,
                        const uint8_t *p, size_t len);
 
 static int send_state(wsx_driver *d) {
+  if (d->in_write) /* from the write callback: the frame is half written */
+    return WSX_E_STATE;
   if (d->state == WSX__S_OPEN)
     return 1;
   if (d->state == WSX__S_CLOSED || d->state == WSX__S_CLOSING ||
@@ -430,8 +473,12 @@ int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len,
   const uint8_t *p = data;
   if (d->num_active) {
     int rc = wsx__ext_outgoing(d, opcode, p, len, flags, &rsv);
+    /* An extension that failed mid-message (a compressor with context
+     * takeover) has a state the peer cannot follow any more. */
     if (rc)
-      return rc;
+      return wsx__fail(d, rc == WSX_E_NOMEM ? rc : WSX_E_EXTENSION,
+                       WSX_CLOSE_UNEXPECTED,
+                       "extension failed on an outgoing message");
     p = d->ext_out.data;
     len = d->ext_out.len;
   }
@@ -468,8 +515,9 @@ static int send_data(wsx_driver *d, int op, const void *data, size_t len,
   int s = send_state(d);
   if (s < 0)
     return s;
+  /* WSX_E_INVALID, not the fatal WSX_E_UTF8: the driver is unharmed. */
   if (op == WSX_OP_TEXT && !wsx__utf8_valid(data, len))
-    return WSX_E_UTF8;
+    return WSX_E_INVALID;
   if (d->version != WSX__HYBI && op != WSX_OP_TEXT)
     return WSX_E_UNSUPPORTED;
   if (s == 0) /* the queue keeps the flags in the opcode's high bits */
@@ -542,12 +590,17 @@ int wsx_driver_ping(wsx_driver *d, const void *data, size_t len, wsx_ping_cb cb,
   if (s < 0)
     return s;
   if (cb) {
-    wsx__ping *p =
-        wsx__realloc(&d->alloc, d->pings, (d->num_pings + 1) * sizeof *p);
-    if (!p)
-      return WSX_E_NOMEM;
-    d->pings = p;
-    wsx__ping *e = &p[d->num_pings++];
+    if (d->num_pings >= WSX_MAX_PING_CALLBACKS)
+      return WSX_E_BUSY;
+    if (d->num_pings == d->cap_pings) {
+      size_t cap = d->cap_pings ? d->cap_pings * 2 : 4;
+      wsx__ping *p = wsx__realloc(&d->alloc, d->pings, cap * sizeof *p);
+      if (!p)
+        return WSX_E_NOMEM;
+      d->pings = p;
+      d->cap_pings = cap;
+    }
+    wsx__ping *e = &d->pings[d->num_pings++];
     if (len)
       memcpy(e->data, data, len);
     e->len = (uint8_t)len;
@@ -569,13 +622,14 @@ int wsx_driver_pong(wsx_driver *d, const void *data, size_t len) {
 }
 
 static int sendable_close_code(unsigned code) {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
-         (code >= 3000 && code <= 4999);
+  return wsx__close_code_valid(code);
 }
 
 int wsx_driver_close(wsx_driver *d, uint16_t code, const char *reason) {
   if (!d)
     return WSX_E_INVALID;
+  if (d->in_write)
+    return WSX_E_STATE;
   if (!code)
     code = WSX_CLOSE_NORMAL;
   size_t rl = reason ? strlen(reason) : 0;

@@ -87,6 +87,8 @@ struct wsx_driver {
   uint8_t in_callback_fail; /* fail() is running: no recursion */
   uint8_t close_fired;      /* the close event has fired */
   uint8_t close_sent;       /* a close frame left */
+  uint8_t in_parse;         /* parse() is running: nested parse refused */
+  uint8_t in_write;         /* the write callback is running */
 
   wsx__hs *hs; /* handshake-only state; NULL once open */
 
@@ -133,8 +135,13 @@ struct wsx_driver {
   wsx__buf ext_out; /* extension output for an outgoing message */
   uint8_t out_ext_rsv;
 
-  wsx__ping *pings;
+  wsx__ping *pings; /* outstanding ping callbacks, oldest first */
   size_t num_pings;
+  size_t cap_pings; /* grows by doubling up to WSX_MAX_PING_CALLBACKS */
+
+  /* options.random (NULL = the platform CSPRNG, random.c). */
+  int (*random)(void *buf, size_t len, void *ud);
+  void *random_ud;
 
   uint16_t close_code; /* code reported by the close event */
 
@@ -159,6 +166,9 @@ void wsx__set_error(wsx_driver *d, const char *fmt, ...)
 const char *wsx__errmsg(const wsx_driver *d);
 /* Frees the handshake-only state (at open). */
 void wsx__hs_free(wsx_driver *d);
+/* wsx_driver_parse without the re-entry check, for the driver's own
+ * buffered bytes (after the head); marks the driver as parsing. */
+int wsx__parse_input(wsx_driver *d, uint8_t *data, size_t len);
 /* Hands bytes to the write callback; records WSX_E_IO on failure. */
 int wsx__write(wsx_driver *d, const wsx_iovec *iov, size_t n);
 int wsx__write1(wsx_driver *d, const void *p, size_t n);
@@ -174,6 +184,14 @@ int wsx__open(wsx_driver *d);
 /* Sends a message through the extension pipeline and fragmentation. */
 int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len,
                       unsigned flags);
+
+/* Random bytes for masks and the client key: options.random, else
+ * wsx__random(). 0 or -1. */
+int wsx__driver_random(wsx_driver *d, void *buf, size_t n);
+
+/* random.c: the platform source this build uses ("getrandom",
+ * "getentropy", "arc4random" or "urandom"). */
+const char *wsx__random_source(void);
 
 /* frame.c */
 int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len);

@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(WSX_NO_SIMD)
 #include <emmintrin.h>
 #endif
 
@@ -23,7 +23,7 @@ void wsx__unmask(uint8_t *p, size_t n, const uint8_t mask[4], size_t off) {
                   mask[(off + 3) & 3]};
   uint32_t m32;
   memcpy(&m32, m, 4);
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(WSX_NO_SIMD)
   __m128i mv = _mm_set1_epi32((int)m32);
   while (n >= 32) {
     __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -98,9 +98,9 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
   }
   /* RFC 6455 5.3: a fresh, unpredictable mask for every client frame. */
   uint8_t mask[4];
-  if (wsx__random(mask, 4) != 0)
+  if (wsx__driver_random(d, mask, 4) != 0)
     return wsx__fail(d, WSX_E_INTERNAL, WSX_CLOSE_UNEXPECTED,
-                     "kernel CSPRNG unavailable for the frame mask");
+                     "random source failed for the frame mask");
   size_t hl = wsx__frame_header(hdr, opcode, fin, rsv, 1, mask, len);
   if (len <= 256) {
     uint8_t buf[14 + 256];
@@ -121,9 +121,11 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
 
 int wsx__close_code_valid(unsigned code) {
   /* RFC 6455 7.4.1/7.4.2: 1004-1006 and 1015 are reserved and MUST NOT be
-   * sent; 0-999 unused; 1012-2999 reserved for future protocol use;
+   * sent; 0-999 unused; 1016-2999 reserved for future protocol use;
    * 3000-4999 for libraries and applications. */
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+  /* 1012-1014 are IANA-registered since (service restart, try again
+   * later, bad gateway); 1015 stays reserved (TLS failure, never sent). */
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
          (code >= 3000 && code <= 4999);
 }
 

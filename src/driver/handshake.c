@@ -145,7 +145,7 @@ static int drain_body(wsx_driver *d) {
     return WSX_OK;
   wsx__buf b = d->hs->body;
   memset(&d->hs->body, 0, sizeof d->hs->body);
-  int rc = wsx_driver_parse(d, b.data, b.len);
+  int rc = wsx__parse_input(d, b.data, b.len);
   wsx__buf_free(&b, &d->alloc);
   return rc == WSX_E_CLOSED ? WSX_OK : rc;
 }
@@ -436,8 +436,8 @@ oom:
 int wsx__client_start(wsx_driver *d) {
   wsx__hs *hs = d->hs;
   uint8_t raw[16];
-  if (wsx__random(raw, sizeof raw) != 0)
-    return wsx__fail(d, WSX_E_INTERNAL, 0, "kernel CSPRNG unavailable");
+  if (wsx__driver_random(d, raw, sizeof raw) != 0)
+    return wsx__fail(d, WSX_E_INTERNAL, 0, "random source failed");
   wsx__base64_encode(raw, sizeof raw, hs->client_key);
   wsx__buf b = {0};
   const wsx_allocator *a = &d->alloc;

@@ -271,14 +271,15 @@ TEST(rfc5_5_1_close_reason_utf8) {
   }
 }
 
-/* Sender side: send_text refuses invalid UTF-8 (WSX_E_UTF8) and writes
- * nothing; close() refuses an invalid reason. */
+/* Sender side: send_text refuses invalid UTF-8 (WSX_E_INVALID: not the
+ * fatal WSX_E_UTF8, the driver stays open) and writes nothing; close()
+ * refuses an invalid reason. */
 TEST(api_send_text_and_close_refuse_invalid_utf8) {
   hrec r;
   REQUIRE(h_open(&r, H_CLIENT, NULL));
   size_t before = r.out.len;
-  CHECK_INT(wsx_driver_send_text(r.d, "\xed\xa0\x80", 3), WSX_E_UTF8);
-  CHECK_INT(wsx_driver_send_text(r.d, "\xc2", 1), WSX_E_UTF8);
+  CHECK_INT(wsx_driver_send_text(r.d, "\xed\xa0\x80", 3), WSX_E_INVALID);
+  CHECK_INT(wsx_driver_send_text(r.d, "\xc2", 1), WSX_E_INVALID);
   CHECK_INT(wsx_driver_close(r.d, 1000, "\xff"), WSX_E_INVALID);
   CHECK_INT(r.out.len, before);
   CHECK_INT(wsx_driver_ready_state(r.d), WSX_OPEN);

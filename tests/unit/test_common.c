@@ -26,7 +26,8 @@ static const int all_codes[] = {WSX_OK,
                                 WSX_E_HTTP,
                                 WSX_E_HEAD_TOO_BIG,
                                 WSX_E_POLICY,
-                                WSX_E_INTERNAL};
+                                WSX_E_INTERNAL,
+                                WSX_E_NOMEM_FATAL};
 
 #define N_CODES (sizeof all_codes / sizeof all_codes[0])
 
@@ -49,14 +50,21 @@ TEST(test_strerror) {
   CHECK_STR(wsx_strerror(-1), "unknown error"); /* a libuv/errno code */
   CHECK_STR(wsx_strerror(-1000), "unknown error");
   CHECK_STR(wsx_strerror(-1049), "unknown error");
-  CHECK_STR(wsx_strerror(-1058), "unknown error");
+  CHECK_STR(wsx_strerror(-1059), "unknown error");
   CHECK_STR(wsx_strerror(-4095), "unknown error");
 }
 
 TEST(test_is_fatal) {
   int c;
-  for (c = -1057; c <= -1050; c++)
+  for (c = -1058; c <= -1050; c++)
     CHECK(wsx_is_fatal(c));
+  /* After these the driver (connection, proxy handshake) is closed. */
+  CHECK(wsx_is_fatal(WSX_E_IO));
+  CHECK(wsx_is_fatal(WSX_E_EXTENSION));
+  CHECK(wsx_is_fatal(WSX_E_NOMEM_FATAL));
+  CHECK(!wsx_is_fatal(WSX_E_NOMEM));
+  CHECK(!wsx_is_fatal(WSX_E_STATE));
+  CHECK(!wsx_is_fatal(WSX_E_BUSY));
   CHECK(wsx_is_fatal(WSX_E_PROTOCOL));
   CHECK(wsx_is_fatal(WSX_E_INTERNAL));
   CHECK(!wsx_is_fatal(WSX_OK));
@@ -64,7 +72,7 @@ TEST(test_is_fatal) {
   CHECK(!wsx_is_fatal(WSX_E_AGAIN));
   CHECK(!wsx_is_fatal(WSX_E_PROXY));
   CHECK(!wsx_is_fatal(-1049));
-  CHECK(!wsx_is_fatal(-1058));
+  CHECK(!wsx_is_fatal(-1059));
   CHECK(!wsx_is_fatal(-4095));
   CHECK(!wsx_is_fatal(-104)); /* ECONNRESET from libuv */
 }
