@@ -14,7 +14,7 @@
 #define WSX_SRC_UV_INTERNAL_H
 
 #include "common/alloc.h"
-#include "driver/util.h"
+#include "common/util.h"
 #include "uv/proxy_client.h"
 #include "uv/stream.h"
 #include "wsx/uv.h"

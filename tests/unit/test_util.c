@@ -8,7 +8,7 @@
  * validator is also compared against a slow reference decoder over every
  * 1-, 2- and 3-byte sequence and random longer ones.
  */
-#include "driver/util.h"
+#include "common/util.h"
 #include "test.h"
 
 #include <sys/wait.h>

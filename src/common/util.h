@@ -1,9 +1,12 @@
 /*
- * Internal building blocks of the driver: UTF-8 validation, SHA-1, MD5,
- * base64 and the CSPRNG. All pure functions, no allocation.
+ * src/common/: the helpers every layer shares (driver, extensions,
+ * EventSource, transport): UTF-8 validation, SHA-1, MD5, base64, the
+ * CSPRNG, the RFC 7230 token table and a case-insensitive compare. All pure
+ * functions, no allocation. (Allocation helpers: common/alloc.h.)
+ * Nothing here includes a header of another folder of src/.
  */
-#ifndef WSX_SRC_UTIL_H
-#define WSX_SRC_UTIL_H
+#ifndef WSX_SRC_COMMON_UTIL_H
+#define WSX_SRC_COMMON_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>

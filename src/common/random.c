@@ -9,7 +9,7 @@
  * (the only one there). If that handler cannot be registered, the pool is
  * not used and every call goes to the kernel.
  */
-#include "driver/util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <pthread.h>
