@@ -8,7 +8,8 @@
  *   server.c   listeners, the HTTP front, server control
  *   request.c  wsx_request accessors, accept, reject
  *   http_res.c the plain HTTP response writer
- *   client.c   wsx_socket_connect (DNS, connect, connect failures) and adopt
+ *   dial.c     the dialer (DNS, connect per address), also used by es_client.c
+ *   client.c   wsx_socket_connect (dialing, connect failures) and adopt
  */
 #ifndef WSX_SRC_UV_INTERNAL_H
 #define WSX_SRC_UV_INTERNAL_H
@@ -130,7 +131,7 @@ typedef struct wsx__out {
   int writing;
 } wsx__out;
 
-typedef struct wsx__dial wsx__dial; /* client.c */
+typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
 
 struct wsx_socket {
