@@ -170,6 +170,34 @@ static int start_dial(wsx_socket *s, const wsx_url *u) {
   return rc < 0 ? WSX_E_DNS : WSX_OK;
 }
 
+/* ---- phases: dialing and the client handshake ---- */
+
+void wsx__client_on_timeout(wsx_socket *s) {
+  s->flags |= WSX__F_EOF;
+  wsx__sock_connect_failed(s, WSX_E_TIMEOUT, 0,
+                           "connect_timeout expired before the handshake "
+                           "completed");
+  if (s->d)
+    wsx_driver_abort(s->d, 0, NULL);
+  wsx__sock_close_handle(s);
+}
+
+static void client_hs_on_eof(wsx_socket *s, ssize_t err) {
+  s->flags |= WSX__F_EOF;
+  wsx__sock_connect_failed(s, err == UV_EOF ? WSX_E_CLOSED : WSX_E_IO,
+                           err == UV_EOF ? 0 : (int)err,
+                           err == UV_EOF
+                               ? "the server closed the connection during "
+                                 "the handshake"
+                               : uv_strerror((int)err));
+  wsx__sock_close_handle(s);
+}
+
+const wsx__phase_ops wsx__dial_phase = {NULL, NULL, wsx__client_on_timeout,
+                                        NULL};
+const wsx__phase_ops wsx__client_hs_phase = {
+    wsx__ws_on_data, client_hs_on_eof, wsx__client_on_timeout, NULL};
+
 static wsx__cfg *new_cfg(const wsx_socket_options *opts, int *rc) {
   wsx_allocator a;
   wsx__cfg *cfg;

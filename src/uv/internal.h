@@ -2,8 +2,11 @@
  * Internal layout of the libuv transport, shared by the files of src/uv:
  *   loopctx.c  per-loop shared state: receive buffer, cork buffer, timer heap
  *   config.c   deep copies of socket options
- *   conn.c     a connection's I/O: reading, corked/batched writing, timers,
- *              teardown, the driver callbacks
+ *   conn.c     the socket core: reading, corked/batched writing, buffering,
+ *              deadlines, teardown, closing; calls the phase's operations
+ *   phases.c   the phase -> operations table (wsx__phase_ops below)
+ *   ws.c       the open-WebSocket phase: driver callbacks, keepalive,
+ *              close timeout, server driver start
  *   socket.c   the public wsx_socket_* calls
  *   server.c   listeners, the HTTP front, server control
  *   request.c  wsx_request accessors, accept, reject
@@ -93,8 +96,33 @@ enum wsx__phase {
   WSX__P_PROXY,     /* client: CONNECT sent, waiting for the proxy's 2xx */
   WSX__P_CLIENT_HS, /* client: handshake sent, waiting for the 101 */
   WSX__P_WS,        /* WebSocket (open or closing) */
-  WSX__P_TEARDOWN   /* our FIN is queued/sent, waiting for the peer's */
+  WSX__P_TEARDOWN,  /* our FIN is queued/sent, waiting for the peer's */
+  WSX__P_COUNT
 };
+
+/*
+ * What a phase does with the socket core's events. The core (conn.c) calls
+ * wsx__phases[s->phase]; a NULL entry takes the default in brackets.
+ */
+typedef struct wsx__phase_ops {
+  /* Plaintext bytes from the peer (after the stream layer) [ignored]. */
+  void (*on_data)(wsx_socket *s, char *data, size_t len);
+  /* End of the peer's stream: UV_EOF or a read error [close the handle]. */
+  void (*on_eof)(wsx_socket *s, ssize_t err);
+  /* The socket's deadline passed [close the handle]. */
+  void (*on_timer)(wsx_socket *s);
+  /* Buffered output fell back to the high-water mark [the app's drain]. */
+  void (*on_drain)(wsx_socket *s);
+} wsx__phase_ops;
+
+/* phases.c: the table, indexed by enum wsx__phase. */
+extern const wsx__phase_ops *const wsx__phases[WSX__P_COUNT];
+extern const wsx__phase_ops wsx__front_phase;     /* server.c: HEAD, REQUEST */
+extern const wsx__phase_ops wsx__http_phase;      /* server.c: HTTP */
+extern const wsx__phase_ops wsx__dial_phase;      /* client.c: DIAL */
+extern const wsx__phase_ops wsx__client_hs_phase; /* client.c: CLIENT_HS */
+extern const wsx__phase_ops wsx__proxy_phase;     /* proxy_client.c: PROXY */
+extern const wsx__phase_ops wsx__ws_phase;        /* ws.c: WS */
 
 /* Flags. */
 #define WSX__F_HANDLE_CLOSING 0x0001u  /* uv_close called */
@@ -188,6 +216,10 @@ struct wsx_server {
   int released;
 };
 
+/* ws.c */
+/* Bytes to the driver (open WebSocket and client handshake phases). */
+void wsx__ws_on_data(wsx_socket *s, char *data, size_t len);
+
 /* conn.c */
 /* cfg->ctx must be set; the caller holds a ctx reference for the socket. */
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
@@ -198,7 +230,7 @@ static inline wsx_server *wsx__sock_srv(const wsx_socket *s) {
                                       offsetof(wsx_server, cfg))
              : NULL;
 }
-/* Driver callbacks (user data = the socket). */
+/* ws.c: driver callbacks (user data = the socket). */
 extern const wsx_driver_callbacks wsx__drv_cbs;
 void wsx__sock_start_read(wsx_socket *s);
 /* End of the peer's stream (a FIN, a read error `err`, or a TLS
@@ -216,7 +248,7 @@ void wsx__sock_set_close(wsx_socket *s, uint16_t code, const char *reason,
                          size_t reason_len, int clean);
 void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
                      const char *msg);
-/* Keepalive / timer dispatch. */
+/* Deadline passed: the phase's on_timer. Keepalive scheduling: ws.c. */
 void wsx__sock_on_timer(wsx_socket *s);
 void wsx__sock_schedule_keepalive(wsx_socket *s);
 /* After a send: enforce max_buffered, report above-hwm. */
@@ -302,6 +334,8 @@ void wsx__http_res_on_drain(wsx_socket *s);
 size_t wsx__sock_hwm(const wsx_socket *s);
 
 /* client.c */
+/* connect_timeout expired (dial, proxy and client handshake phases). */
+void wsx__client_on_timeout(wsx_socket *s);
 void wsx__dial_on_handle_closed(wsx_socket *s); /* may defer the free */
 void wsx__sock_connect_failed(wsx_socket *s, int code, int uv_code,
                               const char *msg);
