@@ -126,114 +126,47 @@ static void fail_io(wsx_socket *s, int err) {
   wsx__sock_close_handle(s);
 }
 
-static wsx__out *get_out(wsx_socket *s) {
-  if (!s->out) {
-    s->out = wsx__malloc(&s->cfg->alloc, sizeof(*s->out));
-    if (s->out) {
-      memset(s->out, 0, sizeof(*s->out));
-      s->out->req.data = s;
-      s->out->shut.data = s;
-    }
-  }
-  return s->out;
-}
-
-static int append(wsx_socket *s, wsx__buf *dst, const uv_buf_t *b, unsigned n,
-                  size_t skip) {
-  unsigned i;
-  for (i = 0; i < n; i++) {
-    size_t len = b[i].len;
-    const char *p = b[i].base;
-    if (skip >= len) {
-      skip -= len;
-      continue;
-    }
-    p += skip;
-    len -= skip;
-    skip = 0;
-    if (wsx__buf_append(dst, &s->cfg->alloc, p, len) != WSX_OK)
-      return WSX_E_NOMEM;
-  }
-  return WSX_OK;
-}
-
 static void on_write(uv_write_t *req, int status);
-
-static int start_write(wsx_socket *s) {
-  wsx__out *o = s->out;
-  uv_buf_t b = uv_buf_init((char *)o->inflight.data, (unsigned)o->inflight.len);
-  int rc = uv_write(&o->req, s->stream, &b, 1, on_write);
-  if (rc < 0)
-    return rc;
-  o->writing = 1;
-  return WSX_OK;
-}
 
 static void release_out(wsx_socket *s) {
   wsx__out *o = s->out;
   if (!o || o->writing || (s->flags & WSX__F_SHUTDOWN))
     return;
   /* An idle connection holds no output memory. */
-  wsx__buf_free(&o->inflight, &s->cfg->alloc);
-  wsx__buf_free(&o->pending, &s->cfg->alloc);
-  wsx__free(&s->cfg->alloc, o);
-  s->out = NULL;
+  wsx__out_free(&s->out, &s->cfg->alloc);
 }
 
 static void on_write(uv_write_t *req, int status) {
   wsx_socket *s = req->data;
   wsx__out *o = s->out;
-  wsx__buf t;
-  o->writing = 0;
-  o->inflight.len = 0;
+  int rc, uv_err = 0;
+  wsx__out_completed(o);
   if (status < 0) {
     if (status != UV_ECANCELED)
       fail_io(s, status);
     return;
   }
-  if (o->pending.len) {
-    t = o->inflight;
-    o->inflight = o->pending;
-    o->pending = t;
-    if ((status = start_write(s)) < 0) {
-      fail_io(s, status);
-      return;
-    }
-  } else {
-    release_out(s);
+  rc = wsx__out_next(o, s->stream, on_write, &uv_err);
+  if (rc < 0) {
+    fail_io(s, uv_err);
+    return;
   }
+  if (rc == 0)
+    release_out(s);
   check_drain(s);
   continue_teardown(s);
 }
 
 /* Writes now: the kernel takes what it can, the rest is queued. */
 static int write_now(wsx_socket *s, const uv_buf_t *b, unsigned n) {
-  wsx__out *o = s->out;
-  size_t total = 0;
-  unsigned i;
-  int r;
-  if (o && o->writing)
-    return append(s, &o->pending, b, n, 0);
-  for (i = 0; i < n; i++)
-    total += b[i].len;
-  if (total == 0)
-    return WSX_OK;
-  r = uv_try_write(s->stream, b, n);
-  if (r == UV_EAGAIN || r == UV_ENOSYS)
-    r = 0;
-  if (r < 0) {
-    fail_io(s, r);
-    return r;
+  int uv_err = 0;
+  int rc = wsx__out_write(&s->out, s->stream, &s->cfg->alloc, s, on_write, b,
+                          n, &uv_err);
+  if (rc == WSX_E_IO) {
+    fail_io(s, uv_err);
+    return uv_err;
   }
-  if ((size_t)r == total)
-    return WSX_OK;
-  if (!(o = get_out(s)) || append(s, &o->inflight, b, n, (size_t)r) < 0)
-    return WSX_E_NOMEM;
-  if ((r = start_write(s)) < 0) {
-    fail_io(s, r);
-    return r;
-  }
-  return WSX_OK;
+  return rc;
 }
 
 int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
@@ -345,7 +278,7 @@ static void continue_teardown(wsx_socket *s) {
     wsx__sock_close_handle(s);
     return;
   }
-  if ((s->flags & WSX__F_NO_LINGER) || !(o = get_out(s))) {
+  if ((s->flags & WSX__F_NO_LINGER) || !(o = wsx__out_get(&s->out, &s->cfg->alloc, s))) {
     wsx__sock_close_handle(s); /* every byte is with the kernel now */
     return;
   }
@@ -418,11 +351,7 @@ void wsx__sock_finalize(wsx_socket *s) {
     wsx_driver_free(s->d);
   wsx_proxy_free(s->proxy);
   wsx__sock_free_pings(s);
-  if (s->out) {
-    wsx__buf_free(&s->out->inflight, &alloc);
-    wsx__buf_free(&s->out->pending, &alloc);
-    wsx__free(&alloc, s->out);
-  }
+  wsx__out_free(&s->out, &alloc);
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);
   wsx__free(&alloc, s->close_reason);

@@ -12,6 +12,7 @@
 #include "es/es.h"
 #include "uv/dial.h"
 #include "uv/tls.h"
+#include "uv/writer.h"
 #include "wsx/eventsource.h"
 
 #define MAX_HEAD 16384u
@@ -43,12 +44,11 @@ struct wsx_eventsource_client {
   wsx__chunked ch;
   uint64_t body_left;      /* Content-Length bodies: bytes still expected */
   wsx__dial dial; /* DNS, the addresses left, the connect request */
-  uv_write_t wreq;
+  wsx__out *wout; /* this attempt's output queue (uv/writer.h) */
   uv_tcp_t tcp;
   uv_timer_t timer;      /* connect timeout, then the retry delay */
   wsx__tls_ctx *tls_ctx; /* https://: built once, shared by attempts */
   wsx__tls_conn *tls;    /* this attempt's TLS connection, or NULL */
-  unsigned tls_writes;   /* ciphertext writes in flight */
   uint32_t retry_ms, connect_timeout;
   uint8_t phase; /* enum phase */
   uint8_t state; /* WSX_ES_* */
@@ -110,6 +110,7 @@ static void on_tcp_closed(uv_handle_t *h) {
   wsx_eventsource_client *c = h->data;
   wsx__tls_conn_free(c->tls);
   c->tls = NULL;
+  wsx__out_free(&c->wout, &c->alloc); /* nothing carries over */
   c->tcp_open = 0;
   c->tcp_closing = 0;
   settle(c);
@@ -380,57 +381,32 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
 
 static void on_written(uv_write_t *w, int status) {
   wsx_eventsource_client *c = w->data;
-  if (status < 0 && status != UV_ECANCELED && !c->tcp_closing)
-    network_error(c, WSX_E_IO, status, uv_strerror(status));
+  int uv_err = 0;
+  wsx__out_completed(c->wout);
+  if (status == UV_ECANCELED || c->tcp_closing)
+    return;
+  if (status < 0 ||
+      wsx__out_next(c->wout, (uv_stream_t *)&c->tcp, on_written, &uv_err) < 0)
+    network_error(c, WSX_E_IO, status < 0 ? status : uv_err,
+                  uv_strerror(status < 0 ? status : uv_err));
 }
 
-/* A ciphertext write the kernel did not take at once. */
-typedef struct tls_wreq {
-  uv_write_t w;
-  wsx_eventsource_client *c;
-  char data[];
-} tls_wreq;
-
-static void on_tls_written(uv_write_t *w, int status) {
-  tls_wreq *r = (tls_wreq *)(void *)w;
-  wsx_eventsource_client *c = r->c;
-  c->tls_writes--;
-  wsx__free(&c->alloc, r);
-  if (status < 0 && status != UV_ECANCELED && !c->tcp_closing)
-    network_error(c, WSX_E_IO, status, uv_strerror(status));
+/* The request (plain) or the TLS engine's ciphertext: the transport's
+ * write path (try_write, then a queue in order). */
+static int wire_write(wsx_eventsource_client *c, const char *p, size_t n,
+                      int *uv_err) {
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  return wsx__out_write(&c->wout, (uv_stream_t *)&c->tcp, &c->alloc, c,
+                        on_written, &b, 1, uv_err);
 }
 
-/* The TLS engine's wire: try_write, then a copy queued in order. */
+/* The TLS engine's wire. */
 static int tls_wire(void *io, const char *p, size_t n) {
   wsx_eventsource_client *c = io;
-  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-  tls_wreq *r;
-  int k;
+  int uv_err = 0;
   if (!c->tcp_open || c->tcp_closing)
     return WSX_E_CLOSED;
-  if (!c->tls_writes) {
-    k = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (k < 0 && k != UV_EAGAIN)
-      return WSX_E_IO;
-    if (k > 0) {
-      p += k;
-      n -= (size_t)k;
-    }
-    if (!n)
-      return WSX_OK;
-  }
-  if (!(r = wsx__malloc(&c->alloc, sizeof(*r) + n)))
-    return WSX_E_NOMEM;
-  memcpy(r->data, p, n);
-  r->c = c;
-  b = uv_buf_init(r->data, (unsigned)n);
-  if ((k = uv_write(&r->w, (uv_stream_t *)&c->tcp, &b, 1, on_tls_written)) <
-      0) {
-    wsx__free(&c->alloc, r);
-    return WSX_E_IO;
-  }
-  c->tls_writes++;
-  return WSX_OK;
+  return wire_write(c, p, n, &uv_err);
 }
 
 /* https://: TLS on the fresh connection; the request waits inside the
@@ -447,7 +423,6 @@ static int send_request_tls(wsx_eventsource_client *c) {
 static void on_connect(wsx__dial *dl, int status) {
   wsx_eventsource_client *c = dl->owner;
   const char *id;
-  uv_buf_t b;
   int rc;
   if (c->closing || c->tcp_closing)
     return;
@@ -471,8 +446,6 @@ static void on_connect(wsx__dial *dl, int status) {
     fail(c, WSX_E_NOMEM, 0, "out of memory");
     return;
   }
-  b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
-  c->wreq.data = c;
   c->phase = P_HEAD;
   c->head.len = 0;
   memset(&c->hst, 0, sizeof(c->hst));
@@ -486,7 +459,13 @@ static void on_connect(wsx__dial *dl, int status) {
     }
     rc = 0;
   } else {
-    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    int uv_err = 0;
+    rc = wire_write(c, (const char *)c->out.data, c->out.len, &uv_err);
+    if (rc == WSX_E_NOMEM) {
+      network_error(c, rc, 0, "out of memory");
+      return;
+    }
+    rc = rc < 0 ? uv_err : 0;
   }
   if (rc == 0)
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

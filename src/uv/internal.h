@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "uv/proxy_client.h"
 #include "uv/stream.h"
+#include "uv/writer.h"
 #include "wsx/uv.h"
 
 #define WSX__RBUF_SIZE 65536u /* loop-wide receive buffer */
@@ -150,15 +151,6 @@ extern const wsx__phase_ops wsx__ws_phase;        /* ws.c: WS */
   0x80000u /* close without waiting for the                                    \
               peer's FIN (see drv_close) */
 
-/* Lazily allocated output queue: only exists while the kernel is behind. */
-typedef struct wsx__out {
-  uv_write_t req;
-  uv_shutdown_t shut;
-  wsx__buf inflight; /* being written by `req` */
-  wsx__buf pending;  /* queued behind it */
-  int writing;
-} wsx__out;
-
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
 
@@ -175,7 +167,7 @@ struct wsx_socket {
   wsx__dial *dial;         /* client: DNS/connect in progress */
   struct wsx_proxy *proxy; /* client: CONNECT handshake until the tunnel is
                               up (kept after a refusal for the accessors) */
-  wsx__out *out;
+  wsx__out *out; /* uv/writer.h: only while the kernel is behind */
   const wsx__layer *layer; /* stream layer (TLS later), NULL = plain */
   void *layer_state;
   wsx__ping_rec *pings; /* app pings waiting for pongs */
