@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver/util.h"
+#include "common/util.h"
 #include "es/es.h"
 
 typedef struct acc {

@@ -6,7 +6,7 @@
  * each verdict (failing index, or final state at a boundary) must equal a
  * straightforward reference validator's. Any mismatch aborts.
  */
-#include "driver/util.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 

@@ -17,6 +17,8 @@
 # a program that did not build or printed no result at all. A build that
 # fails is one failure (and its programs then count as not built).
 #
+# Also runs scripts/check-layers.sh (the include rule between the layers).
+#
 # Options: --no-build --no-normal --no-asan --no-fuzz --no-interop
 #          --no-portable
 # Test programs run from the repository root with WSX_ROOT, WSX_BUILD and
@@ -245,6 +247,12 @@ if [ $do_build = 1 ]; then
 fi
 
 # ---- runs ------------------------------------------------------------------
+# The import rule between the layers (docs/design-notes.md), over #include
+# lines: no build needed.
+if selected layers; then
+  echo "== layers (scripts/check-layers.sh)"
+  run layers bash "$ROOT/scripts/check-layers.sh"
+fi
 [ $do_normal = 1 ] && { echo "== tests ($BUILD)"; run_list normal "$BUILD"; }
 if [ $do_normal = 1 ] && [ "$VALGRIND" = 1 ]; then
   echo "== tests under valgrind ($BUILD)"

@@ -471,7 +471,7 @@ int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len,
                       unsigned flags) {
   unsigned rsv = 0;
   const uint8_t *p = data;
-  if (d->num_active) {
+  if (d->ext.num_active) {
     int rc = wsx__ext_outgoing(d, opcode, p, len, flags, &rsv);
     /* An extension that failed mid-message (a compressor with context
      * takeover) has a state the peer cannot follow any more. */

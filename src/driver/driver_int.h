@@ -1,14 +1,16 @@
 /*
  * Internal layout of wsx_driver, shared by the driver's source files:
  * driver.c (lifecycle, accessors, sending, close), handshake.c (HTTP
- * handshakes), frame.c (hybi framing: parse and encode), extpipe.c (the
- * extension pipeline) and hixie.c (the drafts).
+ * handshakes), frame.c (hybi framing: parse and encode), extglue.c (the
+ * calls into the extension framework, ext/framework.h) and hixie.c (the
+ * drafts).
  */
 #ifndef WSX_SRC_DRIVER_INT_H
 #define WSX_SRC_DRIVER_INT_H
 
 #include "common/alloc.h"
-#include "driver/util.h"
+#include "common/util.h"
+#include "ext/framework.h"
 #include "wsx/driver.h"
 #include "wsx/extension.h"
 
@@ -58,11 +60,6 @@ typedef struct wsx__hs {
   wsx_extension **exts; /* registered with add_extension */
   size_t num_exts;
 } wsx__hs;
-
-typedef struct wsx__active_ext {
-  wsx_extension *ext;
-  void *session;
-} wsx__active_ext;
 
 struct wsx_driver {
   wsx_allocator alloc;
@@ -145,12 +142,8 @@ struct wsx_driver {
 
   uint16_t close_code; /* code reported by the close event */
 
-  /* Extensions negotiated. */
-  wsx__active_ext *active;
-  size_t num_active;
-  uint8_t ext_rsv;    /* RSV bits owned by negotiated extensions */
-  uint8_t ext_always; /* an active extension owns no RSV bit: every
-                         message goes through the pipeline */
+  /* Extensions negotiated (the framework's state). */
+  wsx__exts ext;
 
   int last_error;
   char *errmsg; /* detail of the last error (lazy, WSX__ERRMSG_LEN) */
@@ -189,9 +182,6 @@ int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len,
  * wsx__random(). 0 or -1. */
 int wsx__driver_random(wsx_driver *d, void *buf, size_t n);
 
-/* random.c: the platform source this build uses ("getrandom",
- * "getentropy", "arc4random" or "urandom"). */
-const char *wsx__random_source(void);
 
 /* frame.c */
 int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len);
@@ -221,7 +211,8 @@ int wsx__send_head(wsx_driver *d, wsx__buf *b, int bad);
 void wsx__http_error(wsx_driver *d, int status, const char *reason,
                      const char *extra_headers, const char *body);
 
-/* extpipe.c */
+/* extglue.c: the driver's calls into the extension framework; failures
+ * set the error detail (wsx__set_error). */
 /* Client: appends offers of every registered extension to `b`. */
 int wsx__ext_client_offer(wsx_driver *d, wsx__buf *b);
 /* Client: validates and activates the server's response value. */

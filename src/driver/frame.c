@@ -191,7 +191,7 @@ static int check_first2(wsx_driver *d, uint8_t b0, uint8_t b1) {
                        "new data frame while a fragmented message is "
                        "unfinished (expected continuation)");
     /* RFC 6455 5.2: RSV bits MUST be 0 unless an extension defines them. */
-    if (rsv & ~(unsigned)d->ext_rsv)
+    if (rsv & ~(unsigned)d->ext.rsv)
       return wsx__fail(d, WSX_E_PROTOCOL, WSX_CLOSE_PROTOCOL_ERROR,
                        "RSV bits 0x%x set without a negotiated extension",
                        rsv >> 4);
@@ -247,13 +247,13 @@ static int begin_frame(wsx_driver *d, const uint8_t *h) {
    * data by at most 1/8 with fixed codes), so the wire limits get that
    * slack for it, and a message of exactly max_length bytes still fits. */
   unsigned mrsv = d->f_op == WSX_OP_CONTINUATION ? d->msg_rsv : d->f_rsv;
-  int packed = (mrsv & d->ext_rsv) != 0;
+  int packed = (mrsv & d->ext.rsv) != 0;
   uint64_t max_frame = wire_limit(d->max_frame_size, packed);
   uint64_t max_wire = wire_limit(d->max_length, packed);
   if (d->f_op != WSX_OP_CONTINUATION) {
     d->msg_op = d->f_op;
     d->msg_rsv = d->f_rsv;
-    d->msg_ext = d->num_active && (d->ext_always || (d->f_rsv & d->ext_rsv));
+    d->msg_ext = d->ext.num_active && (d->ext.always || (d->f_rsv & d->ext.rsv));
     d->msg_frames = 1;
     d->msg_len = 0;
     d->msg_wire = 0;

@@ -13,7 +13,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "driver/util.h"
+#include "common/util.h"
 #include "wsx/http.h"
 
 /* RFC 7230 3.2.6 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA. Shared with the

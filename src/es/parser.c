@@ -1,7 +1,7 @@
 /* The WHATWG event-stream parser ("Interpreting an event stream"). */
 #include <string.h>
 
-#include "driver/util.h"
+#include "common/util.h"
 #include "es/es.h"
 
 static const uint8_t BOM[3] = {0xEF, 0xBB, 0xBF};

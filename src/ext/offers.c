@@ -9,7 +9,7 @@
  * each byte a bounded number of times, so the work is linear and the memory
  * is O(len) whatever the input.
  */
-#include "driver/util.h"
+#include "common/util.h"
 #include "ext/ext_int.h"
 
 #include <string.h>

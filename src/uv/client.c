@@ -1,26 +1,16 @@
-/* Client connections (DNS, connect, connect failures) and adoption. */
+/* Client connections (through the dialer of uv/dial.h, connect
+ * failures) and adoption. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "uv/dial.h"
 #include "uv/internal.h"
 #include "uv/tls.h"
 
-struct wsx__dial {
-  uv_getaddrinfo_t gai;
-  uv_connect_t conn;
-  struct addrinfo *res; /* getaddrinfo result (NULL for literals) */
-  struct addrinfo *cur; /* next address to try */
-  struct sockaddr_storage literal;
-  int gai_pending;
-  int last_err;
-  char host[256];
-};
-
 static void dial_free(wsx_socket *s) {
   wsx__dial *dl = s->dial;
-  if (dl->res)
-    uv_freeaddrinfo(dl->res);
+  wsx__dial_release(dl);
   wsx__free(&s->cfg->alloc, dl);
   s->dial = NULL;
 }
@@ -29,7 +19,7 @@ void wsx__dial_on_handle_closed(wsx_socket *s) {
   if (s->dial->gai_pending) {
     /* The resolver thread owns the request until its callback. */
     s->flags |= WSX__F_WANT_FREE;
-    uv_cancel((uv_req_t *)&s->dial->gai);
+    wsx__dial_cancel(s->dial);
     return;
   }
   dial_free(s);
@@ -61,12 +51,11 @@ static void fail(wsx_socket *s, int code, int uv_code, const char *msg) {
 
 static void try_next(wsx_socket *s);
 
-static void on_connect(uv_connect_t *req, int status) {
-  wsx_socket *s = req->data;
+static void on_connect(wsx__dial *dl, int status) {
+  wsx_socket *s = dl->owner;
   if (status == UV_ECANCELED || (s->flags & WSX__F_HANDLE_CLOSING))
     return;
   if (status < 0) {
-    s->dial->last_err = status;
     try_next(s);
     return;
   }
@@ -125,23 +114,17 @@ static void try_next(wsx_socket *s) {
   char msg[320];
   if (uv_is_closing((uv_handle_t *)&s->h.tcp))
     return;
-  if (dl->cur && dl->last_err) {
+  if (wsx__dial_has_next(dl) && dl->last_err) {
     /* A failed socket cannot connect again (nor change family): start
      * over with a fresh handle. */
     dl->last_err = 0;
     uv_close((uv_handle_t *)&s->h.tcp, on_retry_closed);
     return;
   }
-  while (dl->cur) {
-    struct addrinfo *ai = dl->cur;
-    int rc;
-    dl->cur = ai->ai_next;
-    dl->conn.data = s;
-    rc = uv_tcp_connect(&dl->conn, &s->h.tcp, ai->ai_addr, on_connect);
-    if (rc == 0)
+  if (wsx__dial_has_next(dl)) {
+    if (wsx__dial_next(dl, &s->h.tcp) == 0)
       return;
-    dl->last_err = rc;
-    if (dl->cur) {
+    if (wsx__dial_has_next(dl)) {
       try_next(s);
       return;
     }
@@ -151,12 +134,9 @@ static void try_next(wsx_socket *s) {
   fail(s, WSX_E_IO, dl->last_err, msg);
 }
 
-static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-  wsx_socket *s = req->data;
-  wsx__dial *dl = s->dial;
+static void on_gai(wsx__dial *dl, int status) {
+  wsx_socket *s = dl->owner;
   char msg[320];
-  dl->gai_pending = 0;
-  dl->res = res;
   if (s->flags & WSX__F_WANT_FREE) {
     dial_free(s);
     wsx__sock_finalize(s);
@@ -164,20 +144,18 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   }
   if (s->flags & WSX__F_HANDLE_CLOSING)
     return;
-  if (status < 0 || !res) {
+  if (status < 0 || !dl->res) {
     snprintf(msg, sizeof(msg), "DNS lookup of %s%s failed: %s",
              s->proxy ? "proxy " : "", dl->host, uv_strerror(status));
     fail(s, WSX_E_DNS, status, msg);
     return;
   }
-  dl->cur = res;
   try_next(s);
 }
 
 static int start_dial(wsx_socket *s, const wsx_url *u) {
   wsx__dial *dl;
-  struct addrinfo hints;
-  char port[8];
+  int rc;
   if (u->host_len >= sizeof(dl->host))
     return WSX_E_URL;
   dl = wsx__malloc(&s->cfg->alloc, sizeof(*dl));
@@ -185,35 +163,40 @@ static int start_dial(wsx_socket *s, const wsx_url *u) {
     return WSX_E_NOMEM;
   memset(dl, 0, sizeof(*dl));
   s->dial = dl;
-  memcpy(dl->host, u->host, u->host_len);
-  dl->gai.data = s;
-  if (uv_ip4_addr(dl->host, u->port, (struct sockaddr_in *)&dl->literal) == 0 ||
-      uv_ip6_addr(dl->host, u->port, (struct sockaddr_in6 *)&dl->literal) ==
-          0) {
-    /* A literal needs no resolver round trip. */
-    struct addrinfo *ai = wsx__malloc(&s->cfg->alloc, sizeof(*ai));
-    if (!ai)
-      return WSX_E_NOMEM;
-    memset(ai, 0, sizeof(*ai));
-    ai->ai_addr = (struct sockaddr *)&dl->literal;
-    dl->cur = ai;
+  rc = wsx__dial_start(dl, s->cfg->ctx->loop, u->host, u->host_len,
+                       (unsigned)u->port, s, on_gai, on_connect);
+  if (rc == 1) /* a literal address: connect now */
     try_next(s);
-    dl->cur = NULL;
-    wsx__free(&s->cfg->alloc, ai);
-    return WSX_OK;
-  }
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  snprintf(port, sizeof(port), "%u", (unsigned)u->port);
-  dl->gai_pending = 1;
-  if (uv_getaddrinfo(s->cfg->ctx->loop, &dl->gai, on_gai, dl->host, port,
-                     &hints) < 0) {
-    dl->gai_pending = 0;
-    return WSX_E_DNS;
-  }
-  return WSX_OK;
+  return rc < 0 ? WSX_E_DNS : WSX_OK;
 }
+
+/* ---- phases: dialing and the client handshake ---- */
+
+void wsx__client_on_timeout(wsx_socket *s) {
+  s->flags |= WSX__F_EOF;
+  wsx__sock_connect_failed(s, WSX_E_TIMEOUT, 0,
+                           "connect_timeout expired before the handshake "
+                           "completed");
+  if (s->d)
+    wsx_driver_abort(s->d, 0, NULL);
+  wsx__sock_close_handle(s);
+}
+
+static void client_hs_on_eof(wsx_socket *s, ssize_t err) {
+  s->flags |= WSX__F_EOF;
+  wsx__sock_connect_failed(s, err == UV_EOF ? WSX_E_CLOSED : WSX_E_IO,
+                           err == UV_EOF ? 0 : (int)err,
+                           err == UV_EOF
+                               ? "the server closed the connection during "
+                                 "the handshake"
+                               : uv_strerror((int)err));
+  wsx__sock_close_handle(s);
+}
+
+const wsx__phase_ops wsx__dial_phase = {NULL, NULL, wsx__client_on_timeout,
+                                        NULL};
+const wsx__phase_ops wsx__client_hs_phase = {
+    wsx__ws_on_data, client_hs_on_eof, wsx__client_on_timeout, NULL};
 
 static wsx__cfg *new_cfg(const wsx_socket_options *opts, int *rc) {
   wsx_allocator a;

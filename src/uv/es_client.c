@@ -1,5 +1,6 @@
 /*
- * EventSource client on libuv: DNS, TCP, (for https://) TLS through the
+ * EventSource client on libuv: DNS and TCP through the dialer of uv/dial.h
+ * (shared with the WebSocket client), (for https://) TLS through the
  * engine of uv/tls.h, one GET per attempt, the response head, a streaming
  * (Content-Length, chunked or close-delimited) body fed to the WHATWG
  * parser, and reconnection after the retry time.
@@ -9,15 +10,18 @@
 
 #include "common/alloc.h"
 #include "es/es.h"
+#include "uv/dial.h"
 #include "uv/tls.h"
+#include "uv/writer.h"
 #include "wsx/eventsource.h"
 
 #define MAX_HEAD 16384u
 #define MAX_HEADERS 64u
 
 enum phase {
-  P_RESOLVE, /* uv_getaddrinfo in flight */
-  P_CONNECT, /* TCP connect in flight (or about to start on c->ai_cur) */
+  P_RESOLVE, /* name resolution in flight */
+  P_CONNECT, /* TCP connect in flight (or about to start on the next
+                address of the dialer) */
   P_HEAD,    /* request sent, reading the response head */
   P_BODY,    /* streaming */
   P_WAIT     /* waiting `retry_ms` before the next attempt */
@@ -31,7 +35,7 @@ struct wsx_eventsource_client {
   char *url;
   char *host;    /* for DNS (no brackets) */
   char *request; /* "GET ... Host: ...\r\n" up to the id line */
-  char port[8];
+  unsigned port;
   wsx__buf extra; /* extra header lines */
   wsx__buf out;   /* the request being written */
   wsx__buf head;  /* response head bytes */
@@ -39,20 +43,15 @@ struct wsx_eventsource_client {
   wsx__es_parser parser;
   wsx__chunked ch;
   uint64_t body_left;      /* Content-Length bodies: bytes still expected */
-  struct addrinfo *ai;     /* resolved list (freed with freeaddrinfo) */
-  struct addrinfo *ai_cur; /* the address being (or to be) tried */
-  uv_getaddrinfo_t gai;
-  uv_connect_t creq;
-  uv_write_t wreq;
+  wsx__dial dial; /* DNS, the addresses left, the connect request */
+  wsx__out *wout; /* this attempt's output queue (uv/writer.h) */
   uv_tcp_t tcp;
   uv_timer_t timer;      /* connect timeout, then the retry delay */
   wsx__tls_ctx *tls_ctx; /* https://: built once, shared by attempts */
   wsx__tls_conn *tls;    /* this attempt's TLS connection, or NULL */
-  unsigned tls_writes;   /* ciphertext writes in flight */
   uint32_t retry_ms, connect_timeout;
   uint8_t phase; /* enum phase */
   uint8_t state; /* WSX_ES_* */
-  unsigned gai_pending : 1;
   unsigned tcp_open : 1; /* tcp initialized and its close not done */
   unsigned tcp_closing : 1;
   unsigned closing : 1; /* close() or a failure: no reconnect */
@@ -71,8 +70,7 @@ static void on_timer_closed(uv_handle_t *h) {
   wsx_eventsource_client *c = h->data;
   if (c->cb.close)
     c->cb.close(c, c->ud);
-  if (c->ai)
-    uv_freeaddrinfo(c->ai);
+  wsx__dial_release(&c->dial);
   wsx__tls_ctx_free(c->tls_ctx);
   wsx__es_parser_free(&c->parser);
   wsx__buf_free(&c->extra, &c->alloc);
@@ -92,7 +90,7 @@ static void on_retry(uv_timer_t *t) {
 
 /* Called whenever a handle or request finished: decides what comes next. */
 static void settle(wsx_eventsource_client *c) {
-  if (c->tcp_open || c->gai_pending)
+  if (c->tcp_open || c->dial.gai_pending)
     return;
   if (c->closing) {
     if (!c->finalizing) {
@@ -102,7 +100,7 @@ static void settle(wsx_eventsource_client *c) {
     }
     return;
   }
-  if (c->phase == P_CONNECT && c->ai_cur)
+  if (c->phase == P_CONNECT && wsx__dial_has_next(&c->dial))
     try_connect(c);
   else if (c->phase == P_WAIT)
     uv_timer_start(&c->timer, on_retry, c->retry_ms, 0);
@@ -112,6 +110,7 @@ static void on_tcp_closed(uv_handle_t *h) {
   wsx_eventsource_client *c = h->data;
   wsx__tls_conn_free(c->tls);
   c->tls = NULL;
+  wsx__out_free(&c->wout, &c->alloc); /* nothing carries over */
   c->tcp_open = 0;
   c->tcp_closing = 0;
   settle(c);
@@ -119,8 +118,7 @@ static void on_tcp_closed(uv_handle_t *h) {
 
 static void drop_connection(wsx_eventsource_client *c) {
   uv_timer_stop(&c->timer);
-  if (c->gai_pending)
-    uv_cancel((uv_req_t *)&c->gai);
+  wsx__dial_cancel(&c->dial);
   if (c->tcp_open && !c->tcp_closing) {
     c->tcp_closing = 1;
     uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
@@ -146,7 +144,7 @@ static void network_error(wsx_eventsource_client *c, int code, int uv_code,
     return;
   c->state = WSX_ES_CONNECTING;
   c->phase = P_WAIT;
-  c->ai_cur = NULL;
+  wsx__dial_stop(&c->dial);
   drop_connection(c);
   report(c, code, uv_code, 0, 1, msg); /* may call close() */
   settle(c);
@@ -383,57 +381,32 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
 
 static void on_written(uv_write_t *w, int status) {
   wsx_eventsource_client *c = w->data;
-  if (status < 0 && status != UV_ECANCELED && !c->tcp_closing)
-    network_error(c, WSX_E_IO, status, uv_strerror(status));
+  int uv_err = 0;
+  wsx__out_completed(c->wout);
+  if (status == UV_ECANCELED || c->tcp_closing)
+    return;
+  if (status < 0 ||
+      wsx__out_next(c->wout, (uv_stream_t *)&c->tcp, on_written, &uv_err) < 0)
+    network_error(c, WSX_E_IO, status < 0 ? status : uv_err,
+                  uv_strerror(status < 0 ? status : uv_err));
 }
 
-/* A ciphertext write the kernel did not take at once. */
-typedef struct tls_wreq {
-  uv_write_t w;
-  wsx_eventsource_client *c;
-  char data[];
-} tls_wreq;
-
-static void on_tls_written(uv_write_t *w, int status) {
-  tls_wreq *r = (tls_wreq *)(void *)w;
-  wsx_eventsource_client *c = r->c;
-  c->tls_writes--;
-  wsx__free(&c->alloc, r);
-  if (status < 0 && status != UV_ECANCELED && !c->tcp_closing)
-    network_error(c, WSX_E_IO, status, uv_strerror(status));
+/* The request (plain) or the TLS engine's ciphertext: the transport's
+ * write path (try_write, then a queue in order). */
+static int wire_write(wsx_eventsource_client *c, const char *p, size_t n,
+                      int *uv_err) {
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  return wsx__out_write(&c->wout, (uv_stream_t *)&c->tcp, &c->alloc, c,
+                        on_written, &b, 1, uv_err);
 }
 
-/* The TLS engine's wire: try_write, then a copy queued in order. */
+/* The TLS engine's wire. */
 static int tls_wire(void *io, const char *p, size_t n) {
   wsx_eventsource_client *c = io;
-  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-  tls_wreq *r;
-  int k;
+  int uv_err = 0;
   if (!c->tcp_open || c->tcp_closing)
     return WSX_E_CLOSED;
-  if (!c->tls_writes) {
-    k = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (k < 0 && k != UV_EAGAIN)
-      return WSX_E_IO;
-    if (k > 0) {
-      p += k;
-      n -= (size_t)k;
-    }
-    if (!n)
-      return WSX_OK;
-  }
-  if (!(r = wsx__malloc(&c->alloc, sizeof(*r) + n)))
-    return WSX_E_NOMEM;
-  memcpy(r->data, p, n);
-  r->c = c;
-  b = uv_buf_init(r->data, (unsigned)n);
-  if ((k = uv_write(&r->w, (uv_stream_t *)&c->tcp, &b, 1, on_tls_written)) <
-      0) {
-    wsx__free(&c->alloc, r);
-    return WSX_E_IO;
-  }
-  c->tls_writes++;
-  return WSX_OK;
+  return wire_write(c, p, n, &uv_err);
 }
 
 /* https://: TLS on the fresh connection; the request waits inside the
@@ -447,16 +420,14 @@ static int send_request_tls(wsx_eventsource_client *c) {
   return rc;
 }
 
-static void on_connect(uv_connect_t *req, int status) {
-  wsx_eventsource_client *c = req->data;
+static void on_connect(wsx__dial *dl, int status) {
+  wsx_eventsource_client *c = dl->owner;
   const char *id;
-  uv_buf_t b;
   int rc;
   if (c->closing || c->tcp_closing)
     return;
   if (status < 0) {
-    c->ai_cur = c->ai_cur ? c->ai_cur->ai_next : NULL;
-    if (c->ai_cur) { /* next address once this handle is closed */
+    if (wsx__dial_has_next(dl)) { /* next address once this is closed */
       c->tcp_closing = 1;
       uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
     } else {
@@ -475,8 +446,6 @@ static void on_connect(uv_connect_t *req, int status) {
     fail(c, WSX_E_NOMEM, 0, "out of memory");
     return;
   }
-  b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
-  c->wreq.data = c;
   c->phase = P_HEAD;
   c->head.len = 0;
   memset(&c->hst, 0, sizeof(c->hst));
@@ -490,7 +459,13 @@ static void on_connect(uv_connect_t *req, int status) {
     }
     rc = 0;
   } else {
-    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    int uv_err = 0;
+    rc = wire_write(c, (const char *)c->out.data, c->out.len, &uv_err);
+    if (rc == WSX_E_NOMEM) {
+      network_error(c, rc, 0, "out of memory");
+      return;
+    }
+    rc = rc < 0 ? uv_err : 0;
   }
   if (rc == 0)
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -508,28 +483,22 @@ static void try_connect(wsx_eventsource_client *c) {
   c->tcp.data = c;
   c->tcp_open = 1;
   (void)uv_tcp_nodelay(&c->tcp, 1);
-  c->creq.data = c;
-  rc = uv_tcp_connect(&c->creq, &c->tcp, c->ai_cur->ai_addr, on_connect);
+  rc = wsx__dial_next(&c->dial, &c->tcp);
   if (rc < 0)
     network_error(c, WSX_E_IO, rc, uv_strerror(rc));
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status,
-                        struct addrinfo *res) {
-  wsx_eventsource_client *c = req->data;
-  c->gai_pending = 0;
-  if (c->ai)
-    uv_freeaddrinfo(c->ai);
-  c->ai = res;
+static void on_resolved(wsx__dial *dl, int status) {
+  wsx_eventsource_client *c = dl->owner;
   if (c->closing || c->phase != P_RESOLVE) {
+    wsx__dial_stop(dl);
     settle(c);
     return;
   }
-  if (status < 0 || !res) {
+  if (status < 0 || !dl->res) {
     network_error(c, WSX_E_DNS, status, uv_strerror(status));
     return;
   }
-  c->ai_cur = res;
   try_connect(c);
 }
 
@@ -539,21 +508,16 @@ static void on_connect_timeout(uv_timer_t *t) {
 }
 
 static void attempt(wsx_eventsource_client *c) {
-  struct addrinfo hints;
   int rc;
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
   c->phase = P_RESOLVE;
   c->state = WSX_ES_CONNECTING;
   uv_timer_start(&c->timer, on_connect_timeout, c->connect_timeout, 0);
-  c->gai.data = c;
-  rc = uv_getaddrinfo(c->loop, &c->gai, on_resolved, c->host, c->port, &hints);
-  if (rc < 0) {
+  rc = wsx__dial_start(&c->dial, c->loop, c->host, strlen(c->host), c->port,
+                       c, on_resolved, on_connect);
+  if (rc < 0)
     network_error(c, WSX_E_DNS, rc, uv_strerror(rc));
-    return;
-  }
-  c->gai_pending = 1;
+  else if (rc == 1) /* a literal address: no lookup */
+    try_connect(c);
 }
 
 /* ---- construction ---- */
@@ -628,7 +592,7 @@ wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
   c->retry_ms = o->retry_ms ? o->retry_ms : WSX_ES_DEFAULT_RETRY_MS;
   c->connect_timeout =
       o->connect_timeout ? o->connect_timeout : WSX_DEFAULT_CONNECT_TIMEOUT_MS;
-  snprintf(c->port, sizeof(c->port), "%u", (unsigned)u.port);
+  c->port = (unsigned)u.port;
   wsx__es_parser_init(&c->parser, &a, o->max_event_size, &pcb, c);
   c->url = wsx__strndup(&a, url, strlen(url));
   c->host = wsx__strndup(&a, u.host, u.host_len);

@@ -7,6 +7,7 @@
 
 #include "common/alloc.h"
 #include "es/es.h"
+#include "uv/writer.h"
 #include "wsx/eventsource.h"
 
 #define ADOPT_CLOSE_GRACE_MS 5000u /* close(): flush this long at most */
@@ -19,16 +20,13 @@ struct wsx_eventsource {
   void *ud;
   wsx_http_res *res;   /* front: until its close callback */
   uv_stream_t *stream; /* adopted: until its close callback */
-  uv_write_t wreq;     /* adopted: the one write in flight */
+  wsx__out *out;       /* adopted: the output queue (uv/writer.h) */
   uv_shutdown_t sreq;
-  wsx__buf inflight; /* adopted: bytes `wreq` is writing */
-  wsx__buf pending;  /* adopted: bytes queued behind it */
-  wsx__buf scratch;  /* one formatted event, reused */
+  wsx__buf scratch; /* one formatted event, reused */
   char *url;
   char *last_id;
   uint64_t ping_ms; /* 0 = no pings */
   size_t hwm, max_buffered;
-  unsigned writing : 1;        /* adopted: wreq in flight */
   unsigned closing : 1;        /* close() called or client dropped: no sends */
   unsigned stream_closing : 1; /* adopted: uv_close issued */
   unsigned shutting : 1;       /* adopted: uv_shutdown issued */
@@ -68,8 +66,7 @@ static void on_timer_closed(uv_handle_t *h) {
   wsx_eventsource *es = h->data;
   if (es->cb.close)
     es->cb.close(es, es->ud);
-  wsx__buf_free(&es->inflight, &es->alloc);
-  wsx__buf_free(&es->pending, &es->alloc);
+  wsx__out_free(&es->out, &es->alloc);
   wsx__buf_free(&es->scratch, &es->alloc);
   wsx__free(&es->alloc, es->url);
   wsx__free(&es->alloc, es->last_id);
@@ -119,9 +116,7 @@ static void close_stream(wsx_eventsource *es) {
 static void end_stream(wsx_eventsource *es, int drop);
 static void on_timer(uv_timer_t *t);
 
-/* ---- adopted stream I/O ---- */
-
-static void start_write(wsx_eventsource *es);
+/* ---- adopted stream I/O (the transport's write path, uv/writer.h) ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   wsx_eventsource *es = req->data;
@@ -130,8 +125,8 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 }
 
 static void maybe_shutdown(wsx_eventsource *es) {
-  if (!es->closing || es->writing || es->pending.len || es->shutting ||
-      es->stream_closing)
+  if (!es->closing || (es->out && (es->out->writing || es->out->pending.len)) ||
+      es->shutting || es->stream_closing)
     return;
   es->shutting = 1;
   es->sreq.data = es;
@@ -140,21 +135,19 @@ static void maybe_shutdown(wsx_eventsource *es) {
 }
 
 static size_t adopt_buffered(const wsx_eventsource *es) {
-  return (es->writing ? es->inflight.len : 0) + es->pending.len;
+  return wsx__out_queued(es->out);
 }
 
 static void on_write(uv_write_t *req, int status) {
   wsx_eventsource *es = req->data;
-  es->writing = 0;
-  es->inflight.len = 0;
+  int uv_err = 0;
+  wsx__out_completed(es->out);
   if (es->stream_closing)
     return;
-  if (status < 0) {
+  if (status < 0 || wsx__out_next(es->out, es->stream, on_write, &uv_err) < 0) {
     close_stream(es);
     return;
   }
-  if (es->pending.len)
-    start_write(es);
   if (es->above_hwm && adopt_buffered(es) <= es->hwm) {
     es->above_hwm = 0;
     if (!es->closing && es->cb.drain)
@@ -163,43 +156,16 @@ static void on_write(uv_write_t *req, int status) {
   maybe_shutdown(es);
 }
 
-static void start_write(wsx_eventsource *es) {
-  wsx__buf t = es->inflight;
-  uv_buf_t b;
-  es->inflight = es->pending;
-  es->pending = t;
-  es->pending.len = 0;
-  b = uv_buf_init((char *)es->inflight.data, (unsigned)es->inflight.len);
-  es->wreq.data = es;
-  if (uv_write(&es->wreq, es->stream, &b, 1, on_write) < 0) {
-    es->inflight.len = 0;
-    close_stream(es);
-    return;
-  }
-  es->writing = 1;
-}
-
 static int adopt_write(wsx_eventsource *es, const void *data, size_t len) {
-  const char *p = data;
-  if (!es->writing && !es->pending.len) {
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
-    int n = uv_try_write(es->stream, &b, 1);
-    if (n < 0 && n != UV_EAGAIN) {
-      close_stream(es);
-      return WSX_E_CLOSED;
-    }
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-    }
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  int uv_err = 0;
+  int rc = wsx__out_write(&es->out, es->stream, &es->alloc, es, on_write, &b,
+                          1, &uv_err);
+  if (rc == WSX_E_IO) {
+    close_stream(es);
+    return WSX_E_CLOSED;
   }
-  if (!len)
-    return WSX_OK;
-  if (wsx__buf_append(&es->pending, &es->alloc, p, len) < 0)
-    return WSX_E_NOMEM;
-  if (!es->writing)
-    start_write(es);
-  return WSX_OK;
+  return rc;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
@@ -460,12 +426,13 @@ wsx_eventsource *wsx_eventsource_new(wsx_request *req, wsx_http_res *res,
   return es;
 }
 
-static int adopt_head(wsx_eventsource *es, const wsx_eventsource_options *o) {
+/* The response head and the preamble into `b`. */
+static int adopt_head(wsx_eventsource *es, const wsx_eventsource_options *o,
+                      wsx__buf *b) {
   static const char head[] = "HTTP/1.1 200 OK\r\n"
                              "Content-Type: text/event-stream\r\n"
                              "Cache-Control: no-cache, no-store\r\n"
                              "Connection: close\r\n";
-  wsx__buf *b = &es->pending;
   size_t i;
   if (wsx__buf_append(b, &es->alloc, head, sizeof(head) - 1) < 0)
     return WSX_E_NOMEM;
@@ -492,6 +459,7 @@ wsx_eventsource *wsx_eventsource_adopt(uv_loop_t *loop, uv_stream_t *stream,
                                        void *user_data, int *err) {
   const wsx_eventsource_options *o = opts ? opts : &no_opts;
   wsx_eventsource *es;
+  wsx__buf head = {0};
   const char *lei, *q;
   size_t lei_len = 0, plen, qlen = 0;
   int e, dummy;
@@ -517,8 +485,8 @@ wsx_eventsource *wsx_eventsource_adopt(uv_loop_t *loop, uv_stream_t *stream,
                 lei_len, q ? q : "", qlen, err);
   if (!es)
     return NULL;
-  if ((e = adopt_head(es, o)) < 0) {
-    wsx__buf_free(&es->pending, &es->alloc);
+  if ((e = adopt_head(es, o, &head)) < 0) {
+    wsx__buf_free(&head, &es->alloc);
     es_discard(es);
     *err = e;
     return NULL;
@@ -530,13 +498,16 @@ wsx_eventsource *wsx_eventsource_adopt(uv_loop_t *loop, uv_stream_t *stream,
   uv_read_stop(stream);
   if ((e = uv_read_start(stream, on_alloc, on_read)) < 0 && e != UV_EALREADY) {
     stream->data = NULL;
-    wsx__buf_free(&es->pending, &es->alloc);
+    wsx__buf_free(&head, &es->alloc);
     es_discard(es);
     *err = e;
     return NULL;
   }
   start_timer(es);
-  start_write(es); /* a failure closes the stream: `close` reports it */
+  /* A failure closes the stream: `close` reports it. */
+  if (adopt_write(es, head.data, head.len) == WSX_E_NOMEM)
+    close_stream(es);
+  wsx__buf_free(&head, &es->alloc);
   return es;
 }
 

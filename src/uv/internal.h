@@ -2,21 +2,26 @@
  * Internal layout of the libuv transport, shared by the files of src/uv:
  *   loopctx.c  per-loop shared state: receive buffer, cork buffer, timer heap
  *   config.c   deep copies of socket options
- *   conn.c     a connection's I/O: reading, corked/batched writing, timers,
- *              teardown, the driver callbacks
+ *   conn.c     the socket core: reading, corked/batched writing, buffering,
+ *              deadlines, teardown, closing; calls the phase's operations
+ *   phases.c   the phase -> operations table (wsx__phase_ops below)
+ *   ws.c       the open-WebSocket phase: driver callbacks, keepalive,
+ *              close timeout, server driver start
  *   socket.c   the public wsx_socket_* calls
  *   server.c   listeners, the HTTP front, server control
  *   request.c  wsx_request accessors, accept, reject
  *   http_res.c the plain HTTP response writer
- *   client.c   wsx_socket_connect (DNS, connect, connect failures) and adopt
+ *   dial.c     the dialer (DNS, connect per address), also used by es_client.c
+ *   client.c   wsx_socket_connect (dialing, connect failures) and adopt
  */
 #ifndef WSX_SRC_UV_INTERNAL_H
 #define WSX_SRC_UV_INTERNAL_H
 
 #include "common/alloc.h"
-#include "driver/util.h"
+#include "common/util.h"
 #include "uv/proxy_client.h"
 #include "uv/stream.h"
+#include "uv/writer.h"
 #include "wsx/uv.h"
 
 #define WSX__RBUF_SIZE 65536u /* loop-wide receive buffer */
@@ -92,8 +97,33 @@ enum wsx__phase {
   WSX__P_PROXY,     /* client: CONNECT sent, waiting for the proxy's 2xx */
   WSX__P_CLIENT_HS, /* client: handshake sent, waiting for the 101 */
   WSX__P_WS,        /* WebSocket (open or closing) */
-  WSX__P_TEARDOWN   /* our FIN is queued/sent, waiting for the peer's */
+  WSX__P_TEARDOWN,  /* our FIN is queued/sent, waiting for the peer's */
+  WSX__P_COUNT
 };
+
+/*
+ * What a phase does with the socket core's events. The core (conn.c) calls
+ * wsx__phases[s->phase]; a NULL entry takes the default in brackets.
+ */
+typedef struct wsx__phase_ops {
+  /* Plaintext bytes from the peer (after the stream layer) [ignored]. */
+  void (*on_data)(wsx_socket *s, char *data, size_t len);
+  /* End of the peer's stream: UV_EOF or a read error [close the handle]. */
+  void (*on_eof)(wsx_socket *s, ssize_t err);
+  /* The socket's deadline passed [close the handle]. */
+  void (*on_timer)(wsx_socket *s);
+  /* Buffered output fell back to the high-water mark [the app's drain]. */
+  void (*on_drain)(wsx_socket *s);
+} wsx__phase_ops;
+
+/* phases.c: the table, indexed by enum wsx__phase. */
+extern const wsx__phase_ops *const wsx__phases[WSX__P_COUNT];
+extern const wsx__phase_ops wsx__front_phase;     /* server.c: HEAD, REQUEST */
+extern const wsx__phase_ops wsx__http_phase;      /* server.c: HTTP */
+extern const wsx__phase_ops wsx__dial_phase;      /* client.c: DIAL */
+extern const wsx__phase_ops wsx__client_hs_phase; /* client.c: CLIENT_HS */
+extern const wsx__phase_ops wsx__proxy_phase;     /* proxy_client.c: PROXY */
+extern const wsx__phase_ops wsx__ws_phase;        /* ws.c: WS */
 
 /* Flags. */
 #define WSX__F_HANDLE_CLOSING 0x0001u  /* uv_close called */
@@ -121,16 +151,7 @@ enum wsx__phase {
   0x80000u /* close without waiting for the                                    \
               peer's FIN (see drv_close) */
 
-/* Lazily allocated output queue: only exists while the kernel is behind. */
-typedef struct wsx__out {
-  uv_write_t req;
-  uv_shutdown_t shut;
-  wsx__buf inflight; /* being written by `req` */
-  wsx__buf pending;  /* queued behind it */
-  int writing;
-} wsx__out;
-
-typedef struct wsx__dial wsx__dial; /* client.c */
+typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
 
 struct wsx_socket {
@@ -146,7 +167,7 @@ struct wsx_socket {
   wsx__dial *dial;         /* client: DNS/connect in progress */
   struct wsx_proxy *proxy; /* client: CONNECT handshake until the tunnel is
                               up (kept after a refusal for the accessors) */
-  wsx__out *out;
+  wsx__out *out; /* uv/writer.h: only while the kernel is behind */
   const wsx__layer *layer; /* stream layer (TLS later), NULL = plain */
   void *layer_state;
   wsx__ping_rec *pings; /* app pings waiting for pongs */
@@ -187,6 +208,10 @@ struct wsx_server {
   int released;
 };
 
+/* ws.c */
+/* Bytes to the driver (open WebSocket and client handshake phases). */
+void wsx__ws_on_data(wsx_socket *s, char *data, size_t len);
+
 /* conn.c */
 /* cfg->ctx must be set; the caller holds a ctx reference for the socket. */
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
@@ -197,7 +222,7 @@ static inline wsx_server *wsx__sock_srv(const wsx_socket *s) {
                                       offsetof(wsx_server, cfg))
              : NULL;
 }
-/* Driver callbacks (user data = the socket). */
+/* ws.c: driver callbacks (user data = the socket). */
 extern const wsx_driver_callbacks wsx__drv_cbs;
 void wsx__sock_start_read(wsx_socket *s);
 /* End of the peer's stream (a FIN, a read error `err`, or a TLS
@@ -215,7 +240,7 @@ void wsx__sock_set_close(wsx_socket *s, uint16_t code, const char *reason,
                          size_t reason_len, int clean);
 void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
                      const char *msg);
-/* Keepalive / timer dispatch. */
+/* Deadline passed: the phase's on_timer. Keepalive scheduling: ws.c. */
 void wsx__sock_on_timer(wsx_socket *s);
 void wsx__sock_schedule_keepalive(wsx_socket *s);
 /* After a send: enforce max_buffered, report above-hwm. */
@@ -301,6 +326,8 @@ void wsx__http_res_on_drain(wsx_socket *s);
 size_t wsx__sock_hwm(const wsx_socket *s);
 
 /* client.c */
+/* connect_timeout expired (dial, proxy and client handshake phases). */
+void wsx__client_on_timeout(wsx_socket *s);
 void wsx__dial_on_handle_closed(wsx_socket *s); /* may defer the free */
 void wsx__sock_connect_failed(wsx_socket *s, int code, int uv_code,
                               const char *msg);

@@ -357,3 +357,6 @@ void wsx__proxy_on_eof(wsx_socket *s, ssize_t err) {
            uv_strerror((int)err));
   fail(s, WSX_E_IO, (int)err, msg);
 }
+
+const wsx__phase_ops wsx__proxy_phase = {wsx__proxy_on_data, wsx__proxy_on_eof,
+                                         wsx__client_on_timeout, NULL};

@@ -453,3 +453,16 @@ void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
 }
 
 void wsx__server_on_eof(wsx_socket *s) { wsx__sock_close_handle(s); }
+
+static void front_on_eof(wsx_socket *s, ssize_t err) {
+  (void)err;
+  wsx__server_on_eof(s);
+}
+
+/* Reading the head and waiting for accept/reject (a deadline is the
+ * handshake timeout: the core closes the handle). */
+const wsx__phase_ops wsx__front_phase = {wsx__server_on_head_data,
+                                         front_on_eof, NULL, NULL};
+/* A plain HTTP request being answered: drains go to the response. */
+const wsx__phase_ops wsx__http_phase = {wsx__server_on_head_data, front_on_eof,
+                                        NULL, wsx__http_res_on_drain};

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/driver/util.h: UTF-8 validation, SHA-1, MD5, base64,
+ * Unit tests for src/common/util.h: UTF-8 validation, SHA-1, MD5, base64,
  * the CSPRNG pool and wsx__ieq.
  *
  * UTF-8 vectors follow the categories of the UTF-8 decoder stress test
@@ -8,7 +8,7 @@
  * validator is also compared against a slow reference decoder over every
  * 1-, 2- and 3-byte sequence and random longer ones.
  */
-#include "driver/util.h"
+#include "common/util.h"
 #include "test.h"
 
 #include <sys/wait.h>

@@ -1,5 +1,5 @@
 /* MD5 (RFC 1321): only the hixie-76 handshake needs it. */
-#include "driver/util.h"
+#include "common/util.h"
 
 #include <string.h>
 

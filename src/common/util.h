@@ -1,9 +1,12 @@
 /*
- * Internal building blocks of the driver: UTF-8 validation, SHA-1, MD5,
- * base64 and the CSPRNG. All pure functions, no allocation.
+ * src/common/: the helpers every layer shares (driver, extensions,
+ * EventSource, transport): UTF-8 validation, SHA-1, MD5, base64, the
+ * CSPRNG, the RFC 7230 token table and a case-insensitive compare. All pure
+ * functions, no allocation. (Allocation helpers: common/alloc.h.)
+ * Nothing here includes a header of another folder of src/.
  */
-#ifndef WSX_SRC_UTIL_H
-#define WSX_SRC_UTIL_H
+#ifndef WSX_SRC_COMMON_UTIL_H
+#define WSX_SRC_COMMON_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +50,9 @@ long wsx__base64_decode(const char *in, size_t n, uint8_t *out, size_t outcap);
 /* Fills buf with n bytes from the kernel CSPRNG (getrandom). Returns 0, or
  * -1 if the kernel refused (never falls back to a weak source). */
 int wsx__random(void *buf, size_t n);
+/* The platform source this build uses ("getrandom", "getentropy",
+ * "arc4random" or "urandom"). */
+const char *wsx__random_source(void);
 
 /* Non-zero at the RFC 7230 tchar bytes (the characters of a token). */
 extern const unsigned char wsx__tchar[256];

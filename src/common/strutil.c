@@ -1,5 +1,5 @@
 /* Small string helpers for header names and tokens. */
-#include "driver/util.h"
+#include "common/util.h"
 
 static unsigned char ascii_lower(unsigned char c) {
   return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;

@@ -1,5 +1,5 @@
 /* SHA-1 (FIPS 180-4, section 6.1), used for Sec-WebSocket-Accept. */
-#include "driver/util.h"
+#include "common/util.h"
 
 #include <string.h>
 

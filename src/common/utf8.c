@@ -15,7 +15,7 @@
  * Both reject at the first byte after which no valid continuation exists
  * (e.g. F4 90 fails at 90, ED A0 at A0), which is what the 1007 close needs.
  */
-#include "driver/util.h"
+#include "common/util.h"
 
 #include <string.h>
 

@@ -18,7 +18,7 @@
  * (the only one there). If that handler cannot be registered, the pool is
  * not used and every call goes to the kernel.
  */
-#include "driver/driver_int.h" /* wsx__random_source */
+#include "common/util.h"
 
 #include <errno.h>
 #include <pthread.h>

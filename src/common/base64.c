@@ -1,5 +1,5 @@
 /* Standard base64 with padding (RFC 4648, section 4), strict decoding. */
-#include "driver/util.h"
+#include "common/util.h"
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -1,0 +1,99 @@
+/* The one write path: try the kernel first, queue the rest (uv/writer.h). */
+#include <string.h>
+
+#include "uv/writer.h"
+
+/* Appends b[0..n) minus its first `skip` bytes to dst. */
+static int append(wsx__buf *dst, const wsx_allocator *a, const uv_buf_t *b,
+                  unsigned n, size_t skip) {
+  unsigned i;
+  for (i = 0; i < n; i++) {
+    size_t len = b[i].len;
+    const char *p = b[i].base;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    p += skip;
+    len -= skip;
+    skip = 0;
+    if (wsx__buf_append(dst, a, p, len) != WSX_OK)
+      return WSX_E_NOMEM;
+  }
+  return WSX_OK;
+}
+
+static int start(wsx__out *o, uv_stream_t *st, uv_write_cb cb, int *uv_err) {
+  uv_buf_t b = uv_buf_init((char *)o->inflight.data, (unsigned)o->inflight.len);
+  int rc = uv_write(&o->req, st, &b, 1, cb);
+  if (rc < 0) {
+    o->inflight.len = 0;
+    *uv_err = rc;
+    return WSX_E_IO;
+  }
+  o->writing = 1;
+  return WSX_OK;
+}
+
+wsx__out *wsx__out_get(wsx__out **op, const wsx_allocator *a, void *data) {
+  wsx__out *o = *op;
+  if (!o && (o = wsx__malloc(a, sizeof(*o))) != NULL) {
+    memset(o, 0, sizeof(*o));
+    o->req.data = data;
+    o->shut.data = data;
+    *op = o;
+  }
+  return o;
+}
+
+int wsx__out_write(wsx__out **op, uv_stream_t *st, const wsx_allocator *a,
+                   void *data, uv_write_cb cb, const uv_buf_t *b, unsigned n,
+                   int *uv_err) {
+  wsx__out *o = *op;
+  size_t total = 0;
+  unsigned i;
+  int r;
+  if (o && o->writing)
+    return append(&o->pending, a, b, n, 0);
+  for (i = 0; i < n; i++)
+    total += b[i].len;
+  if (total == 0)
+    return WSX_OK;
+  r = uv_try_write(st, b, n);
+  if (r == UV_EAGAIN || r == UV_ENOSYS)
+    r = 0;
+  if (r < 0) {
+    *uv_err = r;
+    return WSX_E_IO;
+  }
+  if ((size_t)r == total)
+    return WSX_OK;
+  if (!(o = wsx__out_get(op, a, data)))
+    return WSX_E_NOMEM;
+  if (append(&o->inflight, a, b, n, (size_t)r) < 0)
+    return WSX_E_NOMEM;
+  return start(o, st, cb, uv_err);
+}
+
+int wsx__out_next(wsx__out *o, uv_stream_t *st, uv_write_cb cb, int *uv_err) {
+  wsx__buf t;
+  int rc;
+  if (!o->pending.len)
+    return 0;
+  t = o->inflight;
+  o->inflight = o->pending;
+  o->pending = t;
+  o->pending.len = 0;
+  rc = start(o, st, cb, uv_err);
+  return rc < 0 ? rc : 1;
+}
+
+void wsx__out_free(wsx__out **op, const wsx_allocator *a) {
+  wsx__out *o = *op;
+  if (!o)
+    return;
+  wsx__buf_free(&o->inflight, a);
+  wsx__buf_free(&o->pending, a);
+  wsx__free(a, o);
+  *op = NULL;
+}
