@@ -87,10 +87,12 @@ enum wsx_ready_state {
 #define WSX_DEFAULT_FRAGMENTATION_THRESHOLD 16384u
 
 /*
- * Options. A zeroed struct selects every default. The struct is copied at
- * creation; string pointers in it are copied too.
+ * Options. WSX_DRIVER_OPTIONS_INIT (or NULL) selects every default. The struct
+ * is copied at creation; string pointers in it are copied too.
  */
 typedef struct wsx_driver_options {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Largest incoming message (after decompression), in bytes.
    * 0 = WSX_DEFAULT_MAX_LENGTH (2^26-1, as faye-websocket). Exceeding it:
    * close 1009 + error WSX_E_MESSAGE_TOO_BIG. Checked on the frame header,
@@ -136,6 +138,8 @@ typedef struct wsx_driver_options {
   /* Allocator for everything this driver allocates (NULL = libc). */
   const wsx_allocator *allocator;
 } wsx_driver_options;
+#define WSX_DRIVER_OPTIONS_INIT                                                \
+  { .struct_size = sizeof(wsx_driver_options) }
 
 /* An assembled message (or, in frame mode, one data frame). */
 typedef struct wsx_message {
@@ -166,6 +170,8 @@ typedef struct wsx_error_event {
  * `user_data` given at creation is passed to each.
  */
 typedef struct wsx_driver_callbacks {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Bytes to send, in order. Return 0, or a negative value to make the
    * driver fail with WSX_E_IO. Pointers are valid only during the call. */
   int (*write)(wsx_driver *d, const wsx_iovec *iov, size_t iovcnt, void *ud);
@@ -192,6 +198,8 @@ typedef struct wsx_driver_callbacks {
   const char *(*select_protocol)(wsx_driver *d, const char *const *offered,
                                  size_t n, void *ud);
 } wsx_driver_callbacks;
+#define WSX_DRIVER_CALLBACKS_INIT                                              \
+  { .struct_size = sizeof(wsx_driver_callbacks) }
 
 /* Callback for wsx_driver_ping(): fires once when the matching pong
  * arrives. */

@@ -7,6 +7,7 @@
 #ifndef WSX_SRC_DRIVER_INT_H
 #define WSX_SRC_DRIVER_INT_H
 
+#include "common/abi.h"
 #include "common/alloc.h"
 #include "driver/util.h"
 #include "wsx/driver.h"
