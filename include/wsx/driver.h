@@ -207,8 +207,10 @@ typedef void (*wsx_ping_cb)(wsx_driver *d, void *arg);
 
 /*
  * Constructors. `opts` and `cbs` may be NULL (defaults / no callbacks) and
- * are copied. Return NULL only when allocation fails (or, for the client,
- * when the URL is invalid: then *err, if non-NULL, is set).
+ * are copied. Return NULL only when allocation fails or a struct_size of
+ * `opts` / `cbs` is 0 or unknown (WSX_E_STRUCT_SIZE, see common.h); the
+ * client also for an invalid URL. The client sets *err (if non-NULL) to
+ * WSX_E_URL, WSX_E_STRUCT_SIZE or WSX_E_NOMEM.
  */
 WSX_EXTERN wsx_driver *wsx_driver_new_server(const wsx_driver_options *opts,
                                              const wsx_driver_callbacks *cbs,
@@ -249,7 +251,9 @@ WSX_EXTERN int wsx_driver_set_header(wsx_driver *d, const char *name,
 /*
  * Registers an extension (see wsx/extension.h) before start(). The extension
  * object stays owned by the caller and must outlive the driver.
- * Returns WSX_OK, WSX_E_STATE, WSX_E_NOMEM.
+ * Returns WSX_OK, WSX_E_INVALID, WSX_E_STATE, WSX_E_NOMEM, or
+ * WSX_E_STRUCT_SIZE (ext->type->struct_size 0 or unknown; the type is kept
+ * by pointer, so members past an older struct_size are never read).
  */
 WSX_EXTERN int wsx_driver_add_extension(wsx_driver *d, wsx_extension *ext);
 

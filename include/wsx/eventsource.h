@@ -89,7 +89,8 @@ WSX_EXTERN int wsx_eventsource_is_eventsource_http(const wsx_http_request *req);
  * line if set. The EventSource takes over `res` (its callbacks are
  * replaced); `req` and `res` must not be used afterwards. url and
  * last_event_id are copied from the request.
- * Returns the EventSource, or NULL with *err set: WSX_E_INVALID (not an
+ * Returns the EventSource, or NULL with *err set: WSX_E_STRUCT_SIZE (opts
+ * or cbs, see common.h), WSX_E_INVALID (not an
  * EventSource request, or a bad option), WSX_E_STATE (response already
  * started), WSX_E_HEADER_VALUE, WSX_E_NOMEM, WSX_E_CLOSED.
  */
@@ -240,7 +241,9 @@ typedef struct wsx_eventsource_client_options {
  * connection for good (error WSX_E_TLS, will_reconnect 0, message e.g.
  * "certificate verify failed: hostname mismatch"); other TLS errors are
  * network errors (WSX_E_TLS, reconnect).
- * Returns NULL with *err set: WSX_E_URL, WSX_E_TLS (a CA, client
+ * Returns NULL with *err set: WSX_E_STRUCT_SIZE (opts, cbs or opts->tls
+ * and its certificate: 0 or unknown, see common.h), WSX_E_URL, WSX_E_TLS
+ * (a CA, client
  * certificate or key in opts->tls could not be loaded; see
  * wsx_tls_last_error()), WSX_E_INVALID, WSX_E_HEADER_VALUE, WSX_E_NOMEM, or
  * a libuv error; no callback fires then.

@@ -193,8 +193,9 @@ typedef struct wsx_deflate_options {
   { .struct_size = sizeof(wsx_deflate_options) }
 
 /* Creates a permessage-deflate extension object (opts copied; NULL =
- * defaults). Returns NULL if the allocator fails or an option is out of
- * range. Free with wsx_deflate_free() after the drivers using it. */
+ * defaults). Returns NULL if the allocator fails, an option is out of
+ * range or opts->struct_size is 0 or unknown (see common.h). Free with
+ * wsx_deflate_free() after the drivers using it. */
 WSX_EXTERN wsx_extension *wsx_deflate_new(const wsx_deflate_options *opts);
 WSX_EXTERN void wsx_deflate_free(wsx_extension *ext);
 

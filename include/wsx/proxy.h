@@ -92,7 +92,8 @@ typedef struct wsx_proxy_callbacks {
  * 80 / 443) to origin_host:origin_port. `origin_host` is a host name, an
  * IPv4 literal or an IPv6 literal with or without brackets. Strings are
  * copied; `opts` and `cbs` may be NULL and are copied.
- * Returns NULL with *err (if non-NULL) set to WSX_E_INVALID (NULL or empty
+ * Returns NULL with *err (if non-NULL) set to WSX_E_STRUCT_SIZE (opts or
+ * cbs, see common.h), WSX_E_INVALID (NULL or empty
  * arguments, port 0, a host with characters that cannot appear in a
  * request line), WSX_E_URL (unparsable proxy URL, not http/https, a user
  * name containing ':' after decoding), or WSX_E_NOMEM.

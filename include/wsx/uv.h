@@ -268,6 +268,8 @@ typedef struct wsx_socket_options {
  * in order until one connects. `opts`, `cbs` may be NULL.
  * Returns the socket (CONNECTING); `open` or `connect_failed` follows, then
  * eventually `close`. Returns NULL with *err (if err != NULL) set to
+ * WSX_E_STRUCT_SIZE (opts, opts->driver, opts->proxy, the TLS options or
+ * their certificates, or cbs: 0 or unknown struct_size, see common.h),
  * WSX_E_URL (bad URL or proxy URL), WSX_E_INVALID (proxy without origin
  * nor use_env), WSX_E_TLS (a CA, client certificate or key in opts->tls or
  * opts->proxy->tls could not be loaded),
@@ -296,7 +298,7 @@ WSX_EXTERN wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
  * wsx takes over the stream: it sets stream->data, reads and writes it, and
  * uv_close()s it. The stream's MEMORY stays the caller's: free it in or after
  * the socket's `close` callback, not before.
- * Returns the socket, or NULL with *err set: WSX_E_INVALID,
+ * Returns the socket, or NULL with *err set: WSX_E_STRUCT_SIZE, WSX_E_INVALID,
  * WSX_E_UNSUPPORTED, WSX_E_NOMEM, WSX_E_HEADER_VALUE, or a libuv error.
  */
 WSX_EXTERN wsx_socket *wsx_socket_adopt(uv_loop_t *loop, uv_stream_t *stream,
@@ -385,7 +387,8 @@ WSX_EXTERN int wsx_socket_remote_address(const wsx_socket *s, char *buf,
 WSX_EXTERN void *wsx_socket_user_data(const wsx_socket *s);
 WSX_EXTERN void wsx_socket_set_user_data(wsx_socket *s, void *user_data);
 /* Replaces the callbacks (copied; NULL = none); takes effect for the next
- * event. Returns WSX_OK or WSX_E_NOMEM (the old callbacks stay). Tables
+ * event. Returns WSX_OK, WSX_E_STRUCT_SIZE or WSX_E_NOMEM (the old
+ * callbacks stay). Tables
  * with equal contents are stored once per loop, so this costs no memory per
  * socket. */
 WSX_EXTERN int wsx_socket_set_callbacks(wsx_socket *s,
@@ -474,7 +477,9 @@ typedef struct wsx_server_options {
 
 /*
  * Creates a server on `loop`. `opts`, `cbs` may be NULL; both are copied.
- * Returns NULL with *err (if non-NULL) set to WSX_E_NOMEM, WSX_E_INVALID
+ * Returns NULL with *err (if non-NULL) set to WSX_E_STRUCT_SIZE (opts, cbs,
+ * opts->socket, its driver, cbs->socket, opts->tls or a certificate: 0 or
+ * unknown struct_size, see common.h), WSX_E_NOMEM, WSX_E_INVALID
  * (also: TLS options without a certificate, client_auth without a CA),
  * WSX_E_TLS (a certificate, key or CA could not be loaded, or the key does
  * not match; wsx_tls_last_error() says which and why),
@@ -567,7 +572,8 @@ WSX_EXTERN wsx_server *wsx_request_server(const wsx_request *req);
  * Sec-WebSocket-Origin: `origin` (NULL = none; ignored for 13). The server's
  * socket options apply. `cbs` (copied) and `user_data` are the socket's;
  * `open` fires before this returns. `req` is invalid afterwards, whatever
- * the result. Returns the socket, or NULL with *err set: WSX_E_INVALID
+ * the result. Returns the socket, or NULL with *err set: WSX_E_STRUCT_SIZE
+ * (cbs; the request is then rejected with 500), WSX_E_INVALID
  * (protocol not offered, or not an upgrade), WSX_E_HANDSHAKE (the driver
  * refused the request: it was answered with 400 and closed), WSX_E_NOMEM.
  */
