@@ -23,6 +23,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config libssl-dev zlib1g-dev libuv1-dev
   clang libclang-rt-14-dev python3 python3-websockets tinyproxy chromium
   openssl libwebsockets-dev valgrind curl clang-format
+  abigail-tools
 )
 NPM_PACKAGES=(ws@8 eventsource@2 playwright-core@1)
 
@@ -32,7 +33,8 @@ say() { echo "install-deps: $*"; }
 if [ "${1:-}" = "--check" ]; then
   [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$STAMP" ] &&
     pkg-config --exists libuv libssl zlib 2>/dev/null &&
-    command -v cmake >/dev/null && command -v clang >/dev/null
+    command -v cmake >/dev/null && command -v clang >/dev/null &&
+    command -v abidiff >/dev/null
   exit $?
 fi
 
