@@ -34,6 +34,10 @@ DEMO_PORT  ?= 8080
 
 KG := $(if $(KEEP_GOING),-- -k,)
 SAN_FLAGS := -O1 -g
+# The project's own builds: warnings are errors, -O2 -g. A plain `cmake`
+# build (a packager's) gets neither forced (WSX_WERROR defaults to OFF).
+REL_FLAGS := -O2 -g -DNDEBUG
+OWN_FLAGS := -DWSX_WERROR=ON
 
 MAKEFLAGS += --no-print-directory
 export BUILD ASAN_BUILD FUZZ_BUILD
@@ -45,13 +49,14 @@ all: build
 
 build:
 	@test -f $(BUILD)/Makefile || \
-	  $(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	  $(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release \
+	    -DCMAKE_C_FLAGS_RELEASE="$(REL_FLAGS)" $(OWN_FLAGS)
 	$(CMAKE) --build $(BUILD) -j $(JOBS) $(KG)
 
 asan:
 	@test -f $(ASAN_BUILD)/Makefile || \
 	  CC=$(ASAN_CC) $(CMAKE) -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
-	    -DCMAKE_C_FLAGS_DEBUG="$(SAN_FLAGS)" -DWSX_SANITIZE=ON
+	    -DCMAKE_C_FLAGS_DEBUG="$(SAN_FLAGS)" -DWSX_SANITIZE=ON $(OWN_FLAGS)
 	$(CMAKE) --build $(ASAN_BUILD) -j $(JOBS) $(KG)
 
 # libFuzzer targets; needs clang.
@@ -60,7 +65,7 @@ fuzz-build:
 	  { echo "error: $(FUZZ_CC) not found; fuzz targets need clang" >&2; exit 1; }
 	@test -f $(FUZZ_BUILD)/Makefile || \
 	  CC=$(FUZZ_CC) $(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug \
-	    -DCMAKE_C_FLAGS_DEBUG="$(SAN_FLAGS)" -DWSX_FUZZ=ON
+	    -DCMAKE_C_FLAGS_DEBUG="$(SAN_FLAGS)" -DWSX_FUZZ=ON $(OWN_FLAGS)
 	$(CMAKE) --build $(FUZZ_BUILD) -j $(JOBS) $(KG)
 
 deps:
@@ -107,9 +112,11 @@ demo: deps-check
 	@echo "== $(BUILD)/wsx serve --port $(DEMO_PORT): open the URL below; Ctrl-C stops it"
 	@exec $(BUILD)/wsx serve --port $(DEMO_PORT)
 
+# Installs headers, libwsx.a, libwsx.so.0.1, wsx.pc, the CMake package
+# (lib/cmake/wsx: find_package(wsx) -> wsx::wsx) and the CLI.
 install:
 	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release \
-	  -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	  -DCMAKE_C_FLAGS_RELEASE="$(REL_FLAGS)" -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 	$(CMAKE) --build $(BUILD) -j $(JOBS)
 	$(CMAKE) --install $(BUILD)
 

@@ -103,11 +103,9 @@ static wsx_driver *open_server(void) {
   req.minor_version = 1;
   req.headers = h;
   req.num_headers = sizeof h / sizeof h[0];
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.allocator = &counting;
-  wsx_driver_callbacks cb;
-  memset(&cb, 0, sizeof cb);
+  wsx_driver_callbacks cb = WSX_DRIVER_CALLBACKS_INIT;
   cb.write = on_write;
   cb.message = on_message;
   cb.error = on_error;

@@ -36,12 +36,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   wsx_extension *exts[] = {deflate, NULL};
-  wsx_server_options opts = {0};
+  wsx_socket_options sock = WSX_SOCKET_OPTIONS_INIT;
+  sock.extensions = exts;
+  wsx_server_options opts = WSX_SERVER_OPTIONS_INIT;
   opts.auto_accept = 1;
-  opts.socket.extensions = exts;
-  wsx_server_callbacks cbs = {0};
-  cbs.socket.open = on_open;
-  cbs.socket.message = on_message;
+  opts.socket = &sock;
+  wsx_socket_callbacks sock_cbs = WSX_SOCKET_CALLBACKS_INIT;
+  sock_cbs.open = on_open;
+  sock_cbs.message = on_message;
+  wsx_server_callbacks cbs = WSX_SERVER_CALLBACKS_INIT;
+  cbs.socket = &sock_cbs;
 
   uv_loop_t *loop = uv_default_loop();
   int err, status = 1;

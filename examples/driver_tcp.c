@@ -122,7 +122,7 @@ static void on_close(wsx_driver *d, const wsx_close_event *e, void *ud) {
   close_conn(ud);
 }
 
-static const wsx_driver_callbacks driver_cbs = {
+static const wsx_driver_callbacks driver_cbs = {.struct_size = sizeof(wsx_driver_callbacks),
     .write = on_driver_write,
     .connect = on_connect,
     .message = on_message,

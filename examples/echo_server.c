@@ -31,7 +31,7 @@ static void on_close(wsx_socket *ws, const wsx_close_event *e, void *ud) {
 static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
   (void)srv;
   (void)ud;
-  static const wsx_socket_callbacks cbs = {.message = on_message,
+  static const wsx_socket_callbacks cbs = {.struct_size = sizeof(wsx_socket_callbacks), .message = on_message,
                                            .close = on_close};
   int err;
   /* `req` is only ever a WebSocket upgrade here: plain HTTP requests go to
@@ -43,7 +43,7 @@ static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 8000;
   uv_loop_t *loop = uv_default_loop();
-  static const wsx_server_callbacks cbs = {.request = on_request};
+  static const wsx_server_callbacks cbs = {.struct_size = sizeof(wsx_server_callbacks), .request = on_request};
   int err;
   wsx_server *srv = wsx_server_new(loop, NULL, &cbs, NULL, &err);
   if (!srv) {

@@ -45,7 +45,7 @@ static void on_close(wsx_eventsource_client *c, void *ud) {
 }
 
 int main(int argc, char **argv) {
-  static const wsx_eventsource_client_callbacks cbs = {on_open, on_message,
+  static const wsx_eventsource_client_callbacks cbs = {sizeof(wsx_eventsource_client_callbacks), on_open, on_message,
                                                        on_error, on_close};
   int err;
   if (argc < 2) {

@@ -33,9 +33,9 @@ static void on_close(wsx_eventsource *es, void *ud) {
 }
 
 static void serve_events(wsx_request *req, wsx_http_res *res) {
-  static const wsx_eventsource_callbacks cbs = {.close = on_close};
+  static const wsx_eventsource_callbacks cbs = {.struct_size = sizeof(wsx_eventsource_callbacks), .close = on_close};
   static const wsx_header cors = {"Access-Control-Allow-Origin", 27, "*", 1};
-  wsx_eventsource_options opts = {
+  wsx_eventsource_options opts = {.struct_size = sizeof(wsx_eventsource_options),
       .retry = 0.1, .ping = 15, .headers = &cors, .num_headers = 1};
   int err, last, i;
   const char *lei = wsx_request_header(req, "last-event-id");
@@ -85,7 +85,7 @@ static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 8000;
   uv_loop_t *loop = uv_default_loop();
-  static const wsx_server_callbacks cbs = {.http_request = on_http};
+  static const wsx_server_callbacks cbs = {.struct_size = sizeof(wsx_server_callbacks), .http_request = on_http};
   int err;
   wsx_server *srv = wsx_server_new(loop, NULL, &cbs, NULL, &err);
   if (!srv) {

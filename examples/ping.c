@@ -45,7 +45,7 @@ static void on_close(wsx_socket *ws, const wsx_close_event *e, void *ud) {
 
 int main(int argc, char **argv) {
   const char *url = argc > 1 ? argv[1] : "ws://127.0.0.1:8000/";
-  static const wsx_socket_callbacks cbs = {
+  static const wsx_socket_callbacks cbs = {.struct_size = sizeof(wsx_socket_callbacks),
       .open = on_open,
       .close = on_close,
       .connect_failed = on_connect_failed,

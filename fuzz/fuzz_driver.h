@@ -157,7 +157,7 @@ FZ_FN void fz_error(wsx_driver *d, const wsx_error_event *e, void *ud) {
 
 /* Static, so it outlives every driver whether callbacks are copied or
  * borrowed. */
-static const wsx_driver_callbacks fz_cbs = {
+static const wsx_driver_callbacks fz_cbs = {.struct_size = sizeof(wsx_driver_callbacks),
     .write = fz_write,
     .connect = fz_connect,
     .open = fz_open,

@@ -37,7 +37,7 @@ static int is_pmd(const wsx_extension_offer *o) {
 
 static void options_from(uint8_t b, wsx_deflate_options *o) {
   static const int bits[] = {0, 8, 9, 15};
-  memset(o, 0, sizeof *o);
+  *o = (wsx_deflate_options)WSX_DEFLATE_OPTIONS_INIT;
   o->server_no_context_takeover = b & 1;
   o->client_no_context_takeover = (b >> 1) & 1;
   o->server_max_window_bits = bits[(b >> 2) & 3];
@@ -48,7 +48,7 @@ static void options_from(uint8_t b, wsx_deflate_options *o) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2)
     return 0;
-  wsx_deflate_options opts;
+  wsx_deflate_options opts = WSX_DEFLATE_OPTIONS_INIT;
   options_from(data[0], &opts);
   size_t max_offers = data[1] % 70;
   const char *value = (const char *)data + 2;

@@ -32,8 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void run_once(fz_run *r, unsigned flags, unsigned b1, const uint8_t *in,
                      size_t n, size_t max_chunk, uint64_t seed) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.frame_events = (flags & 2) != 0;
   o.max_length = (flags & 4) ? 64 : 0;
   o.max_fragments = (flags & 8) ? 3 : 0;

@@ -28,8 +28,7 @@ static const char *const protos[] = {"chat", "superchat", NULL};
 
 static void run_once(fz_run *r, unsigned flags, const uint8_t *in, size_t n,
                      size_t max_chunk, uint64_t seed) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   if (flags & 2) {
     o.max_head_size = 256;
     o.max_headers = 8;

@@ -100,7 +100,7 @@ static void on_error(wsx_driver *d, const wsx_error_event *e, void *ud) {
   r->events = fnv_int(r->events, e->code);
 }
 
-static const wsx_driver_callbacks cbs = {
+static const wsx_driver_callbacks cbs = {.struct_size = sizeof(wsx_driver_callbacks),
     .write = on_write,
     .connect = on_connect,
     .open = on_open,
@@ -127,8 +127,7 @@ static void one_run(const uint8_t *s, size_t n, unsigned opt, int mode,
                     run *r) {
   memset(r, 0, sizeof *r);
   r->events = r->out = 14695981039346656037ull;
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.allow_drafts = 1;
   o.max_length = (opt & 4) ? 32 : 0;
   o.frame_events = (opt & 8) ? 1 : 0;

@@ -174,8 +174,7 @@ static result run(const uint8_t *stream, size_t n, uint8_t o1,
                   uint64_t max_length, size_t max_chunk, int echo) {
   fcount cnt = {0, 0};
   wsx_allocator a = {fc_malloc, fc_realloc, fc_free, &cnt};
-  wsx_deflate_options dopt;
-  memset(&dopt, 0, sizeof dopt);
+  wsx_deflate_options dopt = WSX_DEFLATE_OPTIONS_INIT;
   unsigned sv = o1 >> 4;
   dopt.server_no_context_takeover = sv & 1;
   dopt.client_no_context_takeover = (sv >> 1) & 1;
@@ -185,8 +184,7 @@ static result run(const uint8_t *stream, size_t n, uint8_t o1,
   dopt.threshold = (sv & 4) ? 16 : 0;
   wsx_extension *ext = wsx_deflate_new(&dopt);
   fz_check(ext != NULL);
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.max_length = max_length;
   o.allocator = &a;
   fz_run r;

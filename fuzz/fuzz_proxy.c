@@ -57,17 +57,17 @@ static void on_error(wsx_proxy *p, const wsx_error_event *e, void *ud) {
   o->errors++;
 }
 
-static const wsx_proxy_callbacks cbs = {on_write, on_connect, on_error};
+static const wsx_proxy_callbacks cbs = {sizeof(wsx_proxy_callbacks), on_write, on_connect, on_error};
 
 /* mode 0: whole; 1: bytes; 2: seeded chunks. */
 static void run(const uint8_t *in, size_t len, int small, int eof, int mode,
                 uint32_t seed, outcome *o) {
-  wsx_proxy_options opts;
+  wsx_proxy_options opts = WSX_PROXY_OPTIONS_INIT;
   wsx_proxy *p;
   size_t off = 0, i, tail = 0;
   int rc = WSX_OK;
   memset(o, 0, sizeof(*o));
-  memset(&opts, 0, sizeof(opts));
+  opts = (wsx_proxy_options)WSX_PROXY_OPTIONS_INIT;
   if (small) {
     opts.max_head_size = 96;
     opts.max_headers = 3;

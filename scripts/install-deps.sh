@@ -26,7 +26,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config libssl-dev zlib1g-dev libuv1-dev
   clang libclang-rt-14-dev python3 python3-websockets tinyproxy chromium
   openssl libwebsockets-dev valgrind curl clang-format
-  make git
+  make git abigail-tools
 )
 # Exact versions: they must run on Debian 12's Node (18.19/18.20). The newest
 # playwright-core 1.x (1.65) refuses Node < 20, 1.61.1 is the last that accepts
@@ -44,7 +44,8 @@ say() { echo "install-deps: $*"; }
 if [ "${1:-}" = "--check" ]; then
   [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$STAMP" ] &&
     pkg-config --exists libuv libssl zlib 2>/dev/null &&
-    command -v cmake >/dev/null && command -v clang >/dev/null
+    command -v cmake >/dev/null && command -v clang >/dev/null &&
+    command -v abidiff >/dev/null
   exit $?
 fi
 

@@ -153,7 +153,7 @@ static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   }
 }
 
-static const wsx_socket_callbacks cbs = {
+static const wsx_socket_callbacks cbs = {.struct_size = sizeof(wsx_socket_callbacks),
     .message = on_message,
     .drain = on_drain,
     .close = on_close,
@@ -256,6 +256,7 @@ static int parse_args(int argc, char **argv, const char **url,
 int wsx_cmd_autobahn_client(int argc, char **argv) {
   const char *url = NULL, *agent = NULL;
   memset(&A, 0, sizeof A);
+  A.opts = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
   A.count = -1;
   int r = parse_args(argc, argv, &url, &agent);
   if (r) {

@@ -54,6 +54,7 @@ typedef struct connect_state {
   wsx_tls_client_options tls;       /* --ca / --insecure (wss:// only) */
   wsx_socket_proxy proxy;           /* --proxy / --proxy-env */
   wsx_tls_client_options proxy_tls; /* --proxy-ca / --proxy-insecure */
+  wsx_driver_options driver;        /* --origin / --protocol */
   wsx_extension *deflate;           /* --deflate, else NULL */
   wsx_extension *exts[2];           /* NULL-terminated list for the options */
   int exit_code;
@@ -404,7 +405,7 @@ static int parse_args(int argc, char **argv, const char **url,
     } else if ((r = cli_option("connect", argc, argv, &i, "--origin", &v))) {
       if (r == 2)
         return 2;
-      o->driver.origin = v;
+      C.driver.origin = v;
     } else if ((r = cli_option("connect", argc, argv, &i, "--header", &v))) {
       if (r == 2)
         return 2;
@@ -480,14 +481,14 @@ static int parse_args(int argc, char **argv, const char **url,
                                       "--proxy or --proxy-env");
   protocols[np] = NULL;
   if (np)
-    o->driver.protocols = protocols;
+    C.driver.protocols = protocols;
   if (o->num_headers)
     o->headers = headers;
   return 0;
 }
 
 int wsx_cmd_connect(int argc, char **argv) {
-  static const wsx_socket_callbacks cbs = {
+  static const wsx_socket_callbacks cbs = {.struct_size = sizeof(wsx_socket_callbacks),
       .open = on_open,
       .message = on_message,
       .error = on_error,
@@ -496,9 +497,13 @@ int wsx_cmd_connect(int argc, char **argv) {
       .connect_failed = on_connect_failed,
   };
   const char *url = NULL;
-  wsx_socket_options o;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
   memset(&C, 0, sizeof C);
-  memset(&o, 0, sizeof o);
+  C.tls = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
+  C.proxy = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
+  C.proxy_tls = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
+  C.driver = (wsx_driver_options)WSX_DRIVER_OPTIONS_INIT;
+  o.driver = &C.driver;
   /* At most one protocol or header per argument. */
   const char **protocols = calloc((size_t)argc + 1, sizeof *protocols);
   wsx_header *headers = calloc((size_t)argc + 1, sizeof *headers);

@@ -43,6 +43,9 @@ typedef struct echo_server {
   wsx_extension *deflate;     /* --deflate, else NULL */
   wsx_extension *exts[2];     /* NULL-terminated list for the options */
   wsx_tls_server_options tls; /* --tls-cert / --tls-key: serve wss */
+  wsx_tls_cert cert;          /* tls.cert */
+  wsx_socket_options sock;    /* opts.socket */
+  wsx_driver_options driver;  /* sock.driver */
   /* The request being accepted: `open` fires inside wsx_request_accept(),
    * after which the request is gone, so its path is copied here first. */
   char pending_path[512];
@@ -158,7 +161,7 @@ static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   print_event_end();
 }
 
-static const wsx_socket_callbacks socket_cbs = {
+static const wsx_socket_callbacks socket_cbs = {.struct_size = sizeof(wsx_socket_callbacks),
     .open = on_open,
     .message = on_message,
     .error = on_error,
@@ -259,7 +262,7 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
         return 2;
       if (n == 0)
         return cli_usage_error("echo", "--max-length must be at least 1");
-      opts->socket.driver.max_length = n;
+      E.driver.max_length = n;
     } else if ((r = cli_option("echo", argc, argv, &i, "--deflate", NULL))) {
       if (r == 2)
         return 2;
@@ -271,7 +274,7 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
                                NULL))) {
       if (r == 2)
         return 2;
-      opts->socket.driver.allow_drafts = 1;
+      E.driver.allow_drafts = 1;
     } else if ((r = cli_option("echo", argc, argv, &i, "--quiet", NULL)) ||
                (r = cli_option("echo", argc, argv, &i, "-q", NULL))) {
       if (r == 2)
@@ -280,11 +283,11 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
     } else if ((r = cli_option("echo", argc, argv, &i, "--tls-cert", &v))) {
       if (r == 2)
         return 2;
-      E.tls.cert.cert_file = v;
+      E.cert.cert_file = v;
     } else if ((r = cli_option("echo", argc, argv, &i, "--tls-key", &v))) {
       if (r == 2)
         return 2;
-      E.tls.cert.key_file = v;
+      E.cert.key_file = v;
     } else if (argv[i][0] == '-') {
       return cli_usage_error("echo", "unknown option '%s'", argv[i]);
     } else {
@@ -293,15 +296,15 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
   }
   if (!have_port)
     return cli_usage_error("echo", "missing --port");
-  if (!E.tls.cert.cert_file != !E.tls.cert.key_file)
+  if (!E.cert.cert_file != !E.cert.key_file)
     return cli_usage_error("echo", "--tls-cert and --tls-key go together");
-  if (E.tls.cert.cert_file)
+  if (E.cert.cert_file)
     opts->tls = &E.tls;
   return 0;
 }
 
 static int start(const char *host, int port, const wsx_server_options *opts) {
-  static const wsx_server_callbacks server_cbs = {
+  static const wsx_server_callbacks server_cbs = {.struct_size = sizeof(wsx_server_callbacks),
       .request = on_request,
       .error = on_server_error,
       .closed = on_server_closed,
@@ -324,11 +327,17 @@ static int start(const char *host, int port, const wsx_server_options *opts) {
 }
 
 int wsx_cmd_echo(int argc, char **argv) {
-  wsx_server_options opts;
+  wsx_server_options opts = WSX_SERVER_OPTIONS_INIT;
   const char *host = "0.0.0.0";
   int port = 0;
   memset(&E, 0, sizeof E);
-  memset(&opts, 0, sizeof opts);
+  E.tls = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
+  E.tls.cert = &E.cert;
+  E.cert = (wsx_tls_cert)WSX_TLS_CERT_INIT;
+  E.sock = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  E.sock.driver = &E.driver;
+  E.driver = (wsx_driver_options)WSX_DRIVER_OPTIONS_INIT;
+  opts.socket = &E.sock;
   int r = parse_args(argc, argv, &opts, &host, &port);
   if (r) {
     wsx_deflate_free(E.deflate);
@@ -336,9 +345,9 @@ int wsx_cmd_echo(int argc, char **argv) {
   }
   if (E.deflate) {
     E.exts[0] = E.deflate;
-    opts.socket.extensions = E.exts;
+    E.sock.extensions = E.exts;
   }
-  opts.socket.ext_size = sizeof(echo_conn);
+  E.sock.ext_size = sizeof(echo_conn);
   /* A peer that vanishes mid-write must cost a connection, not the
    * process. */
   signal(SIGPIPE, SIG_IGN);

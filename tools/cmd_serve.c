@@ -261,14 +261,14 @@ static void conn_error(wsx_socket *s, const wsx_error_event *e, void *ud) {
   log_error(c->id, e->message);
 }
 
-static const wsx_socket_callbacks chat_cbs = {
+static const wsx_socket_callbacks chat_cbs = {.struct_size = sizeof(wsx_socket_callbacks),
     .open = chat_open,
     .message = chat_message,
     .error = conn_error,
     .close = chat_close,
 };
 
-static const wsx_socket_callbacks echo_cbs = {
+static const wsx_socket_callbacks echo_cbs = {.struct_size = sizeof(wsx_socket_callbacks),
     .open = echo_open,
     .message = echo_message,
     .error = conn_error,
@@ -331,12 +331,11 @@ static void clock_close(wsx_eventsource *es, void *ud) {
 
 /* Answers `req` (an EventSource request for /clock) with a stream. */
 static void start_clock(wsx_request *req, wsx_http_res *res, const char *addr) {
-  static const wsx_eventsource_callbacks cbs = {.close = clock_close};
+  static const wsx_eventsource_callbacks cbs = {.struct_size = sizeof(wsx_eventsource_callbacks), .close = clock_close};
   static const wsx_header extra[] = {
       {"X-Content-Type-Options", 22, "nosniff", 7},
   };
-  wsx_eventsource_options opts;
-  memset(&opts, 0, sizeof opts);
+  wsx_eventsource_options opts = WSX_EVENTSOURCE_OPTIONS_INIT;
   opts.retry = 2; /* a restarted server is found again quickly */
   opts.ping = 0;  /* one event a second keeps proxies awake anyway */
   opts.headers = extra;
@@ -593,18 +592,22 @@ static int parse_args(int argc, char **argv, const char **host, int *port) {
 
 static int start(const char *host, int port) {
   static const wsx_server_callbacks server_cbs = {
+      .struct_size = sizeof(wsx_server_callbacks),
       .request = on_request,
       .http_request = on_http,
       .error = on_server_error,
       .closed = on_server_closed,
   };
-  wsx_server_options opts;
-  memset(&opts, 0, sizeof opts);
-  opts.socket.driver.max_length = MAX_MESSAGE;
-  opts.socket.max_buffered = MAX_BUFFERED;
-  opts.socket.ext_size = sizeof(serve_conn);
+  wsx_server_options opts = WSX_SERVER_OPTIONS_INIT;
+  wsx_socket_options sock = WSX_SOCKET_OPTIONS_INIT;
+  wsx_driver_options driver = WSX_DRIVER_OPTIONS_INIT;
+  driver.max_length = MAX_MESSAGE;
+  sock.driver = &driver;
+  sock.max_buffered = MAX_BUFFERED;
+  sock.ext_size = sizeof(serve_conn);
   /* Browsers that sleep or lose the network are noticed and dropped. */
-  opts.socket.keepalive = 1;
+  sock.keepalive = 1;
+  opts.socket = &sock;
   opts.max_http_body = 1024;
   int err = 0;
   S.router = wsx_router_new(NULL);

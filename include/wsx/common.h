@@ -5,6 +5,26 @@
  * value types (byte spans, header spans, iovecs) shared by every layer.
  *
  * Nothing here includes libuv or OpenSSL.
+ *
+ * ABI policy (0.x; docs/design-notes.md "ABI policy"):
+ *  - Every public options or callbacks struct starts with `size_t
+ *    struct_size`, set by its WSX_..._INIT macro (e.g. `wsx_socket_options o
+ *    = WSX_SOCKET_OPTIONS_INIT;`, or `o = (wsx_socket_options)
+ *    WSX_SOCKET_OPTIONS_INIT;` to reset one). Every function that takes one
+ *    checks it: 0, a size larger than this library's struct, or a size that
+ *    is not a multiple of the struct's alignment is refused with
+ *    WSX_E_STRUCT_SIZE (no object is created, no callback fires). A smaller
+ *    size (the struct of an older wsx header) is accepted: only its members
+ *    are read, the members it lacks take their defaults.
+ *  - New members are only appended. A struct never contains another
+ *    versioned struct by value, only by pointer (each with its own size).
+ *  - Frozen value types have no struct_size and never change: wsx_allocator,
+ *    wsx_iovec, wsx_header, wsx_extension, wsx_tls_sni_entry, the HTTP
+ *    parse results (wsx_http.h) and the event structs the library fills and
+ *    hands to callbacks (read-only for the application).
+ *  - While the version is 0.x, each minor release may break the ABI and
+ *    gets a new SONAME (libwsx.so.0.1 for 0.1.x); patch releases keep it,
+ *    checked by abidiff against abi/libwsx.abi in `make test`.
  */
 #ifndef WSX_COMMON_H
 #define WSX_COMMON_H
@@ -29,12 +49,25 @@ extern "C" {
   ((WSX_VERSION_MAJOR << 16) | (WSX_VERSION_MINOR << 8) | WSX_VERSION_PATCH)
 #define WSX_VERSION_STR "0.1.0"
 
+/* Non-zero if the headers a program was compiled with and the library it
+ * runs with are ABI-compatible (same 0.x minor; from 1.0, same major), e.g.
+ * `if (!WSX_VERSION_CHECK()) abort();` at start-up. */
+#define WSX_VERSION_CHECK() (wsx_abi_compatible(WSX_VERSION_NUM) != 0)
+
 /*
  * Returns the version of the library that is linked, as a string such as
  * "0.1.0". If `least` is non-zero and the linked library is older than
  * `least` (a WSX_VERSION_NUM-style number), returns NULL instead.
  */
 WSX_EXTERN const char *wsx_version(int least);
+
+/* The linked library's WSX_VERSION_NUM. */
+WSX_EXTERN int wsx_version_num(void);
+
+/* Non-zero if a program built against headers of version `header_version`
+ * (its WSX_VERSION_NUM) may use the linked library: same major and, while
+ * the major is 0, same minor, and the library is not older. */
+WSX_EXTERN int wsx_abi_compatible(int header_version);
 
 /*
  * Error codes. Every function that can fail returns one of these (negative).
@@ -74,6 +107,10 @@ enum wsx_error {
   WSX_E_TLS = -1014,       /* TLS error (detail says which) */
   WSX_E_DNS = -1015,       /* name resolution failed */
   WSX_E_PROXY = -1016,     /* proxy refused or failed */
+  /* An options/callbacks struct's struct_size is 0 (not set with its
+   * WSX_..._INIT macro), larger than this library's struct (a program
+   * built against a newer wsx) or not a multiple of its alignment. */
+  WSX_E_STRUCT_SIZE = -1017,
   /* Fatal: the object is dead after these. */
   WSX_E_FATAL = -1050,
   WSX_E_PROTOCOL = -1050, /* peer broke RFC 6455 (close 1002) */

@@ -109,10 +109,12 @@ enum wsx_ready_state {
 #define WSX_DEFAULT_FRAGMENTATION_THRESHOLD 16384u
 
 /*
- * Options. A zeroed struct selects every default. The struct is copied at
- * creation; string pointers in it are copied too.
+ * Options. WSX_DRIVER_OPTIONS_INIT (or NULL) selects every default. The struct
+ * is copied at creation; string pointers in it are copied too.
  */
 typedef struct wsx_driver_options {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Largest incoming message (after decompression), in bytes.
    * 0 = WSX_DEFAULT_MAX_LENGTH (2^26-1, as faye-websocket). Exceeding it:
    * close 1009 + error WSX_E_MESSAGE_TOO_BIG. Checked on the frame header,
@@ -166,6 +168,8 @@ typedef struct wsx_driver_options {
   int (*random)(void *buf, size_t len, void *ud);
   void *random_ud; /* passed to `random` */
 } wsx_driver_options;
+#define WSX_DRIVER_OPTIONS_INIT                                                \
+  { .struct_size = sizeof(wsx_driver_options) }
 
 /* An assembled message (or, in frame mode, one data frame). */
 typedef struct wsx_message {
@@ -196,6 +200,8 @@ typedef struct wsx_error_event {
  * `user_data` given at creation is passed to each.
  */
 typedef struct wsx_driver_callbacks {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Bytes to send, in order. Return 0, or non-zero to make the driver
    * fail: the call that wrote returns WSX_E_IO, `error` (WSX_E_IO) then
    * `close` (1006, not clean) fire, the driver is CLOSED and later sends
@@ -224,6 +230,8 @@ typedef struct wsx_driver_callbacks {
   const char *(*select_protocol)(wsx_driver *d, const char *const *offered,
                                  size_t n, void *ud);
 } wsx_driver_callbacks;
+#define WSX_DRIVER_CALLBACKS_INIT                                              \
+  { .struct_size = sizeof(wsx_driver_callbacks) }
 
 /* Callback for wsx_driver_ping(): fires once when the matching pong
  * arrives. */
@@ -236,8 +244,10 @@ typedef void (*wsx_ping_cb)(wsx_driver *d, void *arg);
 
 /*
  * Constructors. `opts` and `cbs` may be NULL (defaults / no callbacks) and
- * are copied. Return NULL only when allocation fails (or, for the client,
- * when the URL is invalid: then *err, if non-NULL, is set).
+ * are copied. Return NULL only when allocation fails or a struct_size of
+ * `opts` / `cbs` is 0 or unknown (WSX_E_STRUCT_SIZE, see common.h); the
+ * client also for an invalid URL. The client sets *err (if non-NULL) to
+ * WSX_E_URL, WSX_E_STRUCT_SIZE or WSX_E_NOMEM.
  */
 WSX_EXTERN wsx_driver *wsx_driver_new_server(const wsx_driver_options *opts,
                                              const wsx_driver_callbacks *cbs,
@@ -290,7 +300,9 @@ WSX_EXTERN int wsx_driver_set_cookie(wsx_driver *d,
 /*
  * Registers an extension (see wsx/extension.h) before start(). The extension
  * object stays owned by the caller and must outlive the driver.
- * Returns WSX_OK, WSX_E_STATE, WSX_E_NOMEM.
+ * Returns WSX_OK, WSX_E_INVALID, WSX_E_STATE, WSX_E_NOMEM, or
+ * WSX_E_STRUCT_SIZE (ext->type->struct_size 0 or unknown; the type is kept
+ * by pointer, so members past an older struct_size are never read).
  */
 WSX_EXTERN int wsx_driver_add_extension(wsx_driver *d, wsx_extension *ext);
 

@@ -30,6 +30,8 @@ extern "C" {
 typedef struct wsx_eventsource wsx_eventsource;
 
 typedef struct wsx_eventsource_callbacks {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* buffered_amount fell to or below the high-water mark after a send
    * returned 1. */
   void (*drain)(wsx_eventsource *es, void *user_data);
@@ -38,9 +40,14 @@ typedef struct wsx_eventsource_callbacks {
    * The object is freed when this returns. */
   void (*close)(wsx_eventsource *es, void *user_data);
 } wsx_eventsource_callbacks;
+#define WSX_EVENTSOURCE_CALLBACKS_INIT                                         \
+  { .struct_size = sizeof(wsx_eventsource_callbacks) }
 
-/* A zeroed struct selects every default. Copied by the constructors. */
+/* WSX_EVENTSOURCE_OPTIONS_INIT (or NULL) selects every default. Copied by
+ * the constructors. */
 typedef struct wsx_eventsource_options {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Reconnection delay suggested to the client, in SECONDS (faye-websocket
    * `retry`), written once at the start of the stream as `retry: <ms>`.
    * 0 = do not send one (clients default to about 3 s). */
@@ -65,6 +72,8 @@ typedef struct wsx_eventsource_options {
   /* NULL = libc. Used for the object and its buffers. */
   const wsx_allocator *allocator;
 } wsx_eventsource_options;
+#define WSX_EVENTSOURCE_OPTIONS_INIT                                           \
+  { .struct_size = sizeof(wsx_eventsource_options) }
 
 /* Non-zero if `req` is an EventSource request: GET whose Accept header
  * lists text/event-stream. */
@@ -80,7 +89,8 @@ WSX_EXTERN int wsx_eventsource_is_eventsource_http(const wsx_http_request *req);
  * line if set. The EventSource takes over `res` (its callbacks are
  * replaced); `req` and `res` must not be used afterwards. url and
  * last_event_id are copied from the request.
- * Returns the EventSource, or NULL with *err set: WSX_E_INVALID (not an
+ * Returns the EventSource, or NULL with *err set: WSX_E_STRUCT_SIZE (opts
+ * or cbs, see common.h), WSX_E_INVALID (not an
  * EventSource request, or a bad option), WSX_E_STATE (response already
  * started), WSX_E_HEADER_VALUE, WSX_E_NOMEM, WSX_E_CLOSED.
  */
@@ -173,6 +183,8 @@ typedef struct wsx_eventsource_error {
 } wsx_eventsource_error;
 
 typedef struct wsx_eventsource_client_callbacks {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* A 200 text/event-stream response arrived (also after each reconnect). */
   void (*open)(wsx_eventsource_client *c, void *user_data);
   void (*message)(wsx_eventsource_client *c, const wsx_eventsource_event *e,
@@ -183,8 +195,12 @@ typedef struct wsx_eventsource_client_callbacks {
    * reconnect. The client is freed when this returns. */
   void (*close)(wsx_eventsource_client *c, void *user_data);
 } wsx_eventsource_client_callbacks;
+#define WSX_EVENTSOURCE_CLIENT_CALLBACKS_INIT                                  \
+  { .struct_size = sizeof(wsx_eventsource_client_callbacks) }
 
 typedef struct wsx_eventsource_client_options {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Extra request headers (copied; CR/LF: WSX_E_HEADER_VALUE). */
   const wsx_header *headers;
   size_t num_headers;
@@ -205,6 +221,8 @@ typedef struct wsx_eventsource_client_options {
    * name against the system trust store. Ignored for http:// URLs. */
   const wsx_tls_client_options *tls;
 } wsx_eventsource_client_options;
+#define WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT                                    \
+  { .struct_size = sizeof(wsx_eventsource_client_options) }
 
 /*
  * Connects to an http:// or https:// URL (copied): GET with Accept:
@@ -223,7 +241,9 @@ typedef struct wsx_eventsource_client_options {
  * connection for good (error WSX_E_TLS, will_reconnect 0, message e.g.
  * "certificate verify failed: hostname mismatch"); other TLS errors are
  * network errors (WSX_E_TLS, reconnect).
- * Returns NULL with *err set: WSX_E_URL, WSX_E_TLS (a CA, client
+ * Returns NULL with *err set: WSX_E_STRUCT_SIZE (opts, cbs or opts->tls
+ * and its certificate: 0 or unknown, see common.h), WSX_E_URL, WSX_E_TLS
+ * (a CA, client
  * certificate or key in opts->tls could not be loaded; see
  * wsx_tls_last_error()), WSX_E_INVALID, WSX_E_HEADER_VALUE, WSX_E_NOMEM, or
  * a libuv error; no callback fires then.

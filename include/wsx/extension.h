@@ -105,6 +105,8 @@ WSX_EXTERN int wsx_ext_strbuf_append(wsx_ext_strbuf *b, const char *s,
 #define WSX_EXT_UNCOMPRESSED 4u
 
 typedef struct wsx_extension_type {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   const char *name; /* registered name, e.g. "permessage-deflate" */
   /* RSV bits this extension may use (WSX_RSV1 ...). */
   uint8_t rsv_bits;
@@ -141,6 +143,8 @@ typedef struct wsx_extension_type {
   /* Frees the session (connection closed). */
   void (*session_free)(void *session);
 } wsx_extension_type;
+#define WSX_EXTENSION_TYPE_INIT                                                \
+  { .struct_size = sizeof(wsx_extension_type) }
 
 /* Also declared in wsx/driver.h; C11 allows the repeated typedef, and this
  * header must compile on its own. */
@@ -153,6 +157,8 @@ struct wsx_extension {
 /* ---- permessage-deflate ------------------------------------------------ */
 
 typedef struct wsx_deflate_options {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* zlib compression level 1-9; 0 = zlib's default (6). */
   int level;
   int mem_level; /* 1-9; 0 = 8 */
@@ -183,10 +189,13 @@ typedef struct wsx_deflate_options {
    * the driver the connection belongs to). Copied. */
   const wsx_allocator *allocator;
 } wsx_deflate_options;
+#define WSX_DEFLATE_OPTIONS_INIT                                               \
+  { .struct_size = sizeof(wsx_deflate_options) }
 
 /* Creates a permessage-deflate extension object (opts copied; NULL =
- * defaults). Returns NULL if the allocator fails or an option is out of
- * range. Free with wsx_deflate_free() after the drivers using it. */
+ * defaults). Returns NULL if the allocator fails, an option is out of
+ * range or opts->struct_size is 0 or unknown (see common.h). Free with
+ * wsx_deflate_free() after the drivers using it. */
 WSX_EXTERN wsx_extension *wsx_deflate_new(const wsx_deflate_options *opts);
 WSX_EXTERN void wsx_deflate_free(wsx_extension *ext);
 

@@ -45,8 +45,10 @@ extern "C" {
 
 typedef struct wsx_proxy wsx_proxy;
 
-/* Options. A zeroed struct (or NULL) selects every default; copied. */
+/* Options. WSX_PROXY_OPTIONS_INIT (or NULL) selects every default; copied. */
 typedef struct wsx_proxy_options {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Response head limits: 0 = WSX_HTTP_DEFAULT_MAX_HEAD (16 KiB) and
    * WSX_HTTP_DEFAULT_MAX_HEADERS (64). A longer head fails with
    * WSX_E_HEAD_TOO_BIG. */
@@ -55,6 +57,8 @@ typedef struct wsx_proxy_options {
   /* Allocator (NULL = libc; wsx_driver_proxy: the driver's allocator). */
   const wsx_allocator *allocator;
 } wsx_proxy_options;
+#define WSX_PROXY_OPTIONS_INIT                                                 \
+  { .struct_size = sizeof(wsx_proxy_options) }
 
 /* Proxy handshake states (wsx_proxy_state()). */
 enum wsx_proxy_state {
@@ -66,6 +70,8 @@ enum wsx_proxy_state {
 
 /* Callbacks; every member may be NULL (write is required by start()). */
 typedef struct wsx_proxy_callbacks {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Bytes to send to the proxy, in order. Pointers are valid only during
    * the call. Return 0, or a negative value to make start() fail with
    * WSX_E_IO. */
@@ -77,6 +83,8 @@ typedef struct wsx_proxy_callbacks {
    * Required"), borrowed for the call; e->close_code is 0. */
   void (*error)(wsx_proxy *p, const wsx_error_event *e, void *ud);
 } wsx_proxy_callbacks;
+#define WSX_PROXY_CALLBACKS_INIT                                               \
+  { .struct_size = sizeof(wsx_proxy_callbacks) }
 
 /*
  * Creates a CONNECT handshake through the proxy at `proxy_url`
@@ -84,7 +92,8 @@ typedef struct wsx_proxy_callbacks {
  * 80 / 443) to origin_host:origin_port. `origin_host` is a host name, an
  * IPv4 literal or an IPv6 literal with or without brackets. Strings are
  * copied; `opts` and `cbs` may be NULL and are copied.
- * Returns NULL with *err (if non-NULL) set to WSX_E_INVALID (NULL or empty
+ * Returns NULL with *err (if non-NULL) set to WSX_E_STRUCT_SIZE (opts or
+ * cbs, see common.h), WSX_E_INVALID (NULL or empty
  * arguments, port 0, a host with characters that cannot appear in a
  * request line), WSX_E_URL (unparsable proxy URL, not http/https, a user
  * name containing ':' after decoding), or WSX_E_NOMEM.

@@ -42,6 +42,8 @@ extern "C" {
  * not be encrypted.
  */
 typedef struct wsx_tls_cert {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   const char *cert_file;
   const char *key_file;
   const char *cert_pem; /* PEM text, cert_pem_len bytes (0: strlen) */
@@ -49,13 +51,15 @@ typedef struct wsx_tls_cert {
   const char *key_pem;
   size_t key_pem_len;
 } wsx_tls_cert;
+#define WSX_TLS_CERT_INIT                                                      \
+  { .struct_size = sizeof(wsx_tls_cert) }
 
 /* One SNI entry: connections whose server_name matches `name` get `cert`.
  * `name` matches case-insensitively; "*.example.com" matches exactly one
  * label in front of example.com. */
 typedef struct wsx_tls_sni_entry {
   const char *name;
-  wsx_tls_cert cert;
+  const wsx_tls_cert *cert;
 } wsx_tls_sni_entry;
 
 /* Client certificate policy of a server. */
@@ -78,9 +82,11 @@ enum wsx_tls_client_auth {
  * the TLS handshake too.
  */
 typedef struct wsx_tls_server_options {
-  /* Default certificate. May be left empty when `sni` has entries (the
-   * first entry is then the default). */
-  wsx_tls_cert cert;
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
+  /* Default certificate (read by wsx_server_new, not kept). May be NULL
+   * when `sni` has entries (the first entry is then the default). */
+  const wsx_tls_cert *cert;
   /* SNI table: `num_sni` entries (copied/loaded at creation). */
   const wsx_tls_sni_entry *sni;
   size_t num_sni;
@@ -97,14 +103,19 @@ typedef struct wsx_tls_server_options {
   const char *ca_file;
   const char *ca_dir;
 } wsx_tls_server_options;
+#define WSX_TLS_SERVER_OPTIONS_INIT                                            \
+  { .struct_size = sizeof(wsx_tls_server_options) }
 
 /*
  * wsx_socket_options.tls for wss:// clients (ignored for ws:// URLs and for
- * server sockets). NULL, or a zeroed struct, selects the secure default:
+ * server sockets). NULL, or WSX_TLS_CLIENT_OPTIONS_INIT, selects the secure
+ * default:
  * the peer's certificate must chain to the system trust store and name the
  * URL's host (DNS name, or IP address for IP literals).
  */
 typedef struct wsx_tls_client_options {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Trust anchors replacing the system store when either is set. */
   const char *ca_file;
   const char *ca_dir;
@@ -112,8 +123,8 @@ typedef struct wsx_tls_client_options {
    * the system store). ca_pem_len 0: strlen. */
   const char *ca_pem;
   size_t ca_pem_len;
-  /* Client certificate and key (empty: none). */
-  wsx_tls_cert cert;
+  /* Client certificate and key (NULL: none; read during the call). */
+  const wsx_tls_cert *cert;
   /* Name sent as SNI AND verified against the certificate, instead of the
    * URL's host (NULL = the URL's host). */
   const char *server_name;
@@ -122,6 +133,8 @@ typedef struct wsx_tls_client_options {
    * change the traffic. For tests against self-signed servers only. */
   int insecure_skip_verify;
 } wsx_tls_client_options;
+#define WSX_TLS_CLIENT_OPTIONS_INIT                                            \
+  { .struct_size = sizeof(wsx_tls_client_options) }
 
 /*
  * Why the last TLS configuration on this thread failed: wsx_server_new,

@@ -117,6 +117,8 @@ typedef struct wsx_connect_failure {
 typedef void (*wsx_socket_ping_cb)(wsx_socket *s, void *arg);
 
 typedef struct wsx_socket_callbacks {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* The handshake completed; messages may flow. (Server side: fires
    * before wsx_request_accept() returns.) */
   void (*open)(wsx_socket *s, void *user_data);
@@ -140,6 +142,8 @@ typedef struct wsx_socket_callbacks {
   void (*connect_failed)(wsx_socket *s, const wsx_connect_failure *f,
                          void *user_data);
 } wsx_socket_callbacks;
+#define WSX_SOCKET_CALLBACKS_INIT                                              \
+  { .struct_size = sizeof(wsx_socket_callbacks) }
 
 /*
  * Client: an HTTP CONNECT proxy (faye-websocket's `proxy` option). The
@@ -162,6 +166,8 @@ typedef struct wsx_socket_callbacks {
  */
 #define WSX_HAVE_SOCKET_PROXY 1
 typedef struct wsx_socket_proxy {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* "http://[user[:password]@]host[:port]" (port 80 by default) or
    * "https://..." (TLS to the proxy, port 443 by default). The userinfo,
    * percent-decoded, is sent as Proxy-Authorization: Basic (inside TLS for
@@ -188,18 +194,24 @@ typedef struct wsx_socket_proxy {
    * http:// proxy. */
   const wsx_tls_client_options *tls;
 } wsx_socket_proxy;
+#define WSX_SOCKET_PROXY_INIT                                                  \
+  { .struct_size = sizeof(wsx_socket_proxy) }
 
 /*
- * Socket options (server-accepted, adopted and client sockets). A zeroed
- * struct selects every default. The struct and every string/array in it are
- * copied by the function that receives it (extensions excepted, see below).
+ * Socket options (server-accepted, adopted and client sockets).
+ * WSX_SOCKET_OPTIONS_INIT (or NULL) selects every default. The struct and
+ * every string/array/struct it points to are copied by the function that
+ * receives it (extensions excepted, see below).
  */
 typedef struct wsx_socket_options {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* Protocol options: max_length (2^26-1), max_frame_size, max_fragments,
    * head limits, frame_events, fragment_outgoing_messages,
    * fragmentation_threshold, protocols, origin (client), allow_drafts
-   * (server), allocator (used for everything the socket allocates). */
-  wsx_driver_options driver;
+   * (server), allocator (used for everything the socket allocates).
+   * NULL = every default; copied, need not outlive the call. */
+  const wsx_driver_options *driver;
   /* NULL-terminated list of extensions (wsx/extension.h) to register on
    * every driver; owned by the caller, must outlive every socket. */
   wsx_extension *const *extensions;
@@ -245,6 +257,8 @@ typedef struct wsx_socket_options {
    * Ignored for adopted sockets and a server's sockets. */
   const wsx_socket_proxy *proxy;
 } wsx_socket_options;
+#define WSX_SOCKET_OPTIONS_INIT                                                \
+  { .struct_size = sizeof(wsx_socket_options) }
 
 /*
  * Client: connects to a ws:// or wss:// URL (host name, IPv4, [IPv6]
@@ -254,6 +268,8 @@ typedef struct wsx_socket_options {
  * in order until one connects. `opts`, `cbs` may be NULL.
  * Returns the socket (CONNECTING); `open` or `connect_failed` follows, then
  * eventually `close`. Returns NULL with *err (if err != NULL) set to
+ * WSX_E_STRUCT_SIZE (opts, opts->driver, opts->proxy, the TLS options or
+ * their certificates, or cbs: 0 or unknown struct_size, see common.h),
  * WSX_E_URL (bad URL or proxy URL), WSX_E_INVALID (proxy without origin
  * nor use_env), WSX_E_TLS (a CA, client certificate or key in opts->tls or
  * opts->proxy->tls could not be loaded),
@@ -282,7 +298,7 @@ WSX_EXTERN wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
  * wsx takes over the stream: it sets stream->data, reads and writes it, and
  * uv_close()s it. The stream's MEMORY stays the caller's: free it in or after
  * the socket's `close` callback, not before.
- * Returns the socket, or NULL with *err set: WSX_E_INVALID,
+ * Returns the socket, or NULL with *err set: WSX_E_STRUCT_SIZE, WSX_E_INVALID,
  * WSX_E_UNSUPPORTED, WSX_E_NOMEM, WSX_E_HEADER_VALUE, or a libuv error.
  */
 WSX_EXTERN wsx_socket *wsx_socket_adopt(uv_loop_t *loop, uv_stream_t *stream,
@@ -371,7 +387,8 @@ WSX_EXTERN int wsx_socket_remote_address(const wsx_socket *s, char *buf,
 WSX_EXTERN void *wsx_socket_user_data(const wsx_socket *s);
 WSX_EXTERN void wsx_socket_set_user_data(wsx_socket *s, void *user_data);
 /* Replaces the callbacks (copied; NULL = none); takes effect for the next
- * event. Returns WSX_OK or WSX_E_NOMEM (the old callbacks stay). Tables
+ * event. Returns WSX_OK, WSX_E_STRUCT_SIZE or WSX_E_NOMEM (the old
+ * callbacks stay). Tables
  * with equal contents are stored once per loop, so this costs no memory per
  * socket. */
 WSX_EXTERN int wsx_socket_set_callbacks(wsx_socket *s,
@@ -391,6 +408,8 @@ WSX_EXTERN wsx_server *wsx_socket_server(const wsx_socket *s);
 /* Server                                                                    */
 
 typedef struct wsx_server_callbacks {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* A WebSocket upgrade request: call wsx_request_accept() or
    * wsx_request_reject(), now or later (before handshake_timeout). Not
    * called with auto_accept. NULL (and no auto_accept): every upgrade is
@@ -414,13 +433,18 @@ typedef struct wsx_server_callbacks {
    * server's memory is released when this returns. */
   void (*closed)(wsx_server *srv, void *user_data);
   /* Callbacks (and user_data = the server's user_data) of auto-accepted
-   * sockets. */
-  wsx_socket_callbacks socket;
+   * sockets. NULL = none; copied by wsx_server_new. */
+  const wsx_socket_callbacks *socket;
 } wsx_server_callbacks;
+#define WSX_SERVER_CALLBACKS_INIT                                              \
+  { .struct_size = sizeof(wsx_server_callbacks) }
 
 typedef struct wsx_server_options {
-  /* Options of every socket the server accepts. */
-  wsx_socket_options socket;
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
+  /* Options of every socket the server accepts (NULL = defaults); copied
+   * by wsx_server_new. */
+  const wsx_socket_options *socket;
   /* A client must deliver its whole request head, and the application
    * resolve the request, within this many ms (0 = 10000), else it is
    * dropped. */
@@ -448,10 +472,14 @@ typedef struct wsx_server_options {
    * TLS handshake. */
   const wsx_tls_server_options *tls;
 } wsx_server_options;
+#define WSX_SERVER_OPTIONS_INIT                                                \
+  { .struct_size = sizeof(wsx_server_options) }
 
 /*
  * Creates a server on `loop`. `opts`, `cbs` may be NULL; both are copied.
- * Returns NULL with *err (if non-NULL) set to WSX_E_NOMEM, WSX_E_INVALID
+ * Returns NULL with *err (if non-NULL) set to WSX_E_STRUCT_SIZE (opts, cbs,
+ * opts->socket, its driver, cbs->socket, opts->tls or a certificate: 0 or
+ * unknown struct_size, see common.h), WSX_E_NOMEM, WSX_E_INVALID
  * (also: TLS options without a certificate, client_auth without a CA),
  * WSX_E_TLS (a certificate, key or CA could not be loaded, or the key does
  * not match; wsx_tls_last_error() says which and why),
@@ -544,7 +572,8 @@ WSX_EXTERN wsx_server *wsx_request_server(const wsx_request *req);
  * Sec-WebSocket-Origin: `origin` (NULL = none; ignored for 13). The server's
  * socket options apply. `cbs` (copied) and `user_data` are the socket's;
  * `open` fires before this returns. `req` is invalid afterwards, whatever
- * the result. Returns the socket, or NULL with *err set: WSX_E_INVALID
+ * the result. Returns the socket, or NULL with *err set: WSX_E_STRUCT_SIZE
+ * (cbs; the request is then rejected with 500), WSX_E_INVALID
  * (protocol not offered, or not an upgrade), WSX_E_HANDSHAKE (the driver
  * refused the request: it was answered with 400 and closed), WSX_E_NOMEM.
  */
@@ -575,12 +604,16 @@ WSX_EXTERN int wsx_request_reject(wsx_request *req, int status,
  * event streams.
  */
 typedef struct wsx_http_res_callbacks {
+  /* sizeof the struct; set by the _INIT macro below (common.h). */
+  size_t struct_size;
   /* buffered amount fell to or below the high-water mark. */
   void (*drain)(wsx_http_res *res, void *user_data);
   /* The connection closed (after end, or the client went away). `res` and
    * its request are freed when this returns. */
   void (*close)(wsx_http_res *res, void *user_data);
 } wsx_http_res_callbacks;
+#define WSX_HTTP_RES_CALLBACKS_INIT                                            \
+  { .struct_size = sizeof(wsx_http_res_callbacks) }
 
 /* Status (default 200) and reason (NULL = standard phrase), before the
  * head is sent. Returns WSX_OK, WSX_E_STATE, WSX_E_INVALID,
@@ -611,9 +644,11 @@ WSX_EXTERN int wsx_http_res_destroy(wsx_http_res *res);
  * back to the server's): writes return 1 and `drain` is owed above it. */
 WSX_EXTERN void wsx_http_res_set_high_water_mark(wsx_http_res *res, size_t hwm);
 WSX_EXTERN size_t wsx_http_res_buffered_amount(const wsx_http_res *res);
-WSX_EXTERN void wsx_http_res_set_callbacks(wsx_http_res *res,
-                                           const wsx_http_res_callbacks *cbs,
-                                           void *user_data);
+/* Sets the response's callbacks (copied; NULL = none) and user data.
+ * Returns WSX_OK, or WSX_E_STRUCT_SIZE (nothing changed). */
+WSX_EXTERN int wsx_http_res_set_callbacks(wsx_http_res *res,
+                                          const wsx_http_res_callbacks *cbs,
+                                          void *user_data);
 WSX_EXTERN wsx_request *wsx_http_res_request(const wsx_http_res *res);
 
 /* Like wsx_strerror, but also names libuv errors. Never NULL. */

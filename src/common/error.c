@@ -37,6 +37,9 @@ const char *wsx_strerror(int err) {
     return "name resolution failed";
   case WSX_E_PROXY:
     return "proxy error";
+  case WSX_E_STRUCT_SIZE:
+    return "struct_size of an options or callbacks struct is 0 or unknown "
+           "(use its WSX_..._INIT macro)";
   case WSX_E_PROTOCOL:
     return "protocol error";
   case WSX_E_UTF8:
@@ -69,4 +72,16 @@ const char *wsx_version(int least) {
   if (least != 0 && WSX_VERSION_NUM < least)
     return NULL;
   return WSX_VERSION_STR;
+}
+
+int wsx_version_num(void) { return WSX_VERSION_NUM; }
+
+int wsx_abi_compatible(int header_version) {
+  int major = (header_version >> 16) & 0xff;
+  int minor = (header_version >> 8) & 0xff;
+  if (header_version < 0 || major != WSX_VERSION_MAJOR)
+    return 0;
+  if (major == 0 && minor != WSX_VERSION_MINOR)
+    return 0;
+  return header_version <= WSX_VERSION_NUM;
 }

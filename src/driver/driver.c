@@ -10,23 +10,25 @@
 
 static const char *const empty = "";
 
-static wsx_driver *driver_alloc(const wsx_driver_options *o,
+static wsx_driver *driver_alloc(const wsx_driver_options *opts,
                                 const wsx_driver_callbacks *cbs, void *ud) {
+  /* Both structs are read through this library's layout: an older, smaller
+   * one leaves its missing members zero (their defaults). */
+  wsx_driver_options oc;
+  wsx_driver_callbacks cc;
+  if (WSX__STRUCT_IN(wsx_driver_options, &oc, opts) != WSX_OK ||
+      WSX__STRUCT_IN(wsx_driver_callbacks, &cc, cbs) != WSX_OK)
+    return NULL;
+  const wsx_driver_options *o = &oc;
   wsx_allocator a;
-  wsx__alloc_init(&a, o ? o->allocator : NULL);
+  wsx__alloc_init(&a, o->allocator);
   wsx_driver *d = wsx__malloc(&a, sizeof *d);
   if (!d)
     return NULL;
   memset(d, 0, sizeof *d);
   d->alloc = a;
-  if (cbs)
-    d->cb = *cbs;
+  d->cb = cc;
   d->ud = ud;
-  wsx_driver_options z;
-  if (!o) {
-    memset(&z, 0, sizeof z);
-    o = &z;
-  }
   d->max_length = o->max_length ? o->max_length : WSX_DEFAULT_MAX_LENGTH;
   d->max_frame_size = o->max_frame_size ? o->max_frame_size : d->max_length;
   d->max_fragments =
@@ -176,6 +178,10 @@ int wsx_driver_set_header(wsx_driver *d, const char *name, const char *value) {
 int wsx_driver_add_extension(wsx_driver *d, wsx_extension *ext) {
   if (!d || !ext || !ext->type)
     return WSX_E_INVALID;
+  /* The type is kept by pointer, not copied: members past an older
+   * struct_size must be treated as absent when any are added. */
+  if (WSX__STRUCT_OK(wsx_extension_type, ext->type) != WSX_OK)
+    return WSX_E_STRUCT_SIZE;
   if (d->started || !d->hs)
     return WSX_E_STATE;
   wsx_extension **e =

@@ -8,6 +8,7 @@
 #ifndef WSX_SRC_DRIVER_INT_H
 #define WSX_SRC_DRIVER_INT_H
 
+#include "common/abi.h"
 #include "common/alloc.h"
 #include "common/util.h"
 #include "ext/framework.h"

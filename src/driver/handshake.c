@@ -383,10 +383,14 @@ wsx_driver *wsx_driver_new_client(const char *url,
     return NULL;
   }
   wsx_driver_options o;
-  if (opts)
-    o = *opts;
-  else
-    memset(&o, 0, sizeof o);
+  int rc = WSX__STRUCT_IN(wsx_driver_options, &o, opts);
+  if (rc == WSX_OK)
+    rc = WSX__STRUCT_OK(wsx_driver_callbacks, cbs);
+  if (rc != WSX_OK) {
+    if (err)
+      *err = rc;
+    return NULL;
+  }
   o.allow_drafts = 0;
   /* Reuse the server constructor's option handling. */
   wsx_driver *d = wsx_driver_new_server(&o, cbs, user_data);

@@ -136,11 +136,22 @@ static int init(wsx_proxy *p, const char *proxy_url) {
 static wsx_proxy *create(const char *proxy_url, const char *host, size_t hlen,
                          int ipv6, uint16_t port, const wsx_proxy_options *opts,
                          const wsx_allocator *fallback,
-                         const wsx_proxy_callbacks *cbs, void *ud, int *err) {
+                         const wsx_proxy_callbacks *cbs_in, void *ud,
+                         int *err) {
   wsx_allocator a;
   wsx_proxy *p;
-  int rc;
-  wsx__alloc_init(&a, opts && opts->allocator ? opts->allocator : fallback);
+  wsx_proxy_options oc;
+  wsx_proxy_callbacks cbc;
+  int rc = WSX__STRUCT_IN(wsx_proxy_options, &oc, opts);
+  if (rc == WSX_OK)
+    rc = WSX__STRUCT_IN(wsx_proxy_callbacks, &cbc, cbs_in);
+  if (rc != WSX_OK) {
+    if (err)
+      *err = rc;
+    return NULL;
+  }
+  opts = &oc;
+  wsx__alloc_init(&a, opts->allocator ? opts->allocator : fallback);
   if (!(p = wsx__malloc(&a, sizeof(*p)))) {
     if (err)
       *err = WSX_E_NOMEM;
@@ -148,12 +159,11 @@ static wsx_proxy *create(const char *proxy_url, const char *host, size_t hlen,
   }
   memset(p, 0, sizeof(*p));
   p->alloc = a;
-  if (cbs)
-    p->cb = *cbs;
+  p->cb = cbc;
   p->ud = ud;
-  p->max_head = opts && opts->max_head_size ? opts->max_head_size
+  p->max_head = opts->max_head_size ? opts->max_head_size
                                             : WSX_HTTP_DEFAULT_MAX_HEAD;
-  p->max_headers = opts && opts->max_headers ? opts->max_headers
+  p->max_headers = opts->max_headers ? opts->max_headers
                                              : WSX_HTTP_DEFAULT_MAX_HEADERS;
   rc = make_target(p, host, hlen, ipv6, port);
   if (rc == WSX_OK)

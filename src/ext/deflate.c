@@ -16,6 +16,7 @@
  * handed to the sink piece by piece; the sink enforces max_length on the
  * inflated size, so a decompression bomb stops as soon as it is exceeded.
  */
+#include "common/abi.h"
 #include "ext/ext_int.h"
 #include "wsx/driver.h"
 
@@ -574,6 +575,7 @@ static int pmd_process_outgoing(void *session, int opcode, unsigned *rsv,
 /* ---- the extension object ---------------------------------------------- */
 
 const wsx_extension_type wsx__deflate_type = {
+    sizeof(wsx_extension_type),
     PMD_NAME,
     WSX_RSV1,
     pmd_client_offer,
@@ -588,9 +590,8 @@ static int bits_ok(int b) { return b == 0 || (b >= 8 && b <= 15); }
 
 wsx_extension *wsx_deflate_new(const wsx_deflate_options *opts) {
   wsx_deflate_options o;
-  memset(&o, 0, sizeof o);
-  if (opts)
-    o = *opts;
+  if (WSX__STRUCT_IN(wsx_deflate_options, &o, opts) != WSX_OK)
+    return NULL;
   if (o.level < 0 || o.level > 9 || o.mem_level < 0 || o.mem_level > 9 ||
       !bits_ok(o.server_max_window_bits) || !bits_ok(o.client_max_window_bits))
     return NULL;

@@ -201,7 +201,12 @@ const wsx__phase_ops wsx__client_hs_phase = {
 static wsx__cfg *new_cfg(const wsx_socket_options *opts, int *rc) {
   wsx_allocator a;
   wsx__cfg *cfg;
-  wsx__alloc_init(&a, opts ? opts->driver.allocator : NULL);
+  wsx_socket_options oc;
+  wsx_driver_options dc;
+  if ((*rc = WSX__STRUCT_IN(wsx_socket_options, &oc, opts)) != WSX_OK ||
+      (*rc = WSX__STRUCT_IN(wsx_driver_options, &dc, oc.driver)) != WSX_OK)
+    return NULL;
+  wsx__alloc_init(&a, dc.allocator);
   cfg = wsx__malloc(&a, sizeof(*cfg));
   if (!cfg) {
     *rc = WSX_E_NOMEM;
@@ -237,10 +242,12 @@ static void discard_sock(wsx_socket *s) {
 static wsx_socket *new_sock(uv_loop_t *loop, const wsx_socket_options *opts,
                             const wsx_socket_callbacks *cbs, void *ud,
                             int *rc) {
-  wsx__cfg *cfg = new_cfg(opts, rc);
+  wsx__cfg *cfg;
   wsx__loopctx *ctx;
   wsx_socket *s;
-  if (!cfg)
+  if ((*rc = WSX__STRUCT_OK(wsx_socket_callbacks, cbs)) != WSX_OK)
+    return NULL;
+  if (!(cfg = new_cfg(opts, rc)))
     return NULL;
   if (!(ctx = wsx__loopctx_get(loop))) {
     discard_cfg(cfg);
@@ -283,8 +290,11 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
   }
   s->flags |= WSX__F_CLIENT;
 
+  wsx_socket_options oc; /* checked by new_sock: members past an older
+                            struct_size read as zero */
+  (void)WSX__STRUCT_IN(wsx_socket_options, &oc, opts);
   if (u.secure &&
-      (rc = wsx__tls_client_ctx_new(&s->cfg->alloc, opts ? opts->tls : NULL,
+      (rc = wsx__tls_client_ctx_new(&s->cfg->alloc, oc.tls,
                                     &((wsx__cfg *)s->cfg)->tls)) != WSX_OK) {
     discard_sock(s);
     if (err)

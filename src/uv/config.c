@@ -64,30 +64,33 @@ static int copy_headers(wsx__cfg *c, const wsx_header *h, size_t n) {
   return WSX_OK;
 }
 
-int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
-  static const wsx_socket_options zero;
+int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *opts) {
+  wsx_socket_options oc;
+  const wsx_socket_options *o = &oc;
+  wsx_driver_options d;
   int rc;
   memset(c, 0, sizeof(*c));
-  if (!o)
-    o = &zero;
-  wsx__alloc_init(&c->alloc, o->driver.allocator);
+  /* This library's layouts: an older caller's missing members are zero. */
+  if ((rc = WSX__STRUCT_IN(wsx_socket_options, &oc, opts)) != WSX_OK ||
+      (rc = WSX__STRUCT_IN(wsx_driver_options, &d, oc.driver)) != WSX_OK)
+    return rc;
+  wsx__alloc_init(&c->alloc, d.allocator);
   /* `tls` is resolved by the caller (client: wss URLs only; server: its
    * own options), into c->tls. */
   if ((rc = wsx__proxy_cfg_init(c, o)) != WSX_OK)
     return rc;
-  c->dopts = o->driver;
+  c->dopts = d;
   c->dopts.allocator = &c->alloc;
   c->dopts.protocols = NULL;
   c->dopts.origin = NULL;
-  if (o->driver.protocols) {
-    c->protocols = copy_strv(&c->alloc, o->driver.protocols);
+  if (d.protocols) {
+    c->protocols = copy_strv(&c->alloc, d.protocols);
     if (!c->protocols)
       return WSX_E_NOMEM;
     c->dopts.protocols = (const char *const *)c->protocols;
   }
-  if (o->driver.origin) {
-    c->origin =
-        wsx__strndup(&c->alloc, o->driver.origin, strlen(o->driver.origin));
+  if (d.origin) {
+    c->origin = wsx__strndup(&c->alloc, d.origin, strlen(d.origin));
     if (!c->origin)
       return WSX_E_NOMEM;
     c->dopts.origin = c->origin;

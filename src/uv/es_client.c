@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/abi.h"
 #include "common/alloc.h"
 #include "es/es.h"
 #include "uv/dial.h"
@@ -553,21 +554,26 @@ static int build_request(wsx_eventsource_client *c, const wsx_url *u,
   return WSX_OK;
 }
 
-static const wsx_eventsource_client_options no_copts;
-
 wsx_eventsource_client *
 wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
                            const wsx_eventsource_client_options *opts,
                            const wsx_eventsource_client_callbacks *cbs,
                            void *user_data, int *err) {
   static const wsx__es_parser_cbs pcb = {on_event, on_retry_field, NULL};
-  const wsx_eventsource_client_options *o = opts ? opts : &no_copts;
+  wsx_eventsource_client_options oc; /* this library's layout */
+  wsx_eventsource_client_callbacks cc;
+  const wsx_eventsource_client_options *o = &oc;
   wsx_eventsource_client *c;
   wsx_allocator a;
   wsx_url u;
   int e, dummy;
   if (!err)
     err = &dummy;
+  if (WSX__STRUCT_IN(wsx_eventsource_client_options, &oc, opts) != WSX_OK ||
+      WSX__STRUCT_IN(wsx_eventsource_client_callbacks, &cc, cbs) != WSX_OK) {
+    *err = WSX_E_STRUCT_SIZE;
+    return NULL;
+  }
   if (!loop || !url || (o->num_headers && !o->headers) ||
       (o->last_event_id && strpbrk(o->last_event_id, "\r\n"))) {
     *err = WSX_E_INVALID;
@@ -586,8 +592,7 @@ wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
   memset(c, 0, sizeof(*c));
   c->alloc = a;
   c->loop = loop;
-  if (cbs)
-    c->cb = *cbs;
+  c->cb = cc;
   c->ud = user_data;
   c->retry_ms = o->retry_ms ? o->retry_ms : WSX_ES_DEFAULT_RETRY_MS;
   c->connect_timeout =

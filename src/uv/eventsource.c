@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/abi.h"
 #include "common/alloc.h"
 #include "es/es.h"
 #include "uv/writer.h"
@@ -286,8 +287,15 @@ static void on_timer(uv_timer_t *t) {
 
 /* ---- construction ---- */
 
-static int check_opts(const wsx_eventsource_options *o) {
+/* Copies the caller's options into *o (this library's layout) and checks
+ * them and the callbacks' struct_size. */
+static int check_opts(const wsx_eventsource_options *in,
+                      const wsx_eventsource_callbacks *cbs,
+                      wsx_eventsource_options *o) {
   size_t i;
+  if (WSX__STRUCT_IN(wsx_eventsource_options, o, in) != WSX_OK ||
+      WSX__STRUCT_OK(wsx_eventsource_callbacks, cbs) != WSX_OK)
+    return WSX_E_STRUCT_SIZE;
   if (!(o->retry >= 0 && o->retry <= 4294967.0) ||
       !(o->ping >= 0 && o->ping <= 4294967.0) ||
       (o->num_headers && !o->headers))
@@ -318,8 +326,7 @@ static wsx_eventsource *es_alloc(uv_loop_t *loop,
   memset(es, 0, sizeof(*es));
   es->alloc = a;
   es->loop = loop;
-  if (cbs)
-    es->cb = *cbs;
+  (void)WSX__STRUCT_IN(wsx_eventsource_callbacks, &es->cb, cbs); /* checked */
   es->ud = ud;
   es->ping_ms = (uint64_t)floor(o->ping * 1000.0);
   if (o->ping > 0 && !es->ping_ms)
@@ -366,14 +373,14 @@ static void start_timer(wsx_eventsource *es) {
     uv_timer_start(&es->timer, on_timer, es->ping_ms, es->ping_ms);
 }
 
-static const wsx_eventsource_options no_opts;
-
 wsx_eventsource *wsx_eventsource_new(wsx_request *req, wsx_http_res *res,
                                      const wsx_eventsource_options *opts,
                                      const wsx_eventsource_callbacks *cbs,
                                      void *user_data, int *err) {
-  static const wsx_http_res_callbacks rcb = {on_res_drain, on_res_close};
-  const wsx_eventsource_options *o = opts ? opts : &no_opts;
+  static const wsx_http_res_callbacks rcb = {
+      sizeof(wsx_http_res_callbacks), on_res_drain, on_res_close};
+  wsx_eventsource_options oc;
+  const wsx_eventsource_options *o = &oc;
   wsx_eventsource *es;
   const char *lei, *query;
   int e, dummy;
@@ -384,7 +391,7 @@ wsx_eventsource *wsx_eventsource_new(wsx_request *req, wsx_http_res *res,
     *err = WSX_E_INVALID;
     return NULL;
   }
-  if ((e = check_opts(o)) < 0) {
+  if ((e = check_opts(opts, cbs, &oc)) < 0) {
     *err = e;
     return NULL;
   }
@@ -421,7 +428,7 @@ wsx_eventsource *wsx_eventsource_new(wsx_request *req, wsx_http_res *res,
   es->res = res;
   if (o->high_water_mark)
     wsx_http_res_set_high_water_mark(res, o->high_water_mark);
-  wsx_http_res_set_callbacks(res, &rcb, es);
+  (void)wsx_http_res_set_callbacks(res, &rcb, es); /* cannot fail */
   start_timer(es);
   return es;
 }
@@ -457,7 +464,8 @@ wsx_eventsource *wsx_eventsource_adopt(uv_loop_t *loop, uv_stream_t *stream,
                                        const wsx_eventsource_options *opts,
                                        const wsx_eventsource_callbacks *cbs,
                                        void *user_data, int *err) {
-  const wsx_eventsource_options *o = opts ? opts : &no_opts;
+  wsx_eventsource_options oc;
+  const wsx_eventsource_options *o = &oc;
   wsx_eventsource *es;
   wsx__buf head = {0};
   const char *lei, *q;
@@ -469,7 +477,7 @@ wsx_eventsource *wsx_eventsource_adopt(uv_loop_t *loop, uv_stream_t *stream,
     *err = WSX_E_INVALID;
     return NULL;
   }
-  if ((e = check_opts(o)) < 0) {
+  if ((e = check_opts(opts, cbs, &oc)) < 0) {
     *err = e;
     return NULL;
   }

@@ -125,14 +125,15 @@ size_t wsx_http_res_buffered_amount(const wsx_http_res *res) {
   return wsx__sock_buffered(res->req->s);
 }
 
-void wsx_http_res_set_callbacks(wsx_http_res *res,
-                                const wsx_http_res_callbacks *cbs,
-                                void *user_data) {
-  if (cbs)
-    res->cb = *cbs;
-  else
-    memset(&res->cb, 0, sizeof(res->cb));
+int wsx_http_res_set_callbacks(wsx_http_res *res,
+                               const wsx_http_res_callbacks *cbs,
+                               void *user_data) {
+  wsx_http_res_callbacks c = WSX_HTTP_RES_CALLBACKS_INIT;
+  if (WSX__STRUCT_IN(wsx_http_res_callbacks, &c, cbs) != WSX_OK)
+    return WSX_E_STRUCT_SIZE;
+  res->cb = c;
   res->ud = user_data;
+  return WSX_OK;
 }
 
 wsx_request *wsx_http_res_request(const wsx_http_res *res) { return res->req; }

@@ -17,6 +17,7 @@
 #ifndef WSX_SRC_UV_INTERNAL_H
 #define WSX_SRC_UV_INTERNAL_H
 
+#include "common/abi.h"
 #include "common/alloc.h"
 #include "common/util.h"
 #include "uv/proxy_client.h"
@@ -79,6 +80,9 @@ typedef struct wsx__cbtab {
 } wsx__cbtab;
 extern const wsx_socket_callbacks wsx__no_cbs;
 /* Returns a stable copy of *cb (NULL cb = no callbacks), or NULL on OOM. */
+/* Interns a copy of `cb` (NULL = none) in this library's layout; the
+ * caller has checked its struct_size (WSX__STRUCT_OK). NULL: out of
+ * memory. */
 const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
                                            const wsx_socket_callbacks *cb);
 

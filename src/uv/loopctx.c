@@ -45,12 +45,16 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop) {
   return c;
 }
 
-const wsx_socket_callbacks wsx__no_cbs;
+const wsx_socket_callbacks wsx__no_cbs = WSX_SOCKET_CALLBACKS_INIT;
 
 const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
-                                           const wsx_socket_callbacks *cb) {
+                                           const wsx_socket_callbacks *in) {
   wsx__cbtab *t;
-  if (!cb || memcmp(cb, &wsx__no_cbs, sizeof(*cb)) == 0)
+  wsx_socket_callbacks n; /* this library's layout, the caller's members */
+  const wsx_socket_callbacks *cb = &n;
+  if (WSX__STRUCT_IN(wsx_socket_callbacks, &n, in) != WSX_OK)
+    return NULL; /* callers check struct_size first */
+  if (memcmp(cb, &wsx__no_cbs, sizeof(*cb)) == 0)
     return &wsx__no_cbs;
   for (t = c->cbtabs; t; t = t->next)
     if (memcmp(&t->cb, cb, sizeof(*cb)) == 0)

@@ -51,11 +51,14 @@ static int check_proxy_url(const char *url) {
 }
 
 int wsx__proxy_cfg_init(wsx__cfg *c, const wsx_socket_options *o) {
-  const wsx_socket_proxy *po = o->proxy;
+  wsx_socket_proxy pcopy = WSX_SOCKET_PROXY_INIT;
+  const wsx_socket_proxy *po = &pcopy;
   wsx__proxy_cfg *pc;
   int rc;
-  if (!po)
+  if (!o->proxy)
     return WSX_OK;
+  if ((rc = WSX__STRUCT_IN(wsx_socket_proxy, &pcopy, o->proxy)) != WSX_OK)
+    return rc;
   if (!po->origin && !po->use_env)
     return WSX_E_INVALID;
   if (po->origin && (rc = check_proxy_url(po->origin)) != WSX_OK)
@@ -228,11 +231,11 @@ static int proxy_write(wsx_proxy *p, const wsx_iovec *iov, size_t n, void *ud) {
   return wsx__sock_write(s, b, (unsigned)n);
 }
 
-static const wsx_proxy_callbacks proxy_cbs = {proxy_write, NULL, NULL};
+static const wsx_proxy_callbacks proxy_cbs = {sizeof(wsx_proxy_callbacks), proxy_write, NULL, NULL};
 
 int wsx__proxy_prepare(wsx_socket *s, const wsx_url *origin, wsx_url *dial) {
   const wsx__proxy_cfg *pc = s->cfg->proxy;
-  wsx_proxy_options po;
+  wsx_proxy_options po = WSX_PROXY_OPTIONS_INIT;
   char *from_env = NULL;
   const char *url;
   size_t i;
@@ -248,7 +251,7 @@ int wsx__proxy_prepare(wsx_socket *s, const wsx_url *origin, wsx_url *dial) {
     url = from_env;
     rc = check_proxy_url(url);
   }
-  memset(&po, 0, sizeof(po));
+  po = (wsx_proxy_options)WSX_PROXY_OPTIONS_INIT;
   po.max_head_size = s->cfg->dopts.max_head_size;
   po.max_headers = s->cfg->dopts.max_headers;
   po.allocator = &s->cfg->alloc;

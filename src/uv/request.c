@@ -285,6 +285,12 @@ wsx_socket *wsx_request_accept(wsx_request *r, const char *protocol,
           NULL, 0);
     return NULL;
   }
+  if (WSX__STRUCT_OK(wsx_socket_callbacks, cbs) != WSX_OK) {
+    if (err)
+      *err = WSX_E_STRUCT_SIZE;
+    (void)wsx_request_reject(r, 500, NULL, NULL, 0);
+    return NULL;
+  }
   if (!(s->cb = wsx__cb_intern(s->cfg->ctx, cbs))) {
     s->cb = &wsx__no_cbs;
     if (err)

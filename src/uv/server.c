@@ -7,21 +7,35 @@
 #include "uv/internal.h"
 #include "uv/tls.h"
 
-wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
-                           const wsx_server_callbacks *cbs, void *user_data,
+wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts_in,
+                           const wsx_server_callbacks *cbs_in, void *user_data,
                            int *err) {
-  static const wsx_server_options zero;
+  /* Every struct in this library's layout (an older caller's missing
+   * members are zero); nested ones are checked by the code reading them. */
+  wsx_server_options oc;
+  wsx_server_callbacks cc;
+  wsx_socket_options so;
+  wsx_driver_options dc;
+  const wsx_server_options *opts = &oc;
+  const wsx_server_callbacks *cbs = &cc;
   wsx_allocator a;
   wsx_server *srv;
   int rc;
-  if (!opts)
-    opts = &zero;
   if (!loop) {
     if (err)
       *err = WSX_E_INVALID;
     return NULL;
   }
-  wsx__alloc_init(&a, opts->socket.driver.allocator);
+  if ((rc = WSX__STRUCT_IN(wsx_server_options, &oc, opts_in)) != WSX_OK ||
+      (rc = WSX__STRUCT_IN(wsx_server_callbacks, &cc, cbs_in)) != WSX_OK ||
+      (rc = WSX__STRUCT_OK(wsx_socket_callbacks, cc.socket)) != WSX_OK ||
+      (rc = WSX__STRUCT_IN(wsx_socket_options, &so, oc.socket)) != WSX_OK ||
+      (rc = WSX__STRUCT_IN(wsx_driver_options, &dc, so.driver)) != WSX_OK) {
+    if (err)
+      *err = rc;
+    return NULL;
+  }
+  wsx__alloc_init(&a, dc.allocator);
   srv = wsx__malloc(&a, sizeof(*srv));
   if (!srv) {
     if (err)
@@ -29,13 +43,13 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
     return NULL;
   }
   memset(srv, 0, sizeof(*srv));
-  rc = wsx__cfg_init(&srv->cfg, &opts->socket);
+  rc = wsx__cfg_init(&srv->cfg, opts->socket);
   if (rc == WSX_OK && opts->tls)
     rc = wsx__tls_server_ctx_new(&srv->cfg.alloc, opts->tls, &srv->cfg.tls);
   if (rc == WSX_OK && !(srv->ctx = wsx__loopctx_get(loop)))
     rc = WSX_E_NOMEM;
   if (rc == WSX_OK &&
-      !(srv->sock_cb = wsx__cb_intern(srv->ctx, cbs ? &cbs->socket : NULL))) {
+      !(srv->sock_cb = wsx__cb_intern(srv->ctx, cbs->socket))) {
     wsx__loopctx_unref(srv->ctx);
     rc = WSX_E_NOMEM;
   }
@@ -48,8 +62,8 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
   }
   srv->cfg.ctx = srv->ctx;
   srv->loop = loop;
-  if (cbs)
-    srv->cb = *cbs;
+  srv->cb = *cbs;
+  srv->cb.socket = NULL; /* the caller's; interned in sock_cb */
   srv->ud = user_data;
   srv->hs_timeout = opts->handshake_timeout ? opts->handshake_timeout
                                             : WSX_DEFAULT_HANDSHAKE_TIMEOUT_MS;

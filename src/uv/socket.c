@@ -258,7 +258,10 @@ int wsx_socket_remote_address(const wsx_socket *s, char *buf, size_t len,
 void *wsx_socket_user_data(const wsx_socket *s) { return s->ud; }
 void wsx_socket_set_user_data(wsx_socket *s, void *ud) { s->ud = ud; }
 int wsx_socket_set_callbacks(wsx_socket *s, const wsx_socket_callbacks *c) {
-  const wsx_socket_callbacks *t = wsx__cb_intern(s->cfg->ctx, c);
+  const wsx_socket_callbacks *t;
+  if (WSX__STRUCT_OK(wsx_socket_callbacks, c) != WSX_OK)
+    return WSX_E_STRUCT_SIZE;
+  t = wsx__cb_intern(s->cfg->ctx, c);
   if (!t)
     return WSX_E_NOMEM;
   s->cb = t;

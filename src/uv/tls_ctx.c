@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 #include <uv.h>
 
+#include "common/abi.h"
 #include "uv/tls.h"
 
 static const unsigned char alpn_wire[] = "\x08http/1.1";
@@ -48,8 +49,17 @@ static int no_password(char *buf, int size, int rw, void *ud) {
   return 0;
 }
 
-static int cert_empty(const wsx_tls_cert *k) {
-  return !k->cert_file && !k->cert_pem && !k->key_file && !k->key_pem;
+/* Certificates are validated (struct_size) by the ctx_new functions before
+ * these read them through this library's layout. */
+static wsx_tls_cert cert_get(const wsx_tls_cert *k) {
+  wsx_tls_cert c;
+  (void)WSX__STRUCT_IN(wsx_tls_cert, &c, k);
+  return c;
+}
+
+static int cert_empty(const wsx_tls_cert *kp) {
+  wsx_tls_cert k = cert_get(kp);
+  return !k.cert_file && !k.cert_pem && !k.key_file && !k.key_pem;
 }
 
 static BIO *pem_bio(const char *pem, size_t len) {
@@ -95,7 +105,9 @@ static int use_key_pem(SSL_CTX *c, const char *pem, size_t len) {
   return ok ? WSX_OK : WSX_E_TLS;
 }
 
-static int load_cert(SSL_CTX *c, const wsx_tls_cert *k) {
+static int load_cert(SSL_CTX *c, const wsx_tls_cert *kp) {
+  wsx_tls_cert kc = cert_get(kp);
+  const wsx_tls_cert *k = &kc;
   int rc = WSX_OK;
   if (k->cert_file)
     rc = SSL_CTX_use_certificate_chain_file(c, k->cert_file) == 1 ? WSX_OK
@@ -248,17 +260,28 @@ static int server_ctx(const wsx_tls_server_options *o, const wsx_tls_cert *k,
 }
 
 int wsx__tls_server_ctx_new(const wsx_allocator *a,
-                            const wsx_tls_server_options *o,
+                            const wsx_tls_server_options *opts,
                             wsx__tls_ctx **out) {
   wsx__tls_ctx *tc;
+  wsx_tls_server_options oc;
+  const wsx_tls_server_options *o = &oc;
   const wsx_tls_cert *def;
   size_t i;
   int rc = WSX_OK;
   *out = NULL;
   last_error[0] = '\0';
-  if (!o || (o->num_sni && !o->sni))
+  if (!opts)
+    return note(WSX_E_INVALID, "TLS server options", "NULL");
+  if (WSX__STRUCT_IN(wsx_tls_server_options, &oc, opts) != WSX_OK)
+    return note(WSX_E_STRUCT_SIZE, "TLS server options", "struct_size is 0 or unknown");
+  if (o->num_sni && !o->sni)
     return note(WSX_E_INVALID, "sni", "NULL table");
-  def = cert_empty(&o->cert) ? (o->num_sni ? &o->sni[0].cert : NULL) : &o->cert;
+  if (WSX__STRUCT_OK(wsx_tls_cert, o->cert) != WSX_OK)
+    return note(WSX_E_STRUCT_SIZE, "certificate", "struct_size is 0 or unknown");
+  for (i = 0; i < o->num_sni; i++)
+    if (WSX__STRUCT_OK(wsx_tls_cert, o->sni[i].cert) != WSX_OK)
+      return note(WSX_E_STRUCT_SIZE, "sni certificate", "struct_size is 0 or unknown");
+  def = cert_empty(o->cert) ? (o->num_sni ? o->sni[0].cert : NULL) : o->cert;
   if (!def)
     return note(WSX_E_INVALID, "certificate", "missing");
   if (!(tc = wsx__malloc(a, sizeof(*tc))))
@@ -292,7 +315,7 @@ int wsx__tls_server_ctx_new(const wsx_allocator *a,
     if (!(tc->sni_names[i] = wsx__strndup(a, nm, strlen(nm))))
       rc = WSX_E_NOMEM;
     else
-      rc = server_ctx(o, &o->sni[i].cert, tc, &tc->sni_ctx[i]);
+      rc = server_ctx(o, o->sni[i].cert, tc, &tc->sni_ctx[i]);
   }
   if (rc == WSX_OK)
     rc = server_ctx(o, def, tc, &tc->ctx);
@@ -329,8 +352,8 @@ static int client_ctx(const wsx_tls_client_options *o, SSL_CTX **out) {
     if (o && o->ca_pem && (rc = add_ca_pem(c, o->ca_pem, o->ca_pem_len)) < 0)
       return note(rc, "CA PEM", NULL);
   }
-  if (o && !cert_empty(&o->cert))
-    rc = load_cert(c, &o->cert);
+  if (o && !cert_empty(o->cert))
+    rc = load_cert(c, o->cert);
   return rc;
 }
 
@@ -353,17 +376,23 @@ static void default_init(void) {
 
 static int options_default(const wsx_tls_client_options *o) {
   return !o ||
-         (!o->ca_file && !o->ca_dir && !o->ca_pem && cert_empty(&o->cert) &&
+         (!o->ca_file && !o->ca_dir && !o->ca_pem && cert_empty(o->cert) &&
           !o->server_name && !o->insecure_skip_verify);
 }
 
 int wsx__tls_client_ctx_new(const wsx_allocator *a,
-                            const wsx_tls_client_options *o,
+                            const wsx_tls_client_options *opts,
                             wsx__tls_ctx **out) {
   wsx__tls_ctx *tc;
+  wsx_tls_client_options oc;
+  const wsx_tls_client_options *o = opts ? &oc : NULL;
   int rc;
   *out = NULL;
   last_error[0] = '\0';
+  if (WSX__STRUCT_IN(wsx_tls_client_options, &oc, opts) != WSX_OK)
+    return note(WSX_E_STRUCT_SIZE, "TLS client options", "struct_size is 0 or unknown");
+  if (o && WSX__STRUCT_OK(wsx_tls_cert, o->cert) != WSX_OK)
+    return note(WSX_E_STRUCT_SIZE, "client certificate", "struct_size is 0 or unknown");
   if (options_default(o)) {
     if (!CRYPTO_THREAD_run_once(&default_once, default_init))
       return WSX_E_TLS;

@@ -189,7 +189,7 @@ static const char *drv_select(wsx_driver *d, const char *const *offered,
   return NULL;
 }
 
-const wsx_driver_callbacks wsx__drv_cbs = {
+const wsx_driver_callbacks wsx__drv_cbs = {sizeof(wsx_driver_callbacks),
     drv_write, NULL,     drv_open,  drv_message, drv_frame,
     drv_ping,  drv_pong, drv_close, drv_error,   drv_select};
 

@@ -466,8 +466,7 @@ H_FN void h_ping_cb(wsx_driver *d, void *arg) {
 }
 
 H_FN wsx_driver_callbacks h_callbacks(void) {
-  wsx_driver_callbacks cb;
-  memset(&cb, 0, sizeof cb);
+  wsx_driver_callbacks cb = WSX_DRIVER_CALLBACKS_INIT;
   cb.write = h_cb_write;
   cb.connect = h_cb_connect;
   cb.open = h_cb_open;
@@ -483,6 +482,7 @@ H_FN wsx_driver_callbacks h_callbacks(void) {
 /* The recorder callbacks as a static object: valid for the whole program,
  * whether the driver copies or borrows its callbacks struct. */
 static const wsx_driver_callbacks h_default_cbs __attribute__((unused)) = {
+    .struct_size = sizeof(wsx_driver_callbacks),
     .write = h_cb_write,
     .connect = h_cb_connect,
     .open = h_cb_open,

@@ -22,8 +22,7 @@
 /* ------------------------------------------------------------ helpers */
 
 static wsx_deflate_options dopt(int snct, int cnct, int sbits, int cbits) {
-  wsx_deflate_options o;
-  memset(&o, 0, sizeof o);
+  wsx_deflate_options o = WSX_DEFLATE_OPTIONS_INIT;
   o.server_no_context_takeover = snct;
   o.client_no_context_takeover = cnct;
   o.server_max_window_bits = sbits;
@@ -753,8 +752,7 @@ TEST(utf8_and_limit_same_error_at_every_split) {
   m[0] = 0xff;
   size_t cn = zcompress(m, sizeof m, 15, comp, sizeof comp);
   REQUIRE(cn > 0);
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.max_length = 4;
   raw_begin(NULL);
   H_EACH_ROLE(role) {
@@ -819,8 +817,7 @@ static void bomb_case(int role, uint64_t max_length, size_t mib,
   hcount cnt;
   memset(&cnt, 0, sizeof cnt);
   wsx_allocator a = hcount_allocator(&cnt);
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.max_length = max_length;
   o.allocator = &a;
   hb bomb = {0}, in = {0};
@@ -882,8 +879,7 @@ TEST(bomb_gigabytes_1009) {
  * exactly max_length bytes pass, one more is 1009. */
 TEST(max_length_inflated) {
   const size_t lim = 1000;
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.max_length = lim;
   uint8_t *zs = calloc(1, lim + 1), *rnd = malloc(lim);
   memset(zs, 'a', lim + 1);
@@ -918,8 +914,7 @@ TEST(max_length_inflated) {
 static void size_case(int sender, size_t size, int binary, int frag,
                       int modes) {
   wsx_deflate_options d = dopt(0, 0, 0, 0);
-  wsx_driver_options fo;
-  memset(&fo, 0, sizeof fo);
+  wsx_driver_options fo = WSX_DRIVER_OPTIONS_INIT;
   fo.fragment_outgoing_messages = frag;
   fo.fragmentation_threshold = 256;
   const wsx_driver_options *co = sender == H_CLIENT ? &fo : NULL;
@@ -1333,9 +1328,9 @@ static int fx_process(void *s, int op, unsigned *rsv, const uint8_t *p,
   return n ? sink->write(sink, p, n) : WSX_OK;
 }
 static void fx_free(void *s) { (void)s; }
-static const wsx_extension_type fx_type = {"x-rsv1",    WSX_RSV1,  fx_offer,
-                                           fx_activate, fx_accept, fx_process,
-                                           fx_process,  fx_free};
+static const wsx_extension_type fx_type = {
+    sizeof(wsx_extension_type), "x-rsv1", WSX_RSV1, fx_offer, fx_activate,
+    fx_accept, fx_process, fx_process, fx_free};
 
 /* RFC 6455 9.1 / issue 5: two extensions claiming RSV1 cannot both be in
  * the pipeline: a server accepts only the first it negotiates; a client
@@ -1401,8 +1396,8 @@ TEST(free_idle_streams_between_messages) {
   memset(&sc, 0, sizeof sc);
   wsx_allocator ca = hcount_allocator(&cc), sa = hcount_allocator(&sc);
   wsx_driver_options co, so;
-  memset(&co, 0, sizeof co);
-  memset(&so, 0, sizeof so);
+  co = (wsx_driver_options)WSX_DRIVER_OPTIONS_INIT;
+  so = (wsx_driver_options)WSX_DRIVER_OPTIONS_INIT;
   co.allocator = &ca;
   so.allocator = &sa;
   wsx_deflate_options d = dopt(1, 1, 0, 0);

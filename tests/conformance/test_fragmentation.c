@@ -132,8 +132,7 @@ TEST(limits_65536_fragments_of_64_bytes_pass_by_default) {
 
 /* max_fragments: exactly the limit passes; one more fragment is 1009. */
 TEST(limits_max_fragments_exceeded_is_1009) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.max_fragments = 4;
   H_EACH_ROLE(role) {
     hb f = {0};
@@ -158,8 +157,7 @@ TEST(limits_max_fragments_exceeded_is_1009) {
 /* Empty fragments count against max_fragments too (else a peer could
  * send endless empty continuations). */
 TEST(limits_empty_fragments_count) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.max_fragments = 8;
   hb f = {0};
   h_frame(&f, WSX_OP_BINARY, 1, "", 0);

@@ -5,8 +5,7 @@
 #include "harness.h"
 
 static wsx_driver_options frame_opts(void) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.frame_events = 1;
   return o;
 }
@@ -110,8 +109,7 @@ TEST(send_frame_builds_fragmented_message) {
  * frames of at most `threshold` bytes (first with the opcode, then
  * continuations, FIN on the last); the peer reassembles them. */
 TEST(fragment_outgoing_messages_threshold) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.fragment_outgoing_messages = 1;
   o.fragmentation_threshold = 100;
   hpair p;
@@ -148,8 +146,7 @@ TEST(fragment_outgoing_messages_threshold) {
 
 /* The default threshold is 16 KiB. */
 TEST(fragment_outgoing_default_threshold_16k) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.fragment_outgoing_messages = 1;
   hrec r;
   REQUIRE(h_open(&r, H_SERVER, &o));

@@ -186,8 +186,7 @@ TEST(rfc4_2_1_connection_token_list_and_case) {
  * protocols (wsx: the first client offer it supports) and echoes it. */
 TEST(rfc4_2_2_subprotocol_first_client_offer_supported) {
   static const char *const protos[] = {"chat", "superchat", NULL};
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.protocols = protos;
   const char *req = REQ_WITHOUT(L_UPG, L_CON, L_KEY,
                                 L_VER "Sec-WebSocket-Protocol: v2, superchat, "
@@ -363,8 +362,7 @@ TEST(api_server_from_parsed_request) {
 /* The HTTP head size limit: a head over max_head_size is refused without
  * buffering it all. */
 TEST(limits_request_head_over_max_head_size) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.max_head_size = 512;
   hb req = {0};
   hb_str(&req, "GET /chat HTTP/1.1\r\nHost: example.com\r\nX-Pad: ");
@@ -391,8 +389,7 @@ TEST(limits_request_head_over_max_head_size) {
  * Origin, protocols and custom headers. */
 TEST(rfc4_1_client_request_fields) {
   static const char *const protos[] = {"chat", "superchat", NULL};
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.protocols = protos;
   o.origin = "http://example.com";
   hrec r;
@@ -524,8 +521,7 @@ TEST(rfc4_1_client_validates_response) {
                        UC "Sec-WebSocket-Protocol: chat\r\n",
                        "protocol when none offered");
   static const char *const protos[] = {"chat", NULL};
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.protocols = protos;
   check_client_refuses(&o, OK_101, NULL,
                        UC "Sec-WebSocket-Protocol: superchat\r\n",
@@ -544,8 +540,7 @@ TEST(api_client_status_code_on_refusal) {
  * frames after the response in the same buffer are processed. */
 TEST(rfc4_1_client_accepts_valid_response) {
   static const char *const protos[] = {"chat", "superchat", NULL};
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.protocols = protos;
   for (int mode = H_WHOLE; mode <= H_RANDOM; mode <<= 1) {
     hrec r;
@@ -617,8 +612,7 @@ TEST(api_client_invalid_urls) {
 
 /* A response head over max_head_size fails the client. */
 TEST(limits_response_head_over_max_head_size) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.max_head_size = 256;
   hb pad = {0};
   hb_str(&pad, UC "X-Pad: ");

@@ -8,8 +8,7 @@
 
 static wsx_driver_options opts_with(uint64_t max_length, uint64_t max_frame,
                                     wsx_allocator *a) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.max_length = max_length;
   o.max_frame_size = max_frame;
   o.allocator = a;

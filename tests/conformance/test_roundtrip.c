@@ -111,8 +111,8 @@ static void roundtrip(uint64_t seed) {
   memset(&c, 0, sizeof c);
   wsx_allocator a = hcount_allocator(&c);
   wsx_driver_options co, so;
-  memset(&co, 0, sizeof co);
-  memset(&so, 0, sizeof so);
+  co = (wsx_driver_options)WSX_DRIVER_OPTIONS_INIT;
+  so = (wsx_driver_options)WSX_DRIVER_OPTIONS_INIT;
   co.allocator = so.allocator = &a;
   if (seed & 1) {
     co.fragment_outgoing_messages = 1;

@@ -339,7 +339,7 @@ TEST(rfc_shared_window) {
 
 /* 7.2.3.2 without takeover: both messages compress the same way. */
 TEST(rfc_no_context_takeover) {
-  wsx_deflate_options so = {0};
+  wsx_deflate_options so = WSX_DEFLATE_OPTIONS_INIT;
   so.server_no_context_takeover = 1;
   pair p;
   REQUIRE(negotiate(NULL, &so, &p) == WSX_OK);
@@ -426,7 +426,7 @@ TEST(negotiation_strings) {
   CHECK_STR(p.response, "permessage-deflate");
   pair_free(&p);
 
-  wsx_deflate_options co = {0};
+  wsx_deflate_options co = WSX_DEFLATE_OPTIONS_INIT;
   co.server_no_context_takeover = co.client_no_context_takeover = 1;
   co.server_max_window_bits = 10;
   co.client_max_window_bits = 12;
@@ -439,7 +439,7 @@ TEST(negotiation_strings) {
                         "server_max_window_bits=10; client_max_window_bits=12");
   pair_free(&p);
 
-  wsx_deflate_options so = {0};
+  wsx_deflate_options so = WSX_DEFLATE_OPTIONS_INIT;
   so.server_max_window_bits = 9;
   so.client_max_window_bits = 11;
   so.server_no_context_takeover = 1;
@@ -474,7 +474,7 @@ static void expected_response(const wsx_deflate_options *c,
 static void opts_from_index(int i, wsx_deflate_options *o) {
   static const int sbits[] = {0, 8, 12};
   static const int cbits[] = {0, 8, 11};
-  memset(o, 0, sizeof *o);
+  *o = (wsx_deflate_options)WSX_DEFLATE_OPTIONS_INIT;
   o->server_no_context_takeover = i & 1;
   o->client_no_context_takeover = (i >> 1) & 1;
   o->server_max_window_bits = sbits[(i >> 2) % 3];
@@ -529,7 +529,7 @@ TEST(window_sizes_and_contexts) {
   uint64_t rng = 7;
   for (int bits = 8; bits <= 15; bits++) {
     for (int nct = 0; nct < 2; nct++) {
-      wsx_deflate_options co = {0};
+      wsx_deflate_options co = WSX_DEFLATE_OPTIONS_INIT;
       co.server_max_window_bits = co.client_max_window_bits = bits;
       co.server_no_context_takeover = co.client_no_context_takeover = nct;
       pair p;
@@ -580,7 +580,7 @@ static int strict_inflate_256(const uint8_t *in, size_t len, uint8_t *out,
  * output really fits a 256-byte window, with context takeover, and that the
  * check is able to fail. */
 TEST(window_8_fits_256_bytes) {
-  wsx_deflate_options co = {0};
+  wsx_deflate_options co = WSX_DEFLATE_OPTIONS_INIT;
   co.client_max_window_bits = 8;
   pair p;
   REQUIRE(negotiate(&co, NULL, &p) == WSX_OK);
@@ -670,7 +670,7 @@ TEST(server_declines_invalid_offers) {
 
   /* A server that must bound the client's window skips offers that do not
    * let it. */
-  wsx_deflate_options so = {0};
+  wsx_deflate_options so = WSX_DEFLATE_OPTIONS_INIT;
   so.client_max_window_bits = 10;
   sext = wsx_deflate_new(&so);
   CHECK_INT(
@@ -687,7 +687,7 @@ TEST(server_declines_invalid_offers) {
 }
 
 TEST(client_validates_response) {
-  wsx_deflate_options co = {0};
+  wsx_deflate_options co = WSX_DEFLATE_OPTIONS_INIT;
   co.server_no_context_takeover = 1;
   co.server_max_window_bits = 10;
   wsx_extension *cext = wsx_deflate_new(&co);
@@ -749,18 +749,18 @@ TEST(client_validates_response) {
 }
 
 TEST(bad_options) {
-  wsx_deflate_options o = {0};
+  wsx_deflate_options o = WSX_DEFLATE_OPTIONS_INIT;
   o.server_max_window_bits = 7;
   CHECK(wsx_deflate_new(&o) == NULL);
   o.server_max_window_bits = 16;
   CHECK(wsx_deflate_new(&o) == NULL);
-  memset(&o, 0, sizeof o);
+  o = (wsx_deflate_options)WSX_DEFLATE_OPTIONS_INIT;
   o.client_max_window_bits = -1;
   CHECK(wsx_deflate_new(&o) == NULL);
-  memset(&o, 0, sizeof o);
+  o = (wsx_deflate_options)WSX_DEFLATE_OPTIONS_INIT;
   o.level = 10;
   CHECK(wsx_deflate_new(&o) == NULL);
-  memset(&o, 0, sizeof o);
+  o = (wsx_deflate_options)WSX_DEFLATE_OPTIONS_INIT;
   o.mem_level = 10;
   CHECK(wsx_deflate_new(&o) == NULL);
   wsx_extension *e = wsx_deflate_new(NULL);
@@ -774,7 +774,7 @@ TEST(bad_options) {
 /* ---- data path ---------------------------------------------------------- */
 
 TEST(threshold_and_passthrough) {
-  wsx_deflate_options so = {0};
+  wsx_deflate_options so = WSX_DEFLATE_OPTIONS_INIT;
   so.threshold = 100;
   pair p;
   REQUIRE(negotiate(NULL, &so, &p) == WSX_OK);
@@ -1093,6 +1093,8 @@ TEST(memory_per_connection) {
     wsx_deflate_options o;
   } cfg[4];
   memset(cfg, 0, sizeof cfg);
+  for (int i = 0; i < 4; i++)
+    cfg[i].o = (wsx_deflate_options)WSX_DEFLATE_OPTIONS_INIT;
   cfg[0].name = "defaults (15/15, mem_level 8)";
   cfg[1].name = "window 9, mem_level 1";
   cfg[1].o.server_max_window_bits = cfg[1].o.client_max_window_bits = 9;
@@ -1125,7 +1127,7 @@ TEST(memory_per_connection) {
 TEST(allocator_hooks_and_failures) {
   tc_counter c = {0};
   wsx_allocator ca = {tc_malloc, tc_realloc, tc_free, &c};
-  wsx_deflate_options o = {0};
+  wsx_deflate_options o = WSX_DEFLATE_OPTIONS_INIT;
   o.allocator = &ca;
   uint8_t *m = make_text(10 * KIB, 2);
   int saw_nomem = 0, saw_ok = 0;
@@ -1168,7 +1170,7 @@ TEST(allocator_hooks_and_failures) {
 
 /* Streams freed between messages come back transparently. */
 TEST(free_idle_streams_roundtrips) {
-  wsx_deflate_options o = {0};
+  wsx_deflate_options o = WSX_DEFLATE_OPTIONS_INIT;
   o.server_no_context_takeover = o.client_no_context_takeover = 1;
   o.free_idle_streams = 1;
   tc_counter c = {0};

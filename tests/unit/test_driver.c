@@ -103,8 +103,7 @@ static int count_write(wsx_driver *d, const wsx_iovec *iov, size_t n,
 }
 
 TEST(null_callbacks_are_allowed) {
-  wsx_driver_callbacks cb;
-  memset(&cb, 0, sizeof cb);
+  wsx_driver_callbacks cb = WSX_DRIVER_CALLBACKS_INIT;
   cb.write = count_write;
   hb out = {0};
   wsx_driver *d = wsx_driver_new_server(NULL, &cb, &out);
@@ -220,8 +219,7 @@ TEST(set_header_rules) {
  * and with every byte freed (the counting allocator's `cur` is 0). */
 static void scenario(hcount *c) {
   wsx_allocator a = hcount_allocator(c);
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.allocator = &a;
   hpair p;
   memset(&p, 0, sizeof p);

@@ -82,7 +82,7 @@ static void on_error(wsx_driver *d, const wsx_error_event *e, void *ud) {
   logf_(r, "error:%d;", e->code);
 }
 
-static const wsx_driver_callbacks cbs = {
+static const wsx_driver_callbacks cbs = {.struct_size = sizeof(wsx_driver_callbacks),
     .write = on_write,
     .connect = on_connect,
     .open = on_open,
@@ -94,8 +94,7 @@ static const wsx_driver_callbacks cbs = {
 static wsx_driver *server(rec *r, int allow, int secure, uint64_t max_length) {
   memset(r, 0, sizeof *r);
   r->start_on_connect = 1;
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.allow_drafts = allow;
   o.secure = secure;
   o.max_length = max_length;
@@ -376,8 +375,7 @@ TEST(delayed_body_server_request) {
                                  NULL) > 0);
   rec r;
   memset(&r, 0, sizeof r);
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.allow_drafts = 1;
   wsx_driver *d = wsx_driver_new_server_request(&req, &o, &cbs, &r);
   REQUIRE(d);
@@ -666,8 +664,7 @@ TEST(frame_events_mode) {
   rec r;
   memset(&r, 0, sizeof r);
   r.start_on_connect = 1;
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.allow_drafts = 1;
   o.frame_events = 1;
   wsx_driver *d = wsx_driver_new_server(&o, &c, &r);

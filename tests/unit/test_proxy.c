@@ -67,7 +67,7 @@ static void on_error(wsx_proxy *p, const wsx_error_event *e, void *ud) {
   }
 }
 
-static const wsx_proxy_callbacks cbs = {on_write, on_connect, on_error};
+static const wsx_proxy_callbacks cbs = {sizeof(wsx_proxy_callbacks), on_write, on_connect, on_error};
 
 /* Split modes. */
 enum { WHOLE = 0, BYTES = 1, RANDOM = 2 };
@@ -426,10 +426,10 @@ TEST(response_garbage) {
 
 TEST(response_oversized_head) {
   static char big[8192];
-  wsx_proxy_options o;
+  wsx_proxy_options o = WSX_PROXY_OPTIONS_INIT;
   run r;
   size_t n;
-  memset(&o, 0, sizeof(o));
+  o = (wsx_proxy_options)WSX_PROXY_OPTIONS_INIT;
   o.max_head_size = 1024;
   n = (size_t)snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nX-Pad: ");
   memset(big + n, 'a', 2000);
@@ -515,11 +515,11 @@ TEST(failmalloc) {
   for (at = 1; at < 64 && !completed; at++) {
     fm f = {0, at};
     wsx_allocator a = {fm_malloc, fm_realloc, fm_free, &f};
-    wsx_proxy_options o;
+    wsx_proxy_options o = WSX_PROXY_OPTIONS_INIT;
     run r;
     wsx_proxy *p;
     int err = 0, rc;
-    memset(&o, 0, sizeof(o));
+    o = (wsx_proxy_options)WSX_PROXY_OPTIONS_INIT;
     memset(&r, 0, sizeof(r));
     o.allocator = &a;
     p = wsx_proxy_new("http://u:p@proxy:1", "h", 2, &o, &cbs, &r, &err);

@@ -81,15 +81,19 @@ TEST(send_uncompressed_skips_deflate) {
   REQUIRE(deflate != NULL);
   wsx_extension *exts[] = {deflate, NULL};
 
-  wsx_server_options so;
-  memset(&so, 0, sizeof so);
+  wsx_driver_options sdo = WSX_DRIVER_OPTIONS_INIT;
+  sdo.frame_events = 1;
+  wsx_socket_options sso = WSX_SOCKET_OPTIONS_INIT;
+  sso.extensions = exts;
+  sso.driver = &sdo;
+  wsx_server_options so = WSX_SERVER_OPTIONS_INIT;
   so.auto_accept = 1;
-  so.socket.extensions = exts;
-  so.socket.driver.frame_events = 1;
-  wsx_server_callbacks scb;
-  memset(&scb, 0, sizeof scb);
-  scb.socket.frame = srv_frame;
-  scb.socket.close = srv_close;
+  so.socket = &sso;
+  wsx_socket_callbacks ssc = WSX_SOCKET_CALLBACKS_INIT;
+  ssc.frame = srv_frame;
+  ssc.close = srv_close;
+  wsx_server_callbacks scb = WSX_SERVER_CALLBACKS_INIT;
+  scb.socket = &ssc;
   int err = 0;
   S.srv = wsx_server_new(&S.loop, &so, &scb, NULL, &err);
   REQUIRE(S.srv != NULL);
@@ -97,10 +101,9 @@ TEST(send_uncompressed_skips_deflate) {
   char url[64];
   snprintf(url, sizeof url, "ws://127.0.0.1:%d/", wsx_server_port(S.srv));
 
-  wsx_socket_options co;
-  memset(&co, 0, sizeof co);
+  wsx_socket_options co = WSX_SOCKET_OPTIONS_INIT;
   co.extensions = exts;
-  static const wsx_socket_callbacks ccb = {.open = cli_open,
+  static const wsx_socket_callbacks ccb = {.struct_size = sizeof(wsx_socket_callbacks), .open = cli_open,
                                            .close = cli_close};
   REQUIRE(wsx_socket_connect(&S.loop, url, &co, &ccb, NULL, &err) != NULL);
   uv_run(&S.loop, UV_RUN_DEFAULT);

@@ -111,19 +111,19 @@ static void pp_connect(uv_connect_t *c, int status) {
 }
 
 TEST(echo_unix_socket) {
-  wsx_server_options o;
-  wsx_server_callbacks cb;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
+  wsx_server_callbacks cb = WSX_SERVER_CALLBACKS_INIT;
   pipe_peer p;
   char path[64];
   int err;
   const char *body;
   ev_reset();
   T.echo = 1;
-  memset(&o, 0, sizeof(o));
-  memset(&cb, 0, sizeof(cb));
+  o = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
+  cb = (wsx_server_callbacks)WSX_SERVER_CALLBACKS_INIT;
   o.auto_accept = 1;
   cb.connection = srv_on_connection;
-  cb.socket = rec_cbs;
+  cb.socket = &rec_cbs;
   cb.closed = srv_on_closed;
   snprintf(path, sizeof(path), "/tmp/wsx-test-uv-%d.sock", (int)getpid());
   unlink(path);

@@ -74,7 +74,7 @@ static void es_close_cb(wsx_eventsource *es, void *ud) {
 /* Two events, then the end of the stream. */
 static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
                     void *ud) {
-  static const wsx_eventsource_callbacks cbs = {NULL, es_close_cb};
+  static const wsx_eventsource_callbacks cbs = {sizeof(wsx_eventsource_callbacks), NULL, es_close_cb};
   wsx_eventsource *es;
   int err;
   (void)srv, (void)ud;
@@ -86,18 +86,20 @@ static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
 }
 
 static void start_tls_server(void) {
-  static const wsx_server_callbacks cbs = {.http_request = on_http};
-  wsx_tls_server_options to;
-  wsx_server_options o;
+  static const wsx_server_callbacks cbs = {.struct_size = sizeof(wsx_server_callbacks), .http_request = on_http};
+  wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
   int err;
   memset(&T, 0, sizeof(T));
   uv_loop_init(&T.loop);
   uv_timer_init(&T.loop, &T.guard);
   uv_unref((uv_handle_t *)&T.guard);
-  memset(&to, 0, sizeof(to));
-  memset(&o, 0, sizeof(o));
-  to.cert.cert_file = P("srv.pem");
-  to.cert.key_file = P("srv.key");
+  to = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
+  o = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
+  static wsx_tls_cert cert = WSX_TLS_CERT_INIT;
+  cert.cert_file = P("srv.pem");
+  cert.key_file = P("srv.key");
+  to.cert = &cert;
   o.tls = &to;
   T.srv = wsx_server_new(&T.loop, &o, &cbs, NULL, &err);
   REQUIRE(T.srv);
@@ -130,15 +132,15 @@ static void c_close(wsx_eventsource_client *c, void *ud) {
   (void)c, (void)ud;
   T.c_close++;
 }
-static const wsx_eventsource_client_callbacks C_CBS = {c_open, c_msg, c_err,
+static const wsx_eventsource_client_callbacks C_CBS = {sizeof(wsx_eventsource_client_callbacks), c_open, c_msg, c_err,
                                                        c_close};
 
 static wsx_eventsource_client *client(const char *host,
                                       const wsx_tls_client_options *to) {
-  wsx_eventsource_client_options o;
+  wsx_eventsource_client_options o = WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT;
   char url[128];
   int err;
-  memset(&o, 0, sizeof(o));
+  o = (wsx_eventsource_client_options)WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT;
   o.tls = to;
   o.connect_timeout = 3000;
   snprintf(url, sizeof(url), "https://%s:%d/events", host, T.port);
@@ -147,9 +149,9 @@ static wsx_eventsource_client *client(const char *host,
 
 /* The wsx client over https:// against the wsx TLS server. */
 TEST(https_events) {
-  wsx_tls_client_options to;
+  wsx_tls_client_options to = WSX_TLS_CLIENT_OPTIONS_INIT;
   start_tls_server();
-  memset(&to, 0, sizeof(to));
+  to = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   to.ca_file = P("ca.pem");
   REQUIRE(client("localhost", &to));
   run_for(3000);
@@ -183,9 +185,9 @@ TEST(https_unknown_ca_fails) {
 
 /* The certificate names localhost and 127.0.0.1, not this server_name. */
 TEST(https_name_mismatch_fails) {
-  wsx_tls_client_options to;
+  wsx_tls_client_options to = WSX_TLS_CLIENT_OPTIONS_INIT;
   start_tls_server();
-  memset(&to, 0, sizeof(to));
+  to = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   to.ca_file = P("ca.pem");
   to.server_name = "other.example";
   REQUIRE(client("127.0.0.1", &to));
@@ -204,11 +206,11 @@ TEST(https_name_mismatch_fails) {
  * error. */
 TEST(plain_client_on_tls_port) {
   wsx_eventsource_client *c;
-  wsx_eventsource_client_options o;
+  wsx_eventsource_client_options o = WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT;
   char url[128];
   int err;
   start_tls_server();
-  memset(&o, 0, sizeof(o));
+  o = (wsx_eventsource_client_options)WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT;
   o.retry_ms = 50;
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/events", T.port);
   c = wsx_eventsource_client_new(&T.loop, url, &o, &C_CBS, NULL, &err);

@@ -41,6 +41,7 @@ static void guard_cb(uv_timer_t *t) {
 
 static void reset(void) {
   memset(&T, 0, sizeof(T));
+  T.eopts = (wsx_eventsource_options)WSX_EVENTSOURCE_OPTIONS_INIT;
   uv_loop_init(&T.loop);
   uv_timer_init(&T.loop, &T.guard);
   uv_unref((uv_handle_t *)&T.guard);
@@ -80,7 +81,7 @@ static void es_drain_cb(wsx_eventsource *es, void *ud) {
   (void)ud;
   T.es_drain++;
 }
-static const wsx_eventsource_callbacks ES_CBS = {es_drain_cb, es_close_cb};
+static const wsx_eventsource_callbacks ES_CBS = {sizeof(wsx_eventsource_callbacks), es_drain_cb, es_close_cb};
 
 static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
                     void *ud) {
@@ -117,7 +118,7 @@ static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
 }
 
 static void start_server(void) {
-  static const wsx_server_callbacks cbs = {.http_request = on_http};
+  static const wsx_server_callbacks cbs = {.struct_size = sizeof(wsx_server_callbacks), .http_request = on_http};
   int err;
   T.srv = wsx_server_new(&T.loop, NULL, &cbs, NULL, &err);
   REQUIRE(T.srv);
@@ -157,13 +158,13 @@ static void c_close(wsx_eventsource_client *c, void *ud) {
   (void)ud;
   T.c_close++;
 }
-static const wsx_eventsource_client_callbacks C_CBS = {c_open, c_msg, c_err,
+static const wsx_eventsource_client_callbacks C_CBS = {sizeof(wsx_eventsource_client_callbacks), c_open, c_msg, c_err,
                                                        c_close};
 
 static wsx_eventsource_client *connect_client(const char *path) {
   char url[128];
   int err;
-  wsx_eventsource_client_options o = {0};
+  wsx_eventsource_client_options o = WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT;
   o.retry_ms = 5000; /* the server's retry: line must override this */
   snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", T.port, path);
   return wsx_eventsource_client_new(&T.loop, url, &o, &C_CBS, NULL, &err);
@@ -443,7 +444,7 @@ TEST(adopt_stream) {
   uv_pipe_t ours, peer;
   int fds[2], err;
   wsx_header cors = {"Access-Control-Allow-Origin", 27, "*", 1};
-  wsx_eventsource_options o = {0};
+  wsx_eventsource_options o = WSX_EVENTSOURCE_OPTIONS_INIT;
   wsx_eventsource *es;
   reset();
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
@@ -528,12 +529,12 @@ static void a_start_reading(uv_timer_t *t) {
 
 TEST(adopt_flow_control) {
   static char head[] = "GET / HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n";
-  static const wsx_eventsource_callbacks cbs = {a_drain, a_close};
+  static const wsx_eventsource_callbacks cbs = {sizeof(wsx_eventsource_callbacks), a_drain, a_close};
   static char chunk[4096];
   wsx_header hdrs[4];
   wsx_http_request req;
   wsx_http_state st = {0};
-  wsx_eventsource_options o = {0};
+  wsx_eventsource_options o = WSX_EVENTSOURCE_OPTIONS_INIT;
   int fds[2], err, rc = 0, n = 0;
   reset();
   memset(&A, 0, sizeof(A));
@@ -708,10 +709,10 @@ static void rc_close(wsx_eventsource_client *c, void *ud) {
 }
 
 static wsx_eventsource_client *r_client(uint32_t timeout, size_t max) {
-  static const wsx_eventsource_client_callbacks cbs = {rc_open, rc_msg, rc_err,
+  static const wsx_eventsource_client_callbacks cbs = {sizeof(wsx_eventsource_client_callbacks), rc_open, rc_msg, rc_err,
                                                        rc_close};
   wsx_header h = {"X-Test", 6, "1", 1};
-  wsx_eventsource_client_options o = {0};
+  wsx_eventsource_client_options o = WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT;
   char url[96];
   int err;
   o.retry_ms = 2000; /* M_CHUNKED's retry: 10 must override it */
@@ -789,8 +790,8 @@ TEST(bad_arguments) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
-    wsx_eventsource_client_options o = {0};
-    wsx_tls_client_options to = {0};
+    wsx_eventsource_client_options o = WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT;
+    wsx_tls_client_options to = WSX_TLS_CLIENT_OPTIONS_INIT;
     to.ca_file = "/nonexistent/ca.pem";
     o.tls = &to;
     CHECK(!wsx_eventsource_client_new(&loop, "https://127.0.0.1/", &o, NULL,

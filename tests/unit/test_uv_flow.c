@@ -5,9 +5,16 @@
 
 #include "test_uv_util.h"
 
+/* The server's socket and driver options, reset by auto_opts(). */
+static wsx_socket_options flow_so;
+static wsx_driver_options flow_do;
+
 static wsx_server_options auto_opts(void) {
-  wsx_server_options o;
-  memset(&o, 0, sizeof(o));
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
+  flow_do = (wsx_driver_options)WSX_DRIVER_OPTIONS_INIT;
+  flow_so = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  flow_so.driver = &flow_do;
+  o.socket = &flow_so;
   o.auto_accept = 1;
   return o;
 }
@@ -22,7 +29,7 @@ TEST(close_timeout_reports_1006) {
   raw_peer a;
   uint64_t t0;
   ev_reset();
-  o.socket.close_timeout = 150;
+  flow_so.close_timeout = 150;
   REQUIRE(start_server(NULL, &o, NULL) == 0);
   raw_ws_peer(&a, 1);
   RUN_UNTIL(T.s.open, 3000);
@@ -92,9 +99,9 @@ TEST(ping_pong_with_callback) {
 TEST(ping_interval_option) {
   wsx_server_options o = auto_opts();
   ev_reset();
-  o.socket.keepalive = 1;
-  o.socket.keepalive_interval = 50;
-  o.socket.keepalive_grace_period = 40;
+  flow_so.keepalive = 1;
+  flow_so.keepalive_interval = 50;
+  flow_so.keepalive_grace_period = 40;
   REQUIRE(start_server(NULL, &o, NULL) == 0);
   REQUIRE(connect_client("/", NULL));
   RUN_UNTIL(T.s.pong >= 4, 3000);
@@ -113,9 +120,9 @@ TEST(keepalive_drops_dead_peer) {
   raw_peer a;
   uint64_t t0;
   ev_reset();
-  o.socket.keepalive = 1;
-  o.socket.keepalive_interval = 60;
-  o.socket.keepalive_grace_period = 60;
+  flow_so.keepalive = 1;
+  flow_so.keepalive_interval = 60;
+  flow_so.keepalive_grace_period = 60;
   REQUIRE(start_server(NULL, &o, NULL) == 0);
   raw_ws_peer(&a, 1); /* reads, never answers pings */
   RUN_UNTIL(T.s.open, 3000);
@@ -134,7 +141,7 @@ TEST(buffered_amount_drain_pause_resume) {
   wsx_server_options o = auto_opts();
   int i, rc = 0, sent = 0;
   ev_reset();
-  o.socket.high_water_mark = 256 * 1024;
+  flow_so.high_water_mark = 256 * 1024;
   REQUIRE(start_server(NULL, &o, NULL) == 0);
   REQUIRE(connect_client("/", NULL));
   RUN_UNTIL(T.c.open && T.s.open, 3000);
@@ -193,17 +200,17 @@ TEST(slow_reader_hits_max_buffered) {
       "Sec-WebSocket-Version: 13\r\n\r\n";
   static uint8_t chunk[65536];
   wsx_server_options o = auto_opts();
-  wsx_server_callbacks cb;
+  wsx_server_callbacks cb = WSX_SERVER_CALLBACKS_INIT;
   raw_peer a;
   int i, rc = 0;
   ev_reset();
   memset(&slow, 0, sizeof(slow));
   slow_srv_sock = NULL;
   T.echo = 1;
-  memset(&cb, 0, sizeof(cb));
+  cb = (wsx_server_callbacks)WSX_SERVER_CALLBACKS_INIT;
   cb.connection = two_on_connection;
-  cb.socket = rec_cbs;
-  o.socket.max_buffered = 1 << 20;
+  cb.socket = &rec_cbs;
+  flow_so.max_buffered = 1 << 20;
   REQUIRE(start_server(NULL, &o, &cb) == 0);
   raw_connect(&a, head, sizeof(head) - 1, 0); /* never reads */
   REQUIRE(connect_client("/", NULL));
@@ -270,7 +277,7 @@ TEST(frame_larger_than_limit_gets_1009) {
   size_t hl = sizeof(UPGRADE_HEAD("/")) - 1;
   const char *body;
   ev_reset();
-  o.socket.driver.max_length = 1024;
+  flow_do.max_length = 1024;
   REQUIRE(start_server(NULL, &o, NULL) == 0);
   memcpy(buf, UPGRADE_HEAD("/"), hl);
   memcpy(buf + hl, frame, 8);
@@ -337,10 +344,10 @@ TEST(connect_refused) {
                            &err) == NULL);
   CHECK_INT(err, WSX_E_URL);
   {
-    wsx_socket_options o;
-    wsx_socket_proxy px;
-    memset(&o, 0, sizeof(o));
-    memset(&px, 0, sizeof(px));
+    wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+    wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
+    o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+    px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
     px.origin = "socks5://proxy:1080"; /* not an HTTP(S) proxy */
     o.proxy = &px;
     CHECK(wsx_socket_connect(&T.loop, "ws://127.0.0.1/", &o, &rec_cbs, &T.c,
@@ -351,10 +358,10 @@ TEST(connect_refused) {
 }
 
 TEST(connect_dns_failure) {
-  wsx_socket_options o;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
   int err;
   ev_reset();
-  memset(&o, 0, sizeof(o));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
   o.connect_timeout = 8000;
   T.c.sock = wsx_socket_connect(&T.loop, "ws://nonexistent.invalid/", &o,
                                 &rec_cbs, &T.c, &err);
@@ -381,7 +388,7 @@ TEST(connect_timeout_on_silent_server) {
   uv_tcp_t l;
   struct sockaddr_in a;
   struct sockaddr_storage ss;
-  wsx_socket_options o;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
   int len = sizeof(ss);
   uint64_t t0;
   ev_reset();
@@ -392,7 +399,7 @@ TEST(connect_timeout_on_silent_server) {
   uv_listen((uv_stream_t *)&l, 4, silent_on_connection);
   uv_tcp_getsockname(&l, (struct sockaddr *)&ss, &len);
   T.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  memset(&o, 0, sizeof(o));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
   o.connect_timeout = 150;
   t0 = uv_now(&T.loop);
   REQUIRE(connect_client("/", &o));
@@ -498,20 +505,24 @@ static void on_frame(wsx_socket *s, const wsx_message *m, void *ud) {
 TEST(frame_events_and_outgoing_fragmentation) {
   static char big[10000];
   wsx_server_options o = auto_opts();
-  wsx_server_callbacks cb;
-  wsx_socket_options co;
-  memset(&cb, 0, sizeof(cb));
+  wsx_server_callbacks cb = WSX_SERVER_CALLBACKS_INIT;
+  wsx_socket_options co = WSX_SOCKET_OPTIONS_INIT;
+  cb = (wsx_server_callbacks)WSX_SERVER_CALLBACKS_INIT;
   cb.connection = srv_on_connection;
-  cb.socket = rec_cbs;
-  cb.socket.frame = on_frame;
+  static wsx_socket_callbacks frame_cbs;
+  frame_cbs = rec_cbs;
+  frame_cbs.frame = on_frame;
+  cb.socket = &frame_cbs;
   frames_seen = frames_fin = 0;
   memset(big, 'x', sizeof(big));
   ev_reset();
-  o.socket.driver.frame_events = 1;
+  flow_do.frame_events = 1;
   REQUIRE(start_server(NULL, &o, &cb) == 0);
-  memset(&co, 0, sizeof(co));
-  co.driver.fragment_outgoing_messages = 1;
-  co.driver.fragmentation_threshold = 4096;
+  co = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  wsx_driver_options cdo = WSX_DRIVER_OPTIONS_INIT;
+  cdo.fragment_outgoing_messages = 1;
+  cdo.fragmentation_threshold = 4096;
+  co.driver = &cdo;
   REQUIRE(connect_client("/", &co));
   RUN_UNTIL(T.c.open, 3000);
   wsx_socket_send_text(T.c.sock, big, sizeof(big));

@@ -71,16 +71,16 @@ static int sum_closes(void) {
 }
 
 TEST(bytes_per_idle_connection) {
-  wsx_server_options o;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
   long base_usable, base_blocks, per_conn, allocs_before;
   int i, opened, err;
   char url[64];
   ev_reset();
   memset(&M, 0, sizeof(M));
-  memset(&o, 0, sizeof(o));
+  o = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
   memset(sides, 0, sizeof(sides));
   o.auto_accept = 1;
-  o.socket.driver.allocator = &counting;
+  srv_drv(&o)->allocator = &counting;
   T.echo = 1;
   REQUIRE(start_server(NULL, &o, NULL) == 0);
   base_usable = M.live_usable;

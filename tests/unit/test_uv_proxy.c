@@ -196,7 +196,7 @@ static void on_failed_px(wsx_socket *s, const wsx_connect_failure *f,
   }
 }
 
-static const wsx_socket_callbacks px_cbs = {on_open,  on_message, NULL,
+static const wsx_socket_callbacks px_cbs = {sizeof(wsx_socket_callbacks), on_open,  on_message, NULL,
                                             on_ping,  on_pong,    on_error,
                                             on_close, on_drain,   on_failed_px};
 
@@ -238,16 +238,16 @@ static void expect_failure(int code, int status) {
 }
 
 TEST(tinyproxy_plain) {
-  wsx_socket_options o;
-  wsx_socket_proxy px;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
   tproxy tp;
   char purl[64], needle[64];
   ev_reset();
   T.echo = 1;
   REQUIRE(start_server(NULL, NULL, NULL) == 0);
   REQUIRE_TP(&tp, T.port, NULL);
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
   snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", tp.port);
   REQUIRE(connect_via(purl, T.port, &o, &px));
   echo_round_trip();
@@ -258,8 +258,8 @@ TEST(tinyproxy_plain) {
 }
 
 TEST(tinyproxy_basic_auth) {
-  wsx_socket_options o;
-  wsx_socket_proxy px;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
   wsx_header h = {"User-Agent", 10, "wsx-test", 8};
   tproxy tp;
   char purl[80];
@@ -267,8 +267,8 @@ TEST(tinyproxy_basic_auth) {
   T.echo = 1;
   REQUIRE(start_server(NULL, NULL, NULL) == 0);
   REQUIRE_TP(&tp, T.port, "wsxuser s3cret");
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
   px.headers = &h;
   px.num_headers = 1;
   /* Percent-encoded in the URL, decoded for the credentials. */
@@ -290,15 +290,15 @@ TEST(tinyproxy_wrong_password) {
                                  "407 Proxy Authentication Required"};
   size_t i;
   for (i = 0; i < 2; i++) {
-    wsx_socket_options o;
-    wsx_socket_proxy px;
+    wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+    wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
     tproxy tp;
     char purl[80];
     ev_reset();
     REQUIRE(start_server(NULL, NULL, NULL) == 0);
     REQUIRE_TP(&tp, T.port, "wsxuser right");
-    memset(&o, 0, sizeof(o));
-    memset(&px, 0, sizeof(px));
+    o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+    px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
     snprintf(purl, sizeof(purl), "http://%s127.0.0.1:%d", userinfo[i], tp.port);
     REQUIRE(connect_via(purl, T.port, &o, &px));
     expect_failure(WSX_E_PROXY, status[i]);
@@ -311,15 +311,15 @@ TEST(tinyproxy_wrong_password) {
 }
 
 TEST(tinyproxy_forbidden_port) {
-  wsx_socket_options o;
-  wsx_socket_proxy px;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
   tproxy tp;
   char purl[64];
   ev_reset();
   REQUIRE(start_server(NULL, NULL, NULL) == 0);
   REQUIRE_TP(&tp, T.port == 65535 ? 1 : T.port + 1, NULL);
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
   snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", tp.port);
   REQUIRE(connect_via(purl, T.port, &o, &px));
   expect_failure(WSX_E_PROXY, 403);
@@ -364,11 +364,11 @@ static void rm_cert(void) { tc_rm_dir(cert_dir); }
 /* A TLS echo server, tinyproxy, and a wss:// client through it;
  * `server_name` overrides the verified name. */
 static void wss_via_tinyproxy(tproxy *tp, const char *server_name) {
-  wsx_server_options so;
-  wsx_tls_server_options to;
-  wsx_tls_client_options co;
-  wsx_socket_options o;
-  wsx_socket_proxy px;
+  wsx_server_options so = WSX_SERVER_OPTIONS_INIT;
+  wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
+  wsx_tls_client_options co = WSX_TLS_CLIENT_OPTIONS_INIT;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
   char cert[96], key[96], ca[96], purl[64], url[64];
   const char *why = make_cert();
   int err;
@@ -379,17 +379,18 @@ static void wss_via_tinyproxy(tproxy *tp, const char *server_name) {
   snprintf(cert, sizeof(cert), "%s/cert.pem", cert_dir);
   snprintf(key, sizeof(key), "%s/key.pem", cert_dir);
   snprintf(ca, sizeof(ca), "%s/cert.pem", cert_dir);
-  memset(&so, 0, sizeof(so));
-  memset(&to, 0, sizeof(to));
+  so = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
+  to = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
   so.auto_accept = 1;
   so.tls = &to;
-  to.cert.cert_file = cert;
-  to.cert.key_file = key;
+  (void)cert_slot(&to.cert);
+  CERT_MUT(to.cert)->cert_file = cert;
+  CERT_MUT(to.cert)->key_file = key;
   REQUIRE(start_server(NULL, &so, NULL) == 0);
   REQUIRE_TP(tp, T.port, NULL);
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
-  memset(&co, 0, sizeof(co));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
+  co = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   co.ca_file = ca;
   co.server_name = server_name;
   o.tls = &co;
@@ -568,14 +569,14 @@ static void fake_stop(void) {
 }
 
 static void run_fake(int mode, uint32_t connect_timeout) {
-  wsx_socket_options o;
-  wsx_socket_proxy px;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
   char purl[64];
   ev_reset();
   REQUIRE(start_server(NULL, NULL, NULL) == 0);
   REQUIRE(fake_start(mode) == 0);
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
   o.connect_timeout = connect_timeout;
   snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", F.port);
   REQUIRE(connect_via(purl, T.port, &o, &px));
@@ -605,16 +606,16 @@ TEST(fake_proxy_silent_times_out) {
 }
 
 TEST(fake_proxy_request_and_407) {
-  wsx_socket_options o;
-  wsx_socket_proxy px;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
   wsx_header h[2] = {{"User-Agent", 10, "wsx-test", 8},
                      {"X-Trace", 7, "42", 2}};
   char purl[80], want[256];
   ev_reset();
   REQUIRE(start_server(NULL, NULL, NULL) == 0);
   REQUIRE(fake_start(F_407) == 0);
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
   px.headers = h;
   px.num_headers = 2;
   snprintf(purl, sizeof(purl), "http://al%%69ce:pw@127.0.0.1:%d", F.port);
@@ -663,10 +664,10 @@ static void env_clear(void) {
 
 /* Connects with use_env; returns after open or close. */
 static void env_connect(void) {
-  wsx_socket_options o;
-  wsx_socket_proxy px;
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
   px.use_env = 1;
   REQUIRE(connect_via(NULL, T.port, &o, &px));
   RUN_UNTIL(T.c.open || T.c.close, 5000);
@@ -938,8 +939,8 @@ static void files(char *cert, char *key, char *ca, char *proxy_ca, size_t n) {
 /* An origin (echo; TLS when `wss`) and the https proxy. Returns 0, or -1
  * after reporting why. */
 static int https_setup(sproxy *sp, int wss, const char *auth) {
-  static wsx_tls_server_options to;
-  static wsx_server_options so;
+  static wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
+  static wsx_server_options so = WSX_SERVER_OPTIONS_INIT;
   static char cert[96], key[96];
   char ca[96], pca[96];
   const char *why = make_cert();
@@ -948,12 +949,13 @@ static int https_setup(sproxy *sp, int wss, const char *auth) {
     return -1;
   }
   files(cert, key, ca, pca, sizeof(cert));
-  memset(&so, 0, sizeof(so));
-  memset(&to, 0, sizeof(to));
+  so = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
+  to = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
   so.auto_accept = 1;
   so.tls = &to;
-  to.cert.cert_file = cert;
-  to.cert.key_file = key;
+  (void)cert_slot(&to.cert);
+  CERT_MUT(to.cert)->cert_file = cert;
+  CERT_MUT(to.cert)->key_file = key;
   T.echo = 1;
   if (start_server(NULL, wss ? &so : NULL, NULL) != 0) {
     TEST_FAILF_("could not start the origin");
@@ -975,15 +977,15 @@ static int https_setup(sproxy *sp, int wss, const char *auth) {
 static void https_connect(const sproxy *sp, int wss, const char *userinfo,
                           int proxy_trust, const char *origin_name) {
   wsx_tls_client_options ptls, otls;
-  wsx_socket_options o;
-  wsx_socket_proxy px;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
   char cert[96], key[96], ca[96], pca[96], purl[128], url[64];
   int err;
   files(cert, key, ca, pca, sizeof(cert));
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
-  memset(&ptls, 0, sizeof(ptls));
-  memset(&otls, 0, sizeof(otls));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
+  ptls = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
+  otls = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   ptls.ca_file = pca;
   if (proxy_trust == 2)
     ptls.server_name = "wrong.example";
@@ -1162,8 +1164,8 @@ TEST(https_proxy_basic_auth) {
  * proxy.tls. */
 TEST(env_https_proxy) {
   wsx_tls_client_options ptls, otls;
-  wsx_socket_options o;
-  wsx_socket_proxy px;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
   char cert[96], key[96], ca[96], pca[96], v[64], url[64];
   sproxy sp;
   int err;
@@ -1174,10 +1176,10 @@ TEST(env_https_proxy) {
   env_clear();
   snprintf(v, sizeof(v), "https://127.0.0.1:%d", sp.port);
   setenv("https_proxy", v, 1);
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
-  memset(&ptls, 0, sizeof(ptls));
-  memset(&otls, 0, sizeof(otls));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
+  ptls = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
+  otls = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   ptls.ca_file = pca;
   otls.ca_file = ca;
   px.use_env = 1;
@@ -1198,16 +1200,16 @@ TEST(env_https_proxy) {
 /* https:// pointed at a plain HTTP proxy that answers the ClientHello in
  * plain text: the proxy's TLS fails, and the error names the proxy. */
 TEST(https_url_to_plain_proxy) {
-  wsx_tls_client_options ptls;
-  wsx_socket_options o;
-  wsx_socket_proxy px;
+  wsx_tls_client_options ptls = WSX_TLS_CLIENT_OPTIONS_INIT;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
   char purl[64], want[64];
   ev_reset();
   REQUIRE(start_server(NULL, NULL, NULL) == 0);
   REQUIRE(fake_start(F_PLAIN) == 0);
-  memset(&o, 0, sizeof(o));
-  memset(&px, 0, sizeof(px));
-  memset(&ptls, 0, sizeof(ptls));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
+  ptls = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   ptls.insecure_skip_verify = 1; /* not about the certificate */
   px.tls = &ptls;
   snprintf(purl, sizeof(purl), "https://127.0.0.1:%d", F.port);
@@ -1225,7 +1227,7 @@ TEST(https_url_to_plain_proxy) {
 
 TEST(invalid_options) {
   wsx_header bad = {"X", 1, "a\r\nb", 4};
-  wsx_tls_client_options missing_ca;
+  wsx_tls_client_options missing_ca = WSX_TLS_CLIENT_OPTIONS_INIT;
   static const struct {
     const char *origin;
     int use_env, bad_header, tls, err;
@@ -1241,15 +1243,15 @@ TEST(invalid_options) {
   };
   size_t i;
   ev_reset();
-  memset(&missing_ca, 0, sizeof(missing_ca));
+  missing_ca = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   missing_ca.ca_file = "/nonexistent/wsx-proxy-ca.pem";
   for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-    wsx_socket_options o;
-    wsx_socket_proxy px;
+    wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+    wsx_socket_proxy px = WSX_SOCKET_PROXY_INIT;
     wsx_socket *s;
     int err = 0;
-    memset(&o, 0, sizeof(o));
-    memset(&px, 0, sizeof(px));
+    o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+    px = (wsx_socket_proxy)WSX_SOCKET_PROXY_INIT;
     px.origin = v[i].origin;
     px.use_env = v[i].use_env;
     if (v[i].bad_header) {

@@ -54,9 +54,8 @@ static void on_route_failed(wsx_socket *s, const wsx_connect_failure *f, void *u
 }
 
 static int start(void) {
-  wsx_server_callbacks cb;
+  wsx_server_callbacks cb = WSX_SERVER_CALLBACKS_INIT;
   int err;
-  memset(&cb, 0, sizeof cb);
   cb.request = wsx_router_server_request;
   cb.closed = srv_on_closed;
   T.srv = wsx_server_new(&T.loop, NULL, &cb, RT.router, &err);
@@ -73,12 +72,13 @@ static int start(void) {
  * that took the request, or 0 when the client failed (status in
  * T.c.fail_status). */
 static int try_route(const char *path, const char *const *offers) {
-  wsx_socket_options co;
+  wsx_socket_options co = WSX_SOCKET_OPTIONS_INIT;
+  wsx_driver_options dopts = WSX_DRIVER_OPTIONS_INIT;
   wsx_socket_callbacks cbs = rec_cbs;
   char url[160];
   int err;
-  memset(&co, 0, sizeof co);
-  co.driver.protocols = offers;
+  dopts.protocols = offers;
+  co.driver = &dopts;
   cbs.connect_failed = on_route_failed;
   memset(&T.c, 0, sizeof T.c);
   memset(&T.s, 0, sizeof T.s);

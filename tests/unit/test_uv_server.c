@@ -90,31 +90,31 @@ static void on_failed_headers(wsx_socket *s, const wsx_connect_failure *f,
 }
 
 static int start_request_server(int mode, wsx_server_options *o) {
-  wsx_server_callbacks cb;
+  wsx_server_callbacks cb = WSX_SERVER_CALLBACKS_INIT;
   static const char *const protos[] = {"b", "c", NULL};
-  wsx_server_options zo;
+  wsx_server_options zo = WSX_SERVER_OPTIONS_INIT;
   memset(&R, 0, sizeof(R));
   R.mode = mode;
-  memset(&cb, 0, sizeof(cb));
+  cb = (wsx_server_callbacks)WSX_SERVER_CALLBACKS_INIT;
   cb.request = on_request;
   cb.request_aborted = on_aborted;
   if (!o) {
-    memset(&zo, 0, sizeof(zo));
+    zo = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
     o = &zo;
   }
-  o->socket.driver.protocols = protos;
+  srv_drv(o)->protocols = protos;
   return start_server(NULL, o, &cb);
 }
 
 TEST(accept_with_protocol) {
   static const char *const offers[] = {"a", "b", NULL};
   wsx_header h = {"X-Test", 6, "yes", 3};
-  wsx_socket_options co;
+  wsx_socket_options co = WSX_SOCKET_OPTIONS_INIT;
   ev_reset();
   REQUIRE(start_request_server(0, NULL) == 0);
-  memset(&co, 0, sizeof(co));
-  co.driver.protocols = offers;
-  co.driver.origin = "http://example.test";
+  co = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  cli_drv(&co)->protocols = offers;
+  cli_drv(&co)->origin = "http://example.test";
   co.headers = &h;
   co.num_headers = 1;
   REQUIRE(connect_client("/room/1?user=ann&x=2", &co));
@@ -170,11 +170,11 @@ TEST(reject_with_status_and_reason) {
 
 TEST(accept_unoffered_protocol_is_refused) {
   static const char *const offers[] = {"a", NULL};
-  wsx_socket_options co;
+  wsx_socket_options co = WSX_SOCKET_OPTIONS_INIT;
   ev_reset();
   REQUIRE(start_request_server(3, NULL) == 0);
-  memset(&co, 0, sizeof(co));
-  co.driver.protocols = offers;
+  co = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  cli_drv(&co)->protocols = offers;
   REQUIRE(connect_client("/", &co));
   RUN_UNTIL(T.c.close, 3000);
   CHECK_INT(T.c.failed, 1);
@@ -209,13 +209,13 @@ TEST(plain_http_request) {
   static const char get[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
   static const char post[] =
       "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde";
-  wsx_server_callbacks cb;
+  wsx_server_callbacks cb = WSX_SERVER_CALLBACKS_INIT;
   raw_peer a, b;
   ev_reset();
   memset(&R, 0, sizeof(R));
-  memset(&cb, 0, sizeof(cb));
+  cb = (wsx_server_callbacks)WSX_SERVER_CALLBACKS_INIT;
   cb.http_request = on_http;
-  REQUIRE(start_server(NULL, &(wsx_server_options){0}, &cb) == 0);
+  REQUIRE(start_server(NULL, &(wsx_server_options)WSX_SERVER_OPTIONS_INIT, &cb) == 0);
   raw_connect(&a, get, sizeof(get) - 1, 1);
   raw_connect(&b, post, sizeof(post) - 1, 1);
   RUN_UNTIL(a.closed && b.closed, 3000);
@@ -240,7 +240,7 @@ static void stream_close(wsx_http_res *res, void *ud) {
 
 static void on_http_stream(wsx_server *srv, wsx_request *req, wsx_http_res *res,
                            void *ud) {
-  wsx_http_res_callbacks cbs = {NULL, stream_close};
+  wsx_http_res_callbacks cbs = {sizeof(wsx_http_res_callbacks), NULL, stream_close};
   (void)srv, (void)ud, (void)req;
   wsx_http_res_set_callbacks(res, &cbs, &stream_closed);
   wsx_http_res_header(res, "Content-Type", "text/event-stream");
@@ -251,13 +251,13 @@ static void on_http_stream(wsx_server *srv, wsx_request *req, wsx_http_res *res,
 
 TEST(streamed_http_response_until_client_leaves) {
   static const char get[] = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
-  wsx_server_callbacks cb;
+  wsx_server_callbacks cb = WSX_SERVER_CALLBACKS_INIT;
   raw_peer a;
   ev_reset();
   stream_closed = 0;
-  memset(&cb, 0, sizeof(cb));
+  cb = (wsx_server_callbacks)WSX_SERVER_CALLBACKS_INIT;
   cb.http_request = on_http_stream;
-  REQUIRE(start_server(NULL, &(wsx_server_options){0}, &cb) == 0);
+  REQUIRE(start_server(NULL, &(wsx_server_options)WSX_SERVER_OPTIONS_INIT, &cb) == 0);
   raw_connect(&a, get, sizeof(get) - 1, 1);
   RUN_UNTIL(strstr(a.in, "data: two\n\n"), 3000);
   CHECK(strncmp(a.in, "HTTP/1.1 200 OK\r\n", 17) == 0);
@@ -297,14 +297,14 @@ TEST(garbage_head_gets_400) {
 
 TEST(oversized_head_gets_431) {
   static char big[1024];
-  wsx_server_options o;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
   raw_peer a;
   memset(big, 'a', sizeof(big));
   memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
   ev_reset();
-  memset(&o, 0, sizeof(o));
+  o = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
   o.auto_accept = 1;
-  o.socket.driver.max_head_size = 512;
+  srv_drv(&o)->max_head_size = 512;
   REQUIRE(start_server(NULL, &o, NULL) == 0);
   raw_connect(&a, big, sizeof(big), 1);
   RUN_UNTIL(a.closed, 3000);
@@ -317,10 +317,10 @@ TEST(forwarded_for_when_trusted) {
       "GET /x HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
       "Sec-WebSocket-Version: 13\r\nX-Forwarded-For: 1.2.3.4, 5.6.7.8\r\n\r\n";
-  wsx_server_options o;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
   raw_peer a;
   ev_reset();
-  memset(&o, 0, sizeof(o));
+  o = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
   o.trust_forwarded_for = 1;
   REQUIRE(start_request_server(0, &o) == 0);
   raw_connect(&a, head, sizeof(head) - 1, 1);
@@ -354,11 +354,11 @@ TEST(pending_request_aborted_by_client) {
 
 TEST(handshake_timeout_drops_slow_client) {
   static const char half[] = "GET / HTTP/1.1\r\nHost: x\r\nUpgr";
-  wsx_server_options o;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
   raw_peer a, b;
   uint64_t t0;
   ev_reset();
-  memset(&o, 0, sizeof(o));
+  o = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
   o.handshake_timeout = 150;
   REQUIRE(start_request_server(2, &o) == 0);
   t0 = uv_now(&T.loop);
@@ -376,10 +376,10 @@ TEST(handshake_timeout_drops_slow_client) {
 }
 
 TEST(max_connections_gets_503) {
-  wsx_server_options o;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
   raw_peer a;
   ev_reset();
-  memset(&o, 0, sizeof(o));
+  o = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
   o.auto_accept = 1;
   o.max_connections = 1;
   REQUIRE(start_server(NULL, &o, NULL) == 0);
@@ -479,7 +479,7 @@ static void app_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   wsx_http_request req;
   wsx_http_state hs = {0};
   /* The adopted socket's user data is the app_conn: route to T.s. */
-  wsx_socket_callbacks cbs = {app_open, app_message,   NULL, NULL, NULL,
+  wsx_socket_callbacks cbs = {sizeof(wsx_socket_callbacks), app_open, app_message,   NULL, NULL, NULL,
                               NULL,     adopted_close, NULL, NULL};
   int rc, err;
   (void)b;

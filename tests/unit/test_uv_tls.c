@@ -88,20 +88,19 @@ static char *slurp(const char *name) {
   return b;
 }
 
-static void cert_files(wsx_tls_cert *k, const char *base) {
+static void cert_files(const wsx_tls_cert **slot, const char *base) {
   static char names[16][64];
   static unsigned i;
   char *c = names[i++ % 16], *key = names[i++ % 16];
+  wsx_tls_cert *k = cert_slot(slot);
   snprintf(c, 64, "%s.pem", base);
   snprintf(key, 64, "%s.key", base);
-  memset(k, 0, sizeof(*k));
   k->cert_file = P(c);
   k->key_file = P(key);
 }
 
 static int tls_server(wsx_tls_server_options *to, uint32_t hs_timeout) {
-  wsx_server_options o;
-  memset(&o, 0, sizeof(o));
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
   o.auto_accept = 1;
   o.handshake_timeout = hs_timeout;
   o.tls = to;
@@ -109,17 +108,16 @@ static int tls_server(wsx_tls_server_options *to, uint32_t hs_timeout) {
 }
 
 static int srv_with(const char *base) {
-  static wsx_tls_server_options to;
-  memset(&to, 0, sizeof(to));
+  static wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
   cert_files(&to.cert, base);
   return tls_server(&to, 0);
 }
 
 static wsx_socket *tls_client(const char *host,
                               const wsx_tls_client_options *co, int *err) {
-  wsx_socket_options o;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
   char url[128];
-  memset(&o, 0, sizeof(o));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
   o.tls = co;
   o.connect_timeout = 3000;
   snprintf(url, sizeof(url), "wss://%s:%d/tls", host, T.port);
@@ -128,8 +126,7 @@ static wsx_socket *tls_client(const char *host,
 }
 
 static wsx_tls_client_options ca_opts(void) {
-  wsx_tls_client_options co;
-  memset(&co, 0, sizeof(co));
+  wsx_tls_client_options co = WSX_TLS_CLIENT_OPTIONS_INIT;
   co.ca_file = P("ca.pem");
   return co;
 }
@@ -189,16 +186,17 @@ TEST(wss_echo) {
 /* localhost resolves (maybe to ::1 first); host name verification and SNI
  * use the name. In-memory PEM for the server this time. */
 TEST(wss_localhost_pem) {
-  wsx_tls_server_options to;
-  wsx_tls_client_options co;
+  wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
+  wsx_tls_client_options co = WSX_TLS_CLIENT_OPTIONS_INIT;
   int err;
   ev_reset();
-  memset(&to, 0, sizeof(to));
-  to.cert.cert_pem = slurp("srv.pem");
-  to.cert.key_pem = slurp("srv.key");
-  REQUIRE(to.cert.cert_pem && to.cert.key_pem);
+  to = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
+  (void)cert_slot(&to.cert);
+  CERT_MUT(to.cert)->cert_pem = slurp("srv.pem");
+  CERT_MUT(to.cert)->key_pem = slurp("srv.key");
+  REQUIRE(to.cert->cert_pem && to.cert->key_pem);
   REQUIRE(tls_server(&to, 0) == 0);
-  memset(&co, 0, sizeof(co));
+  co = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   co.ca_pem = slurp("ca.pem");
   REQUIRE(tls_client("localhost", &co, &err));
   RUN_UNTIL(T.c.open || T.c.close, 3000);
@@ -214,25 +212,25 @@ TEST(wss_localhost_pem) {
 }
 
 TEST(server_bad_options) {
-  wsx_server_options o;
-  wsx_tls_server_options to;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
+  wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
   wsx_server *srv;
   int err = 0;
   ev_reset();
-  memset(&o, 0, sizeof(o));
-  memset(&to, 0, sizeof(to));
+  o = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
+  to = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
   o.tls = &to;
   srv = wsx_server_new(&T.loop, &o, NULL, NULL, &err);
   CHECK(srv == NULL);
   CHECK_INT(err, WSX_E_INVALID); /* no certificate */
   cert_files(&to.cert, "srv");
   CHECK(strstr(wsx_tls_last_error(), "certificate missing") != NULL);
-  to.cert.key_file = P("alt.key"); /* key of another certificate */
+  CERT_MUT(to.cert)->key_file = P("alt.key"); /* key of another certificate */
   srv = wsx_server_new(&T.loop, &o, NULL, NULL, &err);
   CHECK(srv == NULL);
   CHECK_INT(err, WSX_E_TLS);
   CHECK(strstr(wsx_tls_last_error(), "key values mismatch") != NULL);
-  to.cert.key_file = P("missing.key");
+  CERT_MUT(to.cert)->key_file = P("missing.key");
   srv = wsx_server_new(&T.loop, &o, NULL, NULL, &err);
   CHECK(srv == NULL);
   CHECK_INT(err, WSX_E_TLS);
@@ -241,7 +239,7 @@ TEST(server_bad_options) {
   CHECK(strstr(wsx_tls_last_error(), P("missing.key")) != NULL);
   CHECK(strstr(wsx_tls_last_error(), ": no such file or directory") != NULL);
   cert_files(&to.cert, "srv");
-  to.cert.cert_file = P("ca.key"); /* not a certificate */
+  CERT_MUT(to.cert)->cert_file = P("ca.key"); /* not a certificate */
   srv = wsx_server_new(&T.loop, &o, NULL, NULL, &err);
   CHECK(srv == NULL);
   CHECK_INT(err, WSX_E_TLS);
@@ -254,8 +252,7 @@ TEST(server_bad_options) {
   CHECK(srv == NULL);
   CHECK_INT(err, WSX_E_INVALID);
   {
-    wsx_tls_client_options co;
-    memset(&co, 0, sizeof(co));
+    wsx_tls_client_options co = WSX_TLS_CLIENT_OPTIONS_INIT;
     co.ca_file = P("missing.pem");
     T.port = 1;
     CHECK(tls_client("127.0.0.1", &co, &err) == NULL);
@@ -311,10 +308,10 @@ static void sni_round(const char *server_name, int expect_open,
 }
 
 TEST(sni_table) {
-  wsx_tls_server_options to;
+  wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
   wsx_tls_sni_entry e[1];
   ev_reset();
-  memset(&to, 0, sizeof(to));
+  to = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
   memset(e, 0, sizeof(e));
   cert_files(&to.cert, "srv");
   e[0].name = "ALT.test"; /* names match case-insensitively */
@@ -328,11 +325,11 @@ TEST(sni_table) {
 }
 
 TEST(sni_callback) {
-  wsx_tls_server_options to;
+  wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
   wsx_tls_sni_entry e[1];
   ev_reset();
   sni_calls = 0;
-  memset(&to, 0, sizeof(to));
+  to = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
   memset(e, 0, sizeof(e));
   cert_files(&to.cert, "srv");
   e[0].name = "unused.test"; /* the callback decides, not the names */
@@ -351,8 +348,7 @@ TEST(sni_callback) {
 /* ---- client certificates ---- */
 
 static void client_cert_server(int mode) {
-  static wsx_tls_server_options to;
-  memset(&to, 0, sizeof(to));
+  static wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
   cert_files(&to.cert, "srv");
   to.client_auth = mode;
   to.ca_file = P("ca.pem");
@@ -467,10 +463,10 @@ TEST(verify_expired) {
 }
 
 TEST(insecure_skip_verify) {
-  wsx_tls_client_options co;
+  wsx_tls_client_options co = WSX_TLS_CLIENT_OPTIONS_INIT;
   int err;
   ev_reset();
-  memset(&co, 0, sizeof(co));
+  co = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   co.insecure_skip_verify = 1;
   T.echo = 1;
   REQUIRE(srv_with("unknown") == 0);
@@ -522,16 +518,16 @@ TEST(garbage_instead_of_tls) {
  * handshake and without a plaintext 503 (a TLS client cannot read one);
  * the connections it holds go on. */
 TEST(max_connections_tls) {
-  wsx_tls_server_options to;
-  wsx_server_options o;
+  wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
   wsx_tls_client_options co = ca_opts();
   static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0x05,
                                   0x01, 0x00, 0x00, 0x01, 0x00};
   raw_peer a;
   int err;
   ev_reset();
-  memset(&to, 0, sizeof(to));
-  memset(&o, 0, sizeof(o));
+  to = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
+  o = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
   cert_files(&to.cert, "srv");
   o.auto_accept = 1;
   o.max_connections = 1;
@@ -557,11 +553,11 @@ TEST(max_connections_tls) {
 
 TEST(handshake_timeout) {
   static const uint8_t partial[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
-  wsx_tls_server_options to;
+  wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
   raw_peer a, b;
   uint64_t t0;
   ev_reset();
-  memset(&to, 0, sizeof(to));
+  to = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
   cert_files(&to.cert, "srv");
   REQUIRE(tls_server(&to, 200) == 0);
   t0 = uv_now(&T.loop);
@@ -590,7 +586,7 @@ static void mute_on_conn(uv_stream_t *ls, int status) {
 
 TEST(client_connect_timeout) {
   wsx_tls_client_options co = ca_opts();
-  wsx_socket_options o;
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
   uv_tcp_t lsn;
   struct sockaddr_in a;
   struct sockaddr_storage ss;
@@ -603,7 +599,7 @@ TEST(client_connect_timeout) {
   REQUIRE(uv_tcp_bind(&lsn, (const struct sockaddr *)&a, 0) == 0);
   REQUIRE(uv_listen((uv_stream_t *)&lsn, 4, mute_on_conn) == 0);
   uv_tcp_getsockname(&lsn, (struct sockaddr *)&ss, &len);
-  memset(&o, 0, sizeof(o));
+  o = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
   o.tls = &co;
   o.connect_timeout = 300;
   snprintf(url, sizeof(url), "wss://127.0.0.1:%d/",

@@ -154,7 +154,7 @@ on_failed(wsx_socket *s, const wsx_connect_failure *f, void *ud) {
   snprintf(e->fail_msg, sizeof(e->fail_msg), "%s", f->message);
 }
 
-static const wsx_socket_callbacks rec_cbs = {on_open,  on_message, NULL,
+static const wsx_socket_callbacks rec_cbs = {sizeof(wsx_socket_callbacks), on_open,  on_message, NULL,
                                              on_ping,  on_pong,    on_error,
                                              on_close, on_drain,   on_failed};
 
@@ -170,23 +170,61 @@ static __attribute__((unused)) void srv_on_closed(wsx_server *srv, void *ud) {
   T.srv_closed++;
 }
 
+/* Nested option structs are reached by pointer (ABI policy): these attach
+ * static storage on first use and return it for editing. */
+static wsx_socket_options uvt_srv_so;
+static wsx_driver_options uvt_srv_do, uvt_cli_do;
+static __attribute__((unused)) wsx_socket_options *
+srv_sock(wsx_server_options *o) {
+  if (o->socket != &uvt_srv_so) {
+    uvt_srv_so = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+    uvt_srv_do = (wsx_driver_options)WSX_DRIVER_OPTIONS_INIT;
+    uvt_srv_so.driver = &uvt_srv_do;
+    o->socket = &uvt_srv_so;
+  }
+  return &uvt_srv_so;
+}
+static __attribute__((unused)) wsx_driver_options *
+srv_drv(wsx_server_options *o) {
+  return (wsx_driver_options *)srv_sock(o)->driver;
+}
+static __attribute__((unused)) wsx_driver_options *
+cli_drv(wsx_socket_options *co) {
+  if (co->driver != &uvt_cli_do) {
+    uvt_cli_do = (wsx_driver_options)WSX_DRIVER_OPTIONS_INIT;
+    co->driver = &uvt_cli_do;
+  }
+  return &uvt_cli_do;
+}
+/* A fresh certificate from a pool of 16, stored in *slot. */
+static __attribute__((unused)) wsx_tls_cert *
+cert_slot(const wsx_tls_cert **slot) {
+  static wsx_tls_cert pool[16];
+  static unsigned next;
+  wsx_tls_cert *k = &pool[next++ % 16];
+  *k = (wsx_tls_cert)WSX_TLS_CERT_INIT;
+  *slot = k;
+  return k;
+}
+#define CERT_MUT(c) ((wsx_tls_cert *)(c)) /* the pool's, not const */
+
 /* An auto-accepting server on 127.0.0.1 (or `host`), ephemeral port. */
 static __attribute__((unused)) int start_server(const char *host,
                                                 wsx_server_options *o,
                                                 wsx_server_callbacks *cb) {
-  wsx_server_options zo;
-  wsx_server_callbacks zc;
+  wsx_server_options zo = WSX_SERVER_OPTIONS_INIT;
+  wsx_server_callbacks zc = WSX_SERVER_CALLBACKS_INIT;
   int err;
   if (!o) {
-    memset(&zo, 0, sizeof(zo));
+    zo = (wsx_server_options)WSX_SERVER_OPTIONS_INIT;
     zo.auto_accept = 1;
     o = &zo;
   }
   if (!cb) {
-    memset(&zc, 0, sizeof(zc));
+    zc = (wsx_server_callbacks)WSX_SERVER_CALLBACKS_INIT;
     cb = &zc;
     zc.connection = srv_on_connection;
-    zc.socket = rec_cbs;
+    zc.socket = &rec_cbs;
   }
   if (!cb->closed)
     cb->closed = srv_on_closed;
