@@ -1,0 +1,82 @@
+/*
+ * accessors.c: the driver's read-only accessors and wsx_is_websocket_request
+ * of wsx/driver.h (split from driver.c to keep it small).
+ */
+#include "driver/driver_int.h"
+
+#include <string.h>
+
+static const char *const empty = "";
+
+int wsx_driver_ready_state(const wsx_driver *d) {
+  switch (d->state) {
+  case WSX__S_OPEN:
+    return WSX_OPEN;
+  case WSX__S_CLOSING:
+    return WSX_CLOSING;
+  case WSX__S_CLOSED:
+    return WSX_CLOSED;
+  default:
+    return WSX_CONNECTING;
+  }
+}
+
+const char *wsx_driver_protocol(const wsx_driver *d) {
+  return d->protocol ? d->protocol : empty;
+}
+
+const char *wsx_driver_version(const wsx_driver *d) {
+  switch (d->version) {
+  case WSX__HIXIE75:
+    return "hixie-75";
+  case WSX__HIXIE76:
+    return "hixie-76";
+  default:
+    return "hybi-13";
+  }
+}
+
+const char *wsx_driver_url(const wsx_driver *d) {
+  return d->url ? d->url : empty;
+}
+
+const char *wsx_driver_extensions(const wsx_driver *d) {
+  return d->ext_value ? d->ext_value : empty;
+}
+
+int wsx_driver_status_code(const wsx_driver *d) { return d->status_code; }
+
+const wsx_header *wsx_driver_headers(const wsx_driver *d, size_t *n) {
+  if (n)
+    *n = d->num_headers;
+  return d->headers;
+}
+
+const wsx_http_request *wsx_driver_request(const wsx_driver *d) {
+  return d->hs && d->hs->have_req ? &d->hs->req : NULL;
+}
+
+int wsx_driver_is_websocket(const wsx_driver *d) {
+  return d->hs && d->hs->have_req && wsx_is_websocket_request(&d->hs->req);
+}
+
+const uint8_t *wsx_driver_body(const wsx_driver *d, size_t *len) {
+  if (len)
+    *len = d->hs ? d->hs->body.len : 0;
+  return d->hs ? d->hs->body.data : NULL;
+}
+
+int wsx_driver_last_error(const wsx_driver *d, const char **msg) {
+  if (msg)
+    *msg = wsx__errmsg(d);
+  return d->last_error;
+}
+
+int wsx_is_websocket_request(const wsx_http_request *req) {
+  if (!req || req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
+    return 0;
+  return wsx_header_has_token(req->headers, req->num_headers, "upgrade",
+                              "websocket") &&
+         wsx_header_has_token(req->headers, req->num_headers, "connection",
+                              "upgrade");
+}
