@@ -94,8 +94,7 @@ TEST(fatal_rule_on_bad_input) {
 
   /* Protocol errors of every kind, each through the rule. */
   for (int k = 0; k < 7; k++) {
-    wsx_driver_options o;
-    memset(&o, 0, sizeof o);
+    wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
     o.max_length = 100;
     REQUIRE(h_open(&r, H_SERVER, &o));
     hb f = {0};
@@ -173,8 +172,7 @@ TEST(fatal_rule_on_bad_input) {
  * WSX_E_NOMEM (non-fatal) from parse on a CLOSED driver. */
 static void oom_session(hcount *c, wsx_extension *ext) {
   wsx_allocator a = hcount_allocator(c);
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.allocator = &a;
   hrec r;
   if (!pmd_server(&r, ext, &o)) {
@@ -291,8 +289,7 @@ TEST(ping_callbacks_capped) {
   hcount c;
   memset(&c, 0, sizeof c);
   wsx_allocator a = hcount_allocator(&c);
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.allocator = &a;
   hrec r;
   REQUIRE(h_open(&r, H_SERVER, &o));
@@ -339,8 +336,7 @@ static int failing_random(void *buf, size_t len, void *ud) {
 }
 
 TEST(random_callback_feeds_key_and_masks) {
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.random = fixed_random;
   hrec r;
   REQUIRE(h_client_new(&r, NULL, &o, NULL));

@@ -142,6 +142,7 @@ static void r_close(wsx_driver *d, const wsx_close_event *e, void *ud) {
 }
 
 static const wsx_driver_callbacks re_cbs = {
+    .struct_size = sizeof(wsx_driver_callbacks),
     .write = h_cb_write,
     .connect = r_connect,
     .open = r_open,
@@ -176,8 +177,7 @@ static void re_run(int action, int where, int frame_mode, int split, hb *log,
   re.where = where;
   h_frame_str(&re.nested, H_FIN | WSX_OP_TEXT, 1, "nested-parse");
   static const char *const protos[] = {"chat", NULL};
-  wsx_driver_options o;
-  memset(&o, 0, sizeof o);
+  wsx_driver_options o = WSX_DRIVER_OPTIONS_INIT;
   o.protocols = protos;
   o.frame_events = frame_mode;
   hrec r;
