@@ -55,6 +55,7 @@ static void guard_cb(uv_timer_t *t) {
 }
 
 static void run_for(unsigned ms) {
+  uv_update_time(&T.loop); /* not a stale clock: wait the whole ms */
   uv_timer_start(&T.guard, guard_cb, ms, 0);
   uv_run(&T.loop, UV_RUN_DEFAULT);
   uv_timer_stop(&T.guard);
