@@ -198,8 +198,13 @@ static void on_write(uv_write_t *req, int status);
 
 static int start_write(wsx_socket *s) {
   wsx__out *o = s->out;
-  uv_buf_t b = uv_buf_init((char *)o->inflight.data, (unsigned)o->inflight.len);
-  int rc = uv_write(&o->req, s->stream, &b, 1, on_write);
+  uv_buf_t b[16]; /* up to 64 GiB of backlog in one write */
+  unsigned k = 0;
+  int rc;
+  if (wsx__uv_bufs(b, 16, &k, o->inflight.data, o->inflight.len) <
+      o->inflight.len)
+    return UV_ENOBUFS;
+  rc = uv_write(&o->req, s->stream, b, k, on_write);
   if (rc < 0)
     return rc;
   o->writing = 1;
@@ -569,13 +574,20 @@ void wsx__sock_on_timer(wsx_socket *s) {
 static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud) {
   wsx_socket *s = ud;
   uv_buf_t b[32];
-  size_t i = 0;
+  size_t i = 0, off = 0; /* next byte: iov[i].base + off */
   (void)d;
   while (i < n) {
     unsigned k = 0;
     int rc;
-    for (; i < n && k < 32; i++, k++)
-      b[k] = uv_buf_init((char *)iov[i].base, (unsigned)iov[i].len);
+    /* Payloads over UINT_MAX bytes take several bufs (uv/uvbuf.h). */
+    while (i < n && k < 32) {
+      off += wsx__uv_bufs(b, 32, &k, (const char *)iov[i].base + off,
+                          iov[i].len - off);
+      if (off < iov[i].len)
+        break; /* b is full */
+      i++;
+      off = 0;
+    }
     rc = wsx__sock_write(s, b, k);
     if (rc < 0)
       return rc;

@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "es/es.h"
+#include "uv/uvbuf.h"
 #include "uv/tls.h"
 #include "wsx/eventsource.h"
 
@@ -406,13 +407,15 @@ static void on_tls_written(uv_write_t *w, int status) {
 /* The TLS engine's wire: try_write, then a copy queued in order. */
 static int tls_wire(void *io, const char *p, size_t n) {
   wsx_eventsource_client *c = io;
-  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  uv_buf_t b[4];
+  unsigned nb = 0;
   tls_wreq *r;
   int k;
   if (!c->tcp_open || c->tcp_closing)
     return WSX_E_CLOSED;
   if (!c->tls_writes) {
-    k = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    (void)wsx__uv_bufs(b, 4, &nb, p, n); /* the rest is copied below */
+    k = uv_try_write((uv_stream_t *)&c->tcp, b, nb);
     if (k < 0 && k != UV_EAGAIN)
       return WSX_E_IO;
     if (k > 0) {
@@ -426,9 +429,10 @@ static int tls_wire(void *io, const char *p, size_t n) {
     return WSX_E_NOMEM;
   memcpy(r->data, p, n);
   r->c = c;
-  b = uv_buf_init(r->data, (unsigned)n);
-  if ((k = uv_write(&r->w, (uv_stream_t *)&c->tcp, &b, 1, on_tls_written)) <
-      0) {
+  nb = 0;
+  if (wsx__uv_bufs(b, 4, &nb, r->data, n) < n ||
+      (k = uv_write(&r->w, (uv_stream_t *)&c->tcp, b, nb, on_tls_written)) <
+          0) {
     wsx__free(&c->alloc, r);
     return WSX_E_IO;
   }
@@ -439,18 +443,21 @@ static int tls_wire(void *io, const char *p, size_t n) {
 /* https://: TLS on the fresh connection; the request waits inside the
  * engine until the handshake completed. */
 static int send_request_tls(wsx_eventsource_client *c) {
-  uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+  uv_buf_t b[2]; /* the request head: one buf */
+  unsigned k = 0;
   int rc = wsx__tls_conn_client_new(c->tls_ctx, &c->alloc, c->host, tls_wire, c,
                                     &c->tls);
+  (void)wsx__uv_bufs(b, 2, &k, c->out.data, c->out.len);
   if (rc == WSX_OK)
-    rc = wsx__tls_conn_write(c->tls, &b, 1);
+    rc = wsx__tls_conn_write(c->tls, b, k);
   return rc;
 }
 
 static void on_connect(uv_connect_t *req, int status) {
   wsx_eventsource_client *c = req->data;
   const char *id;
-  uv_buf_t b;
+  uv_buf_t b[2];
+  unsigned nb;
   int rc;
   if (c->closing || c->tcp_closing)
     return;
@@ -475,7 +482,8 @@ static void on_connect(uv_connect_t *req, int status) {
     fail(c, WSX_E_NOMEM, 0, "out of memory");
     return;
   }
-  b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+  nb = 0;
+  (void)wsx__uv_bufs(b, 2, &nb, c->out.data, c->out.len); /* a small head */
   c->wreq.data = c;
   c->phase = P_HEAD;
   c->head.len = 0;
@@ -490,7 +498,7 @@ static void on_connect(uv_connect_t *req, int status) {
     }
     rc = 0;
   } else {
-    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, b, nb, on_written);
   }
   if (rc == 0)
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

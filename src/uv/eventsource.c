@@ -7,6 +7,7 @@
 
 #include "common/alloc.h"
 #include "es/es.h"
+#include "uv/uvbuf.h"
 #include "wsx/eventsource.h"
 
 #define ADOPT_CLOSE_GRACE_MS 5000u /* close(): flush this long at most */
@@ -165,13 +166,15 @@ static void on_write(uv_write_t *req, int status) {
 
 static void start_write(wsx_eventsource *es) {
   wsx__buf t = es->inflight;
-  uv_buf_t b;
+  uv_buf_t b[16]; /* up to 64 GiB of backlog in one write */
+  unsigned k = 0;
   es->inflight = es->pending;
   es->pending = t;
   es->pending.len = 0;
-  b = uv_buf_init((char *)es->inflight.data, (unsigned)es->inflight.len);
   es->wreq.data = es;
-  if (uv_write(&es->wreq, es->stream, &b, 1, on_write) < 0) {
+  if (wsx__uv_bufs(b, 16, &k, es->inflight.data, es->inflight.len) <
+          es->inflight.len ||
+      uv_write(&es->wreq, es->stream, b, k, on_write) < 0) {
     es->inflight.len = 0;
     close_stream(es);
     return;
@@ -182,8 +185,11 @@ static void start_write(wsx_eventsource *es) {
 static int adopt_write(wsx_eventsource *es, const void *data, size_t len) {
   const char *p = data;
   if (!es->writing && !es->pending.len) {
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
-    int n = uv_try_write(es->stream, &b, 1);
+    uv_buf_t b[4];
+    unsigned k = 0;
+    int n;
+    (void)wsx__uv_bufs(b, 4, &k, p, len); /* the rest is queued below */
+    n = uv_try_write(es->stream, b, k);
     if (n < 0 && n != UV_EAGAIN) {
       close_stream(es);
       return WSX_E_CLOSED;

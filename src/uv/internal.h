@@ -17,6 +17,7 @@
 #include "driver/util.h"
 #include "uv/proxy_client.h"
 #include "uv/stream.h"
+#include "uv/uvbuf.h"
 #include "wsx/uv.h"
 
 #define WSX__RBUF_SIZE 65536u /* loop-wide receive buffer */
