@@ -12,6 +12,14 @@
  *   wsx_socket   one WebSocket connection, server or client side; the same
  *                calls and events on both sides.
  *
+ * SIGPIPE: writing to a connection the peer has closed raises SIGPIPE,
+ * whose default action kills the process. The first wsx_server,
+ * wsx_socket or EventSource the process creates therefore sets SIGPIPE to
+ * SIG_IGN if it is still SIG_DFL (see wsx_ignore_sigpipe(); a handler or
+ * SIG_IGN the application installed is left alone); the failed write is
+ * then reported as an I/O error on that connection only. An application
+ * that wants SIGPIPE back must reinstall it after that first call.
+ *
  * Threads: one loop per thread. Every function must be called on the thread
  * that runs the object's loop. Multi-core servers run one loop (and one
  * wsx_server with `reuse_port`) per core.
@@ -615,6 +623,16 @@ WSX_EXTERN void wsx_http_res_set_callbacks(wsx_http_res *res,
                                            const wsx_http_res_callbacks *cbs,
                                            void *user_data);
 WSX_EXTERN wsx_request *wsx_http_res_request(const wsx_http_res *res);
+
+/*
+ * Sets SIGPIPE to SIG_IGN if its disposition is SIG_DFL; leaves a handler
+ * or SIG_IGN that the application installed alone. wsx calls it once by
+ * itself, when the process creates its first server, socket or EventSource
+ * (see the top of this header); calling it earlier or again is harmless.
+ * Process-wide (signal dispositions are). Returns WSX_OK, or a negative
+ * errno value (a libuv error code) if sigaction() failed.
+ */
+WSX_EXTERN int wsx_ignore_sigpipe(void);
 
 /* Like wsx_strerror, but also names libuv errors. Never NULL. */
 WSX_EXTERN const char *wsx_uv_strerror(int err);

@@ -622,6 +622,7 @@ wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
     *err = WSX_E_URL;
     return NULL;
   }
+  wsx__sigpipe_guard();
   wsx__alloc_init(&a, o->allocator);
   if (!(c = wsx__malloc(&a, sizeof(*c)))) {
     *err = WSX_E_NOMEM;

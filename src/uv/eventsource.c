@@ -511,6 +511,7 @@ wsx_eventsource *wsx_eventsource_adopt(uv_loop_t *loop, uv_stream_t *stream,
     *err = e;
     return NULL;
   }
+  wsx__sigpipe_guard();
   lei = wsx_header_find(req->headers, req->num_headers, "last-event-id",
                         &lei_len);
   q = memchr(req->target, '?', req->target_len);

@@ -4,6 +4,8 @@
  * uv_timer_t armed for the earliest deadline of a binary heap replaces the
  * three timers (handshake, close, keepalive) each connection would need.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +22,29 @@ static void registry_init(void) {
 
 static void on_timer(uv_timer_t *t);
 
+/* ---- SIGPIPE ---- */
+
+int wsx_ignore_sigpipe(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) != 0)
+    return -errno;
+  if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL)
+    return WSX_OK; /* the application's choice */
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = SIG_IGN;
+  sigemptyset(&sa.sa_mask);
+  return sigaction(SIGPIPE, &sa, NULL) == 0 ? WSX_OK : -errno;
+}
+
+static uv_once_t sigpipe_once = UV_ONCE_INIT;
+
+static void sigpipe_default(void) { (void)wsx_ignore_sigpipe(); }
+
+void wsx__sigpipe_guard(void) { uv_once(&sigpipe_once, sigpipe_default); }
+
 wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop) {
   wsx__loopctx *c;
+  wsx__sigpipe_guard();
   uv_once(&registry_once, registry_init);
   uv_mutex_lock(&registry_lock);
   for (c = registry; c; c = c->next)

@@ -35,6 +35,10 @@ static inline size_t wsx__uv_bufs(uv_buf_t *out, unsigned cap, unsigned *n,
   return done;
 }
 
+/* The first server, socket or EventSource of the process sets SIGPIPE to
+ * SIG_IGN if it is SIG_DFL (wsx_ignore_sigpipe(), once; see wsx/uv.h). */
+void wsx__sigpipe_guard(void);
+
 /* Number of bufs wsx__uv_bufs() needs for len bytes. */
 static inline size_t wsx__uv_bufs_needed(size_t len) {
   return len / WSX__UV_BUF_MAX + (len % WSX__UV_BUF_MAX != 0);

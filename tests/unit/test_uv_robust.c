@@ -3,8 +3,10 @@
  * bytes, SIGPIPE, SO_REUSEPORT errors, allocator hooks, timer heap
  * failures.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "test_uv_util.h"
 #include "uv/uvbuf.h"
@@ -198,4 +200,105 @@ TEST(send_over_4gib_arrives_whole) {
   SHUTDOWN_AND_CHECK();
 }
 
-TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole))
+/* ---- 2. SIGPIPE ---- */
+
+/* The echo_server case: the server queued 8 MiB to a peer that does not
+ * read, then the peer goes away. Runs in a child that leaves SIGPIPE at
+ * SIG_DFL; returns the child's exit code. */
+static int sigpipe_child(void) {
+  static char big[8 << 20];
+  static const char up[] = UPGRADE_HEAD("/");
+  struct sigaction sa;
+  raw_peer *p = calloc(1, sizeof(*p));
+  int i;
+  if (!p || sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL)
+    return 10;
+  ev_reset();
+  if (start_server(NULL, NULL, NULL) != 0)
+    return 11;
+  raw_connect(p, up, sizeof(up) - 1, 1);
+  RUN_UNTIL(T.s.open && p->in_len > 0, 3000);
+  if (!T.s.open)
+    return 12;
+  /* The server stops reading (so it cannot learn of the close from a
+   * read); the peer, having read the 101, closes; the server then writes
+   * 8 MiB: the first bytes draw a RST, the next write meets EPIPE. */
+  wsx_socket_pause(T.s.sock);
+  raw_close(p);
+  RUN_UNTIL(p->closed, 1000);
+  uv_sleep(50); /* the FIN has arrived */
+  for (i = 0; i < 20 && T.s.close == 0; i++) {
+    if (T.s.sock)
+      wsx_socket_send_binary(T.s.sock, big, i ? 65536 : sizeof(big));
+    RUN_UNTIL(T.s.close, 50);
+  }
+  if (T.s.close != 1)
+    return 13;
+  if (!p->closed)
+    RUN_UNTIL(p->closed, 1000);
+  wsx_server_free(T.srv);
+  RUN_UNTIL(T.srv_closed, 3000);
+  run_for(1000);
+  free(p);
+  return ev_finish() == 0 ? 0 : 14;
+}
+
+TEST(peer_gone_mid_send_does_not_raise_sigpipe) {
+  int st = 0;
+  pid_t pid;
+  fflush(stdout);
+  pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    signal(SIGPIPE, SIG_DFL);
+    _exit(sigpipe_child());
+  }
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  if (WIFSIGNALED(st))
+    TEST_FAILF_("the server process died of signal %d%s", WTERMSIG(st),
+                WTERMSIG(st) == SIGPIPE ? " (SIGPIPE)" : "");
+  else
+    CHECK_INT(WEXITSTATUS(st), 0);
+}
+
+static void app_sigpipe_handler(int sig) { (void)sig; }
+
+/* In a child: an application's own handler survives the library's first
+ * object; a default disposition becomes SIG_IGN. */
+static int sigpipe_disposition_child(void) {
+  struct sigaction sa;
+  int err;
+  wsx_server *srv;
+  signal(SIGPIPE, app_sigpipe_handler);
+  ev_reset();
+  srv = wsx_server_new(&T.loop, NULL, NULL, NULL, &err);
+  if (!srv)
+    return 20;
+  if (sigaction(SIGPIPE, NULL, &sa) != 0 ||
+      sa.sa_handler != app_sigpipe_handler)
+    return 21;
+  signal(SIGPIPE, SIG_DFL);
+  if (wsx_ignore_sigpipe() != WSX_OK || sigaction(SIGPIPE, NULL, &sa) != 0 ||
+      sa.sa_handler != SIG_IGN)
+    return 22;
+  wsx_server_free(srv);
+  run_for(1000);
+  return ev_finish() == 0 ? 0 : 23;
+}
+
+TEST(sigpipe_app_handler_left_alone) {
+  int st = 0;
+  pid_t pid;
+  fflush(stdout);
+  pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0)
+    _exit(sigpipe_disposition_child());
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  CHECK(WIFEXITED(st));
+  CHECK_INT(WEXITSTATUS(st), 0);
+}
+
+TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole);
+          RUN(peer_gone_mid_send_does_not_raise_sigpipe);
+          RUN(sigpipe_app_handler_left_alone))
