@@ -450,7 +450,10 @@ typedef struct wsx_server_options {
   uint32_t max_http_body;
   int backlog;    /* 0 = 511 */
   int ipv6_only;  /* IPv6 listeners: no v4-mapped addresses */
-  int reuse_port; /* SO_REUSEPORT (one server per loop per core) */
+  /* SO_REUSEPORT (one server per loop per core). If the option cannot be
+   * set, wsx_server_listen fails with that error (e.g. UV_ENOPROTOOPT,
+   * UV_ENOTSUP) instead of listening without it. */
+  int reuse_port;
   /* Non-NULL: a TLS (wss) server (wsx/tls.h; certificates are loaded by
    * wsx_server_new, the struct is not kept). handshake_timeout covers the
    * TLS handshake. */
@@ -474,7 +477,8 @@ WSX_EXTERN wsx_server *wsx_server_new(uv_loop_t *loop,
  * Listens on host:port (host: IPv4 or IPv6 literal, NULL = "0.0.0.0";
  * port 0 = ephemeral). May be called several times (e.g. 127.0.0.1 and
  * ::1). Returns WSX_OK, WSX_E_INVALID (bad host literal), WSX_E_STATE
- * (unmounted / freed), WSX_E_NOMEM, or a libuv error (UV_EADDRINUSE, ...).
+ * (unmounted / freed), WSX_E_NOMEM, or a libuv error (UV_EADDRINUSE, ...;
+ * with reuse_port: the error of setsockopt(SO_REUSEPORT), nothing listens).
  */
 WSX_EXTERN int wsx_server_listen(wsx_server *srv, const char *host, int port);
 /* Listens on a Unix domain socket at `path` (must not exist). Same returns.

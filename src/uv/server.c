@@ -178,15 +178,21 @@ int wsx_server_listen(wsx_server *srv, const char *host, int port) {
   }
   l->h.tcp.data = l;
   link_listener(srv, l);
+  rc = 0;
   if (srv->reuse_port) {
+    /* Without it a second server on the port would fail to bind (or, worse
+     * on some systems, steal it): report the failure, do not listen. */
     uv_os_fd_t fd;
     int one = 1;
-    if (uv_fileno((uv_handle_t *)&l->h.tcp, &fd) == 0)
-      (void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    rc = uv_fileno((uv_handle_t *)&l->h.tcp, &fd);
+    if (rc == 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+      rc = uv_translate_sys_error(errno);
   }
   if (v6 && srv->ipv6_only)
     flags |= UV_TCP_IPV6ONLY;
-  rc = uv_tcp_bind(&l->h.tcp, (const struct sockaddr *)&ss, flags);
+  if (rc == 0)
+    rc = uv_tcp_bind(&l->h.tcp, (const struct sockaddr *)&ss, flags);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&l->h.tcp, srv->backlog, on_connection);
   if (rc < 0) {

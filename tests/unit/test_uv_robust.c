@@ -3,9 +3,12 @@
  * bytes, SIGPIPE, SO_REUSEPORT errors, allocator hooks, timer heap
  * failures.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "test_uv_util.h"
@@ -299,6 +302,46 @@ TEST(sigpipe_app_handler_left_alone) {
   CHECK_INT(WEXITSTATUS(st), 0);
 }
 
+/* ---- 3. SO_REUSEPORT ---- */
+
+/* Fault injection: this program's setsockopt() refuses SO_REUSEPORT while
+ * fail_reuseport is set (a kernel without it, or a seccomp filter) and
+ * passes everything else to the kernel. */
+static int fail_reuseport;
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len) {
+  if (fail_reuseport && level == SOL_SOCKET && name == SO_REUSEPORT) {
+    errno = ENOPROTOOPT;
+    return -1;
+  }
+  return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+}
+
+TEST(reuse_port_failure_is_reported) {
+  wsx_server_options so;
+  int err, rc;
+  ev_reset();
+  memset(&so, 0, sizeof(so));
+  so.reuse_port = 1;
+  T.srv = wsx_server_new(&T.loop, &so, NULL, NULL, &err);
+  REQUIRE(T.srv != NULL);
+  /* Works when the kernel takes the option... */
+  CHECK_INT(wsx_server_listen(T.srv, "127.0.0.1", 0), WSX_OK);
+  CHECK(wsx_server_port(T.srv) > 0);
+  /* ...and fails, without listening, when it does not. */
+  fail_reuseport = 1;
+  rc = wsx_server_listen(T.srv, "127.0.0.1", 0);
+  fail_reuseport = 0;
+  CHECK_INT(rc, UV_ENOPROTOOPT);
+  CHECK_STR(wsx_uv_strerror(rc), uv_strerror(UV_ENOPROTOOPT));
+  wsx_server_free(T.srv);
+  T.srv = NULL;
+  run_for(3000);
+  CHECK(!T.timed_out);
+  CHECK_INT(ev_finish(), 0);
+}
+
 TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole);
           RUN(peer_gone_mid_send_does_not_raise_sigpipe);
-          RUN(sigpipe_app_handler_left_alone))
+          RUN(sigpipe_app_handler_left_alone);
+          RUN(reuse_port_failure_is_reported))
