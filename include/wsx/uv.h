@@ -41,6 +41,11 @@
  * driver's; output buffers exist only while the kernel is behind, and the
  * request head only until accept/reject. Each loop shares one ~90 KiB
  * context (receive buffer, cork buffer, timer heap) among its sockets.
+ * That context is allocated with the allocator (driver.allocator) of the
+ * first server or socket created on the loop and freed with it when the
+ * last one closes: an allocator given to wsx must stay usable until every
+ * wsx object on its loop is closed. Everything wsx allocates goes through
+ * the allocator hooks (libuv's and OpenSSL's own allocations do not).
  * Output written during a read callback (echoes, the 101 response) leaves in
  * one write when the callback ends; otherwise uv_try_write is tried first.
  *

@@ -259,7 +259,7 @@ static wsx_socket *new_sock(uv_loop_t *loop, const wsx_socket_options *opts,
   wsx_socket *s;
   if (!cfg)
     return NULL;
-  if (!(ctx = wsx__loopctx_get(loop))) {
+  if (!(ctx = wsx__loopctx_get(loop, &cfg->alloc))) {
     discard_cfg(cfg);
     *rc = WSX_E_NOMEM;
     return NULL;

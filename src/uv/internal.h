@@ -52,6 +52,7 @@ void wsx__cfg_free(wsx__cfg *c);
 /* Per-loop state, shared by every socket and server on that loop. */
 struct wsx__loopctx {
   uv_loop_t *loop;
+  wsx_allocator alloc; /* of the object that created it (see wsx__loopctx_get) */
   struct wsx__loopctx *next; /* global registry */
   size_t refs;
   uv_timer_t timer;   /* fires at heap[0]->deadline */
@@ -78,8 +79,10 @@ extern const wsx_socket_callbacks wsx__no_cbs;
 const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
                                            const wsx_socket_callbacks *cb);
 
-/* Returns the loop's context with a new reference (NULL on OOM). */
-wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop);
+/* Returns the loop's context with a new reference (NULL on OOM). A new
+ * context is allocated with `a` (the creating object's resolved allocator),
+ * which then serves the context's tables and is used to free it. */
+wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a);
 void wsx__loopctx_unref(wsx__loopctx *c);
 /* Sets (0 = clears) the socket's deadline, in uv_now() milliseconds. */
 void wsx__timer_set(wsx_socket *s, uint64_t deadline);

@@ -42,7 +42,7 @@ static void sigpipe_default(void) { (void)wsx_ignore_sigpipe(); }
 
 void wsx__sigpipe_guard(void) { uv_once(&sigpipe_once, sigpipe_default); }
 
-wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop) {
+wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
   wsx__loopctx *c;
   wsx__sigpipe_guard();
   uv_once(&registry_once, registry_init);
@@ -51,8 +51,10 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop) {
     if (c->loop == loop)
       break;
   if (!c) {
-    c = calloc(1, sizeof(*c));
+    c = wsx__malloc(a, sizeof(*c));
     if (c) {
+      memset(c, 0, offsetof(wsx__loopctx, hdrs)); /* not the big buffers */
+      c->alloc = *a;
       c->loop = loop;
       uv_timer_init(loop, &c->timer);
       /* The sockets keep the loop alive; the timer alone must not. */
@@ -78,7 +80,7 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
   for (t = c->cbtabs; t; t = t->next)
     if (memcmp(&t->cb, cb, sizeof(*cb)) == 0)
       return &t->cb;
-  if (!(t = malloc(sizeof(*t))))
+  if (!(t = wsx__malloc(&c->alloc, sizeof(*t))))
     return NULL;
   t->cb = *cb;
   t->next = c->cbtabs;
@@ -88,13 +90,14 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
 
 static void on_ctx_closed(uv_handle_t *h) {
   wsx__loopctx *c = h->data;
+  wsx_allocator a = c->alloc;
   while (c->cbtabs) {
     wsx__cbtab *t = c->cbtabs;
     c->cbtabs = t->next;
-    free(t);
+    wsx__free(&a, t);
   }
-  free(c->heap);
-  free(c);
+  wsx__free(&a, c->heap);
+  wsx__free(&a, c);
 }
 
 void wsx__loopctx_unref(wsx__loopctx *c) {
@@ -161,7 +164,7 @@ static void heap_remove(wsx__loopctx *c, wsx_socket *s) {
 static int heap_insert(wsx__loopctx *c, wsx_socket *s) {
   if (c->heap_len == c->heap_cap) {
     uint32_t ncap = c->heap_cap ? c->heap_cap * 2 : 64;
-    wsx_socket **nh = realloc(c->heap, ncap * sizeof(*nh));
+    wsx_socket **nh = wsx__realloc(&c->alloc, c->heap, ncap * sizeof(*nh));
     if (!nh)
       return WSX_E_NOMEM;
     c->heap = nh;

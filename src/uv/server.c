@@ -32,7 +32,7 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
   rc = wsx__cfg_init(&srv->cfg, &opts->socket);
   if (rc == WSX_OK && opts->tls)
     rc = wsx__tls_server_ctx_new(&srv->cfg.alloc, opts->tls, &srv->cfg.tls);
-  if (rc == WSX_OK && !(srv->ctx = wsx__loopctx_get(loop)))
+  if (rc == WSX_OK && !(srv->ctx = wsx__loopctx_get(loop, &srv->cfg.alloc)))
     rc = WSX_E_NOMEM;
   if (rc == WSX_OK &&
       !(srv->sock_cb = wsx__cb_intern(srv->ctx, cbs ? &cbs->socket : NULL))) {
@@ -79,7 +79,7 @@ static void on_connection(uv_stream_t *ls, int status) {
       srv->cb.error(srv, status, uv_strerror(status), srv->ud);
     return;
   }
-  if (!(ctx = wsx__loopctx_get(srv->loop)))
+  if (!(ctx = wsx__loopctx_get(srv->loop, &srv->cfg.alloc)))
     return;
   if (!(s = wsx__sock_alloc(&srv->cfg, 0))) {
     wsx__loopctx_unref(ctx);

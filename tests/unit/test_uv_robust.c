@@ -11,8 +11,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "helpers/count_alloc.h"
 #include "test_uv_util.h"
-#include "uv/uvbuf.h"
+#include "uv/internal.h"
 
 /* ---- 1. uv_buf_t lengths are unsigned ---- */
 
@@ -341,7 +342,73 @@ TEST(reuse_port_failure_is_reported) {
   CHECK_INT(ev_finish(), 0);
 }
 
+/* ---- 4. allocator hooks ---- */
+
+/* A server and a client on a fresh loop, both with the counting allocator:
+ * the loop's shared context (~90 KiB: receive and cork buffers, timer heap,
+ * callback tables) goes through it too, and everything is given back. */
+TEST(loop_context_uses_the_allocator) {
+  tc_counter c = {0};
+  wsx_allocator a = TC_ALLOCATOR(&c);
+  wsx_server_options so;
+  wsx_socket_options co;
+  ev_reset();
+  memset(&so, 0, sizeof(so));
+  memset(&co, 0, sizeof(co));
+  so.auto_accept = 1;
+  so.socket.driver.allocator = &a;
+  co.driver.allocator = &a;
+  T.echo = 1;
+  REQUIRE(start_server(NULL, &so, NULL) == 0);
+  CHECK(c.cur >= sizeof(wsx__loopctx));
+  REQUIRE(connect_client("/", &co) != NULL);
+  RUN_UNTIL(T.c.open, 3000);
+  REQUIRE(T.c.open);
+  wsx_socket_send_text(T.c.sock, "hello", 5);
+  RUN_UNTIL(T.c.message, 3000);
+  CHECK_INT(T.c.message, 1);
+  wsx_socket_close(T.c.sock, 1000, NULL);
+  RUN_UNTIL(T.c.close && T.s.close, 3000);
+  CHECK(c.peak >= sizeof(wsx__loopctx) + 1000);
+  SHUTDOWN_AND_CHECK();
+  CHECK_INT(c.cur, 0);
+}
+
+/* Every allocation of wsx_server_new failing in turn (the loop context's
+ * included): NULL with WSX_E_NOMEM, nothing leaked, nothing left open. */
+TEST(server_new_allocation_failures) {
+  long n;
+  for (n = 1; n < 200; n++) {
+    tc_counter c = {0};
+    wsx_allocator a = TC_ALLOCATOR(&c);
+    wsx_server_options so;
+    wsx_server_callbacks cb;
+    int err = 0;
+    c.fail_at = n;
+    ev_reset();
+    memset(&so, 0, sizeof(so));
+    memset(&cb, 0, sizeof(cb));
+    cb.socket = rec_cbs;
+    so.socket.driver.allocator = &a;
+    T.srv = wsx_server_new(&T.loop, &so, &cb, NULL, &err);
+    if (T.srv) {
+      wsx_server_free(T.srv);
+      T.srv = NULL;
+    } else {
+      CHECK_INT(err, WSX_E_NOMEM);
+    }
+    run_for(1000);
+    CHECK_INT(ev_finish(), 0);
+    CHECK_INT(c.cur, 0);
+    if ((long)c.calls < n)
+      break; /* no call failed: every one has been tried */
+  }
+  CHECK(n > 2); /* the server, its context, its callback table at least */
+}
+
 TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole);
           RUN(peer_gone_mid_send_does_not_raise_sigpipe);
           RUN(sigpipe_app_handler_left_alone);
-          RUN(reuse_port_failure_is_reported))
+          RUN(reuse_port_failure_is_reported);
+          RUN(loop_context_uses_the_allocator);
+          RUN(server_new_allocation_failures))
