@@ -517,6 +517,14 @@ static void drop_now(wsx_socket *s, int err, const char *msg) {
   wsx__sock_close_handle(s);
 }
 
+void wsx__sock_timer_lost(wsx_socket *s) {
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  drop_now(s, WSX_E_INTERNAL,
+           "the connection's deadline (handshake, close or keepalive "
+           "timeout) could not be armed");
+}
+
 static void keepalive_tick(wsx_socket *s) {
   uint64_t now = uv_now(s->cfg->ctx->loop);
   const wsx__cfg *cfg = s->cfg;

@@ -184,6 +184,11 @@ struct wsx_server {
   uint32_t hs_timeout, max_conns, max_body;
   int auto_accept, trust_xff, backlog, ipv6_only, reuse_port;
   wsx__listener *listeners;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } spare;          /* accepts and closes a connection we have no memory for */
+  int spare_busy;   /* spare is being closed */
   wsx_socket *conns;  /* every connection, doubly linked */
   size_t num_conns;   /* all of them */
   size_t num_counted; /* those counting toward max_connections */
@@ -221,6 +226,10 @@ void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
                      const char *msg);
 /* Keepalive / timer dispatch. */
 void wsx__sock_on_timer(wsx_socket *s);
+/* The deadline could not be entered in the heap (a bug: room is reserved
+ * per context reference): fails the connection rather than leaving it
+ * without a timeout. */
+void wsx__sock_timer_lost(wsx_socket *s);
 void wsx__sock_schedule_keepalive(wsx_socket *s);
 /* After a send: enforce max_buffered, report above-hwm. */
 int wsx__sock_after_send(wsx_socket *s, int rc);

@@ -22,6 +22,29 @@ static void registry_init(void) {
 
 static void on_timer(uv_timer_t *t);
 
+/* Every socket holds a reference to its loop's context and has at most one
+ * deadline in the heap, so a heap with room for `refs` entries never has to
+ * grow in wsx__timer_set: the room is taken with the reference, where an
+ * allocation failure is an ordinary WSX_E_NOMEM of the constructor, instead
+ * of a connection silently left without its handshake, close or keepalive
+ * deadline. */
+static int heap_reserve(wsx__loopctx *c, size_t n) {
+  uint32_t ncap;
+  wsx_socket **nh;
+  if (n <= c->heap_cap)
+    return WSX_OK;
+  if (n > UINT32_MAX / 2)
+    return WSX_E_NOMEM;
+  ncap = c->heap_cap ? c->heap_cap : 64;
+  while (ncap < n)
+    ncap *= 2;
+  if (!(nh = wsx__realloc(&c->alloc, c->heap, ncap * sizeof(*nh))))
+    return WSX_E_NOMEM;
+  c->heap = nh;
+  c->heap_cap = ncap;
+  return WSX_OK;
+}
+
 /* ---- SIGPIPE ---- */
 
 int wsx_ignore_sigpipe(void) {
@@ -55,6 +78,12 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
     if (c) {
       memset(c, 0, offsetof(wsx__loopctx, hdrs)); /* not the big buffers */
       c->alloc = *a;
+    }
+    if (c && heap_reserve(c, 1) != WSX_OK) {
+      wsx__free(a, c);
+      c = NULL;
+    }
+    if (c) {
       c->loop = loop;
       uv_timer_init(loop, &c->timer);
       /* The sockets keep the loop alive; the timer alone must not. */
@@ -64,6 +93,8 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
       registry = c;
     }
   }
+  if (c && heap_reserve(c, c->refs + 1) != WSX_OK)
+    c = NULL; /* a fresh context has room for one */
   if (c)
     c->refs++;
   uv_mutex_unlock(&registry_lock);
@@ -162,14 +193,8 @@ static void heap_remove(wsx__loopctx *c, wsx_socket *s) {
 }
 
 static int heap_insert(wsx__loopctx *c, wsx_socket *s) {
-  if (c->heap_len == c->heap_cap) {
-    uint32_t ncap = c->heap_cap ? c->heap_cap * 2 : 64;
-    wsx_socket **nh = wsx__realloc(&c->alloc, c->heap, ncap * sizeof(*nh));
-    if (!nh)
-      return WSX_E_NOMEM;
-    c->heap = nh;
-    c->heap_cap = ncap;
-  }
+  if (c->heap_len == c->heap_cap) /* cannot happen: see heap_reserve */
+    return WSX_E_INTERNAL;
   s->heap_idx = c->heap_len;
   c->heap[c->heap_len++] = s;
   heap_up(c, s->heap_idx);
@@ -198,10 +223,11 @@ void wsx__timer_set(wsx_socket *s, uint64_t deadline) {
   if (s->deadline)
     heap_remove(c, s);
   s->deadline = deadline;
-  /* A failed insert (OOM) leaves the socket without a timer: it still
-   * closes on peer EOF; dropping it here would be worse. */
-  if (deadline && heap_insert(c, s) != WSX_OK)
+  /* Room was reserved with the socket's context reference. */
+  if (deadline && heap_insert(c, s) != WSX_OK) {
     s->deadline = 0;
+    wsx__sock_timer_lost(s);
+  }
   rearm(c);
 }
 

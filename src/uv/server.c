@@ -68,6 +68,35 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts,
 
 /* ---- accepting ---- */
 
+static void on_spare_closed(uv_handle_t *h) {
+  wsx_server *srv = h->data;
+  srv->spare_busy = 0;
+  srv->num_conns--; /* counted like a connection while closing */
+  if (srv->freeing)
+    wsx__server_maybe_release(srv);
+}
+
+/* Out of memory for a new connection: accept it into the server's spare
+ * handle and close it, so the client learns at once and the listener goes
+ * on (libuv stops polling a listener whose connection was not accepted). */
+static void drop_connection(wsx_server *srv, uv_stream_t *ls) {
+  uv_handle_t *h = (uv_handle_t *)&srv->spare;
+  if (srv->cb.error)
+    srv->cb.error(srv, WSX_E_NOMEM,
+                  "out of memory: new connection closed", srv->ud);
+  if (srv->spare_busy)
+    return; /* accepted once the spare is free again */
+  if (ls->type == UV_TCP)
+    uv_tcp_init(srv->loop, &srv->spare.tcp);
+  else
+    uv_pipe_init(srv->loop, &srv->spare.pipe, 0);
+  h->data = srv;
+  srv->spare_busy = 1;
+  srv->num_conns++;
+  (void)uv_accept(ls, (uv_stream_t *)h);
+  uv_close(h, on_spare_closed);
+}
+
 static void on_connection(uv_stream_t *ls, int status) {
   wsx__listener *l = ls->data;
   wsx_server *srv = l->srv;
@@ -79,10 +108,13 @@ static void on_connection(uv_stream_t *ls, int status) {
       srv->cb.error(srv, status, uv_strerror(status), srv->ud);
     return;
   }
-  if (!(ctx = wsx__loopctx_get(srv->loop, &srv->cfg.alloc)))
+  if (!(ctx = wsx__loopctx_get(srv->loop, &srv->cfg.alloc))) {
+    drop_connection(srv, ls);
     return;
+  }
   if (!(s = wsx__sock_alloc(&srv->cfg, 0))) {
     wsx__loopctx_unref(ctx);
+    drop_connection(srv, ls);
     return;
   }
   if (ls->type == UV_TCP)

@@ -406,9 +406,57 @@ TEST(server_new_allocation_failures) {
   CHECK(n > 2); /* the server, its context, its callback table at least */
 }
 
+/* ---- 5. timer heap ---- */
+
+/* A client that connects and never sends its head must be closed by the
+ * handshake timeout (or at once, when memory runs out) whichever
+ * allocation fails: before, a failed timer heap insert left it with no
+ * deadline, open for ever. */
+TEST(allocation_failures_never_leave_a_connection_without_deadline) {
+  long n;
+  int tried = 0;
+  for (n = 1; n < 400; n++) {
+    tc_counter c = {0};
+    wsx_allocator a = TC_ALLOCATOR(&c);
+    wsx_server_options so;
+    raw_peer *p = calloc(1, sizeof(*p));
+    REQUIRE(p != NULL);
+    ev_reset();
+    memset(&so, 0, sizeof(so));
+    so.auto_accept = 1;
+    so.handshake_timeout = 100;
+    so.socket.driver.allocator = &a;
+    c.fail_at = n;
+    if (start_server(NULL, &so, NULL) == 0) {
+      tried++;
+      raw_connect(p, "", 0, 1);
+      RUN_UNTIL(p->eof || p->closed, 3000);
+      if (!p->eof && !p->closed)
+        TEST_FAILF_("allocation %ld failing: the silent client is still "
+                    "connected after 3 s (handshake_timeout 100 ms)",
+                    n);
+      raw_close(p);
+      RUN_UNTIL(p->closed, 1000);
+    }
+    if (T.srv) {
+      wsx_server_free(T.srv);
+      RUN_UNTIL(T.srv_closed, 3000);
+    }
+    run_for(1000);
+    CHECK_INT(ev_finish(), 0);
+    CHECK_INT(c.cur, 0);
+    free(p);
+    if (test_cur_failed_ || (long)c.calls < n)
+      break;
+  }
+  printf("  (%ld allocations tried, %d with a client)\n", n, tried);
+  CHECK(tried > 0);
+}
+
 TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole);
           RUN(peer_gone_mid_send_does_not_raise_sigpipe);
           RUN(sigpipe_app_handler_left_alone);
           RUN(reuse_port_failure_is_reported);
           RUN(loop_context_uses_the_allocator);
-          RUN(server_new_allocation_failures))
+          RUN(server_new_allocation_failures);
+          RUN(allocation_failures_never_leave_a_connection_without_deadline))
