@@ -333,8 +333,8 @@ static void start_clock(wsx_request *req, wsx_http_res *res, const char *addr) {
   };
   wsx_eventsource_options opts;
   memset(&opts, 0, sizeof opts);
-  opts.retry = 2; /* a restarted server is found again quickly */
-  opts.ping = 0;  /* one event a second keeps proxies awake anyway */
+  opts.retry_ms = 2000; /* a restarted server is found again quickly */
+  opts.ping_interval = 0; /* one event a second keeps proxies awake anyway */
   opts.headers = extra;
   opts.num_headers = sizeof extra / sizeof extra[0];
   opts.max_buffered = MAX_BUFFERED;

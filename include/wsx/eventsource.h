@@ -41,13 +41,15 @@ typedef struct wsx_eventsource_callbacks {
 
 /* A zeroed struct selects every default. Copied by the constructors. */
 typedef struct wsx_eventsource_options {
-  /* Reconnection delay suggested to the client, in SECONDS (faye-websocket
-   * `retry`), written once at the start of the stream as `retry: <ms>`.
-   * 0 = do not send one (clients default to about 3 s). */
-  double retry;
-  /* Send a comment line (":\n\n", ignored by clients) every this many
-   * SECONDS to keep proxies from timing the stream out. 0 = off. */
-  double ping;
+  /* Reconnection delay suggested to the client, in ms (faye-websocket
+   * `retry`, there in seconds), written once at the start of the stream as
+   * `retry: <ms>`. 0 = do not send one (clients default to about 3 s).
+   * The same name and unit as wsx_eventsource_client_options.retry_ms. */
+  uint32_t retry_ms;
+  /* Send a comment line (":\n\n", ignored by clients) every this many ms
+   * to keep proxies from timing the stream out. 0 = off. (Same name and
+   * unit as wsx_socket_options.ping_interval.) */
+  uint32_t ping_interval;
   /* Extra response headers (e.g. Access-Control-Allow-Origin), copied.
    * Values with CR/LF: WSX_E_HEADER_VALUE. */
   const wsx_header *headers;

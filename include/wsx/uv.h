@@ -226,14 +226,16 @@ typedef struct wsx_socket_options {
   /* Client: DNS + TCP connect + handshake must finish within this, ms
    * (0 = 30000). */
   uint32_t connect_timeout;
-  /* faye-websocket `ping`: send a ping every this many seconds (0 = off). */
-  uint32_t ping;
+  /* faye-websocket `ping`: send a ping every this many MILLISECONDS
+   * (0 = off). Formerly `ping`, in seconds. */
+  uint32_t ping_interval;
   /* WebSocket-Node keepalive: non-zero turns on pings every
-   * keepalive_interval ms (0 = `ping` seconds if set, else 20000) AND
+   * keepalive_interval ms (0 = ping_interval if set, else 20000) AND
    * dead-peer detection: when no pong (nor any other byte) arrived within
    * keepalive_grace_period ms (0 = 10000) after a ping, the connection is
    * dropped (error WSX_E_TIMEOUT, close 1006). This is WebSocket-Node's
-   * drop_connection_on_keepalive_timeout; pings alone are `ping`. */
+   * drop_connection_on_keepalive_timeout; pings alone are ping_interval.
+   * Every duration in wsx is in milliseconds. */
   int keepalive;
   uint32_t keepalive_interval;
   uint32_t keepalive_grace_period;

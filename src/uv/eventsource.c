@@ -2,7 +2,6 @@
  * EventSource server on the libuv transport: over a wsx_http_res of the
  * server front, or over a stream adopted from the application's own server.
  */
-#include <math.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -328,9 +327,7 @@ static void on_timer(uv_timer_t *t) {
 
 static int check_opts(const wsx_eventsource_options *o) {
   size_t i;
-  if (!(o->retry >= 0 && o->retry <= 4294967.0) ||
-      !(o->ping >= 0 && o->ping <= 4294967.0) ||
-      (o->num_headers && !o->headers))
+  if (o->num_headers && !o->headers)
     return WSX_E_INVALID;
   for (i = 0; i < o->num_headers; i++) {
     const wsx_header *h = &o->headers[i];
@@ -361,9 +358,7 @@ static wsx_eventsource *es_alloc(uv_loop_t *loop,
   if (cbs)
     es->cb = *cbs;
   es->ud = ud;
-  es->ping_ms = (uint64_t)floor(o->ping * 1000.0);
-  if (o->ping > 0 && !es->ping_ms)
-    es->ping_ms = 1;
+  es->ping_ms = o->ping_interval;
   es->hwm =
       o->high_water_mark ? o->high_water_mark : WSX_DEFAULT_HIGH_WATER_MARK;
   es->max_buffered =
@@ -394,8 +389,8 @@ static void es_discard(wsx_eventsource *es) {
 /* The first bytes of the body: the retry line, if any. */
 static int preamble(wsx_eventsource *es, const wsx_eventsource_options *o) {
   es->scratch.len = 0;
-  if (o->retry > 0)
-    return wsx__es_format_retry(&es->scratch, &es->alloc, o->retry);
+  if (o->retry_ms > 0)
+    return wsx__es_format_retry(&es->scratch, &es->alloc, o->retry_ms);
   return WSX_OK;
 }
 

@@ -453,10 +453,43 @@ TEST(allocation_failures_never_leave_a_connection_without_deadline) {
   CHECK(tried > 0);
 }
 
+/* ---- 6. one unit: milliseconds ---- */
+
+static void count_tick(uv_timer_t *t) { (*(int *)t->data)++; }
+
+/* ping_interval = 100 is 100 ms: while the test's own 50 ms timer ticks 12
+ * times (~600 ms) the client receives about 6 pings (seconds would give
+ * none). Counted against the loop's own timer, not the wall clock. */
+TEST(socket_ping_interval_is_milliseconds) {
+  wsx_server_options so;
+  uv_timer_t tick;
+  int ticks = 0;
+  ev_reset();
+  memset(&so, 0, sizeof(so));
+  so.auto_accept = 1;
+  so.socket.ping_interval = 100;
+  REQUIRE(start_server(NULL, &so, NULL) == 0);
+  REQUIRE(connect_client("/", NULL) != NULL);
+  RUN_UNTIL(T.c.open && T.s.open, 3000);
+  REQUIRE(T.c.open);
+  uv_timer_init(&T.loop, &tick);
+  tick.data = &ticks;
+  uv_timer_start(&tick, count_tick, 50, 50);
+  RUN_UNTIL(ticks >= 12, 5000);
+  uv_close((uv_handle_t *)&tick, NULL);
+  CHECK(T.c.ping >= 3 && T.c.ping <= 8);
+  if (T.c.ping < 3 || T.c.ping > 8)
+    printf("  (%d pings in %d ticks of 50 ms)\n", T.c.ping, ticks);
+  wsx_socket_close(T.c.sock, 1000, NULL);
+  RUN_UNTIL(T.c.close && T.s.close, 3000);
+  SHUTDOWN_AND_CHECK();
+}
+
 TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole);
           RUN(peer_gone_mid_send_does_not_raise_sigpipe);
           RUN(sigpipe_app_handler_left_alone);
           RUN(reuse_port_failure_is_reported);
           RUN(loop_context_uses_the_allocator);
           RUN(server_new_allocation_failures);
-          RUN(allocation_failures_never_leave_a_connection_without_deadline))
+          RUN(allocation_failures_never_leave_a_connection_without_deadline);
+          RUN(socket_ping_interval_is_milliseconds))
