@@ -142,10 +142,13 @@ WSX_EXTERN uv_loop_t *wsx_eventsource_loop(const wsx_eventsource *es);
 
 typedef struct wsx_eventsource_client wsx_eventsource_client;
 
-/* ready_state values (the browser's). */
-#define WSX_ES_CONNECTING 0
-#define WSX_ES_OPEN 1
-#define WSX_ES_CLOSED 2
+/* ready_state values: the one enum wsx_ready_state of wsx/driver.h, shared
+ * with wsx_driver_ready_state and wsx_socket_ready_state (an EventSource is
+ * never CLOSING). These names are aliases; note WSX_ES_CLOSED is
+ * WSX_CLOSED (3), not the browser's 2. */
+#define WSX_ES_CONNECTING WSX_CONNECTING
+#define WSX_ES_OPEN WSX_OPEN
+#define WSX_ES_CLOSED WSX_CLOSED
 
 #define WSX_ES_DEFAULT_RETRY_MS 3000u
 #define WSX_ES_DEFAULT_MAX_EVENT_SIZE ((size_t)1 << 20) /* 1 MiB */
@@ -238,6 +241,7 @@ wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
 /* Stops for good (no more events except `close`, which fires from the
  * loop). Returns WSX_OK or WSX_E_CLOSED (already closing). */
 WSX_EXTERN int wsx_eventsource_client_close(wsx_eventsource_client *c);
+/* An enum wsx_ready_state value: WSX_CONNECTING, WSX_OPEN or WSX_CLOSED. */
 WSX_EXTERN int
 wsx_eventsource_client_ready_state(const wsx_eventsource_client *c);
 WSX_EXTERN const char *

@@ -623,9 +623,11 @@ WSX_EXTERN int wsx_http_res_end(wsx_http_res *res, const void *data,
                                 size_t len);
 /* Closes the connection now (e.g. a client that stopped reading):
  * unwritten bytes are dropped, nothing more is sent, and `close` follows
- * from the loop. Also cuts short the flush of an ended response.
+ * from the loop. Also cuts short the flush of an ended response. "Drop"
+ * is wsx's one name for "close now, without a handshake" (wsx_socket_drop;
+ * this was wsx_http_res_destroy).
  * Returns WSX_OK or WSX_E_CLOSED (the connection is already closing). */
-WSX_EXTERN int wsx_http_res_destroy(wsx_http_res *res);
+WSX_EXTERN int wsx_http_res_drop(wsx_http_res *res);
 /* Replaces the server's socket.high_water_mark for this response (0 =
  * back to the server's): writes return 1 and `drain` is owed above it. */
 WSX_EXTERN void wsx_http_res_set_high_water_mark(wsx_http_res *res, size_t hwm);

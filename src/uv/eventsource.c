@@ -264,7 +264,7 @@ static void end_stream(wsx_eventsource *es, int drop) {
   if (es->res) {
     es->closing = 1;
     if (drop)
-      (void)wsx_http_res_destroy(es->res);
+      (void)wsx_http_res_drop(es->res);
     else
       (void)wsx_http_res_end(es->res, NULL, 0);
     return;

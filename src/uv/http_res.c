@@ -110,7 +110,7 @@ int wsx_http_res_end(wsx_http_res *res, const void *data, size_t len) {
 
 /* Unlike end, nothing is flushed: a client that stopped reading is cut
  * off now instead of holding its unsent bytes through the linger time. */
-int wsx_http_res_destroy(wsx_http_res *res) {
+int wsx_http_res_drop(wsx_http_res *res) {
   wsx_socket *s = res->req->s;
   if (s->flags & WSX__F_HANDLE_CLOSING)
     return WSX_E_CLOSED;

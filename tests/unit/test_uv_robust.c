@@ -13,6 +13,7 @@
 
 #include "helpers/count_alloc.h"
 #include "test_uv_util.h"
+#include "wsx/eventsource.h"
 #include "uv/internal.h"
 
 /* ---- 1. uv_buf_t lengths are unsigned ---- */
@@ -485,6 +486,38 @@ TEST(socket_ping_interval_is_milliseconds) {
   SHUTDOWN_AND_CHECK();
 }
 
+static void drop_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
+                      void *ud) {
+  (void)srv, (void)req, (void)ud;
+  T.s.message++;
+  CHECK_INT(wsx_http_res_drop(res), WSX_OK);
+  CHECK_INT(wsx_http_res_drop(res), WSX_E_CLOSED);
+}
+
+/* One name for "close now": wsx_http_res_drop, like wsx_socket_drop. */
+TEST(http_res_drop_closes_without_response) {
+  wsx_server_callbacks cb;
+  raw_peer p;
+  static const char get[] = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+  ev_reset();
+  memset(&cb, 0, sizeof(cb));
+  cb.http_request = drop_http;
+  REQUIRE(start_server(NULL, NULL, &cb) == 0);
+  raw_connect(&p, get, sizeof(get) - 1, 1);
+  RUN_UNTIL(p.closed, 3000);
+  CHECK_INT(T.s.message, 1);
+  CHECK(p.closed);
+  CHECK_INT(p.in_len, 0); /* nothing was sent */
+  SHUTDOWN_AND_CHECK();
+}
+
+/* One ready-state enum: the EventSource names are its values. */
+TEST(one_ready_state_enum) {
+  CHECK_INT(WSX_ES_CONNECTING, WSX_CONNECTING);
+  CHECK_INT(WSX_ES_OPEN, WSX_OPEN);
+  CHECK_INT(WSX_ES_CLOSED, WSX_CLOSED);
+}
+
 TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole);
           RUN(peer_gone_mid_send_does_not_raise_sigpipe);
           RUN(sigpipe_app_handler_left_alone);
@@ -492,4 +525,6 @@ TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole);
           RUN(loop_context_uses_the_allocator);
           RUN(server_new_allocation_failures);
           RUN(allocation_failures_never_leave_a_connection_without_deadline);
-          RUN(socket_ping_interval_is_milliseconds))
+          RUN(socket_ping_interval_is_milliseconds);
+          RUN(http_res_drop_closes_without_response);
+          RUN(one_ready_state_enum))
