@@ -35,8 +35,9 @@ static void on_close(wsx_eventsource *es, void *ud) {
 static void serve_events(wsx_request *req, wsx_http_res *res) {
   static const wsx_eventsource_callbacks cbs = {.struct_size = sizeof(wsx_eventsource_callbacks), .close = on_close};
   static const wsx_header cors = {"Access-Control-Allow-Origin", 27, "*", 1};
-  wsx_eventsource_options opts = {.struct_size = sizeof(wsx_eventsource_options),
-      .retry = 0.1, .ping = 15, .headers = &cors, .num_headers = 1};
+  wsx_eventsource_options opts = {
+      .struct_size = sizeof(wsx_eventsource_options), .retry_ms = 100,
+      .ping_interval = 15000, .headers = &cors, .num_headers = 1};
   int err, last, i;
   const char *lei = wsx_request_header(req, "last-event-id");
   if (lei && atoi(lei) >= 6) {

@@ -336,8 +336,8 @@ static void start_clock(wsx_request *req, wsx_http_res *res, const char *addr) {
       {"X-Content-Type-Options", 22, "nosniff", 7},
   };
   wsx_eventsource_options opts = WSX_EVENTSOURCE_OPTIONS_INIT;
-  opts.retry = 2; /* a restarted server is found again quickly */
-  opts.ping = 0;  /* one event a second keeps proxies awake anyway */
+  opts.retry_ms = 2000;   /* a restarted server is found again quickly */
+  opts.ping_interval = 0; /* one event a second keeps proxies awake anyway */
   opts.headers = extra;
   opts.num_headers = sizeof extra / sizeof extra[0];
   opts.max_buffered = MAX_BUFFERED;

@@ -48,13 +48,15 @@ typedef struct wsx_eventsource_callbacks {
 typedef struct wsx_eventsource_options {
   /* sizeof the struct; set by the _INIT macro below (common.h). */
   size_t struct_size;
-  /* Reconnection delay suggested to the client, in SECONDS (faye-websocket
-   * `retry`), written once at the start of the stream as `retry: <ms>`.
-   * 0 = do not send one (clients default to about 3 s). */
-  double retry;
-  /* Send a comment line (":\n\n", ignored by clients) every this many
-   * SECONDS to keep proxies from timing the stream out. 0 = off. */
-  double ping;
+  /* Reconnection delay suggested to the client, in ms (faye-websocket
+   * `retry`, there in seconds), written once at the start of the stream as
+   * `retry: <ms>`. 0 = do not send one (clients default to about 3 s).
+   * The same name and unit as wsx_eventsource_client_options.retry_ms. */
+  uint32_t retry_ms;
+  /* Send a comment line (":\n\n", ignored by clients) every this many ms
+   * to keep proxies from timing the stream out. 0 = off. (Same name and
+   * unit as wsx_socket_options.ping_interval.) */
+  uint32_t ping_interval;
   /* Extra response headers (e.g. Access-Control-Allow-Origin), copied.
    * Values with CR/LF: WSX_E_HEADER_VALUE. */
   const wsx_header *headers;
@@ -150,10 +152,13 @@ WSX_EXTERN uv_loop_t *wsx_eventsource_loop(const wsx_eventsource *es);
 
 typedef struct wsx_eventsource_client wsx_eventsource_client;
 
-/* ready_state values (the browser's). */
-#define WSX_ES_CONNECTING 0
-#define WSX_ES_OPEN 1
-#define WSX_ES_CLOSED 2
+/* ready_state values: the one enum wsx_ready_state of wsx/driver.h, shared
+ * with wsx_driver_ready_state and wsx_socket_ready_state (an EventSource is
+ * never CLOSING). These names are aliases; note WSX_ES_CLOSED is
+ * WSX_CLOSED (3), not the browser's 2. */
+#define WSX_ES_CONNECTING WSX_CONNECTING
+#define WSX_ES_OPEN WSX_OPEN
+#define WSX_ES_CLOSED WSX_CLOSED
 
 #define WSX_ES_DEFAULT_RETRY_MS 3000u
 #define WSX_ES_DEFAULT_MAX_EVENT_SIZE ((size_t)1 << 20) /* 1 MiB */
@@ -256,6 +261,7 @@ wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
 /* Stops for good (no more events except `close`, which fires from the
  * loop). Returns WSX_OK or WSX_E_CLOSED (already closing). */
 WSX_EXTERN int wsx_eventsource_client_close(wsx_eventsource_client *c);
+/* An enum wsx_ready_state value: WSX_CONNECTING, WSX_OPEN or WSX_CLOSED. */
 WSX_EXTERN int
 wsx_eventsource_client_ready_state(const wsx_eventsource_client *c);
 WSX_EXTERN const char *

@@ -12,6 +12,14 @@
  *   wsx_socket   one WebSocket connection, server or client side; the same
  *                calls and events on both sides.
  *
+ * SIGPIPE: writing to a connection the peer has closed raises SIGPIPE,
+ * whose default action kills the process. The first wsx_server,
+ * wsx_socket or EventSource the process creates therefore sets SIGPIPE to
+ * SIG_IGN if it is still SIG_DFL (see wsx_ignore_sigpipe(); a handler or
+ * SIG_IGN the application installed is left alone); the failed write is
+ * then reported as an I/O error on that connection only. An application
+ * that wants SIGPIPE back must reinstall it after that first call.
+ *
  * Threads: one loop per thread. Every function must be called on the thread
  * that runs the object's loop. Multi-core servers run one loop (and one
  * wsx_server with `reuse_port`) per core.
@@ -33,6 +41,11 @@
  * driver's; output buffers exist only while the kernel is behind, and the
  * request head only until accept/reject. Each loop shares one ~90 KiB
  * context (receive buffer, cork buffer, timer heap) among its sockets.
+ * That context is allocated with the allocator (driver.allocator) of the
+ * first server or socket created on the loop and freed with it when the
+ * last one closes: an allocator given to wsx must stay usable until every
+ * wsx object on its loop is closed. Everything wsx allocates goes through
+ * the allocator hooks (libuv's and OpenSSL's own allocations do not).
  * Output written during a read callback (echoes, the 101 response) leaves in
  * one write when the callback ends; otherwise uv_try_write is tried first.
  *
@@ -225,14 +238,16 @@ typedef struct wsx_socket_options {
   /* Client: DNS + TCP connect + handshake must finish within this, ms
    * (0 = 30000). */
   uint32_t connect_timeout;
-  /* faye-websocket `ping`: send a ping every this many seconds (0 = off). */
-  uint32_t ping;
+  /* faye-websocket `ping`: send a ping every this many MILLISECONDS
+   * (0 = off). Formerly `ping`, in seconds. */
+  uint32_t ping_interval;
   /* WebSocket-Node keepalive: non-zero turns on pings every
-   * keepalive_interval ms (0 = `ping` seconds if set, else 20000) AND
+   * keepalive_interval ms (0 = ping_interval if set, else 20000) AND
    * dead-peer detection: when no pong (nor any other byte) arrived within
    * keepalive_grace_period ms (0 = 10000) after a ping, the connection is
    * dropped (error WSX_E_TIMEOUT, close 1006). This is WebSocket-Node's
-   * drop_connection_on_keepalive_timeout; pings alone are `ping`. */
+   * drop_connection_on_keepalive_timeout; pings alone are ping_interval.
+   * Every duration in wsx is in milliseconds. */
   int keepalive;
   uint32_t keepalive_interval;
   uint32_t keepalive_grace_period;
@@ -466,7 +481,10 @@ typedef struct wsx_server_options {
   uint32_t max_http_body;
   int backlog;    /* 0 = 511 */
   int ipv6_only;  /* IPv6 listeners: no v4-mapped addresses */
-  int reuse_port; /* SO_REUSEPORT (one server per loop per core) */
+  /* SO_REUSEPORT (one server per loop per core). If the option cannot be
+   * set, wsx_server_listen fails with that error (e.g. UV_ENOPROTOOPT,
+   * UV_ENOTSUP) instead of listening without it. */
+  int reuse_port;
   /* Non-NULL: a TLS (wss) server (wsx/tls.h; certificates are loaded by
    * wsx_server_new, the struct is not kept). handshake_timeout covers the
    * TLS handshake. */
@@ -494,7 +512,8 @@ WSX_EXTERN wsx_server *wsx_server_new(uv_loop_t *loop,
  * Listens on host:port (host: IPv4 or IPv6 literal, NULL = "0.0.0.0";
  * port 0 = ephemeral). May be called several times (e.g. 127.0.0.1 and
  * ::1). Returns WSX_OK, WSX_E_INVALID (bad host literal), WSX_E_STATE
- * (unmounted / freed), WSX_E_NOMEM, or a libuv error (UV_EADDRINUSE, ...).
+ * (unmounted / freed), WSX_E_NOMEM, or a libuv error (UV_EADDRINUSE, ...;
+ * with reuse_port: the error of setsockopt(SO_REUSEPORT), nothing listens).
  */
 WSX_EXTERN int wsx_server_listen(wsx_server *srv, const char *host, int port);
 /* Listens on a Unix domain socket at `path` (must not exist). Same returns.
@@ -637,9 +656,11 @@ WSX_EXTERN int wsx_http_res_end(wsx_http_res *res, const void *data,
                                 size_t len);
 /* Closes the connection now (e.g. a client that stopped reading):
  * unwritten bytes are dropped, nothing more is sent, and `close` follows
- * from the loop. Also cuts short the flush of an ended response.
+ * from the loop. Also cuts short the flush of an ended response. "Drop"
+ * is wsx's one name for "close now, without a handshake" (wsx_socket_drop;
+ * this was wsx_http_res_destroy).
  * Returns WSX_OK or WSX_E_CLOSED (the connection is already closing). */
-WSX_EXTERN int wsx_http_res_destroy(wsx_http_res *res);
+WSX_EXTERN int wsx_http_res_drop(wsx_http_res *res);
 /* Replaces the server's socket.high_water_mark for this response (0 =
  * back to the server's): writes return 1 and `drain` is owed above it. */
 WSX_EXTERN void wsx_http_res_set_high_water_mark(wsx_http_res *res, size_t hwm);
@@ -650,6 +671,16 @@ WSX_EXTERN int wsx_http_res_set_callbacks(wsx_http_res *res,
                                           const wsx_http_res_callbacks *cbs,
                                           void *user_data);
 WSX_EXTERN wsx_request *wsx_http_res_request(const wsx_http_res *res);
+
+/*
+ * Sets SIGPIPE to SIG_IGN if its disposition is SIG_DFL; leaves a handler
+ * or SIG_IGN that the application installed alone. wsx calls it once by
+ * itself, when the process creates its first server, socket or EventSource
+ * (see the top of this header); calling it earlier or again is harmless.
+ * Process-wide (signal dispositions are). Returns WSX_OK, or a negative
+ * errno value (a libuv error code) if sigaction() failed.
+ */
+WSX_EXTERN int wsx_ignore_sigpipe(void);
 
 /* Like wsx_strerror, but also names libuv errors. Never NULL. */
 WSX_EXTERN const char *wsx_uv_strerror(int err);

@@ -66,7 +66,7 @@ int wsx__es_format_event(wsx__buf *out, const wsx_allocator *a,
                          const char *data, size_t len, const char *event,
                          const char *id);
 /* Appends "retry: <ms>\n\n" for `seconds` (rounded down to ms). */
-int wsx__es_format_retry(wsx__buf *out, const wsx_allocator *a, double seconds);
+int wsx__es_format_retry(wsx__buf *out, const wsx_allocator *a, uint32_t ms);
 /* Non-zero if an Accept header value lists text/event-stream. */
 int wsx__es_accepts(const char *accept, size_t len);
 /* Decodes the `lastEventId` query parameter (percent and '+' decoding) of

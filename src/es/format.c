@@ -51,13 +51,9 @@ nomem:
 }
 
 int wsx__es_format_retry(wsx__buf *out, const wsx_allocator *a,
-                         double seconds) {
+                         uint32_t ms) {
   char line[48];
-  double ms = seconds * 1000.0;
-  int n;
-  if (!(ms >= 0) || ms > 4294967295.0)
-    return WSX_E_INVALID;
-  n = snprintf(line, sizeof(line), "retry: %lu\n\n", (unsigned long)ms);
+  int n = snprintf(line, sizeof(line), "retry: %lu\n\n", (unsigned long)ms);
   return put(out, a, line, (size_t)n);
 }
 

@@ -249,7 +249,7 @@ static wsx_socket *new_sock(uv_loop_t *loop, const wsx_socket_options *opts,
     return NULL;
   if (!(cfg = new_cfg(opts, rc)))
     return NULL;
-  if (!(ctx = wsx__loopctx_get(loop))) {
+  if (!(ctx = wsx__loopctx_get(loop, &cfg->alloc))) {
     discard_cfg(cfg);
     *rc = WSX_E_NOMEM;
     return NULL;

@@ -113,8 +113,8 @@ int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *opts) {
       o->connect_timeout ? o->connect_timeout : WSX_DEFAULT_CONNECT_TIMEOUT_MS;
   if (o->keepalive_interval && o->keepalive)
     c->ping_interval = o->keepalive_interval;
-  else if (o->ping)
-    c->ping_interval = o->ping * 1000u;
+  else if (o->ping_interval)
+    c->ping_interval = o->ping_interval;
   else if (o->keepalive)
     c->ping_interval = WSX_DEFAULT_KEEPALIVE_INTERVAL_MS;
   if (o->keepalive)

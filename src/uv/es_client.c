@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "es/es.h"
 #include "uv/dial.h"
+#include "uv/uvbuf.h"
 #include "uv/tls.h"
 #include "uv/writer.h"
 #include "wsx/eventsource.h"
@@ -396,9 +397,13 @@ static void on_written(uv_write_t *w, int status) {
  * write path (try_write, then a queue in order). */
 static int wire_write(wsx_eventsource_client *c, const char *p, size_t n,
                       int *uv_err) {
-  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  uv_buf_t b[4]; /* up to 16 GiB: TLS records and request heads are far
+                    smaller */
+  unsigned k = 0;
+  if (wsx__uv_bufs(b, 4, &k, p, n) < n)
+    return WSX_E_TOO_BIG;
   return wsx__out_write(&c->wout, (uv_stream_t *)&c->tcp, &c->alloc, c,
-                        on_written, &b, 1, uv_err);
+                        on_written, b, k, uv_err);
 }
 
 /* The TLS engine's wire. */
@@ -413,11 +418,13 @@ static int tls_wire(void *io, const char *p, size_t n) {
 /* https://: TLS on the fresh connection; the request waits inside the
  * engine until the handshake completed. */
 static int send_request_tls(wsx_eventsource_client *c) {
-  uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+  uv_buf_t b[2]; /* the request head: one buf */
+  unsigned k = 0;
   int rc = wsx__tls_conn_client_new(c->tls_ctx, &c->alloc, c->host, tls_wire, c,
                                     &c->tls);
+  (void)wsx__uv_bufs(b, 2, &k, c->out.data, c->out.len);
   if (rc == WSX_OK)
-    rc = wsx__tls_conn_write(c->tls, &b, 1);
+    rc = wsx__tls_conn_write(c->tls, b, k);
   return rc;
 }
 
@@ -584,6 +591,7 @@ wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
     *err = WSX_E_URL;
     return NULL;
   }
+  wsx__sigpipe_guard();
   wsx__alloc_init(&a, o->allocator);
   if (!(c = wsx__malloc(&a, sizeof(*c)))) {
     *err = WSX_E_NOMEM;

@@ -2,13 +2,13 @@
  * EventSource server on the libuv transport: over a wsx_http_res of the
  * server front, or over a stream adopted from the application's own server.
  */
-#include <math.h>
 #include <string.h>
 
 #include "common/abi.h"
 #include "common/alloc.h"
 #include "es/es.h"
 #include "uv/writer.h"
+#include "uv/uvbuf.h"
 #include "wsx/eventsource.h"
 
 #define ADOPT_CLOSE_GRACE_MS 5000u /* close(): flush this long at most */
@@ -158,10 +158,13 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 static int adopt_write(wsx_eventsource *es, const void *data, size_t len) {
-  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  uv_buf_t b[16]; /* up to 64 GiB in one call */
+  unsigned k = 0;
   int uv_err = 0;
-  int rc = wsx__out_write(&es->out, es->stream, &es->alloc, es, on_write, &b,
-                          1, &uv_err);
+  if (wsx__uv_bufs(b, 16, &k, data, len) < len)
+    return WSX_E_TOO_BIG;
+  int rc = wsx__out_write(&es->out, es->stream, &es->alloc, es, on_write, b,
+                          k, &uv_err);
   if (rc == WSX_E_IO) {
     close_stream(es);
     return WSX_E_CLOSED;
@@ -226,7 +229,7 @@ static void end_stream(wsx_eventsource *es, int drop) {
   if (es->res) {
     es->closing = 1;
     if (drop)
-      (void)wsx_http_res_destroy(es->res);
+      (void)wsx_http_res_drop(es->res);
     else
       (void)wsx_http_res_end(es->res, NULL, 0);
     return;
@@ -296,9 +299,7 @@ static int check_opts(const wsx_eventsource_options *in,
   if (WSX__STRUCT_IN(wsx_eventsource_options, o, in) != WSX_OK ||
       WSX__STRUCT_OK(wsx_eventsource_callbacks, cbs) != WSX_OK)
     return WSX_E_STRUCT_SIZE;
-  if (!(o->retry >= 0 && o->retry <= 4294967.0) ||
-      !(o->ping >= 0 && o->ping <= 4294967.0) ||
-      (o->num_headers && !o->headers))
+  if (o->num_headers && !o->headers)
     return WSX_E_INVALID;
   for (i = 0; i < o->num_headers; i++) {
     const wsx_header *h = &o->headers[i];
@@ -328,9 +329,7 @@ static wsx_eventsource *es_alloc(uv_loop_t *loop,
   es->loop = loop;
   (void)WSX__STRUCT_IN(wsx_eventsource_callbacks, &es->cb, cbs); /* checked */
   es->ud = ud;
-  es->ping_ms = (uint64_t)floor(o->ping * 1000.0);
-  if (o->ping > 0 && !es->ping_ms)
-    es->ping_ms = 1;
+  es->ping_ms = o->ping_interval;
   es->hwm =
       o->high_water_mark ? o->high_water_mark : WSX_DEFAULT_HIGH_WATER_MARK;
   es->max_buffered =
@@ -361,8 +360,8 @@ static void es_discard(wsx_eventsource *es) {
 /* The first bytes of the body: the retry line, if any. */
 static int preamble(wsx_eventsource *es, const wsx_eventsource_options *o) {
   es->scratch.len = 0;
-  if (o->retry > 0)
-    return wsx__es_format_retry(&es->scratch, &es->alloc, o->retry);
+  if (o->retry_ms > 0)
+    return wsx__es_format_retry(&es->scratch, &es->alloc, o->retry_ms);
   return WSX_OK;
 }
 
@@ -481,6 +480,7 @@ wsx_eventsource *wsx_eventsource_adopt(uv_loop_t *loop, uv_stream_t *stream,
     *err = e;
     return NULL;
   }
+  wsx__sigpipe_guard();
   lei = wsx_header_find(req->headers, req->num_headers, "last-event-id",
                         &lei_len);
   q = memchr(req->target, '?', req->target_len);

@@ -51,7 +51,7 @@ static int send_parts(wsx_http_res *res, const void *data, size_t len,
                       int final) {
   wsx_socket *s = res->req->s;
   char line[160], clen[48] = "";
-  uv_buf_t b[4];
+  uv_buf_t b[8];
   unsigned n = 0;
   if (!res->head_sent) {
     int k = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", res->status,
@@ -59,15 +59,23 @@ static int send_parts(wsx_http_res *res, const void *data, size_t len,
     if (final)
       snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
     b[n++] = uv_buf_init(line, (unsigned)k);
-    b[n++] = uv_buf_init((char *)res->head.data, (unsigned)res->head.len);
+    (void)wsx__uv_bufs(b, 2, &n, res->head.data, res->head.len);
     /* Connection: close ends every response (no keep-alive). */
     strcat(clen, "Connection: close\r\n\r\n");
     b[n++] = uv_buf_init(clen, (unsigned)strlen(clen));
     res->head_sent = 1;
   }
-  if (len)
-    b[n++] = uv_buf_init((char *)data, (unsigned)len);
-  return wsx__sock_write(s, b, n);
+  for (;;) { /* a body over UINT_MAX bytes takes several bufs */
+    size_t done = wsx__uv_bufs(b, 8, &n, data, len);
+    int rc;
+    if (done == len)
+      return wsx__sock_write(s, b, n);
+    if ((rc = wsx__sock_write(s, b, n)) < 0)
+      return rc;
+    data = (const char *)data + done;
+    len -= done;
+    n = 0;
+  }
 }
 
 int wsx_http_res_write(wsx_http_res *res, const void *data, size_t len) {
@@ -102,7 +110,7 @@ int wsx_http_res_end(wsx_http_res *res, const void *data, size_t len) {
 
 /* Unlike end, nothing is flushed: a client that stopped reading is cut
  * off now instead of holding its unsent bytes through the linger time. */
-int wsx_http_res_destroy(wsx_http_res *res) {
+int wsx_http_res_drop(wsx_http_res *res) {
   wsx_socket *s = res->req->s;
   if (s->flags & WSX__F_HANDLE_CLOSING)
     return WSX_E_CLOSED;

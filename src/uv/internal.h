@@ -23,6 +23,7 @@
 #include "uv/proxy_client.h"
 #include "uv/stream.h"
 #include "uv/writer.h"
+#include "uv/uvbuf.h"
 #include "wsx/uv.h"
 
 #define WSX__RBUF_SIZE 65536u /* loop-wide receive buffer */
@@ -57,6 +58,7 @@ void wsx__cfg_free(wsx__cfg *c);
 /* Per-loop state, shared by every socket and server on that loop. */
 struct wsx__loopctx {
   uv_loop_t *loop;
+  wsx_allocator alloc; /* of the object that created it (see wsx__loopctx_get) */
   struct wsx__loopctx *next; /* global registry */
   size_t refs;
   uv_timer_t timer;   /* fires at heap[0]->deadline */
@@ -86,8 +88,10 @@ extern const wsx_socket_callbacks wsx__no_cbs;
 const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
                                            const wsx_socket_callbacks *cb);
 
-/* Returns the loop's context with a new reference (NULL on OOM). */
-wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop);
+/* Returns the loop's context with a new reference (NULL on OOM). A new
+ * context is allocated with `a` (the creating object's resolved allocator),
+ * which then serves the context's tables and is used to free it. */
+wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a);
 void wsx__loopctx_unref(wsx__loopctx *c);
 /* Sets (0 = clears) the socket's deadline, in uv_now() milliseconds. */
 void wsx__timer_set(wsx_socket *s, uint64_t deadline);
@@ -205,6 +209,11 @@ struct wsx_server {
   uint32_t hs_timeout, max_conns, max_body;
   int auto_accept, trust_xff, backlog, ipv6_only, reuse_port;
   wsx__listener *listeners;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } spare;          /* accepts and closes a connection we have no memory for */
+  int spare_busy;   /* spare is being closed */
   wsx_socket *conns;  /* every connection, doubly linked */
   size_t num_conns;   /* all of them */
   size_t num_counted; /* those counting toward max_connections */
@@ -246,6 +255,10 @@ void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
                      const char *msg);
 /* Deadline passed: the phase's on_timer. Keepalive scheduling: ws.c. */
 void wsx__sock_on_timer(wsx_socket *s);
+/* The deadline could not be entered in the heap (a bug: room is reserved
+ * per context reference): fails the connection rather than leaving it
+ * without a timeout. */
+void wsx__sock_timer_lost(wsx_socket *s);
 void wsx__sock_schedule_keepalive(wsx_socket *s);
 /* After a send: enforce max_buffered, report above-hwm. */
 int wsx__sock_after_send(wsx_socket *s, int rc);

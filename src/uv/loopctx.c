@@ -4,6 +4,8 @@
  * uv_timer_t armed for the earliest deadline of a binary heap replaces the
  * three timers (handshake, close, keepalive) each connection would need.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,15 +22,67 @@ static void registry_init(void) {
 
 static void on_timer(uv_timer_t *t);
 
-wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop) {
+/* Every socket holds a reference to its loop's context and has at most one
+ * deadline in the heap, so a heap with room for `refs` entries never has to
+ * grow in wsx__timer_set: the room is taken with the reference, where an
+ * allocation failure is an ordinary WSX_E_NOMEM of the constructor, instead
+ * of a connection silently left without its handshake, close or keepalive
+ * deadline. */
+static int heap_reserve(wsx__loopctx *c, size_t n) {
+  uint32_t ncap;
+  wsx_socket **nh;
+  if (n <= c->heap_cap)
+    return WSX_OK;
+  if (n > UINT32_MAX / 2)
+    return WSX_E_NOMEM;
+  ncap = c->heap_cap ? c->heap_cap : 64;
+  while (ncap < n)
+    ncap *= 2;
+  if (!(nh = wsx__realloc(&c->alloc, c->heap, ncap * sizeof(*nh))))
+    return WSX_E_NOMEM;
+  c->heap = nh;
+  c->heap_cap = ncap;
+  return WSX_OK;
+}
+
+/* ---- SIGPIPE ---- */
+
+int wsx_ignore_sigpipe(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) != 0)
+    return -errno;
+  if ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL)
+    return WSX_OK; /* the application's choice */
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = SIG_IGN;
+  sigemptyset(&sa.sa_mask);
+  return sigaction(SIGPIPE, &sa, NULL) == 0 ? WSX_OK : -errno;
+}
+
+static uv_once_t sigpipe_once = UV_ONCE_INIT;
+
+static void sigpipe_default(void) { (void)wsx_ignore_sigpipe(); }
+
+void wsx__sigpipe_guard(void) { uv_once(&sigpipe_once, sigpipe_default); }
+
+wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
   wsx__loopctx *c;
+  wsx__sigpipe_guard();
   uv_once(&registry_once, registry_init);
   uv_mutex_lock(&registry_lock);
   for (c = registry; c; c = c->next)
     if (c->loop == loop)
       break;
   if (!c) {
-    c = calloc(1, sizeof(*c));
+    c = wsx__malloc(a, sizeof(*c));
+    if (c) {
+      memset(c, 0, offsetof(wsx__loopctx, hdrs)); /* not the big buffers */
+      c->alloc = *a;
+    }
+    if (c && heap_reserve(c, 1) != WSX_OK) {
+      wsx__free(a, c);
+      c = NULL;
+    }
     if (c) {
       c->loop = loop;
       uv_timer_init(loop, &c->timer);
@@ -39,6 +93,8 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop) {
       registry = c;
     }
   }
+  if (c && heap_reserve(c, c->refs + 1) != WSX_OK)
+    c = NULL; /* a fresh context has room for one */
   if (c)
     c->refs++;
   uv_mutex_unlock(&registry_lock);
@@ -59,7 +115,7 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
   for (t = c->cbtabs; t; t = t->next)
     if (memcmp(&t->cb, cb, sizeof(*cb)) == 0)
       return &t->cb;
-  if (!(t = malloc(sizeof(*t))))
+  if (!(t = wsx__malloc(&c->alloc, sizeof(*t))))
     return NULL;
   t->cb = *cb;
   t->next = c->cbtabs;
@@ -69,13 +125,14 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
 
 static void on_ctx_closed(uv_handle_t *h) {
   wsx__loopctx *c = h->data;
+  wsx_allocator a = c->alloc;
   while (c->cbtabs) {
     wsx__cbtab *t = c->cbtabs;
     c->cbtabs = t->next;
-    free(t);
+    wsx__free(&a, t);
   }
-  free(c->heap);
-  free(c);
+  wsx__free(&a, c->heap);
+  wsx__free(&a, c);
 }
 
 void wsx__loopctx_unref(wsx__loopctx *c) {
@@ -140,14 +197,8 @@ static void heap_remove(wsx__loopctx *c, wsx_socket *s) {
 }
 
 static int heap_insert(wsx__loopctx *c, wsx_socket *s) {
-  if (c->heap_len == c->heap_cap) {
-    uint32_t ncap = c->heap_cap ? c->heap_cap * 2 : 64;
-    wsx_socket **nh = realloc(c->heap, ncap * sizeof(*nh));
-    if (!nh)
-      return WSX_E_NOMEM;
-    c->heap = nh;
-    c->heap_cap = ncap;
-  }
+  if (c->heap_len == c->heap_cap) /* cannot happen: see heap_reserve */
+    return WSX_E_INTERNAL;
   s->heap_idx = c->heap_len;
   c->heap[c->heap_len++] = s;
   heap_up(c, s->heap_idx);
@@ -176,10 +227,11 @@ void wsx__timer_set(wsx_socket *s, uint64_t deadline) {
   if (s->deadline)
     heap_remove(c, s);
   s->deadline = deadline;
-  /* A failed insert (OOM) leaves the socket without a timer: it still
-   * closes on peer EOF; dropping it here would be worse. */
-  if (deadline && heap_insert(c, s) != WSX_OK)
+  /* Room was reserved with the socket's context reference. */
+  if (deadline && heap_insert(c, s) != WSX_OK) {
     s->deadline = 0;
+    wsx__sock_timer_lost(s);
+  }
   rearm(c);
 }
 

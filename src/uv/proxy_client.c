@@ -221,14 +221,15 @@ static int proxy_tls_ctx(wsx_socket *s) {
 
 static int proxy_write(wsx_proxy *p, const wsx_iovec *iov, size_t n, void *ud) {
   wsx_socket *s = ud;
-  uv_buf_t b[4];
+  uv_buf_t b[8];
+  unsigned k = 0;
   size_t i;
   (void)p;
-  if (n > 4)
-    return WSX_E_INVALID;
+  /* The CONNECT request: a few parts, each far below UINT_MAX bytes. */
   for (i = 0; i < n; i++)
-    b[i] = uv_buf_init((char *)iov[i].base, (unsigned)iov[i].len);
-  return wsx__sock_write(s, b, (unsigned)n);
+    if (wsx__uv_bufs(b, 8, &k, iov[i].base, iov[i].len) < iov[i].len)
+      return WSX_E_INVALID;
+  return wsx__sock_write(s, b, k);
 }
 
 static const wsx_proxy_callbacks proxy_cbs = {sizeof(wsx_proxy_callbacks), proxy_write, NULL, NULL};

@@ -353,9 +353,11 @@ static int buf_printf(wsx__buf *b, const wsx_allocator *a, const char *fmt,
 }
 
 static void send_and_close(wsx_socket *s, wsx__buf *b) {
-  uv_buf_t ub = uv_buf_init((char *)b->data, (unsigned)b->len);
+  uv_buf_t ub[2]; /* a small response: one buf */
+  unsigned k = 0;
   s->phase = WSX__P_HTTP;
-  (void)wsx__sock_write(s, &ub, 1);
+  (void)wsx__uv_bufs(ub, 2, &k, b->data, b->len);
+  (void)wsx__sock_write(s, ub, k);
   wsx__buf_free(b, &s->cfg->alloc);
   wsx__sock_teardown(s);
 }

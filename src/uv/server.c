@@ -46,7 +46,7 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts_in,
   rc = wsx__cfg_init(&srv->cfg, opts->socket);
   if (rc == WSX_OK && opts->tls)
     rc = wsx__tls_server_ctx_new(&srv->cfg.alloc, opts->tls, &srv->cfg.tls);
-  if (rc == WSX_OK && !(srv->ctx = wsx__loopctx_get(loop)))
+  if (rc == WSX_OK && !(srv->ctx = wsx__loopctx_get(loop, &srv->cfg.alloc)))
     rc = WSX_E_NOMEM;
   if (rc == WSX_OK &&
       !(srv->sock_cb = wsx__cb_intern(srv->ctx, cbs->socket))) {
@@ -82,6 +82,35 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts_in,
 
 /* ---- accepting ---- */
 
+static void on_spare_closed(uv_handle_t *h) {
+  wsx_server *srv = h->data;
+  srv->spare_busy = 0;
+  srv->num_conns--; /* counted like a connection while closing */
+  if (srv->freeing)
+    wsx__server_maybe_release(srv);
+}
+
+/* Out of memory for a new connection: accept it into the server's spare
+ * handle and close it, so the client learns at once and the listener goes
+ * on (libuv stops polling a listener whose connection was not accepted). */
+static void drop_connection(wsx_server *srv, uv_stream_t *ls) {
+  uv_handle_t *h = (uv_handle_t *)&srv->spare;
+  if (srv->cb.error)
+    srv->cb.error(srv, WSX_E_NOMEM,
+                  "out of memory: new connection closed", srv->ud);
+  if (srv->spare_busy)
+    return; /* accepted once the spare is free again */
+  if (ls->type == UV_TCP)
+    uv_tcp_init(srv->loop, &srv->spare.tcp);
+  else
+    uv_pipe_init(srv->loop, &srv->spare.pipe, 0);
+  h->data = srv;
+  srv->spare_busy = 1;
+  srv->num_conns++;
+  (void)uv_accept(ls, (uv_stream_t *)h);
+  uv_close(h, on_spare_closed);
+}
+
 static void on_connection(uv_stream_t *ls, int status) {
   wsx__listener *l = ls->data;
   wsx_server *srv = l->srv;
@@ -93,10 +122,13 @@ static void on_connection(uv_stream_t *ls, int status) {
       srv->cb.error(srv, status, uv_strerror(status), srv->ud);
     return;
   }
-  if (!(ctx = wsx__loopctx_get(srv->loop)))
+  if (!(ctx = wsx__loopctx_get(srv->loop, &srv->cfg.alloc))) {
+    drop_connection(srv, ls);
     return;
+  }
   if (!(s = wsx__sock_alloc(&srv->cfg, 0))) {
     wsx__loopctx_unref(ctx);
+    drop_connection(srv, ls);
     return;
   }
   if (ls->type == UV_TCP)
@@ -192,15 +224,21 @@ int wsx_server_listen(wsx_server *srv, const char *host, int port) {
   }
   l->h.tcp.data = l;
   link_listener(srv, l);
+  rc = 0;
   if (srv->reuse_port) {
+    /* Without it a second server on the port would fail to bind (or, worse
+     * on some systems, steal it): report the failure, do not listen. */
     uv_os_fd_t fd;
     int one = 1;
-    if (uv_fileno((uv_handle_t *)&l->h.tcp, &fd) == 0)
-      (void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    rc = uv_fileno((uv_handle_t *)&l->h.tcp, &fd);
+    if (rc == 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+      rc = uv_translate_sys_error(errno);
   }
   if (v6 && srv->ipv6_only)
     flags |= UV_TCP_IPV6ONLY;
-  rc = uv_tcp_bind(&l->h.tcp, (const struct sockaddr *)&ss, flags);
+  if (rc == 0)
+    rc = uv_tcp_bind(&l->h.tcp, (const struct sockaddr *)&ss, flags);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&l->h.tcp, srv->backlog, on_connection);
   if (rc < 0) {

@@ -136,8 +136,17 @@ void wsx__tls_conn_free(tls_conn *t) {
 }
 
 static int sock_wire(void *io, const char *data, size_t len) {
-  uv_buf_t u = uv_buf_init((char *)data, (unsigned)len);
-  return wsx__sock_raw_write(io, &u, 1);
+  while (len) {
+    uv_buf_t u[4];
+    unsigned k = 0;
+    size_t done = wsx__uv_bufs(u, 4, &k, data, len);
+    int rc = wsx__sock_raw_write(io, u, k);
+    if (rc < 0)
+      return rc;
+    data += done;
+    len -= done;
+  }
+  return WSX_OK;
 }
 
 static int install(wsx_socket *s, int client) {
@@ -299,9 +308,11 @@ int wsx__tls_conn_step(tls_conn *t, char *out, size_t cap, size_t *got) {
     t->handshaken = 1;
     if (t->pending.len) { /* what was written while handshaking */
       wsx__buf p = t->pending;
-      uv_buf_t b = uv_buf_init((char *)p.data, (unsigned)p.len);
+      uv_buf_t b[16];
+      unsigned k = 0;
       memset(&t->pending, 0, sizeof(t->pending));
-      e = conn_write(t, &b, 1);
+      e = wsx__uv_bufs(b, 16, &k, p.data, p.len) == p.len ? conn_write(t, b, k)
+                                                          : WSX_E_NOMEM;
       wsx__buf_free(&p, &t->alloc);
       if (e < 0) {
         t->done = 1;

@@ -39,15 +39,33 @@ static const wsx__layer tunnel_layer = {tun_on_read, tun_write, tun_shutdown,
 /* ---- wires ---- */
 
 static int outer_wire(void *io, const char *data, size_t len) {
-  uv_buf_t u = uv_buf_init((char *)data, (unsigned)len);
-  return wsx__sock_raw_write(io, &u, 1);
+  while (len) {
+    uv_buf_t u[4];
+    unsigned k = 0;
+    size_t done = wsx__uv_bufs(u, 4, &k, data, len);
+    int rc = wsx__sock_raw_write(io, u, k);
+    if (rc < 0)
+      return rc;
+    data += done;
+    len -= done;
+  }
+  return WSX_OK;
 }
 
 /* The origin's records are the proxy session's plaintext. */
 static int inner_wire(void *io, const char *data, size_t len) {
   tunnel *t = io;
-  uv_buf_t u = uv_buf_init((char *)data, (unsigned)len);
-  return wsx__tls_conn_write(t->outer, &u, 1);
+  while (len) {
+    uv_buf_t u[4];
+    unsigned k = 0;
+    size_t done = wsx__uv_bufs(u, 4, &k, data, len);
+    int rc = wsx__tls_conn_write(t->outer, u, k);
+    if (rc < 0)
+      return rc;
+    data += done;
+    len -= done;
+  }
+  return WSX_OK;
 }
 
 /* ---- failures ---- */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "uv/writer.h"
+#include "uv/uvbuf.h"
 
 /* Appends b[0..n) minus its first `skip` bytes to dst. */
 static int append(wsx__buf *dst, const wsx_allocator *a, const uv_buf_t *b,
@@ -24,8 +25,12 @@ static int append(wsx__buf *dst, const wsx_allocator *a, const uv_buf_t *b,
 }
 
 static int start(wsx__out *o, uv_stream_t *st, uv_write_cb cb, int *uv_err) {
-  uv_buf_t b = uv_buf_init((char *)o->inflight.data, (unsigned)o->inflight.len);
-  int rc = uv_write(&o->req, st, &b, 1, cb);
+  uv_buf_t b[16]; /* up to 64 GiB of backlog in one write */
+  unsigned k = 0;
+  int rc = UV_ENOBUFS;
+  if (wsx__uv_bufs(b, 16, &k, o->inflight.data, o->inflight.len) ==
+      o->inflight.len)
+    rc = uv_write(&o->req, st, b, k, cb);
   if (rc < 0) {
     o->inflight.len = 0;
     *uv_err = rc;

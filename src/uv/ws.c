@@ -28,6 +28,14 @@ static void drop_now(wsx_socket *s, int err, const char *msg) {
   wsx__sock_close_handle(s);
 }
 
+void wsx__sock_timer_lost(wsx_socket *s) {
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  drop_now(s, WSX_E_INTERNAL,
+           "the connection's deadline (handshake, close or keepalive "
+           "timeout) could not be armed");
+}
+
 static void keepalive_tick(wsx_socket *s) {
   uint64_t now = uv_now(s->cfg->ctx->loop);
   const wsx__cfg *cfg = s->cfg;
@@ -84,13 +92,20 @@ const wsx__phase_ops wsx__ws_phase = {wsx__ws_on_data, ws_on_eof, ws_on_timer,
 static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud) {
   wsx_socket *s = ud;
   uv_buf_t b[32];
-  size_t i = 0;
+  size_t i = 0, off = 0; /* next byte: iov[i].base + off */
   (void)d;
   while (i < n) {
     unsigned k = 0;
     int rc;
-    for (; i < n && k < 32; i++, k++)
-      b[k] = uv_buf_init((char *)iov[i].base, (unsigned)iov[i].len);
+    /* Payloads over UINT_MAX bytes take several bufs (uv/uvbuf.h). */
+    while (i < n && k < 32) {
+      off += wsx__uv_bufs(b, 32, &k, (const char *)iov[i].base + off,
+                          iov[i].len - off);
+      if (off < iov[i].len)
+        break; /* b is full */
+      i++;
+      off = 0;
+    }
     rc = wsx__sock_write(s, b, k);
     if (rc < 0)
       return rc;

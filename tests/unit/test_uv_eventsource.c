@@ -177,7 +177,7 @@ static wsx_eventsource_client *connect_client(const char *path) {
 TEST(reconnect_with_last_event_id) {
   reset();
   T.burst = 3;
-  T.eopts.retry = 0.02;
+  T.eopts.retry_ms = 20;
   T.stop_at = 6;
   start_server();
   T.cl = connect_client("/events");
@@ -272,7 +272,7 @@ static void raw_connect(void) {
 
 TEST(pings_and_client_gone) {
   reset();
-  T.eopts.ping = 0.01;
+  T.eopts.ping_interval = 10;
   start_server();
   raw_connect();
   run_for(1000); /* ends when the guard fires (the server keeps running) */
@@ -460,7 +460,7 @@ TEST(adopt_stream) {
                                  NULL) > 0);
   o.headers = &cors;
   o.num_headers = 1;
-  o.retry = 1.5;
+  o.retry_ms = 1500;
   es = wsx_eventsource_adopt(&T.loop, (uv_stream_t *)&ours, &req, &o, &ES_CBS,
                              NULL, &err);
   REQUIRE(es);
