@@ -257,6 +257,7 @@ int wsx_cmd_autobahn_client(int argc, char **argv) {
   const char *url = NULL, *agent = NULL;
   memset(&A, 0, sizeof A);
   A.opts = (wsx_socket_options)WSX_SOCKET_OPTIONS_INIT;
+  A.tls = (wsx_tls_client_options)WSX_TLS_CLIENT_OPTIONS_INIT;
   A.count = -1;
   int r = parse_args(argc, argv, &url, &agent);
   if (r) {
