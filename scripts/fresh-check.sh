@@ -47,9 +47,13 @@ mirror() {
                    s/^URIs: *(https?:[^ ]*\/debian\/?)$/\1/p' "$f" | head -n 1)
     [ -n "$u" ] && { echo "$u"; return; }
   done
-  echo http://deb.debian.org/debian
+  return 1
 }
-MIRROR=${FRESH_MIRROR:-$(mirror)}
+MIRROR=${FRESH_MIRROR:-$(mirror)} || {
+  echo "fresh-check: no Debian mirror in this machine's apt sources;" \
+    "set FRESH_MIRROR=<URL of a Debian mirror>" >&2
+  exit 2
+}
 
 if ! command -v debootstrap >/dev/null; then
   say "apt-get install debootstrap (waiting up to 10 minutes)"

@@ -130,7 +130,7 @@ if [ $need_npm = 1 ]; then
   mkdir -p "$NODE_DIR"
   log=$(mktemp "${TMPDIR:-/tmp}/wsx-npm.XXXXXX")
   say "npm install ${NPM_PACKAGES[*]} into .deps/node: waiting for" \
-    "registry.npmjs.org (at most $((NPM_TIMEOUT / 60)) min; log: $log)"
+    "the npm registry (at most $((NPM_TIMEOUT / 60)) min; log: $log)"
   # --fetch-timeout: one request gives up after 60 s; two retries each.
   # --save-exact: package.json keeps the pins as they are.
   if ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout "$NPM_TIMEOUT" \
