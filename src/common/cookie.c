@@ -6,14 +6,7 @@
 #include <string.h>
 
 #include "wsx/cookie.h"
-
-/* RFC 7230 tchar. */
-static int is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-      (c >= 'A' && c <= 'Z'))
-    return 1;
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+#include "common/util.h"
 
 /* RFC 6265 cookie-octet. */
 static int is_cookie_octet(unsigned char c) {
@@ -27,7 +20,7 @@ static int valid_token(const char *s, size_t n) {
   if (n == 0)
     return 0;
   for (size_t i = 0; i < n; i++)
-    if (!is_tchar((unsigned char)s[i]))
+    if (!wsx__tchar[(unsigned char)s[i]])
       return 0;
   return 1;
 }

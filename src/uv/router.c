@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/util.h"
 #include "wsx/router.h"
 
 enum { KIND_EXACT, KIND_PREFIX, KIND_ANY };
@@ -35,20 +36,13 @@ struct wsx_router {
   int dead;   /* mounts marked dead, to compact when depth is back to 0 */
 };
 
-static int is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-      (c >= 'A' && c <= 'Z'))
-    return 1;
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static int valid_protocol(const char *p) {
   if (!p || strcmp(p, "*") == 0)
     return 1;
   if (!*p)
     return 0;
   for (; *p; p++)
-    if (!is_tchar((unsigned char)*p) || *p == '*')
+    if (!wsx__tchar[(unsigned char)*p] || *p == '*')
       return 0;
   return 1;
 }

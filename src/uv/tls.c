@@ -135,7 +135,9 @@ void wsx__tls_conn_free(tls_conn *t) {
   wsx__free(&a, t);
 }
 
-static int sock_wire(void *io, const char *data, size_t len) {
+/* A TLS engine's wire onto the socket `io` (wsx_socket *): ciphertext to
+ * wsx__sock_raw_write, cut at UINT_MAX per buf. */
+int wsx__tls_sock_wire(void *io, const char *data, size_t len) {
   while (len) {
     uv_buf_t u[4];
     unsigned k = 0;
@@ -151,7 +153,7 @@ static int sock_wire(void *io, const char *data, size_t len) {
 
 static int install(wsx_socket *s, int client) {
   tls_conn *t;
-  int rc = conn_new(s->cfg->tls, &s->cfg->alloc, client, sock_wire, s, &t);
+  int rc = conn_new(s->cfg->tls, &s->cfg->alloc, client, wsx__tls_sock_wire, s, &t);
   if (rc != WSX_OK)
     return rc;
   s->layer = &tls_layer;

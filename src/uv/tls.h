@@ -84,6 +84,12 @@ typedef int (*wsx__tls_wire_fn)(void *io, const char *data, size_t len);
 int wsx__tls_conn_client_new(const wsx__tls_ctx *tc, const wsx_allocator *a,
                              const char *host, wsx__tls_wire_fn wire, void *io,
                              wsx__tls_conn **out);
+/* The wire of an engine that writes straight to a wsx_socket (`io`):
+ * ciphertext goes to wsx__sock_raw_write, cut into bufs of at most UINT_MAX
+ * bytes. Used by the socket's own TLS layer and the proxy tunnel's outer
+ * session. */
+int wsx__tls_sock_wire(void *io, const char *data, size_t len);
+
 void wsx__tls_conn_free(wsx__tls_conn *t); /* NULL is fine */
 
 /* Ciphertext that arrived (borrowed until wsx__tls_conn_input(t, NULL, 0),

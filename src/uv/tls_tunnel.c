@@ -38,20 +38,6 @@ static const wsx__layer tunnel_layer = {tun_on_read, tun_write, tun_shutdown,
 
 /* ---- wires ---- */
 
-static int outer_wire(void *io, const char *data, size_t len) {
-  while (len) {
-    uv_buf_t u[4];
-    unsigned k = 0;
-    size_t done = wsx__uv_bufs(u, 4, &k, data, len);
-    int rc = wsx__sock_raw_write(io, u, k);
-    if (rc < 0)
-      return rc;
-    data += done;
-    len -= done;
-  }
-  return WSX_OK;
-}
-
 /* The origin's records are the proxy session's plaintext. */
 static int inner_wire(void *io, const char *data, size_t len) {
   tunnel *t = io;
@@ -211,7 +197,7 @@ int wsx__tls_tunnel_start(wsx_socket *s, const wsx__tls_ctx *tc,
   /* The layer goes in first: the ClientHello leaves through the socket. */
   s->layer = &tunnel_layer;
   s->layer_state = t;
-  rc = wsx__tls_conn_client_new(tc, &s->cfg->alloc, host, outer_wire, s,
+  rc = wsx__tls_conn_client_new(tc, &s->cfg->alloc, host, wsx__tls_sock_wire, s,
                                 &t->outer);
   if (rc != WSX_OK) {
     s->layer = NULL;

@@ -7,43 +7,11 @@
  *  - the random callback feeds masks and the client key.
  */
 #include "../conformance/harness.h"
+#include "fatal_rule.h"
 #include "driver/driver_int.h"
 #include "wsx/extension.h"
 
 /* ---- the fatal rule ---------------------------------------------------- */
-
-static int rule_checks;
-
-/* `closed_before`: the driver was CLOSED before the call. */
-static void rule_(wsx_driver *d, int closed_before, int rc, const char *what,
-                  int line) {
-  rule_checks++;
-  if (rc == WSX_OK || (rc == WSX_E_CLOSED && closed_before))
-    return;
-  int closed = wsx_driver_ready_state(d) == WSX_CLOSED;
-  if (wsx_is_fatal(rc) != closed)
-    TEST_FAILF_("line %d: %s returned %d (%s, fatal %d) with ready_state %d",
-                line, what, rc, wsx_strerror(rc), wsx_is_fatal(rc),
-                wsx_driver_ready_state(d));
-  if (closed && !closed_before && wsx_is_fatal(rc))
-    CHECK_INT(wsx_driver_last_error(d, NULL), rc);
-}
-
-#define RULE(d, call)                                                          \
-  do {                                                                         \
-    int cb_ = wsx_driver_ready_state(d) == WSX_CLOSED;                         \
-    int rc_ = (call);                                                          \
-    rule_((d), cb_, rc_, #call, __LINE__);                                     \
-  } while (0)
-
-static int parse_copy(wsx_driver *d, const uint8_t *p, size_t n) {
-  uint8_t *c = malloc(n ? n : 1);
-  if (n)
-    memcpy(c, p, n);
-  int rc = wsx_driver_parse(d, c, n);
-  free(c);
-  return rc;
-}
 
 #define PMD_REQUEST                                                            \
   "GET /chat HTTP/1.1\r\n"                                                     \
