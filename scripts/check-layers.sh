@@ -13,6 +13,13 @@
 # include/wsx/ includes only wsx/ headers; tools/, examples/ and bench/ use
 # only the public headers (no src/ folder). Also: no include cycle between
 # folders of src/ (guards any future change to the table).
+#
+# Inside src/uv/, the socket core (conn.c, loopctx.c and their header
+# uv/core.h) knows nothing of servers, requests, clients, dialers, proxies,
+# TLS or the driver: the local headers it reaches, directly or through
+# other headers, are only those in CORE_HEADERS, and it calls no function
+# of those roles (CORE_FORBID, over the code with comments stripped). It
+# reaches them only through the phase and role tables of uv/phases.c.
 set -uo pipefail
 
 # folder -> allowed (folders or exact headers), most basic layer first.
@@ -24,6 +31,52 @@ declare -A ALLOW=(
   [uv]="common es"
 )
 LAYERS="common ext driver es uv"
+
+# The socket core: its files, the only local headers they may reach, and
+# the role functions they may not call.
+CORE_FILES="src/uv/conn.c src/uv/loopctx.c src/uv/core.h"
+CORE_HEADERS="uv/core.h uv/stream.h uv/writer.h uv/uvbuf.h common/abi.h common/alloc.h common/util.h"
+CORE_FORBID='(wsx_driver_|wsx_proxy_|wsx__proxy_|wsx__server_|wsx__request_|wsx__respond|wsx__dial_|wsx__client_|wsx__ws_|wsx__http_res|wsx__tls_|wsx_server_|wsx_request_|wsx_http_res_|wsx__sock_start_server|wsx__sock_schedule_keepalive|wsx__sock_free_pings)[A-Za-z0-9_]*[[:space:]]*\('
+
+# local "..." includes of one file, one a line
+includes_of() {
+  sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$1"
+}
+
+# check_core ROOT: the socket core rule above; returns the failures.
+check_core() {
+  local root=$1 bad=0 f h inc seen todo calls
+  for f in $CORE_FILES; do
+    [ -f "$root/$f" ] || continue
+    # every local header reachable from f (a header under src/ by path)
+    seen=" " todo=$(includes_of "$root/$f")
+    while [ -n "$todo" ]; do
+      inc=${todo%%$'\n'*}
+      [ "$inc" = "$todo" ] && todo="" || todo=${todo#*$'\n'}
+      [[ $inc == */* ]] || continue
+      [[ $seen == *" $inc "* ]] && continue
+      seen="$seen$inc "
+      [ "${inc%%/*}" = wsx ] && continue # public headers
+      if [[ " $CORE_HEADERS " != *" $inc "* ]]; then
+        echo "FAIL layers: $f reaches \"$inc\" (the socket core may use only: $CORE_HEADERS)"
+        bad=$((bad + 1))
+        continue
+      fi
+      h="$root/src/$inc"
+      [ -f "$h" ] && todo="$todo"$'\n'"$(includes_of "$h")"
+      todo=${todo#$'\n'}
+    done
+    calls=$(sed 's://.*$::' "$root/$f" | perl -0pe 's{/\*.*?\*/}{(my $c = $&) =~ tr/\n//cd; $c}gse' |
+      grep -En "$CORE_FORBID" | head -5)
+    if [ -n "$calls" ]; then
+      while IFS= read -r h; do
+        echo "FAIL layers: $f calls a role's function (use the phase/role tables of uv/phases.c): $h"
+        bad=$((bad + 1))
+      done <<<"$calls"
+    fi
+  done
+  return $bad
+}
 
 # check ROOT: prints ok/FAIL lines; returns the number of failures.
 check() {
@@ -101,6 +154,11 @@ n=$?
 if [ "$n" -eq 0 ]; then
   echo "ok layers: $NFILES files follow the import rule, no folder cycle"
 fi
+check_core "$ROOT"
+n=$?
+if [ "$n" -eq 0 ]; then
+  echo "ok layers: the socket core ($CORE_FILES) reaches no role's header or function"
+fi
 
 # Self-test: the same check must catch a planted violation and a cycle.
 T=$(mktemp -d) || exit 1
@@ -109,12 +167,20 @@ mkdir -p "$T/src/driver" "$T/src/uv" "$T/src/common" "$T/src/ext"
 printf '#include "uv/internal.h"\n' >"$T/src/driver/a.c"
 printf '#include "driver/x.h"\n' >"$T/src/uv/b.c"
 printf '#include "ext/ext_int.h"\n#include "ext/framework.h"\n' >"$T/src/driver/c.c"
-out=$(check "$T")
+# the socket core: a header that pulls in the server's, and a direct call
+printf '#include "uv/stream.h"\n' >"$T/src/uv/stream.h"
+printf '#include "uv/core.h"\n' >"$T/src/uv/loopctx.c"
+printf '#include "uv/internal.h"\n' >"$T/src/uv/core.h"
+printf '#include "uv/stream.h"\n/* wsx_driver_free(d) in a\n comment is fine */\nvoid f(void) { wsx_driver_free(d); }\n' >"$T/src/uv/conn.c"
+out=$(check "$T"; check_core "$T")
 if grep -q 'driver/a.c includes "uv/internal.h"' <<<"$out" &&
    grep -q 'driver/c.c includes "ext/ext_int.h"' <<<"$out" &&
    ! grep -q 'ext/framework.h"' <<<"$out" &&
-   grep -q 'include cycle.*driver' <<<"$out"; then
-  echo "ok layers: self-test (planted violations and a cycle are reported)"
+   grep -q 'include cycle.*driver' <<<"$out" &&
+   grep -q 'loopctx.c reaches "uv/internal.h"' <<<"$out" &&
+   grep -q 'conn.c calls a role.*: 4:.*wsx_driver_free' <<<"$out" &&
+   [ "$(grep -c 'conn.c calls' <<<"$out")" = 1 ]; then
+  echo "ok layers: self-test (planted violations, a cycle and a socket core reaching a role are reported)"
 else
   echo "FAIL layers: self-test: planted violations not reported as expected:"
   sed 's/^/  | /' <<<"$out"

@@ -15,14 +15,18 @@ static void dial_free(wsx_socket *s) {
   s->dial = NULL;
 }
 
-void wsx__dial_on_handle_closed(wsx_socket *s) {
+int wsx__dial_on_handle_closed(wsx_socket *s) {
+  if (!s->dial)
+    return 0;
   if (s->dial->gai_pending) {
-    /* The resolver thread owns the request until its callback. */
+    /* The resolver thread owns the request until its callback, which
+     * finishes the socket (on_gai). */
     s->flags |= WSX__F_WANT_FREE;
     wsx__dial_cancel(s->dial);
-    return;
+    return 1;
   }
   dial_free(s);
+  return 0;
 }
 
 void wsx__sock_connect_failed(wsx_socket *s, int code, int uv_code,
@@ -194,9 +198,9 @@ static void client_hs_on_eof(wsx_socket *s, ssize_t err) {
 }
 
 const wsx__phase_ops wsx__dial_phase = {NULL, NULL, wsx__client_on_timeout,
-                                        NULL};
+                                        NULL, NULL};
 const wsx__phase_ops wsx__client_hs_phase = {
-    wsx__ws_on_data, client_hs_on_eof, wsx__client_on_timeout, NULL};
+    wsx__ws_on_data, client_hs_on_eof, wsx__client_on_timeout, NULL, NULL};
 
 static wsx__cfg *new_cfg(const wsx_socket_options *opts, int *rc) {
   wsx_allocator a;

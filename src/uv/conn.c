@@ -3,12 +3,14 @@
  * writing (uv_try_write first, copy only what the kernel did not take),
  * buffering, deadlines, teardown and closing. What bytes, EOF, deadlines
  * and drains mean depends on the phase: the core calls the phase's table
- * of operations (wsx__phases, see uv/internal.h) and knows nothing of
- * servers, proxies or clients.
+ * of operations (wsx__phases, see uv/core.h); what ending a connection
+ * means to the server, the dialer, the driver and the proxy handshake is
+ * in their role tables (wsx__roles). The core knows nothing of servers,
+ * proxies, clients or the driver (scripts/check-layers.sh checks it).
  */
 #include <string.h>
 
-#include "uv/internal.h"
+#include "uv/core.h"
 
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
@@ -43,6 +45,33 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
 static void uncork(wsx_socket *s);
 static void continue_teardown(wsx_socket *s);
 
+/* ---- roles ---- */
+
+static void roles_drop(wsx_socket *s, uint16_t code, const char *reason) {
+  unsigned i;
+  for (i = 0; i < WSX__R_COUNT; i++)
+    if (wsx__roles[i]->drop)
+      wsx__roles[i]->drop(s, code, reason);
+}
+
+void wsx__sock_drop(wsx_socket *s, int err, const char *msg, uint16_t code,
+                    const char *reason) {
+  s->flags |= WSX__F_EOF;
+  if (err)
+    wsx__sock_error(s, err, 0, msg);
+  roles_drop(s, code, reason);
+  wsx__sock_close_handle(s);
+}
+
+void wsx__sock_timer_lost(wsx_socket *s) {
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  wsx__sock_drop(s, WSX_E_INTERNAL,
+                 "the connection's deadline (handshake, close or keepalive "
+                 "timeout) could not be armed",
+                 0, NULL);
+}
+
 void wsx__sock_on_eof(wsx_socket *s, ssize_t err) {
   const wsx__phase_ops *ops = wsx__phases[s->phase];
   if (ops->on_eof)
@@ -69,8 +98,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     if (rc < 0) {
       wsx__sock_error(s, rc, 0, wsx_uv_strerror(rc));
       s->flags |= WSX__F_EOF;
-      if (s->d)
-        wsx_driver_abort(s->d, 0, NULL);
+      roles_drop(s, 0, NULL);
       wsx__sock_close_handle(s);
     }
   } else {
@@ -97,6 +125,11 @@ void wsx__sock_start_read(wsx_socket *s) {
 }
 
 /* ---- writing ---- */
+
+size_t wsx__sock_hwm(const wsx_socket *s) {
+  const wsx__phase_ops *ops = wsx__phases[s->phase];
+  return ops->hwm ? ops->hwm(s) : s->cfg->hwm;
+}
 
 size_t wsx__sock_buffered(const wsx_socket *s) {
   size_t n = s->stream->write_queue_size;
@@ -239,8 +272,7 @@ int wsx__sock_after_send(wsx_socket *s, int rc) {
     s->flags |= WSX__F_OVER_LIMIT | WSX__F_EOF;
     wsx__sock_error(s, WSX_E_POLICY, WSX_CLOSE_POLICY, msg);
     wsx__sock_set_close(s, WSX_CLOSE_POLICY, msg, sizeof(msg) - 1, 0);
-    if (s->d)
-      wsx_driver_abort(s->d, WSX_CLOSE_POLICY, msg);
+    roles_drop(s, WSX_CLOSE_POLICY, msg);
     wsx__sock_close_handle(s);
     return 1;
   }
@@ -306,11 +338,10 @@ void wsx__sock_teardown(wsx_socket *s) {
 
 void wsx__sock_handle_closed(uv_handle_t *h) {
   wsx_socket *s = h->data;
-  if (s->dial) {
-    wsx__dial_on_handle_closed(s);
-    if (s->dial)
-      return; /* client.c finishes when its request completes */
-  }
+  unsigned i;
+  for (i = 0; i < WSX__R_COUNT; i++)
+    if (wsx__roles[i]->handle_closed && wsx__roles[i]->handle_closed(s))
+      return; /* the role finishes the socket later */
   wsx__sock_finalize(s);
 }
 
@@ -336,8 +367,10 @@ void wsx__sock_finalize(wsx_socket *s) {
   const wsx_allocator *a = &s->cfg->alloc;
   wsx_allocator alloc = *a;
   wsx_close_event e;
-  if (s->req)
-    wsx__server_request_gone(s);
+  unsigned i;
+  for (i = 0; i < WSX__R_COUNT; i++)
+    if (wsx__roles[i]->closing)
+      wsx__roles[i]->closing(s);
   if (s->cb->close) {
     e.code = s->close_code;
     e.reason = s->close_reason ? s->close_reason : "";
@@ -345,12 +378,9 @@ void wsx__sock_finalize(wsx_socket *s) {
     e.clean = s->close_clean;
     s->cb->close(s, &e, s->ud);
   }
-  if (wsx__sock_srv(s))
-    wsx__server_sock_gone(s);
-  if (s->d)
-    wsx_driver_free(s->d);
-  wsx_proxy_free(s->proxy);
-  wsx__sock_free_pings(s);
+  for (i = 0; i < WSX__R_COUNT; i++)
+    if (wsx__roles[i]->gone)
+      wsx__roles[i]->gone(s);
   wsx__out_free(&s->out, &alloc);
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);

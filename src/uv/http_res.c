@@ -123,7 +123,7 @@ void wsx_http_res_set_high_water_mark(wsx_http_res *res, size_t hwm) {
   res->hwm = hwm;
 }
 
-size_t wsx__sock_hwm(const wsx_socket *s) {
+size_t wsx__http_res_hwm(const wsx_socket *s) {
   if (s->phase == WSX__P_HTTP && s->req && s->req->res.hwm)
     return s->req->res.hwm;
   return s->cfg->hwm;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "uv/internal.h"
+#include "uv/core.h"
 
 static wsx__loopctx *registry;
 static uv_mutex_t registry_lock;

@@ -363,4 +363,4 @@ void wsx__proxy_on_eof(wsx_socket *s, ssize_t err) {
 }
 
 const wsx__phase_ops wsx__proxy_phase = {wsx__proxy_on_data, wsx__proxy_on_eof,
-                                         wsx__client_on_timeout, NULL};
+                                         wsx__client_on_timeout, NULL, NULL};

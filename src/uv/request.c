@@ -433,6 +433,8 @@ int wsx_request_reject(wsx_request *r, int status, const char *reason,
 void wsx__server_request_gone(wsx_socket *s) {
   wsx_request *r = s->req;
   wsx_server *srv = wsx__sock_srv(s);
+  if (!r)
+    return;
   s->req = NULL;
   if (r->dispatched && r->is_ws) {
     if (srv && srv->cb.request_aborted)

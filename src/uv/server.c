@@ -514,7 +514,8 @@ static void front_on_eof(wsx_socket *s, ssize_t err) {
 /* Reading the head and waiting for accept/reject (a deadline is the
  * handshake timeout: the core closes the handle). */
 const wsx__phase_ops wsx__front_phase = {wsx__server_on_head_data,
-                                         front_on_eof, NULL, NULL};
+                                         front_on_eof, NULL, NULL, NULL};
 /* A plain HTTP request being answered: drains go to the response. */
 const wsx__phase_ops wsx__http_phase = {wsx__server_on_head_data, front_on_eof,
-                                        NULL, wsx__http_res_on_drain};
+                                        NULL, wsx__http_res_on_drain,
+                                        wsx__http_res_hwm};

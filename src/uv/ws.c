@@ -20,20 +20,20 @@ void wsx__sock_schedule_keepalive(wsx_socket *s) {
 }
 
 static void drop_now(wsx_socket *s, int err, const char *msg) {
-  s->flags |= WSX__F_EOF;
-  if (err)
-    wsx__sock_error(s, err, 0, msg);
-  if (s->d)
-    wsx_driver_abort(s->d, 0, NULL);
-  wsx__sock_close_handle(s);
+  wsx__sock_drop(s, err, msg, 0, NULL);
 }
 
-void wsx__sock_timer_lost(wsx_socket *s) {
-  if (s->flags & WSX__F_HANDLE_CLOSING)
-    return;
-  drop_now(s, WSX_E_INTERNAL,
-           "the connection's deadline (handshake, close or keepalive "
-           "timeout) could not be armed");
+/* ---- the WS role (wsx__roles) ---- */
+
+void wsx__ws_drop(wsx_socket *s, uint16_t code, const char *reason) {
+  if (s->d)
+    wsx_driver_abort(s->d, code, reason);
+}
+
+void wsx__ws_gone(wsx_socket *s) {
+  if (s->d)
+    wsx_driver_free(s->d);
+  wsx__sock_free_pings(s);
 }
 
 static void keepalive_tick(wsx_socket *s) {
@@ -85,7 +85,7 @@ static void ws_on_eof(wsx_socket *s, ssize_t err) {
 }
 
 const wsx__phase_ops wsx__ws_phase = {wsx__ws_on_data, ws_on_eof, ws_on_timer,
-                                      NULL};
+                                      NULL, NULL};
 
 /* ---- driver callbacks ---- */
 
