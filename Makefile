@@ -10,6 +10,7 @@
 #                   writes}, both roles (scripts/conformance.py; SEED=N)
 #   make fuzz       fuzz targets for FUZZ_SECONDS (default 300) each
 #   make bench      Release build, then bench/run.sh and every bench program
+#                   (BENCH_SHORT=1 make bench: the quick mode, see bench/run.sh)
 #   make demo       the demo server: build/wsx serve on localhost (127.0.0.1
 #                   and ::1) port DEMO_PORT (8080), until Ctrl-C
 #   make install    PREFIX=/usr/local (DESTDIR honoured)

@@ -1,15 +1,44 @@
 #!/usr/bin/env bash
-# bench/run.sh — `make bench`: the driver benchmark, then wsx echo against the
-# echo servers of libwebsockets and Node `ws` and a raw TCP echo (the floor),
-# all driven by `wsx bench` in one run on this machine, printed as one table
-# with absolute figures and ratios.
+# bench/run.sh — `make bench`: the driver benchmark, then one table of every
+# echo server against every workload, all driven by `wsx bench` in one run
+# on this machine (server on CPU 0, generator on CPU 1):
+#
+#   servers   raw    a raw TCP echo on libuv (bench/servers/raw_echo.c): the
+#                    floor no WebSocket server can beat on the same bytes
+#             wsx    `wsx echo` (and `wsx echo --deflate` for F)
+#             lws    libwebsockets (bench/servers/lws_echo.c)
+#             ws     Node `ws` (bench/servers/ws_echo.js, ws_echo_deflate.js)
+#             wslay  wslay's event API on epoll (bench/servers/wslay_echo.c)
+#             base   optional: another wsx binary (BENCH_WSX_BASE), e.g. an
+#                    older build, for before/after ratios in the same run
+#   workloads A  100 conns x 20 B text echo        msgs/s
+#             B  100 x 16 KiB binary               msgs/s
+#             C  10 x 1 MiB binary                 msgs/s
+#             D  handshakes/s (open, 1 echo, close; 50 at a time)
+#             E  server RSS bytes per idle connection (BENCH_IDLE open)
+#             F  100 x 20 B JSON-like text with permessage-deflate  msgs/s
+#
+# Every server runs for the whole benchmark (one process each, so its CPU
+# time comes from /proc/PID/stat); E is measured first on each fresh
+# server; then A-D and F run in BENCH_REPS interleaved rounds (each round
+# visits every workload and every server, starting with a different
+# server each round) and the table shows the medians, each with its ratio
+# to the raw floor of the same workload (F against A's floor), and the
+# server CPU microseconds per message (median of the rounds).
 #
 # Env: WSX_BIN (default build/wsx), BENCH_SECONDS (default 5 per run),
-#      BENCH_IDLE (idle connections for the memory figure, default 10000),
+#      BENCH_REPS (rounds, default 3), BENCH_IDLE (default 10000),
+#      BENCH_SHORT=1: quick mode (1 s runs, 1 round, 1000 idle connections,
+#        no driver benchmark, no deflate detail table),
+#      BENCH_SERVERS="raw wsx ..." (subset, default all),
+#      BENCH_WSX_BASE=/path/to/wsx (adds the `base` column),
 #      BENCH_SKIP_DRIVER=1 to skip the driver benchmark,
-#      BENCH_SKIP_DEFLATE=1 to skip the permessage-deflate runs (bench/deflate.sh).
-# Installs nothing: scripts/install-deps.sh provides libwebsockets-dev and
-# Node `ws` (in .deps/node); a missing peer is skipped with a message.
+#      BENCH_SKIP_DEFLATE=1 to skip the permessage-deflate detail table
+#        (bench/deflate.sh; F stays in the main table).
+# The table is also written to build/bench/table.txt.
+# Installs nothing: scripts/install-deps.sh provides libwebsockets-dev,
+# libwslay-dev and Node `ws` (in .deps/node); a missing peer is skipped with
+# a message.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +47,14 @@ BUILD=${WSX_BUILD:-$ROOT/build}
 WSX=${WSX_BIN:-$BUILD/wsx}
 OUT=$BUILD/bench
 SECS=${BENCH_SECONDS:-5}
+REPS=${BENCH_REPS:-3}
 IDLE=${BENCH_IDLE:-10000}
+if [ "${BENCH_SHORT:-0}" = 1 ]; then
+  SECS=${BENCH_SECONDS:-1} REPS=${BENCH_REPS:-1} IDLE=${BENCH_IDLE:-1000}
+  BENCH_SKIP_DRIVER=${BENCH_SKIP_DRIVER:-1}
+  BENCH_SKIP_DEFLATE=${BENCH_SKIP_DEFLATE:-1}
+fi
+WANT=${BENCH_SERVERS:-raw wsx lws ws wslay base}
 CC=${CC:-cc}
 note() { echo "bench: $*" >&2; }
 . "$ROOT/bench/lib.sh"
@@ -45,35 +81,62 @@ if [ "${BENCH_SKIP_DRIVER:-0}" != 1 ]; then
   fi
 fi
 
-declare -A R # R[server,metric] = value
+declare -A R      # R[server,key] = median; R[server,cpu_key] = us/msg
+declare -A S      # S[server,key] = the rounds' samples, space-separated
+declare -A PID URL
+SERVERS=()        # started, in column order
 
-# run_gen SERVER KEY URL ARGS... : one load-generator run; records the rate
-# and the server's CPU microseconds per message.
+wanted() { [[ " $WANT " == *" $1 "* ]]; }
+
+# up NAME KEYNAME CMD... : starts CMD (port appended) as server KEYNAME
+# (NAME, or NAME:z for its deflate instance) and records it.
+up() {
+  local name=$1 key=$2 url_scheme=ws; shift 2
+  local p
+  p=$(free_port)
+  [ "$name" = raw ] && url_scheme=tcp
+  start_server "$key" "$@" "$p" || return 1
+  PID[$key]=$SRV_PID
+  URL[$key]="$url_scheme://127.0.0.1:$p/"
+  [ "$url_scheme" = tcp ] && URL[$key]="tcp://127.0.0.1:$p"
+  return 0
+}
+
+median() { # numbers on stdin -> median
+  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit;
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# run_gen SERVER KEY ARGS... : one load-generator run against SERVER's
+# instance for KEY (z20 uses the deflate one); records a sample of the rate
+# and of the server's CPU microseconds per message.
 run_gen() {
-  local srv=$1 key=$2 url=$3; shift 3
-  local t0 t1 line n rate
-  t0=$(cpu_ticks "$SRV_PID")
-  line=$("${PIN_GEN[@]}" "$WSX" bench "$url" -d "$SECS" -q "$@") || {
+  local srv=$1 key=$2; shift 2
+  local inst=$srv t0 t1 line n rate
+  [ "$key" = z20 ] && inst=$srv:z
+  [ -n "${PID[$inst]:-}" ] || return 1
+  t0=$(cpu_ticks "${PID[$inst]}")
+  line=$("${PIN_GEN[@]}" "$WSX" bench "${URL[$inst]}" -d "$SECS" -q "$@") || {
     note "$srv $key: load generator failed"; return 1; }
-  t1=$(cpu_ticks "$SRV_PID")
+  t1=$(cpu_ticks "${PID[$inst]}")
   rate=$(field msgs_per_sec "$line")
-  [ -z "$rate" ] && rate=$(field handshakes_per_sec "$line")
-  n=$(field msgs "$line")
-  R[$srv,$key]=$rate
+  [ "$key" = hs ] && rate=$(field handshakes_per_sec "$line")
+  [ "$key" = hs ] && n=$(field handshakes "$line") || n=$(field msgs "$line")
+  S[$srv,$key]+="$rate "
   if [ -n "$n" ] && [ "$n" -gt 0 ]; then
-    R[$srv,cpu_$key]=$(awk -v d=$((t1 - t0)) -v t="$TICK" -v n="$n" \
-      'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+    S[$srv,cpu_$key]+="$(awk -v d=$((t1 - t0)) -v t="$TICK" -v n="$n" \
+      'BEGIN { printf "%.3f", d / t * 1e6 / n }') "
   fi
   note "$srv $key: $line"
 }
 
-# idle_mem SERVER URL : bytes of server RSS per idle connection.
+# idle_mem SERVER : bytes of server RSS per idle connection (fresh server).
 idle_mem() {
-  local srv=$1 url=$2 before after gpid i out="$OUT/idle.out"
+  local srv=$1 before after gpid i out="$OUT/idle.out" url=${URL[$1]}
   # Warm the code paths so the baseline is not mostly first-touch pages.
   "${PIN_GEN[@]}" "$WSX" bench "$url" -c 10 -d 0.5 -q >/dev/null || return 1
   sleep 0.2
-  before=$(rss_kb "$SRV_PID")
+  before=$(rss_kb "${PID[$srv]}")
   : >"$out"
   "${PIN_GEN[@]}" "$WSX" bench "$url" --idle "$IDLE" -d 3 -q >"$out" &
   gpid=$!
@@ -88,19 +151,10 @@ idle_mem() {
     return 1
   fi
   sleep 0.5
-  after=$(rss_kb "$SRV_PID")
+  after=$(rss_kb "${PID[$srv]}")
   wait "$gpid"
   R[$srv,idle]=$(( (after - before) * 1024 / IDLE ))
   note "$srv idle: RSS ${before} kB -> ${after} kB with $IDLE connections"
-}
-
-bench_ws_server() { # NAME URL
-  local srv=$1 url=$2
-  idle_mem "$srv" "$url"
-  run_gen "$srv" t20 "$url" -c 100 -s 20 --text
-  run_gen "$srv" b16k "$url" -c 100 -s 16384 --binary
-  run_gen "$srv" b1m "$url" -c 10 -s 1048576 --binary
-  run_gen "$srv" hs "$url" -c 50 --handshakes
 }
 
 if [ ! -x "$WSX" ] || ! "$WSX" bench --help >/dev/null 2>&1; then
@@ -108,105 +162,145 @@ if [ ! -x "$WSX" ] || ! "$WSX" bench --help >/dev/null 2>&1; then
   exit 1
 fi
 
-SERVERS=()
-
-# ---- raw TCP echo: the floor -------------------------------------------
-if $CC -O2 "$ROOT/bench/servers/raw_echo.c" -o "$OUT/raw_echo" -luv; then
-  P=$(free_port)
-  if start_server raw "$OUT/raw_echo" "$P"; then
-    SERVERS+=(raw)
-    run_gen raw t20 "tcp://127.0.0.1:$P" --raw -c 100 -s 20
-    run_gen raw b16k "tcp://127.0.0.1:$P" --raw -c 100 -s 16384
-    run_gen raw b1m "tcp://127.0.0.1:$P" --raw -c 10 -s 1048576
-    stop_server
+# ---- start every server -------------------------------------------------
+if wanted raw; then
+  if $CC -O2 "$ROOT/bench/servers/raw_echo.c" -o "$OUT/raw_echo" -luv; then
+    up raw raw "$OUT/raw_echo" && SERVERS+=(raw)
+  else
+    note "raw echo server did not build (libuv1-dev missing?)"
   fi
-else
-  note "raw echo server did not build (libuv1-dev missing?)"
 fi
-
-# ---- wsx echo -----------------------------------------------------------
-P=$(free_port)
-if start_server wsx "$WSX" echo --port "$P" --host 127.0.0.1 --quiet; then
-  SERVERS+=(wsx)
-  bench_ws_server wsx "ws://127.0.0.1:$P/"
-  stop_server
+if wanted wsx; then
+  up wsx wsx "$WSX" echo --host 127.0.0.1 --quiet --port && SERVERS+=(wsx)
+  up wsx wsx:z "$WSX" echo --deflate -q --host 127.0.0.1 --port
 fi
-
-# ---- libwebsockets ------------------------------------------------------
-if pkg-config --exists libwebsockets 2>/dev/null &&
-  $CC -O2 "$ROOT/bench/servers/lws_echo.c" -o "$OUT/lws_echo" \
-    $(pkg-config --cflags --libs libwebsockets); then
-  P=$(free_port)
-  if start_server lws "$OUT/lws_echo" "$P"; then
-    SERVERS+=(lws)
-    bench_ws_server lws "ws://127.0.0.1:$P/"
-    stop_server
+if wanted base && [ -n "${BENCH_WSX_BASE:-}" ]; then
+  up base base "$BENCH_WSX_BASE" echo --host 127.0.0.1 --quiet --port && SERVERS+=(base)
+  up base base:z "$BENCH_WSX_BASE" echo --deflate -q --host 127.0.0.1 --port
+fi
+if wanted lws; then
+  if pkg-config --exists libwebsockets 2>/dev/null &&
+    $CC -O2 "$ROOT/bench/servers/lws_echo.c" -o "$OUT/lws_echo" \
+      $(pkg-config --cflags --libs libwebsockets); then
+    up lws lws "$OUT/lws_echo" && SERVERS+=(lws)
+  else
+    note "libwebsockets skipped: libwebsockets-dev not installed (scripts/install-deps.sh)"
   fi
-else
-  note "libwebsockets skipped: libwebsockets-dev not installed (scripts/install-deps.sh)"
 fi
-
-# ---- Node ws ------------------------------------------------------------
-if command -v node >/dev/null && node -e "require('ws')" 2>/dev/null; then
-  P=$(free_port)
-  if start_server ws node "$ROOT/bench/servers/ws_echo.js" "$P"; then
-    SERVERS+=(ws)
-    bench_ws_server ws "ws://127.0.0.1:$P/"
-    stop_server
+if wanted ws; then
+  if command -v node >/dev/null && node -e "require('ws')" 2>/dev/null; then
+    up ws ws node "$ROOT/bench/servers/ws_echo.js" && SERVERS+=(ws)
+    up ws ws:z node "$ROOT/bench/servers/ws_echo_deflate.js"
+  else
+    note "Node ws skipped: node or the ws package (in $NODE_PATH) missing (scripts/install-deps.sh)"
   fi
-else
-  note "Node ws skipped: node or the ws package (in $NODE_PATH) missing (scripts/install-deps.sh)"
 fi
+if wanted wslay; then
+  if [ -f /usr/include/wslay/wslay.h ] &&
+    $CC -O2 "$ROOT/bench/servers/wslay_echo.c" -o "$OUT/wslay_echo" \
+      -lwslay -lcrypto; then
+    up wslay wslay "$OUT/wslay_echo" && SERVERS+=(wslay)
+  else
+    note "wslay skipped: libwslay-dev (or libssl-dev) not installed (scripts/install-deps.sh)"
+  fi
+fi
+[ ${#SERVERS[@]} -gt 0 ] || { note "no server started"; exit 1; }
+
+# ---- E: idle memory, first, on each fresh WebSocket server ---------------
+for srv in "${SERVERS[@]}"; do
+  [ "$srv" = raw ] || idle_mem "$srv"
+done
+
+# ---- A-D, F: interleaved rounds ----------------------------------------
+workload() { # SERVER KEY
+  local srv=$1 key=$2 raw=()
+  [ "$srv" = raw ] && raw=(--raw)
+  case $key in
+    t20) run_gen "$srv" t20 "${raw[@]}" -c 100 -s 20 --text ;;
+    b16k) run_gen "$srv" b16k "${raw[@]}" -c 100 -s 16384 --binary ;;
+    b1m) run_gen "$srv" b1m "${raw[@]}" -c 10 -s 1048576 --binary ;;
+    hs) [ "$srv" = raw ] || run_gen "$srv" hs -c 50 --handshakes ;;
+    z20) [ -n "${PID[$srv:z]:-}" ] && run_gen "$srv" z20 -c 100 -s 20 --deflate ;;
+  esac
+}
+KEYS="t20 b16k b1m hs z20"
+n=${#SERVERS[@]}
+for ((rep = 0; rep < REPS; rep++)); do
+  for key in $KEYS; do
+    for ((i = 0; i < n; i++)); do
+      workload "${SERVERS[(i + rep) % n]}" "$key"
+    done
+  done
+done
+for srv in "${SERVERS[@]}"; do
+  for key in $KEYS; do
+    for k in "$key" "cpu_$key"; do
+      [ -n "${S[$srv,$k]:-}" ] && R[$srv,$k]=$(tr ' ' '\n' <<<"${S[$srv,$k]}" | grep . | median)
+    done
+  done
+done
 
 # ---- the table ----------------------------------------------------------
 has() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
-val() { echo "${R[$1,$2]:--}"; }
-ratio() { # wsx value / other value
-  local a=${R[wsx,$2]:-} b=${R[$1,$2]:-}
-  if [ -n "$a" ] && [ -n "$b" ] && awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
-    awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", a / b }'
+floor_of() { case $1 in z20) echo t20 ;; hs | idle | cpu_*) echo "" ;; *) echo "$1" ;; esac; }
+cell() { # SERVER KEY -> "value ratio-to-raw"
+  local v=${R[$1,$2]:-} f r=${R[raw,$(floor_of "$2")]:-}
+  f=$(floor_of "$2")
+  [ -z "$v" ] && { echo -; return; }
+  if [ -n "$f" ] && [ -n "${R[raw,$f]:-}" ] && [ "$1" != raw ] &&
+    awk -v b="${R[raw,$f]}" 'BEGIN { exit !(b > 0) }'; then
+    awk -v a="$v" -v b="${R[raw,$f]}" 'BEGIN { printf "%.0f %.2fx", a, a / b }'
   else
-    echo -
+    awk -v a="$v" 'BEGIN { if (a == int(a) && a >= 100) printf "%d", a; else printf "%.2f", a }'
   fi
 }
-
-echo
-echo "== echo servers: wsx bench on CPU 1, server on CPU 0, ${SECS}s per run, $(date +%F) =="
-printf '%-34s %12s %12s %12s %12s %9s %9s\n' "" wsx libwebsockets "ws(node)" "raw tcp" wsx/lws wsx/ws
-row() { # LABEL KEY
-  printf '%-34s %12s %12s %12s %12s %9s %9s\n' "$1" "$(val wsx "$2")" \
-    "$(val lws "$2")" "$(val ws "$2")" "$(val raw "$2")" \
-    "$(ratio lws "$2")" "$(ratio ws "$2")"
-}
-row "msgs/s 100 x 20 B text" t20
-row "msgs/s 100 x 16 KiB binary" b16k
-row "msgs/s 10 x 1 MiB binary" b1m
-row "handshakes/s (open,echo,close)" hs
-row "server CPU us/handshake (lower)" cpu_hs
-row "server CPU us/msg 20 B (lower)" cpu_t20
-row "server CPU us/msg 16 KiB (lower)" cpu_b16k
-row "server CPU us/msg 1 MiB (lower)" cpu_b1m
-row "bytes per idle conn ($IDLE) (lower)" idle
-
-# The load generator is not the bottleneck if raw TCP beats every server.
-if has raw; then
-  for k in t20 b16k b1m; do
-    best=0 who=""
-    for s in wsx lws ws; do
-      v=${R[$s,$k]:-0}
-      if awk -v v="$v" -v b="$best" 'BEGIN { exit !(v > b) }'; then best=$v who=$s; fi
-    done
-    if [ -n "$who" ]; then
+declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets [ws]="ws(node)" [wslay]=wslay)
+{
+  echo "== echo servers: wsx bench on CPU 1, server on CPU 0, ${SECS}s per run, median of $REPS interleaved round(s), $(date -u '+%F %H:%M UTC') =="
+  echo "   cells: value, and for rates its ratio to the raw TCP floor of the same workload (F: to A's floor)"
+  printf '%-40s' ""
+  for s in "${SERVERS[@]}"; do printf ' %16s' "${COL[$s]}"; done
+  echo
+  row() { # LABEL KEY
+    printf '%-40s' "$1"
+    for s in "${SERVERS[@]}"; do printf ' %16s' "$(cell "$s" "$2")"; done
+    echo
+  }
+  row "A msgs/s 100 x 20 B text" t20
+  row "B msgs/s 100 x 16 KiB binary" b16k
+  row "C msgs/s 10 x 1 MiB binary" b1m
+  row "D handshakes/s (open, echo, close)" hs
+  row "E bytes/idle conn, $IDLE open (lower)" idle
+  row "F msgs/s 100 x 20 B permessage-deflate" z20
+  row "A server CPU us/msg (lower)" cpu_t20
+  row "B server CPU us/msg (lower)" cpu_b16k
+  row "C server CPU us/msg (lower)" cpu_b1m
+  row "D server CPU us/handshake (lower)" cpu_hs
+  row "F server CPU us/msg (lower)" cpu_z20
+  # The load generator is not the bottleneck where raw TCP beats every server.
+  if has raw; then
+    for k in t20 b16k b1m; do
+      best=0 who=""
+      for s in "${SERVERS[@]}"; do
+        [ "$s" = raw ] && continue
+        v=${R[$s,$k]:-0}
+        if awk -v v="$v" -v b="$best" 'BEGIN { exit !(v > b) }'; then best=$v who=$s; fi
+      done
+      [ -n "$who" ] || continue
       if awk -v r="${R[raw,$k]:-0}" -v b="$best" 'BEGIN { exit !(r > b) }'; then
         echo "generator check $k: raw tcp ${R[raw,$k]} > best websocket server ($who $best): ok"
       else
         echo "generator check $k: raw tcp ${R[raw,$k]:-0} <= $who $best: the generator may be the bottleneck"
       fi
-    fi
-  done
-fi
+    done
+  fi
+} | tee "$OUT/table.txt"
 
-# ---- permessage-deflate (issue 5): its own table --------------------------
+# The servers are done: stop them before the detail table starts its own.
+cleanup
+PIDS=()
+
+# ---- permessage-deflate detail (issue 5): its own table --------------------
 if [ "${BENCH_SKIP_DEFLATE:-0}" != 1 ] && [ -f "$ROOT/bench/deflate.sh" ]; then
   WSX_BIN=$WSX bash "$ROOT/bench/deflate.sh" || note "bench/deflate.sh failed"
 fi
