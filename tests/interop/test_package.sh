@@ -4,9 +4,11 @@
 #   - `cmake --install` into a temporary prefix writes headers, libwsx.so.0.1
 #     (SONAME libwsx.so.0.1), wsx.pc (relocatable, Requires: libuv) and the
 #     CMake package (find_package(wsx) -> wsx::wsx);
-#   - every examples/*.c compiles against it with `pkg-config --cflags
-#     --libs wsx` and links the SHARED library; echo_server and client
-#     built with a find_package(wsx) CMake project talk on loopback;
+#   - every examples/*.c (the README's examples) compiles against it with
+#     `pkg-config --cflags --libs wsx` AND with a find_package(wsx) CMake
+#     project, each links the SHARED library, and both sets run on
+#     loopback: echo_server with client and ping, deflate_server and
+#     driver_tcp with client, eventsource_server with eventsource_client;
 #   - plain `cmake` keeps a packager's CMAKE_C_FLAGS_RELEASE and -Werror off;
 #   - the normal build's public-API tests link libwsx.so.
 set -u
@@ -61,44 +63,77 @@ for src in "$WSX_ROOT"/examples/*.c; do
 done
 [ $nfail = 0 ] && ok pkgconfig_every_example_builds_shared
 
-# ---- find_package(wsx) ----
+# ---- find_package(wsx): every example ----
 mkdir -p "$TMP/cm"
-cat >"$TMP/cm/CMakeLists.txt" <<CM
-cmake_minimum_required(VERSION 3.16)
-project(wsx_consumer C)
-find_package(wsx 0.$minor REQUIRED)
-add_executable(echo_server "$WSX_ROOT/examples/echo_server.c")
-add_executable(client "$WSX_ROOT/examples/client.c")
-target_link_libraries(echo_server PRIVATE wsx::wsx)
-target_link_libraries(client PRIVATE wsx::wsx)
-CM
+{
+  echo 'cmake_minimum_required(VERSION 3.16)'
+  echo 'project(wsx_consumer C)'
+  echo "find_package(wsx 0.$minor REQUIRED)"
+  for src in "$WSX_ROOT"/examples/*.c; do
+    name=$(basename "$src" .c)
+    echo "add_executable($name \"$src\")"
+    echo "target_link_libraries($name PRIVATE wsx::wsx)"
+  done
+} >"$TMP/cm/CMakeLists.txt"
+nex=$(ls "$WSX_ROOT"/examples/*.c | wc -l)
 if cmake -S "$TMP/cm" -B "$TMP/cm/b" -DCMAKE_PREFIX_PATH="$PREFIX" \
-     >"$TMP/cm.log" 2>&1 && cmake --build "$TMP/cm/b" >>"$TMP/cm.log" 2>&1 &&
-   readelf -d "$TMP/cm/b/client" | grep -q "NEEDED.*\[$soname\]"; then
-  ok cmake_find_package_builds_shared
+     >"$TMP/cm.log" 2>&1 && cmake --build "$TMP/cm/b" >>"$TMP/cm.log" 2>&1; then
+  nfail=0
+  for src in "$WSX_ROOT"/examples/*.c; do
+    name=$(basename "$src" .c)
+    if ! readelf -d "$TMP/cm/b/$name" 2>/dev/null | grep -q "NEEDED.*\[$soname\]"; then
+      fail "cmake_example_$name" "not built, or not linked to the shared $soname"
+      nfail=$((nfail + 1))
+    fi
+  done
+  [ $nfail = 0 ] && ok "cmake_find_package_every_example_builds_shared ($nex examples)"
 else
-  fail cmake_find_package_builds_shared "$(grep -iE 'error' "$TMP/cm.log" | head -3 | tr '\n' ' ')"
+  fail cmake_find_package_every_example_builds_shared "$(grep -iE 'error' "$TMP/cm.log" | head -3 | tr '\n' ' ')"
 fi
 
-# ---- run the installed echo_server + client on loopback ----
+# ---- run the installed examples on loopback, both builds ----
+# serve KIND DIR SERVER: starts DIR/SERVER on a free port, waits for its
+# "listening on" line; sets PORT and SPID (0 = did not come up).
+serve() {
+  local kind=$1 dir=$2 srv=$3
+  PORT=$(free_port)
+  SPID=0
+  [ -x "$dir/$srv" ] || return 1
+  "$dir/$srv" "$PORT" >"$TMP/$srv.$kind.out" 2>&1 &
+  SPID=$!
+  STARTED+=("$SPID")
+  wait_for "$TMP/$srv.$kind.out" "listening on" 10 "$SPID" && return 0
+  kill "$SPID" 2>/dev/null
+  SPID=0
+  return 1
+}
+# pair KIND DIR SERVER CLIENT EXPECT CLIENT_ARGS...: the client against the
+# server must print EXPECT; ok/FAIL installed_KIND_SERVER_CLIENT.
+pair() {
+  local kind=$1 dir=$2 srv=$3 cli=$4 expect=$5 out="" name
+  shift 5
+  name="installed_${kind}_${srv}_${cli}"
+  if [ ! -x "$dir/$cli" ] || ! serve "$kind" "$dir" "$srv"; then
+    fail "$name" "$srv or $cli not built, or $srv did not start: $(head -3 "$TMP/$srv.$kind.out" 2>/dev/null | tr '\n' ' ')"
+    return
+  fi
+  out=$(timeout 10 "$dir/$cli" "${@//PORT/$PORT}" 2>&1)
+  kill "$SPID" 2>/dev/null
+  wait "$SPID" 2>/dev/null
+  if grep -q -- "$expect" <<<"$out"; then
+    ok "$name"
+  else
+    fail "$name" "expected '$expect'; $cli said: $(head -3 <<<"$out" | tr '\n' ' ')"
+  fi
+}
 for kind in pkgconfig cmake; do
   if [ $kind = cmake ]; then dir=$TMP/cm/b; else dir=$TMP; fi
-  [ -x "$dir/echo_server" ] && [ -x "$dir/client" ] || continue
-  port=$(free_port)
-  "$dir/echo_server" "$port" >"$TMP/srv.$kind.out" 2>&1 &
-  pid=$!
-  STARTED+=("$pid")
-  out=""
-  for _ in $(seq 50); do
-    out=$(timeout 10 "$dir/client" "ws://127.0.0.1:$port/" 2>&1) && break
-    sleep 0.1
-  done
-  kill "$pid" 2>/dev/null
-  if grep -q "Hello, world!" <<<"$out"; then
-    ok "installed_${kind}_echo_roundtrip"
-  else
-    fail "installed_${kind}_echo_roundtrip" "client said: $(head -3 <<<"$out" | tr '\n' ' ')"
-  fi
+  pair $kind "$dir" echo_server client "message Hello, world!" "ws://127.0.0.1:PORT/"
+  pair $kind "$dir" echo_server ping "pong received" "ws://127.0.0.1:PORT/"
+  pair $kind "$dir" deflate_server client "message Hello, world!" "ws://127.0.0.1:PORT/"
+  pair $kind "$dir" driver_tcp client "message Hello, world!" "ws://127.0.0.1:PORT/"
+  pair $kind "$dir" eventsource_server eventsource_client "message message 3 event 3" \
+    "http://127.0.0.1:PORT/events" 3
 done
 
 # ---- a packager's plain cmake: flags kept, no -Werror ----
