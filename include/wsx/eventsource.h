@@ -122,8 +122,9 @@ WSX_EXTERN wsx_eventsource *wsx_eventsource_adopt(
  * is borrowed for the call.
  * Returns 0 (buffered_amount at or below the high-water mark), 1 (above it:
  * the event WAS accepted; wait for `drain`), or WSX_E_CLOSED, WSX_E_INVALID,
- * WSX_E_NOMEM. Exceeding max_buffered drops the client (the call still
- * returns 1; `close` follows from the loop).
+ * WSX_E_NOMEM, WSX_E_POLICY (this call took the buffered amount past
+ * max_buffered: the client was dropped, `close` follows from the loop;
+ * later calls return WSX_E_CLOSED). No other values.
  */
 WSX_EXTERN int wsx_eventsource_send(wsx_eventsource *es, const char *data,
                                     size_t len, const char *event,

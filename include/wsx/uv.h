@@ -331,8 +331,10 @@ WSX_EXTERN wsx_socket *wsx_socket_adopt(uv_loop_t *loop, uv_stream_t *stream,
  * is above (the data WAS accepted: wait for `drain` before sending more),
  * or a negative error: WSX_E_CLOSED (closing/closed), WSX_E_INVALID (text
  * not UTF-8, or a bad argument), WSX_E_TOO_BIG (control payload > 125),
- * WSX_E_UNSUPPORTED (binary on hixie drafts), WSX_E_NOMEM.
- * Exceeding max_buffered drops the socket (the call still returns 1).
+ * WSX_E_UNSUPPORTED (binary on hixie drafts), WSX_E_NOMEM, WSX_E_POLICY
+ * (this call took buffered_amount past max_buffered: the socket was
+ * dropped, `error` (WSX_E_POLICY) and `close` (1008) follow; later calls
+ * return WSX_E_CLOSED). No other values.
  */
 WSX_EXTERN int wsx_socket_send_text(wsx_socket *s, const char *data,
                                     size_t len);
@@ -343,7 +345,8 @@ WSX_EXTERN int wsx_socket_send_binary(wsx_socket *s, const void *data,
  * was negotiated; see wsx_driver_send). Same returns, plus WSX_E_INVALID. */
 WSX_EXTERN int wsx_socket_send(wsx_socket *s, int opcode, const void *data,
                                size_t len, unsigned flags);
-/* One raw frame (see wsx_driver_send_frame for the rules). */
+/* One raw frame (see wsx_driver_send_frame for the rules). Same returns as
+ * the send functions (0, 1 above high_water_mark, or a negative error). */
 WSX_EXTERN int wsx_socket_send_frame(wsx_socket *s, int opcode, int fin,
                                      const void *data, size_t len);
 /* Ping with payload (<= 125 bytes); `cb` (may be NULL) fires once when the
@@ -374,7 +377,9 @@ WSX_EXTERN int wsx_socket_drop(wsx_socket *s, uint16_t code,
                                const char *reason);
 
 /* Stops / restarts reading from the peer (uv_read_stop / uv_read_start).
- * Returns WSX_OK, WSX_E_CLOSED, or a libuv error. */
+ * pause returns WSX_OK, WSX_E_CLOSED, or a (negative) libuv error; resume
+ * returns WSX_OK or WSX_E_CLOSED (a failing uv_read_start fails the
+ * connection instead: `error` WSX_E_IO, then `close`). */
 WSX_EXTERN int wsx_socket_pause(wsx_socket *s);
 WSX_EXTERN int wsx_socket_resume(wsx_socket *s);
 

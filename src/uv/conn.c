@@ -274,7 +274,7 @@ int wsx__sock_after_send(wsx_socket *s, int rc) {
     wsx__sock_set_close(s, WSX_CLOSE_POLICY, msg, sizeof(msg) - 1, 0);
     roles_drop(s, WSX_CLOSE_POLICY, msg);
     wsx__sock_close_handle(s);
-    return 1;
+    return WSX_E_POLICY; /* this call dropped the socket */
   }
   if (b > s->cfg->hwm) {
     s->flags |= WSX__F_ABOVE_HWM;

@@ -202,7 +202,7 @@ static int write_out(wsx_eventsource *es, const void *p, size_t n) {
     rc = wsx_http_res_write(es->res, p, n);
     if (rc == WSX_E_POLICY) { /* the server's own max_buffered dropped it */
       es->closing = 1;
-      return 1;
+      return WSX_E_POLICY;
     }
     if (rc < 0)
       return rc;
@@ -214,7 +214,7 @@ static int write_out(wsx_eventsource *es, const void *p, size_t n) {
   b = buffered(es);
   if (b > es->max_buffered) {
     end_stream(es, 1); /* a slow client is dropped, not buffered forever */
-    return 1;
+    return WSX_E_POLICY;
   }
   if (es->res)
     return rc;

@@ -218,8 +218,13 @@ TEST(slow_reader_hits_max_buffered) {
   REQUIRE(slow_srv_sock);
   for (i = 0; i < 1024 && rc >= 0 && !slow.close; i++) {
     rc = wsx_socket_send_binary(slow_srv_sock, chunk, sizeof(chunk));
+    if (rc < 0)
+      break;
     uv_run(&T.loop, UV_RUN_NOWAIT);
   }
+  /* The send that crossed max_buffered reports it (the close follows). */
+  CHECK_INT(rc, WSX_E_POLICY);
+  CHECK_INT(wsx_socket_send_binary(slow_srv_sock, "x", 1), WSX_E_CLOSED);
   RUN_UNTIL(slow.close, 3000);
   CHECK_INT(slow.close, 1);
   CHECK_INT(slow.close_code, 1008);
