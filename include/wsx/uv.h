@@ -600,6 +600,28 @@ WSX_EXTERN wsx_socket *
 wsx_request_accept(wsx_request *req, const char *protocol, const char *origin,
                    const wsx_socket_callbacks *cbs, void *user_data, int *err);
 
+struct wsx_set_cookie; /* wsx/cookie.h */
+/*
+ * accept() with cookies (WebSocket-Node's accept(protocol, origin,
+ * cookies)): like wsx_request_accept, and the 101 answer carries one
+ * Set-Cookie header per cookies[i] (num_cookies pointers, each to a
+ * wsx_set_cookie made with WSX_SET_COOKIE_INIT; read during the call, not
+ * kept), after the server's socket.headers.
+ * Every cookie is validated and formatted with wsx_cookie_format() before
+ * anything is written: when one is invalid (CR, LF or ';' in a value, a
+ * name that is not a token, SameSite=None without Secure, a NULL entry,
+ * cookies NULL with num_cookies > 0, ...) no 101 and no Set-Cookie is
+ * sent: the request is rejected with 500 and X-WebSocket-Reject-Reason:
+ * invalid cookie, the connection closes, and NULL is returned with *err =
+ * WSX_E_HEADER_VALUE or WSX_E_INVALID (wsx_cookie_format's code). Other
+ * returns and `req`'s lifetime as wsx_request_accept (which is this call
+ * with no cookies).
+ */
+WSX_EXTERN wsx_socket *wsx_request_accept_with_cookies(
+    wsx_request *req, const char *protocol, const char *origin,
+    const struct wsx_set_cookie *const *cookies, size_t num_cookies,
+    const wsx_socket_callbacks *cbs, void *user_data, int *err);
+
 /*
  * Rejects: answers `status` (0 = 403) with a small text body, the header
  * X-WebSocket-Reject-Reason: `reason` (if non-NULL) and the extra headers

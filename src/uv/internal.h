@@ -265,11 +265,14 @@ int wsx__sock_after_send(wsx_socket *s, int rc);
 /* Creates the server driver from a parsed request and starts it; then feeds
  * `rest`. Returns WSX_OK or a negative code (the socket is then torn down). */
 /* `protocol` applies when explicit_protocol (NULL = none); otherwise the
- * default rule (first offer in options.protocols). s->cb must be set. */
+ * default rule (first offer in options.protocols). `extra` (validated
+ * NUL-terminated name/value pairs, e.g. Set-Cookie) join the 101 answer
+ * after the configured headers. s->cb must be set. */
 int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
                            const char *protocol, int explicit_protocol,
-                           const char *origin, int version, uint8_t *rest,
-                           size_t rest_len);
+                           const char *origin, int version,
+                           const wsx_header *extra, size_t num_extra,
+                           uint8_t *rest, size_t rest_len);
 /* Fires `close` and frees everything (after the handle closed). */
 void wsx__sock_finalize(wsx_socket *s);
 /* uv_close callback of a socket's stream. */
@@ -332,6 +335,7 @@ void wsx__request_free(wsx_request *r);
  * s->cb / s->ud must be set. Frees the request. */
 wsx_socket *wsx__request_accept_as(wsx_request *r, const char *protocol,
                                    int explicit_protocol, const char *origin,
+                                   const wsx_header *extra, size_t num_extra,
                                    int *err);
 /* Writes a complete small response and tears the connection down. */
 void wsx__respond_and_close(wsx_socket *s, int status, const char *extra,

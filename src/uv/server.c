@@ -385,7 +385,7 @@ static void dispatch_upgrade(wsx_socket *s, wsx_request *r) {
       srv->cb.connection(srv, s, srv->ud);
     if (s->flags & WSX__F_HANDLE_CLOSING)
       return; /* dropped in `connection`; close fires from the loop */
-    (void)wsx__request_accept_as(r, NULL, 0, NULL, &err);
+    (void)wsx__request_accept_as(r, NULL, 0, NULL, NULL, 0, &err);
     return;
   }
   if (!srv->cb.request) {
