@@ -94,6 +94,8 @@ typedef struct wsx_http_res wsx_http_res;
 #define WSX_DEFAULT_KEEPALIVE_INTERVAL_MS 20000u
 #define WSX_DEFAULT_KEEPALIVE_GRACE_MS 10000u
 #define WSX_DEFAULT_MAX_HTTP_BODY 65536u
+#define WSX_DEFAULT_HTTP_IDLE_TIMEOUT_MS 5000u
+#define WSX_DEFAULT_MAX_REQUESTS_PER_CONNECTION 1000u
 #define WSX_DEFAULT_BACKLOG 511
 
 /* ------------------------------------------------------------------------ */
@@ -476,8 +478,12 @@ typedef struct wsx_server_options {
   /* Parse X-Forwarded-For into wsx_request_forwarded_for() (only behind a
    * proxy you trust). */
   int trust_forwarded_for;
-  /* Largest plain HTTP request body (0 = 64 KiB); over it: 413. Bodies with
-   * Transfer-Encoding get 501. */
+  /* Largest plain HTTP request body (0 = 64 KiB); over it: 413 and the
+   * connection closes. Bodies come with Content-Length or
+   * Transfer-Encoding: chunked (decoded strictly: CRLF line ends, hex sizes;
+   * a malformed body is 400; trailers are dropped; the limit counts decoded
+   * bytes). Any other transfer coding is 501; Content-Length together with
+   * Transfer-Encoding is 400. */
   uint32_t max_http_body;
   int backlog;    /* 0 = 511 */
   int ipv6_only;  /* IPv6 listeners: no v4-mapped addresses */
@@ -489,6 +495,17 @@ typedef struct wsx_server_options {
    * wsx_server_new, the struct is not kept). handshake_timeout covers the
    * TLS handshake. */
   const wsx_tls_server_options *tls;
+  /* HTTP/1.1 keep-alive: a kept-alive connection that has been idle (no
+   * byte of a next request) this many ms after its last response ended is
+   * closed (0 = 5000, WSX_DEFAULT_HTTP_IDLE_TIMEOUT_MS, as Node's
+   * keepAliveTimeout). Once the first byte of a request arrived,
+   * handshake_timeout covers its head. */
+  uint32_t http_idle_timeout;
+  /* Most requests one connection may carry (0 = 1000,
+   * WSX_DEFAULT_MAX_REQUESTS_PER_CONNECTION; 1 = no keep-alive): the
+   * response to the last one says "Connection: close" and the connection
+   * closes after it. An upgrade counts as a request and ends the count. */
+  uint32_t max_requests_per_connection;
 } wsx_server_options;
 #define WSX_SERVER_OPTIONS_INIT                                                \
   { .struct_size = sizeof(wsx_server_options) }

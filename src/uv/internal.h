@@ -8,7 +8,9 @@
  *   ws.c       the open-WebSocket phase: driver callbacks, keepalive,
  *              close timeout, server driver start
  *   socket.c   the public wsx_socket_* calls
- *   server.c   listeners, the HTTP front, server control
+ *   server.c   listeners, server control
+ *   front.c    the HTTP front: request heads, bodies (Content-Length or
+ *              chunked), plain HTTP vs upgrade, keep-alive and pipelining
  *   request.c  wsx_request accessors, accept, reject
  *   http_res.c the plain HTTP response writer
  *   dial.c     the dialer (DNS, connect per address), also used by es_client.c
@@ -20,6 +22,7 @@
 #include "common/abi.h"
 #include "common/alloc.h"
 #include "common/util.h"
+#include "es/es.h"
 #include "uv/proxy_client.h"
 #include "uv/stream.h"
 #include "uv/writer.h"
@@ -126,8 +129,8 @@ typedef struct wsx__phase_ops {
 
 /* phases.c: the table, indexed by enum wsx__phase. */
 extern const wsx__phase_ops *const wsx__phases[WSX__P_COUNT];
-extern const wsx__phase_ops wsx__front_phase;     /* server.c: HEAD, REQUEST */
-extern const wsx__phase_ops wsx__http_phase;      /* server.c: HTTP */
+extern const wsx__phase_ops wsx__front_phase;     /* front.c: HEAD, REQUEST */
+extern const wsx__phase_ops wsx__http_phase;      /* front.c: HTTP */
 extern const wsx__phase_ops wsx__dial_phase;      /* client.c: DIAL */
 extern const wsx__phase_ops wsx__client_hs_phase; /* client.c: CLIENT_HS */
 extern const wsx__phase_ops wsx__proxy_phase;     /* proxy_client.c: PROXY */
@@ -207,6 +210,8 @@ struct wsx_server {
   const wsx_socket_callbacks *sock_cb; /* interned cb.socket */
   void *ud;
   uint32_t hs_timeout, max_conns, max_body;
+  uint32_t idle_timeout; /* ms between kept-alive requests */
+  uint32_t max_requests; /* per connection (1: no keep-alive) */
   int auto_accept, trust_xff, backlog, ipv6_only, reuse_port;
   wsx__listener *listeners;
   union {
@@ -280,13 +285,18 @@ void wsx__sock_handle_closed(uv_handle_t *h);
 void wsx__sock_free_pings(wsx_socket *s);
 
 /* server.c */
-void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len);
 void wsx__server_sock_gone(wsx_socket *s);
 /* The handle closed while s->req exists: aborted / res close callbacks,
  * then frees the request. */
 void wsx__server_request_gone(wsx_socket *s);
-void wsx__server_on_eof(wsx_socket *s);
 void wsx__server_maybe_release(wsx_server *srv);
+
+/* front.c */
+void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len);
+void wsx__server_on_eof(wsx_socket *s);
+/* wsx_http_res_end of a kept-alive response: the next request is taken up
+ * from the loop (never inside the app's call). */
+void wsx__front_response_done(wsx_socket *s);
 
 /* request.c */
 struct wsx_http_res {
@@ -296,6 +306,10 @@ struct wsx_http_res {
   char *reason;
   int head_sent;
   int ended;
+  int close_after;   /* the connection closes after this response */
+  int app_conn;      /* the app set a Connection header */
+  int has_clen;      /* the app set Content-Length: clen */
+  uint64_t clen, sent; /* declared and written body bytes */
   wsx_http_res_callbacks cb;
   void *ud;
   int above_hwm;
@@ -308,7 +322,17 @@ struct wsx_request {
   wsx_http_state st;
   size_t head_len; /* > 0 once the head is parsed */
   char *head;      /* own copy of the head; the spans point into it */
-  size_t body_len; /* plain HTTP: Content-Length */
+  size_t body_len; /* plain HTTP: body bytes at the front of buf */
+  size_t consumed; /* buf[0..consumed) is this request's body (decoded);
+                      what follows belongs to the next request */
+  uint32_t nreq;   /* 1 for the connection's first request */
+  int keep_alive;  /* the client allows another request after this one */
+  int chunked;     /* Transfer-Encoding: chunked body */
+  int body_done;   /* the whole body is in buf */
+  int read_stopped; /* reading paused: the next request is buffered */
+  int idle;        /* kept-alive, no byte of this request yet */
+  int peer_eof;    /* the client half-closed after its requests */
+  wsx__chunked chunk; /* chunked body decoder (es/es.h) */
   wsx_http_request http;
   char **protocols;
   size_t num_protocols;

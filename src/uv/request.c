@@ -16,6 +16,7 @@ wsx_request *wsx__request_new(wsx_socket *s) {
   r->res.req = r;
   r->res.status = 200;
   r->query = "";
+  r->nreq = 1;
   return r;
 }
 
