@@ -303,6 +303,104 @@ TEST(request_cap_closes_after_n) {
   SHUTDOWN_AND_CHECK();
 }
 
+/* Writes more bytes on a connected raw peer (one write at a time). */
+static void raw_send(raw_peer *p, const char *data) {
+  static uv_write_t wr;
+  static char buf[1024];
+  uv_buf_t b;
+  size_t n = strlen(data);
+  memcpy(buf, data, n);
+  b = uv_buf_init(buf, (unsigned)n);
+  uv_write(&wr, (uv_stream_t *)&p->tcp, &b, 1, NULL);
+}
+
+#define CHUNKED_HEAD(path)                                                     \
+  "POST " path " HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+/* A chunked body (extension, trailer) arriving in pieces, then a
+ * pipelined request behind it. */
+TEST(chunked_body_then_pipelined) {
+  raw_peer p;
+  static const char *pieces[] = {"4\r\nWi", "ki\r\n5;ext=1\r\npedia\r",
+                                 "\n0\r\nTrailer: x\r\n\r\n" GET("/next")};
+  size_t i;
+  ev_reset();
+  memset(&H, 0, sizeof(H));
+  REQUIRE(start_http(NULL) == 0);
+  raw_connect(&p, CHUNKED_HEAD("/up"), strlen(CHUNKED_HEAD("/up")), 1);
+  for (i = 0; i < 3; i++) {
+    run_for(30);
+    CHECK_INT(H.http, 0);
+    raw_send(&p, pieces[i]);
+  }
+  RUN_UNTIL(strstr(p.in, "#2 GET /next []"), 3000);
+  CHECK(strstr(p.in, "#1 POST /up [Wikipedia]") != NULL);
+  CHECK_INT(H.http, 2);
+  raw_close(&p);
+  SHUTDOWN_AND_CHECK();
+}
+
+static void refused_case(const char *req, uint32_t max_body, const char *status) {
+  raw_peer p;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
+  ev_reset();
+  memset(&H, 0, sizeof(H));
+  o.max_http_body = max_body;
+  REQUIRE(start_http(&o) == 0);
+  raw_connect(&p, req, strlen(req), 1);
+  RUN_UNTIL(p.eof, 3000);
+  CHECK(p.eof);
+  if (strncmp(p.in, status, strlen(status)) != 0)
+    TEST_FAILF_("got \"%.40s\", expected %s", p.in, status);
+  CHECK_INT(H.http, 0);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(chunked_over_max_body_413) {
+  refused_case(CHUNKED_HEAD("/") "5\r\n12345\r\n4\r\n6789\r\n0\r\n\r\n", 8,
+               "HTTP/1.1 413 ");
+}
+TEST(chunked_at_max_body_ok) {
+  raw_peer p;
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
+  const char *req = CHUNKED_HEAD("/") "5\r\n12345\r\n3\r\n678\r\n0\r\n\r\n";
+  ev_reset();
+  memset(&H, 0, sizeof(H));
+  o.max_http_body = 8;
+  REQUIRE(start_http(&o) == 0);
+  raw_connect(&p, req, strlen(req), 1);
+  RUN_UNTIL(strstr(p.in, "[12345678]"), 3000);
+  CHECK(strstr(p.in, "[12345678]") != NULL);
+  raw_close(&p);
+  SHUTDOWN_AND_CHECK();
+}
+TEST(chunked_bare_lf_400) {
+  refused_case(CHUNKED_HEAD("/") "5\n12345\r\n0\r\n\r\n", 0, "HTTP/1.1 400 ");
+}
+TEST(chunked_bad_size_400) {
+  refused_case(CHUNKED_HEAD("/") "5x\r\n12345\r\n0\r\n\r\n", 0,
+               "HTTP/1.1 400 ");
+}
+TEST(chunked_missing_crlf_after_data_400) {
+  refused_case(CHUNKED_HEAD("/") "5\r\n123456\r\n0\r\n\r\n", 0,
+               "HTTP/1.1 400 ");
+}
+TEST(other_transfer_coding_501) {
+  refused_case("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, "
+               "chunked\r\n\r\n",
+               0, "HTTP/1.1 501 ");
+}
+TEST(content_length_with_transfer_encoding_400) {
+  refused_case("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+               0, "HTTP/1.1 400 ");
+}
+TEST(duplicate_content_length_400) {
+  refused_case("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+               "Content-Length: 4\r\n\r\nabcd",
+               0, "HTTP/1.1 400 ");
+}
+
 TEST_MAIN(RUN(accept_sets_cookies); RUN(accept_refuses_injected_cookie);
           RUN(accept_refuses_null_cookie_list);
           RUN(keep_alive_pipelined_in_order);
@@ -311,4 +409,10 @@ TEST_MAIN(RUN(accept_sets_cookies); RUN(accept_refuses_injected_cookie);
           RUN(http10_keep_alive_on_request);
           RUN(http11_connection_close_closes);
           RUN(streamed_response_is_close_delimited);
-          RUN(idle_timeout_closes); RUN(request_cap_closes_after_n))
+          RUN(idle_timeout_closes); RUN(request_cap_closes_after_n);
+          RUN(chunked_body_then_pipelined); RUN(chunked_over_max_body_413);
+          RUN(chunked_at_max_body_ok); RUN(chunked_bare_lf_400);
+          RUN(chunked_bad_size_400); RUN(chunked_missing_crlf_after_data_400);
+          RUN(other_transfer_coding_501);
+          RUN(content_length_with_transfer_encoding_400);
+          RUN(duplicate_content_length_400))
