@@ -94,6 +94,8 @@ typedef struct wsx_http_res wsx_http_res;
 #define WSX_DEFAULT_KEEPALIVE_INTERVAL_MS 20000u
 #define WSX_DEFAULT_KEEPALIVE_GRACE_MS 10000u
 #define WSX_DEFAULT_MAX_HTTP_BODY 65536u
+#define WSX_DEFAULT_HTTP_IDLE_TIMEOUT_MS 5000u
+#define WSX_DEFAULT_MAX_REQUESTS_PER_CONNECTION 1000u
 #define WSX_DEFAULT_BACKLOG 511
 
 /* ------------------------------------------------------------------------ */
@@ -481,8 +483,12 @@ typedef struct wsx_server_options {
   /* Parse X-Forwarded-For into wsx_request_forwarded_for() (only behind a
    * proxy you trust). */
   int trust_forwarded_for;
-  /* Largest plain HTTP request body (0 = 64 KiB); over it: 413. Bodies with
-   * Transfer-Encoding get 501. */
+  /* Largest plain HTTP request body (0 = 64 KiB); over it: 413 and the
+   * connection closes. Bodies come with Content-Length or
+   * Transfer-Encoding: chunked (decoded strictly: CRLF line ends, hex sizes;
+   * a malformed body is 400; trailers are dropped; the limit counts decoded
+   * bytes). Any other transfer coding is 501; Content-Length together with
+   * Transfer-Encoding is 400. */
   uint32_t max_http_body;
   int backlog;    /* 0 = 511 */
   int ipv6_only;  /* IPv6 listeners: no v4-mapped addresses */
@@ -494,6 +500,17 @@ typedef struct wsx_server_options {
    * wsx_server_new, the struct is not kept). handshake_timeout covers the
    * TLS handshake. */
   const wsx_tls_server_options *tls;
+  /* HTTP/1.1 keep-alive: a kept-alive connection that has been idle (no
+   * byte of a next request) this many ms after its last response ended is
+   * closed (0 = 5000, WSX_DEFAULT_HTTP_IDLE_TIMEOUT_MS, as Node's
+   * keepAliveTimeout). Once the first byte of a request arrived,
+   * handshake_timeout covers its head. */
+  uint32_t http_idle_timeout;
+  /* Most requests one connection may carry (0 = 1000,
+   * WSX_DEFAULT_MAX_REQUESTS_PER_CONNECTION; 1 = no keep-alive): the
+   * response to the last one says "Connection: close" and the connection
+   * closes after it. An upgrade counts as a request and ends the count. */
+  uint32_t max_requests_per_connection;
 } wsx_server_options;
 #define WSX_SERVER_OPTIONS_INIT                                                \
   { .struct_size = sizeof(wsx_server_options) }
@@ -604,6 +621,28 @@ WSX_EXTERN wsx_server *wsx_request_server(const wsx_request *req);
 WSX_EXTERN wsx_socket *
 wsx_request_accept(wsx_request *req, const char *protocol, const char *origin,
                    const wsx_socket_callbacks *cbs, void *user_data, int *err);
+
+struct wsx_set_cookie; /* wsx/cookie.h */
+/*
+ * accept() with cookies (WebSocket-Node's accept(protocol, origin,
+ * cookies)): like wsx_request_accept, and the 101 answer carries one
+ * Set-Cookie header per cookies[i] (num_cookies pointers, each to a
+ * wsx_set_cookie made with WSX_SET_COOKIE_INIT; read during the call, not
+ * kept), after the server's socket.headers.
+ * Every cookie is validated and formatted with wsx_cookie_format() before
+ * anything is written: when one is invalid (CR, LF or ';' in a value, a
+ * name that is not a token, SameSite=None without Secure, a NULL entry,
+ * cookies NULL with num_cookies > 0, ...) no 101 and no Set-Cookie is
+ * sent: the request is rejected with 500 and X-WebSocket-Reject-Reason:
+ * invalid cookie, the connection closes, and NULL is returned with *err =
+ * WSX_E_HEADER_VALUE or WSX_E_INVALID (wsx_cookie_format's code). Other
+ * returns and `req`'s lifetime as wsx_request_accept (which is this call
+ * with no cookies).
+ */
+WSX_EXTERN wsx_socket *wsx_request_accept_with_cookies(
+    wsx_request *req, const char *protocol, const char *origin,
+    const struct wsx_set_cookie *const *cookies, size_t num_cookies,
+    const wsx_socket_callbacks *cbs, void *user_data, int *err);
 
 /*
  * Rejects: answers `status` (0 = 403) with a small text body, the header

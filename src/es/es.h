@@ -82,11 +82,14 @@ typedef struct wsx__chunked {
   uint8_t state;  /* internal */
   uint8_t digits; /* hex digits read in the size line */
   int error;      /* sticky WSX_E_HTTP */
+  size_t used;    /* input bytes the last call consumed (the body ends
+                     there when it set *done) */
 } wsx__chunked;
 
 /* Decodes in place: moves the body bytes of buf[0..len) to its front.
  * Returns the number of body bytes (>= 0), or WSX_E_HTTP. Sets *done when
- * the last chunk and trailers ended (bytes after it are ignored). */
+ * the last chunk and trailers ended: bytes after it (from buf + c->used
+ * on) are not part of the body and are left alone. */
 long wsx__chunked_decode(wsx__chunked *c, uint8_t *buf, size_t len, int *done);
 
 #endif

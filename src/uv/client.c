@@ -384,7 +384,8 @@ wsx_socket *wsx_socket_adopt(uv_loop_t *loop, uv_stream_t *stream,
   saved = s->cb;
   s->phase = WSX__P_WS;
   wsx__sock_start_read(s);
-  rc = wsx__sock_start_server(s, req, NULL, 0, NULL, version, copy, body_len);
+  rc = wsx__sock_start_server(s, req, NULL, 0, NULL, version, NULL, 0, copy,
+                              body_len);
   wsx__free(&s->cfg->alloc, copy);
   if (rc < 0) {
     const char *msg = NULL;

@@ -121,8 +121,8 @@ typedef struct wsx__phase_ops {
 
 /* phases.c: the table, indexed by enum wsx__phase. */
 extern const wsx__phase_ops *const wsx__phases[WSX__P_COUNT];
-extern const wsx__phase_ops wsx__front_phase;     /* server.c: HEAD, REQUEST */
-extern const wsx__phase_ops wsx__http_phase;      /* server.c: HTTP */
+extern const wsx__phase_ops wsx__front_phase;     /* front.c: HEAD, REQUEST */
+extern const wsx__phase_ops wsx__http_phase;      /* front.c: HTTP */
 extern const wsx__phase_ops wsx__dial_phase;      /* client.c: DIAL */
 extern const wsx__phase_ops wsx__client_hs_phase; /* client.c: CLIENT_HS */
 extern const wsx__phase_ops wsx__proxy_phase;     /* proxy_client.c: PROXY */

@@ -38,6 +38,26 @@ int wsx_http_res_header(wsx_http_res *res, const char *name,
   vl = strlen(value);
   if (!wsx_http_valid_name(name, nl) || !wsx_http_valid_value(value, vl))
     return WSX_E_HEADER_VALUE;
+  if (wsx__ieq(name, nl, "content-length")) {
+    /* The app frames the body itself: keep-alive holds if it writes
+     * exactly that many bytes. */
+    uint64_t n = 0;
+    size_t i;
+    for (i = 0; i < vl && n <= 0xffffffffffffull; i++)
+      n = (value[i] >= '0' && value[i] <= '9')
+              ? n * 10 + (uint64_t)(value[i] - '0')
+              : ~(uint64_t)0;
+    if (vl == 0 || n > 0xffffffffffffull || res->has_clen)
+      res->close_after = 1; /* unusable framing: delimit by the close */
+    res->has_clen = 1;
+    res->clen = n;
+  } else if (wsx__ieq(name, nl, "connection")) {
+    res->app_conn = 1;
+    if (wsx__ieq(value, vl, "close"))
+      res->close_after = 1;
+  } else if (wsx__ieq(name, nl, "transfer-encoding")) {
+    res->close_after = 1; /* the app's own coding: the close delimits */
+  }
   if (wsx__buf_append(&res->head, a, name, nl) < 0 ||
       wsx__buf_append(&res->head, a, ": ", 2) < 0 ||
       wsx__buf_append(&res->head, a, value, vl) < 0 ||
@@ -50,18 +70,27 @@ int wsx_http_res_header(wsx_http_res *res, const char *name,
 static int send_parts(wsx_http_res *res, const void *data, size_t len,
                       int final) {
   wsx_socket *s = res->req->s;
-  char line[160], clen[48] = "";
+  const wsx_request *r = res->req;
+  char line[160], clen[96] = "";
   uv_buf_t b[8];
   unsigned n = 0;
+  res->sent += len;
   if (!res->head_sent) {
     int k = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", res->status,
                      res->reason ? res->reason : wsx__status_text(res->status));
-    if (final)
+    if (final && !res->has_clen)
       snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
+    /* A streamed body without a length is delimited by the close. */
+    if (!r->keep_alive || (!final && !res->has_clen))
+      res->close_after = 1;
     b[n++] = uv_buf_init(line, (unsigned)k);
     (void)wsx__uv_bufs(b, 2, &n, res->head.data, res->head.len);
-    /* Connection: close ends every response (no keep-alive). */
-    strcat(clen, "Connection: close\r\n\r\n");
+    /* An app's own Connection header stands. */
+    if (!res->app_conn && res->close_after)
+      strcat(clen, "Connection: close\r\n");
+    else if (!res->app_conn && r->http.minor_version == 0)
+      strcat(clen, "Connection: keep-alive\r\n");
+    strcat(clen, "\r\n");
     b[n++] = uv_buf_init(clen, (unsigned)strlen(clen));
     res->head_sent = 1;
   }
@@ -104,7 +133,12 @@ int wsx_http_res_end(wsx_http_res *res, const void *data, size_t len) {
     return WSX_E_CLOSED;
   rc = send_parts(res, data, len, !res->head_sent);
   res->ended = 1;
-  wsx__sock_teardown(res->req->s);
+  if (res->has_clen && res->sent != res->clen)
+    res->close_after = 1; /* the client cannot find the next response */
+  if (rc < 0 || res->close_after)
+    wsx__sock_teardown(res->req->s);
+  else
+    wsx__front_response_done(res->req->s);
   return rc < 0 ? rc : WSX_OK;
 }
 

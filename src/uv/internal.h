@@ -10,7 +10,9 @@
  *   ws.c       the open-WebSocket phase: driver callbacks, keepalive,
  *              close timeout, server driver start
  *   socket.c   the public wsx_socket_* calls
- *   server.c   listeners, the HTTP front, server control
+ *   server.c   listeners, server control
+ *   front.c    the HTTP front: request heads, bodies (Content-Length or
+ *              chunked), plain HTTP vs upgrade, keep-alive and pipelining
  *   request.c  wsx_request accessors, accept, reject
  *   http_res.c the plain HTTP response writer
  *   dial.c     the dialer (DNS, connect per address), also used by es_client.c
@@ -20,6 +22,7 @@
 #define WSX_SRC_UV_INTERNAL_H
 
 #include "uv/core.h"
+#include "es/es.h"
 #include "uv/proxy_client.h"
 
 typedef struct wsx__listener {
@@ -39,6 +42,8 @@ struct wsx_server {
   const wsx_socket_callbacks *sock_cb; /* interned cb.socket */
   void *ud;
   uint32_t hs_timeout, max_conns, max_body;
+  uint32_t idle_timeout; /* ms between kept-alive requests */
+  uint32_t max_requests; /* per connection (1: no keep-alive) */
   int auto_accept, trust_xff, backlog, ipv6_only, reuse_port;
   wsx__listener *listeners;
   union {
@@ -70,24 +75,32 @@ void wsx__sock_schedule_keepalive(wsx_socket *s);
 /* Creates the server driver from a parsed request and starts it; then feeds
  * `rest`. Returns WSX_OK or a negative code (the socket is then torn down). */
 /* `protocol` applies when explicit_protocol (NULL = none); otherwise the
- * default rule (first offer in options.protocols). s->cb must be set. */
+ * default rule (first offer in options.protocols). `extra` (validated
+ * NUL-terminated name/value pairs, e.g. Set-Cookie) join the 101 answer
+ * after the configured headers. s->cb must be set. */
 int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
                            const char *protocol, int explicit_protocol,
-                           const char *origin, int version, uint8_t *rest,
-                           size_t rest_len);
+                           const char *origin, int version,
+                           const wsx_header *extra, size_t num_extra,
+                           uint8_t *rest, size_t rest_len);
 /* The roles' operations (wsx__roles). */
 void wsx__ws_drop(wsx_socket *s, uint16_t code, const char *reason);
 void wsx__ws_gone(wsx_socket *s);
 void wsx__sock_free_pings(wsx_socket *s);
 
 /* server.c */
-void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len);
 void wsx__server_sock_gone(wsx_socket *s);
 /* The handle closed while s->req exists: aborted / res close callbacks,
  * then frees the request. */
 void wsx__server_request_gone(wsx_socket *s);
-void wsx__server_on_eof(wsx_socket *s);
 void wsx__server_maybe_release(wsx_server *srv);
+
+/* front.c */
+void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len);
+void wsx__server_on_eof(wsx_socket *s);
+/* wsx_http_res_end of a kept-alive response: the next request is taken up
+ * from the loop (never inside the app's call). */
+void wsx__front_response_done(wsx_socket *s);
 
 /* request.c */
 struct wsx_http_res {
@@ -97,6 +110,10 @@ struct wsx_http_res {
   char *reason;
   int head_sent;
   int ended;
+  int close_after;   /* the connection closes after this response */
+  int app_conn;      /* the app set a Connection header */
+  int has_clen;      /* the app set Content-Length: clen */
+  uint64_t clen, sent; /* declared and written body bytes */
   wsx_http_res_callbacks cb;
   void *ud;
   int above_hwm;
@@ -109,7 +126,17 @@ struct wsx_request {
   wsx_http_state st;
   size_t head_len; /* > 0 once the head is parsed */
   char *head;      /* own copy of the head; the spans point into it */
-  size_t body_len; /* plain HTTP: Content-Length */
+  size_t body_len; /* plain HTTP: body bytes at the front of buf */
+  size_t consumed; /* buf[0..consumed) is this request's body (decoded);
+                      what follows belongs to the next request */
+  uint32_t nreq;   /* 1 for the connection's first request */
+  int keep_alive;  /* the client allows another request after this one */
+  int chunked;     /* Transfer-Encoding: chunked body */
+  int body_done;   /* the whole body is in buf */
+  int read_stopped; /* reading paused: the next request is buffered */
+  int idle;        /* kept-alive, no byte of this request yet */
+  int peer_eof;    /* the client half-closed after its requests */
+  wsx__chunked chunk; /* chunked body decoder (es/es.h) */
   wsx_http_request http;
   char **protocols;
   size_t num_protocols;
@@ -136,6 +163,7 @@ void wsx__request_free(wsx_request *r);
  * s->cb / s->ud must be set. Frees the request. */
 wsx_socket *wsx__request_accept_as(wsx_request *r, const char *protocol,
                                    int explicit_protocol, const char *origin,
+                                   const wsx_header *extra, size_t num_extra,
                                    int *err);
 /* Writes a complete small response and tears the connection down. */
 void wsx__respond_and_close(wsx_socket *s, int status, const char *extra,

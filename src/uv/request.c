@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "uv/internal.h"
+#include "wsx/cookie.h"
 
 wsx_request *wsx__request_new(wsx_socket *s) {
   wsx_request *r = wsx__malloc(&s->cfg->alloc, sizeof(*r));
@@ -15,6 +16,7 @@ wsx_request *wsx__request_new(wsx_socket *s) {
   r->res.req = r;
   r->res.status = 200;
   r->query = "";
+  r->nreq = 1;
   return r;
 }
 
@@ -247,12 +249,14 @@ wsx_server *wsx_request_server(const wsx_request *r) {
 
 wsx_socket *wsx__request_accept_as(wsx_request *r, const char *protocol,
                                    int explicit_protocol, const char *origin,
+                                   const wsx_header *extra, size_t num_extra,
                                    int *err) {
   wsx_socket *s = r->s;
   int rc;
   s->req = NULL;
   rc = wsx__sock_start_server(s, &r->http, protocol, explicit_protocol, origin,
-                              r->version, r->buf.data, r->buf.len);
+                              r->version, extra, num_extra, r->buf.data,
+                              r->buf.len);
   wsx__request_free(r);
   if (err)
     *err = rc < 0 ? rc : WSX_OK;
@@ -267,13 +271,53 @@ wsx_socket *wsx__request_accept_as(wsx_request *r, const char *protocol,
   return s;
 }
 
-wsx_socket *wsx_request_accept(wsx_request *r, const char *protocol,
-                               const char *origin,
-                               const wsx_socket_callbacks *cbs, void *user_data,
-                               int *err) {
-  wsx_socket *s = r->s;
+/* Formats every cookie into one block of NUL-terminated values and fills
+ * hdrs[i] (name "Set-Cookie"). Nothing is kept on failure. */
+static int format_cookies(const wsx_allocator *a,
+                          const wsx_set_cookie *const *cookies, size_t n,
+                          wsx_header *hdrs, char **block) {
+  size_t i, total = 0, off = 0;
+  char *b;
+  *block = NULL;
+  if (n && !cookies)
+    return WSX_E_INVALID;
+  for (i = 0; i < n; i++) {
+    int len = cookies[i] ? wsx_cookie_format(cookies[i], NULL, 0)
+                         : WSX_E_INVALID;
+    if (len < 0)
+      return len;
+    total += (size_t)len + 1;
+  }
+  if (!n)
+    return WSX_OK;
+  if (!(b = wsx__malloc(a, total)))
+    return WSX_E_NOMEM;
+  for (i = 0; i < n; i++) {
+    int len = wsx_cookie_format(cookies[i], b + off, total - off);
+    if (len < 0 || (size_t)len >= total - off) {
+      wsx__free(a, b);
+      return len < 0 ? len : WSX_E_INTERNAL;
+    }
+    hdrs[i].name = "Set-Cookie";
+    hdrs[i].name_len = 10;
+    hdrs[i].value = b + off;
+    hdrs[i].value_len = (size_t)len;
+    off += (size_t)len + 1;
+  }
+  *block = b;
+  return WSX_OK;
+}
+
+wsx_socket *wsx_request_accept_with_cookies(
+    wsx_request *r, const char *protocol, const char *origin,
+    const wsx_set_cookie *const *cookies, size_t num_cookies,
+    const wsx_socket_callbacks *cbs, void *user_data, int *err) {
+  wsx_socket *s = r->s, *out;
+  const wsx_allocator *a = &s->cfg->alloc;
+  wsx_header small[8], *hdrs = small;
+  char *block = NULL;
   size_t i;
-  int offered = protocol == NULL;
+  int offered = protocol == NULL, rc;
   for (i = 0; !offered && i < r->num_protocols; i++)
     offered = strcmp(r->protocols[i], protocol) == 0;
   if (!r->is_ws || s->phase != WSX__P_REQUEST || !offered) {
@@ -291,15 +335,51 @@ wsx_socket *wsx_request_accept(wsx_request *r, const char *protocol,
     (void)wsx_request_reject(r, 500, NULL, NULL, 0);
     return NULL;
   }
-  if (!(s->cb = wsx__cb_intern(s->cfg->ctx, cbs))) {
-    s->cb = &wsx__no_cbs;
+  /* Every cookie is checked before a byte of the 101 exists: an invalid
+   * one fails the accept as a whole (nothing half-written). */
+  if (num_cookies > sizeof(small) / sizeof(small[0]) &&
+      (num_cookies > SIZE_MAX / sizeof(*hdrs) ||
+       !(hdrs = wsx__malloc(a, num_cookies * sizeof(*hdrs))))) {
     if (err)
       *err = WSX_E_NOMEM;
     (void)wsx_request_reject(r, 503, "out of memory", NULL, 0);
     return NULL;
   }
-  s->ud = user_data;
-  return wsx__request_accept_as(r, protocol, 1, origin, err);
+  rc = format_cookies(a, cookies, num_cookies, hdrs, &block);
+  if (rc != WSX_OK) {
+    if (hdrs != small)
+      wsx__free(a, hdrs);
+    if (err)
+      *err = rc;
+    (void)wsx_request_reject(r, rc == WSX_E_NOMEM ? 503 : 500,
+                             rc == WSX_E_NOMEM ? "out of memory"
+                                               : "invalid cookie",
+                             NULL, 0);
+    return NULL;
+  }
+  if (!(s->cb = wsx__cb_intern(s->cfg->ctx, cbs))) {
+    s->cb = &wsx__no_cbs;
+    if (err)
+      *err = WSX_E_NOMEM;
+    (void)wsx_request_reject(r, 503, "out of memory", NULL, 0);
+    out = NULL;
+  } else {
+    s->ud = user_data;
+    out = wsx__request_accept_as(r, protocol, 1, origin, hdrs, num_cookies,
+                                 err);
+  }
+  wsx__free(a, block);
+  if (hdrs != small)
+    wsx__free(a, hdrs);
+  return out;
+}
+
+wsx_socket *wsx_request_accept(wsx_request *r, const char *protocol,
+                               const char *origin,
+                               const wsx_socket_callbacks *cbs, void *user_data,
+                               int *err) {
+  return wsx_request_accept_with_cookies(r, protocol, origin, NULL, 0, cbs,
+                                         user_data, err);
 }
 
 const char *wsx__status_text(int status) {

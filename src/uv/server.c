@@ -1,5 +1,4 @@
-/* Listeners, the HTTP front (request heads, plain HTTP vs upgrade) and
- * server control. */
+/* Listeners and server control (the HTTP front is front.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -70,6 +69,12 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts_in,
   srv->max_conns = opts->max_connections;
   srv->max_body =
       opts->max_http_body ? opts->max_http_body : WSX_DEFAULT_MAX_HTTP_BODY;
+  srv->idle_timeout = opts->http_idle_timeout
+                          ? opts->http_idle_timeout
+                          : WSX_DEFAULT_HTTP_IDLE_TIMEOUT_MS;
+  srv->max_requests = opts->max_requests_per_connection
+                          ? opts->max_requests_per_connection
+                          : WSX_DEFAULT_MAX_REQUESTS_PER_CONNECTION;
   srv->auto_accept = opts->auto_accept;
   srv->trust_xff = opts->trust_forwarded_for;
   srv->backlog = opts->backlog > 0 ? opts->backlog : WSX_DEFAULT_BACKLOG;
@@ -371,151 +376,3 @@ void wsx__server_sock_gone(wsx_socket *s) {
   if (srv->freeing)
     wsx__server_maybe_release(srv);
 }
-
-/* ---- the HTTP front ---- */
-
-static void dispatch_upgrade(wsx_socket *s, wsx_request *r) {
-  wsx_server *srv = wsx__sock_srv(s);
-  s->phase = WSX__P_REQUEST;
-  if (srv->auto_accept) {
-    int err;
-    s->cb = srv->sock_cb;
-    s->ud = srv->ud;
-    if (srv->cb.connection)
-      srv->cb.connection(srv, s, srv->ud);
-    if (s->flags & WSX__F_HANDLE_CLOSING)
-      return; /* dropped in `connection`; close fires from the loop */
-    (void)wsx__request_accept_as(r, NULL, 0, NULL, &err);
-    return;
-  }
-  if (!srv->cb.request) {
-    (void)wsx_request_reject(r, 403, "no request handler", NULL, 0);
-    return;
-  }
-  r->dispatched = 1;
-  srv->cb.request(srv, r, srv->ud);
-}
-
-static void dispatch_http(wsx_socket *s, wsx_request *r) {
-  wsx_server *srv = wsx__sock_srv(s);
-  wsx__timer_set(s, 0); /* responses may stream for as long as they like */
-  if (!srv->cb.http_request) {
-    s->req = NULL;
-    wsx__request_free(r);
-    wsx__respond_and_close(s, 426, "Upgrade: websocket\r\n",
-                           "this server speaks WebSocket only\n");
-    return;
-  }
-  r->dispatched = 1;
-  srv->cb.http_request(srv, r, &r->res, srv->ud);
-}
-
-static int http_body_length(wsx_socket *s, wsx_request *r) {
-  const char *v;
-  size_t len, i;
-  unsigned long long n = 0;
-  if (wsx_request_header(r, "transfer-encoding")) {
-    wsx__respond_and_close(s, 501, NULL,
-                           "request bodies must use "
-                           "Content-Length\n");
-    return -1;
-  }
-  v = wsx_request_header(r, "content-length");
-  if (!v)
-    return 0;
-  len = strlen(v);
-  for (i = 0; i < len; i++) {
-    if (v[i] < '0' || v[i] > '9' || n > 0xffffffffull) {
-      wsx__respond_and_close(s, 400, NULL, "bad Content-Length\n");
-      return -1;
-    }
-    n = n * 10 + (unsigned)(v[i] - '0');
-  }
-  if (n > wsx__sock_srv(s)->max_body) {
-    wsx__respond_and_close(s, 413, NULL, "request body too large\n");
-    return -1;
-  }
-  r->body_len = (size_t)n;
-  return 0;
-}
-
-static void on_head_complete(wsx_socket *s, wsx_request *r) {
-  if (r->is_ws) {
-    dispatch_upgrade(s, r);
-    return;
-  }
-  if (http_body_length(s, r) < 0)
-    return;
-  s->phase = WSX__P_HTTP;
-  if (r->buf.len >= r->body_len)
-    dispatch_http(s, r);
-}
-
-void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
-  wsx_request *r = s->req;
-  const wsx__cfg *cfg = s->cfg;
-  size_t max_head = cfg->dopts.max_head_size ? cfg->dopts.max_head_size
-                                             : WSX_HTTP_DEFAULT_MAX_HEAD;
-  size_t max_hdrs = cfg->dopts.max_headers ? cfg->dopts.max_headers
-                                           : WSX_HTTP_DEFAULT_MAX_HEADERS;
-  wsx_http_request parsed;
-  const char *detail = NULL;
-  int rc;
-  if (!r)
-    return;
-  if (s->phase == WSX__P_HTTP && r->dispatched)
-    return; /* pipelined requests are not served: we close after this one */
-  if (r->buf.len + len > max_head + wsx__sock_srv(s)->max_body + 65536u) {
-    wsx__sock_close_handle(s);
-    return;
-  }
-  if (wsx__buf_append(&r->buf, &cfg->alloc, data, len) != WSX_OK) {
-    wsx__sock_close_handle(s);
-    return;
-  }
-  if (s->phase == WSX__P_HTTP) {
-    if (r->buf.len >= r->body_len)
-      dispatch_http(s, r);
-    return;
-  }
-  if (s->phase != WSX__P_HEAD)
-    return; /* early frames wait for accept() */
-  if (max_hdrs > WSX__MAX_HEADERS)
-    max_hdrs = WSX__MAX_HEADERS;
-  rc = wsx_http_parse_request((const char *)r->buf.data, r->buf.len, &parsed,
-                              s->cfg->ctx->hdrs, max_hdrs, max_head, &r->st,
-                              &detail);
-  if (rc == WSX_E_AGAIN)
-    return;
-  if (rc == WSX_E_HEAD_TOO_BIG) {
-    wsx__respond_and_close(s, 431, NULL, "request head too large\n");
-    return;
-  }
-  if (rc < 0) {
-    wsx__respond_and_close(s, 400, NULL,
-                           detail ? detail : "malformed request head");
-    return;
-  }
-  r->head_len = (size_t)rc;
-  if (wsx__request_finish_head(r, wsx__sock_srv(s)->trust_xff) != WSX_OK) {
-    wsx__sock_close_handle(s);
-    return;
-  }
-  on_head_complete(s, r);
-}
-
-void wsx__server_on_eof(wsx_socket *s) { wsx__sock_close_handle(s); }
-
-static void front_on_eof(wsx_socket *s, ssize_t err) {
-  (void)err;
-  wsx__server_on_eof(s);
-}
-
-/* Reading the head and waiting for accept/reject (a deadline is the
- * handshake timeout: the core closes the handle). */
-const wsx__phase_ops wsx__front_phase = {wsx__server_on_head_data,
-                                         front_on_eof, NULL, NULL, NULL};
-/* A plain HTTP request being answered: drains go to the response. */
-const wsx__phase_ops wsx__http_phase = {wsx__server_on_head_data, front_on_eof,
-                                        NULL, wsx__http_res_on_drain,
-                                        wsx__http_res_hwm};

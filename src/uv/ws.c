@@ -210,8 +210,9 @@ const wsx_driver_callbacks wsx__drv_cbs = {sizeof(wsx_driver_callbacks),
 
 int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
                            const char *protocol, int explicit_protocol,
-                           const char *origin, int version, uint8_t *rest,
-                           size_t rest_len) {
+                           const char *origin, int version,
+                           const wsx_header *extra, size_t num_extra,
+                           uint8_t *rest, size_t rest_len) {
   const wsx__cfg *cfg = s->cfg;
   const char *saved_choice;
   size_t i;
@@ -222,6 +223,8 @@ int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
   for (i = 0; rc == WSX_OK && i < cfg->num_headers; i++)
     rc = wsx_driver_set_header(s->d, cfg->headers[i].name,
                                cfg->headers[i].value);
+  for (i = 0; rc == WSX_OK && i < num_extra; i++)
+    rc = wsx_driver_set_header(s->d, extra[i].name, extra[i].value);
   if (rc == WSX_OK && origin && (version == 7 || version == 8))
     rc = wsx_driver_set_header(s->d, "Sec-WebSocket-Origin", origin);
   for (i = 0; rc == WSX_OK && cfg->exts && cfg->exts[i]; i++)
