@@ -243,13 +243,28 @@ done
 # ---- the table ----------------------------------------------------------
 has() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 floor_of() { case $1 in z20) echo t20 ;; hs | idle | cpu_*) echo "" ;; *) echo "$1" ;; esac; }
+# pratio A_SAMPLES B_SAMPLES: the median of the per-round ratios a_i / b_i
+# (runs of one round are close in time, so a loaded machine shifts both),
+# or nothing when the rounds do not pair up.
+pratio() {
+  local -a a b
+  read -r -a a <<<"$1"
+  read -r -a b <<<"$2"
+  [ ${#a[@]} -gt 0 ] && [ ${#a[@]} = ${#b[@]} ] || return 0
+  local i
+  for ((i = 0; i < ${#a[@]}; i++)); do
+    awk -v x="${a[i]}" -v y="${b[i]}" 'BEGIN { if (y > 0) printf "%.4f\n", x / y }'
+  done | median
+}
 cell() { # SERVER KEY -> "value ratio-to-raw"
-  local v=${R[$1,$2]:-} f r=${R[raw,$(floor_of "$2")]:-}
+  local v=${R[$1,$2]:-} f r
   f=$(floor_of "$2")
   [ -z "$v" ] && { echo -; return; }
   if [ -n "$f" ] && [ -n "${R[raw,$f]:-}" ] && [ "$1" != raw ] &&
     awk -v b="${R[raw,$f]}" 'BEGIN { exit !(b > 0) }'; then
-    awk -v a="$v" -v b="${R[raw,$f]}" 'BEGIN { printf "%.0f %.2fx", a, a / b }'
+    r=$(pratio "${S[$1,$2]:-}" "${S[raw,$f]:-}")
+    [ -n "$r" ] || r=$(awk -v a="$v" -v b="${R[raw,$f]}" 'BEGIN { printf "%.4f", a / b }')
+    awk -v a="$v" -v r="$r" 'BEGIN { printf "%.0f %.2fx", a, r }'
   else
     awk -v a="$v" 'BEGIN { if (a == int(a) && a >= 100) printf "%d", a; else printf "%.2f", a }'
   fi
@@ -257,7 +272,7 @@ cell() { # SERVER KEY -> "value ratio-to-raw"
 declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets [ws]="ws(node)" [wslay]=wslay)
 {
   echo "== echo servers: wsx bench on CPU 1, server on CPU 0, ${SECS}s per run, median of $REPS interleaved round(s), $(date -u '+%F %H:%M UTC') =="
-  echo "   cells: value, and for rates its ratio to the raw TCP floor of the same workload (F: to A's floor)"
+  echo "   cells: median value, and for rates the median of the rounds' ratios to the raw TCP floor of the same workload (F: to A's floor)"
   printf '%-40s' ""
   for s in "${SERVERS[@]}"; do printf ' %16s' "${COL[$s]}"; done
   echo
@@ -277,6 +292,15 @@ declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets
   row "C server CPU us/msg (lower)" cpu_b1m
   row "D server CPU us/handshake (lower)" cpu_hs
   row "F server CPU us/msg (lower)" cpu_z20
+  # Before/after: wsx against another build of itself, round by round.
+  if has base && has wsx; then
+    printf '%-40s' "wsx / wsx(base), median of round ratios"
+    for k in t20 b16k b1m hs z20 cpu_t20 cpu_b16k cpu_b1m cpu_hs cpu_z20; do
+      r=$(pratio "${S[wsx,$k]:-}" "${S[base,$k]:-}")
+      printf ' %s=%s' "$k" "$(awk -v r="${r:-0}" 'BEGIN { if (r > 0) printf "%.3f", r; else printf "-" }')"
+    done
+    echo " (rates: >1 = faster; cpu_*: <1 = less CPU)"
+  fi
   # The load generator is not the bottleneck where raw TCP beats every server.
   if has raw; then
     for k in t20 b16k b1m; do

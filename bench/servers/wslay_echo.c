@@ -103,8 +103,8 @@ static void on_msg(wslay_event_context_ptr ctx,
   (void)wslay_event_queue_msg(ctx, &m);
 }
 
-static const struct wslay_event_callbacks cbs = {
-    on_recv, on_send, NULL, NULL, NULL, NULL, on_msg};
+static const struct wslay_event_callbacks cbs = {on_recv, on_send, NULL,  NULL,
+                                                 NULL,    NULL,    on_msg};
 
 static void conn_free(conn *c) {
   epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -229,7 +229,8 @@ int main(int argc, char **argv) {
   a.sin_family = AF_INET;
   a.sin_port = htons((uint16_t)port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 4096) < 0) {
+  if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+      listen(lfd, 4096) < 0) {
     perror("wslay_echo: bind/listen");
     return 1;
   }

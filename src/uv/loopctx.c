@@ -45,6 +45,14 @@ static int heap_reserve(wsx__loopctx *c, size_t n) {
   return WSX_OK;
 }
 
+/* ---- errors (here, not in socket.c: the socket core names them) ---- */
+
+const char *wsx_uv_strerror(int err) {
+  if (err <= -1000 && err > -1100)
+    return wsx_strerror(err);
+  return uv_strerror(err);
+}
+
 /* ---- SIGPIPE ---- */
 
 int wsx_ignore_sigpipe(void) {

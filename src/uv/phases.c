@@ -26,8 +26,8 @@ const wsx__phase_ops *const wsx__phases[WSX__P_COUNT] = {
 static const wsx__role_ops server_role = {NULL, NULL, wsx__server_request_gone,
                                           wsx__server_sock_gone};
 /* Client socket: the dialer may outlive the handle (resolver thread). */
-static const wsx__role_ops dial_role = {NULL, wsx__dial_on_handle_closed,
-                                        NULL, NULL};
+static const wsx__role_ops dial_role = {NULL, wsx__dial_on_handle_closed, NULL,
+                                        NULL};
 /* Open WebSocket: the driver (aborted on a drop, freed with its pings). */
 static const wsx__role_ops ws_role = {wsx__ws_drop, NULL, NULL, wsx__ws_gone};
 /* CONNECT handshake state (kept after a refusal for the accessors). */

@@ -270,9 +270,3 @@ int wsx_socket_set_callbacks(wsx_socket *s, const wsx_socket_callbacks *c) {
 uv_loop_t *wsx_socket_loop(const wsx_socket *s) { return s->cfg->ctx->loop; }
 wsx_driver *wsx_socket_driver(const wsx_socket *s) { return s->d; }
 wsx_server *wsx_socket_server(const wsx_socket *s) { return wsx__sock_srv(s); }
-
-const char *wsx_uv_strerror(int err) {
-  if (err <= -1000 && err > -1100)
-    return wsx_strerror(err);
-  return uv_strerror(err);
-}

@@ -41,9 +41,9 @@ TEST(values_only_where_documented) {
   CHECK_INT(wsx_cookie_format(&sc, buf, sizeof(buf)), (int)strlen(buf));
   CHECK_STR(buf, "sid=42");
   memset(&st, 0, sizeof(st));
-  CHECK_INT(wsx_http_parse_request(head, sizeof(head) - 1, &req, hs, 8, 0,
-                                   &st, NULL),
-            (int)sizeof(head) - 1 - 4);
+  CHECK_INT(
+      wsx_http_parse_request(head, sizeof(head) - 1, &req, hs, 8, 0, &st, NULL),
+      (int)sizeof(head) - 1 - 4);
   memset(&st, 0, sizeof(st));
   CHECK_ERR(wsx_http_parse_request(head, 10, &req, hs, 8, 0, &st, NULL),
             WSX_E_AGAIN);
@@ -54,8 +54,7 @@ TEST(values_only_where_documented) {
   CHECK_ERR(wsx_cookie_format(&sc, buf, sizeof(buf)), WSX_E_HEADER_VALUE);
 }
 
-static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n,
-                     void *ud) {
+static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud) {
   (void)d, (void)iov, (void)n, (void)ud;
   return 0;
 }
@@ -107,8 +106,7 @@ TEST(socket_calls_follow_the_convention) {
   REQUIRE(connect_client("/", &co));
   RUN_UNTIL(T.c.open && T.s.open, 3000);
   REQUIRE(T.c.open);
-  CHECK_ERR(wsx_socket_remote_address(T.c.sock, addr, 2, &port),
-            WSX_E_INVALID);
+  CHECK_ERR(wsx_socket_remote_address(T.c.sock, addr, 2, &port), WSX_E_INVALID);
   CHECK_INT(wsx_socket_remote_address(T.c.sock, addr, sizeof(addr), &port),
             WSX_OK);
   CHECK_INT(port, T.port);
