@@ -1,9 +1,12 @@
 /*
  * EventSource client on libuv: DNS and TCP through the dialer of uv/dial.h
- * (shared with the WebSocket client), (for https://) TLS through the
- * engine of uv/tls.h, one GET per attempt, the response head, a streaming
+ * (shared with the WebSocket client), optionally to an HTTP proxy that is
+ * asked for a CONNECT tunnel (wsx/proxy.h, settings as the WebSocket
+ * client's: uv/proxy_client.h), (for https://) TLS through the engine of
+ * uv/tls.h, one GET per attempt, the response head, a streaming
  * (Content-Length, chunked or close-delimited) body fed to the WHATWG
- * parser, and reconnection after the retry time.
+ * parser, and reconnection after the retry time. close() over TLS sends
+ * close_notify before the FIN.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "common/alloc.h"
 #include "es/es.h"
 #include "uv/dial.h"
+#include "uv/proxy_client.h"
 #include "uv/uvbuf.h"
 #include "uv/tls.h"
 #include "uv/writer.h"
@@ -24,6 +28,7 @@ enum phase {
   P_RESOLVE, /* name resolution in flight */
   P_CONNECT, /* TCP connect in flight (or about to start on the next
                 address of the dialer) */
+  P_PROXY,   /* CONNECT sent to the proxy, reading its answer */
   P_HEAD,    /* request sent, reading the response head */
   P_BODY,    /* streaming */
   P_WAIT     /* waiting `retry_ms` before the next attempt */
@@ -46,6 +51,8 @@ struct wsx_eventsource_client {
   wsx__chunked ch;
   uint64_t body_left;      /* Content-Length bodies: bytes still expected */
   wsx__dial dial; /* DNS, the addresses left, the connect request */
+  wsx__proxy_target proxy; /* CONNECT proxy (proxy.url NULL = direct) */
+  wsx_proxy *px;           /* this attempt's CONNECT handshake */
   wsx__out *wout; /* this attempt's output queue (uv/writer.h) */
   uv_tcp_t tcp;
   uv_timer_t timer;      /* connect timeout, then the retry delay */
@@ -60,6 +67,7 @@ struct wsx_eventsource_client {
   unsigned finalizing : 1;
   unsigned chunked : 1;
   unsigned has_length : 1;
+  unsigned linger : 1; /* closing: the close_notify is still being written */
   char rbuf[16384];
 };
 
@@ -73,6 +81,7 @@ static void on_timer_closed(uv_handle_t *h) {
   if (c->cb.close)
     c->cb.close(c, c->ud);
   wsx__dial_release(&c->dial);
+  wsx__proxy_target_free(&c->proxy, &c->alloc);
   wsx__tls_ctx_free(c->tls_ctx);
   wsx__es_parser_free(&c->parser);
   wsx__buf_free(&c->extra, &c->alloc);
@@ -112,6 +121,8 @@ static void on_tcp_closed(uv_handle_t *h) {
   wsx_eventsource_client *c = h->data;
   wsx__tls_conn_free(c->tls);
   c->tls = NULL;
+  wsx_proxy_free(c->px);
+  c->px = NULL;
   wsx__out_free(&c->wout, &c->alloc); /* nothing carries over */
   c->tcp_open = 0;
   c->tcp_closing = 0;
@@ -119,6 +130,7 @@ static void on_tcp_closed(uv_handle_t *h) {
 }
 
 static void drop_connection(wsx_eventsource_client *c) {
+  c->linger = 0;
   uv_timer_stop(&c->timer);
   wsx__dial_cancel(&c->dial);
   if (c->tcp_open && !c->tcp_closing) {
@@ -164,6 +176,11 @@ static void fail(wsx_eventsource_client *c, int code, int status,
   settle(c);
 }
 
+static void on_linger_timeout(uv_timer_t *t) {
+  drop_connection(t->data);
+  settle(t->data);
+}
+
 int wsx_eventsource_client_close(wsx_eventsource_client *c) {
   if (!c)
     return WSX_E_INVALID;
@@ -171,6 +188,17 @@ int wsx_eventsource_client_close(wsx_eventsource_client *c) {
     return WSX_E_CLOSED;
   c->closing = 1;
   c->state = WSX_ES_CLOSED;
+  if (c->tls && c->tcp_open && !c->tcp_closing) {
+    /* close_notify first, so the server can tell our close from a
+     * truncation; the FIN waits for it (briefly) if the kernel is behind. */
+    wsx__tls_conn_shutdown(c->tls);
+    if (c->wout && c->wout->writing) {
+      wsx__dial_cancel(&c->dial);
+      c->linger = 1;
+      uv_timer_start(&c->timer, on_linger_timeout, 2000, 0);
+      return WSX_OK;
+    }
+  }
   drop_connection(c);
   settle(c);
   return WSX_OK;
@@ -332,6 +360,8 @@ static int live(const wsx_eventsource_client *c) {
          (c->phase == P_HEAD || c->phase == P_BODY);
 }
 
+static void proxy_bytes(wsx_eventsource_client *c, const char *p, size_t n);
+
 /* Ciphertext in; plaintext to the head/body parsers. A certificate that
  * does not verify fails for good (retrying cannot help: the spec lets a
  * user agent give up on futile reconnects); other TLS errors are network
@@ -372,10 +402,16 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   if (n < 0) {
     network_error(
         c, n == UV_EOF ? WSX_E_CLOSED : WSX_E_IO, n == UV_EOF ? 0 : (int)n,
-        n == UV_EOF ? "the server closed the connection" : uv_strerror((int)n));
+        n == UV_EOF ? (c->phase == P_PROXY
+                           ? "the proxy closed the connection before "
+                             "answering CONNECT"
+                           : "the server closed the connection")
+                    : uv_strerror((int)n));
     return;
   }
-  if (c->phase == P_HEAD)
+  if (c->phase == P_PROXY)
+    proxy_bytes(c, b->base, (size_t)n);
+  else if (c->phase == P_HEAD)
     on_head_bytes(c, b->base, (size_t)n);
   else if (c->phase == P_BODY)
     on_body(c, (uint8_t *)b->base, (size_t)n);
@@ -388,9 +424,18 @@ static void on_written(uv_write_t *w, int status) {
   if (status == UV_ECANCELED || c->tcp_closing)
     return;
   if (status < 0 ||
-      wsx__out_next(c->wout, (uv_stream_t *)&c->tcp, on_written, &uv_err) < 0)
+      wsx__out_next(c->wout, (uv_stream_t *)&c->tcp, on_written, &uv_err) < 0) {
+    if (c->linger) {
+      drop_connection(c);
+      settle(c);
+      return;
+    }
     network_error(c, WSX_E_IO, status < 0 ? status : uv_err,
                   uv_strerror(status < 0 ? status : uv_err));
+  } else if (c->linger && !c->wout->writing) {
+    drop_connection(c); /* close_notify is with the kernel: FIN now */
+    settle(c);
+  }
 }
 
 /* The request (plain) or the TLS engine's ciphertext: the transport's
@@ -428,21 +473,11 @@ static int send_request_tls(wsx_eventsource_client *c) {
   return rc;
 }
 
-static void on_connect(wsx__dial *dl, int status) {
-  wsx_eventsource_client *c = dl->owner;
+/* The byte stream to the origin is ready (connected, or the proxy's
+ * tunnel is up): the request, over TLS for https://. */
+static void start_stream(wsx_eventsource_client *c) {
   const char *id;
   int rc;
-  if (c->closing || c->tcp_closing)
-    return;
-  if (status < 0) {
-    if (wsx__dial_has_next(dl)) { /* next address once this is closed */
-      c->tcp_closing = 1;
-      uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
-    } else {
-      network_error(c, WSX_E_IO, status, uv_strerror(status));
-    }
-    return;
-  }
   id = wsx__es_parser_last_id(&c->parser);
   c->out.len = 0;
   if (wsx__buf_append(&c->out, &c->alloc, c->request, strlen(c->request)) < 0 ||
@@ -477,8 +512,86 @@ static void on_connect(wsx__dial *dl, int status) {
   }
   if (rc == 0)
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  if (rc < 0)
+  if (rc < 0 && rc != UV_EALREADY) /* through a proxy: already reading */
     network_error(c, WSX_E_IO, rc, uv_strerror(rc));
+}
+
+/* ---- through a proxy ---- */
+
+static int px_write(wsx_proxy *p, const wsx_iovec *iov, size_t n, void *ud) {
+  wsx_eventsource_client *c = ud;
+  int uv_err = 0, rc = WSX_OK;
+  size_t i;
+  (void)p;
+  for (i = 0; rc == WSX_OK && i < n; i++)
+    rc = wire_write(c, iov[i].base, iov[i].len, &uv_err);
+  return rc;
+}
+
+static void proxy_bytes(wsx_eventsource_client *c, const char *p, size_t n) {
+  const char *msg = NULL;
+  size_t early;
+  int rc = wsx_proxy_parse(c->px, (const uint8_t *)p, n);
+  if (rc < 0) {
+    int status = wsx_proxy_status_code(c->px);
+    (void)wsx_proxy_last_error(c->px, &msg);
+    if (!msg || !*msg)
+      msg = wsx_strerror(rc);
+    /* Refused credentials or a forbidden target do not heal by retrying:
+     * fail for good; anything else (502, a broken answer) reconnects. */
+    if (status == 401 || status == 403 || status == 407)
+      fail(c, WSX_E_PROXY, status, msg);
+    else
+      network_error(c, rc, 0, msg);
+    return;
+  }
+  if (wsx_proxy_state(c->px) != WSX_PROXY_CONNECTED)
+    return;
+  (void)wsx_proxy_body(c->px, &early);
+  if (early) { /* the origin speaks only after our request (or hello) */
+    network_error(c, WSX_E_PROXY, 0, "the proxy sent bytes into the tunnel "
+                                     "before it was used");
+    return;
+  }
+  wsx_proxy_free(c->px);
+  c->px = NULL;
+  start_stream(c);
+}
+
+static void begin_proxy(wsx_eventsource_client *c) {
+  static const wsx_proxy_callbacks cbs = {sizeof(wsx_proxy_callbacks),
+                                          px_write, NULL, NULL};
+  int rc;
+  c->phase = P_PROXY;
+  c->px = wsx__proxy_target_connect(&c->proxy, &c->alloc, c->host, c->port,
+                                    &cbs, c, &rc);
+  if (c->px)
+    rc = wsx_proxy_start(c->px);
+  if (rc == WSX_OK)
+    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc < 0)
+    network_error(c, rc == WSX_E_NOMEM ? rc : WSX_E_IO, 0,
+                  rc == WSX_E_NOMEM ? "out of memory"
+                                    : "could not send CONNECT to the proxy");
+}
+
+static void on_connect(wsx__dial *dl, int status) {
+  wsx_eventsource_client *c = dl->owner;
+  if (c->closing || c->tcp_closing)
+    return;
+  if (status < 0) {
+    if (wsx__dial_has_next(dl)) { /* next address once this is closed */
+      c->tcp_closing = 1;
+      uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+    } else {
+      network_error(c, WSX_E_IO, status, uv_strerror(status));
+    }
+    return;
+  }
+  if (c->proxy.url)
+    begin_proxy(c);
+  else
+    start_stream(c);
 }
 
 static void try_connect(wsx_eventsource_client *c) {
@@ -516,12 +629,16 @@ static void on_connect_timeout(uv_timer_t *t) {
 }
 
 static void attempt(wsx_eventsource_client *c) {
+  /* Through a proxy the dialer goes to the proxy; the origin's name is
+   * the CONNECT target (resolved by the proxy). */
+  const char *h = c->proxy.url ? c->proxy.host : c->host;
   int rc;
   c->phase = P_RESOLVE;
   c->state = WSX_ES_CONNECTING;
   uv_timer_start(&c->timer, on_connect_timeout, c->connect_timeout, 0);
-  rc = wsx__dial_start(&c->dial, c->loop, c->host, strlen(c->host), c->port,
-                       c, on_resolved, on_connect);
+  rc = wsx__dial_start(&c->dial, c->loop, h, strlen(h),
+                       c->proxy.url ? c->proxy.port : c->port, c, on_resolved,
+                       on_connect);
   if (rc < 0)
     network_error(c, WSX_E_DNS, rc, uv_strerror(rc));
   else if (rc == 1) /* a literal address: no lookup */
@@ -610,6 +727,8 @@ wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
   c->url = wsx__strndup(&a, url, strlen(url));
   c->host = wsx__strndup(&a, u.host, u.host_len);
   e = c->url && c->host ? build_request(c, &u, o) : WSX_E_NOMEM;
+  if (e == WSX_OK)
+    e = wsx__proxy_target_init(&c->proxy, &a, o->proxy, &u);
   if (e == WSX_OK && u.secure) /* o->tls is ignored for http:// */
     e = wsx__tls_client_ctx_new(&a, o->tls, &c->tls_ctx);
   if (e == WSX_OK && o->last_event_id)
@@ -617,6 +736,7 @@ wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
   if (e == WSX_OK)
     e = uv_timer_init(loop, &c->timer);
   if (e < 0) {
+    wsx__proxy_target_free(&c->proxy, &a);
     wsx__tls_ctx_free(c->tls_ctx);
     wsx__es_parser_free(&c->parser);
     wsx__buf_free(&c->extra, &a);
