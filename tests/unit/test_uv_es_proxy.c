@@ -182,7 +182,7 @@ static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
   if (!es)
     return;
   for (i = 1; i <= 3; i++) {
-    char id[8], data[16];
+    char id[16], data[24];
     int n = snprintf(data, sizeof(data), "e%d", i);
     snprintf(id, sizeof(id), "%d", i);
     CHECK(wsx_eventsource_send(es, data, (size_t)n, NULL, id) >= 0);
