@@ -1,7 +1,9 @@
 /*
  * examples/eventsource_client.c: the wsx EventSource client. Prints every
  * event as "message TYPE ID DATA" and every error; exits after COUNT events
- * (default: never) or when the server stops the client.
+ * (default: never) or when the server stops the client. Honours the
+ * http_proxy / https_proxy / no_proxy environment (a CONNECT tunnel
+ * through the proxy), like curl.
  *
  *   ./eventsource_client http://127.0.0.1:8000/events [COUNT]
  */
@@ -47,14 +49,18 @@ static void on_close(wsx_eventsource_client *c, void *ud) {
 int main(int argc, char **argv) {
   static const wsx_eventsource_client_callbacks cbs = {sizeof(wsx_eventsource_client_callbacks), on_open, on_message,
                                                        on_error, on_close};
+  wsx_socket_proxy proxy = WSX_SOCKET_PROXY_INIT;
+  wsx_eventsource_client_options opts = WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT;
   int err;
+  proxy.use_env = 1; /* direct when the environment names no proxy */
+  opts.proxy = &proxy;
   if (argc < 2) {
     fprintf(stderr, "usage: %s URL [COUNT]\n", argv[0]);
     return 2;
   }
   limit = argc > 2 ? atoi(argv[2]) : 0;
-  if (!wsx_eventsource_client_new(uv_default_loop(), argv[1], NULL, &cbs, NULL,
-                                  &err)) {
+  if (!wsx_eventsource_client_new(uv_default_loop(), argv[1], &opts, &cbs,
+                                  NULL, &err)) {
     fprintf(stderr, "%s: %s\n", argv[1], wsx_uv_strerror(err));
     return 1;
   }

@@ -226,6 +226,19 @@ typedef struct wsx_eventsource_client_options {
    * during the call, not kept). NULL: verify the server's certificate and
    * name against the system trust store. Ignored for http:// URLs. */
   const wsx_tls_client_options *tls;
+  /* HTTP proxy (the WebSocket client's option, wsx/uv.h
+   * wsx_socket_proxy: origin with Basic credentials, extra headers, or
+   * use_env for http_proxy / https_proxy / no_proxy), NULL = direct. Read
+   * and resolved by wsx_eventsource_client_new (the environment too), not
+   * kept. Every attempt connects to the proxy and asks it for a CONNECT
+   * tunnel to the origin (for https://, TLS to the origin runs inside it,
+   * verified against the origin's name). connect_timeout covers the
+   * proxy's answer. A proxy that refuses with 407, 401 (tinyproxy's answer
+   * to wrong credentials) or 403 fails the client for good (error WSX_E_PROXY, status_code = the proxy's status,
+   * will_reconnect 0); any other refusal or a broken answer is a network
+   * error (WSX_E_PROXY / WSX_E_HTTP, reconnect). http:// proxies only: an
+   * https:// proxy URL is WSX_E_UNSUPPORTED. */
+  const wsx_socket_proxy *proxy;
 } wsx_eventsource_client_options;
 #define WSX_EVENTSOURCE_CLIENT_OPTIONS_INIT                                    \
   { .struct_size = sizeof(wsx_eventsource_client_options) }
@@ -247,8 +260,12 @@ typedef struct wsx_eventsource_client_options {
  * connection for good (error WSX_E_TLS, will_reconnect 0, message e.g.
  * "certificate verify failed: hostname mismatch"); other TLS errors are
  * network errors (WSX_E_TLS, reconnect).
- * Returns NULL with *err set: WSX_E_STRUCT_SIZE (opts, cbs or opts->tls
- * and its certificate: 0 or unknown, see common.h), WSX_E_URL, WSX_E_TLS
+ * close() over https:// sends TLS close_notify before closing the
+ * connection (waiting at most 2 s for it to be written).
+ * Returns NULL with *err set: WSX_E_STRUCT_SIZE (opts, cbs, opts->tls
+ * and its certificate, opts->proxy: 0 or unknown, see common.h), WSX_E_URL
+ * (also: a bad proxy URL, from the option or the environment),
+ * WSX_E_UNSUPPORTED (an https:// proxy), WSX_E_TLS
  * (a CA, client
  * certificate or key in opts->tls could not be loaded; see
  * wsx_tls_last_error()), WSX_E_INVALID, WSX_E_HEADER_VALUE, WSX_E_NOMEM, or

@@ -444,9 +444,11 @@ typedef struct wsx_server_callbacks {
    * or callbacks here. */
   void (*connection)(wsx_server *srv, wsx_socket *s, void *user_data);
   /* A plain HTTP request (not an upgrade), body included (Content-Length
-   * bodies up to max_http_body). Answer through `res`; `req` stays valid
-   * until wsx_http_res_end() or the connection closes. NULL: 426 Upgrade
-   * Required. */
+   * or chunked bodies up to max_http_body; wsx_request_body() has the
+   * decoded bytes). Answer through `res`; `req` stays valid until
+   * wsx_http_res_end() or the connection closes. Requests of one
+   * connection come one at a time (see the response writer below). NULL:
+   * 426 Upgrade Required. */
   void (*http_request)(wsx_server *srv, wsx_request *req, wsx_http_res *res,
                        void *user_data);
   /* A listener failed to accept (e.g. EMFILE) — informational. */
@@ -596,7 +598,8 @@ WSX_EXTERN int wsx_request_version(const wsx_request *req);
 WSX_EXTERN int wsx_request_is_websocket(const wsx_request *req);
 /* The parsed head (spans as in wsx_request_headers). */
 WSX_EXTERN const wsx_http_request *wsx_request_http(const wsx_request *req);
-/* Plain HTTP: the request body (Content-Length bytes). */
+/* Plain HTTP: the request body (Content-Length bytes, or the decoded
+ * chunked body). */
 WSX_EXTERN const uint8_t *wsx_request_body(const wsx_request *req, size_t *len);
 /* The TCP peer address ("" for Unix sockets) and port. */
 WSX_EXTERN const char *wsx_request_remote_address(const wsx_request *req,
@@ -660,19 +663,35 @@ WSX_EXTERN int wsx_request_reject(wsx_request *req, int status,
 /* HTTP response writer (plain HTTP requests through the server front)      */
 
 /*
- * The response head is sent with the first write or end. Responses carry
- * "Connection: close" and the connection closes after end (no keep-alive).
- * A response ended without any earlier write gets Content-Length; a
- * streamed one (write ... end) is delimited by the close, which suits
- * event streams.
+ * The response head is sent with the first write or end. A response ended
+ * without any earlier write gets Content-Length; a streamed one (write ...
+ * end) is delimited by the close ("Connection: close"), which suits event
+ * streams, unless the app set a Content-Length header itself.
+ *
+ * Keep-alive (HTTP/1.1): after end, the connection stays open for the next
+ * request when the client allows it (HTTP/1.1 without "Connection: close",
+ * or HTTP/1.0 with "Connection: keep-alive", which is then echoed), the
+ * response has a length (Content-Length: ours, or the app's when exactly
+ * that many bytes were written), the app did not set "Connection: close"
+ * or a Transfer-Encoding, and the connection is below
+ * max_requests_per_connection. Otherwise the response says
+ * "Connection: close" (unless the app set a Connection header) and the
+ * connection closes after it. Pipelined requests wait in the connection's
+ * buffer: the next reaches `http_request` only after the previous
+ * response ended (and its bytes are no longer above the high-water mark),
+ * from the loop, never inside wsx_http_res_end(); so responses leave in
+ * request order. A kept-alive connection idle for http_idle_timeout ms is
+ * closed. A client that half-closes after sending its requests still gets
+ * every answer.
  */
 typedef struct wsx_http_res_callbacks {
   /* sizeof the struct; set by the _INIT macro below (common.h). */
   size_t struct_size;
   /* buffered amount fell to or below the high-water mark. */
   void (*drain)(wsx_http_res *res, void *user_data);
-  /* The connection closed (after end, or the client went away). `res` and
-   * its request are freed when this returns. */
+  /* The response is over: after end, once the connection closed or (kept
+   * alive) moved on to the next request; or the client went away. `res`
+   * and its request are freed when this returns. */
   void (*close)(wsx_http_res *res, void *user_data);
 } wsx_http_res_callbacks;
 #define WSX_HTTP_RES_CALLBACKS_INIT                                            \

@@ -1,67 +1,18 @@
 /*
  * EventSource client on libuv: DNS and TCP through the dialer of uv/dial.h
- * (shared with the WebSocket client), (for https://) TLS through the
- * engine of uv/tls.h, one GET per attempt, the response head, a streaming
+ * (shared with the WebSocket client), optionally to an HTTP proxy that is
+ * asked for a CONNECT tunnel (wsx/proxy.h, settings as the WebSocket
+ * client's: uv/proxy_client.h), (for https://) TLS through the engine of
+ * uv/tls.h, one GET per attempt, the response head, a streaming
  * (Content-Length, chunked or close-delimited) body fed to the WHATWG
- * parser, and reconnection after the retry time.
+ * parser, and reconnection after the retry time. close() over TLS sends
+ * close_notify before the FIN. Construction and accessors: es_client_new.c.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "common/abi.h"
-#include "common/alloc.h"
-#include "es/es.h"
-#include "uv/dial.h"
+#include "uv/es_client.h"
 #include "uv/uvbuf.h"
-#include "uv/tls.h"
-#include "uv/writer.h"
-#include "wsx/eventsource.h"
-
-#define MAX_HEAD 16384u
-#define MAX_HEADERS 64u
-
-enum phase {
-  P_RESOLVE, /* name resolution in flight */
-  P_CONNECT, /* TCP connect in flight (or about to start on the next
-                address of the dialer) */
-  P_HEAD,    /* request sent, reading the response head */
-  P_BODY,    /* streaming */
-  P_WAIT     /* waiting `retry_ms` before the next attempt */
-};
-
-struct wsx_eventsource_client {
-  wsx_allocator alloc;
-  uv_loop_t *loop;
-  wsx_eventsource_client_callbacks cb;
-  void *ud;
-  char *url;
-  char *host;    /* for DNS (no brackets) */
-  char *request; /* "GET ... Host: ...\r\n" up to the id line */
-  unsigned port;
-  wsx__buf extra; /* extra header lines */
-  wsx__buf out;   /* the request being written */
-  wsx__buf head;  /* response head bytes */
-  wsx_http_state hst;
-  wsx__es_parser parser;
-  wsx__chunked ch;
-  uint64_t body_left;      /* Content-Length bodies: bytes still expected */
-  wsx__dial dial; /* DNS, the addresses left, the connect request */
-  wsx__out *wout; /* this attempt's output queue (uv/writer.h) */
-  uv_tcp_t tcp;
-  uv_timer_t timer;      /* connect timeout, then the retry delay */
-  wsx__tls_ctx *tls_ctx; /* https://: built once, shared by attempts */
-  wsx__tls_conn *tls;    /* this attempt's TLS connection, or NULL */
-  uint32_t retry_ms, connect_timeout;
-  uint8_t phase; /* enum phase */
-  uint8_t state; /* WSX_ES_* */
-  unsigned tcp_open : 1; /* tcp initialized and its close not done */
-  unsigned tcp_closing : 1;
-  unsigned closing : 1; /* close() or a failure: no reconnect */
-  unsigned finalizing : 1;
-  unsigned chunked : 1;
-  unsigned has_length : 1;
-  char rbuf[16384];
-};
 
 static void attempt(wsx_eventsource_client *c);
 static void try_connect(wsx_eventsource_client *c);
@@ -73,6 +24,7 @@ static void on_timer_closed(uv_handle_t *h) {
   if (c->cb.close)
     c->cb.close(c, c->ud);
   wsx__dial_release(&c->dial);
+  wsx__proxy_target_free(&c->proxy, &c->alloc);
   wsx__tls_ctx_free(c->tls_ctx);
   wsx__es_parser_free(&c->parser);
   wsx__buf_free(&c->extra, &c->alloc);
@@ -84,7 +36,7 @@ static void on_timer_closed(uv_handle_t *h) {
   wsx__free(&c->alloc, c);
 }
 
-static void on_retry(uv_timer_t *t) {
+void wsx__esc_on_retry(uv_timer_t *t) {
   wsx_eventsource_client *c = t->data;
   if (c->phase == P_WAIT)
     attempt(c);
@@ -105,13 +57,15 @@ static void settle(wsx_eventsource_client *c) {
   if (c->phase == P_CONNECT && wsx__dial_has_next(&c->dial))
     try_connect(c);
   else if (c->phase == P_WAIT)
-    uv_timer_start(&c->timer, on_retry, c->retry_ms, 0);
+    uv_timer_start(&c->timer, wsx__esc_on_retry, c->retry_ms, 0);
 }
 
 static void on_tcp_closed(uv_handle_t *h) {
   wsx_eventsource_client *c = h->data;
   wsx__tls_conn_free(c->tls);
   c->tls = NULL;
+  wsx_proxy_free(c->px);
+  c->px = NULL;
   wsx__out_free(&c->wout, &c->alloc); /* nothing carries over */
   c->tcp_open = 0;
   c->tcp_closing = 0;
@@ -119,6 +73,7 @@ static void on_tcp_closed(uv_handle_t *h) {
 }
 
 static void drop_connection(wsx_eventsource_client *c) {
+  c->linger = 0;
   uv_timer_stop(&c->timer);
   wsx__dial_cancel(&c->dial);
   if (c->tcp_open && !c->tcp_closing) {
@@ -164,6 +119,11 @@ static void fail(wsx_eventsource_client *c, int code, int status,
   settle(c);
 }
 
+static void on_linger_timeout(uv_timer_t *t) {
+  drop_connection(t->data);
+  settle(t->data);
+}
+
 int wsx_eventsource_client_close(wsx_eventsource_client *c) {
   if (!c)
     return WSX_E_INVALID;
@@ -171,30 +131,21 @@ int wsx_eventsource_client_close(wsx_eventsource_client *c) {
     return WSX_E_CLOSED;
   c->closing = 1;
   c->state = WSX_ES_CLOSED;
+  if (c->tls && c->tcp_open && !c->tcp_closing) {
+    /* close_notify first, so the server can tell our close from a
+     * truncation; the FIN waits for it (briefly) if the kernel is behind. */
+    wsx__tls_conn_shutdown(c->tls);
+    if (c->wout && c->wout->writing) {
+      wsx__dial_cancel(&c->dial);
+      c->linger = 1;
+      uv_timer_start(&c->timer, on_linger_timeout, 2000, 0);
+      return WSX_OK;
+    }
+  }
   drop_connection(c);
   settle(c);
   return WSX_OK;
 }
-
-/* ---- parser events ---- */
-
-static void on_event(void *ud, const char *type, const char *data, size_t len,
-                     const char *last_id) {
-  wsx_eventsource_client *c = ud;
-  wsx_eventsource_event e;
-  if (c->closing || c->phase != P_BODY || !c->cb.message)
-    return;
-  e.type = type;
-  e.data = data;
-  e.data_len = len;
-  e.last_event_id = last_id;
-  c->cb.message(c, &e, c->ud);
-}
-
-static void on_retry_field(void *ud, uint32_t ms) {
-  ((wsx_eventsource_client *)ud)->retry_ms = ms;
-}
-
 /* ---- body and head ---- */
 
 static void on_body(wsx_eventsource_client *c, uint8_t *p, size_t n) {
@@ -332,6 +283,8 @@ static int live(const wsx_eventsource_client *c) {
          (c->phase == P_HEAD || c->phase == P_BODY);
 }
 
+static void proxy_bytes(wsx_eventsource_client *c, const char *p, size_t n);
+
 /* Ciphertext in; plaintext to the head/body parsers. A certificate that
  * does not verify fails for good (retrying cannot help: the spec lets a
  * user agent give up on futile reconnects); other TLS errors are network
@@ -372,10 +325,16 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   if (n < 0) {
     network_error(
         c, n == UV_EOF ? WSX_E_CLOSED : WSX_E_IO, n == UV_EOF ? 0 : (int)n,
-        n == UV_EOF ? "the server closed the connection" : uv_strerror((int)n));
+        n == UV_EOF ? (c->phase == P_PROXY
+                           ? "the proxy closed the connection before "
+                             "answering CONNECT"
+                           : "the server closed the connection")
+                    : uv_strerror((int)n));
     return;
   }
-  if (c->phase == P_HEAD)
+  if (c->phase == P_PROXY)
+    proxy_bytes(c, b->base, (size_t)n);
+  else if (c->phase == P_HEAD)
     on_head_bytes(c, b->base, (size_t)n);
   else if (c->phase == P_BODY)
     on_body(c, (uint8_t *)b->base, (size_t)n);
@@ -388,9 +347,18 @@ static void on_written(uv_write_t *w, int status) {
   if (status == UV_ECANCELED || c->tcp_closing)
     return;
   if (status < 0 ||
-      wsx__out_next(c->wout, (uv_stream_t *)&c->tcp, on_written, &uv_err) < 0)
+      wsx__out_next(c->wout, (uv_stream_t *)&c->tcp, on_written, &uv_err) < 0) {
+    if (c->linger) {
+      drop_connection(c);
+      settle(c);
+      return;
+    }
     network_error(c, WSX_E_IO, status < 0 ? status : uv_err,
                   uv_strerror(status < 0 ? status : uv_err));
+  } else if (c->linger && !c->wout->writing) {
+    drop_connection(c); /* close_notify is with the kernel: FIN now */
+    settle(c);
+  }
 }
 
 /* The request (plain) or the TLS engine's ciphertext: the transport's
@@ -428,21 +396,11 @@ static int send_request_tls(wsx_eventsource_client *c) {
   return rc;
 }
 
-static void on_connect(wsx__dial *dl, int status) {
-  wsx_eventsource_client *c = dl->owner;
+/* The byte stream to the origin is ready (connected, or the proxy's
+ * tunnel is up): the request, over TLS for https://. */
+static void start_stream(wsx_eventsource_client *c) {
   const char *id;
   int rc;
-  if (c->closing || c->tcp_closing)
-    return;
-  if (status < 0) {
-    if (wsx__dial_has_next(dl)) { /* next address once this is closed */
-      c->tcp_closing = 1;
-      uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
-    } else {
-      network_error(c, WSX_E_IO, status, uv_strerror(status));
-    }
-    return;
-  }
   id = wsx__es_parser_last_id(&c->parser);
   c->out.len = 0;
   if (wsx__buf_append(&c->out, &c->alloc, c->request, strlen(c->request)) < 0 ||
@@ -477,8 +435,86 @@ static void on_connect(wsx__dial *dl, int status) {
   }
   if (rc == 0)
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  if (rc < 0)
+  if (rc < 0 && rc != UV_EALREADY) /* through a proxy: already reading */
     network_error(c, WSX_E_IO, rc, uv_strerror(rc));
+}
+
+/* ---- through a proxy ---- */
+
+static int px_write(wsx_proxy *p, const wsx_iovec *iov, size_t n, void *ud) {
+  wsx_eventsource_client *c = ud;
+  int uv_err = 0, rc = WSX_OK;
+  size_t i;
+  (void)p;
+  for (i = 0; rc == WSX_OK && i < n; i++)
+    rc = wire_write(c, iov[i].base, iov[i].len, &uv_err);
+  return rc;
+}
+
+static void proxy_bytes(wsx_eventsource_client *c, const char *p, size_t n) {
+  const char *msg = NULL;
+  size_t early;
+  int rc = wsx_proxy_parse(c->px, (const uint8_t *)p, n);
+  if (rc < 0) {
+    int status = wsx_proxy_status_code(c->px);
+    (void)wsx_proxy_last_error(c->px, &msg);
+    if (!msg || !*msg)
+      msg = wsx_strerror(rc);
+    /* Refused credentials or a forbidden target do not heal by retrying:
+     * fail for good; anything else (502, a broken answer) reconnects. */
+    if (status == 401 || status == 403 || status == 407)
+      fail(c, WSX_E_PROXY, status, msg);
+    else
+      network_error(c, rc, 0, msg);
+    return;
+  }
+  if (wsx_proxy_state(c->px) != WSX_PROXY_CONNECTED)
+    return;
+  (void)wsx_proxy_body(c->px, &early);
+  if (early) { /* the origin speaks only after our request (or hello) */
+    network_error(c, WSX_E_PROXY, 0, "the proxy sent bytes into the tunnel "
+                                     "before it was used");
+    return;
+  }
+  wsx_proxy_free(c->px);
+  c->px = NULL;
+  start_stream(c);
+}
+
+static void begin_proxy(wsx_eventsource_client *c) {
+  static const wsx_proxy_callbacks cbs = {sizeof(wsx_proxy_callbacks),
+                                          px_write, NULL, NULL};
+  int rc;
+  c->phase = P_PROXY;
+  c->px = wsx__proxy_target_connect(&c->proxy, &c->alloc, c->host, c->port,
+                                    &cbs, c, &rc);
+  if (c->px)
+    rc = wsx_proxy_start(c->px);
+  if (rc == WSX_OK)
+    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc < 0)
+    network_error(c, rc == WSX_E_NOMEM ? rc : WSX_E_IO, 0,
+                  rc == WSX_E_NOMEM ? "out of memory"
+                                    : "could not send CONNECT to the proxy");
+}
+
+static void on_connect(wsx__dial *dl, int status) {
+  wsx_eventsource_client *c = dl->owner;
+  if (c->closing || c->tcp_closing)
+    return;
+  if (status < 0) {
+    if (wsx__dial_has_next(dl)) { /* next address once this is closed */
+      c->tcp_closing = 1;
+      uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+    } else {
+      network_error(c, WSX_E_IO, status, uv_strerror(status));
+    }
+    return;
+  }
+  if (c->proxy.url)
+    begin_proxy(c);
+  else
+    start_stream(c);
 }
 
 static void try_connect(wsx_eventsource_client *c) {
@@ -516,138 +552,18 @@ static void on_connect_timeout(uv_timer_t *t) {
 }
 
 static void attempt(wsx_eventsource_client *c) {
+  /* Through a proxy the dialer goes to the proxy; the origin's name is
+   * the CONNECT target (resolved by the proxy). */
+  const char *h = c->proxy.url ? c->proxy.host : c->host;
   int rc;
   c->phase = P_RESOLVE;
   c->state = WSX_ES_CONNECTING;
   uv_timer_start(&c->timer, on_connect_timeout, c->connect_timeout, 0);
-  rc = wsx__dial_start(&c->dial, c->loop, c->host, strlen(c->host), c->port,
-                       c, on_resolved, on_connect);
+  rc = wsx__dial_start(&c->dial, c->loop, h, strlen(h),
+                       c->proxy.url ? c->proxy.port : c->port, c, on_resolved,
+                       on_connect);
   if (rc < 0)
     network_error(c, WSX_E_DNS, rc, uv_strerror(rc));
   else if (rc == 1) /* a literal address: no lookup */
     try_connect(c);
-}
-
-/* ---- construction ---- */
-
-static int build_request(wsx_eventsource_client *c, const wsx_url *u,
-                         const wsx_eventsource_client_options *o) {
-  char portpart[8] = "";
-  int n;
-  size_t i, need;
-  if (u->port != (u->secure ? 443 : 80))
-    snprintf(portpart, sizeof(portpart), ":%u", (unsigned)u->port);
-  need = u->path_len + u->host_len + 128;
-  if (!(c->request = wsx__malloc(&c->alloc, need)))
-    return WSX_E_NOMEM;
-  n = snprintf(c->request, need,
-               "GET %.*s HTTP/1.1\r\nHost: %s%.*s%s%s\r\n"
-               "Accept: text/event-stream\r\nCache-Control: no-cache\r\n",
-               (int)u->path_len, u->path, u->is_ipv6 ? "[" : "",
-               (int)u->host_len, u->host, u->is_ipv6 ? "]" : "", portpart);
-  if (n < 0 || (size_t)n >= need)
-    return WSX_E_INVALID;
-  for (i = 0; i < o->num_headers; i++) {
-    const wsx_header *h = &o->headers[i];
-    if (!wsx_http_valid_name(h->name, h->name_len) ||
-        !wsx_http_valid_value(h->value, h->value_len))
-      return WSX_E_HEADER_VALUE;
-    if (wsx__buf_append(&c->extra, &c->alloc, h->name, h->name_len) < 0 ||
-        wsx__buf_append(&c->extra, &c->alloc, ": ", 2) < 0 ||
-        wsx__buf_append(&c->extra, &c->alloc, h->value, h->value_len) < 0 ||
-        wsx__buf_append(&c->extra, &c->alloc, "\r\n", 2) < 0)
-      return WSX_E_NOMEM;
-  }
-  return WSX_OK;
-}
-
-wsx_eventsource_client *
-wsx_eventsource_client_new(uv_loop_t *loop, const char *url,
-                           const wsx_eventsource_client_options *opts,
-                           const wsx_eventsource_client_callbacks *cbs,
-                           void *user_data, int *err) {
-  static const wsx__es_parser_cbs pcb = {on_event, on_retry_field, NULL};
-  wsx_eventsource_client_options oc; /* this library's layout */
-  wsx_eventsource_client_callbacks cc;
-  const wsx_eventsource_client_options *o = &oc;
-  wsx_eventsource_client *c;
-  wsx_allocator a;
-  wsx_url u;
-  int e, dummy;
-  if (!err)
-    err = &dummy;
-  if (WSX__STRUCT_IN(wsx_eventsource_client_options, &oc, opts) != WSX_OK ||
-      WSX__STRUCT_IN(wsx_eventsource_client_callbacks, &cc, cbs) != WSX_OK) {
-    *err = WSX_E_STRUCT_SIZE;
-    return NULL;
-  }
-  if (!loop || !url || (o->num_headers && !o->headers) ||
-      (o->last_event_id && strpbrk(o->last_event_id, "\r\n"))) {
-    *err = WSX_E_INVALID;
-    return NULL;
-  }
-  if (wsx_url_parse(url, &u) < 0 || !(u.scheme_len == 4 || u.scheme_len == 5) ||
-      u.scheme[0] == 'w' || u.scheme[0] == 'W') {
-    *err = WSX_E_URL;
-    return NULL;
-  }
-  wsx__sigpipe_guard();
-  wsx__alloc_init(&a, o->allocator);
-  if (!(c = wsx__malloc(&a, sizeof(*c)))) {
-    *err = WSX_E_NOMEM;
-    return NULL;
-  }
-  memset(c, 0, sizeof(*c));
-  c->alloc = a;
-  c->loop = loop;
-  c->cb = cc;
-  c->ud = user_data;
-  c->retry_ms = o->retry_ms ? o->retry_ms : WSX_ES_DEFAULT_RETRY_MS;
-  c->connect_timeout =
-      o->connect_timeout ? o->connect_timeout : WSX_DEFAULT_CONNECT_TIMEOUT_MS;
-  c->port = (unsigned)u.port;
-  wsx__es_parser_init(&c->parser, &a, o->max_event_size, &pcb, c);
-  c->url = wsx__strndup(&a, url, strlen(url));
-  c->host = wsx__strndup(&a, u.host, u.host_len);
-  e = c->url && c->host ? build_request(c, &u, o) : WSX_E_NOMEM;
-  if (e == WSX_OK && u.secure) /* o->tls is ignored for http:// */
-    e = wsx__tls_client_ctx_new(&a, o->tls, &c->tls_ctx);
-  if (e == WSX_OK && o->last_event_id)
-    e = wsx__es_parser_set_last_id(&c->parser, o->last_event_id);
-  if (e == WSX_OK)
-    e = uv_timer_init(loop, &c->timer);
-  if (e < 0) {
-    wsx__tls_ctx_free(c->tls_ctx);
-    wsx__es_parser_free(&c->parser);
-    wsx__buf_free(&c->extra, &a);
-    wsx__free(&a, c->url);
-    wsx__free(&a, c->host);
-    wsx__free(&a, c->request);
-    wsx__free(&a, c);
-    *err = e;
-    return NULL;
-  }
-  c->timer.data = c;
-  /* The first attempt starts from the loop, so that no callback (not even
-   * an immediate DNS failure) runs before the constructor returned. */
-  c->phase = P_WAIT;
-  uv_timer_start(&c->timer, on_retry, 0, 0);
-  return c;
-}
-
-int wsx_eventsource_client_ready_state(const wsx_eventsource_client *c) {
-  return c->state;
-}
-const char *wsx_eventsource_client_url(const wsx_eventsource_client *c) {
-  return c->url;
-}
-const char *
-wsx_eventsource_client_last_event_id(const wsx_eventsource_client *c) {
-  return wsx__es_parser_last_id(&c->parser);
-}
-uint32_t wsx_eventsource_client_retry(const wsx_eventsource_client *c) {
-  return c->retry_ms;
-}
-void *wsx_eventsource_client_user_data(const wsx_eventsource_client *c) {
-  return c->ud;
 }

@@ -94,6 +94,11 @@ static int send_parts(wsx_http_res *res, const void *data, size_t len,
     b[n++] = uv_buf_init(clen, (unsigned)strlen(clen));
     res->head_sent = 1;
   }
+  /* A response to HEAD has no body (RFC 9110 9.3.2), whatever the app
+   * hands over: sending it would be read as the next response. The length
+   * still counts, so Content-Length describes the body a GET would get. */
+  if (wsx__ieq(r->http.method, r->http.method_len, "HEAD"))
+    len = 0;
   for (;;) { /* a body over UINT_MAX bytes takes several bufs */
     size_t done = wsx__uv_bufs(b, 8, &n, data, len);
     int rc;

@@ -209,6 +209,82 @@ static int env_proxy(const wsx_allocator *a, const wsx_url *u, char **out) {
   return WSX_OK;
 }
 
+/* ---- a proxy for the EventSource client ---- */
+
+int wsx__proxy_target_init(wsx__proxy_target *t, const wsx_allocator *a,
+                           const wsx_socket_proxy *po, const wsx_url *origin) {
+  wsx_socket_proxy pc = WSX_SOCKET_PROXY_INIT;
+  wsx__proxy_cfg hc;
+  wsx_proxy *probe = NULL;
+  int rc;
+  if (!po)
+    return WSX_OK;
+  if ((rc = WSX__STRUCT_IN(wsx_socket_proxy, &pc, po)) != WSX_OK)
+    return rc;
+  if (!pc.origin && !pc.use_env)
+    return WSX_E_INVALID;
+  memset(&hc, 0, sizeof(hc));
+  if (pc.origin)
+    rc = (t->url = wsx__strndup(a, pc.origin, strlen(pc.origin)))
+             ? WSX_OK
+             : WSX_E_NOMEM;
+  else
+    rc = env_proxy(a, origin, &t->url);
+  if (rc == WSX_OK && t->url)
+    rc = check_proxy_url(t->url);
+  /* A throwaway handshake object parses and checks the URL once. */
+  if (rc == WSX_OK && t->url)
+    probe = wsx_proxy_new(t->url, "localhost", 80, NULL, NULL, NULL, &rc);
+  if (probe && wsx_proxy_secure(probe))
+    rc = WSX_E_UNSUPPORTED;
+  if (probe && rc == WSX_OK) {
+    const char *h = wsx_proxy_host(probe);
+    t->port = wsx_proxy_port(probe);
+    if (!(t->host = wsx__strndup(a, h, strlen(h))))
+      rc = WSX_E_NOMEM;
+  }
+  wsx_proxy_free(probe);
+  if (rc == WSX_OK)
+    rc = copy_proxy_headers(&hc, a, pc.headers, pc.num_headers);
+  t->headers = hc.headers;
+  t->num_headers = hc.num_headers;
+  if (rc != WSX_OK)
+    wsx__proxy_target_free(t, a);
+  return rc;
+}
+
+void wsx__proxy_target_free(wsx__proxy_target *t, const wsx_allocator *a) {
+  size_t i;
+  for (i = 0; i < t->num_headers; i++) {
+    wsx__free(a, (char *)(uintptr_t)t->headers[i].name);
+    wsx__free(a, (char *)(uintptr_t)t->headers[i].value);
+  }
+  wsx__free(a, t->headers);
+  wsx__free(a, t->url);
+  wsx__free(a, t->host);
+  memset(t, 0, sizeof(*t));
+}
+
+wsx_proxy *wsx__proxy_target_connect(const wsx__proxy_target *t,
+                                     const wsx_allocator *a, const char *host,
+                                     unsigned port,
+                                     const wsx_proxy_callbacks *cbs, void *ud,
+                                     int *err) {
+  wsx_proxy_options po = WSX_PROXY_OPTIONS_INIT;
+  wsx_proxy *p;
+  size_t i;
+  po.allocator = a;
+  p = wsx_proxy_new(t->url, host, (uint16_t)port, &po, cbs, ud, err);
+  for (i = 0; p && i < t->num_headers; i++) {
+    if ((*err = wsx_proxy_set_header(p, t->headers[i].name,
+                                     t->headers[i].value)) != WSX_OK) {
+      wsx_proxy_free(p);
+      p = NULL;
+    }
+  }
+  return p;
+}
+
 /* ---- the handshake on the socket ---- */
 
 /* An https:// proxy: the context its certificate is verified with. */

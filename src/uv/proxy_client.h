@@ -63,6 +63,35 @@ void wsx__proxy_on_data(struct wsx_socket *s, char *data, size_t len);
 /* `err` is UV_EOF or another libuv read error. */
 void wsx__proxy_on_eof(struct wsx_socket *s, ssize_t err);
 
+/*
+ * A CONNECT proxy for a client that is not a wsx_socket (the EventSource
+ * client), resolved once at creation: explicit origin, or the environment
+ * (use_env; the rules of wsx_socket_proxy). http:// proxies only.
+ */
+typedef struct wsx__proxy_target {
+  char *url;           /* the proxy URL, NULL = direct */
+  char *host;          /* the proxy's host (no brackets) and port, to dial */
+  unsigned port;
+  wsx_header *headers; /* extra CONNECT headers, NUL-terminated copies */
+  size_t num_headers;
+} wsx__proxy_target;
+
+/* Fills *t (zeroed by the caller) from `po` (NULL = direct) for `origin`.
+ * Returns WSX_OK, WSX_E_STRUCT_SIZE, WSX_E_INVALID (neither origin nor
+ * use_env), WSX_E_URL (not an http:// or https:// proxy URL),
+ * WSX_E_UNSUPPORTED (an https:// proxy), WSX_E_HEADER_VALUE, WSX_E_NOMEM;
+ * *t holds nothing to free after an error. */
+int wsx__proxy_target_init(wsx__proxy_target *t, const wsx_allocator *a,
+                           const wsx_socket_proxy *po, const wsx_url *origin);
+void wsx__proxy_target_free(wsx__proxy_target *t, const wsx_allocator *a);
+/* A CONNECT handshake to host:port through t (t->url set), with t's
+ * headers; NULL with *err set on failure. */
+wsx_proxy *wsx__proxy_target_connect(const wsx__proxy_target *t,
+                                     const wsx_allocator *a, const char *host,
+                                     unsigned port,
+                                     const wsx_proxy_callbacks *cbs, void *ud,
+                                     int *err);
+
 /* client.c: the byte stream to the origin is ready (TCP connected, or the
  * tunnel is up): start the WebSocket handshake (TLS first for wss://), then
  * feed `early` bytes that already arrived (copied by the callee if kept). */

@@ -263,6 +263,26 @@ TEST(streamed_response_is_close_delimited) {
   SHUTDOWN_AND_CHECK();
 }
 
+/* HEAD: Content-Length of the body a GET would get, no body bytes, and
+ * the connection goes on to the next request. */
+TEST(head_response_has_no_body) {
+  raw_peer p;
+  const char *req = "HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n" GET("/g");
+  const char *second;
+  ev_reset();
+  memset(&H, 0, sizeof(H));
+  REQUIRE(start_http(NULL) == 0);
+  raw_connect(&p, req, strlen(req), 1);
+  RUN_UNTIL(strstr(p.in, "#2 GET /g []"), 3000);
+  CHECK(strncmp(p.in, "HTTP/1.1 200 OK\r\n", 17) == 0);
+  CHECK(strstr(p.in, "Content-Length: 13\r\n") != NULL); /* "#1 HEAD /h []" */
+  CHECK(strstr(p.in, "#1 HEAD") == NULL);
+  second = strstr(p.in + 1, "HTTP/1.1 200 OK");
+  CHECK(second && strstr(p.in, "\r\n\r\n") + 4 == second);
+  raw_close(&p);
+  SHUTDOWN_AND_CHECK();
+}
+
 TEST(idle_timeout_closes) {
   raw_peer p;
   wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
@@ -409,7 +429,7 @@ TEST_MAIN(RUN(accept_sets_cookies); RUN(accept_refuses_injected_cookie);
           RUN(http10_keep_alive_on_request);
           RUN(http11_connection_close_closes);
           RUN(streamed_response_is_close_delimited);
-          RUN(idle_timeout_closes); RUN(request_cap_closes_after_n);
+          RUN(head_response_has_no_body); RUN(idle_timeout_closes); RUN(request_cap_closes_after_n);
           RUN(chunked_body_then_pipelined); RUN(chunked_over_max_body_413);
           RUN(chunked_at_max_body_ok); RUN(chunked_bare_lf_400);
           RUN(chunked_bad_size_400); RUN(chunked_missing_crlf_after_data_400);
