@@ -3,7 +3,9 @@
 for examples/eventsource_client: two events, then it waits for the client
 to close after them, and reports whether the close came with TLS
 close_notify (a clean TLS EOF) or as a bare TCP FIN (a truncation).
-argv: CLIENT_BINARY TMPDIR. Prints ok/FAIL lines."""
+argv: CLIENT_BINARY TMPDIR [PROXY_URL]: with a proxy, the client reaches
+the server through it (https_proxy: a CONNECT tunnel, TLS inside it) and
+the names of the results end in _via_proxy. Prints ok/FAIL lines."""
 import os
 import socket
 import ssl
@@ -12,6 +14,8 @@ import sys
 import threading
 
 client, tmp = sys.argv[1], sys.argv[2]
+proxy = sys.argv[3] if len(sys.argv) > 3 else None
+sfx = "_via_proxy" if proxy else ""
 
 
 def sh(*args):
@@ -65,15 +69,18 @@ def serve():
 t = threading.Thread(target=serve)
 t.start()
 env = dict(os.environ, SSL_CERT_FILE=os.path.join(tmp, "ca.pem"))
-env.pop("https_proxy", None)
-env.pop("HTTPS_PROXY", None)
+for k in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+    env.pop(k, None)
+if proxy:
+    env["https_proxy"] = proxy
 out = subprocess.run([client, "https://127.0.0.1:%d/" % port, "2"], env=env,
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                      timeout=30).stdout.decode(errors="replace")
 t.join(30)
 got = "message message 2 two" in out
-print("ok es_tls_client_events" if got else
-      "FAIL es_tls_client_events: %r" % out[-300:])
+print(("ok es_tls_client_events%s" % sfx) if got else
+      "FAIL es_tls_client_events%s: %r" % (sfx, out[-300:]))
 v = verdict[0] if verdict else "no verdict"
-print("ok es_tls_client_sends_close_notify" if v == "close_notify" else
-      "FAIL es_tls_client_sends_close_notify: %s" % v)
+print(("ok es_tls_client_sends_close_notify%s" % sfx)
+      if v == "close_notify" else
+      "FAIL es_tls_client_sends_close_notify%s: %s" % (sfx, v))

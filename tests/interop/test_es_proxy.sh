@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The EventSource client (examples/eventsource_client, which honours
-# http_proxy) through a real tinyproxy started here on a free loopback port
-# in front of examples/eventsource_server; and over https://, where its
-# close() must send TLS close_notify (a Python ssl server tells a clean TLS
-# EOF from a truncation).
+# http_proxy / https_proxy) through a real tinyproxy started here on a free
+# loopback port, in front of examples/eventsource_server (http://) and of a
+# Python ssl server (https://: TLS to the origin inside the CONNECT
+# tunnel); over https:// its close() must send TLS close_notify (the
+# Python server tells a clean TLS EOF from a truncation), directly and
+# through the proxy.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${WSX_BUILD:=$WSX_ROOT/build}"
@@ -15,7 +17,8 @@ if [ ! -x "$SERVER" ] || [ ! -x "$CLIENT" ]; then
   exit 1
 fi
 
-timeout 60 python3 "$HERE/es_close_notify.py" "$CLIENT" "$TMP"
+mkdir -p "$TMP/direct" "$TMP/proxied"
+timeout 60 python3 "$HERE/es_close_notify.py" "$CLIENT" "$TMP/direct"
 
 if [ ! -x "$TINYPROXY" ]; then
   fail es_proxy_tinyproxy "tinyproxy not installed (scripts/install-deps.sh)"
@@ -33,8 +36,10 @@ SPORT=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$LOG" | he
 started=0
 for try in 1 2 3; do
   TP_PORT=$(free_port)
-  printf 'Port %s\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 10\nMaxClients 16\nLogLevel Connect\nConnectPort %s\n' \
-    "$TP_PORT" "$SPORT" >"$TMP/tp.conf"
+  # No ConnectPort line: CONNECT to any port (the Python server's is
+  # chosen by the script).
+  printf 'Port %s\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 10\nMaxClients 16\nLogLevel Connect\n' \
+    "$TP_PORT" >"$TMP/tp.conf"
   "$TINYPROXY" -d -c "$TMP/tp.conf" >"$TMP/tp.log" 2>&1 &
   STARTED+=("$!")
   for i in $(seq 50); do
@@ -56,4 +61,11 @@ if grep -q "^message message 3 event 3" "$out" && grep -q "CONNECT 127.0.0.1:$SP
   ok es_proxy_tinyproxy_events
 else
   fail es_proxy_tinyproxy_events "$(tr '\n' '|' <"$out" | head -c 300) / proxy log: $(grep -c CONNECT "$TMP/tp.log") CONNECT lines"
+fi
+timeout 60 python3 "$HERE/es_close_notify.py" "$CLIENT" "$TMP/proxied" "http://127.0.0.1:$TP_PORT"
+n=$(grep -c "CONNECT 127.0.0.1:" "$TMP/tp.log")
+if [ "$n" -ge 2 ]; then
+  ok es_proxy_tinyproxy_tunnelled_https
+else
+  fail es_proxy_tinyproxy_tunnelled_https "tinyproxy logged $n CONNECT lines, expected 2"
 fi

@@ -130,6 +130,17 @@ TEST(accept_refuses_injected_cookie) { cookie_case(1); }
 TEST(accept_refuses_null_cookie_list) { cookie_case(2); }
 
 
+/* Writes more bytes on a connected raw peer (one write at a time). */
+static void raw_send(raw_peer *p, const char *data) {
+  static uv_write_t wr;
+  static char buf[1024];
+  uv_buf_t b;
+  size_t n = strlen(data);
+  memcpy(buf, data, n);
+  b = uv_buf_init(buf, (unsigned)n);
+  uv_write(&wr, (uv_stream_t *)&p->tcp, &b, 1, NULL);
+}
+
 /* Count of non-overlapping occurrences of `needle` in the peer's input. */
 static int count_of(const char *hay, const char *needle) {
   int n = 0;
@@ -283,6 +294,29 @@ TEST(head_response_has_no_body) {
   SHUTDOWN_AND_CHECK();
 }
 
+/* The next request's head split across writes, the first part arriving
+ * with the previous request: carried over, completed later. */
+TEST(pipelined_head_split_across_writes) {
+  raw_peer p;
+  const char *first = GET("/1") "GET /2 HT";
+  ev_reset();
+  memset(&H, 0, sizeof(H));
+  REQUIRE(start_http(NULL) == 0);
+  raw_connect(&p, first, strlen(first), 1);
+  RUN_UNTIL(strstr(p.in, "#1 GET /1 []"), 3000);
+  run_for(50);
+  CHECK_INT(H.http, 1);
+  raw_send(&p, "TP/1.1\r\nHo");
+  run_for(30);
+  CHECK_INT(H.http, 1);
+  raw_send(&p, "st: h\r\n\r\n");
+  RUN_UNTIL(strstr(p.in, "#2 GET /2 []"), 3000);
+  CHECK_INT(H.http, 2);
+  CHECK(!p.eof);
+  raw_close(&p);
+  SHUTDOWN_AND_CHECK();
+}
+
 TEST(idle_timeout_closes) {
   raw_peer p;
   wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
@@ -321,17 +355,6 @@ TEST(request_cap_closes_after_n) {
   CHECK(strstr(p.in, "Connection: close\r\n") > strstr(p.in, "#1 GET /1"));
   CHECK(strstr(p.in, "/3") == NULL);
   SHUTDOWN_AND_CHECK();
-}
-
-/* Writes more bytes on a connected raw peer (one write at a time). */
-static void raw_send(raw_peer *p, const char *data) {
-  static uv_write_t wr;
-  static char buf[1024];
-  uv_buf_t b;
-  size_t n = strlen(data);
-  memcpy(buf, data, n);
-  b = uv_buf_init(buf, (unsigned)n);
-  uv_write(&wr, (uv_stream_t *)&p->tcp, &b, 1, NULL);
 }
 
 #define CHUNKED_HEAD(path)                                                     \
@@ -429,7 +452,8 @@ TEST_MAIN(RUN(accept_sets_cookies); RUN(accept_refuses_injected_cookie);
           RUN(http10_keep_alive_on_request);
           RUN(http11_connection_close_closes);
           RUN(streamed_response_is_close_delimited);
-          RUN(head_response_has_no_body); RUN(idle_timeout_closes); RUN(request_cap_closes_after_n);
+          RUN(head_response_has_no_body);
+          RUN(pipelined_head_split_across_writes); RUN(idle_timeout_closes); RUN(request_cap_closes_after_n);
           RUN(chunked_body_then_pipelined); RUN(chunked_over_max_body_413);
           RUN(chunked_at_max_body_ok); RUN(chunked_bare_lf_400);
           RUN(chunked_bad_size_400); RUN(chunked_missing_crlf_after_data_400);
