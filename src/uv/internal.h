@@ -106,6 +106,7 @@ enum wsx__phase {
   WSX__P_CLIENT_HS, /* client: handshake sent, waiting for the 101 */
   WSX__P_WS,        /* WebSocket (open or closing) */
   WSX__P_TEARDOWN,  /* our FIN is queued/sent, waiting for the peer's */
+  WSX__P_H2,        /* server: an HTTP/2 connection (uv/h2.h) */
   WSX__P_COUNT
 };
 
@@ -132,6 +133,7 @@ extern const wsx__phase_ops wsx__dial_phase;      /* client.c: DIAL */
 extern const wsx__phase_ops wsx__client_hs_phase; /* client.c: CLIENT_HS */
 extern const wsx__phase_ops wsx__proxy_phase;     /* proxy_client.c: PROXY */
 extern const wsx__phase_ops wsx__ws_phase;        /* ws.c: WS */
+extern const wsx__phase_ops wsx__h2_phase;        /* h2_conn.c: H2 */
 
 /* Flags. */
 #define WSX__F_HANDLE_CLOSING 0x0001u  /* uv_close called */
@@ -180,6 +182,7 @@ struct wsx_socket {
   void *layer_state;
   wsx__ping_rec *pings; /* app pings waiting for pongs */
   char *close_reason;   /* recorded close (heap, NULL = "") */
+  struct wsx__h2 *h2;   /* server: the HTTP/2 session (phase H2, uv/h2.h) */
   void *ud;
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;              /* 0 = none */
@@ -341,6 +344,16 @@ void wsx__http_res_on_drain(wsx_socket *s);
 /* The high-water mark that applies to the socket now (a response's own,
  * while a plain HTTP response is being written). */
 size_t wsx__sock_hwm(const wsx_socket *s);
+
+/* h2_conn.c (WSX_HAVE_HTTP2 builds): the socket carrying an HTTP/2
+ * session is being freed; its stream sockets are aborted (1006). */
+void wsx__h2_conn_gone(wsx_socket *s);
+/* server.c's graceful close of an HTTP/2 connection: GOAWAY, then the
+ * connection closes when its last stream socket is gone. */
+void wsx__h2_shutdown(wsx_socket *s);
+/* Plaintext after the TLS handshake chose ALPN "h2": starts the session
+ * (phase H2) and feeds it `data`. */
+void wsx__h2_start(wsx_socket *s, char *data, size_t len);
 
 /* client.c */
 /* connect_timeout expired (dial, proxy and client handshake phases). */

@@ -18,4 +18,9 @@ const wsx__phase_ops *const wsx__phases[WSX__P_COUNT] = {
     [WSX__P_CLIENT_HS] = &wsx__client_hs_phase,
     [WSX__P_WS] = &wsx__ws_phase,
     [WSX__P_TEARDOWN] = &teardown_phase,
+#ifdef WSX_HAVE_HTTP2
+    [WSX__P_H2] = &wsx__h2_phase,
+#else
+    [WSX__P_H2] = &teardown_phase, /* never entered */
+#endif
 };

@@ -312,6 +312,10 @@ void wsx_server_close_all(wsx_server *srv) {
       continue;
     if (s->phase == WSX__P_WS && s->d)
       (void)wsx_socket_close(s, WSX_CLOSE_GOING_AWAY, "server shutting down");
+#ifdef WSX_HAVE_HTTP2
+    else if (s->phase == WSX__P_H2)
+      wsx__h2_shutdown(s); /* its streams close as above */
+#endif
     else if (s->phase != WSX__P_TEARDOWN)
       wsx__sock_close_handle(s);
   }
@@ -463,6 +467,13 @@ void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
   int rc;
   if (!r)
     return;
+#ifdef WSX_HAVE_HTTP2
+  if (s->phase == WSX__P_HEAD && r->buf.len == 0 && s->layer &&
+      strcmp(wsx_socket_tls_alpn(s), "h2") == 0) {
+    wsx__h2_start(s, data, len); /* ALPN chose HTTP/2 */
+    return;
+  }
+#endif
   if (s->phase == WSX__P_HTTP && r->dispatched)
     return; /* pipelined requests are not served: we close after this one */
   if (r->buf.len + len > max_head + wsx__sock_srv(s)->max_body + 65536u) {

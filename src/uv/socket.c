@@ -161,6 +161,8 @@ int wsx_socket_pause(wsx_socket *s) {
   s->flags |= WSX__F_PAUSED;
   if (s->phase == WSX__P_DIAL)
     return WSX_OK;
+  if (WSX__LAYER_TRANSPORT(s->layer))
+    return s->layer->read_ctl(s, s->layer_state, 0);
   return uv_read_stop(s->stream);
 }
 
@@ -275,4 +277,16 @@ const char *wsx_uv_strerror(int err) {
   if (err <= -1000 && err > -1100)
     return wsx_strerror(err);
   return uv_strerror(err);
+}
+
+int wsx_http2_available(void) {
+#ifdef WSX_HAVE_HTTP2
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+int wsx_socket_is_http2(const wsx_socket *s) {
+  return s && WSX__LAYER_TRANSPORT(s->layer);
 }
