@@ -259,8 +259,16 @@ class Server:
         return None
 
     def stop(self):
-        self.p.kill()
-        self.p.wait(5)
+        """SIGTERM: wsx echo closes every socket (1001; GOAWAY on h2
+        connections) and exits 0. Returns the exit status."""
+        if self.p.poll() is None:
+            self.p.terminate()
+        try:
+            return self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait(5)
+            return "hung"
 
 
 def make_certs(d):
@@ -529,6 +537,37 @@ def case_http11(port, ca):
                 fail("http11_same_listener", f"{head[:40]!r}")
 
 
+def case_shutdown(srv, ca):
+    """SIGTERM with an open h2 socket: it gets close 1001, the connection a
+    GOAWAY, and the server exits 0 (under ASan: without leaks)."""
+    c = H2(srv.port, ca)
+    try:
+        sid = open_ws(c)
+        st = c.streams[sid]
+        if st.status != 200:
+            return fail("shutdown", f"status {st.status}")
+        srv.p.terminate()
+        c.pump(lambda: any(f[2] == 8 for f in st.frames), 5)
+        close = [f for f in st.frames if f[2] == 8]
+        if not close or close[0][3][:2] != struct.pack("!H", 1001):
+            return fail("shutdown", f"no close 1001: {st.frames}")
+        c.send(sid, ws_frame(8, struct.pack("!H", 1001)))
+        c.pump(lambda: c.terminated is not None, 5)
+        try:
+            rc = srv.p.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = "still running 10 s after SIGTERM"
+        if c.terminated is None:
+            fail("shutdown", "no GOAWAY / end of the connection")
+        elif rc != 0:
+            fail("shutdown", f"wsx echo exited {rc}: "
+                 f"{srv.p.stderr.read()[-500:]!r}")
+        else:
+            ok("shutdown")
+    finally:
+        c.close()
+
+
 def main():
     if not os.path.exists(WSX_BIN):
         fail("setup", f"{WSX_BIN} not built")
@@ -570,6 +609,7 @@ def main():
                 fail("server_alive", f"wsx echo exited {srv.p.returncode}")
             else:
                 ok("server_alive")
+            case_shutdown(srv, ca)
         finally:
             srv.stop()
     return 1 if failures else 0
