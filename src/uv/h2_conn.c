@@ -110,6 +110,11 @@ static void conn_fail(wsx__h2 *h) {
     wsx__sock_teardown(s);
 }
 
+/* Frames out until nghttp2 has none (or the connection is above its
+ * high-water mark), then the stream sockets whose output moved. Streams
+ * are freed only inside mem_send / mem_recv (on_stream_close) or by a
+ * socket's asynchronous free, so while in_send is set the list is stable:
+ * sends from drain callbacks come back through want_send. */
 void wsx__h2_flush(wsx__h2 *h) {
   wsx__h2_stream *st;
   wsx_socket *s = h->s;
@@ -144,18 +149,18 @@ void wsx__h2_flush(wsx__h2 *h) {
       if (wsx__sock_write(s, &b, 1) < 0)
         failed = 1;
     }
-  } while (h->want_send && !failed);
+    /* Output moved: drains and teardowns of the stream sockets. */
+    for (st = h->streams; !failed && st; st = st->next)
+      if (st->progress && st->s) {
+        st->progress = 0;
+        wsx__sock_output_progress(st->s);
+      }
+  } while (h->want_send && !failed && !(s->flags & WSX__F_HANDLE_CLOSING));
   h->in_send = 0;
   if (failed) {
     conn_fail(h);
     return;
   }
-  /* Output moved: drains and teardowns of the stream sockets. */
-  for (st = h->streams; st; st = st->next)
-    if (st->progress && st->s) {
-      st->progress = 0;
-      wsx__sock_output_progress(st->s);
-    }
   if (h->s && h->s->phase == WSX__P_H2 && !nghttp2_session_want_read(h->ng) &&
       !nghttp2_session_want_write(h->ng))
     conn_fail(h); /* GOAWAY exchanged, nothing left */
@@ -340,16 +345,18 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err,
 
 /* ---- the phase ---- */
 
+/* Sends are held (in_recv) so that no stream is freed under the walk. */
 static void open_ready(wsx__h2 *h) {
-  wsx__h2_stream *st, *next;
-  for (st = h->streams; st; st = next) {
-    next = st->next;
+  wsx__h2_stream *st;
+  h->in_recv = 1;
+  for (st = h->streams; st; st = st->next) {
     if (!st->ready)
       continue;
     st->ready = 0;
     if (!st->closed && st->method && st->method[0])
       wsx__h2_stream_open(st);
   }
+  h->in_recv = 0;
 }
 
 static void h2_on_data(wsx_socket *s, char *data, size_t len) {
