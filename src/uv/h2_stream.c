@@ -358,5 +358,10 @@ static int l_read_ctl(wsx_socket *s, void *state, int on) {
   return WSX_OK;
 }
 
+const wsx_socket *wsx__h2_conn_of(const wsx_socket *s) {
+  const wsx__h2_stream *st = s->layer_state;
+  return st->h->s;
+}
+
 const wsx__layer wsx__h2_stream_layer = {l_on_read, l_write,    l_shutdown,
                                          l_free,    l_buffered, l_read_ctl};

@@ -351,6 +351,8 @@ void wsx__h2_conn_gone(wsx_socket *s);
 /* server.c's graceful close of an HTTP/2 connection: GOAWAY, then the
  * connection closes when its last stream socket is gone. */
 void wsx__h2_shutdown(wsx_socket *s);
+/* The connection carrying HTTP/2 stream socket `s`, or NULL once gone. */
+const wsx_socket *wsx__h2_conn_of(const wsx_socket *s);
 /* Plaintext after the TLS handshake chose ALPN "h2": starts the session
  * (phase H2) and feeds it `data`. */
 void wsx__h2_start(wsx_socket *s, char *data, size_t len);

@@ -237,6 +237,10 @@ int wsx_socket_remote_address(const wsx_socket *s, char *buf, size_t len,
   buf[0] = '\0';
   if (port)
     *port = 0;
+#ifdef WSX_HAVE_HTTP2
+  if (wsx_socket_is_http2(s) && !(s = wsx__h2_conn_of(s)))
+    return WSX_OK; /* the HTTP/2 connection is gone */
+#endif
   if (s->stream->type != UV_TCP)
     return WSX_OK;
   rc = uv_tcp_getpeername((const uv_tcp_t *)s->stream, (struct sockaddr *)&ss,
