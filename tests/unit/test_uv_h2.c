@@ -38,6 +38,7 @@ TEST_MAIN(printf("ok uv_h2 # skip: built without HTTP/2 (WSX_HTTP2=OFF)\n");
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -158,6 +159,10 @@ static void *client_main(void *arg) {
   a.sin_port = htons((uint16_t)c->port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3);
+  {
+    int one = 1; /* each small WINDOW_UPDATE leaves at once */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
   if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
       !(c->ssl = SSL_new(ctx)) || !SSL_set_fd(c->ssl, fd) ||
       SSL_connect(c->ssl) != 1) {
@@ -314,8 +319,16 @@ static int h2_server(size_t hwm) {
   return start_server(NULL, &o, &cb);
 }
 
+static void tick_cb(uv_timer_t *t) { (void)t; }
+
+/* The client thread's `done` does not wake the loop: a ticking timer
+ * does, so the wait ends as soon as it is set. */
 static void finish(h2c *c) {
+  uv_timer_t tick;
+  uv_timer_init(&T.loop, &tick);
+  uv_timer_start(&tick, tick_cb, 10, 10);
   RUN_UNTIL(c->done, 10000);
+  uv_close((uv_handle_t *)&tick, NULL);
   pthread_join(c->th, NULL);
   RUN_UNTIL(T.s.close || !T.s.open, 3000);
   wsx_server_free(T.srv);
