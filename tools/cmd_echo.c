@@ -57,7 +57,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: wsx echo --port P [--host H] [--max-length N] [--deflate]\n"
           "                [--allow-drafts] [--quiet]\n"
-          "                [--tls-cert FILE --tls-key FILE]\n"
+          "                [--tls-cert FILE --tls-key FILE [--http2]]\n"
           "Echo server: sends every message back unchanged (text as text,\n"
           "binary as binary) on any path, accepting the first subprotocol\n"
           "a client offers.\n\n"
@@ -75,7 +75,11 @@ static void usage(FILE *f) {
           "  --quiet           no per-connection event lines\n"
           "  --tls-cert FILE   serve wss: PEM certificate chain (leaf "
           "first)\n"
-          "  --tls-key FILE    PEM private key of --tls-cert\n\n"
+          "  --tls-key FILE    PEM private key of --tls-cert\n"
+          "  --http2           with TLS: also offer HTTP/2 (ALPN h2): "
+          "WebSocket\n"
+          "                    over HTTP/2 streams (RFC 8441) and "
+          "HTTP/1.1 alike\n\n"
           "Prints 'listening on ws://HOST:PORT/' (wss:// with TLS) once "
           "listening, then one "
           "line per event:\n"
@@ -288,6 +292,10 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
       if (r == 2)
         return 2;
       E.cert.key_file = v;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--http2", NULL))) {
+      if (r == 2)
+        return 2;
+      E.tls.http2 = 1;
     } else if (argv[i][0] == '-') {
       return cli_usage_error("echo", "unknown option '%s'", argv[i]);
     } else {
@@ -298,6 +306,11 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
     return cli_usage_error("echo", "missing --port");
   if (!E.cert.cert_file != !E.cert.key_file)
     return cli_usage_error("echo", "--tls-cert and --tls-key go together");
+  if (E.tls.http2 && !E.cert.cert_file)
+    return cli_usage_error("echo", "--http2 needs --tls-cert and --tls-key");
+  if (E.tls.http2 && !wsx_http2_available())
+    return cli_usage_error("echo", "--http2: this wsx was built without "
+                                   "HTTP/2 (WSX_HTTP2=OFF)");
   if (E.cert.cert_file)
     opts->tls = &E.tls;
   return 0;

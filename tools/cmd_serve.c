@@ -67,6 +67,8 @@ typedef struct serve_state {
   /* `open` fires inside wsx_request_accept(), when the request is gone:
    * the path is copied here first for the event line. */
   const char *pending_path;
+  wsx_tls_server_options tls; /* --tls-cert / --tls-key [--http2] */
+  wsx_tls_cert cert;
   char out[CHAT_MAX_OUTPUT]; /* the message being broadcast */
 } serve_state;
 
@@ -75,6 +77,7 @@ static serve_state S;
 static void usage(FILE *f) {
   fprintf(f,
           "usage: wsx serve [--port P] [--host H] [--quiet]\n"
+          "                 [--tls-cert FILE --tls-key FILE [--http2]]\n"
           "Demo server with an embedded page: a chat (WebSocket /chat, each\n"
           "message broadcast to every browser), a server clock (EventSource\n"
           "/clock, one event a second) and an echo endpoint (WebSocket "
@@ -84,11 +87,17 @@ static void usage(FILE *f) {
           "              (default localhost: every address it resolves to,\n"
           "              127.0.0.1 and ::1; 0.0.0.0 = every IPv4 "
           "interface)\n"
-          "  --quiet     no per-connection event lines\n\n"
-          "Prints 'listening on http://HOST:PORT/' once listening, then one "
-          "line per event:\n"
+          "  --quiet     no per-connection event lines\n"
+          "  --tls-cert FILE  serve https/wss: PEM certificate chain (leaf "
+          "first)\n"
+          "  --tls-key FILE   PEM private key of --tls-cert\n"
+          "  --http2     with TLS: also offer HTTP/2 (ALPN h2): the page "
+          "and its\n"
+          "              WebSockets (RFC 8441) share one connection\n\n"
+          "Prints 'listening on http://HOST:PORT/' (https:// with TLS) once "
+          "listening,\nthen one line per event:\n"
           "  http <address:port> <method> <path> <status>\n"
-          "  open <id> <address:port> <path>\n"
+          "  open <id> <address:port> <path> [h2]   (h2: over HTTP/2)\n"
           "  close <id> <code> [<reason>]      (clock streams: code -)\n"
           "  error <id> <message>\n"
           "Chat messages are JSON {\"name\", \"text\"} of at most %d bytes; "
@@ -118,6 +127,8 @@ static void log_open(unsigned long long id, wsx_socket *s, const char *path) {
     strcpy(addr, "?");
   cli_hostport(where, sizeof where, addr, port);
   printf("open %llu %s %s", id, where, path);
+  if (s && wsx_socket_is_http2(s))
+    printf(" h2"); /* a stream of an HTTP/2 connection (RFC 8441) */
   line_end();
 }
 
@@ -576,6 +587,18 @@ static int parse_args(int argc, char **argv, const char **host, int *port) {
       if (r == 2 || cli_host("serve", v))
         return 2;
       *host = v;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--tls-cert", &v))) {
+      if (r == 2)
+        return 2;
+      S.cert.cert_file = v;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--tls-key", &v))) {
+      if (r == 2)
+        return 2;
+      S.cert.key_file = v;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--http2", NULL))) {
+      if (r == 2)
+        return 2;
+      S.tls.http2 = 1;
     } else if ((r = cli_option("serve", argc, argv, &i, "--quiet", NULL)) ||
                (r = cli_option("serve", argc, argv, &i, "-q", NULL))) {
       if (r == 2)
@@ -587,6 +610,13 @@ static int parse_args(int argc, char **argv, const char **host, int *port) {
       return cli_usage_error("serve", "unexpected argument '%s'", argv[i]);
     }
   }
+  if (!S.cert.cert_file != !S.cert.key_file)
+    return cli_usage_error("serve", "--tls-cert and --tls-key go together");
+  if (S.tls.http2 && !S.cert.cert_file)
+    return cli_usage_error("serve", "--http2 needs --tls-cert and --tls-key");
+  if (S.tls.http2 && !wsx_http2_available())
+    return cli_usage_error("serve", "--http2: this wsx was built without "
+                                    "HTTP/2 (WSX_HTTP2=OFF)");
   return 0;
 }
 
@@ -609,6 +639,8 @@ static int start(const char *host, int port) {
   sock.keepalive = 1;
   opts.socket = &sock;
   opts.max_http_body = 1024;
+  if (S.cert.cert_file)
+    opts.tls = &S.tls;
   int err = 0;
   S.router = wsx_router_new(NULL);
   if (!S.router ||
@@ -632,7 +664,7 @@ static int start(const char *host, int port) {
     return 1;
   port = wsx_server_port(S.srv);
   cli_hostport(where, sizeof where, host, port);
-  printf("listening on http://%s/\n", where);
+  printf("listening on %s://%s/\n", opts.tls ? "https" : "http", where);
   fflush(stdout);
   return 0;
 }
@@ -641,6 +673,9 @@ int wsx_cmd_serve(int argc, char **argv) {
   const char *host = "localhost";
   int port = 8080;
   memset(&S, 0, sizeof S);
+  S.tls = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
+  S.tls.cert = &S.cert;
+  S.cert = (wsx_tls_cert)WSX_TLS_CERT_INIT;
   int r = parse_args(argc, argv, &host, &port);
   if (r)
     return r < 0 ? 0 : r;

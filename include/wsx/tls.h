@@ -102,6 +102,22 @@ typedef struct wsx_tls_server_options {
   int client_auth;
   const char *ca_file;
   const char *ca_dir;
+  /* Non-zero: also speak HTTP/2 (RFC 8441, WebSocket over HTTP/2). ALPN
+   * then selects "h2" when the client offers it ("http/1.1" otherwise, on
+   * the same listener). Over h2 the server announces
+   * SETTINGS_ENABLE_CONNECT_PROTOCOL; each extended CONNECT stream
+   * (:method CONNECT, :protocol websocket) reaches `request` (or
+   * auto_accept) as a wsx_request like an HTTP/1.1 upgrade (method "GET",
+   * Host from :authority, the resource from :path), and each accepted
+   * stream is a wsx_socket of its own with the same calls and events
+   * (wsx_socket_is_http2() tells them apart). Rejecting answers with that
+   * :status; closing ends the stream (END_STREAM); a RST_STREAM from the
+   * peer closes the socket with 1006; buffered_amount counts what the
+   * stream's HTTP/2 flow-control window has not let out yet. Plain HTTP/2
+   * requests reach `http_request` (body complete, Content-Length set).
+   * wsx_server_new fails with WSX_E_UNSUPPORTED if libwsx was built
+   * without HTTP/2 (see wsx_http2_available()). */
+  int http2;
 } wsx_tls_server_options;
 #define WSX_TLS_SERVER_OPTIONS_INIT                                            \
   { .struct_size = sizeof(wsx_tls_server_options) }
@@ -156,9 +172,16 @@ struct wsx_socket;
  * by the socket and valid until its `close` callback returns. Through an
  * https:// proxy they describe the origin's session inside the tunnel, not
  * the proxy's (so a ws:// socket through an https:// proxy has none). */
+/* Non-zero if this libwsx was built with HTTP/2 (WSX_HTTP2, libnghttp2). */
+WSX_EXTERN int wsx_http2_available(void);
+/* Non-zero if `s` is a WebSocket (or request) carried by one stream of an
+ * HTTP/2 connection (RFC 8441); its TLS accessors then return NULL / "". */
+WSX_EXTERN int wsx_socket_is_http2(const struct wsx_socket *s);
+
 /* "TLSv1.3", "TLSv1.2", or NULL for a socket without TLS. */
 WSX_EXTERN const char *wsx_socket_tls_version(const struct wsx_socket *s);
-/* The ALPN protocol agreed on ("http/1.1"), or "" (none / no TLS). */
+/* The ALPN protocol agreed on ("http/1.1", or "h2" for the connection
+ * carrying HTTP/2 streams), or "" (none / no TLS). */
 WSX_EXTERN const char *wsx_socket_tls_alpn(const struct wsx_socket *s);
 /* Server: the SNI name the client sent, or NULL. Client: the name sent. */
 WSX_EXTERN const char *wsx_socket_tls_server_name(const struct wsx_socket *s);

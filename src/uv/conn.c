@@ -117,7 +117,9 @@ void wsx__sock_start_read(wsx_socket *s) {
   int rc;
   if (s->flags & (WSX__F_PAUSED | WSX__F_HANDLE_CLOSING))
     return;
-  rc = uv_read_start(s->stream, on_alloc, on_read);
+  rc = WSX__LAYER_TRANSPORT(s->layer)
+           ? s->layer->read_ctl(s, s->layer_state, 1)
+           : uv_read_start(s->stream, on_alloc, on_read);
   if (rc < 0 && rc != UV_EALREADY) {
     wsx__sock_error(s, WSX_E_IO, 0, uv_strerror(rc));
     wsx__sock_close_handle(s);
@@ -137,6 +139,8 @@ size_t wsx__sock_buffered(const wsx_socket *s) {
     n += s->out->pending.len;
   if (s->cfg->ctx->cork_owner == s)
     n += s->cfg->ctx->cork_len;
+  if (s->layer && s->layer->buffered)
+    n += s->layer->buffered(s, s->layer_state);
   return n;
 }
 
@@ -310,7 +314,8 @@ static void continue_teardown(wsx_socket *s) {
     wsx__sock_close_handle(s);
     return;
   }
-  if ((s->flags & WSX__F_NO_LINGER) || !(o = wsx__out_get(&s->out, &s->cfg->alloc, s))) {
+  if ((s->flags & WSX__F_NO_LINGER) || WSX__LAYER_TRANSPORT(s->layer) ||
+      !(o = wsx__out_get(&s->out, &s->cfg->alloc, s))) {
     wsx__sock_close_handle(s); /* every byte is with the kernel now */
     return;
   }
@@ -320,6 +325,13 @@ static void continue_teardown(wsx_socket *s) {
     s->flags &= ~WSX__F_SHUTDOWN;
     wsx__sock_close_handle(s);
   }
+}
+
+void wsx__sock_output_progress(wsx_socket *s) {
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  check_drain(s);
+  continue_teardown(s);
 }
 
 void wsx__sock_teardown(wsx_socket *s) {

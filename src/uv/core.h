@@ -99,6 +99,7 @@ enum wsx__phase {
   WSX__P_CLIENT_HS, /* client: handshake sent, waiting for the 101 */
   WSX__P_WS,        /* WebSocket (open or closing) */
   WSX__P_TEARDOWN,  /* our FIN is queued/sent, waiting for the peer's */
+  WSX__P_H2,        /* server: an HTTP/2 connection (uv/h2.h) */
   WSX__P_COUNT
 };
 
@@ -127,6 +128,7 @@ extern const wsx__phase_ops wsx__dial_phase;      /* client.c: DIAL */
 extern const wsx__phase_ops wsx__client_hs_phase; /* client.c: CLIENT_HS */
 extern const wsx__phase_ops wsx__proxy_phase;     /* proxy_client.c: PROXY */
 extern const wsx__phase_ops wsx__ws_phase;        /* ws.c: WS */
+extern const wsx__phase_ops wsx__h2_phase;        /* h2_conn.c: H2 */
 
 /*
  * What each role that can hang on a socket does when the core ends it. A
@@ -155,6 +157,7 @@ enum wsx__role {
   WSX__R_DIAL,   /* client.c: DNS and connect */
   WSX__R_WS,     /* ws.c, socket.c: the driver and its ping table */
   WSX__R_PROXY,  /* proxy_client.c: the CONNECT handshake's state */
+  WSX__R_H2,     /* h2_conn.c: the HTTP/2 session carried by the socket */
   WSX__R_COUNT
 };
 
@@ -208,6 +211,7 @@ struct wsx_socket {
   void *layer_state;
   wsx__ping_rec *pings; /* app pings waiting for pongs */
   char *close_reason;   /* recorded close (heap, NULL = "") */
+  struct wsx__h2 *h2;   /* server: the HTTP/2 session (phase H2, uv/h2.h) */
   void *ud;
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;              /* 0 = none */

@@ -179,7 +179,9 @@ static void on_head_complete(wsx_socket *s, wsx_request *r) {
   r->keep_alive = r->http.minor_version >= 1
                       ? !has_token(r, "connection", "close")
                       : has_token(r, "connection", "keep-alive");
-  if (r->nreq >= srv->max_requests)
+  /* An HTTP/2 stream (a transport layer) carries one request: its end is
+   * the stream's end, not the next request. */
+  if (r->nreq >= srv->max_requests || WSX__LAYER_TRANSPORT(s->layer))
     r->keep_alive = 0;
   if (body_setup(s, r) < 0)
     return;
@@ -234,6 +236,13 @@ void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
   wsx_server *srv = wsx__sock_srv(s);
   if (!r)
     return;
+#ifdef WSX_HAVE_HTTP2
+  if (s->phase == WSX__P_HEAD && r->buf.len == 0 && s->layer &&
+      strcmp(wsx_socket_tls_alpn(s), "h2") == 0) {
+    wsx__h2_start(s, data, len); /* ALPN chose HTTP/2 */
+    return;
+  }
+#endif
   if (s->phase == WSX__P_HTTP && r->body_done && !r->keep_alive)
     return; /* the connection closes after this response */
   if (r->buf.len + len > max_head_size(s) + srv->max_body + 65536u) {

@@ -173,6 +173,18 @@ void wsx__http_res_on_drain(wsx_socket *s);
 /* The HTTP phase's hwm op: a response's own mark while it is written. */
 size_t wsx__http_res_hwm(const wsx_socket *s);
 
+/* h2_conn.c (WSX_HAVE_HTTP2 builds): the socket carrying an HTTP/2
+ * session is being freed; its stream sockets are aborted (1006). */
+void wsx__h2_conn_gone(wsx_socket *s);
+/* server.c's graceful close of an HTTP/2 connection: GOAWAY, then the
+ * connection closes when its last stream socket is gone. */
+void wsx__h2_shutdown(wsx_socket *s);
+/* The connection carrying HTTP/2 stream socket `s`, or NULL once gone. */
+const wsx_socket *wsx__h2_conn_of(const wsx_socket *s);
+/* Plaintext after the TLS handshake chose ALPN "h2": starts the session
+ * (phase H2) and feeds it `data`. */
+void wsx__h2_start(wsx_socket *s, char *data, size_t len);
+
 /* client.c */
 /* connect_timeout expired (dial, proxy and client handshake phases). */
 void wsx__client_on_timeout(wsx_socket *s);

@@ -19,6 +19,11 @@ const wsx__phase_ops *const wsx__phases[WSX__P_COUNT] = {
     [WSX__P_CLIENT_HS] = &wsx__client_hs_phase,
     [WSX__P_WS] = &wsx__ws_phase,
     [WSX__P_TEARDOWN] = &teardown_phase,
+#ifdef WSX_HAVE_HTTP2
+    [WSX__P_H2] = &wsx__h2_phase,
+#else
+    [WSX__P_H2] = &teardown_phase, /* never entered */
+#endif
 };
 
 /* Server-side socket: the request in progress (aborted / response close
@@ -34,6 +39,18 @@ static const wsx__role_ops ws_role = {wsx__ws_drop, NULL, NULL, wsx__ws_gone};
 static void proxy_gone(wsx_socket *s) { wsx_proxy_free(s->proxy); }
 static const wsx__role_ops proxy_role = {NULL, NULL, NULL, proxy_gone};
 
+#ifdef WSX_HAVE_HTTP2
+/* A connection carrying an HTTP/2 session: its stream sockets are aborted
+ * (1006) before the connection's own close event. */
+static void h2_closing(wsx_socket *s) {
+  if (s->h2)
+    wsx__h2_conn_gone(s);
+}
+static const wsx__role_ops h2_role = {NULL, NULL, h2_closing, NULL};
+#else
+static const wsx__role_ops h2_role = {NULL, NULL, NULL, NULL};
+#endif
+
 /* Order matters in finalize: the server unlinks the socket before the
  * driver is freed, as before the table existed. */
 const wsx__role_ops *const wsx__roles[WSX__R_COUNT] = {
@@ -41,4 +58,5 @@ const wsx__role_ops *const wsx__roles[WSX__R_COUNT] = {
     [WSX__R_DIAL] = &dial_role,
     [WSX__R_WS] = &ws_role,
     [WSX__R_PROXY] = &proxy_role,
+    [WSX__R_H2] = &h2_role,
 };

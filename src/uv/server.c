@@ -317,6 +317,10 @@ void wsx_server_close_all(wsx_server *srv) {
       continue;
     if (s->phase == WSX__P_WS && s->d)
       (void)wsx_socket_close(s, WSX_CLOSE_GOING_AWAY, "server shutting down");
+#ifdef WSX_HAVE_HTTP2
+    else if (s->phase == WSX__P_H2)
+      wsx__h2_shutdown(s); /* its streams close as above */
+#endif
     else if (s->phase != WSX__P_TEARDOWN)
       wsx__sock_close_handle(s);
   }

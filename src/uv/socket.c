@@ -161,6 +161,8 @@ int wsx_socket_pause(wsx_socket *s) {
   s->flags |= WSX__F_PAUSED;
   if (s->phase == WSX__P_DIAL)
     return WSX_OK;
+  if (WSX__LAYER_TRANSPORT(s->layer))
+    return s->layer->read_ctl(s, s->layer_state, 0);
   return uv_read_stop(s->stream);
 }
 
@@ -235,6 +237,10 @@ int wsx_socket_remote_address(const wsx_socket *s, char *buf, size_t len,
   buf[0] = '\0';
   if (port)
     *port = 0;
+#ifdef WSX_HAVE_HTTP2
+  if (wsx_socket_is_http2(s) && !(s = wsx__h2_conn_of(s)))
+    return WSX_OK; /* the HTTP/2 connection is gone */
+#endif
   if (s->stream->type != UV_TCP)
     return WSX_OK;
   rc = uv_tcp_getpeername((const uv_tcp_t *)s->stream, (struct sockaddr *)&ss,
@@ -270,3 +276,15 @@ int wsx_socket_set_callbacks(wsx_socket *s, const wsx_socket_callbacks *c) {
 uv_loop_t *wsx_socket_loop(const wsx_socket *s) { return s->cfg->ctx->loop; }
 wsx_driver *wsx_socket_driver(const wsx_socket *s) { return s->d; }
 wsx_server *wsx_socket_server(const wsx_socket *s) { return wsx__sock_srv(s); }
+
+int wsx_http2_available(void) {
+#ifdef WSX_HAVE_HTTP2
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+int wsx_socket_is_http2(const wsx_socket *s) {
+  return s && WSX__LAYER_TRANSPORT(s->layer);
+}

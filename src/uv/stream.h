@@ -15,6 +15,14 @@
  *
  * Every hook returns WSX_OK or a negative code; a negative code fails the
  * connection with an error event naming it.
+ *
+ * A transport layer (an HTTP/2 stream, uv/h2.h) replaces the libuv stream
+ * altogether: it sets read_ctl (and buffered). Its socket's handle is an
+ * unopened placeholder pipe, closed only for the asynchronous close
+ * callback; the layer hands plaintext to wsx__sock_on_plain() itself, its
+ * write takes the socket's output, and after shutdown (the end of the
+ * stream) the core closes the handle at once instead of sending a FIN.
+ * When its output drains it calls wsx__sock_output_progress().
  */
 #ifndef WSX_SRC_UV_STREAM_H
 #define WSX_SRC_UV_STREAM_H
@@ -29,10 +37,17 @@ typedef struct wsx__layer {
                unsigned n);
   int (*shutdown)(struct wsx_socket *s, void *state);
   void (*free)(struct wsx_socket *s, void *state);
+  /* Transport layers only (NULL otherwise). */
+  size_t (*buffered)(const struct wsx_socket *s, void *state);
+  int (*read_ctl)(struct wsx_socket *s, void *state, int on); /* 0: pause */
 } wsx__layer;
+
+#define WSX__LAYER_TRANSPORT(l) ((l) && (l)->read_ctl)
 
 /* Plaintext for the socket's current phase (HTTP head, WebSocket frames). */
 void wsx__sock_on_plain(struct wsx_socket *s, char *data, size_t len);
+/* A transport layer's output moved on: drain / teardown may continue. */
+void wsx__sock_output_progress(struct wsx_socket *s);
 /* Bytes for the wire, below any layer. */
 int wsx__sock_raw_write(struct wsx_socket *s, const uv_buf_t *bufs, unsigned n);
 

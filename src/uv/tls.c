@@ -41,7 +41,7 @@ static int layer_shutdown(wsx_socket *s, void *st);
 static void layer_free(wsx_socket *s, void *st);
 
 static const wsx__layer tls_layer = {layer_on_read, layer_write, layer_shutdown,
-                                     layer_free};
+                                     layer_free, NULL, NULL};
 
 /* ---- the BIO ---- */
 
@@ -491,6 +491,8 @@ const char *wsx_socket_tls_alpn(const wsx_socket *s) {
   if (!is_up(s))
     return "";
   SSL_get0_alpn_selected(ssl_of(s), &p, &n);
+  if (n == 2 && memcmp(p, "h2", 2) == 0)
+    return "h2";
   return n == 8 && memcmp(p, "http/1.1", 8) == 0 ? "http/1.1" : "";
 }
 

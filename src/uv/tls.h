@@ -30,6 +30,7 @@ typedef struct wsx__tls_ctx {
   char *server_name; /* client: SNI / verified name override, or NULL */
   wsx_allocator alloc;
   int is_server;
+  int http2;    /* server: ALPN prefers "h2" (wsx_tls_server_options) */
   int insecure; /* client: verification off */
   int shared;   /* the process-wide default client context */
 } wsx__tls_ctx;

@@ -167,11 +167,32 @@ static SSL_CTX *base_ctx(const SSL_METHOD *m) {
 
 /* ---- server ---- */
 
+/* Offered "h2" (length-prefixed) in the client's list `in`, or NULL. */
+static const unsigned char *find_h2(const unsigned char *in,
+                                    unsigned int inlen) {
+  unsigned int i = 0;
+  while (i < inlen) {
+    unsigned int n = in[i];
+    if (i + 1 + n > inlen)
+      break;
+    if (n == 2 && memcmp(in + i + 1, "h2", 2) == 0)
+      return in + i + 1;
+    i += 1 + n;
+  }
+  return NULL;
+}
+
 static int alpn_select(SSL *ssl, const unsigned char **out,
                        unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg) {
+  const wsx__tls_ctx *tc = arg;
   unsigned int i = 0;
-  (void)ssl, (void)arg;
+  (void)ssl;
+  /* A server with http2 on prefers h2 (RFC 8441) when it is offered. */
+  if (tc && tc->http2 && (*out = find_h2(in, inlen)) != NULL) {
+    *outlen = 2;
+    return SSL_TLSEXT_ERR_OK;
+  }
   while (i < inlen) {
     unsigned int n = in[i];
     if (i + 1 + n > inlen)
@@ -234,7 +255,7 @@ static int server_ctx(const wsx_tls_server_options *o, const wsx_tls_cert *k,
   SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION |
                              SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_session_id_context(c, sid, sizeof(sid) - 1);
-  SSL_CTX_set_alpn_select_cb(c, alpn_select, NULL);
+  SSL_CTX_set_alpn_select_cb(c, alpn_select, tc);
   SSL_CTX_set_tlsext_servername_callback(c, sni_select);
   SSL_CTX_set_tlsext_servername_arg(c, tc);
   if (o->client_auth) {
@@ -284,11 +305,17 @@ int wsx__tls_server_ctx_new(const wsx_allocator *a,
   def = cert_empty(o->cert) ? (o->num_sni ? o->sni[0].cert : NULL) : o->cert;
   if (!def)
     return note(WSX_E_INVALID, "certificate", "missing");
+#ifndef WSX_HAVE_HTTP2
+  if (o->http2)
+    return note(WSX_E_UNSUPPORTED, "http2",
+                "this libwsx was built without HTTP/2 (WSX_HTTP2=OFF)");
+#endif
   if (!(tc = wsx__malloc(a, sizeof(*tc))))
     return WSX_E_NOMEM;
   memset(tc, 0, sizeof(*tc));
   tc->alloc = *a;
   tc->is_server = 1;
+  tc->http2 = o->http2 != 0;
   tc->sni_cb = o->sni_callback;
   tc->sni_ud = o->sni_user_data;
   if (o->num_sni) {

@@ -34,7 +34,7 @@ static int tun_shutdown(wsx_socket *s, void *st);
 static void tun_free(wsx_socket *s, void *st);
 
 static const wsx__layer tunnel_layer = {tun_on_read, tun_write, tun_shutdown,
-                                        tun_free};
+                                        tun_free, NULL, NULL};
 
 /* ---- wires ---- */
 

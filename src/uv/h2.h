@@ -1,0 +1,95 @@
+/*
+ * WebSocket over HTTP/2 (RFC 8441) on libnghttp2, server side. Built only
+ * with WSX_HTTP2 (WSX_HAVE_HTTP2).
+ *
+ * A TLS connection whose ALPN chose "h2" leaves the HTTP front for phase
+ * WSX__P_H2 (h2_conn.c): its plaintext goes to nghttp2_session_mem_recv,
+ * and what nghttp2_session_mem_send produces goes back through the
+ * socket's normal write path (the TLS layer, the cork). nghttp2 parses the
+ * frames; wsx does its own I/O.
+ *
+ * Each request stream becomes a wsx_socket of its own (h2_stream.c) whose
+ * stream layer is a transport (uv/stream.h): the socket core, the HTTP
+ * front, wsx_request and the driver run unchanged on it.
+ *   in:   the request's pseudo-headers and headers are rewritten as an
+ *         HTTP/1.1 head (extended CONNECT -> a GET upgrade) and handed to
+ *         the front like bytes read from a connection; DATA follows as
+ *         plaintext.
+ *   out:  the socket's output is an HTTP/1.1 response head (the driver's
+ *         101, a rejection, an http_res head) followed by the body; the
+ *         layer turns the head into a HEADERS frame (101 -> :status 200)
+ *         and the body into DATA, paced by the stream's flow-control
+ *         window (what it holds back is the socket's buffered amount).
+ *   end:  the core's shutdown of the socket is END_STREAM; a socket
+ *         closed without it resets the stream (CANCEL); the peer's
+ *         RST_STREAM or END_STREAM is the socket's EOF (1006 unless the
+ *         closing handshake completed).
+ */
+#ifndef WSX_SRC_UV_H2_H
+#define WSX_SRC_UV_H2_H
+
+#include <nghttp2/nghttp2.h>
+
+#include "uv/internal.h"
+
+typedef struct wsx__h2 wsx__h2;
+typedef struct wsx__h2_stream wsx__h2_stream;
+
+struct wsx__h2_stream {
+  wsx__h2 *h;
+  wsx__h2_stream *next, *prev; /* the session's streams */
+  wsx_socket *s;               /* its socket; NULL before open / once gone */
+  int32_t id;
+  /* The request, while its headers arrive. */
+  char *method, *scheme, *authority, *path, *protocol;
+  wsx__buf hdrs; /* "name: value\r\n" lines of regular headers */
+  wsx__buf held; /* DATA before open or while paused (not yet consumed) */
+  /* The response. */
+  wsx__buf head; /* HTTP/1.1 response head being written */
+  wsx__buf out;  /* body bytes waiting for the window */
+  size_t out_off;
+  uint8_t ready;     /* request complete: open after mem_recv returns */
+  uint8_t is_ws;     /* extended CONNECT, :protocol websocket */
+  uint8_t too_big;   /* headers over max_head_size */
+  uint8_t submitted; /* response HEADERS submitted */
+  uint8_t deferred;  /* the data provider is waiting for output */
+  uint8_t eof;       /* END_STREAM after `out` (shutdown) */
+  uint8_t closed;    /* nghttp2 closed the stream */
+  uint8_t paused;    /* wsx_socket_pause */
+  uint8_t progress;  /* output left: drain / teardown may continue */
+  uint8_t peer_ended;
+};
+
+struct wsx__h2 {
+  nghttp2_session *ng;
+  nghttp2_mem mem;
+  wsx_socket *s; /* the connection; NULL once it is gone */
+  wsx_allocator alloc;
+  uv_loop_t *loop;
+  wsx__h2_stream *streams;
+  size_t attached; /* streams with a socket */
+  int in_recv, in_send, want_send;
+  int going_away; /* GOAWAY sent: close when the last stream socket goes */
+};
+
+/* h2_stream.c */
+extern const wsx__layer wsx__h2_stream_layer;
+/* Makes the stream's socket and hands it the request (after mem_recv). */
+void wsx__h2_stream_open(wsx__h2_stream *st);
+/* DATA for the stream (copied: the driver unmasks in place). */
+void wsx__h2_stream_data(wsx__h2_stream *st, const uint8_t *data, size_t len);
+ssize_t wsx__h2_read_data(nghttp2_session *ng, int32_t id, uint8_t *buf,
+                          size_t length, uint32_t *flags,
+                          nghttp2_data_source *src, void *ud);
+
+/* h2_conn.c */
+/* Sends what nghttp2 has (deferred while inside nghttp2). */
+void wsx__h2_flush(wsx__h2 *h);
+/* Unlinks and frees a stream (no socket attached). */
+void wsx__h2_stream_free(wsx__h2_stream *st);
+/* A stream socket went away: frees what nobody needs any more. */
+void wsx__h2_detached(wsx__h2 *h);
+/* A bodiless response with `status` ending the stream (no socket). */
+void wsx__h2_respond(wsx__h2 *h, int32_t id, int status);
+
+#endif
