@@ -252,11 +252,20 @@ typedef struct wsx_socket_options {
   uint32_t keepalive_interval;
   uint32_t keepalive_grace_period;
   /* `drain` fires when buffered_amount falls to or below this (0 = 16 KiB).
-   * Send functions return 1 while buffered_amount is above it. */
+   * Send functions return 1 while buffered_amount is above it.
+   * Backlog rule: everything the library writes on its own counts toward
+   * buffered_amount like any send (automatic pongs, close replies, TLS
+   * records, HTTP responses and EventSource events). While buffered_amount
+   * is above this mark the socket stops reading from the peer, and it
+   * resumes when the output falls back to the mark: a peer that sends
+   * (e.g. floods pings) without reading cannot make the server do or
+   * buffer unbounded work. Reading by wsx_socket_pause() is separate. */
   size_t high_water_mark;
-  /* Hard limit: a socket whose buffered_amount exceeds this is dropped
-   * (error WSX_E_POLICY, close 1008, clean 0) so a slow reader cannot
-   * exhaust memory. 0 = WSX_DEFAULT_MAX_BUFFERED; SIZE_MAX = no limit. */
+  /* Hard limit: a socket whose buffered_amount exceeds this, whether by the
+   * application's sends or by the library's own output (pongs, close
+   * replies), is dropped (error WSX_E_POLICY, close 1008 "buffered amount
+   * exceeds max_buffered", clean 0) so a slow reader cannot exhaust
+   * memory. 0 = WSX_DEFAULT_MAX_BUFFERED; SIZE_MAX = no limit. */
   size_t max_buffered;
   /* Bytes of per-socket application memory allocated inline with the
    * socket (one allocation per connection); see wsx_socket_ext(). */
@@ -271,6 +280,12 @@ typedef struct wsx_socket_options {
   /* Client: HTTP CONNECT proxy (see wsx_socket_proxy), NULL = direct.
    * Ignored for adopted sockets and a server's sockets. */
   const wsx_socket_proxy *proxy;
+  /* Slow-reader timeout, ms (0 = off, the default): when buffered_amount
+   * stays above high_water_mark for this long (no `drain` within it), the
+   * peer is dropped: error WSX_E_TIMEOUT, close 1008 (policy) "send_timeout:
+   * ...", clean 0. Applies to WebSocket connections and to a server's HTTP
+   * responses and EventSource streams. */
+  uint32_t send_timeout;
 } wsx_socket_options;
 #define WSX_SOCKET_OPTIONS_INIT                                                \
   { .struct_size = sizeof(wsx_socket_options) }

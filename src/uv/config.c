@@ -124,6 +124,7 @@ int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *opts) {
       o->high_water_mark ? o->high_water_mark : WSX_DEFAULT_HIGH_WATER_MARK;
   c->max_buffered =
       o->max_buffered ? o->max_buffered : WSX_DEFAULT_MAX_BUFFERED;
+  c->send_timeout = o->send_timeout;
   c->ext_size = o->ext_size;
   c->nagle = o->nagle;
   return WSX_OK;

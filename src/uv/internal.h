@@ -45,6 +45,7 @@ typedef struct wsx__cfg {
   size_t num_headers;
   uint32_t close_timeout, connect_timeout;
   uint32_t ping_interval; /* ms, 0 = no pings */
+  uint32_t send_timeout;  /* ms, 0 = off */
   uint32_t ka_grace;      /* ms, 0 = no dead-peer detection */
   size_t hwm, max_buffered, ext_size;
   int nagle;
@@ -95,6 +96,9 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a);
 void wsx__loopctx_unref(wsx__loopctx *c);
 /* Sets (0 = clears) the socket's deadline, in uv_now() milliseconds. */
 void wsx__timer_set(wsx_socket *s, uint64_t deadline);
+/* Sets (0 = clears) the socket's send_timeout deadline (uv_now() ms); when
+ * it passes, wsx__sock_on_send_timeout() runs. */
+void wsx__send_due_set(wsx_socket *s, uint64_t due);
 
 /* Connection phases. */
 enum wsx__phase {
@@ -158,6 +162,7 @@ extern const wsx__phase_ops wsx__ws_phase;        /* ws.c: WS */
 #define WSX__F_NO_LINGER                                                       \
   0x80000u /* close without waiting for the                                    \
               peer's FIN (see drv_close) */
+#define WSX__F_BACKLOG 0x100000u /* reading stopped: output above the hwm */
 
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
@@ -183,7 +188,8 @@ struct wsx_socket {
   void *ud;
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;              /* 0 = none */
-  uint32_t heap_idx;              /* position in ctx->heap (if deadline) */
+  uint64_t send_due;              /* send_timeout deadline, 0 = none */
+  uint32_t heap_idx; /* position in ctx->heap (if deadline or send_due) */
   uint32_t flags;
   uint16_t close_code;
   uint8_t phase; /* enum wsx__phase */
@@ -255,6 +261,9 @@ void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
                      const char *msg);
 /* Deadline passed: the phase's on_timer. Keepalive scheduling: ws.c. */
 void wsx__sock_on_timer(wsx_socket *s);
+/* The buffered amount stayed above the high-water mark for send_timeout
+ * ms: the peer is dropped (WSX_E_TIMEOUT, close 1008). */
+void wsx__sock_on_send_timeout(wsx_socket *s);
 /* The deadline could not be entered in the heap (a bug: room is reserved
  * per context reference): fails the connection rather than leaving it
  * without a timeout. */

@@ -1,0 +1,313 @@
+/* Floods against a server over loopback (issue 16): a peer that floods
+ * pings without reading is bounded by the backlog rule (reading stops above
+ * the high-water mark, max_buffered drops it with 1008), send_timeout drops
+ * a slow reader, and other connections keep being served. The attacker is
+ * a blocking-socket thread, so it can flood while the server's loop runs. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "helpers/count_alloc.h"
+#include "test_uv_util.h"
+
+/* ---- the attacker thread ---- */
+
+typedef struct flood {
+  pthread_t th;
+  int port;
+  int rcvbuf;              /* attacker's SO_RCVBUF (small: it never reads) */
+  size_t limit;            /* stop after this many bytes of pings */
+  _Atomic size_t sent;     /* bytes of ping frames the kernel took */
+  _Atomic int blocked;     /* a send made no progress for 300 ms */
+  _Atomic int reset;       /* the server closed the connection */
+  _Atomic int done;
+  _Atomic int stop;        /* main thread: give up (read by the thread) */
+} flood;
+
+static void *flood_main(void *arg) {
+  static const char head[] =
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+  flood *f = arg;
+  static char buf[131 * 500];
+  char in[1024];
+  size_t got = 0, i;
+  struct sockaddr_in a;
+  struct timeval tv = {0, 300 * 1000};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)f->port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (f->rcvbuf)
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &f->rcvbuf,
+                     sizeof(f->rcvbuf));
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+      send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL) < 0)
+    goto out;
+  while (got < sizeof(in) - 1) { /* the 101 response head */
+    ssize_t n = recv(fd, in + got, sizeof(in) - 1 - got, 0);
+    if (n <= 0)
+      goto out;
+    got += (size_t)n;
+    in[got] = 0;
+    if (strstr(in, "\r\n\r\n"))
+      break;
+  }
+  /* Masked pings (mask 0) of 125 bytes, 500 to a batch; never read. */
+  for (i = 0; i < 500; i++) {
+    char *p = buf + i * 131;
+    p[0] = (char)0x89;
+    p[1] = (char)(0x80 | 125);
+    memset(p + 2, 0, 4);
+    memset(p + 6, 'p', 125);
+  }
+  (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  while (!f->limit && !f->stop)
+    usleep(10000);
+  while (!f->stop && atomic_load(&f->sent) < f->limit) {
+    size_t off = 0;
+    while (off < sizeof(buf) && !f->stop) {
+      ssize_t n = send(fd, buf + off, sizeof(buf) - off, MSG_NOSIGNAL);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        atomic_store(&f->blocked, 1);
+        continue; /* keep pushing: the server may resume reading */
+      }
+      if (n <= 0) {
+        atomic_store(&f->reset, 1);
+        goto out;
+      }
+      atomic_store(&f->blocked, 0);
+      off += (size_t)n;
+      atomic_fetch_add(&f->sent, (size_t)n);
+    }
+  }
+out:
+  if (fd >= 0)
+    close(fd);
+  atomic_store(&f->done, 1);
+  return NULL;
+}
+
+static void flood_start(flood *f, int rcvbuf, size_t limit) {
+  memset(f, 0, sizeof(*f));
+  f->port = T.port;
+  f->rcvbuf = rcvbuf;
+  f->limit = limit;
+  REQUIRE(pthread_create(&f->th, NULL, flood_main, f) == 0);
+}
+
+static void flood_join(flood *f) {
+  f->stop = 1;
+  pthread_join(f->th, NULL);
+}
+
+/* ---- sampling the server side ---- */
+
+static size_t peak_buffered;
+static uv_timer_t tick;
+static uv_check_t sampler;
+
+static void sample(void) {
+  if (T.s.sock) {
+    size_t b = wsx_socket_buffered_amount(T.s.sock);
+    if (b > peak_buffered)
+      peak_buffered = b;
+  }
+}
+static void on_tick(uv_timer_t *t) {
+  (void)t;
+  sample();
+}
+static void on_check(uv_check_t *c) {
+  (void)c;
+  sample();
+}
+
+static void sampling_start(void) {
+  peak_buffered = 0;
+  uv_timer_init(&T.loop, &tick);
+  uv_timer_start(&tick, on_tick, 5, 5);
+  uv_unref((uv_handle_t *)&tick);
+  uv_check_init(&T.loop, &sampler);
+  uv_check_start(&sampler, on_check);
+  uv_unref((uv_handle_t *)&sampler);
+}
+
+static void sampling_stop(void) {
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_close((uv_handle_t *)&sampler, NULL);
+}
+
+static tc_counter mem;
+static wsx_allocator mem_alloc = TC_ALLOCATOR(&mem);
+
+static wsx_server_options flood_opts(void) {
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
+  o.auto_accept = 1;
+  srv_sock(&o);
+  srv_drv(&o)->allocator = &mem_alloc;
+  memset(&mem, 0, sizeof(mem));
+  return o;
+}
+
+/* The first connection is the flooder's (T.s); later ones are probes. */
+static ev_side probe_srv;
+static wsx_socket *flooded;
+static void on_conn(wsx_server *srv, wsx_socket *s, void *ud) {
+  (void)srv, (void)ud;
+  if (!flooded) {
+    flooded = T.s.sock = s;
+    wsx_socket_set_user_data(s, &T.s);
+  } else {
+    wsx_socket_set_user_data(s, &probe_srv);
+  }
+}
+
+static int start(wsx_server_options *o) {
+  static wsx_server_callbacks cb;
+  cb = (wsx_server_callbacks)WSX_SERVER_CALLBACKS_INIT;
+  cb.connection = on_conn;
+  cb.socket = &rec_cbs;
+  flooded = NULL;
+  memset(&probe_srv, 0, sizeof(probe_srv));
+  return start_server(NULL, o, &cb);
+}
+
+/* A second, well-behaved connection is served during the flood: its ping
+ * is answered at once. */
+static void check_probe(void) {
+  memset(&T.c, 0, sizeof(T.c));
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.open, 3000);
+  CHECK_INT(T.c.open, 1);
+  CHECK(wsx_socket_ping(T.c.sock, "probe", 5, NULL, NULL) >= 0);
+  RUN_UNTIL(T.c.pong, 3000);
+  CHECK_INT(T.c.pong, 1);
+  wsx_socket_close(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close && probe_srv.close, 3000);
+  CHECK_INT(T.c.close_code, 1000);
+}
+
+/* Pings without reading, default limits: the server stops reading once its
+ * pongs back up, so the attacker's sends stall and our output stays near the
+ * high-water mark (the old code read on and queued every pong). */
+TEST(ping_flood_stops_reading) {
+  wsx_server_options o = flood_opts();
+  flood f;
+  ev_reset();
+  REQUIRE(start(&o) == 0);
+  sampling_start();
+  flood_start(&f, 4096, (size_t)96 << 20);
+  RUN_UNTIL(T.s.open, 3000);
+  RUN_UNTIL(atomic_load(&f.blocked) || atomic_load(&f.done), 20000);
+  CHECK(atomic_load(&f.blocked));
+  CHECK(atomic_load(&f.sent) < ((size_t)96 << 20));
+  run_for(300); /* stays stalled: no reading resumes while nobody reads */
+  CHECK(atomic_load(&f.blocked));
+  /* Bounded: the high-water mark (16 KiB) plus one read's worth of pongs. */
+  CHECK(peak_buffered <= 16384 + 65536 + 16384);
+  CHECK(mem.peak < (size_t)4 << 20);
+  CHECK_INT(T.s.close, 0);
+  check_probe();
+  flood_join(&f);
+  RUN_UNTIL(T.s.close, 3000);
+  CHECK_INT(T.s.close, 1);
+  sampling_stop();
+  SHUTDOWN_AND_CHECK();
+}
+
+/* Pongs count toward max_buffered: past it the flooder is dropped with
+ * 1008 (here max_buffered is under the high-water mark, so reading never
+ * pauses and the limit is what stops it). */
+TEST(ping_flood_hits_max_buffered) {
+  wsx_server_options o = flood_opts();
+  flood f;
+  ev_reset();
+  srv_sock(&o)->high_water_mark = (size_t)4 << 20;
+  srv_sock(&o)->max_buffered = 256 * 1024;
+  REQUIRE(start(&o) == 0);
+  sampling_start();
+  flood_start(&f, 4096, (size_t)96 << 20);
+  RUN_UNTIL(T.s.close, 20000);
+  CHECK_INT(T.s.close, 1);
+  CHECK_INT(T.s.close_code, 1008);
+  CHECK_INT(T.s.error_code, WSX_E_POLICY);
+  CHECK(peak_buffered <= 256 * 1024 + 65536);
+  CHECK(atomic_load(&f.sent) < ((size_t)96 << 20));
+  RUN_UNTIL(atomic_load(&f.done), 5000);
+  CHECK(atomic_load(&f.reset));
+  check_probe();
+  flood_join(&f);
+  sampling_stop();
+  SHUTDOWN_AND_CHECK();
+}
+
+/* send_timeout: a flooder whose pongs stay above the high-water mark is
+ * dropped (1008, WSX_E_TIMEOUT) once the timeout passes. */
+TEST(ping_flood_send_timeout) {
+  wsx_server_options o = flood_opts();
+  flood f;
+  uint64_t t0;
+  ev_reset();
+  srv_sock(&o)->send_timeout = 300;
+  REQUIRE(start(&o) == 0);
+  sampling_start();
+  flood_start(&f, 4096, (size_t)96 << 20);
+  RUN_UNTIL(T.s.open, 3000);
+  RUN_UNTIL(atomic_load(&f.blocked) || T.s.close, 20000);
+  t0 = uv_now(&T.loop);
+  RUN_UNTIL(T.s.close, 5000);
+  CHECK_INT(T.s.close, 1);
+  CHECK_INT(T.s.close_code, 1008);
+  CHECK_INT(T.s.error_code, WSX_E_TIMEOUT);
+  CHECK(uv_now(&T.loop) - t0 <= 2000);
+  CHECK(peak_buffered <= 16384 + 65536 + 16384);
+  RUN_UNTIL(atomic_load(&f.done), 5000);
+  CHECK(atomic_load(&f.reset));
+  check_probe();
+  flood_join(&f);
+  sampling_stop();
+  SHUTDOWN_AND_CHECK();
+}
+
+/* send_timeout with the application's own sends: a reader that never
+ * drains is dropped; before the timeout it is kept (the default, 0, never
+ * drops it: see ping_flood_stops_reading). */
+TEST(slow_reader_send_timeout) {
+  static uint8_t chunk[65536];
+  wsx_server_options o = flood_opts();
+  flood f;
+  int i, rc = 0;
+  uint64_t t0;
+  ev_reset();
+  srv_sock(&o)->send_timeout = 250;
+  REQUIRE(start(&o) == 0);
+  flood_start(&f, 4096, 0); /* handshake only, then sleeps, never reads */
+  RUN_UNTIL(T.s.open, 3000);
+  REQUIRE(T.s.sock);
+  for (i = 0; i < 4096 && rc == 0; i++) {
+    rc = wsx_socket_send_binary(T.s.sock, chunk, sizeof(chunk));
+    uv_run(&T.loop, UV_RUN_NOWAIT);
+  }
+  CHECK_INT(rc, 1);
+  t0 = uv_now(&T.loop);
+  run_for(150);
+  CHECK_INT(T.s.close, 0);
+  RUN_UNTIL(T.s.close, 3000);
+  CHECK_INT(T.s.close_code, 1008);
+  CHECK_INT(T.s.error_code, WSX_E_TIMEOUT);
+  CHECK(uv_now(&T.loop) - t0 >= 200);
+  check_probe();
+  flood_join(&f);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST_MAIN(RUN(ping_flood_stops_reading); RUN(ping_flood_hits_max_buffered);
+          RUN(ping_flood_send_timeout); RUN(slow_reader_send_timeout);)
