@@ -91,6 +91,9 @@ typedef struct wsx_http_res wsx_http_res;
 #define WSX_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
 #define WSX_DEFAULT_HIGH_WATER_MARK 16384u
 #define WSX_DEFAULT_MAX_BUFFERED ((size_t)128u << 20) /* 128 MiB */
+/* wsx_socket_options.message_budget / message_budget_share defaults. */
+#define WSX_DEFAULT_MESSAGE_BUDGET ((size_t)256u << 20) /* 256 MiB */
+#define WSX_DEFAULT_MESSAGE_BUDGET_SHARE 25u           /* percent */
 #define WSX_DEFAULT_KEEPALIVE_INTERVAL_MS 20000u
 #define WSX_DEFAULT_KEEPALIVE_GRACE_MS 10000u
 #define WSX_DEFAULT_MAX_HTTP_BODY 65536u
@@ -286,6 +289,23 @@ typedef struct wsx_socket_options {
    * ...", clean 0. Applies to WebSocket connections and to a server's HTTP
    * responses and EventSource streams. */
   uint32_t send_timeout;
+  /* Memory budget for messages being received, bytes: the buffers that
+   * reassemble incoming messages (fragmented messages, frames split across
+   * reads) including inflated permessage-deflate output. Shared by every
+   * connection of one wsx_server (a threaded server runs one server per
+   * loop, so this is per loop); a client socket has its own. A message that
+   * would need more is refused, never grown past it: error
+   * WSX_E_MESSAGE_TOO_BIG and close 1009 when the connection would hold
+   * more than message_budget_share percent of the budget (the message is
+   * too big for this server), close 1013 (try again later) when the
+   * connections together have used the budget up. Buffers are given back
+   * (large ones freed) when their message ends or the connection closes.
+   * 0 = WSX_DEFAULT_MESSAGE_BUDGET (256 MiB); SIZE_MAX = no budget. */
+  size_t message_budget;
+  /* Percent of message_budget one connection may hold (1..100; 0 =
+   * WSX_DEFAULT_MESSAGE_BUDGET_SHARE, 25: 64 MiB of the default budget, the
+   * default max_length). */
+  unsigned message_budget_share;
 } wsx_socket_options;
 #define WSX_SOCKET_OPTIONS_INIT                                                \
   { .struct_size = sizeof(wsx_socket_options) }

@@ -46,6 +46,10 @@ typedef struct wsx__cfg {
   uint32_t close_timeout, connect_timeout;
   uint32_t ping_interval; /* ms, 0 = no pings */
   uint32_t send_timeout;  /* ms, 0 = off */
+  /* Memory budget for incoming messages (ws.c budget_cb): the limit
+   * (SIZE_MAX = none), one connection's share of it, and what this cfg's
+   * connections hold now (mutable: counted through const cfg pointers). */
+  size_t budget, budget_share, budget_used;
   uint32_t ka_grace;      /* ms, 0 = no dead-peer detection */
   size_t hwm, max_buffered, ext_size;
   int nagle;
@@ -189,6 +193,7 @@ struct wsx_socket {
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;              /* 0 = none */
   uint64_t send_due;              /* send_timeout deadline, 0 = none */
+  size_t budget_held; /* message memory granted from cfg->budget */
   uint32_t heap_idx; /* position in ctx->heap (if deadline or send_due) */
   uint32_t flags;
   uint16_t close_code;
@@ -228,6 +233,8 @@ struct wsx_server {
 };
 
 /* ws.c */
+/* Connects the socket's new driver to its cfg's message memory budget. */
+void wsx__sock_budget_attach(wsx_socket *s);
 /* Bytes to the driver (open WebSocket and client handshake phases). */
 void wsx__ws_on_data(wsx_socket *s, char *data, size_t len);
 

@@ -309,5 +309,132 @@ TEST(slow_reader_send_timeout) {
   SHUTDOWN_AND_CHECK();
 }
 
-TEST_MAIN(RUN(ping_flood_stops_reading); RUN(ping_flood_hits_max_buffered);
+/* ---- the message memory budget (small budgets, so quick) ---- */
+
+/* A raw sender thread: handshake, then `len` bytes of `data`, then waits
+ * for `stop` without reading. */
+typedef struct sender {
+  pthread_t th;
+  int port;
+  const uint8_t *data;
+  size_t len;
+  _Atomic int sent, stop;
+} sender;
+
+static void *sender_main(void *arg) {
+  static const char head[] =
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+  sender *p = arg;
+  struct sockaddr_in a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  size_t off = 0;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)p->port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+      send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL) > 0) {
+    while (off < p->len) {
+      ssize_t n = send(fd, p->data + off, p->len - off, MSG_NOSIGNAL);
+      if (n <= 0)
+        break;
+      off += (size_t)n;
+    }
+    atomic_store(&p->sent, 1);
+    while (!atomic_load(&p->stop))
+      usleep(5000);
+  }
+  if (fd >= 0)
+    close(fd);
+  return NULL;
+}
+
+static uint8_t *frame_head(uint8_t *h, uint64_t len) {
+  int i;
+  h[0] = 0x82; /* binary, fin */
+  h[1] = 0x80 | 127;
+  for (i = 0; i < 8; i++)
+    h[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+  memset(h + 10, 0, 4); /* mask 0 */
+  return h + 14;
+}
+
+/* One connection may hold its share (here 25% of 1 MiB) and no more: a
+ * 512 KiB message that arrives in pieces is refused with 1009 although
+ * max_length (64 MiB) allows it. */
+TEST(budget_share_refuses_1009) {
+  static uint8_t big[512 * 1024];
+  wsx_server_options o = flood_opts();
+  ev_reset();
+  srv_sock(&o)->message_budget = 1 << 20;
+  REQUIRE(start(&o) == 0);
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.open && T.s.open, 3000);
+  CHECK(wsx_socket_send_binary(T.c.sock, big, sizeof(big)) >= 0);
+  RUN_UNTIL(T.s.close && T.c.close, 5000);
+  CHECK_INT(T.s.close_code, 1009);
+  CHECK_INT(T.s.error_code, WSX_E_MESSAGE_TOO_BIG);
+  CHECK_INT(T.c.close_code, 1009);
+  CHECK_INT(T.s.message, 0);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* The budget is shared: while a raw peer holds 500 KiB of an unfinished
+ * message, a second connection's 600 KiB message does not fit in the 1 MiB
+ * budget (share 100%) and is refused with 1013; once the first connection
+ * is gone its memory is back and the same message goes through. */
+TEST(budget_exhausted_refuses_1013) {
+  static uint8_t big[600 * 1024];
+  static uint8_t part[14 + 500 * 1024];
+  wsx_server_options o = flood_opts();
+  sender a;
+  size_t peak_held;
+  ev_reset();
+  srv_sock(&o)->message_budget = 1 << 20;
+  srv_sock(&o)->message_budget_share = 100;
+  REQUIRE(start(&o) == 0);
+  memset(&a, 0, sizeof(a));
+  a.port = T.port;
+  a.data = part;
+  a.len = sizeof(part);
+  (void)frame_head(part, 600 * 1024);
+  REQUIRE(pthread_create(&a.th, NULL, sender_main, &a) == 0);
+  RUN_UNTIL(T.s.open && atomic_load(&a.sent), 5000);
+  run_for(100); /* the server reads what was sent */
+  peak_held = mem.cur;
+  CHECK(peak_held >= 500 * 1024);
+  /* The second connection, a wsx client: refused, try again later. */
+  memset(&probe_srv, 0, sizeof(probe_srv));
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.open, 3000);
+  CHECK(wsx_socket_send_binary(T.c.sock, big, sizeof(big)) >= 0);
+  RUN_UNTIL(probe_srv.close && T.c.close, 5000);
+  CHECK_INT(probe_srv.close_code, 1013);
+  CHECK_INT(probe_srv.error_code, WSX_E_MESSAGE_TOO_BIG);
+  CHECK_INT(T.c.close_code, 1013);
+  CHECK_INT(T.s.close, 0); /* the holder is not affected */
+  /* The holder goes away: its buffer is freed and the budget is back. */
+  atomic_store(&a.stop, 1);
+  pthread_join(a.th, NULL);
+  RUN_UNTIL(T.s.close, 3000);
+  CHECK(mem.cur < 256 * 1024);
+  memset(&probe_srv, 0, sizeof(probe_srv));
+  memset(&T.c, 0, sizeof(T.c));
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.open, 3000);
+  CHECK(wsx_socket_send_binary(T.c.sock, big, sizeof(big)) >= 0);
+  RUN_UNTIL(probe_srv.message, 5000);
+  CHECK_INT(probe_srv.message, 1);
+  CHECK_INT(probe_srv.bytes, sizeof(big));
+  /* Message over: the large buffer was freed, not kept. */
+  CHECK(mem.cur < 256 * 1024);
+  wsx_socket_close(T.c.sock, 0, NULL);
+  RUN_UNTIL(T.c.close && probe_srv.close, 3000);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST_MAIN(RUN(budget_share_refuses_1009); RUN(budget_exhausted_refuses_1013);
+          RUN(ping_flood_stops_reading); RUN(ping_flood_hits_max_buffered);
           RUN(ping_flood_send_timeout); RUN(slow_reader_send_timeout);)
