@@ -425,6 +425,13 @@ WSX_EXTERN const char *wsx_driver_url(const wsx_driver *d);     /* client, or
 WSX_EXTERN const char *wsx_driver_extensions(const wsx_driver *d);
 /* Client: status code of the handshake response (0 before it). */
 WSX_EXTERN int wsx_driver_status_code(const wsx_driver *d);
+/* Payload bytes that negotiated extensions have decoded from incoming
+ * messages so far (e.g. inflated permessage-deflate output; 0 without
+ * extensions). wsx_driver_parse() is synchronous: a caller that must stay
+ * responsive while a highly compressed message inflates (the transport
+ * does) feeds the input in small pieces and watches this counter to decide
+ * when to yield to other work between pieces. */
+WSX_EXTERN uint64_t wsx_driver_decoded_bytes(const wsx_driver *d);
 /* Client: response headers, valid until the driver is freed. Server:
  * request headers, valid until the `open` callback returns: a server driver
  * releases the request when the connection opens so that an idle connection

@@ -130,6 +130,7 @@ struct wsx_driver {
   void *budget_ud;
   size_t budget_held;
   uint16_t budget_code; /* the hook's refusal (a close code) */
+  uint64_t rx_decoded;  /* wsx_driver_decoded_bytes */
   wsx__utf8 utf8;
   uint8_t *ctrl;         /* control payload split across reads (lazy, 125) */
   const uint8_t *ctrl_p; /* the current control frame's payload */

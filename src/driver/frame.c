@@ -362,6 +362,7 @@ int wsx__msg_append(wsx_driver *d, const uint8_t *p, size_t n) {
   if (rc)
     return rc;
   d->msg_len += n;
+  d->rx_decoded += n;
   return WSX_OK;
 }
 

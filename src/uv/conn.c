@@ -52,9 +52,20 @@ void wsx__sock_on_eof(wsx_socket *s, ssize_t err) {
     wsx__sock_close_handle(s);
 }
 
+void wsx__sock_cork(wsx_socket *s) {
+  wsx__loopctx *c = s->cfg->ctx;
+  if (c->cork_owner && c->cork_owner != s)
+    uncork(c->cork_owner);
+  c->cork_owner = s;
+}
+
+void wsx__sock_uncork_checked(wsx_socket *s, size_t before) {
+  uncork(s);
+  check_backlog(s, before);
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   wsx_socket *s = st->data;
-  wsx__loopctx *c = s->cfg->ctx;
   size_t before;
   if (n == 0 || (s->flags & WSX__F_HANDLE_CLOSING))
     return;
@@ -63,10 +74,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     return;
   }
   s->flags |= WSX__F_RX_SEEN;
-  if (c->cork_owner && c->cork_owner != s)
-    uncork(c->cork_owner);
+  if (s->cfg->ctx->cork_owner && s->cfg->ctx->cork_owner != s)
+    uncork(s->cfg->ctx->cork_owner);
   before = wsx__sock_buffered(s);
-  c->cork_owner = s;
+  s->turn_mark = s->d ? wsx_driver_decoded_bytes(s->d) : 0;
+  wsx__sock_cork(s);
   if (s->layer) {
     int rc = s->layer->on_read(s, s->layer_state, b->base, (size_t)n);
     if (rc < 0) {
@@ -79,19 +91,17 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   } else {
     wsx__sock_on_plain(s, b->base, (size_t)n);
   }
-  uncork(s);
-  check_backlog(s, before);
+  wsx__sock_uncork_checked(s, before);
 }
 
 void wsx__sock_on_plain(wsx_socket *s, char *data, size_t len) {
-  const wsx__phase_ops *ops = wsx__phases[s->phase];
-  if (ops->on_data)
-    ops->on_data(s, data, len);
+  wsx__sock_feed(s, data, len); /* yield.c: the phase's on_data, sliced */
 }
 
 void wsx__sock_start_read(wsx_socket *s) {
   int rc;
-  if (s->flags & (WSX__F_PAUSED | WSX__F_HANDLE_CLOSING | WSX__F_BACKLOG))
+  if (s->flags &
+      (WSX__F_PAUSED | WSX__F_HANDLE_CLOSING | WSX__F_BACKLOG | WSX__F_YIELD))
     return;
   rc = uv_read_start(s->stream, on_alloc, on_read);
   if (rc < 0 && rc != UV_EALREADY) {
@@ -381,6 +391,8 @@ void wsx__sock_close_handle(wsx_socket *s) {
   s->flags |= WSX__F_HANDLE_CLOSING;
   wsx__timer_set(s, 0);
   wsx__send_due_set(s, 0);
+  if (s->flags & WSX__F_YIELD)
+    wsx__yield_forget(s);
   if (c->cork_owner == s) {
     c->cork_owner = NULL;
     c->cork_len = 0;
@@ -413,6 +425,7 @@ void wsx__sock_finalize(wsx_socket *s) {
   wsx_proxy_free(s->proxy);
   wsx__sock_free_pings(s);
   wsx__out_free(&s->out, &alloc);
+  wsx__buf_free(&s->pend, &alloc);
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);
   wsx__free(&alloc, s->close_reason);

@@ -71,6 +71,9 @@ struct wsx__loopctx {
   wsx_socket **heap;  /* min-heap on deadline */
   uint32_t heap_len, heap_cap;
   wsx_socket *cork_owner;      /* socket whose output is being corked */
+  uv_idle_t idle;              /* yield.c: runs while yq is not empty */
+  wsx_socket *yq, *yq_tail;    /* yield.c: sockets waiting for a turn */
+  int handles_closed;          /* timer and idle: freed after both */
   const char *chosen_protocol; /* accept(): during the driver's start() */
   struct wsx__cbtab *cbtabs;   /* interned socket callback tables */
   size_t cork_len;
@@ -167,6 +170,7 @@ extern const wsx__phase_ops wsx__ws_phase;        /* ws.c: WS */
   0x80000u /* close without waiting for the                                    \
               peer's FIN (see drv_close) */
 #define WSX__F_BACKLOG 0x100000u /* reading stopped: output above the hwm */
+#define WSX__F_YIELD 0x200000u   /* input set aside in pend (yield.c) */
 
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
@@ -194,6 +198,9 @@ struct wsx_socket {
   uint64_t deadline;              /* 0 = none */
   uint64_t send_due;              /* send_timeout deadline, 0 = none */
   size_t budget_held; /* message memory granted from cfg->budget */
+  wsx__buf pend;       /* yield.c: input not yet given to the driver */
+  wsx_socket *ynext;   /* yield.c: the loop's yield queue */
+  uint64_t turn_mark;  /* driver's decoded bytes when this turn began */
   uint32_t heap_idx; /* position in ctx->heap (if deadline or send_due) */
   uint32_t flags;
   uint16_t close_code;
@@ -238,7 +245,19 @@ void wsx__sock_budget_attach(wsx_socket *s);
 /* Bytes to the driver (open WebSocket and client handshake phases). */
 void wsx__ws_on_data(wsx_socket *s, char *data, size_t len);
 
+/* yield.c */
+/* Plaintext to the phase's on_data, in slices when the driver decodes
+ * (extensions): yields to the loop past the per-turn work. */
+void wsx__sock_feed(wsx_socket *s, char *data, size_t len);
+/* Takes the socket out of the yield queue, drops its pending input. */
+void wsx__yield_forget(wsx_socket *s);
+
 /* conn.c */
+/* Makes s the cork owner (uncorking the previous one). */
+void wsx__sock_cork(wsx_socket *s);
+/* Uncorks s, then applies the backlog rule to what this turn wrote
+ * (`before`: the buffered amount when the turn began). */
+void wsx__sock_uncork_checked(wsx_socket *s, size_t before);
 /* cfg->ctx must be set; the caller holds a ctx reference for the socket. */
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
 /* The accepting server (derived: a server socket's cfg is inside it). */

@@ -86,9 +86,12 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
     if (c) {
       c->loop = loop;
       uv_timer_init(loop, &c->timer);
+      uv_idle_init(loop, &c->idle);
       /* The sockets keep the loop alive; the timer alone must not. */
       uv_unref((uv_handle_t *)&c->timer);
+      uv_unref((uv_handle_t *)&c->idle);
       c->timer.data = c;
+      c->idle.data = c;
       c->next = registry;
       registry = c;
     }
@@ -126,6 +129,8 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
 static void on_ctx_closed(uv_handle_t *h) {
   wsx__loopctx *c = h->data;
   wsx_allocator a = c->alloc;
+  if (++c->handles_closed < 2)
+    return;
   while (c->cbtabs) {
     wsx__cbtab *t = c->cbtabs;
     c->cbtabs = t->next;
@@ -148,6 +153,9 @@ void wsx__loopctx_unref(wsx__loopctx *c) {
       break;
     }
   uv_mutex_unlock(&registry_lock);
+  /* Both handles close in the same loop iteration; the second callback
+   * frees the context. */
+  uv_close((uv_handle_t *)&c->idle, on_ctx_closed);
   uv_close((uv_handle_t *)&c->timer, on_ctx_closed);
 }
 

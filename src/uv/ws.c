@@ -276,7 +276,7 @@ int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
     s->cb = &wsx__no_cbs;
     return rc;
   }
-  if (rest_len)
-    (void)wsx_driver_parse(s->d, rest, rest_len);
+  if (rest_len) /* sliced like any input (yield.c) */
+    wsx__sock_feed(s, (char *)rest, rest_len);
   return WSX_OK;
 }

@@ -12,7 +12,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "helpers/count_alloc.h"
+#include "wsx/extension.h"
 #include "test_uv_util.h"
 
 /* ---- the attacker thread ---- */
@@ -318,6 +321,7 @@ typedef struct sender {
   int port;
   const uint8_t *data;
   size_t len;
+  int raw; /* data carries its own handshake */
   _Atomic int sent, stop;
 } sender;
 
@@ -335,7 +339,7 @@ static void *sender_main(void *arg) {
   a.sin_port = htons((uint16_t)p->port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-      send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL) > 0) {
+      (p->raw || send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL) > 0)) {
     while (off < p->len) {
       ssize_t n = send(fd, p->data + off, p->len - off, MSG_NOSIGNAL);
       if (n <= 0)
@@ -435,6 +439,113 @@ TEST(budget_exhausted_refuses_1013) {
   SHUTDOWN_AND_CHECK();
 }
 
-TEST_MAIN(RUN(budget_share_refuses_1009); RUN(budget_exhausted_refuses_1013);
+/* ---- inflate yields to the loop ---- */
+
+/* A permessage-deflate message of `raw` zero bytes, one masked frame (mask
+ * 0) after a handshake that offers the extension. */
+static uint8_t *bomb_bytes(size_t raw, size_t *out_len) {
+  static const char head[] =
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+  static uint8_t zeros[1 << 16];
+  size_t cap = raw / 512 + 4096, hl = sizeof(head) - 1, done = 0, clen;
+  uint8_t *buf = malloc(hl + 14 + cap), *z = buf + hl + 14;
+  z_stream zs;
+  memset(&zs, 0, sizeof(zs));
+  if (!buf || deflateInit2(&zs, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY))
+    return NULL;
+  zs.next_out = z;
+  zs.avail_out = (uInt)cap;
+  while (done < raw) {
+    size_t n = raw - done < sizeof(zeros) ? raw - done : sizeof(zeros);
+    zs.next_in = zeros;
+    zs.avail_in = (uInt)n;
+    (void)deflate(&zs, done + n == raw ? Z_SYNC_FLUSH : Z_NO_FLUSH);
+    done += n;
+  }
+  clen = cap - zs.avail_out - 4; /* without 00 00 ff ff */
+  deflateEnd(&zs);
+  memcpy(buf, head, hl);
+  (void)frame_head(buf + hl, clen);
+  buf[hl] = 0xc2; /* fin, RSV1 (compressed), binary */
+  *out_len = hl + 14 + clen;
+  return buf;
+}
+
+static uint64_t ping_sent_ns, worst_ns;
+static int pongs;
+static void probe_pong(wsx_socket *s, const uint8_t *p, size_t n, void *ud) {
+  uint64_t dt = uv_hrtime() - ping_sent_ns;
+  (void)p, (void)n, (void)ud;
+  if (dt > worst_ns)
+    worst_ns = dt;
+  pongs++;
+  ping_sent_ns = uv_hrtime();
+  (void)wsx_socket_ping(s, "p", 1, NULL, NULL);
+}
+
+/* While one connection inflates a 256 MiB bomb (about 250 KB on the wire),
+ * a probe connection on the same loop keeps getting its pongs within a
+ * few milliseconds: inflate runs in slices between which the loop serves
+ * the others (the old code inflated the whole message in one callback). */
+TEST(inflate_yields_to_probe) {
+  wsx_server_options o = flood_opts();
+  wsx_extension *ext = wsx_deflate_new(NULL);
+  wsx_extension *exts[2] = {ext, NULL};
+  wsx_socket_callbacks pcb = WSX_SOCKET_CALLBACKS_INIT;
+  wsx_socket *probe;
+  sender a;
+  size_t blen;
+  uint8_t *bomb = bomb_bytes((size_t)256 << 20, &blen);
+  int err;
+  char url[64];
+  REQUIRE(ext && bomb);
+  ev_reset();
+  srv_sock(&o)->extensions = exts;
+  srv_sock(&o)->message_budget = SIZE_MAX;
+  srv_drv(&o)->allocator = NULL; /* libc realloc, as in production */
+  srv_drv(&o)->max_length = (uint64_t)512 << 20;
+  REQUIRE(start(&o) == 0);
+  /* The probe first (so it is not the connection in T.s). */
+  pcb.pong = probe_pong;
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", T.port);
+  flooded = (wsx_socket *)1; /* every server socket is a probe for now */
+  probe = wsx_socket_connect(&T.loop, url, NULL, &pcb, NULL, &err);
+  REQUIRE(probe);
+  RUN_UNTIL(probe_srv.open, 3000);
+  flooded = NULL;
+  pongs = 0;
+  worst_ns = 0;
+  ping_sent_ns = uv_hrtime();
+  (void)wsx_socket_ping(probe, "p", 1, NULL, NULL);
+  RUN_UNTIL(pongs >= 3, 3000);
+  worst_ns = 0;
+  memset(&a, 0, sizeof(a));
+  a.port = T.port;
+  a.data = bomb;
+  a.len = blen;
+  a.raw = 1;
+  REQUIRE(pthread_create(&a.th, NULL, sender_main, &a) == 0);
+  RUN_UNTIL(T.s.message || T.s.close, 60000);
+  CHECK_INT(T.s.message, 1);
+  CHECK_INT(T.s.bytes, (size_t)256 << 20);
+  /* The bomb is decoded in at least 256 MiB / 512 KiB turns, each of
+   * which lets the probe through (unsliced, a few reads did it all). */
+  CHECK(pongs >= 300);
+  printf("# probe: %d pongs while inflating, worst %.1f ms\n", pongs,
+         (double)worst_ns / 1e6);
+  CHECK(worst_ns < 250u * 1000000u); /* loose: ASan and a loaded machine */
+  atomic_store(&a.stop, 1);
+  pthread_join(a.th, NULL);
+  wsx_socket_drop(probe, 0, NULL);
+  RUN_UNTIL(T.s.close && probe_srv.close, 3000);
+  free(bomb);
+  SHUTDOWN_AND_CHECK();
+  wsx_deflate_free(ext);
+}
+
+TEST_MAIN(RUN(inflate_yields_to_probe); RUN(budget_share_refuses_1009); RUN(budget_exhausted_refuses_1013);
           RUN(ping_flood_stops_reading); RUN(ping_flood_hits_max_buffered);
           RUN(ping_flood_send_timeout); RUN(slow_reader_send_timeout);)
