@@ -56,7 +56,8 @@ static echo_server E;
 static void usage(FILE *f) {
   fprintf(f,
           "usage: wsx echo --port P [--host H] [--max-length N] [--deflate]\n"
-          "                [--allow-drafts] [--quiet]\n"
+          "                [--allow-drafts] [--quiet] [--send-timeout MS]\n"
+          "                [--max-buffered N] [--message-budget N]\n"
           "                [--tls-cert FILE --tls-key FILE]\n"
           "Echo server: sends every message back unchanged (text as text,\n"
           "binary as binary) on any path, accepting the first subprotocol\n"
@@ -71,6 +72,13 @@ static void usage(FILE *f) {
           "  --max-length N    largest incoming message in bytes "
           "(default 67108863)\n"
           "  --deflate         offer permessage-deflate\n"
+          "  --send-timeout MS drop a peer that does not read our output\n"
+          "                    within MS ms (default 0: never)\n"
+          "  --max-buffered N  drop a peer with over N bytes unsent "
+          "(default 128 MiB)\n"
+          "  --message-budget N  bytes of incoming messages all "
+          "connections may\n"
+          "                    hold at once (default 256 MiB)\n"
           "  --allow-drafts    also accept hixie-75/76 clients\n"
           "  --quiet           no per-connection event lines\n"
           "  --tls-cert FILE   serve wss: PEM certificate chain (leaf "
@@ -263,6 +271,24 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
       if (n == 0)
         return cli_usage_error("echo", "--max-length must be at least 1");
       E.driver.max_length = n;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--send-timeout",
+                               &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("echo", "--send-timeout", v, UINT32_MAX, &n))
+        return 2;
+      E.sock.send_timeout = (uint32_t)n;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--max-buffered",
+                               &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("echo", "--max-buffered", v, SIZE_MAX, &n))
+        return 2;
+      E.sock.max_buffered = (size_t)n;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--message-budget",
+                               &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("echo", "--message-budget", v, SIZE_MAX, &n))
+        return 2;
+      E.sock.message_budget = (size_t)n;
     } else if ((r = cli_option("echo", argc, argv, &i, "--deflate", NULL))) {
       if (r == 2)
         return 2;
