@@ -65,8 +65,10 @@ asan:
 
 # libFuzzer targets; needs clang.
 attack: build asan
-	python3 tests/attack/attack.py --wsx $(BUILD)/wsx --tls
-	python3 tests/attack/attack.py --wsx $(ASAN_BUILD)/wsx --tls
+	st=0; \
+	python3 tests/attack/attack.py --wsx $(BUILD)/wsx --tls || st=1; \
+	python3 tests/attack/attack.py --wsx $(ASAN_BUILD)/wsx --tls || st=1; \
+	exit $$st
 
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || \
