@@ -74,6 +74,8 @@ struct wsx__loopctx {
   uv_idle_t idle;              /* yield.c: runs while yq is not empty */
   wsx_socket *yq, *yq_tail;    /* yield.c: sockets waiting for a turn */
   int handles_closed;          /* timer and idle: freed after both */
+  uint64_t work_ms;            /* yield.c: the loop tick `work` counts in */
+  size_t work;                 /* yield.c: decoded bytes in that tick */
   const char *chosen_protocol; /* accept(): during the driver's start() */
   struct wsx__cbtab *cbtabs;   /* interned socket callback tables */
   size_t cork_len;

@@ -17,6 +17,19 @@
 
 #define WSX__SLICE 256u               /* compressed bytes per parse call */
 #define WSX__TURN_WORK (256u * 1024u) /* decoded bytes per turn */
+#define WSX__LOOP_WORK (1024u * 1024u) /* decoded bytes per loop tick */
+
+/* Decoded bytes of the whole loop in this tick of its clock (uv_now, once
+ * per iteration): with many sockets decoding at once, an iteration does at
+ * most about WSX__LOOP_WORK of it, whatever their number. */
+static size_t *loop_work(wsx__loopctx *c) {
+  uint64_t now = uv_now(c->loop);
+  if (now != c->work_ms) {
+    c->work_ms = now;
+    c->work = 0;
+  }
+  return &c->work;
+}
 
 static void on_idle(uv_idle_t *h);
 
@@ -71,21 +84,28 @@ void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
     return;
   }
   while (len && !(s->flags & WSX__F_HANDLE_CLOSING)) {
-    size_t n = len;
+    size_t n = len, *work = NULL;
+    uint64_t dec = 0;
     int sliced = s->phase == WSX__P_WS && s->d &&
                  *wsx_driver_extensions(s->d) != '\0';
-    if (sliced && n > WSX__SLICE)
-      n = WSX__SLICE;
+    if (sliced) {
+      work = loop_work(s->cfg->ctx);
+      dec = wsx_driver_decoded_bytes(s->d);
+      if (*work >= WSX__LOOP_WORK ||
+          dec - s->turn_mark >= WSX__TURN_WORK) {
+        yield(s, data, len);
+        return;
+      }
+      if (n > WSX__SLICE)
+        n = WSX__SLICE;
+    }
     ops = wsx__phases[s->phase];
     if (ops->on_data)
       ops->on_data(s, data, n);
     data += n;
     len -= n;
-    if (len && sliced && s->d && !(s->flags & WSX__F_HANDLE_CLOSING) &&
-        wsx_driver_decoded_bytes(s->d) - s->turn_mark >= WSX__TURN_WORK) {
-      yield(s, data, len);
-      return;
-    }
+    if (work && s->d)
+      *work += (size_t)(wsx_driver_decoded_bytes(s->d) - dec);
   }
 }
 
@@ -113,12 +133,18 @@ static void resume(wsx_socket *s) {
 
 static void on_idle(uv_idle_t *h) {
   wsx__loopctx *c = h->data;
-  wsx_socket *s = c->yq, *next;
-  c->yq = c->yq_tail = NULL;
-  for (; s; s = next) {
-    next = s->ynext;
+  wsx_socket *s, *last = c->yq_tail;
+  /* Each socket queued now gets a turn, in order, while the loop's work
+   * for this tick lasts; the others keep their place for the next. A
+   * socket that yields again goes to the back. */
+  while ((s = c->yq) && *loop_work(c) < WSX__LOOP_WORK) {
+    c->yq = s->ynext;
+    if (!c->yq)
+      c->yq_tail = NULL;
     s->ynext = NULL;
     resume(s);
+    if (s == last)
+      break;
   }
   if (!c->yq)
     uv_idle_stop(&c->idle);
