@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include <uv.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <wsx/extension.h>
 #include <wsx/uv.h>
@@ -37,6 +40,7 @@ typedef struct echo_server {
   wsx_server *srv;
   uv_signal_t sigint, sigterm;
   uv_timer_t grace;           /* bounds the graceful shutdown */
+  uv_timer_t trim;            /* gives freed heap back after closes */
   unsigned long long next_id; /* last connection number given */
   int quiet;                  /* no per-connection event lines */
   int stopping;               /* a shutdown signal arrived */
@@ -156,8 +160,20 @@ static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud) {
   print_event_end();
 }
 
+/* After connections close (a burst of thousands, say), the heap they used
+ * is free but glibc keeps most of it mapped; a second later it is handed
+ * back to the OS, so the server's RSS returns to what it serves now. */
+static void on_trim(uv_timer_t *t) {
+  (void)t;
+#ifdef __GLIBC__
+  (void)malloc_trim(0);
+#endif
+}
+
 static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   (void)ud;
+  if (!E.stopping && !uv_is_active((uv_handle_t *)&E.trim))
+    (void)uv_timer_start(&E.trim, on_trim, 1000, 0);
   if (E.quiet)
     return;
   echo_conn *c = wsx_socket_ext(s);
@@ -210,6 +226,7 @@ static void close_handles(void) {
   uv_close((uv_handle_t *)&E.sigint, on_handle_closed);
   uv_close((uv_handle_t *)&E.sigterm, on_handle_closed);
   uv_close((uv_handle_t *)&E.grace, on_handle_closed);
+  uv_close((uv_handle_t *)&E.trim, on_handle_closed);
 }
 
 static void on_server_closed(wsx_server *srv, void *ud) {
@@ -379,7 +396,7 @@ int wsx_cmd_echo(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   E.loop = uv_default_loop();
   if (uv_signal_init(E.loop, &E.sigint) || uv_signal_init(E.loop, &E.sigterm) ||
-      uv_timer_init(E.loop, &E.grace) ||
+      uv_timer_init(E.loop, &E.grace) || uv_timer_init(E.loop, &E.trim) ||
       uv_signal_start(&E.sigint, on_signal, SIGINT) ||
       uv_signal_start(&E.sigterm, on_signal, SIGTERM)) {
     fprintf(stderr, "wsx echo: cannot set up signal handling\n");
@@ -388,6 +405,7 @@ int wsx_cmd_echo(int argc, char **argv) {
   /* Only the server keeps the loop alive. */
   uv_unref((uv_handle_t *)&E.sigint);
   uv_unref((uv_handle_t *)&E.sigterm);
+  uv_unref((uv_handle_t *)&E.trim);
   r = start(host, port, &opts);
   if (r) {
     if (E.srv)
