@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "helpers/count_alloc.h"
+#include "wsx/eventsource.h"
 #include "wsx/extension.h"
 #include "test_uv_util.h"
 
@@ -559,6 +560,86 @@ TEST(inflate_yields_to_probe) {
   wsx_deflate_free(ext);
 }
 
-TEST_MAIN(RUN(inflate_yields_to_probe); RUN(budget_share_refuses_1009); RUN(budget_exhausted_refuses_1013);
+/* ---- an adopted EventSource stream follows the backlog rule ---- */
+
+static size_t es_peer_sent;
+static void es_push(uv_pipe_t *peer) {
+  static char junk[16384];
+  uv_buf_t b = uv_buf_init(junk, sizeof(junk));
+  int n, i;
+  for (i = 0; i < 64 && (n = uv_try_write((uv_stream_t *)peer, &b, 1)) > 0;
+       i++)
+    es_peer_sent += (size_t)n;
+}
+static void es_null_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  (void)st, (void)n, (void)b;
+}
+static void es_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
+  static char buf[65536];
+  (void)h, (void)sz;
+  *b = uv_buf_init(buf, sizeof(buf));
+}
+
+/* While its events wait above the high-water mark, the stream does not
+ * read what the client sends (it would only be discarded, at our cost):
+ * the client's writes stall; once the client reads, reading resumes. */
+TEST(eventsource_backlog_stops_reading) {
+  static char head[] = "GET / HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n";
+  static char chunk[65536];
+  wsx_header hdrs[4];
+  wsx_http_request req;
+  wsx_http_state st = {0};
+  wsx_eventsource_options o = WSX_EVENTSOURCE_OPTIONS_INIT;
+  uv_pipe_t ours, peer;
+  wsx_eventsource *es;
+  int fds[2], err, i, n = 0;
+  size_t stalled;
+  ev_reset();
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  uv_pipe_init(&T.loop, &ours, 0);
+  uv_pipe_init(&T.loop, &peer, 0);
+  REQUIRE(uv_pipe_open(&ours, fds[0]) == 0);
+  REQUIRE(uv_pipe_open(&peer, fds[1]) == 0);
+  REQUIRE(wsx_http_parse_request(head, sizeof(head) - 1, &req, hdrs, 4, 0,
+                                 &st, NULL) > 0);
+  o.high_water_mark = 64 * 1024;
+  o.max_buffered = 64 << 20;
+  es = wsx_eventsource_adopt(&T.loop, (uv_stream_t *)&ours, &req, &o, NULL,
+                             NULL, &err);
+  REQUIRE(es);
+  while (wsx_eventsource_send(es, chunk, sizeof(chunk), NULL, NULL) == 0 &&
+         n++ < 1000)
+    uv_run(&T.loop, UV_RUN_NOWAIT);
+  CHECK(wsx_eventsource_buffered_amount(es) > 64 * 1024);
+  /* The client pushes bytes and never reads: they stop being taken. */
+  es_peer_sent = 0;
+  for (i = 0; i < 50; i++) {
+    es_push(&peer);
+    uv_run(&T.loop, UV_RUN_NOWAIT);
+  }
+  stalled = es_peer_sent;
+  for (i = 0; i < 50; i++) {
+    es_push(&peer);
+    uv_run(&T.loop, UV_RUN_NOWAIT);
+  }
+  CHECK_INT(es_peer_sent, stalled);
+  /* The client reads: the events drain, our side reads again. */
+  uv_read_start((uv_stream_t *)&peer, es_alloc, es_null_read);
+  for (i = 0; i < 500 && wsx_eventsource_buffered_amount(es) > 64 * 1024;
+       i++)
+    run_for(5);
+  CHECK(wsx_eventsource_buffered_amount(es) <= 64 * 1024);
+  for (i = 0; i < 50; i++) {
+    es_push(&peer);
+    run_for(2);
+  }
+  CHECK(es_peer_sent > stalled + 65536);
+  wsx_eventsource_close(es);
+  uv_close((uv_handle_t *)&peer, NULL);
+  run_for(200);
+  CHECK_INT(ev_finish(), 0);
+}
+
+TEST_MAIN(RUN(eventsource_backlog_stops_reading); RUN(inflate_yields_to_probe); RUN(budget_share_refuses_1009); RUN(budget_exhausted_refuses_1013);
           RUN(ping_flood_stops_reading); RUN(ping_flood_hits_max_buffered);
           RUN(ping_flood_send_timeout); RUN(slow_reader_send_timeout);)
