@@ -8,6 +8,10 @@
 #   make conformance  the wire conformance cases (all 517) on every cell of
 #                   {TCP, TLS} x {release, ASan+UBSan} x {whole, split
 #                   writes}, both roles (scripts/conformance.py; SEED=N)
+#   make attack     floods against `wsx echo` (tests/attack/attack.py, issue
+#                   16's targets), release and ASan builds, plain and TLS;
+#                   not part of `make test` (its short version is:
+#                   tests/interop/test_attack.sh); several minutes
 #   make fuzz       fuzz targets for FUZZ_SECONDS (default 300) each
 #   make bench      Release build, then bench/run.sh and every bench program
 #                   (BENCH_SHORT=1 make bench: the quick mode, see bench/run.sh)
@@ -43,7 +47,7 @@ OWN_FLAGS := -DWSX_WERROR=ON
 MAKEFLAGS += --no-print-directory
 export BUILD ASAN_BUILD FUZZ_BUILD
 
-.PHONY: all build asan fuzz-build test fuzz bench demo format clean install \
+.PHONY: attack all build asan fuzz-build test fuzz bench demo format clean install \
         deps deps-check fresh-check conformance
 
 all: build
@@ -61,6 +65,13 @@ asan:
 	$(CMAKE) --build $(ASAN_BUILD) -j $(JOBS) $(KG)
 
 # libFuzzer targets; needs clang.
+attack: build asan
+	st=0; \
+	python3 tests/attack/attack.py --wsx $(BUILD)/wsx --tls || st=1; \
+	python3 tests/attack/attack.py --wsx $(ASAN_BUILD)/wsx --tls \
+	  --no-rss-checks || st=1; \
+	exit $$st
+
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || \
 	  { echo "error: $(FUZZ_CC) not found; fuzz targets need clang" >&2; exit 1; }

@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include <uv.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <wsx/extension.h>
 #include <wsx/uv.h>
@@ -37,6 +40,7 @@ typedef struct echo_server {
   wsx_server *srv;
   uv_signal_t sigint, sigterm;
   uv_timer_t grace;           /* bounds the graceful shutdown */
+  uv_timer_t trim;            /* gives freed heap back after closes */
   unsigned long long next_id; /* last connection number given */
   int quiet;                  /* no per-connection event lines */
   int stopping;               /* a shutdown signal arrived */
@@ -56,7 +60,8 @@ static echo_server E;
 static void usage(FILE *f) {
   fprintf(f,
           "usage: wsx echo --port P [--host H] [--max-length N] [--deflate]\n"
-          "                [--allow-drafts] [--quiet]\n"
+          "                [--allow-drafts] [--quiet] [--send-timeout MS]\n"
+          "                [--max-buffered N] [--message-budget N]\n"
           "                [--tls-cert FILE --tls-key FILE [--http2]]\n"
           "Echo server: sends every message back unchanged (text as text,\n"
           "binary as binary) on any path, accepting the first subprotocol\n"
@@ -71,6 +76,13 @@ static void usage(FILE *f) {
           "  --max-length N    largest incoming message in bytes "
           "(default 67108863)\n"
           "  --deflate         offer permessage-deflate\n"
+          "  --send-timeout MS drop a peer that does not read our output\n"
+          "                    within MS ms (default 0: never)\n"
+          "  --max-buffered N  drop a peer with over N bytes unsent "
+          "(default 128 MiB)\n"
+          "  --message-budget N  bytes of incoming messages all "
+          "connections may\n"
+          "                    hold at once (default 256 MiB)\n"
           "  --allow-drafts    also accept hixie-75/76 clients\n"
           "  --quiet           no per-connection event lines\n"
           "  --tls-cert FILE   serve wss: PEM certificate chain (leaf "
@@ -152,8 +164,20 @@ static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud) {
   print_event_end();
 }
 
+/* After connections close (a burst of thousands, say), the heap they used
+ * is free but glibc keeps most of it mapped; a second later it is handed
+ * back to the OS, so the server's RSS returns to what it serves now. */
+static void on_trim(uv_timer_t *t) {
+  (void)t;
+#ifdef __GLIBC__
+  (void)malloc_trim(0);
+#endif
+}
+
 static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   (void)ud;
+  if (!E.stopping && !uv_is_active((uv_handle_t *)&E.trim))
+    (void)uv_timer_start(&E.trim, on_trim, 1000, 0);
   if (E.quiet)
     return;
   echo_conn *c = wsx_socket_ext(s);
@@ -206,6 +230,7 @@ static void close_handles(void) {
   uv_close((uv_handle_t *)&E.sigint, on_handle_closed);
   uv_close((uv_handle_t *)&E.sigterm, on_handle_closed);
   uv_close((uv_handle_t *)&E.grace, on_handle_closed);
+  uv_close((uv_handle_t *)&E.trim, on_handle_closed);
 }
 
 static void on_server_closed(wsx_server *srv, void *ud) {
@@ -267,6 +292,24 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
       if (n == 0)
         return cli_usage_error("echo", "--max-length must be at least 1");
       E.driver.max_length = n;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--send-timeout",
+                               &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("echo", "--send-timeout", v, UINT32_MAX, &n))
+        return 2;
+      E.sock.send_timeout = (uint32_t)n;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--max-buffered",
+                               &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("echo", "--max-buffered", v, SIZE_MAX, &n))
+        return 2;
+      E.sock.max_buffered = (size_t)n;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--message-budget",
+                               &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("echo", "--message-budget", v, SIZE_MAX, &n))
+        return 2;
+      E.sock.message_budget = (size_t)n;
     } else if ((r = cli_option("echo", argc, argv, &i, "--deflate", NULL))) {
       if (r == 2)
         return 2;
@@ -366,7 +409,7 @@ int wsx_cmd_echo(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   E.loop = uv_default_loop();
   if (uv_signal_init(E.loop, &E.sigint) || uv_signal_init(E.loop, &E.sigterm) ||
-      uv_timer_init(E.loop, &E.grace) ||
+      uv_timer_init(E.loop, &E.grace) || uv_timer_init(E.loop, &E.trim) ||
       uv_signal_start(&E.sigint, on_signal, SIGINT) ||
       uv_signal_start(&E.sigterm, on_signal, SIGTERM)) {
     fprintf(stderr, "wsx echo: cannot set up signal handling\n");
@@ -375,6 +418,7 @@ int wsx_cmd_echo(int argc, char **argv) {
   /* Only the server keeps the loop alive. */
   uv_unref((uv_handle_t *)&E.sigint);
   uv_unref((uv_handle_t *)&E.sigterm);
+  uv_unref((uv_handle_t *)&E.trim);
   r = start(host, port, &opts);
   if (r) {
     if (E.srv)

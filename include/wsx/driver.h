@@ -272,6 +272,27 @@ WSX_EXTERN wsx_driver *wsx_driver_new_client(const char *url,
 /* Frees the driver and everything it owns. Never call from a callback. */
 WSX_EXTERN void wsx_driver_free(wsx_driver *d);
 
+/*
+ * Memory budget hook for incoming messages. The driver calls `cb` before it
+ * grows the buffer that holds an incoming message (its reassembly buffer,
+ * which also receives an extension's decoded output, e.g. inflated
+ * permessage-deflate data) with delta = the bytes it is about to add, and
+ * after it frees that buffer (at the end of a large message, or in
+ * wsx_driver_free) with delta = minus what was granted. For delta > 0 the
+ * hook returns 0 to allow the growth or a close code to refuse it: the
+ * buffer is then not grown, the message fails (error
+ * WSX_E_MESSAGE_TOO_BIG) and the connection closes with that code (the
+ * transport uses 1009 and 1013, see wsx_socket_options.message_budget).
+ * The return value for delta < 0 is ignored. Messages handed out without a
+ * copy (a whole unfragmented frame) need no buffer and never ask. Legacy
+ * hixie drafts do not use the hook. `cb` = NULL turns it off; replacing a
+ * hook first refunds what the old one granted. user_data is passed back.
+ */
+typedef uint16_t (*wsx_budget_cb)(wsx_driver *d, int64_t delta,
+                                  void *user_data);
+WSX_EXTERN void wsx_driver_set_budget(wsx_driver *d, wsx_budget_cb cb,
+                                      void *user_data);
+
 /* Changes user_data passed to callbacks. */
 WSX_EXTERN void wsx_driver_set_user_data(wsx_driver *d, void *user_data);
 WSX_EXTERN void *wsx_driver_user_data(const wsx_driver *d);
@@ -404,6 +425,13 @@ WSX_EXTERN const char *wsx_driver_url(const wsx_driver *d);     /* client, or
 WSX_EXTERN const char *wsx_driver_extensions(const wsx_driver *d);
 /* Client: status code of the handshake response (0 before it). */
 WSX_EXTERN int wsx_driver_status_code(const wsx_driver *d);
+/* Payload bytes that negotiated extensions have decoded from incoming
+ * messages so far (e.g. inflated permessage-deflate output; 0 without
+ * extensions). wsx_driver_parse() is synchronous: a caller that must stay
+ * responsive while a highly compressed message inflates (the transport
+ * does) feeds the input in small pieces and watches this counter to decide
+ * when to yield to other work between pieces. */
+WSX_EXTERN uint64_t wsx_driver_decoded_bytes(const wsx_driver *d);
 /* Client: response headers, valid until the driver is freed. Server:
  * request headers, valid until the `open` callback returns: a server driver
  * releases the request when the connection opens so that an idle connection

@@ -91,6 +91,9 @@ typedef struct wsx_http_res wsx_http_res;
 #define WSX_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
 #define WSX_DEFAULT_HIGH_WATER_MARK 16384u
 #define WSX_DEFAULT_MAX_BUFFERED ((size_t)128u << 20) /* 128 MiB */
+/* wsx_socket_options.message_budget / message_budget_share defaults. */
+#define WSX_DEFAULT_MESSAGE_BUDGET ((size_t)256u << 20) /* 256 MiB */
+#define WSX_DEFAULT_MESSAGE_BUDGET_SHARE 25u           /* percent */
 #define WSX_DEFAULT_KEEPALIVE_INTERVAL_MS 20000u
 #define WSX_DEFAULT_KEEPALIVE_GRACE_MS 10000u
 #define WSX_DEFAULT_MAX_HTTP_BODY 65536u
@@ -254,11 +257,20 @@ typedef struct wsx_socket_options {
   uint32_t keepalive_interval;
   uint32_t keepalive_grace_period;
   /* `drain` fires when buffered_amount falls to or below this (0 = 16 KiB).
-   * Send functions return 1 while buffered_amount is above it. */
+   * Send functions return 1 while buffered_amount is above it.
+   * Backlog rule: everything the library writes on its own counts toward
+   * buffered_amount like any send (automatic pongs, close replies, TLS
+   * records, HTTP responses and EventSource events). While buffered_amount
+   * is above this mark the socket stops reading from the peer, and it
+   * resumes when the output falls back to the mark: a peer that sends
+   * (e.g. floods pings) without reading cannot make the server do or
+   * buffer unbounded work. Reading by wsx_socket_pause() is separate. */
   size_t high_water_mark;
-  /* Hard limit: a socket whose buffered_amount exceeds this is dropped
-   * (error WSX_E_POLICY, close 1008, clean 0) so a slow reader cannot
-   * exhaust memory. 0 = WSX_DEFAULT_MAX_BUFFERED; SIZE_MAX = no limit. */
+  /* Hard limit: a socket whose buffered_amount exceeds this, whether by the
+   * application's sends or by the library's own output (pongs, close
+   * replies), is dropped (error WSX_E_POLICY, close 1008 "buffered amount
+   * exceeds max_buffered", clean 0) so a slow reader cannot exhaust
+   * memory. 0 = WSX_DEFAULT_MAX_BUFFERED; SIZE_MAX = no limit. */
   size_t max_buffered;
   /* Bytes of per-socket application memory allocated inline with the
    * socket (one allocation per connection); see wsx_socket_ext(). */
@@ -273,6 +285,29 @@ typedef struct wsx_socket_options {
   /* Client: HTTP CONNECT proxy (see wsx_socket_proxy), NULL = direct.
    * Ignored for adopted sockets and a server's sockets. */
   const wsx_socket_proxy *proxy;
+  /* Slow-reader timeout, ms (0 = off, the default): when buffered_amount
+   * stays above high_water_mark for this long (no `drain` within it), the
+   * peer is dropped: error WSX_E_TIMEOUT, close 1008 (policy) "send_timeout:
+   * ...", clean 0. Applies to WebSocket connections and to a server's HTTP
+   * responses and EventSource streams. */
+  uint32_t send_timeout;
+  /* Memory budget for messages being received, bytes: the buffers that
+   * reassemble incoming messages (fragmented messages, frames split across
+   * reads) including inflated permessage-deflate output. Shared by every
+   * connection of one wsx_server (a threaded server runs one server per
+   * loop, so this is per loop); a client socket has its own. A message that
+   * would need more is refused, never grown past it: error
+   * WSX_E_MESSAGE_TOO_BIG and close 1009 when the connection would hold
+   * more than message_budget_share percent of the budget (the message is
+   * too big for this server), close 1013 (try again later) when the
+   * connections together have used the budget up. Buffers are given back
+   * (large ones freed) when their message ends or the connection closes.
+   * 0 = WSX_DEFAULT_MESSAGE_BUDGET (256 MiB); SIZE_MAX = no budget. */
+  size_t message_budget;
+  /* Percent of message_budget one connection may hold (1..100; 0 =
+   * WSX_DEFAULT_MESSAGE_BUDGET_SHARE, 25: 64 MiB of the default budget, the
+   * default max_length). */
+  unsigned message_budget_share;
 } wsx_socket_options;
 #define WSX_SOCKET_OPTIONS_INIT                                                \
   { .struct_size = sizeof(wsx_socket_options) }

@@ -46,6 +46,10 @@ const char *wsx_driver_extensions(const wsx_driver *d) {
 
 int wsx_driver_status_code(const wsx_driver *d) { return d->status_code; }
 
+uint64_t wsx_driver_decoded_bytes(const wsx_driver *d) {
+  return d->rx_decoded;
+}
+
 const wsx_header *wsx_driver_headers(const wsx_driver *d, size_t *n) {
   if (n)
     *n = d->num_headers;

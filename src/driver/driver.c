@@ -139,12 +139,21 @@ void wsx_driver_free(wsx_driver *d) {
   wsx__free(&a, d->url);
   wsx__free(&a, d->protocol);
   wsx__free(&a, d->ext_value);
+  wsx__budget_refund(d);
   wsx__buf_free(&d->msg, &a);
   wsx__buf_free(&d->scratch, &a);
   wsx__buf_free(&d->ext_out, &a);
   wsx__free(&a, d->pings);
   wsx__ext_free(d);
   wsx__free(&a, d);
+}
+
+void wsx_driver_set_budget(wsx_driver *d, wsx_budget_cb cb, void *user_data) {
+  if (!d)
+    return;
+  wsx__budget_refund(d); /* what the previous hook granted */
+  d->budget_cb = cb;
+  d->budget_ud = user_data;
 }
 
 void wsx_driver_set_user_data(wsx_driver *d, void *user_data) {

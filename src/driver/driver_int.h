@@ -124,6 +124,13 @@ struct wsx_driver {
   uint64_t msg_len;      /* payload bytes of the message after extensions */
   uint64_t msg_wire;     /* payload bytes of the message as received */
   wsx__buf msg;
+  /* wsx_driver_set_budget: the hook, and the bytes of msg's capacity it
+   * granted (refunded when msg is freed). */
+  wsx_budget_cb budget_cb;
+  void *budget_ud;
+  size_t budget_held;
+  uint16_t budget_code; /* the hook's refusal (a close code) */
+  uint64_t rx_decoded;  /* wsx_driver_decoded_bytes */
   wsx__utf8 utf8;
   uint8_t *ctrl;         /* control payload split across reads (lazy, 125) */
   const uint8_t *ctrl_p; /* the current control frame's payload */
@@ -151,6 +158,9 @@ struct wsx_driver {
 };
 
 #define WSX__ERRMSG_LEN 160
+
+/* frame.c: returns the message buffer's budget (wsx_driver_set_budget). */
+void wsx__budget_refund(wsx_driver *d);
 
 /* driver.c */
 /* Formats the error detail into d->errmsg (allocated on first use). */

@@ -286,9 +286,17 @@ static int fail_utf8(wsx_driver *d, uint64_t at) {
                    (unsigned long long)at);
 }
 
+void wsx__budget_refund(wsx_driver *d) {
+  size_t held = d->budget_held;
+  d->budget_held = 0;
+  if (held && d->budget_cb)
+    (void)d->budget_cb(d, -(int64_t)held, d->budget_ud);
+}
+
 /* Appends to the message buffer, doubling it but never past max_length
  * when the message fits, so a message near the limit (a decompression bomb
- * cut off there) costs at most max_length bytes, not twice that. */
+ * cut off there) costs at most max_length bytes, not twice that. Growth
+ * asks the budget hook first: WSX_E_BUSY when it refuses (budget_code). */
 static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
   wsx__buf *b = &d->msg;
   if (n && b->cap - b->len < n) {
@@ -296,17 +304,42 @@ static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
       return WSX_E_NOMEM;
     size_t need = b->len + n;
     size_t cap = b->cap ? b->cap : 256;
+    size_t grow = 0;
     while (cap < need)
       cap *= 2;
     if (cap > d->max_length && need <= d->max_length)
       cap = (size_t)d->max_length;
+    if (d->budget_cb && cap > d->budget_held) {
+      grow = cap - d->budget_held;
+      uint16_t code = d->budget_cb(d, (int64_t)grow, d->budget_ud);
+      if (code) {
+        d->budget_code = code;
+        return WSX_E_BUSY;
+      }
+      d->budget_held += grow;
+    }
     uint8_t *q = wsx__realloc(&d->alloc, b->data, cap);
-    if (!q)
+    if (!q) {
+      if (grow) {
+        d->budget_held -= grow;
+        (void)d->budget_cb(d, -(int64_t)grow, d->budget_ud);
+      }
       return WSX_E_NOMEM;
+    }
     b->data = q;
     b->cap = cap;
   }
   return wsx__buf_append(b, &d->alloc, p, n);
+}
+
+/* The budget hook refused to grow the message buffer. */
+static int fail_budget(wsx_driver *d) {
+  return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, d->budget_code,
+                   d->budget_code == WSX_CLOSE_TRY_AGAIN_LATER
+                       ? "message refused: the memory budget for incoming "
+                         "messages is exhausted"
+                       : "message exceeds this connection's share of the "
+                         "memory budget for incoming messages");
 }
 
 int wsx__msg_append(wsx_driver *d, const uint8_t *p, size_t n) {
@@ -325,9 +358,11 @@ int wsx__msg_append(wsx_driver *d, const uint8_t *p, size_t n) {
   }
   if (fits < n)
     return WSX_E_MESSAGE_TOO_BIG;
-  if (msg_buf_append(d, p, n))
-    return WSX_E_NOMEM;
+  int rc = msg_buf_append(d, p, n);
+  if (rc)
+    return rc;
   d->msg_len += n;
+  d->rx_decoded += n;
   return WSX_OK;
 }
 
@@ -342,6 +377,8 @@ static int ext_error(wsx_driver *d, int rc) {
     return fail_utf8(d, d->msg_len);
   case WSX_E_NOMEM:
     return wsx__fail(d, rc, WSX_CLOSE_UNEXPECTED, "out of memory");
+  case WSX_E_BUSY:
+    return fail_budget(d);
   default: {
     if (d->state == WSX__S_CLOSED)
       return d->last_error;
@@ -399,7 +436,10 @@ static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n,
     deliver(d, p, n, d->f_fin);
     return WSX_OK;
   }
-  if (msg_buf_append(d, p, n))
+  int rc = msg_buf_append(d, p, n);
+  if (rc == WSX_E_BUSY)
+    return fail_budget(d);
+  if (rc)
     return wsx__fail(d, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED, "out of memory");
   d->msg_len += n;
   return WSX_OK;
@@ -407,8 +447,10 @@ static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n,
 
 static void release_msg_buffer(wsx_driver *d) {
   d->msg.len = 0;
-  if (d->msg.cap > KEEP_BUFFER_MAX)
+  if (d->msg.cap > KEEP_BUFFER_MAX) {
+    wsx__budget_refund(d);
     wsx__buf_free(&d->msg, &d->alloc);
+  }
 }
 
 static int end_data_frame(wsx_driver *d, int delivered) {

@@ -308,6 +308,8 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
   s->d = wsx_driver_new_client(url, &s->cfg->dopts, &wsx__drv_cbs, s, &rc);
   if (!s->d && rc == WSX_OK)
     rc = WSX_E_NOMEM;
+  if (s->d)
+    wsx__sock_budget_attach(s);
   for (i = 0; s->d && rc == WSX_OK && i < s->cfg->num_headers; i++)
     rc = wsx_driver_set_header(s->d, s->cfg->headers[i].name,
                                s->cfg->headers[i].value);

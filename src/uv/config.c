@@ -124,6 +124,15 @@ int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *opts) {
       o->high_water_mark ? o->high_water_mark : WSX_DEFAULT_HIGH_WATER_MARK;
   c->max_buffered =
       o->max_buffered ? o->max_buffered : WSX_DEFAULT_MAX_BUFFERED;
+  c->send_timeout = o->send_timeout;
+  c->budget = o->message_budget ? o->message_budget : WSX_DEFAULT_MESSAGE_BUDGET;
+  if (c->budget != SIZE_MAX) {
+    unsigned pct = o->message_budget_share
+                       ? (o->message_budget_share > 100 ? 100
+                                                        : o->message_budget_share)
+                       : WSX_DEFAULT_MESSAGE_BUDGET_SHARE;
+    c->budget_share = c->budget / 100 * pct + c->budget % 100 * pct / 100;
+  }
   c->ext_size = o->ext_size;
   c->nagle = o->nagle;
   return WSX_OK;

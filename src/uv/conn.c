@@ -44,6 +44,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
 
 static void uncork(wsx_socket *s);
 static void continue_teardown(wsx_socket *s);
+static void check_backlog(wsx_socket *s, size_t before);
 
 /* ---- roles ---- */
 
@@ -80,9 +81,21 @@ void wsx__sock_on_eof(wsx_socket *s, ssize_t err) {
     wsx__sock_close_handle(s);
 }
 
+void wsx__sock_cork(wsx_socket *s) {
+  wsx__loopctx *c = s->cfg->ctx;
+  if (c->cork_owner && c->cork_owner != s)
+    uncork(c->cork_owner);
+  c->cork_owner = s;
+}
+
+void wsx__sock_uncork_checked(wsx_socket *s, size_t before) {
+  uncork(s);
+  check_backlog(s, before);
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   wsx_socket *s = st->data;
-  wsx__loopctx *c = s->cfg->ctx;
+  size_t before;
   if (n == 0 || (s->flags & WSX__F_HANDLE_CLOSING))
     return;
   if (n < 0) {
@@ -90,9 +103,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     return;
   }
   s->flags |= WSX__F_RX_SEEN;
-  if (c->cork_owner && c->cork_owner != s)
-    uncork(c->cork_owner);
-  c->cork_owner = s;
+  if (s->cfg->ctx->cork_owner && s->cfg->ctx->cork_owner != s)
+    uncork(s->cfg->ctx->cork_owner);
+  before = wsx__sock_buffered(s);
+  wsx__sock_turn_begin(s);
+  wsx__sock_cork(s);
   if (s->layer) {
     int rc = s->layer->on_read(s, s->layer_state, b->base, (size_t)n);
     if (rc < 0) {
@@ -104,18 +119,17 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   } else {
     wsx__sock_on_plain(s, b->base, (size_t)n);
   }
-  uncork(s);
+  wsx__sock_uncork_checked(s, before);
 }
 
 void wsx__sock_on_plain(wsx_socket *s, char *data, size_t len) {
-  const wsx__phase_ops *ops = wsx__phases[s->phase];
-  if (ops->on_data)
-    ops->on_data(s, data, len);
+  wsx__sock_feed(s, data, len); /* yield.c: the phase's on_data, sliced */
 }
 
 void wsx__sock_start_read(wsx_socket *s) {
   int rc;
-  if (s->flags & (WSX__F_PAUSED | WSX__F_HANDLE_CLOSING))
+  if (s->flags &
+      (WSX__F_PAUSED | WSX__F_HANDLE_CLOSING | WSX__F_BACKLOG | WSX__F_YIELD))
     return;
   rc = WSX__LAYER_TRANSPORT(s->layer)
            ? s->layer->read_ctl(s, s->layer_state, 1)
@@ -144,15 +158,77 @@ size_t wsx__sock_buffered(const wsx_socket *s) {
   return n;
 }
 
+/* Drops a peer that does not take our output: error `err`, close 1008
+ * (policy) recorded and sent to the driver; the handle closes now. */
+void wsx__sock_read_stop(wsx_socket *s) {
+  if (WSX__LAYER_TRANSPORT(s->layer))
+    (void)s->layer->read_ctl(s, s->layer_state, 0);
+  else
+    (void)uv_read_stop(s->stream);
+}
+
+static void drop_slow(wsx_socket *s, int err, const char *msg) {
+  s->flags |= WSX__F_OVER_LIMIT | WSX__F_EOF;
+  wsx__sock_error(s, err, WSX_CLOSE_POLICY, msg);
+  wsx__sock_set_close(s, WSX_CLOSE_POLICY, msg, strlen(msg), 0);
+  roles_drop(s, WSX_CLOSE_POLICY, msg);
+  wsx__sock_close_handle(s);
+}
+
+static const char over_msg[] = "buffered amount exceeds max_buffered";
+
+/*
+ * After the bytes of one read were handled (`before`: the buffered amount
+ * when they arrived): whatever they made us write (automatic pongs, close
+ * replies, the application's answers, TLS records) counts like any send.
+ * Past max_buffered the peer is dropped; when this read added output and
+ * the total is above the high-water mark, reading stops until the output
+ * drains (check_drain), so a peer that does not read cannot make us do
+ * unbounded work. (Output the application queued on its own, e.g. a client
+ * sending a large message, does not stop reading: the peer may be unable
+ * to take it before we read what it sends, as an echo server is.)
+ */
+static void check_backlog(wsx_socket *s, size_t before) {
+  size_t b;
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  b = wsx__sock_buffered(s);
+  if (b > s->cfg->max_buffered) {
+    drop_slow(s, WSX_E_POLICY, over_msg);
+    return;
+  }
+  if (b > before && b > wsx__sock_hwm(s) && s->phase != WSX__P_TEARDOWN &&
+      !(s->flags & WSX__F_BACKLOG)) {
+    s->flags |= WSX__F_BACKLOG;
+    wsx__sock_read_stop(s);
+  }
+}
+
 static void check_drain(wsx_socket *s) {
-  if (!(s->flags & WSX__F_ABOVE_HWM) ||
-      wsx__sock_buffered(s) > wsx__sock_hwm(s))
+  if (!(s->flags & (WSX__F_ABOVE_HWM | WSX__F_BACKLOG)) && !s->send_due)
+    return;
+  if (wsx__sock_buffered(s) > wsx__sock_hwm(s))
+    return;
+  if (s->send_due)
+    wsx__send_due_set(s, 0);
+  if (s->flags & WSX__F_BACKLOG) {
+    s->flags &= ~WSX__F_BACKLOG;
+    wsx__sock_start_read(s);
+  }
+  if (!(s->flags & WSX__F_ABOVE_HWM))
     return;
   s->flags &= ~WSX__F_ABOVE_HWM;
   if (wsx__phases[s->phase]->on_drain)
     wsx__phases[s->phase]->on_drain(s);
   else if (s->cb->drain && !(s->flags & WSX__F_HANDLE_CLOSING))
     s->cb->drain(s, s->ud);
+}
+
+void wsx__sock_on_send_timeout(wsx_socket *s) {
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  drop_slow(s, WSX_E_TIMEOUT,
+            "send_timeout: the peer did not read our output in time");
 }
 
 static void fail_io(wsx_socket *s, int err) {
@@ -203,6 +279,11 @@ static int write_now(wsx_socket *s, const uv_buf_t *b, unsigned n) {
     fail_io(s, uv_err);
     return uv_err;
   }
+  /* send_timeout runs while the output stays above the high-water mark;
+   * check_drain disarms it. */
+  if (s->cfg->send_timeout && !s->send_due &&
+      wsx__sock_buffered(s) > wsx__sock_hwm(s))
+    wsx__send_due_set(s, uv_now(s->cfg->ctx->loop) + s->cfg->send_timeout);
   return rc;
 }
 
@@ -272,12 +353,7 @@ int wsx__sock_after_send(wsx_socket *s, int rc) {
     return WSX_OK;
   b = wsx__sock_buffered(s);
   if (b > s->cfg->max_buffered) {
-    static const char msg[] = "buffered amount exceeds max_buffered";
-    s->flags |= WSX__F_OVER_LIMIT | WSX__F_EOF;
-    wsx__sock_error(s, WSX_E_POLICY, WSX_CLOSE_POLICY, msg);
-    wsx__sock_set_close(s, WSX_CLOSE_POLICY, msg, sizeof(msg) - 1, 0);
-    roles_drop(s, WSX_CLOSE_POLICY, msg);
-    wsx__sock_close_handle(s);
+    drop_slow(s, WSX_E_POLICY, over_msg);
     return WSX_E_POLICY; /* this call dropped the socket */
   }
   if (b > s->cfg->hwm) {
@@ -342,8 +418,9 @@ void wsx__sock_teardown(wsx_socket *s) {
   linger = s->cfg->close_timeout < WSX__LINGER_MS ? s->cfg->close_timeout
                                                   : WSX__LINGER_MS;
   wsx__timer_set(s, uv_now(s->cfg->ctx->loop) + linger);
-  /* The peer's FIN only shows up while reading. */
-  s->flags &= ~WSX__F_PAUSED;
+  /* The peer's FIN only shows up while reading (what it sends now costs
+   * nothing: the teardown phase ignores it). */
+  s->flags &= ~(WSX__F_PAUSED | WSX__F_BACKLOG);
   wsx__sock_start_read(s);
   continue_teardown(s);
 }
@@ -363,6 +440,9 @@ void wsx__sock_close_handle(wsx_socket *s) {
     return;
   s->flags |= WSX__F_HANDLE_CLOSING;
   wsx__timer_set(s, 0);
+  wsx__send_due_set(s, 0);
+  if (s->flags & WSX__F_YIELD)
+    wsx__yield_forget(s);
   if (c->cork_owner == s) {
     c->cork_owner = NULL;
     c->cork_len = 0;
@@ -394,6 +474,7 @@ void wsx__sock_finalize(wsx_socket *s) {
     if (wsx__roles[i]->gone)
       wsx__roles[i]->gone(s);
   wsx__out_free(&s->out, &alloc);
+  wsx__buf_free(&s->pend, &alloc);
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);
   wsx__free(&alloc, s->close_reason);

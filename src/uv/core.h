@@ -37,6 +37,11 @@ typedef struct wsx__cfg {
   size_t num_headers;
   uint32_t close_timeout, connect_timeout;
   uint32_t ping_interval; /* ms, 0 = no pings */
+  uint32_t send_timeout;  /* ms, 0 = off */
+  /* Memory budget for incoming messages (ws.c budget_cb): the limit
+   * (SIZE_MAX = none), one connection's share of it, and what this cfg's
+   * connections hold now (mutable: counted through const cfg pointers). */
+  size_t budget, budget_share, budget_used;
   uint32_t ka_grace;      /* ms, 0 = no dead-peer detection */
   size_t hwm, max_buffered, ext_size;
   int nagle;
@@ -59,6 +64,11 @@ struct wsx__loopctx {
   wsx_socket **heap;  /* min-heap on deadline */
   uint32_t heap_len, heap_cap;
   wsx_socket *cork_owner;      /* socket whose output is being corked */
+  uv_idle_t idle;              /* yield.c: runs while yq is not empty */
+  wsx_socket *yq, *yq_tail;    /* yield.c: sockets waiting for a turn */
+  int handles_closed;          /* timer and idle: freed after both */
+  uint64_t work_ms;            /* yield.c: the loop tick `work` counts in */
+  size_t work;                 /* yield.c: decoded bytes in that tick */
   const char *chosen_protocol; /* accept(): during the driver's start() */
   struct wsx__cbtab *cbtabs;   /* interned socket callback tables */
   size_t cork_len;
@@ -88,6 +98,9 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a);
 void wsx__loopctx_unref(wsx__loopctx *c);
 /* Sets (0 = clears) the socket's deadline, in uv_now() milliseconds. */
 void wsx__timer_set(wsx_socket *s, uint64_t deadline);
+/* Sets (0 = clears) the socket's send_timeout deadline (uv_now() ms); when
+ * it passes, wsx__sock_on_send_timeout() runs. */
+void wsx__send_due_set(wsx_socket *s, uint64_t due);
 
 /* Connection phases. */
 enum wsx__phase {
@@ -189,6 +202,8 @@ extern const wsx__role_ops *const wsx__roles[WSX__R_COUNT];
 #define WSX__F_NO_LINGER                                                       \
   0x80000u /* close without waiting for the                                    \
               peer's FIN (see drv_close) */
+#define WSX__F_BACKLOG 0x100000u /* reading stopped: output above the hwm */
+#define WSX__F_YIELD 0x200000u   /* input set aside in pend (yield.c) */
 
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
@@ -215,7 +230,12 @@ struct wsx_socket {
   void *ud;
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;              /* 0 = none */
-  uint32_t heap_idx;              /* position in ctx->heap (if deadline) */
+  uint64_t send_due;              /* send_timeout deadline, 0 = none */
+  size_t budget_held; /* message memory granted from cfg->budget */
+  wsx__buf pend;       /* yield.c: input not yet given to the driver */
+  wsx_socket *ynext;   /* yield.c: the loop's yield queue */
+  uint64_t turn_mark;  /* driver's decoded bytes when this turn began */
+  uint32_t heap_idx; /* position in ctx->heap (if deadline or send_due) */
   uint32_t flags;
   uint16_t close_code;
   uint8_t phase; /* enum wsx__phase */
@@ -225,6 +245,22 @@ struct wsx_socket {
 /* conn.c */
 /* cfg->ctx must be set; the caller holds a ctx reference for the socket. */
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
+/* Stops reading from the stream (or the transport layer, e.g. HTTP/2). */
+void wsx__sock_read_stop(wsx_socket *s);
+/* Makes s the cork owner (uncorking the previous one). */
+void wsx__sock_cork(wsx_socket *s);
+/* Uncorks s, then applies the backlog rule to what this turn wrote
+ * (`before`: the buffered amount when the turn began). */
+void wsx__sock_uncork_checked(wsx_socket *s, size_t before);
+
+/* yield.c (the core's sliced input) */
+/* Plaintext to the phase's on_data, in slices when the driver decodes
+ * (extensions): yields to the loop past the per-turn work. */
+void wsx__sock_feed(wsx_socket *s, char *data, size_t len);
+/* Takes the socket out of the yield queue, drops its pending input. */
+void wsx__yield_forget(wsx_socket *s);
+/* A read turn begins: marks how much the socket's driver has decoded. */
+void wsx__sock_turn_begin(wsx_socket *s);
 void wsx__sock_start_read(wsx_socket *s);
 /* End of the peer's stream (a FIN, a read error `err`, or a TLS
  * close_notify as UV_EOF): what happens depends on the phase. */
@@ -244,6 +280,9 @@ void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
                      const char *msg);
 /* Deadline passed: the phase's on_timer. Keepalive scheduling: ws.c. */
 void wsx__sock_on_timer(wsx_socket *s);
+/* The buffered amount stayed above the high-water mark for send_timeout
+ * ms: the peer is dropped (WSX_E_TIMEOUT, close 1008). */
+void wsx__sock_on_send_timeout(wsx_socket *s);
 /* The deadline could not be entered in the heap (a bug: room is reserved
  * per context reference): fails the connection rather than leaving it
  * without a timeout. */

@@ -139,6 +139,9 @@ static size_t adopt_buffered(const wsx_eventsource *es) {
   return wsx__out_queued(es->out);
 }
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
+
 static void on_write(uv_write_t *req, int status) {
   wsx_eventsource *es = req->data;
   int uv_err = 0;
@@ -151,6 +154,11 @@ static void on_write(uv_write_t *req, int status) {
   }
   if (es->above_hwm && adopt_buffered(es) <= es->hwm) {
     es->above_hwm = 0;
+    /* Reading resumes with the drain (stopped in write_out). */
+    if (uv_read_start(es->stream, on_alloc, on_read) < 0) {
+      close_stream(es);
+      return;
+    }
     if (!es->closing && es->cb.drain)
       es->cb.drain(es, es->ud);
   }
@@ -219,6 +227,10 @@ static int write_out(wsx_eventsource *es, const void *p, size_t n) {
   if (es->res)
     return rc;
   if (b > es->hwm) {
+    /* The backlog rule (wsx/uv.h high_water_mark): no reading while our
+     * output waits. */
+    if (!es->above_hwm)
+      (void)uv_read_stop(es->stream);
     es->above_hwm = 1;
     return 1;
   }

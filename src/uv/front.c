@@ -257,7 +257,7 @@ void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len) {
     /* Pipelined: kept for after this response; enough of it parked
      * stops reading until then. */
     if (r->buf.len - r->consumed > max_head_size(s) && !r->read_stopped) {
-      (void)uv_read_stop(s->stream);
+      wsx__sock_read_stop(s);
       r->read_stopped = 1;
     }
     return;

@@ -67,6 +67,8 @@ static inline wsx_server *wsx__sock_srv(const wsx_socket *s) {
 }
 
 /* ws.c */
+/* Connects the socket's new driver to its cfg's message memory budget. */
+void wsx__sock_budget_attach(wsx_socket *s);
 /* Bytes to the driver (open WebSocket and client handshake phases). */
 void wsx__ws_on_data(wsx_socket *s, char *data, size_t len);
 /* Driver callbacks (user data = the socket). */

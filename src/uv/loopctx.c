@@ -94,9 +94,12 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
     if (c) {
       c->loop = loop;
       uv_timer_init(loop, &c->timer);
+      uv_idle_init(loop, &c->idle);
       /* The sockets keep the loop alive; the timer alone must not. */
       uv_unref((uv_handle_t *)&c->timer);
+      uv_unref((uv_handle_t *)&c->idle);
       c->timer.data = c;
+      c->idle.data = c;
       c->next = registry;
       registry = c;
     }
@@ -134,6 +137,8 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
 static void on_ctx_closed(uv_handle_t *h) {
   wsx__loopctx *c = h->data;
   wsx_allocator a = c->alloc;
+  if (++c->handles_closed < 2)
+    return;
   while (c->cbtabs) {
     wsx__cbtab *t = c->cbtabs;
     c->cbtabs = t->next;
@@ -156,10 +161,21 @@ void wsx__loopctx_unref(wsx__loopctx *c) {
       break;
     }
   uv_mutex_unlock(&registry_lock);
+  /* Both handles close in the same loop iteration; the second callback
+   * frees the context. */
+  uv_close((uv_handle_t *)&c->idle, on_ctx_closed);
   uv_close((uv_handle_t *)&c->timer, on_ctx_closed);
 }
 
-/* ---- min-heap on deadline ---- */
+/* ---- min-heap on deadline ----
+ * A socket has two deadlines: its phase's (`deadline`: handshake, close,
+ * keepalive, linger) and send_timeout's (`send_due`). It sits in the heap
+ * once, keyed on the earlier of the two that are set. */
+
+static uint64_t key(const wsx_socket *s) {
+  uint64_t a = s->deadline, b = s->send_due;
+  return !a ? b : (!b || a < b) ? a : b;
+}
 
 static void heap_swap(wsx__loopctx *c, uint32_t i, uint32_t j) {
   wsx_socket *t = c->heap[i];
@@ -172,7 +188,7 @@ static void heap_swap(wsx__loopctx *c, uint32_t i, uint32_t j) {
 static void heap_up(wsx__loopctx *c, uint32_t i) {
   while (i > 0) {
     uint32_t p = (i - 1) / 2;
-    if (c->heap[p]->deadline <= c->heap[i]->deadline)
+    if (key(c->heap[p]) <= key(c->heap[i]))
       break;
     heap_swap(c, i, p);
     i = p;
@@ -182,9 +198,9 @@ static void heap_up(wsx__loopctx *c, uint32_t i) {
 static void heap_down(wsx__loopctx *c, uint32_t i) {
   for (;;) {
     uint32_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < c->heap_len && c->heap[l]->deadline < c->heap[m]->deadline)
+    if (l < c->heap_len && key(c->heap[l]) < key(c->heap[m]))
       m = l;
-    if (r < c->heap_len && c->heap[r]->deadline < c->heap[m]->deadline)
+    if (r < c->heap_len && key(c->heap[r]) < key(c->heap[m]))
       m = r;
     if (m == i)
       break;
@@ -222,7 +238,7 @@ static void rearm(wsx__loopctx *c) {
     }
     return;
   }
-  due = c->heap[0]->deadline;
+  due = key(c->heap[0]);
   if (due == c->timer_due)
     return;
   now = uv_now(c->loop);
@@ -230,17 +246,26 @@ static void rearm(wsx__loopctx *c) {
   uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
-void wsx__timer_set(wsx_socket *s, uint64_t deadline) {
+static void resched(wsx_socket *s, uint64_t deadline, uint64_t send_due) {
   wsx__loopctx *c = s->cfg->ctx;
-  if (s->deadline)
+  if (key(s))
     heap_remove(c, s);
   s->deadline = deadline;
+  s->send_due = send_due;
   /* Room was reserved with the socket's context reference. */
-  if (deadline && heap_insert(c, s) != WSX_OK) {
-    s->deadline = 0;
+  if (key(s) && heap_insert(c, s) != WSX_OK) {
+    s->deadline = s->send_due = 0;
     wsx__sock_timer_lost(s);
   }
   rearm(c);
+}
+
+void wsx__timer_set(wsx_socket *s, uint64_t deadline) {
+  resched(s, deadline, s->send_due);
+}
+
+void wsx__send_due_set(wsx_socket *s, uint64_t due) {
+  resched(s, s->deadline, due);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -248,11 +273,21 @@ static void on_timer(uv_timer_t *t) {
   uint64_t now = uv_now(c->loop);
   c->timer_due = 0;
   /* The timer may keep the loop alive only while it runs callbacks. */
-  while (c->heap_len > 0 && c->heap[0]->deadline <= now) {
+  while (c->heap_len > 0 && key(c->heap[0]) <= now) {
     wsx_socket *s = c->heap[0];
     heap_remove(c, s);
-    s->deadline = 0;
-    wsx__sock_on_timer(s);
+    /* The other deadline (if set) goes back in the slot just freed. */
+    if (s->send_due && s->send_due <= now) {
+      s->send_due = 0;
+      if (s->deadline)
+        (void)heap_insert(c, s);
+      wsx__sock_on_send_timeout(s);
+    } else {
+      s->deadline = 0;
+      if (s->send_due)
+        (void)heap_insert(c, s);
+      wsx__sock_on_timer(s);
+    }
   }
   rearm(c);
 }
