@@ -418,6 +418,10 @@ void wsx__sock_finalize(wsx_socket *s) {
     e.clean = s->close_clean;
     s->cb->close(s, &e, s->ud);
   }
+  /* The budget lives in the cfg, which may be the server's, freed by
+   * wsx__server_sock_gone: the driver's refund must come first. */
+  if (s->d)
+    wsx_driver_set_budget(s->d, NULL, NULL);
   if (wsx__sock_srv(s))
     wsx__server_sock_gone(s);
   if (s->d)
