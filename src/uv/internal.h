@@ -88,6 +88,8 @@ int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
 /* The roles' operations (wsx__roles). */
 void wsx__ws_drop(wsx_socket *s, uint16_t code, const char *reason);
 void wsx__ws_gone(wsx_socket *s);
+/* Detaches the driver from the message budget (refunding what it held). */
+void wsx__ws_closing(wsx_socket *s);
 void wsx__sock_free_pings(wsx_socket *s);
 
 /* server.c */

@@ -95,9 +95,11 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
       c->loop = loop;
       uv_timer_init(loop, &c->timer);
       uv_idle_init(loop, &c->idle);
-      /* The sockets keep the loop alive; the timer alone must not. */
+      /* The sockets keep the loop alive; the timer alone must not. The
+       * idle handle does, while it runs: it is active only while input
+       * waits in the yield queue (yield.c), when the socket has stopped
+       * reading and may hold the loop's last active handle. */
       uv_unref((uv_handle_t *)&c->timer);
-      uv_unref((uv_handle_t *)&c->idle);
       c->timer.data = c;
       c->idle.data = c;
       c->next = registry;

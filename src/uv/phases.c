@@ -33,8 +33,11 @@ static const wsx__role_ops server_role = {NULL, NULL, wsx__server_request_gone,
 /* Client socket: the dialer may outlive the handle (resolver thread). */
 static const wsx__role_ops dial_role = {NULL, wsx__dial_on_handle_closed, NULL,
                                         NULL};
-/* Open WebSocket: the driver (aborted on a drop, freed with its pings). */
-static const wsx__role_ops ws_role = {wsx__ws_drop, NULL, NULL, wsx__ws_gone};
+/* Open WebSocket: the driver (aborted on a drop; its message budget refunded
+ * while closing, before the server's cfg that holds the budget may go;
+ * freed with its pings). */
+static const wsx__role_ops ws_role = {wsx__ws_drop, NULL, wsx__ws_closing,
+                                      wsx__ws_gone};
 /* CONNECT handshake state (kept after a refusal for the accessors). */
 static void proxy_gone(wsx_socket *s) { wsx_proxy_free(s->proxy); }
 static const wsx__role_ops proxy_role = {NULL, NULL, NULL, proxy_gone};

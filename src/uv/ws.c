@@ -30,6 +30,11 @@ void wsx__ws_drop(wsx_socket *s, uint16_t code, const char *reason) {
     wsx_driver_abort(s->d, code, reason);
 }
 
+void wsx__ws_closing(wsx_socket *s) {
+  if (s->d)
+    wsx_driver_set_budget(s->d, NULL, NULL);
+}
+
 void wsx__ws_gone(wsx_socket *s) {
   if (s->d)
     wsx_driver_free(s->d);
