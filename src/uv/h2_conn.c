@@ -63,6 +63,14 @@ static void session_free(wsx__h2 *h) {
   wsx__free(&a, h);
 }
 
+/* A connection without stream sockets gets the server's handshake
+ * timeout as its idle deadline (then GOAWAY, see h2_on_timer). */
+static void arm_idle(wsx__h2 *h) {
+  wsx_server *srv = wsx__sock_srv(h->s);
+  if (srv && h->attached == 0 && h->s->phase == WSX__P_H2)
+    wsx__timer_set(h->s, uv_now(h->loop) + srv->hs_timeout);
+}
+
 void wsx__h2_detached(wsx__h2 *h) {
   if (!h->s) {
     if (h->attached == 0)
@@ -71,6 +79,8 @@ void wsx__h2_detached(wsx__h2 *h) {
   }
   if (h->going_away && h->attached == 0 && h->s->phase == WSX__P_H2)
     wsx__sock_teardown(h->s);
+  else
+    arm_idle(h);
 }
 
 /* Every stream socket ends as if its connection dropped (1006). */
@@ -392,7 +402,13 @@ static void h2_on_drain(wsx_socket *s) {
     wsx__h2_flush(s->h2);
 }
 
-const wsx__phase_ops wsx__h2_phase = {h2_on_data, h2_on_eof, NULL,
+/* Idle: no stream socket for a handshake timeout. */
+static void h2_on_timer(wsx_socket *s) {
+  if (s->h2 && s->h2->attached == 0)
+    wsx__h2_shutdown(s);
+}
+
+const wsx__phase_ops wsx__h2_phase = {h2_on_data, h2_on_eof, h2_on_timer,
                                       h2_on_drain};
 
 void wsx__h2_conn_gone(wsx_socket *s) {
@@ -488,6 +504,6 @@ void wsx__h2_start(wsx_socket *s, char *data, size_t len) {
   }
   s->h2 = h;
   s->phase = WSX__P_H2;
-  wsx__timer_set(s, 0);
+  arm_idle(h);
   h2_on_data(s, data, len);
 }

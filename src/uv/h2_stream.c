@@ -146,6 +146,7 @@ void wsx__h2_stream_open(wsx__h2_stream *st) {
   s->layer_state = st;
   st->s = s;
   h->attached++;
+  wsx__timer_set(h->s, 0); /* busy: its streams have their own deadlines */
   s->phase = WSX__P_HEAD;
   if (!(s->req = wsx__request_new(s))) {
     wsx__buf_free(&head, &h->alloc);

@@ -81,6 +81,7 @@ typedef struct h2c {
   _Atomic int status;
   _Atomic size_t got;
   _Atomic int done;
+  _Atomic int goaway;
   char alpn[16];
   char note[128];
   /* internals */
@@ -120,6 +121,14 @@ static int c_data(nghttp2_session *ng, uint8_t flags, int32_t id,
     nghttp2_session_consume(ng, id, n);
   else
     c->owed += n;
+  return 0;
+}
+
+static int c_frame(nghttp2_session *ng, const nghttp2_frame *f, void *ud) {
+  h2c *c = ud;
+  (void)ng;
+  if (f->hd.type == NGHTTP2_GOAWAY)
+    c->goaway = 1;
   return 0;
 }
 
@@ -175,6 +184,7 @@ static void *client_main(void *arg) {
   nghttp2_session_callbacks_set_send_callback(cb, c_send);
   nghttp2_session_callbacks_set_on_header_callback(cb, c_header);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, c_data);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, c_frame);
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_session_client_new2(&c->ng, cb, c, opt);
@@ -184,7 +194,7 @@ static void *client_main(void *arg) {
   nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, &iv, 1);
   nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
                                         1 << 26);
-  snprintf(path, sizeof(path), "%s", c->path);
+  snprintf(path, sizeof(path), "%s", c->path ? c->path : "/");
 #define NV(i, n, v)                                                            \
   nv[i] = (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),  \
                        NGHTTP2_NV_FLAG_NONE}
@@ -194,7 +204,7 @@ static void *client_main(void *arg) {
   NV(3, ":path", path);
   NV(4, ":authority", "localhost");
   NV(5, "sec-websocket-version", "13");
-  {
+  if (c->path) { /* NULL: an idle connection */
     nghttp2_data_provider prd = {{.ptr = c}, c_read};
     c->sid = nghttp2_submit_request(c->ng, NULL, nv, 6, &prd, c);
   }
@@ -301,6 +311,8 @@ static void s_request(wsx_server *srv, wsx_request *r, void *ud) {
     (void)wsx_request_accept(r, NULL, NULL, &s_cbs, &T.s, NULL);
 }
 
+static uint32_t hs_timeout;
+
 static int h2_server(size_t hwm) {
   static wsx_tls_server_options tls;
   static wsx_tls_cert cert;
@@ -315,6 +327,7 @@ static int h2_server(size_t hwm) {
   tls.http2 = 1;
   o.tls = &tls;
   srv_sock(&o)->high_water_mark = hwm;
+  o.handshake_timeout = hs_timeout;
   cb.request = s_request;
   return start_server(NULL, &o, &cb);
 }
@@ -412,9 +425,31 @@ TEST(pause_resume) {
   CHECK_INT(ev_finish(), 0);
 }
 
+/* A connection that opens no stream is closed after the handshake
+ * timeout, with a GOAWAY first. */
+TEST(idle_connection) {
+  static h2c c;
+  uint64_t t0;
+  ev_reset();
+  hs_timeout = 300;
+  REQUIRE(h2_server(0) == 0);
+  hs_timeout = 0;
+  memset(&c, 0, sizeof(c));
+  c.port = T.port;
+  c.window = 65535;
+  t0 = now_ms();
+  pthread_create(&c.th, NULL, client_main, &c);
+  finish(&c);
+  CHECK_INT(c.goaway, 1);
+  CHECK(now_ms() - t0 < 3000); /* not the client's own 8 s limit */
+  CHECK_STR(c.alpn, "h2");
+  CHECK_INT(ev_finish(), 0);
+}
+
 TEST_MAIN(if (tc_script_dir("wsx-h2", gen_script, dir, sizeof(dir)) != 0) {
   printf("FAIL setup: could not generate a certificate with openssl\n");
   return 1;
 } RUN(drain_follows_window);
-          RUN(reject_status); RUN(pause_resume); tc_rm_dir(dir))
+          RUN(reject_status); RUN(pause_resume); RUN(idle_connection);
+          tc_rm_dir(dir))
 #endif
