@@ -182,8 +182,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
                             void *ud) {
   wsx__h2 *h = ud;
   wsx__h2_stream *st;
-  if (f->hd.type != NGHTTP2_HEADERS ||
-      f->headers.cat != NGHTTP2_HCAT_REQUEST)
+  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
   if (h->going_away) {
     (void)nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id,
@@ -217,10 +216,9 @@ static int set_pseudo(wsx__h2 *h, char **slot, const uint8_t *v, size_t n) {
 
 /* Regular headers that HTTP/1.1 has and HTTP/2 replaces or forbids. */
 static int skipped_header(const uint8_t *name, size_t n) {
-  static const char *const skip[] = {"host", "connection", "upgrade",
-                                     "sec-websocket-key", "content-length",
-                                     "transfer-encoding", "keep-alive",
-                                     "proxy-connection"};
+  static const char *const skip[] = {
+      "host",           "connection",        "upgrade",    "sec-websocket-key",
+      "content-length", "transfer-encoding", "keep-alive", "proxy-connection"};
   size_t i;
   for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
     if (wsx__ieq((const char *)name, n, skip[i]))
@@ -232,8 +230,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
                      const uint8_t *name, size_t nlen, const uint8_t *value,
                      size_t vlen, uint8_t flags, void *ud) {
   wsx__h2 *h = ud;
-  wsx__h2_stream *st = nghttp2_session_get_stream_user_data(ng,
-                                                            f->hd.stream_id);
+  wsx__h2_stream *st =
+      nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
   const wsx_allocator *a = &h->alloc;
   int rc = 0;
   (void)flags;
@@ -301,8 +299,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
     return 0;
   if (!(st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id)))
     return 0;
-  if (f->hd.type == NGHTTP2_HEADERS &&
-      f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+  if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
     headers_done(h, st, end);
     return 0;
   }

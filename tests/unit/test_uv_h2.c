@@ -103,8 +103,8 @@ static ssize_t c_send(nghttp2_session *ng, const uint8_t *d, size_t n,
 }
 
 static int c_header(nghttp2_session *ng, const nghttp2_frame *f,
-                    const uint8_t *name, size_t nl, const uint8_t *v,
-                    size_t vl, uint8_t flags, void *ud) {
+                    const uint8_t *name, size_t nl, const uint8_t *v, size_t vl,
+                    uint8_t flags, void *ud) {
   h2c *c = ud;
   (void)ng, (void)f, (void)flags;
   if (nl == 7 && memcmp(name, ":status", 7) == 0 && vl == 3)
@@ -132,9 +132,8 @@ static int c_frame(nghttp2_session *ng, const nghttp2_frame *f, void *ud) {
   return 0;
 }
 
-static ssize_t c_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
-                      size_t len, uint32_t *flags, nghttp2_data_source *src,
-                      void *ud) {
+static ssize_t c_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
+                      uint32_t *flags, nghttp2_data_source *src, void *ud) {
   h2c *c = ud;
   size_t n = c->frames_len - c->frames_off;
   (void)ng, (void)id, (void)src;
@@ -192,12 +191,12 @@ static void *client_main(void *arg) {
   nghttp2_session_callbacks_del(cb);
   iv.value = c->window;
   nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, &iv, 1);
-  nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
-                                        1 << 26);
+  nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0, 1 << 26);
   snprintf(path, sizeof(path), "%s", c->path ? c->path : "/");
 #define NV(i, n, v)                                                            \
-  nv[i] = (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),  \
-                       NGHTTP2_NV_FLAG_NONE}
+  nv[i] = (nghttp2_nv) {                                                       \
+    (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE \
+  }
   NV(0, ":method", "CONNECT");
   NV(1, ":protocol", "websocket");
   NV(2, ":scheme", "https");
@@ -295,13 +294,13 @@ static void s_drain(wsx_socket *s, void *ud) {
     S.buffered_at_drain = wsx_socket_buffered_amount(s) + 1;
 }
 
-static const wsx_socket_callbacks s_cbs = {
-    .struct_size = sizeof(wsx_socket_callbacks),
-    .open = s_open,
-    .message = on_message,
-    .close = on_close,
-    .error = on_error,
-    .drain = s_drain};
+static const wsx_socket_callbacks s_cbs = {.struct_size =
+                                               sizeof(wsx_socket_callbacks),
+                                           .open = s_open,
+                                           .message = on_message,
+                                           .close = on_close,
+                                           .error = on_error,
+                                           .drain = s_drain};
 
 static void s_request(wsx_server *srv, wsx_request *r, void *ud) {
   (void)srv, (void)ud;
