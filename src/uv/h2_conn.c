@@ -48,6 +48,7 @@ void wsx__h2_stream_free(wsx__h2_stream *st) {
   wsx__free(a, st->path);
   wsx__free(a, st->protocol);
   wsx__buf_free(&st->hdrs, a);
+  wsx__buf_free(&st->cookie, a);
   wsx__buf_free(&st->held, a);
   wsx__buf_free(&st->head, a);
   wsx__buf_free(&st->out, a);
@@ -235,7 +236,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
   const wsx_allocator *a = &h->alloc;
   int rc = 0;
   (void)flags;
-  if (!st || st->s || f->hd.type != NGHTTP2_HEADERS)
+  if (!st || st->s || f->hd.type != NGHTTP2_HEADERS ||
+      f->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0; /* trailers and unknown streams are ignored */
   if (nlen && name[0] == ':') {
     if (wsx__ieq((const char *)name, nlen, ":method"))
@@ -250,6 +252,15 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
       rc = set_pseudo(h, &st->protocol, value, vlen);
   } else if (wsx__ieq((const char *)name, nlen, "host") && !st->authority) {
     rc = set_pseudo(h, &st->authority, value, vlen);
+  } else if (wsx__ieq((const char *)name, nlen, "cookie")) {
+    if (st->cookie.len + vlen + 2 > max_head(h)) {
+      st->too_big = 1;
+      return 0;
+    }
+    rc = ((st->cookie.len && wsx__buf_append(&st->cookie, a, "; ", 2) < 0) ||
+          wsx__buf_append(&st->cookie, a, value, vlen) < 0)
+             ? -1
+             : 0;
   } else if (!skipped_header(name, nlen)) {
     if (st->hdrs.len + nlen + vlen + 4 > max_head(h)) {
       st->too_big = 1;
@@ -301,6 +312,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
     return 0;
   if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
     headers_done(h, st, end);
+    st->peer_ended = (uint8_t)end; /* an opened socket sees it as EOF */
     return 0;
   }
   if (!end)

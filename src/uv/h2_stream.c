@@ -87,6 +87,10 @@ static int build_head(wsx__h2_stream *st, wsx__buf *b) {
   }
   if (ok && st->hdrs.len)
     ok = wsx__buf_append(b, a, st->hdrs.data, st->hdrs.len) == 0;
+  if (ok && st->cookie.len) /* one Cookie header, as HTTP/1.1 has it */
+    ok = wsx__buf_append(b, a, "Cookie: ", 8) == 0 &&
+         wsx__buf_append(b, a, st->cookie.data, st->cookie.len) == 0 &&
+         wsx__buf_append(b, a, "\r\n", 2) == 0;
   if (ok && !st->is_ws && st->held.len) {
     int k = snprintf(len, sizeof(len), "Content-Length: %zu\r\n", st->held.len);
     ok = wsx__buf_append(b, a, len, (size_t)k) == 0;

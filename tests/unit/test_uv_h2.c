@@ -160,7 +160,7 @@ static void *client_main(void *arg) {
   const unsigned char *ap;
   unsigned apl;
   char path[64];
-  nghttp2_nv nv[6];
+  nghttp2_nv nv[8];
   nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0};
   memset(&a, 0, sizeof(a));
   a.sin_family = AF_INET;
@@ -203,9 +203,11 @@ static void *client_main(void *arg) {
   NV(3, ":path", path);
   NV(4, ":authority", "localhost");
   NV(5, "sec-websocket-version", "13");
+  NV(6, "cookie", "a=1"); /* HTTP/2 sends cookies as separate fields */
+  NV(7, "cookie", "b=2");
   if (c->path) { /* NULL: an idle connection */
     nghttp2_data_provider prd = {{.ptr = c}, c_read};
-    c->sid = nghttp2_submit_request(c->ng, NULL, nv, 6, &prd, c);
+    c->sid = nghttp2_submit_request(c->ng, NULL, nv, 8, &prd, c);
   }
   c->consuming = c->stall_ms == 0;
   while (now_ms() < end) {
@@ -272,6 +274,7 @@ static struct {
   int pause_on_open;
   int is_h2;
   char addr[64];
+  char cookie[64], method[16], host[64];
 } S;
 
 static void s_open(wsx_socket *s, void *ud) {
@@ -303,7 +306,11 @@ static const wsx_socket_callbacks s_cbs = {.struct_size =
                                            .drain = s_drain};
 
 static void s_request(wsx_server *srv, wsx_request *r, void *ud) {
+  const char *ck = wsx_request_header(r, "cookie");
   (void)srv, (void)ud;
+  snprintf(S.cookie, sizeof(S.cookie), "%s", ck ? ck : "(none)");
+  snprintf(S.method, sizeof(S.method), "%s", wsx_request_method(r));
+  snprintf(S.host, sizeof(S.host), "%s", wsx_request_host(r));
   if (strcmp(wsx_request_resource(r), "/nope") == 0)
     (void)wsx_request_reject(r, 403, "not here", NULL, 0);
   else
@@ -392,6 +399,10 @@ TEST(reject_status) {
   finish(&c);
   CHECK_INT(c.status, 403);
   CHECK_INT(T.s.open, 0);
+  /* The request as the app sees it: an HTTP/1.1-style upgrade. */
+  CHECK_STR(S.cookie, "a=1; b=2");
+  CHECK_STR(S.method, "GET");
+  CHECK_STR(S.host, "localhost");
   CHECK_INT(ev_finish(), 0);
 }
 
