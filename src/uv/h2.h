@@ -42,8 +42,9 @@ struct wsx__h2_stream {
   int32_t id;
   /* The request, while its headers arrive. */
   char *method, *scheme, *authority, *path, *protocol;
-  wsx__buf hdrs; /* "name: value\r\n" lines of regular headers */
-  wsx__buf held; /* DATA before open or while paused (not yet consumed) */
+  wsx__buf hdrs;   /* "name: value\r\n" lines of regular headers */
+  wsx__buf cookie; /* the cookie fields, joined with "; " (RFC 9113 8.2.3) */
+  wsx__buf held;   /* DATA before open or while paused (not yet consumed) */
   /* The response. */
   wsx__buf head; /* HTTP/1.1 response head being written */
   wsx__buf out;  /* body bytes waiting for the window */

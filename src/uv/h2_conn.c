@@ -48,6 +48,7 @@ void wsx__h2_stream_free(wsx__h2_stream *st) {
   wsx__free(a, st->path);
   wsx__free(a, st->protocol);
   wsx__buf_free(&st->hdrs, a);
+  wsx__buf_free(&st->cookie, a);
   wsx__buf_free(&st->held, a);
   wsx__buf_free(&st->head, a);
   wsx__buf_free(&st->out, a);
@@ -63,6 +64,14 @@ static void session_free(wsx__h2 *h) {
   wsx__free(&a, h);
 }
 
+/* A connection without stream sockets gets the server's handshake
+ * timeout as its idle deadline (then GOAWAY, see h2_on_timer). */
+static void arm_idle(wsx__h2 *h) {
+  wsx_server *srv = wsx__sock_srv(h->s);
+  if (srv && h->attached == 0 && h->s->phase == WSX__P_H2)
+    wsx__timer_set(h->s, uv_now(h->loop) + srv->hs_timeout);
+}
+
 void wsx__h2_detached(wsx__h2 *h) {
   if (!h->s) {
     if (h->attached == 0)
@@ -71,6 +80,8 @@ void wsx__h2_detached(wsx__h2 *h) {
   }
   if (h->going_away && h->attached == 0 && h->s->phase == WSX__P_H2)
     wsx__sock_teardown(h->s);
+  else
+    arm_idle(h);
 }
 
 /* Every stream socket ends as if its connection dropped (1006). */
@@ -172,8 +183,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
                             void *ud) {
   wsx__h2 *h = ud;
   wsx__h2_stream *st;
-  if (f->hd.type != NGHTTP2_HEADERS ||
-      f->headers.cat != NGHTTP2_HCAT_REQUEST)
+  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
   if (h->going_away) {
     (void)nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id,
@@ -207,10 +217,9 @@ static int set_pseudo(wsx__h2 *h, char **slot, const uint8_t *v, size_t n) {
 
 /* Regular headers that HTTP/1.1 has and HTTP/2 replaces or forbids. */
 static int skipped_header(const uint8_t *name, size_t n) {
-  static const char *const skip[] = {"host", "connection", "upgrade",
-                                     "sec-websocket-key", "content-length",
-                                     "transfer-encoding", "keep-alive",
-                                     "proxy-connection"};
+  static const char *const skip[] = {
+      "host",           "connection",        "upgrade",    "sec-websocket-key",
+      "content-length", "transfer-encoding", "keep-alive", "proxy-connection"};
   size_t i;
   for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
     if (wsx__ieq((const char *)name, n, skip[i]))
@@ -222,12 +231,13 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
                      const uint8_t *name, size_t nlen, const uint8_t *value,
                      size_t vlen, uint8_t flags, void *ud) {
   wsx__h2 *h = ud;
-  wsx__h2_stream *st = nghttp2_session_get_stream_user_data(ng,
-                                                            f->hd.stream_id);
+  wsx__h2_stream *st =
+      nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
   const wsx_allocator *a = &h->alloc;
   int rc = 0;
   (void)flags;
-  if (!st || st->s || f->hd.type != NGHTTP2_HEADERS)
+  if (!st || st->s || f->hd.type != NGHTTP2_HEADERS ||
+      f->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0; /* trailers and unknown streams are ignored */
   if (nlen && name[0] == ':') {
     if (wsx__ieq((const char *)name, nlen, ":method"))
@@ -242,6 +252,15 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
       rc = set_pseudo(h, &st->protocol, value, vlen);
   } else if (wsx__ieq((const char *)name, nlen, "host") && !st->authority) {
     rc = set_pseudo(h, &st->authority, value, vlen);
+  } else if (wsx__ieq((const char *)name, nlen, "cookie")) {
+    if (st->cookie.len + vlen + 2 > max_head(h)) {
+      st->too_big = 1;
+      return 0;
+    }
+    rc = ((st->cookie.len && wsx__buf_append(&st->cookie, a, "; ", 2) < 0) ||
+          wsx__buf_append(&st->cookie, a, value, vlen) < 0)
+             ? -1
+             : 0;
   } else if (!skipped_header(name, nlen)) {
     if (st->hdrs.len + nlen + vlen + 4 > max_head(h)) {
       st->too_big = 1;
@@ -291,9 +310,9 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
     return 0;
   if (!(st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id)))
     return 0;
-  if (f->hd.type == NGHTTP2_HEADERS &&
-      f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+  if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
     headers_done(h, st, end);
+    st->peer_ended = (uint8_t)end; /* an opened socket sees it as EOF */
     return 0;
   }
   if (!end)
@@ -392,7 +411,13 @@ static void h2_on_drain(wsx_socket *s) {
     wsx__h2_flush(s->h2);
 }
 
-const wsx__phase_ops wsx__h2_phase = {h2_on_data, h2_on_eof, NULL,
+/* Idle: no stream socket for a handshake timeout. */
+static void h2_on_timer(wsx_socket *s) {
+  if (s->h2 && s->h2->attached == 0)
+    wsx__h2_shutdown(s);
+}
+
+const wsx__phase_ops wsx__h2_phase = {h2_on_data, h2_on_eof, h2_on_timer,
                                       h2_on_drain, NULL};
 
 void wsx__h2_conn_gone(wsx_socket *s) {
@@ -488,6 +513,6 @@ void wsx__h2_start(wsx_socket *s, char *data, size_t len) {
   }
   s->h2 = h;
   s->phase = WSX__P_H2;
-  wsx__timer_set(s, 0);
+  arm_idle(h);
   h2_on_data(s, data, len);
 }

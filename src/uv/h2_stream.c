@@ -30,8 +30,7 @@ static void consume(wsx__h2_stream *st, size_t n) {
     (void)nghttp2_session_consume(st->h->ng, st->id, n);
 }
 
-void wsx__h2_stream_data(wsx__h2_stream *st, const uint8_t *data,
-                         size_t len) {
+void wsx__h2_stream_data(wsx__h2_stream *st, const uint8_t *data, size_t len) {
   if (st->s && !st->paused && !st->held.len) {
     deliver(st, data, len);
     consume(st, len);
@@ -88,9 +87,12 @@ static int build_head(wsx__h2_stream *st, wsx__buf *b) {
   }
   if (ok && st->hdrs.len)
     ok = wsx__buf_append(b, a, st->hdrs.data, st->hdrs.len) == 0;
+  if (ok && st->cookie.len) /* one Cookie header, as HTTP/1.1 has it */
+    ok = wsx__buf_append(b, a, "Cookie: ", 8) == 0 &&
+         wsx__buf_append(b, a, st->cookie.data, st->cookie.len) == 0 &&
+         wsx__buf_append(b, a, "\r\n", 2) == 0;
   if (ok && !st->is_ws && st->held.len) {
-    int k = snprintf(len, sizeof(len), "Content-Length: %zu\r\n",
-                     st->held.len);
+    int k = snprintf(len, sizeof(len), "Content-Length: %zu\r\n", st->held.len);
     ok = wsx__buf_append(b, a, len, (size_t)k) == 0;
   }
   ok = ok && wsx__buf_append(b, a, "\r\n", 2) == 0;
@@ -146,6 +148,7 @@ void wsx__h2_stream_open(wsx__h2_stream *st) {
   s->layer_state = st;
   st->s = s;
   h->attached++;
+  wsx__timer_set(h->s, 0); /* busy: its streams have their own deadlines */
   s->phase = WSX__P_HEAD;
   if (!(s->req = wsx__request_new(s))) {
     wsx__buf_free(&head, &h->alloc);
@@ -163,9 +166,9 @@ void wsx__h2_stream_open(wsx__h2_stream *st) {
 /* ---- output ---- */
 
 static int skipped_response_header(const char *name, size_t n) {
-  static const char *const skip[] = {"connection", "keep-alive",
-                                     "proxy-connection", "transfer-encoding",
-                                     "upgrade", "sec-websocket-accept"};
+  static const char *const skip[] = {
+      "connection",        "keep-alive", "proxy-connection",
+      "transfer-encoding", "upgrade",    "sec-websocket-accept"};
   size_t i;
   for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
     if (wsx__ieq(name, n, skip[i]))
@@ -255,8 +258,7 @@ static void kick(wsx__h2_stream *st) {
   wsx__h2_flush(st->h);
 }
 
-static int l_write(wsx_socket *s, void *state, const uv_buf_t *b,
-                   unsigned n) {
+static int l_write(wsx_socket *s, void *state, const uv_buf_t *b, unsigned n) {
   wsx__h2_stream *st = state;
   unsigned i;
   if (!st->h->ng || st->closed || st->eof)

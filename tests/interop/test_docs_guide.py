@@ -158,8 +158,17 @@ def main():
     if not os.path.exists(lib):
         fail("program", f"{lib} not built")
         return
-    libs = subprocess.run(["pkg-config", "--libs", "libuv", "libssl",
-                           "libcrypto", "zlib"], capture_output=True,
+    # libwsx.a needs what the build's wsx.pc lists as Requires.private
+    # (libnghttp2 too when built with WSX_HTTP2).
+    deps = ["libuv", "libssl", "libcrypto", "zlib"]
+    try:
+        with open(os.path.join(BUILD, "wsx.pc"), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("Requires.private:"):
+                    deps = ["libuv"] + line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    libs = subprocess.run(["pkg-config", "--libs", *deps], capture_output=True,
                           text=True, timeout=30).stdout.split()
     tmp = tempfile.mkdtemp(prefix="wsx-docs-guide-")
     try:

@@ -4,7 +4,8 @@
 # rides a stream of the same connection. The protocols are checked through
 # the DevTools protocol (h2_chromium.js); the server's event line must mark
 # the socket "h2". The certificate is made here (openssl CLI) and trusted by
-# its SPKI hash only.
+# its SPKI hash only. curl --http2 checks an EventSource stream and a POST
+# over h2 (plain requests reach http_request).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -45,6 +46,22 @@ if ! wait_for "$LOG" "listening on" 10 $PID; then
   exit 1
 fi
 PORT=$(sed -n 's/^listening on https:\/\/.*:\([0-9]*\)\/$/\1/p' "$LOG" | head -n 1)
+
+# Plain HTTP/2 requests reach http_request: curl (built on libnghttp2).
+if curl --version | grep -q HTTP2; then
+  got=$(curl -sk --http2 --max-time 3 -H 'Accept: text/event-stream' \
+    -w '\n%{http_version} %{http_code}' "https://127.0.0.1:$PORT/clock")
+  if grep -q '^data: ' <<<"$got" && [ "$(tail -n 1 <<<"$got")" = "2 200" ]; then
+    ok h2_curl_eventsource
+  else
+    fail h2_curl_eventsource "$(tail -n 3 <<<"$got" | tr '\n' ' ')"
+  fi
+  got=$(curl -sk --http2 --max-time 5 -o /dev/null -X POST -d hello \
+    -w '%{http_version} %{http_code}' "https://127.0.0.1:$PORT/nowhere")
+  if [ "$got" = "2 404" ]; then ok h2_curl_post_404; else fail h2_curl_post_404 "$got"; fi
+else
+  ok "h2_curl # skip: this curl has no HTTP/2"
+fi
 
 CHROMIUM=$CHROMIUM timeout 90 node "$HERE/h2_chromium.js" \
   "https://127.0.0.1:$PORT" "$(cat "$C/spki")" "$TMP/profile"

@@ -81,6 +81,7 @@ typedef struct h2c {
   _Atomic int status;
   _Atomic size_t got;
   _Atomic int done;
+  _Atomic int goaway;
   char alpn[16];
   char note[128];
   /* internals */
@@ -102,8 +103,8 @@ static ssize_t c_send(nghttp2_session *ng, const uint8_t *d, size_t n,
 }
 
 static int c_header(nghttp2_session *ng, const nghttp2_frame *f,
-                    const uint8_t *name, size_t nl, const uint8_t *v,
-                    size_t vl, uint8_t flags, void *ud) {
+                    const uint8_t *name, size_t nl, const uint8_t *v, size_t vl,
+                    uint8_t flags, void *ud) {
   h2c *c = ud;
   (void)ng, (void)f, (void)flags;
   if (nl == 7 && memcmp(name, ":status", 7) == 0 && vl == 3)
@@ -123,9 +124,16 @@ static int c_data(nghttp2_session *ng, uint8_t flags, int32_t id,
   return 0;
 }
 
-static ssize_t c_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
-                      size_t len, uint32_t *flags, nghttp2_data_source *src,
-                      void *ud) {
+static int c_frame(nghttp2_session *ng, const nghttp2_frame *f, void *ud) {
+  h2c *c = ud;
+  (void)ng;
+  if (f->hd.type == NGHTTP2_GOAWAY)
+    c->goaway = 1;
+  return 0;
+}
+
+static ssize_t c_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
+                      uint32_t *flags, nghttp2_data_source *src, void *ud) {
   h2c *c = ud;
   size_t n = c->frames_len - c->frames_off;
   (void)ng, (void)id, (void)src;
@@ -152,7 +160,7 @@ static void *client_main(void *arg) {
   const unsigned char *ap;
   unsigned apl;
   char path[64];
-  nghttp2_nv nv[6];
+  nghttp2_nv nv[8];
   nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0};
   memset(&a, 0, sizeof(a));
   a.sin_family = AF_INET;
@@ -175,6 +183,7 @@ static void *client_main(void *arg) {
   nghttp2_session_callbacks_set_send_callback(cb, c_send);
   nghttp2_session_callbacks_set_on_header_callback(cb, c_header);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, c_data);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, c_frame);
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_session_client_new2(&c->ng, cb, c, opt);
@@ -182,21 +191,23 @@ static void *client_main(void *arg) {
   nghttp2_session_callbacks_del(cb);
   iv.value = c->window;
   nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, &iv, 1);
-  nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
-                                        1 << 26);
-  snprintf(path, sizeof(path), "%s", c->path);
+  nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0, 1 << 26);
+  snprintf(path, sizeof(path), "%s", c->path ? c->path : "/");
 #define NV(i, n, v)                                                            \
-  nv[i] = (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),  \
-                       NGHTTP2_NV_FLAG_NONE}
+  nv[i] = (nghttp2_nv) {                                                       \
+    (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE \
+  }
   NV(0, ":method", "CONNECT");
   NV(1, ":protocol", "websocket");
   NV(2, ":scheme", "https");
   NV(3, ":path", path);
   NV(4, ":authority", "localhost");
   NV(5, "sec-websocket-version", "13");
-  {
+  NV(6, "cookie", "a=1"); /* HTTP/2 sends cookies as separate fields */
+  NV(7, "cookie", "b=2");
+  if (c->path) { /* NULL: an idle connection */
     nghttp2_data_provider prd = {{.ptr = c}, c_read};
-    c->sid = nghttp2_submit_request(c->ng, NULL, nv, 6, &prd, c);
+    c->sid = nghttp2_submit_request(c->ng, NULL, nv, 8, &prd, c);
   }
   c->consuming = c->stall_ms == 0;
   while (now_ms() < end) {
@@ -263,6 +274,7 @@ static struct {
   int pause_on_open;
   int is_h2;
   char addr[64];
+  char cookie[64], method[16], host[64];
 } S;
 
 static void s_open(wsx_socket *s, void *ud) {
@@ -285,21 +297,27 @@ static void s_drain(wsx_socket *s, void *ud) {
     S.buffered_at_drain = wsx_socket_buffered_amount(s) + 1;
 }
 
-static const wsx_socket_callbacks s_cbs = {
-    .struct_size = sizeof(wsx_socket_callbacks),
-    .open = s_open,
-    .message = on_message,
-    .close = on_close,
-    .error = on_error,
-    .drain = s_drain};
+static const wsx_socket_callbacks s_cbs = {.struct_size =
+                                               sizeof(wsx_socket_callbacks),
+                                           .open = s_open,
+                                           .message = on_message,
+                                           .close = on_close,
+                                           .error = on_error,
+                                           .drain = s_drain};
 
 static void s_request(wsx_server *srv, wsx_request *r, void *ud) {
+  const char *ck = wsx_request_header(r, "cookie");
   (void)srv, (void)ud;
+  snprintf(S.cookie, sizeof(S.cookie), "%s", ck ? ck : "(none)");
+  snprintf(S.method, sizeof(S.method), "%s", wsx_request_method(r));
+  snprintf(S.host, sizeof(S.host), "%s", wsx_request_host(r));
   if (strcmp(wsx_request_resource(r), "/nope") == 0)
     (void)wsx_request_reject(r, 403, "not here", NULL, 0);
   else
     (void)wsx_request_accept(r, NULL, NULL, &s_cbs, &T.s, NULL);
 }
+
+static uint32_t hs_timeout;
 
 static int h2_server(size_t hwm) {
   static wsx_tls_server_options tls;
@@ -315,6 +333,7 @@ static int h2_server(size_t hwm) {
   tls.http2 = 1;
   o.tls = &tls;
   srv_sock(&o)->high_water_mark = hwm;
+  o.handshake_timeout = hs_timeout;
   cb.request = s_request;
   return start_server(NULL, &o, &cb);
 }
@@ -380,6 +399,10 @@ TEST(reject_status) {
   finish(&c);
   CHECK_INT(c.status, 403);
   CHECK_INT(T.s.open, 0);
+  /* The request as the app sees it: an HTTP/1.1-style upgrade. */
+  CHECK_STR(S.cookie, "a=1; b=2");
+  CHECK_STR(S.method, "GET");
+  CHECK_STR(S.host, "localhost");
   CHECK_INT(ev_finish(), 0);
 }
 
@@ -412,9 +435,31 @@ TEST(pause_resume) {
   CHECK_INT(ev_finish(), 0);
 }
 
+/* A connection that opens no stream is closed after the handshake
+ * timeout, with a GOAWAY first. */
+TEST(idle_connection) {
+  static h2c c;
+  uint64_t t0;
+  ev_reset();
+  hs_timeout = 300;
+  REQUIRE(h2_server(0) == 0);
+  hs_timeout = 0;
+  memset(&c, 0, sizeof(c));
+  c.port = T.port;
+  c.window = 65535;
+  t0 = now_ms();
+  pthread_create(&c.th, NULL, client_main, &c);
+  finish(&c);
+  CHECK_INT(c.goaway, 1);
+  CHECK(now_ms() - t0 < 3000); /* not the client's own 8 s limit */
+  CHECK_STR(c.alpn, "h2");
+  CHECK_INT(ev_finish(), 0);
+}
+
 TEST_MAIN(if (tc_script_dir("wsx-h2", gen_script, dir, sizeof(dir)) != 0) {
   printf("FAIL setup: could not generate a certificate with openssl\n");
   return 1;
 } RUN(drain_follows_window);
-          RUN(reject_status); RUN(pause_resume); tc_rm_dir(dir))
+          RUN(reject_status); RUN(pause_resume); RUN(idle_connection);
+          tc_rm_dir(dir))
 #endif
