@@ -251,6 +251,11 @@ int wsx__sock_after_send(wsx_socket *s, int rc) {
   return 0;
 }
 
+void wsx__sock_written(wsx_socket *s) {
+  check_drain(s);
+  continue_teardown(s);
+}
+
 /* ---- teardown ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -271,8 +276,8 @@ static void continue_teardown(wsx_socket *s) {
     return;
   if (s->cfg->ctx->cork_owner == s && s->cfg->ctx->cork_len)
     return; /* uncork() comes back here */
-  if (s->out && s->out->writing)
-    return; /* on_write() comes back here */
+  if ((s->out && s->out->writing) || wsx__pubsub_writes(s))
+    return; /* on_write() / wsx__sock_written() come back here */
   if (s->layer && s->layer->shutdown &&
       s->layer->shutdown(s, s->layer_state) < 0) {
     wsx__sock_close_handle(s);
@@ -320,6 +325,8 @@ void wsx__sock_close_handle(wsx_socket *s) {
     return;
   s->flags |= WSX__F_HANDLE_CLOSING;
   wsx__timer_set(s, 0);
+  if (s->ps)
+    wsx__pubsub_leave_all(s);
   if (c->cork_owner == s) {
     c->cork_owner = NULL;
     c->cork_len = 0;
@@ -351,6 +358,7 @@ void wsx__sock_finalize(wsx_socket *s) {
     wsx_driver_free(s->d);
   wsx_proxy_free(s->proxy);
   wsx__sock_free_pings(s);
+  wsx__pubsub_free(s);
   wsx__out_free(&s->out, &alloc);
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);

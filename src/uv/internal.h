@@ -69,6 +69,7 @@ struct wsx__loopctx {
   const char *chosen_protocol; /* accept(): during the driver's start() */
   struct wsx__cbtab *cbtabs;   /* interned socket callback tables */
   size_t cork_len;
+  struct wsx__topics *topics; /* uv/pubsub.h: topic table, NULL = none */
   wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
   char rbuf[WSX__RBUF_SIZE];
   char cork[WSX__CORK_SIZE];
@@ -93,6 +94,9 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
  * which then serves the context's tables and is used to free it. */
 wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a);
 void wsx__loopctx_unref(wsx__loopctx *c);
+/* The loop's context without a new reference (NULL: no wsx object on it).
+ * Call on the loop's thread. */
+wsx__loopctx *wsx__loopctx_find(uv_loop_t *loop);
 /* Sets (0 = clears) the socket's deadline, in uv_now() milliseconds. */
 void wsx__timer_set(wsx_socket *s, uint64_t deadline);
 
@@ -188,6 +192,7 @@ struct wsx_socket {
   uint16_t close_code;
   uint8_t phase; /* enum wsx__phase */
   uint8_t close_clean;
+  struct wsx__psock *ps; /* uv/pubsub.h: topics, NULL = none */
 };
 
 typedef struct wsx__listener {
@@ -275,6 +280,16 @@ void wsx__sock_finalize(wsx_socket *s);
 /* uv_close callback of a socket's stream. */
 void wsx__sock_handle_closed(uv_handle_t *h);
 void wsx__sock_free_pings(wsx_socket *s);
+/* A write that bypassed the socket's queue completed (publish.c): drain,
+ * teardown. */
+void wsx__sock_written(wsx_socket *s);
+
+/* topics.c / publish.c (uv/pubsub.h) */
+void wsx__pubsub_leave_all(wsx_socket *s); /* the connection closes */
+void wsx__pubsub_free(wsx_socket *s);      /* the socket is freed */
+void wsx__topics_free(wsx__loopctx *c);    /* the context is freed */
+/* Shared frames of `s` queued in libuv (teardown waits for them). */
+uint32_t wsx__pubsub_writes(const wsx_socket *s);
 
 /* server.c */
 void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len);
