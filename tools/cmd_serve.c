@@ -4,10 +4,9 @@
  * WebSocket at /chat (every message to every browser), a server clock over
  * EventSource at /clock and a WebSocket echo at /echo.
  *
- * Chat sockets and clock streams are kept in two intrusive lists: a
- * broadcast is a loop of send calls over the same buffer (the transport
- * copies only what the kernel does not take at once), so a message costs
- * no allocation here.
+ * Chat sockets subscribe to the topic "chat" (wsx/pubsub.h): a chat
+ * message is framed once and the same bytes go to every browser. Clock
+ * streams are kept in an intrusive list: a tick is a loop of send calls.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <uv.h>
 
 #include <wsx/eventsource.h>
+#include <wsx/pubsub.h>
 #include <wsx/router.h>
 #include <wsx/uv.h>
 
@@ -37,12 +37,15 @@
 
 enum conn_kind { KIND_CHAT = 1, KIND_ECHO = 2 };
 
+/* The topic every chat socket subscribes to. */
+#define CHAT_TOPIC "chat"
+#define CHAT_TOPIC_LEN 4
+
 /* Inline per-socket state (wsx_socket_ext). */
 typedef struct serve_conn {
-  struct serve_conn *prev, *next; /* chat list links (chat sockets only) */
   wsx_socket *sock;
   unsigned long long id; /* connection number printed in event lines */
-  int listed;            /* linked into S.chat */
+  int listed;            /* counted in S.num_chat */
 } serve_conn;
 
 /* One EventSource client of /clock (one allocation per stream). */
@@ -59,8 +62,7 @@ typedef struct serve_state {
   uv_signal_t sigint, sigterm;
   uv_timer_t grace; /* bounds the graceful shutdown */
   uv_timer_t tick;  /* the clock: fires just after each wall-clock second */
-  serve_conn *chat; /* open chat sockets */
-  size_t num_chat;
+  size_t num_chat; /* open chat sockets */
   clock_client *clocks; /* open /clock streams */
   unsigned long long next_id;
   int quiet, stopping;
@@ -155,12 +157,12 @@ static uint64_t now_ms(void) {
 
 /* ---- chat ----------------------------------------------------------- */
 
-/* Sends out[0..len) to every chat socket. A socket that falls more than
- * MAX_BUFFERED behind is dropped by the transport (its close comes later
- * from the loop), so the list is never changed under this loop. */
+/* Sends msg[0..len) to every chat socket: one publication on the topic.
+ * A socket that falls more than MAX_BUFFERED behind is dropped by the
+ * transport (a slow browser never holds back the others). */
 static void broadcast(const char *msg, size_t len) {
-  for (serve_conn *c = S.chat; c; c = c->next)
-    (void)wsx_socket_send_text(c->sock, msg, len);
+  (void)wsx_server_publish(S.srv, CHAT_TOPIC, CHAT_TOPIC_LEN, msg, len,
+                           WSX_OP_TEXT, 0);
 }
 
 static void broadcast_online(void) {
@@ -189,14 +191,13 @@ static void chat_open(wsx_socket *s, void *ud) {
   serve_conn *c = wsx_socket_ext(s);
   c->sock = s;
   c->id = ++S.next_id;
-  c->prev = NULL;
-  c->next = S.chat;
-  if (S.chat)
-    S.chat->prev = c;
-  S.chat = c;
+  log_open(c->id, s, S.pending_path);
+  if (wsx_socket_subscribe(s, CHAT_TOPIC, CHAT_TOPIC_LEN) < 0) {
+    (void)wsx_socket_close(s, 1011, "cannot join the chat");
+    return;
+  }
   c->listed = 1;
   S.num_chat++;
-  log_open(c->id, s, S.pending_path);
   broadcast_online();
 }
 
@@ -218,13 +219,7 @@ static void chat_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   (void)ud;
   serve_conn *c = wsx_socket_ext(s);
   if (!c->listed)
-    return;
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    S.chat = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
+    return; /* the socket left the topic when it started closing */
   c->listed = 0;
   S.num_chat--;
   log_close(c->id, e);
