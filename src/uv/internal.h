@@ -224,6 +224,7 @@ struct wsx_server {
   size_t num_counted; /* those counting toward max_connections */
   int freeing;        /* wsx_server_free called */
   int released;
+  struct wsx__gloop *gl; /* group.c: the group loop it serves, or NULL */
 };
 
 /* ws.c */

@@ -11,6 +11,7 @@
 
 #include "uv/pubsub.h"
 #include "wsx/extension.h"
+#include "wsx/group.h"
 
 /* How a socket takes a publication (wsx__psock.cls). */
 enum {
@@ -341,7 +342,7 @@ long wsx__publish_frame(wsx__loopctx *c, const void *topic, size_t tlen,
   return count == 0 && nomem ? WSX_E_NOMEM : count;
 }
 
-static int check_args(const void *topic, size_t tlen, const void *data,
+int wsx__publish_check(const void *topic, size_t tlen, const void *data,
                       size_t len, int opcode, unsigned flags) {
   if (!topic || tlen == 0 || tlen > WSX_TOPIC_MAX || (len && !data) ||
       (flags & ~(WSX_PUBLISH_UNCOMPRESSED | WSX_PUBLISH_LOCAL)))
@@ -368,7 +369,7 @@ long wsx__publish_local(wsx__loopctx *c, const void *topic, size_t tlen,
 long wsx_loop_publish(uv_loop_t *loop, const void *topic, size_t topic_len,
                       const void *data, size_t len, int opcode,
                       unsigned flags) {
-  int rc = check_args(topic, topic_len, data, len, opcode, flags);
+  int rc = wsx__publish_check(topic, topic_len, data, len, opcode, flags);
   if (rc < 0 || !loop)
     return rc < 0 ? rc : WSX_E_INVALID;
   return wsx__publish_local(wsx__loopctx_find(loop), topic, topic_len, data,
@@ -378,9 +379,12 @@ long wsx_loop_publish(uv_loop_t *loop, const void *topic, size_t topic_len,
 long wsx_server_publish(wsx_server *srv, const void *topic, size_t topic_len,
                         const void *data, size_t len, int opcode,
                         unsigned flags) {
-  int rc = check_args(topic, topic_len, data, len, opcode, flags);
+  int rc = wsx__publish_check(topic, topic_len, data, len, opcode, flags);
   if (rc < 0 || !srv)
     return rc < 0 ? rc : WSX_E_INVALID;
+  if (srv->gl && !(flags & WSX_PUBLISH_LOCAL))
+    return wsx__group_publish(wsx_server_group_of(srv), topic, topic_len,
+                              data, len, opcode, flags);
   return wsx__publish_local(srv->ctx, topic, topic_len, data, len, opcode,
                             flags);
 }

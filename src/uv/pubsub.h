@@ -96,4 +96,14 @@ long wsx__publish_local(wsx__loopctx *c, const void *topic, size_t tlen,
                         const void *data, size_t len, int opcode,
                         unsigned flags);
 
+/* Checks publish arguments: WSX_OK or WSX_E_INVALID. */
+int wsx__publish_check(const void *topic, size_t tlen, const void *data,
+                       size_t len, int opcode, unsigned flags);
+/* group.c: frames once, queues for the other loops, delivers on the
+ * caller's loop if it is one of them (arguments checked). */
+struct wsx_server_group;
+long wsx__group_publish(struct wsx_server_group *g, const void *topic,
+                        size_t tlen, const void *data, size_t len, int opcode,
+                        unsigned flags);
+
 #endif
