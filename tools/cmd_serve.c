@@ -18,7 +18,8 @@
 #include <uv.h>
 
 #include <wsx/eventsource.h>
-#include <wsx/pubsub.h>
+#include <wsx/extension.h>
+#include <wsx/group.h>
 #include <wsx/router.h>
 #include <wsx/uv.h>
 
@@ -27,56 +28,16 @@
 #include "chat_json.h"
 #include "cmds.h"
 #include "demo_page.h"
+#include "serve.h"
+#include "threads.h"
 
-#define SHUTDOWN_GRACE_MS 3000
-/* Largest WebSocket message the server reads (echo included). */
-#define MAX_MESSAGE 65536u
-/* A browser this far behind on chat or clock output is dropped rather than
- * buffered for. */
-#define MAX_BUFFERED ((size_t)1 << 20)
-
-enum conn_kind { KIND_CHAT = 1, KIND_ECHO = 2 };
-
-/* The topic every chat socket subscribes to. */
-#define CHAT_TOPIC "chat"
-#define CHAT_TOPIC_LEN 4
-
-/* Inline per-socket state (wsx_socket_ext). */
-typedef struct serve_conn {
-  wsx_socket *sock;
-  unsigned long long id; /* connection number printed in event lines */
-  int listed;            /* counted in S.num_chat */
-} serve_conn;
-
-/* One EventSource client of /clock (one allocation per stream). */
-typedef struct clock_client {
-  struct clock_client *prev, *next;
-  wsx_eventsource *es;
-  unsigned long long id;
-} clock_client;
-
-typedef struct serve_state {
-  uv_loop_t *loop;
-  wsx_server *srv;
-  wsx_router *router; /* /chat and /echo (any subprotocol) */
-  uv_signal_t sigint, sigterm;
-  uv_timer_t grace; /* bounds the graceful shutdown */
-  uv_timer_t tick;  /* the clock: fires just after each wall-clock second */
-  size_t num_chat; /* open chat sockets */
-  clock_client *clocks; /* open /clock streams */
-  unsigned long long next_id;
-  int quiet, stopping;
-  /* `open` fires inside wsx_request_accept(), when the request is gone:
-   * the path is copied here first for the event line. */
-  const char *pending_path;
-  char out[CHAT_MAX_OUTPUT]; /* the message being broadcast */
-} serve_state;
-
-static serve_state S;
+serve_state S;
+_Thread_local serve_loop L;
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: wsx serve [--port P] [--host H] [--quiet]\n"
+          "usage: wsx serve [--port P] [--host H] [--threads N] [--deflate]\n"
+          "                 [--quiet]\n"
           "Demo server with an embedded page: a chat (WebSocket /chat, each\n"
           "message broadcast to every browser), a server clock (EventSource\n"
           "/clock, one event a second) and an echo endpoint (WebSocket "
@@ -86,6 +47,9 @@ static void usage(FILE *f) {
           "              (default localhost: every address it resolves to,\n"
           "              127.0.0.1 and ::1; 0.0.0.0 = every IPv4 "
           "interface)\n"
+          "  --threads N N event loops, one thread each, on one port\n"
+          "              (SO_REUSEPORT); the chat spans them (default 1)\n"
+          "  --deflate   offer permessage-deflate\n"
           "  --quiet     no per-connection event lines\n\n"
           "Prints 'listening on http://HOST:PORT/' once listening, then one "
           "line per event:\n"
@@ -100,76 +64,22 @@ static void usage(FILE *f) {
           CHAT_MAX_INPUT);
 }
 
-/* ---- event lines ---------------------------------------------------- */
-
-static void line_end(void) {
-  putchar('\n');
-  fflush(stdout);
-}
-
-static void log_path(const char *path, size_t len) {
-  cli_write_escaped(stdout, path, len);
-}
-
-static void log_open(unsigned long long id, wsx_socket *s, const char *path) {
-  if (S.quiet)
-    return;
-  char addr[64], where[80];
-  int port = 0;
-  if (!s || wsx_socket_remote_address(s, addr, sizeof addr, &port) != WSX_OK)
-    strcpy(addr, "?");
-  cli_hostport(where, sizeof where, addr, port);
-  printf("open %llu %s %s", id, where, path);
-  line_end();
-}
-
-static void log_close(unsigned long long id, const wsx_close_event *e) {
-  if (S.quiet)
-    return;
-  if (!e) {
-    printf("close %llu -", id);
-  } else {
-    printf("close %llu %u", id, (unsigned)e->code);
-    if (e->reason_len) {
-      putchar(' ');
-      cli_write_escaped(stdout, e->reason, e->reason_len);
-    }
-  }
-  line_end();
-}
-
-static void log_error(unsigned long long id, const char *message) {
-  if (S.quiet)
-    return;
-  printf("error %llu ", id);
-  cli_write_escaped(stdout, message, strlen(message));
-  line_end();
-}
-
-/* ---- time ----------------------------------------------------------- */
-
-static uint64_t now_ms(void) {
-  uv_timeval64_t tv;
-  if (uv_gettimeofday(&tv) != 0)
-    return 0;
-  return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
-
 /* ---- chat ----------------------------------------------------------- */
 
 /* Sends msg[0..len) to every chat socket: one publication on the topic.
  * A socket that falls more than MAX_BUFFERED behind is dropped by the
  * transport (a slow browser never holds back the others). */
 static void broadcast(const char *msg, size_t len) {
-  (void)wsx_server_publish(S.srv, CHAT_TOPIC, CHAT_TOPIC_LEN, msg, len,
+  (void)wsx_server_publish(L.srv, CHAT_TOPIC, CHAT_TOPIC_LEN, msg, len,
                            WSX_OP_TEXT, 0);
 }
 
 static void broadcast_online(void) {
   if (S.stopping)
     return;
-  int n = snprintf(S.out, sizeof S.out, "{\"online\":%zu}", S.num_chat);
-  broadcast(S.out, (size_t)n);
+  size_t online = S.num_chat;
+  int n = snprintf(L.out, sizeof L.out, "{\"online\":%zu}", online);
+  broadcast(L.out, (size_t)n);
 }
 
 static void send_error(wsx_socket *s, const char *why) {
@@ -191,7 +101,7 @@ static void chat_open(wsx_socket *s, void *ud) {
   serve_conn *c = wsx_socket_ext(s);
   c->sock = s;
   c->id = ++S.next_id;
-  log_open(c->id, s, S.pending_path);
+  log_open(c->id, s, L.pending_path);
   if (wsx_socket_subscribe(s, CHAT_TOPIC, CHAT_TOPIC_LEN) < 0) {
     (void)wsx_socket_close(s, 1011, "cannot join the chat");
     return;
@@ -206,13 +116,13 @@ static void chat_message(wsx_socket *s, const wsx_message *m, void *ud) {
   const char *why = "chat messages are JSON text";
   long n = -1;
   if (m->opcode == WSX_OP_TEXT)
-    n = chat_format((const char *)m->data, m->len, now_ms(), S.out,
-                    sizeof S.out, &why);
+    n = chat_format((const char *)m->data, m->len, now_ms(), L.out,
+                    sizeof L.out, &why);
   if (n < 0) {
     send_error(s, why);
     return;
   }
-  broadcast(S.out, (size_t)n);
+  broadcast(L.out, (size_t)n);
 }
 
 static void chat_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
@@ -233,7 +143,7 @@ static void echo_open(wsx_socket *s, void *ud) {
   serve_conn *c = wsx_socket_ext(s);
   c->sock = s;
   c->id = ++S.next_id;
-  log_open(c->id, s, S.pending_path);
+  log_open(c->id, s, L.pending_path);
 }
 
 static void echo_message(wsx_socket *s, const wsx_message *m, void *ud) {
@@ -269,103 +179,6 @@ static const wsx_socket_callbacks echo_cbs = {.struct_size = sizeof(wsx_socket_c
     .error = conn_error,
     .close = echo_close,
 };
-
-/* ---- clock ---------------------------------------------------------- */
-
-/* Formats the current UTC time as ISO 8601 ("2024-05-01T12:34:56Z"). */
-static size_t format_time(char *buf, size_t len) {
-  uv_timeval64_t tv;
-  struct tm tm;
-  if (uv_gettimeofday(&tv) != 0)
-    return 0;
-  time_t t = (time_t)tv.tv_sec;
-  if (!gmtime_r(&t, &tm))
-    return 0;
-  return strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void send_time(wsx_eventsource *es) {
-  char buf[32];
-  size_t n = format_time(buf, sizeof buf);
-  if (n)
-    (void)wsx_eventsource_send(es, buf, n, NULL, NULL);
-}
-
-static void on_tick(uv_timer_t *t);
-
-/* Arms the clock for a few ms after the next wall-clock second, so every
- * event shows a new second and the clocks of all browsers turn together. */
-static void arm_tick(void) {
-  uint64_t ms = now_ms();
-  (void)uv_timer_start(&S.tick, on_tick, 1000u - ms % 1000u + 5u, 0);
-}
-
-static void on_tick(uv_timer_t *t) {
-  (void)t;
-  char buf[32];
-  size_t n = format_time(buf, sizeof buf);
-  for (clock_client *c = S.clocks; c && n; c = c->next)
-    (void)wsx_eventsource_send(c->es, buf, n, NULL, NULL);
-  /* An idle server does not wake up every second. */
-  if (S.clocks && !S.stopping)
-    arm_tick();
-}
-
-static void clock_close(wsx_eventsource *es, void *ud) {
-  (void)es;
-  clock_client *c = ud;
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    S.clocks = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
-  log_close(c->id, NULL);
-  free(c);
-}
-
-/* Answers `req` (an EventSource request for /clock) with a stream. */
-static void start_clock(wsx_request *req, wsx_http_res *res, const char *addr) {
-  static const wsx_eventsource_callbacks cbs = {.struct_size = sizeof(wsx_eventsource_callbacks), .close = clock_close};
-  static const wsx_header extra[] = {
-      {"X-Content-Type-Options", 22, "nosniff", 7},
-  };
-  wsx_eventsource_options opts = WSX_EVENTSOURCE_OPTIONS_INIT;
-  opts.retry_ms = 2000;   /* a restarted server is found again quickly */
-  opts.ping_interval = 0; /* one event a second keeps proxies awake anyway */
-  opts.headers = extra;
-  opts.num_headers = sizeof extra / sizeof extra[0];
-  opts.max_buffered = MAX_BUFFERED;
-  int err = WSX_E_NOMEM;
-  clock_client *c = calloc(1, sizeof *c);
-  wsx_eventsource *es =
-      c ? wsx_eventsource_new(req, res, &opts, &cbs, c, &err) : NULL;
-  if (!es) {
-    free(c);
-    if (!S.quiet) {
-      printf("error - cannot start /clock for %s: %s", addr,
-             wsx_uv_strerror(err));
-      line_end();
-    }
-    (void)wsx_http_res_status(res, 500, NULL);
-    (void)wsx_http_res_end(res, "cannot start the stream\n", 24);
-    return;
-  }
-  c->es = es;
-  c->id = ++S.next_id;
-  c->next = S.clocks;
-  if (S.clocks)
-    S.clocks->prev = c;
-  S.clocks = c;
-  if (!S.quiet) {
-    printf("open %llu %s /clock", c->id, addr);
-    line_end();
-  }
-  /* The page shows the time at once instead of after up to a second. */
-  send_time(es);
-  if (!uv_is_active((uv_handle_t *)&S.tick))
-    arm_tick();
-}
 
 /* ---- HTTP ----------------------------------------------------------- */
 
@@ -425,6 +238,7 @@ static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
   else
     status = 404;
   if (!S.quiet) {
+    line_start();
     printf("http %s ", addr);
     log_path(method, strlen(method));
     putchar(' ');
@@ -463,17 +277,18 @@ static int origin_allowed(wsx_request *req) {
   return authority && host[0] && !strcasecmp(authority + 3, host);
 }
 
-/* The two WebSocket endpoints, mounted on S.router (wsx/router.h) for any
+/* The two WebSocket endpoints, mounted on L.router (wsx/router.h) for any
  * subprotocol or none. /echo echoes whatever it is sent, so it accepts the
  * client's first offer; /chat speaks its own JSON and accepts none. */
 static void route_accept(wsx_request *req, const wsx_route *route, void *ud) {
   const wsx_socket_callbacks *cbs = ud;
   int chat = cbs == &chat_cbs;
-  S.pending_path = chat ? "/chat" : "/echo";
+  L.pending_path = chat ? "/chat" : "/echo";
   int err = 0;
   wsx_socket *s = wsx_request_accept(req, chat ? NULL : route->protocol, NULL,
                                      cbs, NULL, &err);
   if (!s && !S.quiet) {
+    line_start();
     printf("error - cannot accept: %s", wsx_uv_strerror(err));
     line_end();
   }
@@ -492,10 +307,11 @@ static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
   if (status) {
     (void)wsx_request_reject(
         req, status, status == 403 ? "cross-origin request" : NULL, NULL, 0);
-  } else if (wsx_router_route(S.router, req) == 0) {
+  } else if (wsx_router_route(L.router, req) == 0) {
     status = 404; /* no mount took it: the router answered 404 */
   }
   if (status && !S.quiet) {
+    line_start();
     printf("reject %d ", status);
     log_path(logged, llen);
     line_end();
@@ -513,17 +329,59 @@ static void on_server_error(wsx_server *srv, int err, const char *message,
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
+/* A loop's own state: the router and the clock (on the loop's thread). */
+static int loop_setup(uv_loop_t *loop, wsx_server *srv) {
+  L.srv = srv;
+  L.router = wsx_router_new(NULL);
+  if (!L.router ||
+      wsx_router_mount(L.router, "/chat", "*", route_accept,
+                       (void *)&chat_cbs) < 0 ||
+      wsx_router_mount(L.router, "/echo", "*", route_accept,
+                       (void *)&echo_cbs) < 0 ||
+      uv_timer_init(loop, &L.tick)) {
+    fprintf(stderr, "wsx serve: cannot set up the router\n");
+    return 1;
+  }
+  uv_unref((uv_handle_t *)&L.tick);
+  return 0;
+}
+
+/* Shutdown of a loop: the clock stops, streams end cleanly (their close
+ * callbacks unlink them later). */
+static void loop_stopping(void) {
+  (void)uv_timer_stop(&L.tick);
+  for (clock_client *c = L.clocks; c; c = c->next)
+    (void)wsx_eventsource_close(c->es);
+}
+
+static void group_loop_start(wsx_server_group *g, unsigned i, uv_loop_t *loop,
+                             wsx_server *srv, void *ud) {
+  (void)g, (void)i, (void)ud;
+  if (loop_setup(loop, srv))
+    exit(1);
+}
+
+static void group_loop_stop(wsx_server_group *g, unsigned i, uv_loop_t *loop,
+                            void *ud) {
+  (void)g, (void)i, (void)loop, (void)ud;
+  S.stopping = 1;
+  loop_stopping();
+  uv_close((uv_handle_t *)&L.tick, on_handle_closed);
+  wsx_router_free(L.router); /* the server closes next: no more requests */
+  L.router = NULL;
+}
+
 static void close_handles(void) {
   uv_close((uv_handle_t *)&S.sigint, on_handle_closed);
   uv_close((uv_handle_t *)&S.sigterm, on_handle_closed);
   uv_close((uv_handle_t *)&S.grace, on_handle_closed);
-  uv_close((uv_handle_t *)&S.tick, on_handle_closed);
+  uv_close((uv_handle_t *)&L.tick, on_handle_closed);
 }
 
 static void on_server_closed(wsx_server *srv, void *ud) {
   (void)srv;
   (void)ud;
-  S.srv = NULL;
+  L.srv = NULL;
   close_handles();
 }
 
@@ -532,7 +390,7 @@ static void on_grace_expired(uv_timer_t *t) {
   fprintf(stderr,
           "wsx serve: %zu connection(s) still closing after %d ms; "
           "exiting\n",
-          S.srv ? wsx_server_connection_count(S.srv) : (size_t)0,
+          L.srv ? wsx_server_connection_count(L.srv) : (size_t)0,
           SHUTDOWN_GRACE_MS);
   fflush(stdout);
   exit(0);
@@ -547,13 +405,10 @@ static void on_signal(uv_signal_t *h, int signum) {
     exit(1);
   }
   S.stopping = 1;
-  (void)uv_timer_stop(&S.tick);
   if (uv_timer_start(&S.grace, on_grace_expired, SHUTDOWN_GRACE_MS, 0) == 0)
     uv_unref((uv_handle_t *)&S.grace);
-  /* Streams end cleanly (their close callbacks unlink them later). */
-  for (clock_client *c = S.clocks; c; c = c->next)
-    (void)wsx_eventsource_close(c->es);
-  wsx_server_free(S.srv);
+  loop_stopping();
+  wsx_server_free(L.srv);
 }
 
 /* Returns 0, 2 (usage error, printed) or -1 (--help printed). */
@@ -571,6 +426,20 @@ static int parse_args(int argc, char **argv, const char **host, int *port) {
       if (r == 2 || cli_host("serve", v))
         return 2;
       *host = v;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--threads", &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("serve", "--threads", v, 256, &n))
+        return 2;
+      if (n == 0)
+        return cli_usage_error("serve", "--threads must be at least 1");
+      S.threads = (unsigned)n;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--deflate", NULL))) {
+      if (r == 2)
+        return 2;
+      if (!S.deflate && !(S.deflate = wsx_deflate_new(NULL))) {
+        fprintf(stderr, "wsx serve: out of memory\n");
+        return 2;
+      }
     } else if ((r = cli_option("serve", argc, argv, &i, "--quiet", NULL)) ||
                (r = cli_option("serve", argc, argv, &i, "-q", NULL))) {
       if (r == 2)
@@ -593,6 +462,7 @@ static int start(const char *host, int port) {
       .error = on_server_error,
       .closed = on_server_closed,
   };
+  static wsx_extension *exts[2];
   wsx_server_options opts = WSX_SERVER_OPTIONS_INIT;
   wsx_socket_options sock = WSX_SOCKET_OPTIONS_INIT;
   wsx_driver_options driver = WSX_DRIVER_OPTIONS_INIT;
@@ -602,30 +472,34 @@ static int start(const char *host, int port) {
   sock.ext_size = sizeof(serve_conn);
   /* Browsers that sleep or lose the network are noticed and dropped. */
   sock.keepalive = 1;
+  if (S.deflate) {
+    exts[0] = S.deflate;
+    sock.extensions = exts;
+  }
   opts.socket = &sock;
   opts.max_http_body = 1024;
-  int err = 0;
-  S.router = wsx_router_new(NULL);
-  if (!S.router ||
-      wsx_router_mount(S.router, "/chat", "*", route_accept,
-                       (void *)&chat_cbs) < 0 ||
-      wsx_router_mount(S.router, "/echo", "*", route_accept,
-                       (void *)&echo_cbs) < 0) {
-    fprintf(stderr, "wsx serve: cannot set up the router\n");
-    return 1;
+  if (S.threads > 1) {
+    cli_group_spec sp = {.cmd = "serve", .threads = S.threads, .opts = &opts,
+                         .cbs = &server_cbs, .loop_start = group_loop_start,
+                         .loop_stop = group_loop_stop, .scheme = "http",
+                         .host = host, .port = port,
+                         .grace_ms = SHUTDOWN_GRACE_MS};
+    return cli_run_group(&sp) ? 1 : -1;
   }
-  S.srv = wsx_server_new(S.loop, &opts, &server_cbs, NULL, &err);
-  if (!S.srv) {
+  int err = 0;
+  wsx_server *srv = wsx_server_new(S.loop, &opts, &server_cbs, NULL, &err);
+  if (!srv) {
     fprintf(stderr, "wsx serve: cannot create the server: %s\n",
             wsx_uv_strerror(err));
     return 1;
   }
+  L.srv = srv;
   char where[300];
   /* The default, localhost, listens on each loopback it names (127.0.0.1
    * and ::1 on Debian): browsers and Node may try ::1 first. */
-  if (cli_listen(S.srv, "serve", host, port))
+  if (loop_setup(S.loop, srv) || cli_listen(srv, "serve", host, port))
     return 1;
-  port = wsx_server_port(S.srv);
+  port = wsx_server_port(srv);
   cli_hostport(where, sizeof where, host, port);
   printf("listening on http://%s/\n", where);
   fflush(stdout);
@@ -637,12 +511,19 @@ int wsx_cmd_serve(int argc, char **argv) {
   int port = 8080;
   memset(&S, 0, sizeof S);
   int r = parse_args(argc, argv, &host, &port);
-  if (r)
+  if (r) {
+    wsx_deflate_free(S.deflate);
     return r < 0 ? 0 : r;
+  }
+  if (S.threads > 1) { /* the group runs the loops; this thread waits */
+    r = start(host, port);
+    wsx_deflate_free(S.deflate);
+    return r < 0 ? 0 : r;
+  }
   signal(SIGPIPE, SIG_IGN);
   S.loop = uv_default_loop();
   if (uv_signal_init(S.loop, &S.sigint) || uv_signal_init(S.loop, &S.sigterm) ||
-      uv_timer_init(S.loop, &S.grace) || uv_timer_init(S.loop, &S.tick) ||
+      uv_timer_init(S.loop, &S.grace) || uv_timer_init(S.loop, &L.tick) ||
       uv_signal_start(&S.sigint, on_signal, SIGINT) ||
       uv_signal_start(&S.sigterm, on_signal, SIGTERM)) {
     fprintf(stderr, "wsx serve: cannot set up signal handling\n");
@@ -651,20 +532,21 @@ int wsx_cmd_serve(int argc, char **argv) {
   /* Only the server keeps the loop alive. */
   uv_unref((uv_handle_t *)&S.sigint);
   uv_unref((uv_handle_t *)&S.sigterm);
-  uv_unref((uv_handle_t *)&S.tick);
+  uv_unref((uv_handle_t *)&L.tick);
   r = start(host, port);
   if (r) {
-    if (S.srv)
-      wsx_server_free(S.srv);
+    if (L.srv)
+      wsx_server_free(L.srv);
     else
       close_handles();
   }
   uv_run(S.loop, UV_RUN_DEFAULT);
-  wsx_router_free(S.router);
-  S.router = NULL;
+  wsx_router_free(L.router);
+  L.router = NULL;
   int cr = uv_loop_close(S.loop);
   if (cr)
     fprintf(stderr, "wsx serve: loop closed with handles open: %s\n",
             uv_strerror(cr));
+  wsx_deflate_free(S.deflate);
   return r;
 }
