@@ -27,6 +27,8 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev python3 python3-websockets tinyproxy chromium
   openssl libwebsockets-dev valgrind curl clang-format
   make git abigail-tools
+  libhiredis-dev
+  redis-server
 )
 # Exact versions: they must run on Debian 12's Node (18.19/18.20). The newest
 # playwright-core 1.x (1.65) refuses Node < 20, 1.61.1 is the last that accepts

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "uv/backplane.h"
 #include "uv/pubsub.h"
 #include "wsx/group.h"
 
@@ -45,6 +46,7 @@ struct wsx_server_group {
   void *ud;
   atomic_int stopping;
   int started, threads_started;
+  wsx_backplane *bp; /* attached bus (set before start), or NULL */
 };
 
 static _Thread_local wsx__gloop *tls_loop; /* the group loop of this thread */
@@ -318,7 +320,20 @@ long wsx__group_publish(wsx_server_group *g, const void *topic, size_t tlen,
   if (self && self->srv)
     count = wsx__publish_frame(self->ctx, topic, tlen, m->f, flags);
   msg_unref(m);
+  if (g->bp && !(flags & (WSX_PUBLISH_LOCAL | WSX__PUB_NO_BUS)))
+    wsx__bp_publish(g->bp, topic, tlen, data, len, opcode);
   return count;
+}
+
+wsx_backplane *wsx__group_bp(wsx_server_group *g) { return g->bp; }
+
+int wsx__group_set_bp(wsx_server_group *g, wsx_backplane *bp) {
+  if (g->bp)
+    return WSX_E_BUSY;
+  if (g->started)
+    return WSX_E_STATE;
+  g->bp = bp;
+  return WSX_OK;
 }
 
 long wsx_server_group_publish(wsx_server_group *g, const void *topic,
@@ -349,6 +364,8 @@ void wsx_server_group_free(wsx_server_group *g) {
   if (!g)
     return;
   wsx_server_group_stop(g);
+  if (g->bp) /* on the thread of the backplane's loop (wsx/backplane.h) */
+    wsx__bp_node_gone(g->bp);
   for (i = 0; i < g->n; i++) {
     wsx__gloop *gl = &g->loops[i];
     if (i < (unsigned)g->threads_started) {

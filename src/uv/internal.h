@@ -225,6 +225,7 @@ struct wsx_server {
   int freeing;        /* wsx_server_free called */
   int released;
   struct wsx__gloop *gl; /* group.c: the group loop it serves, or NULL */
+  struct wsx_backplane *bp; /* backplane.c: attached bus, or NULL */
 };
 
 /* ws.c */
@@ -284,6 +285,9 @@ void wsx__sock_free_pings(wsx_socket *s);
 /* A write that bypassed the socket's queue completed (publish.c): drain,
  * teardown. */
 void wsx__sock_written(wsx_socket *s);
+
+/* backplane.c: the node (server or group) of `bp` is gone. */
+void wsx__bp_node_gone(struct wsx_backplane *bp);
 
 /* topics.c / publish.c (uv/pubsub.h) */
 void wsx__pubsub_leave_all(wsx_socket *s); /* the connection closes */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "uv/backplane.h"
 #include "uv/pubsub.h"
 #include "wsx/extension.h"
 #include "wsx/group.h"
@@ -382,9 +383,13 @@ long wsx_server_publish(wsx_server *srv, const void *topic, size_t topic_len,
   int rc = wsx__publish_check(topic, topic_len, data, len, opcode, flags);
   if (rc < 0 || !srv)
     return rc < 0 ? rc : WSX_E_INVALID;
+  long n;
   if (srv->gl && !(flags & WSX_PUBLISH_LOCAL))
     return wsx__group_publish(wsx_server_group_of(srv), topic, topic_len,
                               data, len, opcode, flags);
-  return wsx__publish_local(srv->ctx, topic, topic_len, data, len, opcode,
-                            flags);
+  n = wsx__publish_local(srv->ctx, topic, topic_len, data, len, opcode,
+                         flags);
+  if (srv->bp && n >= 0 && !(flags & WSX_PUBLISH_LOCAL))
+    wsx__bp_publish(srv->bp, topic, topic_len, data, len, opcode);
+  return n;
 }
