@@ -37,6 +37,7 @@ _Thread_local serve_loop L;
 static void usage(FILE *f) {
   fprintf(f,
           "usage: wsx serve [--port P] [--host H] [--threads N] [--deflate]\n"
+          "                 [--redis redis://[:PASSWORD@]HOST[:PORT][/DB]]\n"
           "                 [--quiet]\n"
           "Demo server with an embedded page: a chat (WebSocket /chat, each\n"
           "message broadcast to every browser), a server clock (EventSource\n"
@@ -50,6 +51,10 @@ static void usage(FILE *f) {
           "  --threads N N event loops, one thread each, on one port\n"
           "              (SO_REUSEPORT); the chat spans them (default 1)\n"
           "  --deflate   offer permessage-deflate\n"
+          "  --redis URL share the chat with every wsx serve on that Redis\n"
+          "              (pub/sub; prints 'backplane up' / 'backplane down\n"
+          "              WHY'; messages sent while Redis is away are not\n"
+          "              shared: at most once)\n"
           "  --quiet     no per-connection event lines\n\n"
           "Prints 'listening on http://HOST:PORT/' once listening, then one "
           "line per event:\n"
@@ -371,6 +376,48 @@ static void group_loop_stop(wsx_server_group *g, unsigned i, uv_loop_t *loop,
   L.router = NULL;
 }
 
+/* ---- Redis backplane (--redis) --------------------------------------- */
+
+static void on_bus_status(wsx_backplane *bp, int up, const char *why,
+                          void *ud) {
+  (void)bp, (void)ud;
+  line_start(); /* even with --quiet: the operator must know */
+  if (up)
+    printf("backplane up");
+  else
+    printf("backplane down %s", why);
+  line_end();
+}
+
+/* Creates the backplane on the main thread's loop. Returns 0 or 1. */
+static int bus_start(void) {
+  static const wsx_backplane_callbacks cbs = {
+      .struct_size = sizeof(wsx_backplane_callbacks),
+      .status = on_bus_status};
+  wsx_redis_options o = WSX_REDIS_OPTIONS_INIT;
+  int err = 0;
+  o.url = S.redis;
+  o.channel = "wsx-serve-chat";
+  S.bp = wsx_redis_backplane_new(S.loop, &o, &cbs, NULL, &err);
+  if (!S.bp)
+    fprintf(stderr, "wsx serve: --redis %s: %s\n", S.redis,
+            wsx_uv_strerror(err));
+  return S.bp ? 0 : 1;
+}
+
+static void bus_stop(void) {
+  wsx_backplane_free(S.bp); /* after the server(s): they closed */
+  S.bp = NULL;
+}
+
+static int group_ready(wsx_server_group *g) {
+  if (!S.redis)
+    return 0;
+  if (bus_start())
+    return 1;
+  return wsx_backplane_attach_group(S.bp, g) < 0;
+}
+
 static void close_handles(void) {
   uv_close((uv_handle_t *)&S.sigint, on_handle_closed);
   uv_close((uv_handle_t *)&S.sigterm, on_handle_closed);
@@ -382,6 +429,7 @@ static void on_server_closed(wsx_server *srv, void *ud) {
   (void)srv;
   (void)ud;
   L.srv = NULL;
+  bus_stop();
   close_handles();
 }
 
@@ -433,6 +481,13 @@ static int parse_args(int argc, char **argv, const char **host, int *port) {
       if (n == 0)
         return cli_usage_error("serve", "--threads must be at least 1");
       S.threads = (unsigned)n;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--redis", &v))) {
+      if (r == 2)
+        return 2;
+      if (!wsx_redis_available())
+        return cli_usage_error("serve", "--redis: this wsx was built "
+                                        "without hiredis (no Redis backplane)");
+      S.redis = v;
     } else if ((r = cli_option("serve", argc, argv, &i, "--deflate", NULL))) {
       if (r == 2)
         return 2;
@@ -481,9 +536,11 @@ static int start(const char *host, int port) {
   if (S.threads > 1) {
     cli_group_spec sp = {.cmd = "serve", .threads = S.threads, .opts = &opts,
                          .cbs = &server_cbs, .loop_start = group_loop_start,
-                         .loop_stop = group_loop_stop, .scheme = "http",
+                         .loop_stop = group_loop_stop, .ready = group_ready,
+                         .stopped = bus_stop, .scheme = "http",
                          .host = host, .port = port,
                          .grace_ms = SHUTDOWN_GRACE_MS};
+    S.loop = uv_default_loop(); /* the backplane's */
     return cli_run_group(&sp) ? 1 : -1;
   }
   int err = 0;
@@ -498,6 +555,8 @@ static int start(const char *host, int port) {
   /* The default, localhost, listens on each loopback it names (127.0.0.1
    * and ::1 on Debian): browsers and Node may try ::1 first. */
   if (loop_setup(S.loop, srv) || cli_listen(srv, "serve", host, port))
+    return 1;
+  if (S.redis && (bus_start() || wsx_backplane_attach_server(S.bp, srv) < 0))
     return 1;
   port = wsx_server_port(srv);
   cli_hostport(where, sizeof where, host, port);

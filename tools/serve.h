@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include <wsx/backplane.h>
 #include <wsx/eventsource.h>
 #include <wsx/extension.h>
 #include <wsx/router.h>
@@ -55,6 +56,8 @@ typedef struct serve_state {
   int quiet;
   unsigned threads; /* --threads (wsx/group.h) */
   wsx_extension *deflate; /* --deflate, else NULL */
+  const char *redis;      /* --redis URL, else NULL */
+  wsx_backplane *bp;      /* the Redis backplane (main thread's loop) */
 } serve_state;
 
 /* One loop's state (the main thread's, or one per --threads thread). */

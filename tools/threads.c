@@ -39,8 +39,11 @@ static void on_server_closed(wsx_server *srv, void *ud) {
 
 static void on_done(uv_async_t *a) {
   (void)a;
-  if (atomic_load(&R.closed) == R.spec->threads)
+  if (atomic_load(&R.closed) == R.spec->threads) {
+    if (R.spec->stopped)
+      R.spec->stopped();
     close_handles();
+  }
 }
 
 static void on_grace_expired(uv_timer_t *t) {
@@ -125,8 +128,11 @@ int cli_run_group(const cli_group_spec *sp) {
   if (r) {
     wsx_server_group_free(R.g); /* servers close: `done` closes the rest */
     R.g = NULL;
-    if (atomic_load(&R.closed) != sp->threads)
+    if (atomic_load(&R.closed) != sp->threads) {
+      if (sp->stopped)
+        sp->stopped();
       close_handles();
+    }
   }
   uv_run(R.loop, UV_RUN_DEFAULT);
   if (R.g)

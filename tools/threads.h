@@ -22,6 +22,9 @@ typedef struct cli_group_spec {
   /* After the group listens and before it starts (may be NULL): e.g. to
    * attach a backplane. Returns 0 or 1 (exit status 1). */
   int (*ready)(wsx_server_group *g);
+  /* On the main thread once every loop's server closed (may be NULL):
+   * e.g. to free a backplane, whose connections keep the loop alive. */
+  void (*stopped)(void);
   const char *scheme; /* "ws", "wss", "http" for the listening line */
   const char *host;
   int port;

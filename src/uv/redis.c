@@ -45,7 +45,8 @@ typedef struct redis_bp {
   int port;
   redisAsyncContext *sub, *pub; /* current connections, or NULL */
   unsigned live;       /* hiredis contexts not yet freed (old ones too) */
-  uv_timer_t retry;    /* reconnect; closed last, its close frees this */
+  uv_timer_t retry;    /* reconnect, or connect watchdog; closed last,
+                          its close callback frees this */
   uint32_t backoff, min_ms, max_ms;
   int up;              /* subscribed: the bus is reachable */
   int reported_down;   /* `status` 0 was reported for this outage */
@@ -88,6 +89,31 @@ static void ctx_cleanup(void *privdata) {
     arm_retry(r);
 }
 
+/* hiredis 0.14's libuv adapter ignores poll errors (libuv reports a
+ * refused connect as a poll error and stops the handle), so a connect can
+ * hang: a watchdog frees connections that did not subscribe in time. */
+#define CONNECT_WATCHDOG_MS 1000u
+
+static void kill_now(redisAsyncContext **p) {
+  redisAsyncContext *ac = *p;
+  *p = NULL;
+  if (ac)
+    redisAsyncFree(ac); /* cleanup (ctx_cleanup) runs inside */
+}
+
+static void on_watchdog(uv_timer_t *t) {
+  redis_bp *r = t->data;
+  if (r->up || r->closing)
+    return;
+  if (r->bp && !r->reported_down) {
+    r->reported_down = 1;
+    wsx__bp_status(r->bp, 0, "Redis did not answer in time");
+  }
+  kill_now(&r->sub);
+  kill_now(&r->pub);
+  arm_retry(r);
+}
+
 static void drop(redisAsyncContext **p) {
   redisAsyncContext *ac = *p;
   *p = NULL; /* hiredis may free it at once */
@@ -103,6 +129,7 @@ static void went_down(redis_bp *r, const char *why) {
     wsx__bp_status(r->bp, 0, why);
   }
   /* One down takes the other down: they come back together. */
+  (void)uv_timer_stop(&r->retry); /* the watchdog */
   drop(&r->sub);
   drop(&r->pub);
   arm_retry(r);
@@ -146,6 +173,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv) {
       wsx__bp_receive(r->bp, (const uint8_t *)m->element[2]->str,
                       (size_t)m->element[2]->len);
   } else if (strcmp(m->element[0]->str, "subscribe") == 0 && !r->up) {
+    (void)uv_timer_stop(&r->retry); /* the watchdog */
     r->up = 1;
     r->reported_down = 0;
     r->backoff = r->min_ms;
@@ -195,6 +223,7 @@ static void connect_all(redis_bp *r) {
   }
   (void)redisAsyncCommand(r->sub, on_sub_reply, r, "SUBSCRIBE %b", r->channel,
                           strlen(r->channel));
+  (void)uv_timer_start(&r->retry, on_watchdog, CONNECT_WATCHDOG_MS, 0);
 }
 
 static void rb_send(void *impl, const uint8_t *msg, size_t len) {
