@@ -131,4 +131,4 @@ fresh-check:
 	@bash scripts/fresh-check.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-portable
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-portable build-tsan

@@ -114,11 +114,19 @@ static void on_watchdog(uv_timer_t *t) {
   arm_retry(r);
 }
 
+/* Leaves a connection: a connected one says goodbye (its disconnect
+ * callback follows), one still connecting is freed now (with the
+ * adapter's bug it might never finish). Not the context of the running
+ * callback. */
 static void drop(redisAsyncContext **p) {
   redisAsyncContext *ac = *p;
   *p = NULL; /* hiredis may free it at once */
-  if (ac && !(ac->c.flags & REDIS_DISCONNECTING))
+  if (!ac || (ac->c.flags & REDIS_DISCONNECTING))
+    return;
+  if (ac->c.flags & REDIS_CONNECTED)
     redisAsyncDisconnect(ac);
+  else
+    redisAsyncFree(ac);
 }
 
 static void went_down(redis_bp *r, const char *why) {
@@ -234,15 +242,21 @@ static void rb_send(void *impl, const uint8_t *msg, size_t len) {
                           strlen(r->channel), msg, len);
 }
 
+/* Closing runs from the loop, not inside whatever hiredis callback the
+ * application may have called wsx_backplane_free() from. */
+static void on_close_now(uv_timer_t *t) {
+  redis_bp *r = t->data;
+  kill_now(&r->sub);
+  kill_now(&r->pub);
+  if (r->live == 0 && !uv_is_closing((uv_handle_t *)&r->retry))
+    uv_close((uv_handle_t *)&r->retry, final_free);
+}
+
 static void rb_close(void *impl) {
   redis_bp *r = impl;
   r->closing = 1;
   r->bp = NULL;
-  (void)uv_timer_stop(&r->retry);
-  drop(&r->sub);
-  drop(&r->pub);
-  if (r->live == 0 && !uv_is_closing((uv_handle_t *)&r->retry))
-    uv_close((uv_handle_t *)&r->retry, final_free);
+  (void)uv_timer_start(&r->retry, on_close_now, 0, 0);
 }
 
 static const wsx__bp_ops redis_ops = {rb_send, rb_close};

@@ -9,6 +9,7 @@
  */
 #include "test_uv_util.h"
 #include "wsx/extension.h"
+#include "wsx/backplane.h"
 #include "wsx/pubsub.h"
 
 #define NCLI 8
@@ -406,6 +407,46 @@ TEST(deflate_shared_and_own) {
   wsx_deflate_free(cx_take);
 }
 
-TEST_MAIN(RUN(subscribe_publish_counts);
+/* The Redis backplane's argument checks (its traffic is tested against a
+ * real redis-server in tests/interop/test_redis.sh). */
+TEST(redis_backplane_arguments) {
+  wsx_redis_options o = WSX_REDIS_OPTIONS_INIT;
+  wsx_backplane *bp;
+  int err = 0;
+  ev_reset();
+  o.url = "http://127.0.0.1:6379";
+  bp = wsx_redis_backplane_new(&T.loop, &o, NULL, NULL, &err);
+  CHECK(bp == NULL);
+  if (!wsx_redis_available()) {
+    CHECK_INT(err, WSX_E_UNSUPPORTED);
+    printf("skip redis_backplane_arguments: built without hiredis\n");
+    CHECK_INT(ev_finish(), 0);
+    return;
+  }
+  CHECK_INT(err, WSX_E_URL);
+  o.url = "redis://127.0.0.1:99999";
+  CHECK(wsx_redis_backplane_new(&T.loop, &o, NULL, NULL, &err) == NULL);
+  CHECK_INT(err, WSX_E_URL);
+  o.struct_size = 0;
+  CHECK(wsx_redis_backplane_new(&T.loop, &o, NULL, NULL, &err) == NULL);
+  CHECK_INT(err, WSX_E_STRUCT_SIZE);
+  /* A port nothing listens on: created, then reports the bus down; freed
+   * while reconnecting, the loop ends with nothing left open. */
+  o = (wsx_redis_options)WSX_REDIS_OPTIONS_INIT;
+  o.url = "redis://:pw@127.0.0.1:1/3";
+  o.reconnect_min_ms = 10;
+  bp = wsx_redis_backplane_new(&T.loop, &o, NULL, NULL, &err);
+  REQUIRE(bp != NULL);
+  CHECK_INT(wsx_backplane_connected(bp), 0);
+  CHECK_INT(wsx_backplane_attach_server(bp, NULL), WSX_E_INVALID);
+  run_for(1300); /* a refused connect, the watchdog, a retry */
+  wsx_backplane_free(bp);
+  T.timed_out = 0;
+  run_for(1000);
+  CHECK(!T.timed_out);
+  CHECK_INT(ev_finish(), 0);
+}
+
+TEST_MAIN(RUN(subscribe_publish_counts); RUN(redis_backplane_arguments);
           RUN(slow_subscriber_dropped_others_unaffected);
           RUN(one_frame_buffer_per_publish); RUN(deflate_shared_and_own))
