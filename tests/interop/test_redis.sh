@@ -79,6 +79,14 @@ U1="ws://127.0.0.1:$PORT_1/chat"
 U2="ws://127.0.0.1:$PORT_2/chat"
 chat redis_chat_across_processes 12 "$U1" "$U2"
 
+# The demo page in Chromium, one visitor on each process.
+if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && need_node_module playwright-core; then
+  timeout 90 node "$HERE/redis_chromium.js" "http://127.0.0.1:$PORT_1/" \
+    "http://127.0.0.1:$PORT_2/" || true
+else
+  echo "skip redis_chromium: chromium or playwright-core missing"
+fi
+
 # Redis goes away: both nodes notice, local chat goes on.
 stop_redis
 if wait_for "$TMP/serve1.log" "backplane down" 10 && wait_for "$TMP/serve2.log" "backplane down" 10; then
