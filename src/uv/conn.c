@@ -352,13 +352,13 @@ void wsx__sock_finalize(wsx_socket *s) {
     e.clean = s->close_clean;
     s->cb->close(s, &e, s->ud);
   }
+  wsx__pubsub_free(s); /* uses s->cfg: before the server may go */
   if (wsx__sock_srv(s))
     wsx__server_sock_gone(s);
   if (s->d)
     wsx_driver_free(s->d);
   wsx_proxy_free(s->proxy);
   wsx__sock_free_pings(s);
-  wsx__pubsub_free(s);
   wsx__out_free(&s->out, &alloc);
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);

@@ -63,8 +63,12 @@ static void c_open(wsx_socket *s, void *ud) {
 }
 static void c_msg(wsx_socket *s, const wsx_message *m, void *ud) {
   cli *c = ud;
-  long seq = strtol((const char *)m->data, NULL, 10);
+  long seq = 0;
+  size_t i;
   (void)s;
+  /* "N:..." (the payload is not NUL-terminated) */
+  for (i = 0; i < m->len && m->data[i] >= '0' && m->data[i] <= '9'; i++)
+    seq = seq * 10 + (m->data[i] - '0');
   if (seq != c->next)
     c->bad_order++;
   c->next = seq + 1;
