@@ -143,4 +143,4 @@ fresh-check:
 	@bash scripts/fresh-check.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-portable
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-portable build-tsan

@@ -31,6 +31,8 @@ APT_PACKAGES=(
   libnghttp2-dev
   python3-h2
   nghttp2-client
+  libhiredis-dev
+  redis-server
 )
 # Exact versions: they must run on Debian 12's Node (18.19/18.20). The newest
 # playwright-core 1.x (1.65) refuses Node < 20, 1.61.1 is the last that accepts

@@ -7,6 +7,7 @@
  * connection costs the server nothing beyond what the library holds.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "args.h"
 #include "listen.h"
 #include "cmds.h"
+#include "threads.h"
 
 /* How long a graceful shutdown may wait for peers to finish their closing
  * handshakes before the process exits anyway. */
@@ -41,7 +43,8 @@ typedef struct echo_server {
   uv_signal_t sigint, sigterm;
   uv_timer_t grace;           /* bounds the graceful shutdown */
   uv_timer_t trim;            /* gives freed heap back after closes */
-  unsigned long long next_id; /* last connection number given */
+  atomic_ullong next_id;      /* last connection number given */
+  unsigned threads;           /* --threads: loops (wsx/group.h) */
   int quiet;                  /* no per-connection event lines */
   int stopping;               /* a shutdown signal arrived */
   wsx_extension *deflate;     /* --deflate, else NULL */
@@ -50,18 +53,20 @@ typedef struct echo_server {
   wsx_tls_cert cert;          /* tls.cert */
   wsx_socket_options sock;    /* opts.socket */
   wsx_driver_options driver;  /* sock.driver */
-  /* The request being accepted: `open` fires inside wsx_request_accept(),
-   * after which the request is gone, so its path is copied here first. */
-  char pending_path[512];
 } echo_server;
 
 static echo_server E;
+/* The request being accepted: `open` fires inside wsx_request_accept(),
+ * after which the request is gone, so its path is copied here first (one
+ * per thread: with --threads every loop accepts on its own). */
+static _Thread_local char pending_path[512];
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: wsx echo --port P [--host H] [--max-length N] [--deflate]\n"
-          "                [--allow-drafts] [--quiet] [--send-timeout MS]\n"
-          "                [--max-buffered N] [--message-budget N]\n"
+          "                [--allow-drafts] [--quiet] [--threads N]\n"
+          "                [--send-timeout MS] [--max-buffered N]\n"
+          "                [--message-budget N]\n"
           "                [--tls-cert FILE --tls-key FILE [--http2]]\n"
           "Echo server: sends every message back unchanged (text as text,\n"
           "binary as binary) on any path, accepting the first subprotocol\n"
@@ -85,6 +90,8 @@ static void usage(FILE *f) {
           "                    hold at once (default 256 MiB)\n"
           "  --allow-drafts    also accept hixie-75/76 clients\n"
           "  --quiet           no per-connection event lines\n"
+          "  --threads N       N event loops, one thread each, on one port\n"
+          "                    (SO_REUSEPORT; default 1)\n"
           "  --tls-cert FILE   serve wss: PEM certificate chain (leaf "
           "first)\n"
           "  --tls-key FILE    PEM private key of --tls-cert\n"
@@ -111,7 +118,7 @@ static void print_event_end(void) {
 static void on_open(wsx_socket *s, void *ud) {
   (void)ud;
   echo_conn *c = wsx_socket_ext(s);
-  c->id = ++E.next_id;
+  c->id = atomic_fetch_add(&E.next_id, 1) + 1;
   const char *ext = wsx_socket_extensions(s);
   const char *ver = wsx_socket_version(s);
   c->raw = ext[0] == '\0' && !strncmp(ver, "hybi", 4);
@@ -124,11 +131,13 @@ static void on_open(wsx_socket *s, void *ud) {
   const char *proto = wsx_socket_protocol(s);
   char where[80];
   cli_hostport(where, sizeof where, addr, port);
+  flockfile(stdout); /* one line, whichever thread prints */
   printf("open %llu %s ", c->id, where);
-  cli_write_escaped(stdout, E.pending_path[0] ? E.pending_path : "-",
-                    E.pending_path[0] ? strlen(E.pending_path) : 1);
+  cli_write_escaped(stdout, pending_path[0] ? pending_path : "-",
+                    pending_path[0] ? strlen(pending_path) : 1);
   printf(" %s", proto[0] ? proto : "-");
   print_event_end();
+  funlockfile(stdout);
 }
 
 static void on_message(wsx_socket *s, const wsx_message *m, void *ud) {
@@ -159,9 +168,11 @@ static void on_error(wsx_socket *s, const wsx_error_event *e, void *ud) {
   if (E.quiet)
     return;
   echo_conn *c = wsx_socket_ext(s);
+  flockfile(stdout);
   printf("error %llu ", c->id);
   cli_write_escaped(stdout, e->message, strlen(e->message));
   print_event_end();
+  funlockfile(stdout);
 }
 
 /* After connections close (a burst of thousands, say), the heap they used
@@ -176,17 +187,21 @@ static void on_trim(uv_timer_t *t) {
 
 static void on_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   (void)ud;
-  if (!E.stopping && !uv_is_active((uv_handle_t *)&E.trim))
+  /* The trim timer is the main loop's: with --threads, closes on other
+   * loops' threads leave it alone. */
+  if (E.threads <= 1 && !E.stopping && !uv_is_active((uv_handle_t *)&E.trim))
     (void)uv_timer_start(&E.trim, on_trim, 1000, 0);
   if (E.quiet)
     return;
   echo_conn *c = wsx_socket_ext(s);
+  flockfile(stdout);
   printf("close %llu %u", c->id, (unsigned)e->code);
   if (e->reason_len) {
     putchar(' ');
     cli_write_escaped(stdout, e->reason, e->reason_len);
   }
   print_event_end();
+  funlockfile(stdout);
 }
 
 static const wsx_socket_callbacks socket_cbs = {.struct_size = sizeof(wsx_socket_callbacks),
@@ -203,14 +218,14 @@ static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
   size_t n = 0, plen = 0;
   const char *const *protos = wsx_request_protocols(req, &n);
   const char *path = wsx_request_path(req, &plen);
-  if (plen >= sizeof E.pending_path)
-    plen = sizeof E.pending_path - 1;
-  memcpy(E.pending_path, path, plen);
-  E.pending_path[plen] = '\0';
+  if (plen >= sizeof pending_path)
+    plen = sizeof pending_path - 1;
+  memcpy(pending_path, path, plen);
+  pending_path[plen] = '\0';
   int err = 0;
   wsx_socket *s = wsx_request_accept(req, n ? protos[0] : NULL, NULL,
                                      &socket_cbs, NULL, &err);
-  E.pending_path[0] = '\0';
+  pending_path[0] = '\0';
   if (!s && !E.quiet) {
     printf("error - cannot accept: %s", wsx_uv_strerror(err));
     print_event_end();
@@ -327,6 +342,13 @@ static int parse_args(int argc, char **argv, wsx_server_options *opts,
       if (r == 2)
         return 2;
       E.quiet = 1;
+    } else if ((r = cli_option("echo", argc, argv, &i, "--threads", &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("echo", "--threads", v, 256, &n))
+        return 2;
+      if (n == 0)
+        return cli_usage_error("echo", "--threads must be at least 1");
+      E.threads = (unsigned)n;
     } else if ((r = cli_option("echo", argc, argv, &i, "--tls-cert", &v))) {
       if (r == 2)
         return 2;
@@ -404,6 +426,20 @@ int wsx_cmd_echo(int argc, char **argv) {
     E.sock.extensions = E.exts;
   }
   E.sock.ext_size = sizeof(echo_conn);
+  if (E.threads > 1) {
+    static const wsx_server_callbacks group_cbs = {
+        .struct_size = sizeof(wsx_server_callbacks),
+        .request = on_request,
+        .error = on_server_error,
+    };
+    cli_group_spec sp = {.cmd = "echo", .threads = E.threads, .opts = &opts,
+                         .cbs = &group_cbs, .scheme = opts.tls ? "wss" : "ws",
+                         .host = host, .port = port,
+                         .grace_ms = SHUTDOWN_GRACE_MS};
+    r = cli_run_group(&sp);
+    wsx_deflate_free(E.deflate);
+    return r;
+  }
   /* A peer that vanishes mid-write must cost a connection, not the
    * process. */
   signal(SIGPIPE, SIG_IGN);

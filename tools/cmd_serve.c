@@ -4,10 +4,9 @@
  * WebSocket at /chat (every message to every browser), a server clock over
  * EventSource at /clock and a WebSocket echo at /echo.
  *
- * Chat sockets and clock streams are kept in two intrusive lists: a
- * broadcast is a loop of send calls over the same buffer (the transport
- * copies only what the kernel does not take at once), so a message costs
- * no allocation here.
+ * Chat sockets subscribe to the topic "chat" (wsx/pubsub.h): a chat
+ * message is framed once and the same bytes go to every browser. Clock
+ * streams are kept in an intrusive list: a tick is a loop of send calls.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +18,8 @@
 #include <uv.h>
 
 #include <wsx/eventsource.h>
+#include <wsx/extension.h>
+#include <wsx/group.h>
 #include <wsx/router.h>
 #include <wsx/uv.h>
 
@@ -27,57 +28,17 @@
 #include "chat_json.h"
 #include "cmds.h"
 #include "demo_page.h"
+#include "serve.h"
+#include "threads.h"
 
-#define SHUTDOWN_GRACE_MS 3000
-/* Largest WebSocket message the server reads (echo included). */
-#define MAX_MESSAGE 65536u
-/* A browser this far behind on chat or clock output is dropped rather than
- * buffered for. */
-#define MAX_BUFFERED ((size_t)1 << 20)
-
-enum conn_kind { KIND_CHAT = 1, KIND_ECHO = 2 };
-
-/* Inline per-socket state (wsx_socket_ext). */
-typedef struct serve_conn {
-  struct serve_conn *prev, *next; /* chat list links (chat sockets only) */
-  wsx_socket *sock;
-  unsigned long long id; /* connection number printed in event lines */
-  int listed;            /* linked into S.chat */
-} serve_conn;
-
-/* One EventSource client of /clock (one allocation per stream). */
-typedef struct clock_client {
-  struct clock_client *prev, *next;
-  wsx_eventsource *es;
-  unsigned long long id;
-} clock_client;
-
-typedef struct serve_state {
-  uv_loop_t *loop;
-  wsx_server *srv;
-  wsx_router *router; /* /chat and /echo (any subprotocol) */
-  uv_signal_t sigint, sigterm;
-  uv_timer_t grace; /* bounds the graceful shutdown */
-  uv_timer_t tick;  /* the clock: fires just after each wall-clock second */
-  serve_conn *chat; /* open chat sockets */
-  size_t num_chat;
-  clock_client *clocks; /* open /clock streams */
-  unsigned long long next_id;
-  int quiet, stopping;
-  /* `open` fires inside wsx_request_accept(), when the request is gone:
-   * the path is copied here first for the event line. */
-  const char *pending_path;
-  wsx_tls_server_options tls; /* --tls-cert / --tls-key [--http2] */
-  wsx_tls_cert cert;
-  char out[CHAT_MAX_OUTPUT]; /* the message being broadcast */
-} serve_state;
-
-static serve_state S;
+serve_state S;
+_Thread_local serve_loop L;
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: wsx serve [--port P] [--host H] [--quiet]\n"
-          "                 [--tls-cert FILE --tls-key FILE [--http2]]\n"
+          "usage: wsx serve [--port P] [--host H] [--threads N] [--deflate]\n"
+          "                 [--redis redis://[:PASSWORD@]HOST[:PORT][/DB]]\n"
+          "                 [--quiet] [--tls-cert FILE --tls-key FILE [--http2]]\n"
           "Demo server with an embedded page: a chat (WebSocket /chat, each\n"
           "message broadcast to every browser), a server clock (EventSource\n"
           "/clock, one event a second) and an echo endpoint (WebSocket "
@@ -87,6 +48,13 @@ static void usage(FILE *f) {
           "              (default localhost: every address it resolves to,\n"
           "              127.0.0.1 and ::1; 0.0.0.0 = every IPv4 "
           "interface)\n"
+          "  --threads N N event loops, one thread each, on one port\n"
+          "              (SO_REUSEPORT); the chat spans them (default 1)\n"
+          "  --deflate   offer permessage-deflate\n"
+          "  --redis URL share the chat with every wsx serve on that Redis\n"
+          "              (pub/sub; prints 'backplane up' / 'backplane down\n"
+          "              WHY'; messages sent while Redis is away are not\n"
+          "              shared: at most once)\n"
           "  --quiet     no per-connection event lines\n"
           "  --tls-cert FILE  serve https/wss: PEM certificate chain (leaf "
           "first)\n"
@@ -107,78 +75,22 @@ static void usage(FILE *f) {
           CHAT_MAX_INPUT);
 }
 
-/* ---- event lines ---------------------------------------------------- */
-
-static void line_end(void) {
-  putchar('\n');
-  fflush(stdout);
-}
-
-static void log_path(const char *path, size_t len) {
-  cli_write_escaped(stdout, path, len);
-}
-
-static void log_open(unsigned long long id, wsx_socket *s, const char *path) {
-  if (S.quiet)
-    return;
-  char addr[64], where[80];
-  int port = 0;
-  if (!s || wsx_socket_remote_address(s, addr, sizeof addr, &port) != WSX_OK)
-    strcpy(addr, "?");
-  cli_hostport(where, sizeof where, addr, port);
-  printf("open %llu %s %s", id, where, path);
-  if (s && wsx_socket_is_http2(s))
-    printf(" h2"); /* a stream of an HTTP/2 connection (RFC 8441) */
-  line_end();
-}
-
-static void log_close(unsigned long long id, const wsx_close_event *e) {
-  if (S.quiet)
-    return;
-  if (!e) {
-    printf("close %llu -", id);
-  } else {
-    printf("close %llu %u", id, (unsigned)e->code);
-    if (e->reason_len) {
-      putchar(' ');
-      cli_write_escaped(stdout, e->reason, e->reason_len);
-    }
-  }
-  line_end();
-}
-
-static void log_error(unsigned long long id, const char *message) {
-  if (S.quiet)
-    return;
-  printf("error %llu ", id);
-  cli_write_escaped(stdout, message, strlen(message));
-  line_end();
-}
-
-/* ---- time ----------------------------------------------------------- */
-
-static uint64_t now_ms(void) {
-  uv_timeval64_t tv;
-  if (uv_gettimeofday(&tv) != 0)
-    return 0;
-  return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
-
 /* ---- chat ----------------------------------------------------------- */
 
-/* Sends out[0..len) to every chat socket. A socket that falls more than
- * MAX_BUFFERED behind is dropped by the transport (its close comes later
- * from the loop), so the list is never changed under this loop. */
+/* Sends msg[0..len) to every chat socket: one publication on the topic.
+ * A socket that falls more than MAX_BUFFERED behind is dropped by the
+ * transport (a slow browser never holds back the others). */
 static void broadcast(const char *msg, size_t len) {
-  for (serve_conn *c = S.chat; c; c = c->next)
-    (void)wsx_socket_send_text(c->sock, msg, len);
+  (void)wsx_server_publish(L.srv, CHAT_TOPIC, CHAT_TOPIC_LEN, msg, len,
+                           WSX_OP_TEXT, 0);
 }
 
 static void broadcast_online(void) {
   if (S.stopping)
     return;
-  int n = snprintf(S.out, sizeof S.out, "{\"online\":%zu}", S.num_chat);
-  broadcast(S.out, (size_t)n);
+  size_t online = S.num_chat;
+  int n = snprintf(L.out, sizeof L.out, "{\"online\":%zu}", online);
+  broadcast(L.out, (size_t)n);
 }
 
 static void send_error(wsx_socket *s, const char *why) {
@@ -200,14 +112,13 @@ static void chat_open(wsx_socket *s, void *ud) {
   serve_conn *c = wsx_socket_ext(s);
   c->sock = s;
   c->id = ++S.next_id;
-  c->prev = NULL;
-  c->next = S.chat;
-  if (S.chat)
-    S.chat->prev = c;
-  S.chat = c;
+  log_open(c->id, s, L.pending_path);
+  if (wsx_socket_subscribe(s, CHAT_TOPIC, CHAT_TOPIC_LEN) < 0) {
+    (void)wsx_socket_close(s, 1011, "cannot join the chat");
+    return;
+  }
   c->listed = 1;
   S.num_chat++;
-  log_open(c->id, s, S.pending_path);
   broadcast_online();
 }
 
@@ -216,26 +127,20 @@ static void chat_message(wsx_socket *s, const wsx_message *m, void *ud) {
   const char *why = "chat messages are JSON text";
   long n = -1;
   if (m->opcode == WSX_OP_TEXT)
-    n = chat_format((const char *)m->data, m->len, now_ms(), S.out,
-                    sizeof S.out, &why);
+    n = chat_format((const char *)m->data, m->len, now_ms(), L.out,
+                    sizeof L.out, &why);
   if (n < 0) {
     send_error(s, why);
     return;
   }
-  broadcast(S.out, (size_t)n);
+  broadcast(L.out, (size_t)n);
 }
 
 static void chat_close(wsx_socket *s, const wsx_close_event *e, void *ud) {
   (void)ud;
   serve_conn *c = wsx_socket_ext(s);
   if (!c->listed)
-    return;
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    S.chat = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
+    return; /* the socket left the topic when it started closing */
   c->listed = 0;
   S.num_chat--;
   log_close(c->id, e);
@@ -249,7 +154,7 @@ static void echo_open(wsx_socket *s, void *ud) {
   serve_conn *c = wsx_socket_ext(s);
   c->sock = s;
   c->id = ++S.next_id;
-  log_open(c->id, s, S.pending_path);
+  log_open(c->id, s, L.pending_path);
 }
 
 static void echo_message(wsx_socket *s, const wsx_message *m, void *ud) {
@@ -285,103 +190,6 @@ static const wsx_socket_callbacks echo_cbs = {.struct_size = sizeof(wsx_socket_c
     .error = conn_error,
     .close = echo_close,
 };
-
-/* ---- clock ---------------------------------------------------------- */
-
-/* Formats the current UTC time as ISO 8601 ("2024-05-01T12:34:56Z"). */
-static size_t format_time(char *buf, size_t len) {
-  uv_timeval64_t tv;
-  struct tm tm;
-  if (uv_gettimeofday(&tv) != 0)
-    return 0;
-  time_t t = (time_t)tv.tv_sec;
-  if (!gmtime_r(&t, &tm))
-    return 0;
-  return strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void send_time(wsx_eventsource *es) {
-  char buf[32];
-  size_t n = format_time(buf, sizeof buf);
-  if (n)
-    (void)wsx_eventsource_send(es, buf, n, NULL, NULL);
-}
-
-static void on_tick(uv_timer_t *t);
-
-/* Arms the clock for a few ms after the next wall-clock second, so every
- * event shows a new second and the clocks of all browsers turn together. */
-static void arm_tick(void) {
-  uint64_t ms = now_ms();
-  (void)uv_timer_start(&S.tick, on_tick, 1000u - ms % 1000u + 5u, 0);
-}
-
-static void on_tick(uv_timer_t *t) {
-  (void)t;
-  char buf[32];
-  size_t n = format_time(buf, sizeof buf);
-  for (clock_client *c = S.clocks; c && n; c = c->next)
-    (void)wsx_eventsource_send(c->es, buf, n, NULL, NULL);
-  /* An idle server does not wake up every second. */
-  if (S.clocks && !S.stopping)
-    arm_tick();
-}
-
-static void clock_close(wsx_eventsource *es, void *ud) {
-  (void)es;
-  clock_client *c = ud;
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    S.clocks = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
-  log_close(c->id, NULL);
-  free(c);
-}
-
-/* Answers `req` (an EventSource request for /clock) with a stream. */
-static void start_clock(wsx_request *req, wsx_http_res *res, const char *addr) {
-  static const wsx_eventsource_callbacks cbs = {.struct_size = sizeof(wsx_eventsource_callbacks), .close = clock_close};
-  static const wsx_header extra[] = {
-      {"X-Content-Type-Options", 22, "nosniff", 7},
-  };
-  wsx_eventsource_options opts = WSX_EVENTSOURCE_OPTIONS_INIT;
-  opts.retry_ms = 2000;   /* a restarted server is found again quickly */
-  opts.ping_interval = 0; /* one event a second keeps proxies awake anyway */
-  opts.headers = extra;
-  opts.num_headers = sizeof extra / sizeof extra[0];
-  opts.max_buffered = MAX_BUFFERED;
-  int err = WSX_E_NOMEM;
-  clock_client *c = calloc(1, sizeof *c);
-  wsx_eventsource *es =
-      c ? wsx_eventsource_new(req, res, &opts, &cbs, c, &err) : NULL;
-  if (!es) {
-    free(c);
-    if (!S.quiet) {
-      printf("error - cannot start /clock for %s: %s", addr,
-             wsx_uv_strerror(err));
-      line_end();
-    }
-    (void)wsx_http_res_status(res, 500, NULL);
-    (void)wsx_http_res_end(res, "cannot start the stream\n", 24);
-    return;
-  }
-  c->es = es;
-  c->id = ++S.next_id;
-  c->next = S.clocks;
-  if (S.clocks)
-    S.clocks->prev = c;
-  S.clocks = c;
-  if (!S.quiet) {
-    printf("open %llu %s /clock", c->id, addr);
-    line_end();
-  }
-  /* The page shows the time at once instead of after up to a second. */
-  send_time(es);
-  if (!uv_is_active((uv_handle_t *)&S.tick))
-    arm_tick();
-}
 
 /* ---- HTTP ----------------------------------------------------------- */
 
@@ -441,6 +249,7 @@ static void on_http(wsx_server *srv, wsx_request *req, wsx_http_res *res,
   else
     status = 404;
   if (!S.quiet) {
+    line_start();
     printf("http %s ", addr);
     log_path(method, strlen(method));
     putchar(' ');
@@ -479,17 +288,18 @@ static int origin_allowed(wsx_request *req) {
   return authority && host[0] && !strcasecmp(authority + 3, host);
 }
 
-/* The two WebSocket endpoints, mounted on S.router (wsx/router.h) for any
+/* The two WebSocket endpoints, mounted on L.router (wsx/router.h) for any
  * subprotocol or none. /echo echoes whatever it is sent, so it accepts the
  * client's first offer; /chat speaks its own JSON and accepts none. */
 static void route_accept(wsx_request *req, const wsx_route *route, void *ud) {
   const wsx_socket_callbacks *cbs = ud;
   int chat = cbs == &chat_cbs;
-  S.pending_path = chat ? "/chat" : "/echo";
+  L.pending_path = chat ? "/chat" : "/echo";
   int err = 0;
   wsx_socket *s = wsx_request_accept(req, chat ? NULL : route->protocol, NULL,
                                      cbs, NULL, &err);
   if (!s && !S.quiet) {
+    line_start();
     printf("error - cannot accept: %s", wsx_uv_strerror(err));
     line_end();
   }
@@ -508,10 +318,11 @@ static void on_request(wsx_server *srv, wsx_request *req, void *ud) {
   if (status) {
     (void)wsx_request_reject(
         req, status, status == 403 ? "cross-origin request" : NULL, NULL, 0);
-  } else if (wsx_router_route(S.router, req) == 0) {
+  } else if (wsx_router_route(L.router, req) == 0) {
     status = 404; /* no mount took it: the router answered 404 */
   }
   if (status && !S.quiet) {
+    line_start();
     printf("reject %d ", status);
     log_path(logged, llen);
     line_end();
@@ -529,17 +340,102 @@ static void on_server_error(wsx_server *srv, int err, const char *message,
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
+/* A loop's own state: the router and the clock (on the loop's thread). */
+static int loop_setup(uv_loop_t *loop, wsx_server *srv) {
+  L.srv = srv;
+  L.router = wsx_router_new(NULL);
+  if (!L.router ||
+      wsx_router_mount(L.router, "/chat", "*", route_accept,
+                       (void *)&chat_cbs) < 0 ||
+      wsx_router_mount(L.router, "/echo", "*", route_accept,
+                       (void *)&echo_cbs) < 0 ||
+      uv_timer_init(loop, &L.tick)) {
+    fprintf(stderr, "wsx serve: cannot set up the router\n");
+    return 1;
+  }
+  uv_unref((uv_handle_t *)&L.tick);
+  return 0;
+}
+
+/* Shutdown of a loop: the clock stops, streams end cleanly (their close
+ * callbacks unlink them later). */
+static void loop_stopping(void) {
+  (void)uv_timer_stop(&L.tick);
+  for (clock_client *c = L.clocks; c; c = c->next)
+    (void)wsx_eventsource_close(c->es);
+}
+
+static void group_loop_start(wsx_server_group *g, unsigned i, uv_loop_t *loop,
+                             wsx_server *srv, void *ud) {
+  (void)g, (void)i, (void)ud;
+  if (loop_setup(loop, srv))
+    exit(1);
+}
+
+static void group_loop_stop(wsx_server_group *g, unsigned i, uv_loop_t *loop,
+                            void *ud) {
+  (void)g, (void)i, (void)loop, (void)ud;
+  S.stopping = 1;
+  loop_stopping();
+  uv_close((uv_handle_t *)&L.tick, on_handle_closed);
+  wsx_router_free(L.router); /* the server closes next: no more requests */
+  L.router = NULL;
+}
+
+/* ---- Redis backplane (--redis) --------------------------------------- */
+
+static void on_bus_status(wsx_backplane *bp, int up, const char *why,
+                          void *ud) {
+  (void)bp, (void)ud;
+  line_start(); /* even with --quiet: the operator must know */
+  if (up)
+    printf("backplane up");
+  else
+    printf("backplane down %s", why);
+  line_end();
+}
+
+/* Creates the backplane on the main thread's loop. Returns 0 or 1. */
+static int bus_start(void) {
+  static const wsx_backplane_callbacks cbs = {
+      .struct_size = sizeof(wsx_backplane_callbacks),
+      .status = on_bus_status};
+  wsx_redis_options o = WSX_REDIS_OPTIONS_INIT;
+  int err = 0;
+  o.url = S.redis;
+  o.channel = "wsx-serve-chat";
+  S.bp = wsx_redis_backplane_new(S.loop, &o, &cbs, NULL, &err);
+  if (!S.bp)
+    fprintf(stderr, "wsx serve: --redis %s: %s\n", S.redis,
+            wsx_uv_strerror(err));
+  return S.bp ? 0 : 1;
+}
+
+static void bus_stop(void) {
+  wsx_backplane_free(S.bp); /* after the server(s): they closed */
+  S.bp = NULL;
+}
+
+static int group_ready(wsx_server_group *g) {
+  if (!S.redis)
+    return 0;
+  if (bus_start())
+    return 1;
+  return wsx_backplane_attach_group(S.bp, g) < 0;
+}
+
 static void close_handles(void) {
   uv_close((uv_handle_t *)&S.sigint, on_handle_closed);
   uv_close((uv_handle_t *)&S.sigterm, on_handle_closed);
   uv_close((uv_handle_t *)&S.grace, on_handle_closed);
-  uv_close((uv_handle_t *)&S.tick, on_handle_closed);
+  uv_close((uv_handle_t *)&L.tick, on_handle_closed);
 }
 
 static void on_server_closed(wsx_server *srv, void *ud) {
   (void)srv;
   (void)ud;
-  S.srv = NULL;
+  L.srv = NULL;
+  bus_stop();
   close_handles();
 }
 
@@ -548,7 +444,7 @@ static void on_grace_expired(uv_timer_t *t) {
   fprintf(stderr,
           "wsx serve: %zu connection(s) still closing after %d ms; "
           "exiting\n",
-          S.srv ? wsx_server_connection_count(S.srv) : (size_t)0,
+          L.srv ? wsx_server_connection_count(L.srv) : (size_t)0,
           SHUTDOWN_GRACE_MS);
   fflush(stdout);
   exit(0);
@@ -563,13 +459,10 @@ static void on_signal(uv_signal_t *h, int signum) {
     exit(1);
   }
   S.stopping = 1;
-  (void)uv_timer_stop(&S.tick);
   if (uv_timer_start(&S.grace, on_grace_expired, SHUTDOWN_GRACE_MS, 0) == 0)
     uv_unref((uv_handle_t *)&S.grace);
-  /* Streams end cleanly (their close callbacks unlink them later). */
-  for (clock_client *c = S.clocks; c; c = c->next)
-    (void)wsx_eventsource_close(c->es);
-  wsx_server_free(S.srv);
+  loop_stopping();
+  wsx_server_free(L.srv);
 }
 
 /* Returns 0, 2 (usage error, printed) or -1 (--help printed). */
@@ -587,6 +480,27 @@ static int parse_args(int argc, char **argv, const char **host, int *port) {
       if (r == 2 || cli_host("serve", v))
         return 2;
       *host = v;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--threads", &v))) {
+      uint64_t n;
+      if (r == 2 || cli_uint("serve", "--threads", v, 256, &n))
+        return 2;
+      if (n == 0)
+        return cli_usage_error("serve", "--threads must be at least 1");
+      S.threads = (unsigned)n;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--redis", &v))) {
+      if (r == 2)
+        return 2;
+      if (!wsx_redis_available())
+        return cli_usage_error("serve", "--redis: this wsx was built "
+                                        "without hiredis (no Redis backplane)");
+      S.redis = v;
+    } else if ((r = cli_option("serve", argc, argv, &i, "--deflate", NULL))) {
+      if (r == 2)
+        return 2;
+      if (!S.deflate && !(S.deflate = wsx_deflate_new(NULL))) {
+        fprintf(stderr, "wsx serve: out of memory\n");
+        return 2;
+      }
     } else if ((r = cli_option("serve", argc, argv, &i, "--tls-cert", &v))) {
       if (r == 2)
         return 2;
@@ -628,6 +542,7 @@ static int start(const char *host, int port) {
       .error = on_server_error,
       .closed = on_server_closed,
   };
+  static wsx_extension *exts[2];
   wsx_server_options opts = WSX_SERVER_OPTIONS_INIT;
   wsx_socket_options sock = WSX_SOCKET_OPTIONS_INIT;
   wsx_driver_options driver = WSX_DRIVER_OPTIONS_INIT;
@@ -637,32 +552,41 @@ static int start(const char *host, int port) {
   sock.ext_size = sizeof(serve_conn);
   /* Browsers that sleep or lose the network are noticed and dropped. */
   sock.keepalive = 1;
+  if (S.deflate) {
+    exts[0] = S.deflate;
+    sock.extensions = exts;
+  }
   opts.socket = &sock;
   opts.max_http_body = 1024;
   if (S.cert.cert_file)
     opts.tls = &S.tls;
-  int err = 0;
-  S.router = wsx_router_new(NULL);
-  if (!S.router ||
-      wsx_router_mount(S.router, "/chat", "*", route_accept,
-                       (void *)&chat_cbs) < 0 ||
-      wsx_router_mount(S.router, "/echo", "*", route_accept,
-                       (void *)&echo_cbs) < 0) {
-    fprintf(stderr, "wsx serve: cannot set up the router\n");
-    return 1;
+  if (S.threads > 1) {
+    cli_group_spec sp = {.cmd = "serve", .threads = S.threads, .opts = &opts,
+                         .cbs = &server_cbs, .loop_start = group_loop_start,
+                         .loop_stop = group_loop_stop, .ready = group_ready,
+                         .stopped = bus_stop,
+                         .scheme = opts.tls ? "https" : "http",
+                         .host = host, .port = port,
+                         .grace_ms = SHUTDOWN_GRACE_MS};
+    S.loop = uv_default_loop(); /* the backplane's */
+    return cli_run_group(&sp) ? 1 : -1;
   }
-  S.srv = wsx_server_new(S.loop, &opts, &server_cbs, NULL, &err);
-  if (!S.srv) {
+  int err = 0;
+  wsx_server *srv = wsx_server_new(S.loop, &opts, &server_cbs, NULL, &err);
+  if (!srv) {
     fprintf(stderr, "wsx serve: cannot create the server: %s\n",
             wsx_uv_strerror(err));
     return 1;
   }
+  L.srv = srv;
   char where[300];
   /* The default, localhost, listens on each loopback it names (127.0.0.1
    * and ::1 on Debian): browsers and Node may try ::1 first. */
-  if (cli_listen(S.srv, "serve", host, port))
+  if (loop_setup(S.loop, srv) || cli_listen(srv, "serve", host, port))
     return 1;
-  port = wsx_server_port(S.srv);
+  if (S.redis && (bus_start() || wsx_backplane_attach_server(S.bp, srv) < 0))
+    return 1;
+  port = wsx_server_port(srv);
   cli_hostport(where, sizeof where, host, port);
   printf("listening on %s://%s/\n", opts.tls ? "https" : "http", where);
   fflush(stdout);
@@ -674,15 +598,22 @@ int wsx_cmd_serve(int argc, char **argv) {
   int port = 8080;
   memset(&S, 0, sizeof S);
   S.tls = (wsx_tls_server_options)WSX_TLS_SERVER_OPTIONS_INIT;
-  S.tls.cert = &S.cert;
   S.cert = (wsx_tls_cert)WSX_TLS_CERT_INIT;
+  S.tls.cert = &S.cert;
   int r = parse_args(argc, argv, &host, &port);
-  if (r)
+  if (r) {
+    wsx_deflate_free(S.deflate);
     return r < 0 ? 0 : r;
+  }
+  if (S.threads > 1) { /* the group runs the loops; this thread waits */
+    r = start(host, port);
+    wsx_deflate_free(S.deflate);
+    return r < 0 ? 0 : r;
+  }
   signal(SIGPIPE, SIG_IGN);
   S.loop = uv_default_loop();
   if (uv_signal_init(S.loop, &S.sigint) || uv_signal_init(S.loop, &S.sigterm) ||
-      uv_timer_init(S.loop, &S.grace) || uv_timer_init(S.loop, &S.tick) ||
+      uv_timer_init(S.loop, &S.grace) || uv_timer_init(S.loop, &L.tick) ||
       uv_signal_start(&S.sigint, on_signal, SIGINT) ||
       uv_signal_start(&S.sigterm, on_signal, SIGTERM)) {
     fprintf(stderr, "wsx serve: cannot set up signal handling\n");
@@ -691,20 +622,21 @@ int wsx_cmd_serve(int argc, char **argv) {
   /* Only the server keeps the loop alive. */
   uv_unref((uv_handle_t *)&S.sigint);
   uv_unref((uv_handle_t *)&S.sigterm);
-  uv_unref((uv_handle_t *)&S.tick);
+  uv_unref((uv_handle_t *)&L.tick);
   r = start(host, port);
   if (r) {
-    if (S.srv)
-      wsx_server_free(S.srv);
+    if (L.srv)
+      wsx_server_free(L.srv);
     else
       close_handles();
   }
   uv_run(S.loop, UV_RUN_DEFAULT);
-  wsx_router_free(S.router);
-  S.router = NULL;
+  wsx_router_free(L.router);
+  L.router = NULL;
   int cr = uv_loop_close(S.loop);
   if (cr)
     fprintf(stderr, "wsx serve: loop closed with handles open: %s\n",
             uv_strerror(cr));
+  wsx_deflate_free(S.deflate);
   return r;
 }

@@ -22,7 +22,8 @@
  *
  * Threads: one loop per thread. Every function must be called on the thread
  * that runs the object's loop. Multi-core servers run one loop (and one
- * wsx_server with `reuse_port`) per core.
+ * wsx_server with `reuse_port`) per core: wsx/group.h does that, with
+ * topics (wsx/pubsub.h) and a thread-safe publish across the loops.
  *
  * Errors: functions that can fail return a negative code: either one of
  * enum wsx_error (wsx_strerror() names it) or a libuv error passed through

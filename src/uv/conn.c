@@ -363,6 +363,11 @@ int wsx__sock_after_send(wsx_socket *s, int rc) {
   return 0;
 }
 
+void wsx__sock_written(wsx_socket *s) {
+  check_drain(s);
+  continue_teardown(s);
+}
+
 /* ---- teardown ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -383,8 +388,8 @@ static void continue_teardown(wsx_socket *s) {
     return;
   if (s->cfg->ctx->cork_owner == s && s->cfg->ctx->cork_len)
     return; /* uncork() comes back here */
-  if (s->out && s->out->writing)
-    return; /* on_write() comes back here */
+  if ((s->out && s->out->writing) || wsx__pubsub_writes(s))
+    return; /* on_write() / wsx__sock_written() come back here */
   if (s->layer && s->layer->shutdown &&
       s->layer->shutdown(s, s->layer_state) < 0) {
     wsx__sock_close_handle(s);
@@ -443,6 +448,8 @@ void wsx__sock_close_handle(wsx_socket *s) {
   wsx__send_due_set(s, 0);
   if (s->flags & WSX__F_YIELD)
     wsx__yield_forget(s);
+  if (s->ps)
+    wsx__pubsub_leave_all(s);
   if (c->cork_owner == s) {
     c->cork_owner = NULL;
     c->cork_len = 0;
@@ -470,6 +477,7 @@ void wsx__sock_finalize(wsx_socket *s) {
     e.clean = s->close_clean;
     s->cb->close(s, &e, s->ud);
   }
+  wsx__pubsub_free(s); /* uses s->cfg: before the server may go */
   for (i = 0; i < WSX__R_COUNT; i++)
     if (wsx__roles[i]->gone)
       wsx__roles[i]->gone(s);

@@ -72,6 +72,7 @@ struct wsx__loopctx {
   const char *chosen_protocol; /* accept(): during the driver's start() */
   struct wsx__cbtab *cbtabs;   /* interned socket callback tables */
   size_t cork_len;
+  struct wsx__topics *topics; /* uv/pubsub.h: topic table, NULL = none */
   wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
   char rbuf[WSX__RBUF_SIZE];
   char cork[WSX__CORK_SIZE];
@@ -96,6 +97,9 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
  * which then serves the context's tables and is used to free it. */
 wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a);
 void wsx__loopctx_unref(wsx__loopctx *c);
+/* The loop's context without a new reference (NULL: no wsx object on it).
+ * Call on the loop's thread. */
+wsx__loopctx *wsx__loopctx_find(uv_loop_t *loop);
 /* Sets (0 = clears) the socket's deadline, in uv_now() milliseconds. */
 void wsx__timer_set(wsx_socket *s, uint64_t deadline);
 /* Sets (0 = clears) the socket's send_timeout deadline (uv_now() ms); when
@@ -240,6 +244,7 @@ struct wsx_socket {
   uint16_t close_code;
   uint8_t phase; /* enum wsx__phase */
   uint8_t close_clean;
+  struct wsx__psock *ps; /* uv/pubsub.h: topics, NULL = none */
 };
 
 /* conn.c */
@@ -252,6 +257,20 @@ void wsx__sock_cork(wsx_socket *s);
 /* Uncorks s, then applies the backlog rule to what this turn wrote
  * (`before`: the buffered amount when the turn began). */
 void wsx__sock_uncork_checked(wsx_socket *s, size_t before);
+
+/* A write that bypassed the socket's queue completed (publish.c): drain,
+ * teardown. */
+void wsx__sock_written(wsx_socket *s);
+
+/* topics.c / publish.c: the loop's topic table and the shared-frame write
+ * path beside writer.c (uv/pubsub.h). The core keeps them in step with the
+ * socket's life: a closing socket leaves its topics, teardown waits for
+ * shared frames still in libuv, the context frees its table. */
+void wsx__pubsub_leave_all(wsx_socket *s); /* the connection closes */
+void wsx__pubsub_free(wsx_socket *s);      /* the socket is freed */
+void wsx__topics_free(wsx__loopctx *c);    /* the context is freed */
+/* Shared frames of `s` queued in libuv (teardown waits for them). */
+uint32_t wsx__pubsub_writes(const wsx_socket *s);
 
 /* yield.c (the core's sliced input) */
 /* Plaintext to the phase's on_data, in slices when the driver decodes

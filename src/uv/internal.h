@@ -56,6 +56,8 @@ struct wsx_server {
   size_t num_counted; /* those counting toward max_connections */
   int freeing;        /* wsx_server_free called */
   int released;
+  struct wsx__gloop *gl; /* group.c: the group loop it serves, or NULL */
+  struct wsx_backplane *bp; /* backplane.c: attached bus, or NULL */
 };
 
 /* The accepting server (derived: a server socket's cfg is inside it). */
@@ -91,6 +93,10 @@ void wsx__ws_gone(wsx_socket *s);
 /* Detaches the driver from the message budget (refunding what it held). */
 void wsx__ws_closing(wsx_socket *s);
 void wsx__sock_free_pings(wsx_socket *s);
+
+/* backplane.c: the node (server or group) of `bp` is gone. */
+void wsx__bp_node_gone(struct wsx_backplane *bp);
+
 
 /* server.c */
 void wsx__server_sock_gone(wsx_socket *s);

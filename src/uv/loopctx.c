@@ -114,6 +114,17 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
   return c;
 }
 
+wsx__loopctx *wsx__loopctx_find(uv_loop_t *loop) {
+  wsx__loopctx *c;
+  uv_once(&registry_once, registry_init);
+  uv_mutex_lock(&registry_lock);
+  for (c = registry; c; c = c->next)
+    if (c->loop == loop)
+      break;
+  uv_mutex_unlock(&registry_lock);
+  return c;
+}
+
 const wsx_socket_callbacks wsx__no_cbs = WSX_SOCKET_CALLBACKS_INIT;
 
 const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
@@ -146,6 +157,7 @@ static void on_ctx_closed(uv_handle_t *h) {
     c->cbtabs = t->next;
     wsx__free(&a, t);
   }
+  wsx__topics_free(c);
   wsx__free(&a, c->heap);
   wsx__free(&a, c);
 }

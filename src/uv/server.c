@@ -349,6 +349,8 @@ void wsx__server_maybe_release(wsx_server *srv) {
   srv->released = 1;
   if (srv->cb.closed)
     srv->cb.closed(srv, srv->ud);
+  if (srv->bp)
+    wsx__bp_node_gone(srv->bp); /* uv/internal.h: the bus stops delivering */
   a = srv->cfg.alloc;
   wsx__loopctx_unref(srv->ctx);
   wsx__cfg_free(&srv->cfg);
