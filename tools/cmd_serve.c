@@ -348,12 +348,11 @@ static int loop_setup(uv_loop_t *loop, wsx_server *srv) {
       wsx_router_mount(L.router, "/chat", "*", route_accept,
                        (void *)&chat_cbs) < 0 ||
       wsx_router_mount(L.router, "/echo", "*", route_accept,
-                       (void *)&echo_cbs) < 0 ||
-      uv_timer_init(loop, &L.tick)) {
+                       (void *)&echo_cbs) < 0) {
     fprintf(stderr, "wsx serve: cannot set up the router\n");
     return 1;
   }
-  uv_unref((uv_handle_t *)&L.tick);
+  (void)loop; /* L.tick is initialized by the caller, once */
   return 0;
 }
 
@@ -368,8 +367,9 @@ static void loop_stopping(void) {
 static void group_loop_start(wsx_server_group *g, unsigned i, uv_loop_t *loop,
                              wsx_server *srv, void *ud) {
   (void)g, (void)i, (void)ud;
-  if (loop_setup(loop, srv))
+  if (uv_timer_init(loop, &L.tick) || loop_setup(loop, srv))
     exit(1);
+  uv_unref((uv_handle_t *)&L.tick);
 }
 
 static void group_loop_stop(wsx_server_group *g, unsigned i, uv_loop_t *loop,

@@ -35,6 +35,11 @@ stop_serve() {
     sleep 0.1
   done
   if wait "$SPID"; then ok "$1_sigterm_exit_0"; else fail "$1_sigterm_exit_0" "status $?"; fi
+  if grep -q "handles open" "$TMP/$1.log"; then
+    fail "$1_loop_closed_clean" "$(grep "handles open" "$TMP/$1.log")"
+  else
+    ok "$1_loop_closed_clean"
+  fi
 }
 
 for threads in 1 2; do

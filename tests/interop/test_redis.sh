@@ -121,5 +121,10 @@ for n in 1 2; do
   fi
   kill -TERM "$p"
   if wait "$p"; then ok "redis_node_${n}_sigterm_exit_0"; else fail "redis_node_${n}_sigterm_exit_0" "status $?"; fi
+  if grep -q "handles open" "$TMP/serve$n.log"; then
+    fail "redis_node_${n}_loop_closed_clean" "$(grep "handles open" "$TMP/serve$n.log")"
+  else
+    ok "redis_node_${n}_loop_closed_clean"
+  fi
 done
 stop_redis
