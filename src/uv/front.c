@@ -19,27 +19,7 @@ static void process(wsx_socket *s);
 
 /* Non-zero if a header `name` lists `tok` (comma-separated, any case). */
 static int has_token(const wsx_request *r, const char *name, const char *tok) {
-  size_t i, tl = strlen(tok);
-  for (i = 0; i < r->http.num_headers; i++) {
-    const wsx_header *h = &r->http.headers[i];
-    const char *p = h->value, *end = h->value + h->value_len;
-    if (!wsx__ieq(h->name, h->name_len, name))
-      continue;
-    while (p < end) {
-      const char *q = p, *e;
-      while (q < end && *q != ',')
-        q++;
-      e = q;
-      while (p < e && (*p == ' ' || *p == '\t'))
-        p++;
-      while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-      if ((size_t)(e - p) == tl && wsx__ieq(p, tl, tok))
-        return 1;
-      p = q < end ? q + 1 : end;
-    }
-  }
-  return 0;
+  return wsx_header_has_token(r->http.headers, r->http.num_headers, name, tok);
 }
 
 static size_t count_headers(const wsx_request *r, const char *name) {
