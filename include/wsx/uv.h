@@ -309,6 +309,35 @@ typedef struct wsx_socket_options {
    * WSX_DEFAULT_MESSAGE_BUDGET_SHARE, 25: 64 MiB of the default budget, the
    * default max_length). */
   unsigned message_budget_share;
+  /* Client, wss:// only: non-zero offers WebSocket over HTTP/2 (RFC 8441).
+   * The TLS handshake offers ALPN "h2,http/1.1"; when the server picks h2
+   * AND its SETTINGS carry SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, the socket
+   * opens as an extended CONNECT stream (:method CONNECT, :protocol
+   * websocket, :scheme https, :path and :authority from the URL, plus
+   * sec-websocket-version 13, the protocols, extensions, origin and extra
+   * headers of these options); :status 200 opens it. Any other status is
+   * the failure an HTTP/1.1 server's non-101 gives: connect_failed with
+   * WSX_E_HANDSHAKE, wsx_socket_status_code() = that status.
+   * Connections are shared: while an HTTP/2 connection to the same host
+   * and port with the same TLS options (wsx_tls_client_options; none with
+   * a client certificate) is open on the same loop, another socket with
+   * http2 on becomes a new stream of it instead of dialing (so
+   * wsx_socket_remote_address is the same for both). The connection
+   * closes (GOAWAY, close_notify) as soon as its last stream socket is
+   * gone; there is no idle period. On a stream socket, buffered_amount is
+   * what its HTTP/2 flow-control window holds back, wsx_socket_close ends
+   * the stream (END_STREAM), a socket gone without it resets it
+   * (RST_STREAM CANCEL), a RST_STREAM from the server closes it with 1006.
+   * Never a reason to fail: if the server picks http/1.1 (or no ALPN),
+   * does not enable extended CONNECT, sends GOAWAY before the stream was
+   * sent, or the shared connection cannot be made (DNS, TCP, TLS), the
+   * socket dials its own connection and does the HTTP/1.1 upgrade on it
+   * (a fresh TCP + TLS connection offering only http/1.1; errors are then
+   * reported as for http2 = 0); connect_timeout covers both attempts.
+   * wsx_socket_is_http2() tells which way a socket went. Ignored for
+   * ws:// URLs, through a proxy, and when libwsx was built without HTTP/2
+   * (wsx_http2_available() = 0). */
+  int http2;
 } wsx_socket_options;
 #define WSX_SOCKET_OPTIONS_INIT                                                \
   { .struct_size = sizeof(wsx_socket_options) }

@@ -174,6 +174,17 @@ static int start_dial(wsx_socket *s, const wsx_url *u) {
   return rc < 0 ? WSX_E_DNS : WSX_OK;
 }
 
+void wsx__client_redial(wsx_socket *s) {
+  wsx_url u;
+  int rc = WSX_E_URL;
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return;
+  if (wsx_url_parse(wsx_driver_url(s->d), &u) == WSX_OK)
+    rc = start_dial(s, &u);
+  if (rc < 0)
+    fail(s, rc, 0, "could not start dialing");
+}
+
 /* ---- phases: dialing and the client handshake ---- */
 
 void wsx__client_on_timeout(wsx_socket *s) {
@@ -329,7 +340,12 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
   s->h.tcp.data = s;
   s->phase = WSX__P_DIAL;
   wsx__timer_set(s, uv_now(loop) + s->cfg->connect_timeout);
-  rc = start_dial(s, &dial);
+#ifdef WSX_HAVE_HTTP2
+  if (oc.http2 && u.secure && !s->proxy)
+    rc = wsx__h2c_connect(s, &oc); /* a stream of a shared connection */
+  else
+#endif
+    rc = start_dial(s, &dial);
   if (rc < 0) {
     /* The handle exists: it must go through uv_close, silently. */
     s->cb = &wsx__no_cbs;

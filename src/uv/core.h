@@ -73,6 +73,7 @@ struct wsx__loopctx {
   struct wsx__cbtab *cbtabs;   /* interned socket callback tables */
   size_t cork_len;
   struct wsx__topics *topics; /* uv/pubsub.h: topic table, NULL = none */
+  struct wsx__h2 *h2_pool; /* h2_client.c: shareable HTTP/2 connections */
   wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
   char rbuf[WSX__RBUF_SIZE];
   char cork[WSX__CORK_SIZE];
@@ -230,7 +231,7 @@ struct wsx_socket {
   void *layer_state;
   wsx__ping_rec *pings; /* app pings waiting for pongs */
   char *close_reason;   /* recorded close (heap, NULL = "") */
-  struct wsx__h2 *h2;   /* server: the HTTP/2 session (phase H2, uv/h2.h) */
+  struct wsx__h2 *h2;   /* the HTTP/2 session it carries (uv/h2.h) */
   void *ud;
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;              /* 0 = none */

@@ -59,6 +59,9 @@ struct wsx__h2_stream {
   uint8_t paused;    /* wsx_socket_pause */
   uint8_t progress;  /* output left: drain / teardown may continue */
   uint8_t peer_ended;
+  /* Client streams (h2_client.c): id 0 until the request is submitted. */
+  int status;        /* the response's :status, 0 before it */
+  char accept[29];   /* the Sec-WebSocket-Accept the driver expects */
 };
 
 struct wsx__h2 {
@@ -71,6 +74,14 @@ struct wsx__h2 {
   size_t attached; /* streams with a socket */
   int in_recv, in_send, want_send;
   int going_away; /* GOAWAY sent: close when the last stream socket goes */
+  /* Client sessions (h2_client.c). */
+  int client;        /* nghttp2 client session on a dialed connection */
+  int settings_seen; /* the server's first SETTINGS arrived */
+  int ready;         /* ... with extended CONNECT: streams may open */
+  int pooled;        /* on the loop's pool (ctx->h2_pool) */
+  int goaway_recv;   /* the server sent GOAWAY: no new streams */
+  char *key;         /* pool key (host, port, TLS options), NULL = private */
+  wsx__h2 *pool_next;
 };
 
 /* h2_stream.c */
@@ -92,5 +103,36 @@ void wsx__h2_stream_free(wsx__h2_stream *st);
 void wsx__h2_detached(wsx__h2 *h);
 /* A bodiless response with `status` ending the stream (no socket). */
 void wsx__h2_respond(wsx__h2 *h, int32_t id, int status);
+/* Client or server session on h->s with its settings (h->client). */
+int wsx__h2_session_new(wsx__h2 *h);
+/* Frees a session that has no socket and no stream. */
+void wsx__h2_session_free(wsx__h2 *h);
+/* DATA and stream ends, shared by both sides. */
+int wsx__h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
+                          const uint8_t *data, size_t len, void *ud);
+int wsx__h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err,
+                            void *ud);
+
+/* h2_stream.c: bytes for the stream's socket that are no DATA (the
+ * client's rendering of the response head): delivered now, or held while
+ * the socket is paused. */
+void wsx__h2_stream_inject(wsx__h2_stream *st, const uint8_t *data,
+                           size_t len);
+
+/* h2_client.c */
+/* The socket's request head is complete in st->head: HEADERS. */
+int wsx__h2c_submit(wsx__h2_stream *st, wsx_socket *s);
+int wsx__h2c_on_header(nghttp2_session *ng, const nghttp2_frame *f,
+                       const uint8_t *name, size_t nlen, const uint8_t *value,
+                       size_t vlen, uint8_t flags, void *ud);
+int wsx__h2c_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
+                           void *ud);
+/* After each mem_recv: opens the waiting streams once SETTINGS came. */
+void wsx__h2c_after_recv(wsx__h2 *h);
+/* The last stream socket went: the connection closes. */
+void wsx__h2c_idle(wsx__h2 *h);
+/* The connection socket is being freed: streams still waiting dial on
+ * their own, those in their handshake fail (connect_failed). */
+void wsx__h2c_conn_gone(wsx__h2 *h);
 
 #endif

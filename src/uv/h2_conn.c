@@ -1,8 +1,9 @@
 /*
- * The HTTP/2 connection (uv/h2.h): an nghttp2 server session over the
- * socket's plaintext, phase WSX__P_H2. Collects each request's headers,
- * opens stream sockets once mem_recv has returned, routes DATA and stream
- * ends to them, and sends what nghttp2 produces through the socket.
+ * The HTTP/2 connection (uv/h2.h): an nghttp2 session over the socket's
+ * plaintext, phase WSX__P_H2. Server: collects each request's headers,
+ * opens stream sockets once mem_recv has returned. Both sides (the client's
+ * own part is h2_client.c): routes DATA and stream ends to the stream
+ * sockets, and sends what nghttp2 produces through the socket.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,7 +41,7 @@ void wsx__h2_stream_free(wsx__h2_stream *st) {
     h->streams = st->next;
   if (st->next)
     st->next->prev = st->prev;
-  if (h->ng && !st->closed)
+  if (h->ng && !st->closed && st->id > 0)
     nghttp2_session_set_stream_user_data(h->ng, st->id, NULL);
   wsx__free(a, st->method);
   wsx__free(a, st->scheme);
@@ -55,12 +56,13 @@ void wsx__h2_stream_free(wsx__h2_stream *st) {
   wsx__free(a, st);
 }
 
-static void session_free(wsx__h2 *h) {
+void wsx__h2_session_free(wsx__h2 *h) {
   wsx_allocator a = h->alloc;
   while (h->streams)
     wsx__h2_stream_free(h->streams);
   if (h->ng)
     nghttp2_session_del(h->ng);
+  wsx__free(&a, h->key);
   wsx__free(&a, h);
 }
 
@@ -75,7 +77,11 @@ static void arm_idle(wsx__h2 *h) {
 void wsx__h2_detached(wsx__h2 *h) {
   if (!h->s) {
     if (h->attached == 0)
-      session_free(h);
+      wsx__h2_session_free(h);
+    return;
+  }
+  if (h->client) {
+    wsx__h2c_idle(h);
     return;
   }
   if (h->going_away && h->attached == 0 && h->s->phase == WSX__P_H2)
@@ -87,11 +93,17 @@ void wsx__h2_detached(wsx__h2 *h) {
 /* Every stream socket ends as if its connection dropped (1006). */
 static void abort_streams(wsx__h2 *h) {
   wsx__h2_stream *st;
+  if (h->client)
+    wsx__h2c_conn_gone(h); /* streams not sent yet dial on their own */
   for (st = h->streams; st; st = st->next) {
     wsx_socket *s = st->s;
     if (!s || (s->flags & WSX__F_HANDLE_CLOSING))
       continue;
     s->flags |= WSX__F_EOF;
+    if (s->phase == WSX__P_CLIENT_HS)
+      wsx__sock_connect_failed(s, WSX_E_CLOSED, 0,
+                               "the HTTP/2 connection closed during the "
+                               "handshake");
     if (s->d)
       wsx_driver_abort(s->d, 0, NULL);
     wsx__sock_close_handle(s);
@@ -325,8 +337,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
   return 0;
 }
 
-static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
-                         const uint8_t *data, size_t len, void *ud) {
+int wsx__h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
+                          const uint8_t *data, size_t len, void *ud) {
   wsx__h2 *h = ud;
   wsx__h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
   (void)flags;
@@ -345,8 +357,8 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
   return 0;
 }
 
-static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err,
-                           void *ud) {
+int wsx__h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err,
+                            void *ud) {
   wsx__h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
   (void)ud, (void)err;
   if (!st)
@@ -388,14 +400,18 @@ static void h2_on_data(wsx_socket *s, char *data, size_t len) {
   h->in_recv = 0;
   if (rv < 0) {
     /* Most errors queued a GOAWAY; a bad preface did not. */
-    if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC || rv == NGHTTP2_ERR_NOMEM)
+    if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC || rv == NGHTTP2_ERR_NOMEM ||
+        h->client)
       (void)nghttp2_session_terminate_session(h->ng, NGHTTP2_PROTOCOL_ERROR);
     wsx__h2_flush(h);
     if (h->s)
       conn_fail(h);
     return;
   }
-  open_ready(h);
+  if (h->client)
+    wsx__h2c_after_recv(h);
+  else
+    open_ready(h);
   wsx__h2_flush(h);
 }
 
@@ -450,7 +466,7 @@ void wsx__h2_shutdown(wsx_socket *s) {
     wsx__h2_detached(h);
 }
 
-static int session_new(wsx__h2 *h) {
+int wsx__h2_session_new(wsx__h2 *h) {
   nghttp2_session_callbacks *cb;
   nghttp2_option *opt;
   nghttp2_settings_entry iv[3];
@@ -466,20 +482,33 @@ static int session_new(wsx__h2 *h) {
     nghttp2_session_callbacks_del(cb);
     return WSX_E_NOMEM;
   }
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  if (h->client) {
+    nghttp2_session_callbacks_set_on_header_callback(cb, wsx__h2c_on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(
+        cb, wsx__h2c_on_frame_recv);
+  } else {
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
+                                                            on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+  }
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+      cb, wsx__h2_on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(
+      cb, wsx__h2_on_stream_close);
   /* Windows open as the sockets take their data (wsx_socket_pause). */
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  rc = nghttp2_session_server_new3(&h->ng, cb, h, opt, &h->mem);
+  rc = h->client ? nghttp2_session_client_new3(&h->ng, cb, h, opt, &h->mem)
+                 : nghttp2_session_server_new3(&h->ng, cb, h, opt, &h->mem);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
   if (rc != 0)
     return WSX_E_NOMEM;
-  iv[0].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
-  iv[0].value = 1;
+  /* A client announces no extended CONNECT (RFC 8441 3: the server's
+   * setting) and takes no pushes. */
+  iv[0].settings_id = h->client ? NGHTTP2_SETTINGS_ENABLE_PUSH
+                                : NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
+  iv[0].value = h->client ? 0 : 1;
   iv[1].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
   iv[1].value = H2_MAX_STREAMS;
   iv[2].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
@@ -501,8 +530,8 @@ void wsx__h2_start(wsx_socket *s, char *data, size_t len) {
   h->alloc = s->cfg->alloc;
   h->s = s;
   h->loop = s->cfg->ctx->loop;
-  if (session_new(h) != WSX_OK) {
-    session_free(h);
+  if (wsx__h2_session_new(h) != WSX_OK) {
+    wsx__h2_session_free(h);
     wsx__sock_close_handle(s);
     return;
   }

@@ -48,6 +48,15 @@ void wsx__h2_stream_data(wsx__h2_stream *st, const uint8_t *data, size_t len) {
     consume(st, len);
 }
 
+void wsx__h2_stream_inject(wsx__h2_stream *st, const uint8_t *data,
+                           size_t len) {
+  if (st->s && !st->paused && !st->held.len)
+    deliver(st, data, len);
+  else if (wsx__buf_append(&st->held, &st->h->alloc, data, len) < 0)
+    (void)nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id,
+                                    NGHTTP2_INTERNAL_ERROR);
+}
+
 /* Held bytes (and a held END_STREAM) go to the socket. `owed`: they still
  * count against the window. */
 static void deliver_held(wsx__h2_stream *st, int owed) {
@@ -246,7 +255,7 @@ static int take(wsx__h2_stream *st, wsx_socket *s, const char *p, size_t len) {
                       st->head.len - i - 4) < 0)
     return WSX_E_NOMEM;
   st->head.len = i + 4;
-  rc = submit_head(st, s);
+  rc = st->h->client ? wsx__h2c_submit(st, s) : submit_head(st, s);
   return rc;
 }
 
@@ -314,7 +323,7 @@ static int l_shutdown(wsx_socket *s, void *state) {
   if (st->eof || !st->h->ng || st->closed)
     return WSX_OK;
   st->eof = 1;
-  if (!st->submitted) /* nothing answered: give up on the stream */
+  if (!st->submitted && st->id > 0) /* nothing answered: give up on it */
     (void)nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id,
                                     NGHTTP2_INTERNAL_ERROR);
   kick(st);
@@ -327,7 +336,7 @@ static void l_free(wsx_socket *s, void *state) {
   (void)s;
   st->s = NULL;
   h->attached--;
-  if (!h->ng || st->closed) {
+  if (!h->ng || st->closed || st->id <= 0) { /* <= 0: never sent */
     wsx__h2_stream_free(st);
   } else {
     /* Closed without ending the stream: the peer must not wait. */

@@ -194,6 +194,20 @@ const wsx_socket *wsx__h2_conn_of(const wsx_socket *s);
 /* Plaintext after the TLS handshake chose ALPN "h2": starts the session
  * (phase H2) and feeds it `data`. */
 void wsx__h2_start(wsx_socket *s, char *data, size_t len);
+/* h2_client.c: wsx_socket_connect with options.http2 for wss:// (no
+ * proxy): `s` (its driver made, its TCP handle initialized but never
+ * connected, phase DIAL) becomes a stream of a pooled connection or of a
+ * new one dialed for it. Returns WSX_OK or a negative code (nothing
+ * attached). */
+int wsx__h2c_connect(wsx_socket *s, const wsx_socket_options *opts);
+/* tls.c: the TLS handshake of a client socket carrying a session to be
+ * (s->h2 set) completed; `h2`: ALPN chose "h2". */
+void wsx__h2c_tls_ready(wsx_socket *s, int h2);
+
+/* client.c: a socket that waited for an HTTP/2 connection dials its own
+ * (HTTP/1.1, options.http2 ignored from now on); a failure to start is
+ * reported as connect_failed. */
+void wsx__client_redial(wsx_socket *s);
 
 /* client.c */
 /* connect_timeout expired (dial, proxy and client handshake phases). */

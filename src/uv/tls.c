@@ -225,6 +225,15 @@ int wsx__tls_client_start(wsx_socket *s) {
     return wsx__tls_tunnel_origin_start(s, s->cfg->tls, host);
   if ((rc = install(s, 1)) != WSX_OK)
     return rc;
+#ifdef WSX_HAVE_HTTP2
+  /* The connection of HTTP/2 client streams (h2_client.c). */
+  if (s->h2 && SSL_set_alpn_protos(((tls_conn *)s->layer_state)->ssl,
+                                   (const unsigned char *)"\x02h2\x08http/1.1",
+                                   12) != 0) {
+    layer_detach(s);
+    return WSX_E_NOMEM;
+  }
+#endif
   rc = client_hello(s->cfg->tls, s->layer_state, host);
   if (rc != WSX_OK)
     layer_detach(s);
@@ -346,6 +355,15 @@ static int layer_on_read(wsx_socket *s, void *st, char *data, size_t len) {
     if (r == WSX__TLS_DATA) {
       wsx__sock_on_plain(s, plain, got);
     } else if (r == WSX__TLS_READY) {
+#ifdef WSX_HAVE_HTTP2
+      if (t->client && s->h2) {
+        const unsigned char *p = NULL;
+        unsigned n = 0;
+        SSL_get0_alpn_selected(t->ssl, &p, &n);
+        wsx__h2c_tls_ready(s, n == 2 && memcmp(p, "h2", 2) == 0);
+        continue;
+      }
+#endif
       if (t->client) {
         int rc = wsx_driver_start(s->d);
         if (rc < 0 && !(s->flags & WSX__F_HANDLE_CLOSING)) {
