@@ -67,7 +67,7 @@ static void usage(FILE *f) {
           "usage: wsx connect URL [--binary] [--protocol P]... "
           "[--header 'K: V']...\n"
           "                       [--origin O] [--ca FILE] [--insecure] "
-          "[--deflate]\n"
+          "[--deflate] [--http2]\n"
           "                       [--proxy http[s]://[user:pass@]host:port | "
           "--proxy-env]\n"
           "                       [--proxy-ca FILE] [--proxy-insecure]\n"
@@ -82,6 +82,8 @@ static void usage(FILE *f) {
           "  --header 'K: V'   add a handshake request header (repeatable)\n"
           "  --origin O        send Origin: O\n"
           "  --deflate         offer permessage-deflate (RFC 7692)\n"
+          "  --http2           wss: WebSocket over HTTP/2 (RFC 8441) when "
+          "the server\n                    offers it, else HTTP/1.1\n"
           "  --ca FILE         wss: trust the CA certificates in FILE (PEM)\n"
           "                    instead of the system store\n"
           "  --insecure        wss: DANGEROUS, skip certificate and host "
@@ -438,6 +440,10 @@ static int parse_args(int argc, char **argv, const char **url,
       }
       C.exts[0] = C.deflate;
       o->extensions = C.exts;
+    } else if ((r = cli_option("connect", argc, argv, &i, "--http2", NULL))) {
+      if (r == 2)
+        return 2;
+      o->http2 = 1;
     } else if ((r = cli_option("connect", argc, argv, &i, "--insecure",
                                NULL))) {
       if (r == 2)
