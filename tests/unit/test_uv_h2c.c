@@ -14,7 +14,10 @@
  *     HTTP/1.1 upgrade and opens;
  *   - closing one stream leaves its siblings working; the connection goes
  *     with the last one (the loop then closes with nothing open), and the
- *     next dial makes a new connection.
+ *     next dial makes a new connection; a socket closed while the
+ *     connection is being made goes alone (or with the connection);
+ *   - a shared connection that fails (refused, certificate) leaves each
+ *     socket to dial on its own and report the HTTP/1.1 error.
  * Built without HTTP/2 it prints one `skip` line.
  */
 #include "test_uv_util.h"
@@ -362,11 +365,67 @@ TEST(sibling_survives_close) {
   SHUTDOWN_AND_CHECK();
 }
 
+/* Closed before the connection is up: the other stream still opens; the
+ * connection goes with the last one (the loop closes clean). */
+TEST(close_while_waiting) {
+  ev_reset();
+  REQUIRE(server(1, NULL) == 0);
+  REQUIRE(dial(&C[0], "/a", NULL) != NULL);
+  REQUIRE(dial(&C[1], "/b", NULL) != NULL);
+  CHECK(wsx_socket_close(C[0].s, 1000, NULL) == WSX_OK);
+  RUN_UNTIL(C[0].closed && (C[1].open || C[1].failed), 5000);
+  CHECK_INT(C[0].open, 0);
+  CHECK_INT(C[1].open, 1);
+  CHECK_INT(C[1].is_h2, 1);
+  CHECK_INT(S.opens, 1);
+  CHECK(wsx_socket_close(C[1].s, 1000, NULL) == WSX_OK);
+  RUN_UNTIL(C[1].closed, 3000);
+  /* The only socket goes while its connection is still being made. */
+  REQUIRE(dial(&C[2], "/c", NULL) != NULL);
+  CHECK(wsx_socket_close(C[2].s, 1000, NULL) == WSX_OK);
+  RUN_UNTIL(C[2].closed, 3000);
+  CHECK_INT(C[2].open, 0);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* The shared connection fails: each socket dials on its own and reports
+ * what an HTTP/1.1 dial reports (refused: WSX_E_IO; a certificate that
+ * does not verify: WSX_E_TLS). */
+TEST(failures_as_http11) {
+  wsx_socket_options o = WSX_SOCKET_OPTIONS_INIT;
+  wsx_socket *s;
+  char url[64];
+  int port, err = 0;
+  ev_reset();
+  REQUIRE(server(1, NULL) == 0);
+  port = T.port;
+  /* No CA given: the system store does not know the self-signed one. */
+  o.http2 = 1;
+  snprintf(url, sizeof(url), "wss://127.0.0.1:%d/x", port);
+  memset(&C[0], 0, sizeof(C[0]));
+  s = wsx_socket_connect(&T.loop, url, &o, &c_cbs, &C[0], &err);
+  REQUIRE(s != NULL);
+  RUN_UNTIL(C[0].closed, 5000);
+  CHECK_INT(C[0].failed, 1);
+  CHECK_INT(C[0].fail_code, WSX_E_TLS);
+  CHECK_INT(S.opens, 0);
+  wsx_server_free(T.srv);
+  T.srv = NULL;
+  RUN_UNTIL(T.srv_closed, 3000);
+  /* Nothing listens there any more. */
+  REQUIRE(dial(&C[1], "/x", NULL) != NULL);
+  RUN_UNTIL(C[1].closed, 5000);
+  CHECK_INT(C[1].failed, 1);
+  CHECK_INT(C[1].fail_code, WSX_E_IO);
+  SHUTDOWN_AND_CHECK();
+}
+
 TEST_MAIN(if (tc_script_dir("wsx-h2c", gen_script, dir, sizeof(dir)) != 0) {
   printf("FAIL setup: could not generate a certificate with openssl\n");
   return 1;
 } RUN(echo_text_binary);
           RUN(ten_streams_one_connection); RUN(deflate_over_h2);
           RUN(reject_403_sibling_opens); RUN(fallback_http11);
-          RUN(sibling_survives_close); tc_rm_dir(dir))
+          RUN(sibling_survives_close); RUN(close_while_waiting);
+          RUN(failures_as_http11); tc_rm_dir(dir))
 #endif
