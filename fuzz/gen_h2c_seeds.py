@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz/fuzz_h2c.c into fuzz/corpus/h2c/: byte 0
-(bits 0-5: the piece size, 0 = whole; bit 6: the target prepends a SETTINGS
-frame enabling extended CONNECT) followed by what an HTTP/2 server sends to
+(bits 0-5: the piece size, 0 = whole; bit 6: the target first feeds a
+SETTINGS frame enabling extended CONNECT on its own) followed by what an HTTP/2 server sends to
 the client's two streams (ids 1 and 3). Run from the repository root with
 Debian's python3 (python3-hpack, a dependency of python3-h2); the seeds are
 checked in, so this is only needed to change them."""
@@ -59,12 +59,12 @@ def seeds():
     yield "no_connect", 0, settings(window=65535)
 
     e = hpack.Encoder()
-    yield "goaway", 0, settings(connect=1) + \
+    yield "goaway", 0x40, \
         frame(GOAWAY, 0, 0, struct.pack("!II", 1, 0)) + headers(e, 1, 200) + \
         frame(DATA, 0, 1, ws(1, b"drop"))
 
     e = hpack.Encoder()
-    yield "window_pause", 0, settings(connect=1, window=10) + \
+    yield "window_pause", 0x40, settings(window=10) + \
         headers(e, 1, 200) + headers(e, 3, 200) + \
         frame(DATA, 0, 1, ws(1, b"pause now")) + \
         frame(DATA, 0, 3, ws(2, bytes(range(100)))) + \
