@@ -175,7 +175,10 @@ struct wsx_socket;
 /* Non-zero if this libwsx was built with HTTP/2 (WSX_HTTP2, libnghttp2). */
 WSX_EXTERN int wsx_http2_available(void);
 /* Non-zero if `s` is a WebSocket (or request) carried by one stream of an
- * HTTP/2 connection (RFC 8441); its TLS accessors then return NULL / "". */
+ * HTTP/2 connection (RFC 8441); its TLS accessors then return NULL / "".
+ * A client socket (wsx_socket_options.http2) answers 0 while it waits for
+ * its connection (it may still fall back to HTTP/1.1), 1 from the moment
+ * it is sent as a stream. */
 WSX_EXTERN int wsx_socket_is_http2(const struct wsx_socket *s);
 
 /* "TLSv1.3", "TLSv1.2", or NULL for a socket without TLS. */

@@ -286,5 +286,7 @@ int wsx_http2_available(void) {
 }
 
 int wsx_socket_is_http2(const wsx_socket *s) {
-  return s && WSX__LAYER_TRANSPORT(s->layer);
+  /* A client socket waiting for its HTTP/2 connection (phase DIAL) may
+   * still fall back to HTTP/1.1. */
+  return s && WSX__LAYER_TRANSPORT(s->layer) && s->phase != WSX__P_DIAL;
 }

@@ -16,6 +16,8 @@
  *     with the last one (the loop then closes with nothing open), and the
  *     next dial makes a new connection; a socket closed while the
  *     connection is being made goes alone (or with the connection);
+ *   - buffered_amount and drain follow the stream's window; a stream the
+ *     server drops closes its socket and no other;
  *   - a shared connection that fails (refused, certificate) leaves each
  *     socket to dial on its own and report the HTTP/1.1 error.
  * Built without HTTP/2 it prints one `skip` line.
@@ -51,6 +53,7 @@ static const char *P(const char *name) {
 
 static struct {
   int opens, closes, h2, msgs;
+  size_t bytes;
   int port[N + 2];
   char ext[128];
 } S;
@@ -71,7 +74,11 @@ static void s_open(wsx_socket *s, void *ud) {
 static void s_message(wsx_socket *s, const wsx_message *m, void *ud) {
   (void)ud;
   S.msgs++;
-  (void)wsx_socket_send(s, m->opcode, m->data, m->len, 0);
+  S.bytes += m->len;
+  if (m->len == 4 && memcmp(m->data, "drop", 4) == 0)
+    (void)wsx_socket_drop(s, 1001, NULL); /* close frame, RST_STREAM */
+  else if (m->len < 100000)
+    (void)wsx_socket_send(s, m->opcode, m->data, m->len, 0);
 }
 
 static void s_close(wsx_socket *s, const wsx_close_event *ev, void *ud) {
@@ -121,6 +128,7 @@ static int server(int http2, wsx_extension *ext) {
 typedef struct cli {
   wsx_socket *s;
   int open, closed, failed, fail_code, fail_status, is_h2, msgs, close_code;
+  int drains;
   size_t last_len;
   char last[64];
   int last_op;
@@ -151,6 +159,12 @@ static void c_close(wsx_socket *s, const wsx_close_event *ev, void *ud) {
   c->s = NULL;
 }
 
+static void c_drain(wsx_socket *s, void *ud) {
+  cli *c = ud;
+  (void)s;
+  c->drains++;
+}
+
 static void c_failed(wsx_socket *s, const wsx_connect_failure *f, void *ud) {
   cli *c = ud;
   (void)s;
@@ -164,6 +178,7 @@ static const wsx_socket_callbacks c_cbs = {
     .open = c_open,
     .message = c_message,
     .close = c_close,
+    .drain = c_drain,
     .connect_failed = c_failed};
 
 static wsx_extension *cli_exts[2];
@@ -209,6 +224,7 @@ TEST(echo_text_binary) {
   ev_reset();
   REQUIRE(server(1, NULL) == 0);
   REQUIRE(dial(&C[0], "/echo", NULL) != NULL);
+  CHECK_INT(wsx_socket_is_http2(C[0].s), 0); /* may still fall back */
   RUN_UNTIL(C[0].open || C[0].failed, 5000);
   CHECK_INT(C[0].open, 1);
   CHECK_INT(C[0].is_h2, 1);
@@ -420,6 +436,51 @@ TEST(failures_as_http11) {
   SHUTDOWN_AND_CHECK();
 }
 
+/* buffered_amount is what the stream's window holds back (the server
+ * opens 256 KiB per stream); drain fires once the server took it all. */
+TEST(window_buffered_drain) {
+  static uint8_t big[1 << 20];
+  int rc;
+  ev_reset();
+  REQUIRE(server(1, NULL) == 0);
+  REQUIRE(dial(&C[0], "/big", NULL) != NULL);
+  RUN_UNTIL(C[0].open || C[0].failed, 5000);
+  CHECK_INT(C[0].is_h2, 1);
+  rc = wsx_socket_send_binary(C[0].s, big, sizeof(big));
+  CHECK_INT(rc, 1); /* above the high-water mark */
+  CHECK(wsx_socket_buffered_amount(C[0].s) > 512 * 1024);
+  RUN_UNTIL(C[0].drains && S.msgs == 1, 5000);
+  CHECK_INT(C[0].drains, 1);
+  CHECK(S.bytes == sizeof(big));
+  CHECK(wsx_socket_buffered_amount(C[0].s) <= 16 * 1024);
+  CHECK(wsx_socket_close(C[0].s, 1000, NULL) == WSX_OK);
+  RUN_UNTIL(C[0].closed, 3000);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* The server drops one stream's socket (a 1001 close frame, then the
+ * stream is reset): that client socket closes, its sibling goes on. */
+TEST(server_drops_stream) {
+  ev_reset();
+  REQUIRE(server(1, NULL) == 0);
+  REQUIRE(dial(&C[0], "/r", NULL) != NULL);
+  REQUIRE(dial(&C[1], "/r", NULL) != NULL);
+  RUN_UNTIL(all_open(0, 2), 5000);
+  CHECK(all_open(0, 2));
+  CHECK(wsx_socket_send_text(C[0].s, "drop", 4) >= 0);
+  RUN_UNTIL(C[0].closed, 3000);
+  CHECK_INT(C[0].closed, 1);
+  CHECK_INT(C[0].close_code, 1001);
+  CHECK(wsx_socket_send_text(C[1].s, "still here", 10) >= 0);
+  RUN_UNTIL(C[1].msgs == 1, 3000);
+  CHECK_INT(C[1].msgs, 1);
+  CHECK_INT(C[1].closed, 0);
+  CHECK(wsx_socket_close(C[1].s, 1000, NULL) == WSX_OK);
+  RUN_UNTIL(C[1].closed, 3000);
+  CHECK_INT(C[1].close_code, 1000);
+  SHUTDOWN_AND_CHECK();
+}
+
 TEST_MAIN(if (tc_script_dir("wsx-h2c", gen_script, dir, sizeof(dir)) != 0) {
   printf("FAIL setup: could not generate a certificate with openssl\n");
   return 1;
@@ -427,5 +488,6 @@ TEST_MAIN(if (tc_script_dir("wsx-h2c", gen_script, dir, sizeof(dir)) != 0) {
           RUN(ten_streams_one_connection); RUN(deflate_over_h2);
           RUN(reject_403_sibling_opens); RUN(fallback_http11);
           RUN(sibling_survives_close); RUN(close_while_waiting);
-          RUN(failures_as_http11); tc_rm_dir(dir))
+          RUN(failures_as_http11); RUN(window_buffered_drain);
+          RUN(server_drops_stream); tc_rm_dir(dir))
 #endif
