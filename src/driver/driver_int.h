@@ -63,8 +63,11 @@ typedef struct wsx__hs {
 } wsx__hs;
 
 struct wsx_driver {
-  wsx_allocator alloc;
-  wsx_driver_callbacks cb;
+  /* A driver made by wsx_driver_new_* points both at copies in its own
+   * allocation (wsx__driver_box); an embedded one (driver/embed.h) at its
+   * embedder's, which outlive it. */
+  const wsx_allocator *alloc;
+  const wsx_driver_callbacks *cb;
   void *ud;
 
   /* Configuration (limits resolved to their defaults at creation). */
@@ -87,6 +90,7 @@ struct wsx_driver {
   uint8_t close_sent;       /* a close frame left */
   uint8_t in_parse;         /* parse() is running: nested parse refused */
   uint8_t in_write;         /* the write callback is running */
+  uint8_t embedded;         /* lives in its embedder's memory (embed.h) */
 
   wsx__hs *hs; /* handshake-only state; NULL once open */
 
@@ -159,10 +163,25 @@ struct wsx_driver {
 
 #define WSX__ERRMSG_LEN 160
 
+/* A driver of its own (wsx_driver_new_*): one allocation holding it and
+ * the copies of its allocator and callbacks. */
+typedef struct wsx__driver_box {
+  wsx_driver d;
+  wsx_allocator alloc;
+  wsx_driver_callbacks cb;
+} wsx__driver_box;
+
 /* frame.c: returns the message buffer's budget (wsx_driver_set_budget). */
 void wsx__budget_refund(wsx_driver *d);
 
 /* driver.c */
+/* Fills a zeroed driver from resolved options `o` (their allocator is not
+ * read); `a` and `cb` are kept by pointer and must outlive the driver.
+ * Then allocates the handshake state. WSX_OK or WSX_E_NOMEM (free the
+ * driver with wsx_driver_free). */
+int wsx__driver_init(wsx_driver *d, const wsx_driver_options *o,
+                     const wsx_allocator *a, const wsx_driver_callbacks *cb,
+                     void *ud);
 /* Formats the error detail into d->errmsg (allocated on first use). */
 void wsx__set_error(wsx_driver *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -15,7 +15,7 @@
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg) {
-  size_t sz = round16(sizeof(wsx_socket)) + cfg->ext_size;
+  size_t sz = round16(sizeof(wsx_socket)) + cfg->drv_room + cfg->ext_size;
   wsx_socket *s = wsx__malloc(&cfg->alloc, sz);
   if (!s)
     return NULL;
@@ -30,7 +30,7 @@ wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg) {
 }
 
 void *wsx_socket_ext(const wsx_socket *s) {
-  return s->cfg->ext_size ? (char *)s + round16(sizeof(*s)) : NULL;
+  return s->cfg->ext_size ? (char *)wsx__sock_room(s) + s->cfg->drv_room : NULL;
 }
 
 /* ---- reading ---- */

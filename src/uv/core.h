@@ -44,6 +44,10 @@ typedef struct wsx__cfg {
   size_t budget, budget_share, budget_used;
   uint32_t ka_grace;      /* ms, 0 = no dead-peer detection */
   size_t hwm, max_buffered, ext_size;
+  /* Room reserved after each socket for an embedded server driver
+   * (driver/embed.h; set by server.c), 0 = the driver is allocated apart.
+   * The app's ext_size bytes follow it. */
+  size_t drv_room;
   int nagle;
   struct wsx__tls_ctx *tls; /* TLS contexts (uv/tls.h), owned; NULL = plain */
   struct wsx__proxy_cfg *proxy; /* client: CONNECT proxy settings (uv/proxy_client.h),
@@ -248,8 +252,15 @@ struct wsx_socket {
 };
 
 /* conn.c */
-/* cfg->ctx must be set; the caller holds a ctx reference for the socket. */
+/* cfg->ctx must be set; the caller holds a ctx reference for the socket.
+ * One block: the socket, cfg->drv_room bytes for its driver, then the
+ * app's ext_size bytes. */
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
+/* The room after the socket (16-byte aligned): cfg->drv_room bytes for an
+ * embedded driver, then the app's extension area. */
+static inline void *wsx__sock_room(const wsx_socket *s) {
+  return (char *)(uintptr_t)s + ((sizeof(wsx_socket) + 15u) & ~(size_t)15u);
+}
 /* Stops reading from the stream (or the transport layer, e.g. HTTP/2). */
 void wsx__sock_read_stop(wsx_socket *s);
 /* Makes s the cork owner (uncorking the previous one). */

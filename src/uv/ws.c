@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "driver/embed.h"
 #include "uv/internal.h"
 
 static const char none_protocol[] = "";
@@ -254,7 +255,12 @@ int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
   const char *saved_choice;
   size_t i;
   int rc = WSX_OK;
-  s->d = wsx_driver_new_server_request(http, &cfg->dopts, &wsx__drv_cbs, s);
+  if (cfg->drv_room) /* one block per connection (driver/embed.h) */
+    s->d = wsx__driver_embed_server_request(wsx__sock_room(s), http,
+                                            &cfg->dopts, &cfg->alloc,
+                                            &wsx__drv_cbs, s);
+  else
+    s->d = wsx_driver_new_server_request(http, &cfg->dopts, &wsx__drv_cbs, s);
   if (!s->d)
     return WSX_E_NOMEM;
   wsx__sock_budget_attach(s);
