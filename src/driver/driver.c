@@ -30,8 +30,10 @@ int wsx__driver_init(wsx_driver *d, const wsx_driver_options *o,
   d->fragment_out = o->fragment_outgoing_messages ? 1 : 0;
   d->allow_drafts = o->allow_drafts ? 1 : 0;
   d->secure = o->secure ? 1 : 0;
-  d->random = o->random;
-  d->random_ud = o->random_ud;
+  if (!wsx__drx_get(d))
+    goto oom;
+  d->x->random = o->random;
+  d->x->random_ud = o->random_ud;
   wsx__hs *hs = d->hs = wsx__malloc(d->alloc, sizeof *hs);
   if (!hs)
     goto oom;
@@ -96,6 +98,12 @@ wsx_driver *wsx_driver_new_server(const wsx_driver_options *opts,
   return d;
 }
 
+wsx__drx *wsx__drx_get(wsx_driver *d) {
+  if (!d->x && (d->x = wsx__malloc(d->alloc, sizeof *d->x)) != NULL)
+    memset(d->x, 0, sizeof *d->x);
+  return d->x;
+}
+
 void wsx__hs_free(wsx_driver *d) {
   wsx__hs *hs = d->hs;
   if (!hs)
@@ -125,16 +133,19 @@ void wsx_driver_free(wsx_driver *d) {
   wsx__hs_free(d);
   wsx__free(&a, d->errmsg);
   wsx__free(&a, d->ctrl);
-  wsx__buf_free(&d->head, &a);
-  wsx__free(&a, d->headers);
   wsx__free(&a, d->url);
   wsx__free(&a, d->protocol);
   wsx__free(&a, d->ext_value);
   wsx__budget_refund(d);
   wsx__buf_free(&d->msg, &a);
-  wsx__buf_free(&d->scratch, &a);
-  wsx__buf_free(&d->ext_out, &a);
-  wsx__free(&a, d->pings);
+  if (d->x) {
+    wsx__buf_free(&d->x->head, &a);
+    wsx__free(&a, d->x->headers);
+    wsx__buf_free(&d->x->scratch, &a);
+    wsx__buf_free(&d->x->ext_out, &a);
+    wsx__free(&a, d->x->pings);
+    wsx__free(&a, d->x);
+  }
   wsx__ext_free(d);
   if (!d->embedded)
     wsx__free(&a, d);
@@ -282,8 +293,8 @@ static int parse_loop(wsx_driver *d, uint8_t *data, size_t len) {
 /* ---- output ------------------------------------------------------------ */
 
 int wsx__driver_random(wsx_driver *d, void *buf, size_t n) {
-  if (d->random)
-    return d->random(buf, n, d->random_ud) == 0 ? 0 : -1;
+  if (d->x && d->x->random)
+    return d->x->random(buf, n, d->x->random_ud) == 0 ? 0 : -1;
   return wsx__random(buf, n);
 }
 
@@ -343,7 +354,8 @@ void wsx__fire_close(wsx_driver *d, uint16_t code, const char *reason,
   /* Queued pre-open messages and pending ping callbacks die with us. */
   if (d->hs)
     wsx__buf_free(&d->hs->queue, d->alloc);
-  d->num_pings = 0;
+  if (d->x)
+    d->x->num_pings = 0;
   if (d->cb->close) {
     wsx_close_event e = {code, r, reason_len, clean};
     d->cb->close(d, &e, d->ud);
@@ -424,11 +436,16 @@ int wsx__open(wsx_driver *d) {
    * open: release it so an idle connection holds only framing state (see
    * wsx_driver_request). */
   wsx__hs_free(d);
-  if (d->role != WSX__CLIENT) {
-    wsx__buf_free(&d->head, d->alloc);
-    wsx__free(d->alloc, d->headers);
-    d->headers = NULL;
-    d->num_headers = 0;
+  if (d->role != WSX__CLIENT && d->x) {
+    wsx__drx *x = d->x;
+    wsx__buf_free(&x->head, d->alloc);
+    wsx__free(d->alloc, x->headers);
+    x->headers = NULL;
+    x->num_headers = 0;
+    if (!x->random && !x->pings && !x->scratch.cap && !x->ext_out.cap) {
+      wsx__free(d->alloc, x); /* an idle server connection holds none */
+      d->x = NULL;
+    }
   }
   size_t off = 0;
   int rc = WSX_OK;
@@ -486,12 +503,12 @@ int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len,
       return wsx__fail(d, rc == WSX_E_NOMEM ? rc : WSX_E_EXTENSION,
                        WSX_CLOSE_UNEXPECTED,
                        "extension failed on an outgoing message");
-    p = d->ext_out.data;
-    len = d->ext_out.len;
+    p = d->x->ext_out.data;
+    len = d->x->ext_out.len;
   }
   int rc = send_frames(d, opcode, rsv, p, len);
-  if (d->ext_out.cap > 65536)
-    wsx__buf_free(&d->ext_out, d->alloc);
+  if (d->x && d->x->ext_out.cap > 65536)
+    wsx__buf_free(&d->x->ext_out, d->alloc);
   return rc;
 }
 
@@ -597,17 +614,19 @@ int wsx_driver_ping(wsx_driver *d, const void *data, size_t len, wsx_ping_cb cb,
   if (s < 0)
     return s;
   if (cb) {
-    if (d->num_pings >= WSX_MAX_PING_CALLBACKS)
+    if (!wsx__drx_get(d))
+      return WSX_E_NOMEM;
+    if (d->x->num_pings >= WSX_MAX_PING_CALLBACKS)
       return WSX_E_BUSY;
-    if (d->num_pings == d->cap_pings) {
-      size_t cap = d->cap_pings ? d->cap_pings * 2 : 4;
-      wsx__ping *p = wsx__realloc(d->alloc, d->pings, cap * sizeof *p);
+    if (d->x->num_pings == d->x->cap_pings) {
+      size_t cap = d->x->cap_pings ? d->x->cap_pings * 2 : 4;
+      wsx__ping *p = wsx__realloc(d->alloc, d->x->pings, cap * sizeof *p);
       if (!p)
         return WSX_E_NOMEM;
-      d->pings = p;
-      d->cap_pings = cap;
+      d->x->pings = p;
+      d->x->cap_pings = cap;
     }
-    wsx__ping *e = &d->pings[d->num_pings++];
+    wsx__ping *e = &d->x->pings[d->x->num_pings++];
     if (len)
       memcpy(e->data, data, len);
     e->len = (uint8_t)len;

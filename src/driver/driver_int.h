@@ -40,6 +40,26 @@ typedef struct wsx__ping {
   void *arg;
 } wsx__ping;
 
+/* A driver's rarely used state (wsx_driver.x). */
+typedef struct wsx__drx {
+  /* Handshake. `head` holds the raw head bytes (raw server, client); the
+   * parsed request/response spans point into it. Servers release it (and
+   * the request) when the connection opens; clients keep the response. */
+  wsx__buf head;
+  wsx_header *headers; /* request headers (server) or response (client) */
+  size_t num_headers;
+  int status_code;
+  /* Sending. */
+  wsx__buf scratch; /* client: masked copy of an outgoing payload */
+  wsx__buf ext_out; /* extension output for an outgoing message */
+  wsx__ping *pings; /* outstanding ping callbacks, oldest first */
+  size_t num_pings;
+  size_t cap_pings; /* grows by doubling up to WSX_MAX_PING_CALLBACKS */
+  /* options.random (NULL = the platform CSPRNG, random.c). */
+  int (*random)(void *buf, size_t len, void *ud);
+  void *random_ud;
+} wsx__drx;
+
 /* State needed only until the handshake completes; freed at open so that
  * an idle connection holds none of it. */
 typedef struct wsx__hs {
@@ -94,13 +114,11 @@ struct wsx_driver {
 
   wsx__hs *hs; /* handshake-only state; NULL once open */
 
-  /* Handshake. `head` holds the raw head bytes (raw server, client); the
-   * parsed request/response spans point into it. Servers release it (and
-   * the request) when the connection opens; clients keep the response. */
-  wsx__buf head;
-  wsx_header *headers; /* request headers (server) or response (client) */
-  size_t num_headers;
-  int status_code;
+  /* The rarely used state (wsx__drx): allocated with the driver, released
+   * by a server at open when nothing in it is in use, and allocated again
+   * (wsx__drx_get) when a ping callback, a masked or extension-processed
+   * send needs it. NULL only on an open server driver. */
+  struct wsx__drx *x;
   char *url;
   char *protocol;  /* negotiated, "" if none */
   char *ext_value; /* negotiated Sec-WebSocket-Extensions, "" if none */
@@ -140,17 +158,7 @@ struct wsx_driver {
   const uint8_t *ctrl_p; /* the current control frame's payload */
 
   /* Sending. */
-  wsx__buf scratch; /* client: masked copy of an outgoing payload */
-  wsx__buf ext_out; /* extension output for an outgoing message */
   uint8_t out_ext_rsv;
-
-  wsx__ping *pings; /* outstanding ping callbacks, oldest first */
-  size_t num_pings;
-  size_t cap_pings; /* grows by doubling up to WSX_MAX_PING_CALLBACKS */
-
-  /* options.random (NULL = the platform CSPRNG, random.c). */
-  int (*random)(void *buf, size_t len, void *ud);
-  void *random_ud;
 
   uint16_t close_code; /* code reported by the close event */
 
@@ -187,6 +195,8 @@ void wsx__set_error(wsx_driver *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The error detail, "" if none. */
 const char *wsx__errmsg(const wsx_driver *d);
+/* d->x, allocated (zeroed) if NULL; NULL: out of memory. */
+wsx__drx *wsx__drx_get(wsx_driver *d);
 /* Frees the handshake-only state (at open). */
 void wsx__hs_free(wsx_driver *d);
 /* wsx_driver_parse without the re-entry check, for the driver's own

@@ -74,8 +74,10 @@ int wsx__ext_incoming(wsx_driver *d, const uint8_t *p, size_t n,
 
 int wsx__ext_outgoing(wsx_driver *d, int opcode, const uint8_t *p, size_t n,
                       unsigned flags, unsigned *rsv) {
-  d->ext_out.len = 0;
+  if (!wsx__drx_get(d))
+    return WSX_E_NOMEM;
+  d->x->ext_out.len = 0;
   unsigned f = (flags & WSX_SEND_UNCOMPRESSED) ? WSX_EXT_UNCOMPRESSED : 0;
   return wsx__exts_outgoing(&d->ext, d->alloc, opcode, p, n, f, rsv,
-                            &d->ext_out);
+                            &d->x->ext_out);
 }

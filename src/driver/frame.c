@@ -108,14 +108,16 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
     mask_copy(buf + hl, data, len, mask);
     return wsx__write1(d, buf, hl + len);
   }
-  d->scratch.len = 0;
-  if (wsx__buf_reserve(&d->scratch, d->alloc, len))
+  if (!wsx__drx_get(d))
     return WSX_E_NOMEM;
-  mask_copy(d->scratch.data, data, len, mask);
-  wsx_iovec iov[2] = {{hdr, hl}, {d->scratch.data, len}};
+  d->x->scratch.len = 0;
+  if (wsx__buf_reserve(&d->x->scratch, d->alloc, len))
+    return WSX_E_NOMEM;
+  mask_copy(d->x->scratch.data, data, len, mask);
+  wsx_iovec iov[2] = {{hdr, hl}, {d->x->scratch.data, len}};
   int rc = wsx__write(d, iov, 2);
-  if (d->scratch.cap > KEEP_BUFFER_MAX)
-    wsx__buf_free(&d->scratch, d->alloc);
+  if (d->x->scratch.cap > KEEP_BUFFER_MAX)
+    wsx__buf_free(&d->x->scratch, d->alloc);
   return rc;
 }
 
@@ -476,13 +478,13 @@ static int end_data_frame(wsx_driver *d, int delivered) {
 }
 
 static void fire_pong_callbacks(wsx_driver *d, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < d->num_pings; i++) {
-    wsx__ping *e = &d->pings[i];
+  for (size_t i = 0; d->x && i < d->x->num_pings; i++) {
+    wsx__ping *e = &d->x->pings[i];
     if (e->len == n && (n == 0 || memcmp(e->data, p, n) == 0)) {
       wsx_ping_cb cb = e->cb;
       void *arg = e->arg;
-      memmove(e, e + 1, (d->num_pings - i - 1) * sizeof *e);
-      d->num_pings--;
+      memmove(e, e + 1, (d->x->num_pings - i - 1) * sizeof *e);
+      d->x->num_pings--;
       cb(d, arg);
       return;
     }

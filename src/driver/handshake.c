@@ -16,7 +16,7 @@ static int putn(wsx__buf *b, const wsx_allocator *a, const char *s, size_t n) {
 
 static int make_server_url(wsx_driver *d);
 
-/* Copies method, target and headers into one driver-owned block (d->head)
+/* Copies method, target and headers into one driver-owned block (d->x->head)
  * and points d->hs->req at it. */
 int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
   size_t total = req->method_len + req->target_len + 2;
@@ -54,11 +54,11 @@ int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
   d->hs->req.method_len = req->method_len;
   d->hs->req.target_len = req->target_len;
   d->hs->req.minor_version = req->minor_version;
-  wsx__buf_free(&d->head, d->alloc);
-  wsx__free(d->alloc, d->headers);
-  d->head = b;
-  d->headers = h;
-  d->num_headers = req->num_headers;
+  wsx__buf_free(&d->x->head, d->alloc);
+  wsx__free(d->alloc, d->x->headers);
+  d->x->head = b;
+  d->x->headers = h;
+  d->x->num_headers = req->num_headers;
   d->hs->req.headers = h;
   d->hs->req.num_headers = req->num_headers;
   d->hs->have_req = 1;
@@ -71,24 +71,24 @@ int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
 static int gather_head(wsx_driver *d, const uint8_t *p, size_t len, int request,
                        wsx_http_request *req, wsx_http_response *res) {
   /* Never hold more than the limit allows (+1 so the parser can tell). */
-  size_t room = (size_t)d->max_head + 1 - d->head.len;
+  size_t room = (size_t)d->max_head + 1 - d->x->head.len;
   size_t take = len < room ? len : room;
-  if (wsx__buf_append(&d->head, d->alloc, p, take))
+  if (wsx__buf_append(&d->x->head, d->alloc, p, take))
     return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
-  if (!d->headers) {
-    d->headers = wsx__malloc(d->alloc, d->max_headers * sizeof(wsx_header));
-    if (!d->headers)
+  if (!d->x->headers) {
+    d->x->headers = wsx__malloc(d->alloc, d->max_headers * sizeof(wsx_header));
+    if (!d->x->headers)
       return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   }
   const char *detail = NULL;
   int rc;
   if (request)
-    rc = wsx_http_parse_request((const char *)d->head.data, d->head.len, req,
-                                d->headers, d->max_headers, d->max_head,
+    rc = wsx_http_parse_request((const char *)d->x->head.data, d->x->head.len, req,
+                                d->x->headers, d->max_headers, d->max_head,
                                 &d->hs->hstate, &detail);
   else
-    rc = wsx_http_parse_response((const char *)d->head.data, d->head.len, res,
-                                 d->headers, d->max_headers, d->max_head,
+    rc = wsx_http_parse_response((const char *)d->x->head.data, d->x->head.len, res,
+                                 d->x->headers, d->max_headers, d->max_head,
                                  &d->hs->hstate, &detail);
   if (rc == WSX_E_AGAIN) {
     if (take < len) /* over the limit but the parser did not say so */
@@ -115,25 +115,25 @@ static int gather_head(wsx_driver *d, const uint8_t *p, size_t len, int request,
   /* Bytes after the head: what was gathered past it plus what we did not
    * take. */
   size_t headlen = (size_t)rc;
-  size_t extra = d->head.len - headlen;
+  size_t extra = d->x->head.len - headlen;
   d->hs->body.len = 0;
-  if (wsx__buf_append(&d->hs->body, d->alloc, d->head.data + headlen, extra) ||
+  if (wsx__buf_append(&d->hs->body, d->alloc, d->x->head.data + headlen, extra) ||
       wsx__buf_append(&d->hs->body, d->alloc, p + take, len - take))
     return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   size_t n = request ? req->num_headers : res->num_headers;
   if (n == 0) {
-    wsx__free(d->alloc, d->headers);
-    d->headers = NULL;
+    wsx__free(d->alloc, d->x->headers);
+    d->x->headers = NULL;
   } else if (n < d->max_headers) {
-    wsx_header *h = wsx__realloc(d->alloc, d->headers, n * sizeof *h);
+    wsx_header *h = wsx__realloc(d->alloc, d->x->headers, n * sizeof *h);
     if (h)
-      d->headers = h;
+      d->x->headers = h;
   }
-  d->num_headers = n;
+  d->x->num_headers = n;
   if (request)
-    req->headers = d->headers;
+    req->headers = d->x->headers;
   else
-    res->headers = d->headers;
+    res->headers = d->x->headers;
   return rc;
 }
 
@@ -488,9 +488,9 @@ int wsx__client_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
   *used = len;
   if (rc <= 0)
     return rc;
-  d->status_code = res.status;
-  const wsx_header *h = d->headers;
-  size_t n = d->num_headers, vl;
+  d->x->status_code = res.status;
+  const wsx_header *h = d->x->headers;
+  size_t n = d->x->num_headers, vl;
   char why[200];
   if (res.status != 101) {
     snprintf(why, sizeof why, "unexpected response code %d", res.status);
