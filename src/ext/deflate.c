@@ -103,8 +103,14 @@ static int tx_open(pmd_session *s) {
   s->tx->zalloc = z_alloc;
   s->tx->zfree = z_free;
   s->tx->opaque = &s->zalloc;
-  int rc = deflateInit2(s->tx, s->level, Z_DEFLATED, -zlib_bits(s->tx_bits),
-                        s->mem_level, Z_DEFAULT_STRATEGY);
+  /* The hash table and the pending buffer (memLevel) need not outgrow the
+   * negotiated window: 2^(memLevel+7) hash heads of 2 bytes and 2^(memLevel
+   * + 8) pending bytes, against a 2^bits window. 15 bits keeps memLevel. */
+  int bits = zlib_bits(s->tx_bits), ml = s->mem_level;
+  if (ml > bits - 6)
+    ml = bits - 6;
+  int rc = deflateInit2(s->tx, s->level, Z_DEFLATED, -bits, ml,
+                        Z_DEFAULT_STRATEGY);
   if (rc != Z_OK) {
     wsx__free(&s->zalloc, s->tx);
     s->tx = NULL;

@@ -261,9 +261,52 @@ TEST(deflate_idle_connection) {
   REQUIRE(d != NULL);
   measure(d, &cold, &warm, &blocks);
   wsx_deflate_free(d);
-  printf("  deflate: %ld B after the handshake, %ld B after one echo\n", cold,
-         warm);
+  printf("  deflate: %ld B after the handshake, %ld B after one echo "
+         "(context takeover: the zlib streams stay)\n",
+         cold, warm);
+  /* Row F: an idle permessage-deflate connection <= 2 KiB; no zlib stream
+   * exists before the first message. */
+  CHECK(cold <= 2048);
+}
+
+/* No context takeover both ways and free_idle_streams: the streams live only
+ * while a message is (de)compressed, so a connection that echoed is as
+ * small again as one that never did. */
+TEST(deflate_no_takeover_idle_connection) {
+  long cold, warm, blocks;
+  wsx_deflate_options o = WSX_DEFLATE_OPTIONS_INIT;
+  o.server_no_context_takeover = 1;
+  o.client_no_context_takeover = 1;
+  o.free_idle_streams = 1;
+  wsx_extension *d = wsx_deflate_new(&o);
+  REQUIRE(d != NULL);
+  measure(d, &cold, &warm, &blocks);
+  wsx_deflate_free(d);
+  printf("  deflate, no context takeover: %ld B after the handshake, %ld B "
+         "after one echo\n",
+         cold, warm);
+  CHECK(warm <= 2048);
+}
+
+/* A 512-byte window (max_window_bits 9) sizes the compressor's hash table
+ * and pending buffer to it: with context takeover the streams stay, but
+ * small (zlib's fixed state ~13 KiB, not ~300 KiB). */
+TEST(deflate_small_window_connection) {
+  long cold, warm, blocks;
+  wsx_deflate_options o = WSX_DEFLATE_OPTIONS_INIT;
+  o.server_max_window_bits = 9;
+  o.client_max_window_bits = 9;
+  wsx_extension *d = wsx_deflate_new(&o);
+  REQUIRE(d != NULL);
+  measure(d, &cold, &warm, &blocks);
+  wsx_deflate_free(d);
+  printf("  deflate, 9-bit windows: %ld B after the handshake, %ld B after "
+         "one echo\n",
+         cold, warm);
+  CHECK(warm <= 32768);
 }
 
 TEST_MAIN(RUN(struct_sizes); RUN(plain_idle_connection);
-          RUN(deflate_idle_connection))
+          RUN(deflate_idle_connection);
+          RUN(deflate_no_takeover_idle_connection);
+          RUN(deflate_small_window_connection))
