@@ -97,6 +97,13 @@ struct wsx_driver {
   uint32_t max_head;
   uint32_t max_headers;
   uint32_t frag_threshold;
+  /* (Small members sit together: an idle connection pays for padding.) */
+  uint16_t close_code;  /* code reported by the close event */
+  uint16_t budget_code; /* the budget hook's refusal (a close code) */
+  wsx__utf8 utf8;       /* receiving: the text message's UTF-8 state */
+  int last_error;
+  uint32_t msg_frames;  /* receiving: frames of the open message */
+  uint8_t out_ext_rsv;  /* sending: RSV bits of the extension output */
   uint8_t role;         /* enum wsx__role */
   uint8_t frame_events; /* deliver frames instead of messages */
   uint8_t fragment_out; /* split outgoing messages at frag_threshold */
@@ -141,7 +148,6 @@ struct wsx_driver {
   uint8_t msg_op;
   uint8_t msg_rsv; /* RSV bits of the first frame (for extensions) */
   uint8_t msg_ext; /* the message goes through the extension pipeline */
-  uint32_t msg_frames;
   uint8_t msg_ext_first; /* the pipeline has not seen this message yet */
   uint64_t msg_len;      /* payload bytes of the message after extensions */
   uint64_t msg_wire;     /* payload bytes of the message as received */
@@ -151,21 +157,13 @@ struct wsx_driver {
   wsx_budget_cb budget_cb;
   void *budget_ud;
   size_t budget_held;
-  uint16_t budget_code; /* the hook's refusal (a close code) */
   uint64_t rx_decoded;  /* wsx_driver_decoded_bytes */
-  wsx__utf8 utf8;
   uint8_t *ctrl;         /* control payload split across reads (lazy, 125) */
   const uint8_t *ctrl_p; /* the current control frame's payload */
-
-  /* Sending. */
-  uint8_t out_ext_rsv;
-
-  uint16_t close_code; /* code reported by the close event */
 
   /* Extensions negotiated (the framework's state). */
   wsx__exts ext;
 
-  int last_error;
   char *errmsg; /* detail of the last error (lazy, WSX__ERRMSG_LEN) */
 };
 
