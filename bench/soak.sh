@@ -70,6 +70,9 @@ while kill -0 "$GEN" 2>/dev/null; do
   t=$((t + 1))
   kill -0 "$SRV" 2>/dev/null || break
   r=$(rss_kb "$SRV")
+  # A sample taken as the generator finished may see its connections
+  # closing: only samples with the generator still running count.
+  kill -0 "$GEN" 2>/dev/null || break
   [ "$r" -gt 0 ] || continue
   end_kb=$r
   [ "$r" -gt "$peak_kb" ] && peak_kb=$r
