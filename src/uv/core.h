@@ -216,6 +216,17 @@ extern const wsx__role_ops *const wsx__roles[WSX__R_COUNT];
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
 
+/* A socket's rarely used state (wsx_socket.rare), allocated on first use
+ * (wsx__sock_rare_get) and freed with the socket, so an idle connection
+ * that never pinged, never closed, carries no HTTP/2 session and holds no
+ * message budget pays one pointer for all of it. */
+typedef struct wsx__sock_rare {
+  wsx__ping_rec *pings; /* app pings waiting for pongs */
+  char *close_reason;   /* recorded close (heap, NULL = "") */
+  struct wsx__h2 *h2;   /* server: the HTTP/2 session (phase H2, uv/h2.h) */
+  size_t budget_held;   /* message memory granted from cfg->budget */
+} wsx__sock_rare;
+
 struct wsx_socket {
   union {
     uv_tcp_t tcp;
@@ -232,14 +243,11 @@ struct wsx_socket {
   wsx__out *out; /* uv/writer.h: only while the kernel is behind */
   const wsx__layer *layer; /* stream layer (TLS later), NULL = plain */
   void *layer_state;
-  wsx__ping_rec *pings; /* app pings waiting for pongs */
-  char *close_reason;   /* recorded close (heap, NULL = "") */
-  struct wsx__h2 *h2;   /* server: the HTTP/2 session (phase H2, uv/h2.h) */
+  wsx__sock_rare *rare; /* NULL until needed (see wsx__sock_rare) */
   void *ud;
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;              /* 0 = none */
   uint64_t send_due;              /* send_timeout deadline, 0 = none */
-  size_t budget_held; /* message memory granted from cfg->budget */
   wsx__buf pend;       /* yield.c: input not yet given to the driver */
   wsx_socket *ynext;   /* yield.c: the loop's yield queue */
   uint64_t turn_mark;  /* driver's decoded bytes when this turn began */
@@ -260,6 +268,12 @@ wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
  * embedded driver, then the app's extension area. */
 static inline void *wsx__sock_room(const wsx_socket *s) {
   return (char *)(uintptr_t)s + ((sizeof(wsx_socket) + 15u) & ~(size_t)15u);
+}
+/* s->rare, allocated (zeroed) if NULL; NULL: out of memory. */
+wsx__sock_rare *wsx__sock_rare_get(wsx_socket *s);
+/* The socket's HTTP/2 session, NULL = none. */
+static inline struct wsx__h2 *wsx__sock_h2(const wsx_socket *s) {
+  return s->rare ? s->rare->h2 : NULL;
 }
 /* Stops reading from the stream (or the transport layer, e.g. HTTP/2). */
 void wsx__sock_read_stop(wsx_socket *s);

@@ -227,16 +227,19 @@ static uint16_t budget_cb(wsx_driver *d, int64_t delta, void *ud) {
   (void)d;
   if (delta <= 0) {
     g = (size_t)-delta;
-    s->budget_held -= g;
+    if (g) /* a refund: a grant made s->rare */
+      s->rare->budget_held -= g;
     c->budget_used -= g;
     return 0;
   }
   g = (size_t)delta;
-  if (g > c->budget_share - s->budget_held)
+  if (!wsx__sock_rare_get(s))
+    return WSX_CLOSE_TRY_AGAIN_LATER; /* out of memory */
+  if (g > c->budget_share - s->rare->budget_held)
     return WSX_CLOSE_TOO_LARGE;
   if (g > c->budget - c->budget_used)
     return WSX_CLOSE_TRY_AGAIN_LATER;
-  s->budget_held += g;
+  s->rare->budget_held += g;
   c->budget_used += g;
   return 0;
 }
