@@ -488,10 +488,10 @@ void wsx__sock_finalize(wsx_socket *s) {
     if (wsx__roles[i]->gone)
       wsx__roles[i]->gone(s);
   wsx__out_free(&s->out, &alloc);
-  wsx__buf_free(&s->pend, &alloc);
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);
   if (s->rare) {
+    wsx__buf_free(&s->rare->pend, &alloc);
     wsx__free(&alloc, s->rare->close_reason);
     wsx__free(&alloc, s->rare);
   }

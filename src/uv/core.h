@@ -211,7 +211,7 @@ extern const wsx__role_ops *const wsx__roles[WSX__R_COUNT];
   0x80000u /* close without waiting for the                                    \
               peer's FIN (see drv_close) */
 #define WSX__F_BACKLOG 0x100000u /* reading stopped: output above the hwm */
-#define WSX__F_YIELD 0x200000u   /* input set aside in pend (yield.c) */
+#define WSX__F_YIELD 0x200000u   /* input set aside in rare->pend (yield.c) */
 
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
@@ -225,6 +225,10 @@ typedef struct wsx__sock_rare {
   char *close_reason;   /* recorded close (heap, NULL = "") */
   struct wsx__h2 *h2;   /* server: the HTTP/2 session (phase H2, uv/h2.h) */
   size_t budget_held;   /* message memory granted from cfg->budget */
+  /* yield.c: only for a socket whose driver decodes (extensions). */
+  wsx__buf pend;       /* input not yet given to the driver */
+  wsx_socket *ynext;   /* the loop's yield queue */
+  uint64_t turn_mark;  /* driver's decoded bytes when this turn began */
 } wsx__sock_rare;
 
 struct wsx_socket {
@@ -248,9 +252,6 @@ struct wsx_socket {
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;              /* 0 = none */
   uint64_t send_due;              /* send_timeout deadline, 0 = none */
-  wsx__buf pend;       /* yield.c: input not yet given to the driver */
-  wsx_socket *ynext;   /* yield.c: the loop's yield queue */
-  uint64_t turn_mark;  /* driver's decoded bytes when this turn began */
   uint32_t heap_idx; /* position in ctx->heap (if deadline or send_due) */
   uint32_t flags;
   uint16_t close_code;

@@ -252,7 +252,7 @@ TEST(plain_idle_connection) {
   printf("  plain: %ld B after the handshake, %ld B after one echo\n", cold,
          warm);
   CHECK(warm <= cold);
-  /* 834 today (2026-12, x86_64 glibc): one block of the socket (456) and
+  /* 786 today (2026-12, x86_64 glibc): one block of the socket (416) and
    * its embedded driver (296), and the URL string. 1122 before issue 20's
    * work. A member or an allocation added to the idle path fails here. */
   CHECK(warm <= 896);
