@@ -15,6 +15,9 @@
 #   make fuzz       fuzz targets for FUZZ_SECONDS (default 300) each
 #   make bench      Release build, then bench/run.sh and every bench program
 #                   (BENCH_SHORT=1 make bench: the quick mode, see bench/run.sh)
+#   make soak       10,000 connections echoing at a bounded rate for
+#                   SOAK_SECONDS (600), server RSS start/peak/end and a
+#                   verdict (bench/soak.sh; not part of `make test`)
 #   make demo       the demo server: build/wsx serve on localhost (127.0.0.1
 #                   and ::1) port DEMO_PORT (8080), until Ctrl-C
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
@@ -47,7 +50,7 @@ OWN_FLAGS := -DWSX_WERROR=ON
 MAKEFLAGS += --no-print-directory
 export BUILD ASAN_BUILD FUZZ_BUILD
 
-.PHONY: attack all build asan fuzz-build test fuzz bench demo format clean install \
+.PHONY: attack all build asan fuzz-build test fuzz bench soak demo format clean install \
         deps deps-check fresh-check conformance
 
 all: build
@@ -118,6 +121,13 @@ bench: deps-check
 	  if [ -f bench/run.sh ] && grep -qw "$$name" bench/run.sh; then continue; fi; \
 	  echo "== $$name"; "$$path"; \
 	done < $(BUILD)/wsx-benches.list
+
+# The soak (issue 20; not in `make test`): 10,000 connections echoing at a
+# bounded rate for SOAK_SECONDS (600); RSS start/peak/end and a verdict.
+soak: deps-check
+	@$(MAKE) build
+	@WSX_BUILD="$(abspath $(BUILD))" WSX_BIN="$(abspath $(BUILD))/wsx" \
+	  bash bench/soak.sh
 
 demo: deps-check
 	@$(MAKE) build

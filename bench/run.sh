@@ -16,7 +16,9 @@
 #             C  10 x 1 MiB binary                 msgs/s
 #             D  handshakes/s (open, 1 echo, close; 50 at a time)
 #             E  server RSS bytes per idle connection (BENCH_IDLE open)
-#             F  100 x 20 B JSON-like text with permessage-deflate  msgs/s
+#             F  100 x 20 B JSON-like text with permessage-deflate  msgs/s,
+#                and server RSS bytes per idle deflate connection
+#                (BENCH_IDLE open, after the handshake)
 #
 # Every server runs for the whole benchmark (one process each, so its CPU
 # time comes from /proc/PID/stat); E is measured first on each fresh
@@ -130,15 +132,21 @@ run_gen() {
   note "$srv $key: $line"
 }
 
-# idle_mem SERVER : bytes of server RSS per idle connection (fresh server).
+# idle_mem SERVER [INSTANCE KEY GEN_ARGS...] : bytes of server RSS per idle
+# connection (fresh server) into R[SERVER,KEY] (default: the SERVER
+# instance, key idle; F's is the deflate instance, key zidle, --deflate).
 idle_mem() {
-  local srv=$1 before after gpid i out="$OUT/idle.out" url=${URL[$1]}
+  local srv=$1 inst=${2:-$1} key=${3:-idle} before after gpid i
+  local out="$OUT/idle.out" url
+  shift $(($# < 3 ? $# : 3))
+  local -a extra=("$@")
+  url=${URL[$inst]}
   # Warm the code paths so the baseline is not mostly first-touch pages.
-  "${PIN_GEN[@]}" "$WSX" bench "$url" -c 10 -d 0.5 -q >/dev/null || return 1
+  "${PIN_GEN[@]}" "$WSX" bench "$url" -c 10 -d 0.5 -q "${extra[@]}" >/dev/null || return 1
   sleep 0.2
-  before=$(rss_kb "${PID[$srv]}")
+  before=$(rss_kb "${PID[$inst]}")
   : >"$out"
-  "${PIN_GEN[@]}" "$WSX" bench "$url" --idle "$IDLE" -d 3 -q >"$out" &
+  "${PIN_GEN[@]}" "$WSX" bench "$url" --idle "$IDLE" -d 3 -q "${extra[@]}" >"$out" &
   gpid=$!
   for i in $(seq 600); do
     grep -q idle_ready "$out" && break
@@ -146,15 +154,15 @@ idle_mem() {
     sleep 0.1
   done
   if ! grep -q idle_ready "$out"; then
-    note "$srv idle: connections did not all open"
+    note "$inst $key: connections did not all open"
     kill "$gpid" 2>/dev/null; wait "$gpid" 2>/dev/null
     return 1
   fi
   sleep 0.5
-  after=$(rss_kb "${PID[$srv]}")
+  after=$(rss_kb "${PID[$inst]}")
   wait "$gpid"
-  R[$srv,idle]=$(( (after - before) * 1024 / IDLE ))
-  note "$srv idle: RSS ${before} kB -> ${after} kB with $IDLE connections"
+  R[$srv,$key]=$(( (after - before) * 1024 / IDLE ))
+  note "$inst $key: RSS ${before} kB -> ${after} kB with $IDLE connections"
 }
 
 if [ ! -x "$WSX" ] || ! "$WSX" bench --help >/dev/null 2>&1; then
@@ -209,6 +217,9 @@ fi
 # ---- E: idle memory, first, on each fresh WebSocket server ---------------
 for srv in "${SERVERS[@]}"; do
   [ "$srv" = raw ] || idle_mem "$srv"
+  # F's idle figure: an idle permessage-deflate connection (after the
+  # handshake; the generator offers no client context takeover).
+  [ -z "${PID[$srv:z]:-}" ] || idle_mem "$srv" "$srv:z" zidle --deflate
 done
 
 # ---- A-D, F: interleaved rounds ----------------------------------------
@@ -242,7 +253,7 @@ done
 
 # ---- the table ----------------------------------------------------------
 has() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
-floor_of() { case $1 in z20) echo t20 ;; hs | idle | cpu_*) echo "" ;; *) echo "$1" ;; esac; }
+floor_of() { case $1 in z20) echo t20 ;; hs | idle | zidle | cpu_*) echo "" ;; *) echo "$1" ;; esac; }
 # pratio A_SAMPLES B_SAMPLES: the median of the per-round ratios a_i / b_i
 # (runs of one round are close in time, so a loaded machine shifts both),
 # or nothing when the rounds do not pair up.
@@ -287,6 +298,7 @@ declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets
   row "D handshakes/s (open, echo, close)" hs
   row "E bytes/idle conn, $IDLE open (lower)" idle
   row "F msgs/s 100 x 20 B permessage-deflate" z20
+  row "F bytes/idle deflate conn (lower)" zidle
   row "A server CPU us/msg (lower)" cpu_t20
   row "B server CPU us/msg (lower)" cpu_b16k
   row "C server CPU us/msg (lower)" cpu_b1m

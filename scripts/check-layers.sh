@@ -28,7 +28,7 @@ declare -A ALLOW=(
   [ext]="common"
   [driver]="common ext/framework.h"
   [es]="common"
-  [uv]="common es"
+  [uv]="common es driver/embed.h"
 )
 LAYERS="common ext driver es uv"
 

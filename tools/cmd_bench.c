@@ -18,6 +18,9 @@
  *                 close handshake -> reconnect.
  *   --idle N      opens N connections, completes their handshakes, prints
  *                 "idle_ready=N" on stdout and holds them for -d seconds.
+ *   --rate R      (ping-pong) at most R messages per second over all
+ *                 connections: a connection whose echo is back waits in a
+ *                 queue that a 10 ms pacer drains (the soak, bench/soak.sh).
  *
  * --deflate (any WebSocket mode) negotiates permessage-deflate (RFC 7692):
  * the request offers "permessage-deflate; client_no_context_takeover" and
@@ -90,6 +93,7 @@ typedef struct bench {
   int quiet;
   int deflate; /* --deflate: negotiate permessage-deflate */
   int warm;    /* --warm: idle connections echo once first */
+  double rate; /* --rate: messages per second in all, 0 = unbounded */
   char host[256];
   char port[8];
   char path[1024];
@@ -119,6 +123,11 @@ typedef struct bench {
   uv_timer_t tick;
   uv_timer_t stop;
   char *read_buf;
+  /* --rate: connections waiting to send, a ring of indices into c */
+  uv_timer_t pace;
+  int *ready;
+  int ready_head, ready_len;
+  double pace_credit;
 } bench;
 
 static bench B;
@@ -139,7 +148,7 @@ static void usage(FILE *f) {
           "usage: wsx bench URL [-c CONNS] [-s SIZE] [-d SECONDS] [--text|"
           "--binary]\n"
           "                 [--raw | --handshakes | --idle N [--warm]] "
-          "[--deflate] [-q]\n"
+          "[--deflate] [--rate R] [-q]\n"
           "  URL            ws://host:port/path (tcp://host:port with --raw)\n"
           "  -c CONNS       concurrent connections (default 100)\n"
           "  -s SIZE        message size in bytes (default 20)\n"
@@ -158,6 +167,8 @@ static void usage(FILE *f) {
           "before it\n"
           "                 idles (per-connection state such as zlib streams "
           "is live)\n"
+          "  --rate R       at most R messages per second over all "
+          "connections\n"
           "  -q             no progress lines on stderr\n"
           "Prints one result line on stdout, e.g.\n"
           "  msgs_per_sec=123456 mb_per_sec=2.5 conns=100 size=20 seconds=5 "
@@ -447,7 +458,31 @@ static void conn_send(bench_conn *c, const void *p, size_t n) {
     fail("write", r);
 }
 
-static void send_message(bench_conn *c) { conn_send(c, B.frame, B.frame_len); }
+static void send_now(bench_conn *c) { conn_send(c, B.frame, B.frame_len); }
+
+/* With --rate the connection queues for the pacer instead. */
+static void send_message(bench_conn *c) {
+  if (B.rate <= 0) {
+    send_now(c);
+    return;
+  }
+  B.ready[(B.ready_head + B.ready_len++) % B.conns] = (int)(c - B.c);
+}
+
+static void on_pace(uv_timer_t *t) {
+  (void)t;
+  B.pace_credit += B.rate / 100.0;
+  if (B.pace_credit > B.rate) /* no burst after a stall */
+    B.pace_credit = B.rate;
+  while (B.pace_credit >= 1.0 && B.ready_len > 0) {
+    bench_conn *c = &B.c[B.ready[B.ready_head]];
+    B.ready_head = (B.ready_head + 1) % B.conns;
+    B.ready_len--;
+    B.pace_credit -= 1.0;
+    if (c->state == ST_OPEN)
+      send_now(c);
+  }
+}
 
 static void message_done(bench_conn *c) {
   c->got = 0;
@@ -751,6 +786,14 @@ static int parse_args(int argc, char **argv) {
       B.mode = MODE_RAW;
     } else if (!strcmp(a, "--deflate")) {
       B.deflate = 1;
+    } else if (!strcmp(a, "--rate")) {
+      char *end;
+      if (!v)
+        goto bad_value;
+      B.rate = strtod(v, &end);
+      if (end == v || *end || !(B.rate > 0) || B.rate > 1e9)
+        goto bad_value;
+      i++;
     } else if (!strcmp(a, "--warm")) {
       B.warm = 1;
     } else if (!strcmp(a, "--handshakes")) {
@@ -802,7 +845,8 @@ int wsx_cmd_bench(int argc, char **argv) {
   B.loop = uv_default_loop();
   B.read_buf = malloc(READ_BUF_SIZE);
   B.c = calloc((size_t)B.conns, sizeof *B.c);
-  if (!B.read_buf || !B.c || prepare() < 0) {
+  B.ready = calloc((size_t)B.conns, sizeof *B.ready);
+  if (!B.read_buf || !B.c || !B.ready || prepare() < 0) {
     fprintf(stderr, "wsx bench: out of memory\n");
     return 1;
   }
@@ -811,6 +855,9 @@ int wsx_cmd_bench(int argc, char **argv) {
   uv_timer_init(B.loop, &B.tick);
   uv_timer_init(B.loop, &B.stop);
   uv_timer_start(&B.tick, on_tick, 1000, 1000);
+  uv_timer_init(B.loop, &B.pace);
+  if (B.rate > 0)
+    uv_timer_start(&B.pace, on_pace, 10, 10);
   if (B.mode == MODE_HANDSHAKES)
     begin_window(); /* every cycle reconnects: no separate warm-up */
   while (B.next_open < B.conns && B.pending_opens < MAX_PENDING_OPENS)
@@ -826,6 +873,7 @@ int wsx_cmd_bench(int argc, char **argv) {
   uv_run(B.loop, UV_RUN_DEFAULT);
   uv_loop_close(B.loop);
   free(B.c);
+  free(B.ready);
   free(B.frame);
   free(B.request);
   free(B.read_buf);

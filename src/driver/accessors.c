@@ -44,7 +44,9 @@ const char *wsx_driver_extensions(const wsx_driver *d) {
   return d->ext_value ? d->ext_value : empty;
 }
 
-int wsx_driver_status_code(const wsx_driver *d) { return d->status_code; }
+int wsx_driver_status_code(const wsx_driver *d) {
+  return d->x ? d->x->status_code : 0;
+}
 
 uint64_t wsx_driver_decoded_bytes(const wsx_driver *d) {
   return d->rx_decoded;
@@ -52,8 +54,8 @@ uint64_t wsx_driver_decoded_bytes(const wsx_driver *d) {
 
 const wsx_header *wsx_driver_headers(const wsx_driver *d, size_t *n) {
   if (n)
-    *n = d->num_headers;
-  return d->headers;
+    *n = d->x ? d->x->num_headers : 0;
+  return d->x ? d->x->headers : NULL;
 }
 
 const wsx_http_request *wsx_driver_request(const wsx_driver *d) {

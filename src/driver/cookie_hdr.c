@@ -13,12 +13,12 @@ int wsx_driver_set_cookie(wsx_driver *d, const wsx_set_cookie *cookie) {
     return n;
   if ((size_t)n < sizeof small)
     return wsx_driver_set_header(d, "Set-Cookie", small);
-  char *big = wsx__malloc(&d->alloc, (size_t)n + 1);
+  char *big = wsx__malloc(d->alloc, (size_t)n + 1);
   if (!big)
     return WSX_E_NOMEM;
   int rc = wsx_cookie_format(cookie, big, (size_t)n + 1);
   if (rc >= 0)
     rc = wsx_driver_set_header(d, "Set-Cookie", big);
-  wsx__free(&d->alloc, big);
+  wsx__free(d->alloc, big);
   return rc;
 }

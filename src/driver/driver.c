@@ -10,24 +10,11 @@
 
 static const char *const empty = "";
 
-static wsx_driver *driver_alloc(const wsx_driver_options *opts,
-                                const wsx_driver_callbacks *cbs, void *ud) {
-  /* Both structs are read through this library's layout: an older, smaller
-   * one leaves its missing members zero (their defaults). */
-  wsx_driver_options oc;
-  wsx_driver_callbacks cc;
-  if (WSX__STRUCT_IN(wsx_driver_options, &oc, opts) != WSX_OK ||
-      WSX__STRUCT_IN(wsx_driver_callbacks, &cc, cbs) != WSX_OK)
-    return NULL;
-  const wsx_driver_options *o = &oc;
-  wsx_allocator a;
-  wsx__alloc_init(&a, o->allocator);
-  wsx_driver *d = wsx__malloc(&a, sizeof *d);
-  if (!d)
-    return NULL;
-  memset(d, 0, sizeof *d);
+int wsx__driver_init(wsx_driver *d, const wsx_driver_options *o,
+                       const wsx_allocator *a, const wsx_driver_callbacks *cb,
+                       void *ud) {
   d->alloc = a;
-  d->cb = cc;
+  d->cb = cb;
   d->ud = ud;
   d->max_length = o->max_length ? o->max_length : WSX_DEFAULT_MAX_LENGTH;
   d->max_frame_size = o->max_frame_size ? o->max_frame_size : d->max_length;
@@ -43,10 +30,11 @@ static wsx_driver *driver_alloc(const wsx_driver_options *opts,
   d->fragment_out = o->fragment_outgoing_messages ? 1 : 0;
   d->allow_drafts = o->allow_drafts ? 1 : 0;
   d->secure = o->secure ? 1 : 0;
-  d->random = o->random;
-  d->random_ud = o->random_ud;
-
-  wsx__hs *hs = d->hs = wsx__malloc(&d->alloc, sizeof *hs);
+  if (!wsx__drx_get(d))
+    goto oom;
+  d->x->random = o->random;
+  d->x->random_ud = o->random_ud;
+  wsx__hs *hs = d->hs = wsx__malloc(d->alloc, sizeof *hs);
   if (!hs)
     goto oom;
   memset(hs, 0, sizeof *hs);
@@ -54,26 +42,49 @@ static wsx_driver *driver_alloc(const wsx_driver_options *opts,
     size_t n = 0;
     while (o->protocols[n])
       n++;
-    hs->protocols = wsx__malloc(&d->alloc, (n + 1) * sizeof(char *));
+    hs->protocols = wsx__malloc(d->alloc, (n + 1) * sizeof(char *));
     if (!hs->protocols)
       goto oom;
     memset(hs->protocols, 0, (n + 1) * sizeof(char *));
     for (size_t i = 0; i < n; i++) {
       hs->protocols[i] =
-          wsx__strndup(&d->alloc, o->protocols[i], strlen(o->protocols[i]));
+          wsx__strndup(d->alloc, o->protocols[i], strlen(o->protocols[i]));
       if (!hs->protocols[i])
         goto oom;
     }
   }
   if (o->origin) {
-    hs->origin = wsx__strndup(&d->alloc, o->origin, strlen(o->origin));
+    hs->origin = wsx__strndup(d->alloc, o->origin, strlen(o->origin));
     if (!hs->origin)
       goto oom;
   }
-  return d;
+  return WSX_OK;
 oom:
-  wsx_driver_free(d);
-  return NULL;
+  return WSX_E_NOMEM;
+}
+
+static wsx_driver *driver_alloc(const wsx_driver_options *opts,
+                                const wsx_driver_callbacks *cbs, void *ud) {
+  /* Both structs are read through this library's layout: an older, smaller
+   * one leaves its missing members zero (their defaults). */
+  wsx_driver_options oc;
+  wsx_driver_callbacks cc;
+  if (WSX__STRUCT_IN(wsx_driver_options, &oc, opts) != WSX_OK ||
+      WSX__STRUCT_IN(wsx_driver_callbacks, &cc, cbs) != WSX_OK)
+    return NULL;
+  wsx_allocator a;
+  wsx__alloc_init(&a, oc.allocator);
+  wsx__driver_box *b = wsx__malloc(&a, sizeof *b);
+  if (!b)
+    return NULL;
+  memset(b, 0, sizeof *b);
+  b->alloc = a;
+  b->cb = cc;
+  if (wsx__driver_init(&b->d, &oc, &b->alloc, &b->cb, ud) != WSX_OK) {
+    wsx_driver_free(&b->d);
+    return NULL;
+  }
+  return &b->d;
 }
 
 wsx_driver *wsx_driver_new_server(const wsx_driver_options *opts,
@@ -87,29 +98,17 @@ wsx_driver *wsx_driver_new_server(const wsx_driver_options *opts,
   return d;
 }
 
-wsx_driver *wsx_driver_new_server_request(const wsx_http_request *req,
-                                          const wsx_driver_options *opts,
-                                          const wsx_driver_callbacks *cbs,
-                                          void *user_data) {
-  if (!req)
-    return NULL;
-  wsx_driver *d = driver_alloc(opts, cbs, user_data);
-  if (!d)
-    return NULL;
-  d->role = WSX__SERVER_REQ;
-  d->state = WSX__S_REQUEST;
-  if (wsx__store_request(d, req) != WSX_OK) {
-    wsx_driver_free(d);
-    return NULL;
-  }
-  return d;
+wsx__drx *wsx__drx_get(wsx_driver *d) {
+  if (!d->x && (d->x = wsx__malloc(d->alloc, sizeof *d->x)) != NULL)
+    memset(d->x, 0, sizeof *d->x);
+  return d->x;
 }
 
 void wsx__hs_free(wsx_driver *d) {
   wsx__hs *hs = d->hs;
   if (!hs)
     return;
-  const wsx_allocator *a = &d->alloc;
+  const wsx_allocator *a = d->alloc;
   if (hs->protocols) {
     for (size_t i = 0; hs->protocols[i]; i++)
       wsx__free(a, hs->protocols[i]);
@@ -130,22 +129,26 @@ void wsx__hs_free(wsx_driver *d) {
 void wsx_driver_free(wsx_driver *d) {
   if (!d)
     return;
-  const wsx_allocator a = d->alloc;
+  const wsx_allocator a = *d->alloc;
   wsx__hs_free(d);
   wsx__free(&a, d->errmsg);
   wsx__free(&a, d->ctrl);
-  wsx__buf_free(&d->head, &a);
-  wsx__free(&a, d->headers);
   wsx__free(&a, d->url);
   wsx__free(&a, d->protocol);
   wsx__free(&a, d->ext_value);
   wsx__budget_refund(d);
   wsx__buf_free(&d->msg, &a);
-  wsx__buf_free(&d->scratch, &a);
-  wsx__buf_free(&d->ext_out, &a);
-  wsx__free(&a, d->pings);
+  if (d->x) {
+    wsx__buf_free(&d->x->head, &a);
+    wsx__free(&a, d->x->headers);
+    wsx__buf_free(&d->x->scratch, &a);
+    wsx__buf_free(&d->x->ext_out, &a);
+    wsx__free(&a, d->x->pings);
+    wsx__free(&a, d->x);
+  }
   wsx__ext_free(d);
-  wsx__free(&a, d);
+  if (!d->embedded)
+    wsx__free(&a, d);
 }
 
 void wsx_driver_set_budget(wsx_driver *d, wsx_budget_cb cb, void *user_data) {
@@ -171,7 +174,7 @@ int wsx_driver_set_header(wsx_driver *d, const char *name, const char *value) {
   if (!wsx_http_valid_name(name, nl) || !wsx_http_valid_value(value, vl))
     return WSX_E_HEADER_VALUE;
   wsx__buf *b = &d->hs->extra_headers;
-  if (wsx__buf_reserve(b, &d->alloc, nl + vl + 4))
+  if (wsx__buf_reserve(b, d->alloc, nl + vl + 4))
     return WSX_E_NOMEM;
   memcpy(b->data + b->len, name, nl);
   b->len += nl;
@@ -194,7 +197,7 @@ int wsx_driver_add_extension(wsx_driver *d, wsx_extension *ext) {
   if (d->started || !d->hs)
     return WSX_E_STATE;
   wsx_extension **e =
-      wsx__realloc(&d->alloc, d->hs->exts, (d->hs->num_exts + 1) * sizeof *e);
+      wsx__realloc(d->alloc, d->hs->exts, (d->hs->num_exts + 1) * sizeof *e);
   if (!e)
     return WSX_E_NOMEM;
   e[d->hs->num_exts++] = ext;
@@ -211,7 +214,7 @@ int wsx_driver_start(wsx_driver *d) {
    * or write), or called from the write callback. */
   if (d->started || d->in_write)
     return WSX_E_STATE;
-  if (!d->cb.write)
+  if (!d->cb->write)
     return WSX_E_INVALID;
   if (d->role == WSX__CLIENT) {
     d->started = 1;
@@ -269,7 +272,7 @@ static int parse_loop(wsx_driver *d, uint8_t *data, size_t len) {
       if (d->hs->body.len + len > d->max_length)
         return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, 0,
                          "request body larger than max_length");
-      if (wsx__buf_append(&d->hs->body, &d->alloc, data, len))
+      if (wsx__buf_append(&d->hs->body, d->alloc, data, len))
         return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
       return WSX_OK;
     case WSX__S_BODY76:
@@ -290,15 +293,15 @@ static int parse_loop(wsx_driver *d, uint8_t *data, size_t len) {
 /* ---- output ------------------------------------------------------------ */
 
 int wsx__driver_random(wsx_driver *d, void *buf, size_t n) {
-  if (d->random)
-    return d->random(buf, n, d->random_ud) == 0 ? 0 : -1;
+  if (d->x && d->x->random)
+    return d->x->random(buf, n, d->x->random_ud) == 0 ? 0 : -1;
   return wsx__random(buf, n);
 }
 
 int wsx__write(wsx_driver *d, const wsx_iovec *iov, size_t n) {
   uint8_t outer = d->in_write;
   d->in_write = 1;
-  int rc = d->cb.write(d, iov, n, d->ud);
+  int rc = d->cb->write(d, iov, n, d->ud);
   d->in_write = outer;
   /* The bytes may be half out: the stream is broken, the driver fails
    * (error event, close event 1006, no close frame). */
@@ -319,7 +322,7 @@ static void vset_error(wsx_driver *d, const char *fmt, va_list ap)
 
 static void vset_error(wsx_driver *d, const char *fmt, va_list ap) {
   if (!d->errmsg)
-    d->errmsg = wsx__malloc(&d->alloc, WSX__ERRMSG_LEN);
+    d->errmsg = wsx__malloc(d->alloc, WSX__ERRMSG_LEN);
   if (d->errmsg)
     vsnprintf(d->errmsg, WSX__ERRMSG_LEN, fmt, ap);
 }
@@ -350,11 +353,12 @@ void wsx__fire_close(wsx_driver *d, uint16_t code, const char *reason,
   d->close_code = code;
   /* Queued pre-open messages and pending ping callbacks die with us. */
   if (d->hs)
-    wsx__buf_free(&d->hs->queue, &d->alloc);
-  d->num_pings = 0;
-  if (d->cb.close) {
+    wsx__buf_free(&d->hs->queue, d->alloc);
+  if (d->x)
+    d->x->num_pings = 0;
+  if (d->cb->close) {
     wsx_close_event e = {code, r, reason_len, clean};
-    d->cb.close(d, &e, d->ud);
+    d->cb->close(d, &e, d->ud);
   }
 }
 
@@ -378,7 +382,7 @@ int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt,
   d->last_error = err;
   int was_open = d->state == WSX__S_OPEN || d->state == WSX__S_CLOSING;
   int can_send = was_open && !d->close_sent && close_code &&
-                 d->version == WSX__HYBI && d->cb.write;
+                 d->version == WSX__HYBI && d->cb->write;
   d->state = WSX__S_CLOSED; /* no events or output past this point */
   if (can_send) {
     /* The close reason is the rule broken, cut to 123 bytes on a UTF-8
@@ -393,9 +397,9 @@ int wsx__fail(wsx_driver *d, int err, uint16_t close_code, const char *fmt,
     d->close_sent = 1;
     wsx__frame_send(d, WSX_OP_CLOSE, 1, 0, payload, rl + 2);
   }
-  if (d->cb.error) {
+  if (d->cb->error) {
     wsx_error_event e = {err, msg, can_send ? close_code : 0};
-    d->cb.error(d, &e, d->ud);
+    d->cb->error(d, &e, d->ud);
   }
   wsx__fire_close(d, close_code ? close_code : WSX_CLOSE_ABNORMAL, msg,
                   strlen(msg), 0);
@@ -408,10 +412,10 @@ static int queue_message(wsx_driver *d, int op, const void *data, size_t len) {
   h[0] = (uint8_t)op;
   uint64_t l = len;
   memcpy(h + 1, &l, 8);
-  if (wsx__buf_reserve(&d->hs->queue, &d->alloc, 9 + len))
+  if (wsx__buf_reserve(&d->hs->queue, d->alloc, 9 + len))
     return WSX_E_NOMEM;
-  wsx__buf_append(&d->hs->queue, &d->alloc, h, 9);
-  wsx__buf_append(&d->hs->queue, &d->alloc, data, len);
+  wsx__buf_append(&d->hs->queue, d->alloc, h, 9);
+  wsx__buf_append(&d->hs->queue, d->alloc, data, len);
   return WSX_OK;
 }
 
@@ -426,17 +430,22 @@ int wsx__open(wsx_driver *d) {
     memset(&d->hs->queue, 0, sizeof q);
     memset(&d->hs->body, 0, sizeof body);
   }
-  if (d->cb.open)
-    d->cb.open(d, d->ud);
+  if (d->cb->open)
+    d->cb->open(d, d->ud);
   /* The handshake state (and, for servers, the request) is not needed past
    * open: release it so an idle connection holds only framing state (see
    * wsx_driver_request). */
   wsx__hs_free(d);
-  if (d->role != WSX__CLIENT) {
-    wsx__buf_free(&d->head, &d->alloc);
-    wsx__free(&d->alloc, d->headers);
-    d->headers = NULL;
-    d->num_headers = 0;
+  if (d->role != WSX__CLIENT && d->x) {
+    wsx__drx *x = d->x;
+    wsx__buf_free(&x->head, d->alloc);
+    wsx__free(d->alloc, x->headers);
+    x->headers = NULL;
+    x->num_headers = 0;
+    if (!x->random && !x->pings && !x->scratch.cap && !x->ext_out.cap) {
+      wsx__free(d->alloc, x); /* an idle server connection holds none */
+      d->x = NULL;
+    }
   }
   size_t off = 0;
   int rc = WSX_OK;
@@ -456,13 +465,13 @@ int wsx__open(wsx_driver *d) {
     if (rc)
       break;
   }
-  wsx__buf_free(&q, &d->alloc);
+  wsx__buf_free(&q, d->alloc);
   if (!rc && body.len && d->state != WSX__S_CLOSED) {
     rc = wsx__parse_input(d, body.data, body.len);
     if (rc == WSX_E_CLOSED)
       rc = WSX_OK;
   }
-  wsx__buf_free(&body, &d->alloc);
+  wsx__buf_free(&body, d->alloc);
   return rc;
 }
 
@@ -494,12 +503,12 @@ int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len,
       return wsx__fail(d, rc == WSX_E_NOMEM ? rc : WSX_E_EXTENSION,
                        WSX_CLOSE_UNEXPECTED,
                        "extension failed on an outgoing message");
-    p = d->ext_out.data;
-    len = d->ext_out.len;
+    p = d->x->ext_out.data;
+    len = d->x->ext_out.len;
   }
   int rc = send_frames(d, opcode, rsv, p, len);
-  if (d->ext_out.cap > 65536)
-    wsx__buf_free(&d->ext_out, &d->alloc);
+  if (d->x && d->x->ext_out.cap > 65536)
+    wsx__buf_free(&d->x->ext_out, d->alloc);
   return rc;
 }
 
@@ -605,17 +614,19 @@ int wsx_driver_ping(wsx_driver *d, const void *data, size_t len, wsx_ping_cb cb,
   if (s < 0)
     return s;
   if (cb) {
-    if (d->num_pings >= WSX_MAX_PING_CALLBACKS)
+    if (!wsx__drx_get(d))
+      return WSX_E_NOMEM;
+    if (d->x->num_pings >= WSX_MAX_PING_CALLBACKS)
       return WSX_E_BUSY;
-    if (d->num_pings == d->cap_pings) {
-      size_t cap = d->cap_pings ? d->cap_pings * 2 : 4;
-      wsx__ping *p = wsx__realloc(&d->alloc, d->pings, cap * sizeof *p);
+    if (d->x->num_pings == d->x->cap_pings) {
+      size_t cap = d->x->cap_pings ? d->x->cap_pings * 2 : 4;
+      wsx__ping *p = wsx__realloc(d->alloc, d->x->pings, cap * sizeof *p);
       if (!p)
         return WSX_E_NOMEM;
-      d->pings = p;
-      d->cap_pings = cap;
+      d->x->pings = p;
+      d->x->cap_pings = cap;
     }
-    wsx__ping *e = &d->pings[d->num_pings++];
+    wsx__ping *e = &d->x->pings[d->x->num_pings++];
     if (len)
       memcpy(e->data, data, len);
     e->len = (uint8_t)len;

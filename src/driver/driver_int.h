@@ -40,6 +40,26 @@ typedef struct wsx__ping {
   void *arg;
 } wsx__ping;
 
+/* A driver's rarely used state (wsx_driver.x). */
+typedef struct wsx__drx {
+  /* Handshake. `head` holds the raw head bytes (raw server, client); the
+   * parsed request/response spans point into it. Servers release it (and
+   * the request) when the connection opens; clients keep the response. */
+  wsx__buf head;
+  wsx_header *headers; /* request headers (server) or response (client) */
+  size_t num_headers;
+  int status_code;
+  /* Sending. */
+  wsx__buf scratch; /* client: masked copy of an outgoing payload */
+  wsx__buf ext_out; /* extension output for an outgoing message */
+  wsx__ping *pings; /* outstanding ping callbacks, oldest first */
+  size_t num_pings;
+  size_t cap_pings; /* grows by doubling up to WSX_MAX_PING_CALLBACKS */
+  /* options.random (NULL = the platform CSPRNG, random.c). */
+  int (*random)(void *buf, size_t len, void *ud);
+  void *random_ud;
+} wsx__drx;
+
 /* State needed only until the handshake completes; freed at open so that
  * an idle connection holds none of it. */
 typedef struct wsx__hs {
@@ -63,8 +83,11 @@ typedef struct wsx__hs {
 } wsx__hs;
 
 struct wsx_driver {
-  wsx_allocator alloc;
-  wsx_driver_callbacks cb;
+  /* A driver made by wsx_driver_new_* points both at copies in its own
+   * allocation (wsx__driver_box); an embedded one (driver/embed.h) at its
+   * embedder's, which outlive it. */
+  const wsx_allocator *alloc;
+  const wsx_driver_callbacks *cb;
   void *ud;
 
   /* Configuration (limits resolved to their defaults at creation). */
@@ -74,6 +97,13 @@ struct wsx_driver {
   uint32_t max_head;
   uint32_t max_headers;
   uint32_t frag_threshold;
+  /* (Small members sit together: an idle connection pays for padding.) */
+  uint16_t close_code;  /* code reported by the close event */
+  uint16_t budget_code; /* the budget hook's refusal (a close code) */
+  wsx__utf8 utf8;       /* receiving: the text message's UTF-8 state */
+  int last_error;
+  uint32_t msg_frames;  /* receiving: frames of the open message */
+  uint8_t out_ext_rsv;  /* sending: RSV bits of the extension output */
   uint8_t role;         /* enum wsx__role */
   uint8_t frame_events; /* deliver frames instead of messages */
   uint8_t fragment_out; /* split outgoing messages at frag_threshold */
@@ -87,16 +117,15 @@ struct wsx_driver {
   uint8_t close_sent;       /* a close frame left */
   uint8_t in_parse;         /* parse() is running: nested parse refused */
   uint8_t in_write;         /* the write callback is running */
+  uint8_t embedded;         /* lives in its embedder's memory (embed.h) */
 
   wsx__hs *hs; /* handshake-only state; NULL once open */
 
-  /* Handshake. `head` holds the raw head bytes (raw server, client); the
-   * parsed request/response spans point into it. Servers release it (and
-   * the request) when the connection opens; clients keep the response. */
-  wsx__buf head;
-  wsx_header *headers; /* request headers (server) or response (client) */
-  size_t num_headers;
-  int status_code;
+  /* The rarely used state (wsx__drx): allocated with the driver, released
+   * by a server at open when nothing in it is in use, and allocated again
+   * (wsx__drx_get) when a ping callback, a masked or extension-processed
+   * send needs it. NULL only on an open server driver. */
+  struct wsx__drx *x;
   char *url;
   char *protocol;  /* negotiated, "" if none */
   char *ext_value; /* negotiated Sec-WebSocket-Extensions, "" if none */
@@ -119,7 +148,6 @@ struct wsx_driver {
   uint8_t msg_op;
   uint8_t msg_rsv; /* RSV bits of the first frame (for extensions) */
   uint8_t msg_ext; /* the message goes through the extension pipeline */
-  uint32_t msg_frames;
   uint8_t msg_ext_first; /* the pipeline has not seen this message yet */
   uint64_t msg_len;      /* payload bytes of the message after extensions */
   uint64_t msg_wire;     /* payload bytes of the message as received */
@@ -129,45 +157,44 @@ struct wsx_driver {
   wsx_budget_cb budget_cb;
   void *budget_ud;
   size_t budget_held;
-  uint16_t budget_code; /* the hook's refusal (a close code) */
   uint64_t rx_decoded;  /* wsx_driver_decoded_bytes */
-  wsx__utf8 utf8;
   uint8_t *ctrl;         /* control payload split across reads (lazy, 125) */
   const uint8_t *ctrl_p; /* the current control frame's payload */
-
-  /* Sending. */
-  wsx__buf scratch; /* client: masked copy of an outgoing payload */
-  wsx__buf ext_out; /* extension output for an outgoing message */
-  uint8_t out_ext_rsv;
-
-  wsx__ping *pings; /* outstanding ping callbacks, oldest first */
-  size_t num_pings;
-  size_t cap_pings; /* grows by doubling up to WSX_MAX_PING_CALLBACKS */
-
-  /* options.random (NULL = the platform CSPRNG, random.c). */
-  int (*random)(void *buf, size_t len, void *ud);
-  void *random_ud;
-
-  uint16_t close_code; /* code reported by the close event */
 
   /* Extensions negotiated (the framework's state). */
   wsx__exts ext;
 
-  int last_error;
   char *errmsg; /* detail of the last error (lazy, WSX__ERRMSG_LEN) */
 };
 
 #define WSX__ERRMSG_LEN 160
 
+/* A driver of its own (wsx_driver_new_*): one allocation holding it and
+ * the copies of its allocator and callbacks. */
+typedef struct wsx__driver_box {
+  wsx_driver d;
+  wsx_allocator alloc;
+  wsx_driver_callbacks cb;
+} wsx__driver_box;
+
 /* frame.c: returns the message buffer's budget (wsx_driver_set_budget). */
 void wsx__budget_refund(wsx_driver *d);
 
 /* driver.c */
+/* Fills a zeroed driver from resolved options `o` (their allocator is not
+ * read); `a` and `cb` are kept by pointer and must outlive the driver.
+ * Then allocates the handshake state. WSX_OK or WSX_E_NOMEM (free the
+ * driver with wsx_driver_free). */
+int wsx__driver_init(wsx_driver *d, const wsx_driver_options *o,
+                     const wsx_allocator *a, const wsx_driver_callbacks *cb,
+                     void *ud);
 /* Formats the error detail into d->errmsg (allocated on first use). */
 void wsx__set_error(wsx_driver *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The error detail, "" if none. */
 const char *wsx__errmsg(const wsx_driver *d);
+/* d->x, allocated (zeroed) if NULL; NULL: out of memory. */
+wsx__drx *wsx__drx_get(wsx_driver *d);
 /* Frees the handshake-only state (at open). */
 void wsx__hs_free(wsx_driver *d);
 /* wsx_driver_parse without the re-entry check, for the driver's own

@@ -19,20 +19,20 @@ static int note(wsx_driver *d, const char *err, int rc) {
 }
 
 static int store_value(wsx_driver *d, const char *v, size_t len) {
-  wsx__free(&d->alloc, d->ext_value);
-  d->ext_value = wsx__strndup(&d->alloc, v, len);
+  wsx__free(d->alloc, d->ext_value);
+  d->ext_value = wsx__strndup(d->alloc, v, len);
   return d->ext_value ? WSX_OK : WSX_E_NOMEM;
 }
 
-void wsx__ext_free(wsx_driver *d) { wsx__exts_free(&d->ext, &d->alloc); }
+void wsx__ext_free(wsx_driver *d) { wsx__exts_free(&d->ext, d->alloc); }
 
 int wsx__ext_client_offer(wsx_driver *d, wsx__buf *b) {
-  return wsx__exts_client_offer(&d->alloc, d->hs->exts, d->hs->num_exts, b);
+  return wsx__exts_client_offer(d->alloc, d->hs->exts, d->hs->num_exts, b);
 }
 
 int wsx__ext_client_activate(wsx_driver *d, const char *value, size_t len) {
   char err[WSX__EXT_ERRLEN] = "";
-  int rc = wsx__exts_client_activate(&d->ext, &d->alloc, d->hs->exts,
+  int rc = wsx__exts_client_activate(&d->ext, d->alloc, d->hs->exts,
                                      d->hs->num_exts, value, len, err);
   if (!rc)
     rc = store_value(d, value, len);
@@ -42,11 +42,11 @@ int wsx__ext_client_activate(wsx_driver *d, const char *value, size_t len) {
 int wsx__ext_server_negotiate(wsx_driver *d, const char *value, size_t len) {
   char err[WSX__EXT_ERRLEN] = "";
   wsx__buf resp = {0};
-  int rc = wsx__exts_server_negotiate(&d->ext, &d->alloc, d->hs->exts,
+  int rc = wsx__exts_server_negotiate(&d->ext, d->alloc, d->hs->exts,
                                       d->hs->num_exts, value, len, &resp, err);
   if (!rc && resp.len)
     rc = store_value(d, (const char *)resp.data, resp.len);
-  wsx__buf_free(&resp, &d->alloc);
+  wsx__buf_free(&resp, d->alloc);
   return note(d, err, rc);
 }
 
@@ -74,8 +74,10 @@ int wsx__ext_incoming(wsx_driver *d, const uint8_t *p, size_t n,
 
 int wsx__ext_outgoing(wsx_driver *d, int opcode, const uint8_t *p, size_t n,
                       unsigned flags, unsigned *rsv) {
-  d->ext_out.len = 0;
+  if (!wsx__drx_get(d))
+    return WSX_E_NOMEM;
+  d->x->ext_out.len = 0;
   unsigned f = (flags & WSX_SEND_UNCOMPRESSED) ? WSX_EXT_UNCOMPRESSED : 0;
-  return wsx__exts_outgoing(&d->ext, &d->alloc, opcode, p, n, f, rsv,
-                            &d->ext_out);
+  return wsx__exts_outgoing(&d->ext, d->alloc, opcode, p, n, f, rsv,
+                            &d->x->ext_out);
 }

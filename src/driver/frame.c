@@ -108,14 +108,16 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
     mask_copy(buf + hl, data, len, mask);
     return wsx__write1(d, buf, hl + len);
   }
-  d->scratch.len = 0;
-  if (wsx__buf_reserve(&d->scratch, &d->alloc, len))
+  if (!wsx__drx_get(d))
     return WSX_E_NOMEM;
-  mask_copy(d->scratch.data, data, len, mask);
-  wsx_iovec iov[2] = {{hdr, hl}, {d->scratch.data, len}};
+  d->x->scratch.len = 0;
+  if (wsx__buf_reserve(&d->x->scratch, d->alloc, len))
+    return WSX_E_NOMEM;
+  mask_copy(d->x->scratch.data, data, len, mask);
+  wsx_iovec iov[2] = {{hdr, hl}, {d->x->scratch.data, len}};
   int rc = wsx__write(d, iov, 2);
-  if (d->scratch.cap > KEEP_BUFFER_MAX)
-    wsx__buf_free(&d->scratch, &d->alloc);
+  if (d->x->scratch.cap > KEEP_BUFFER_MAX)
+    wsx__buf_free(&d->x->scratch, d->alloc);
   return rc;
 }
 
@@ -318,7 +320,7 @@ static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
       }
       d->budget_held += grow;
     }
-    uint8_t *q = wsx__realloc(&d->alloc, b->data, cap);
+    uint8_t *q = wsx__realloc(d->alloc, b->data, cap);
     if (!q) {
       if (grow) {
         d->budget_held -= grow;
@@ -329,7 +331,7 @@ static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
     b->data = q;
     b->cap = cap;
   }
-  return wsx__buf_append(b, &d->alloc, p, n);
+  return wsx__buf_append(b, d->alloc, p, n);
 }
 
 /* The budget hook refused to grow the message buffer. */
@@ -399,14 +401,14 @@ static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
     m.opcode = d->f_op;
     m.fin = fin;
     m.rsv = d->f_rsv;
-    if (d->cb.frame)
-      d->cb.frame(d, &m, d->ud);
+    if (d->cb->frame)
+      d->cb->frame(d, &m, d->ud);
   } else {
     m.opcode = d->msg_op;
     m.fin = 1;
     m.rsv = 0;
-    if (d->cb.message)
-      d->cb.message(d, &m, d->ud);
+    if (d->cb->message)
+      d->cb->message(d, &m, d->ud);
   }
 }
 
@@ -449,7 +451,7 @@ static void release_msg_buffer(wsx_driver *d) {
   d->msg.len = 0;
   if (d->msg.cap > KEEP_BUFFER_MAX) {
     wsx__budget_refund(d);
-    wsx__buf_free(&d->msg, &d->alloc);
+    wsx__buf_free(&d->msg, d->alloc);
   }
 }
 
@@ -476,13 +478,13 @@ static int end_data_frame(wsx_driver *d, int delivered) {
 }
 
 static void fire_pong_callbacks(wsx_driver *d, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < d->num_pings; i++) {
-    wsx__ping *e = &d->pings[i];
+  for (size_t i = 0; d->x && i < d->x->num_pings; i++) {
+    wsx__ping *e = &d->x->pings[i];
     if (e->len == n && (n == 0 || memcmp(e->data, p, n) == 0)) {
       wsx_ping_cb cb = e->cb;
       void *arg = e->arg;
-      memmove(e, e + 1, (d->num_pings - i - 1) * sizeof *e);
-      d->num_pings--;
+      memmove(e, e + 1, (d->x->num_pings - i - 1) * sizeof *e);
+      d->x->num_pings--;
       cb(d, arg);
       return;
     }
@@ -501,12 +503,12 @@ static int end_control_frame(wsx_driver *d) {
       if (rc)
         return rc;
     }
-    if (d->cb.ping)
-      d->cb.ping(d, p, n, d->ud);
+    if (d->cb->ping)
+      d->cb->ping(d, p, n, d->ud);
     return WSX_OK;
   case WSX_OP_PONG:
-    if (d->cb.pong)
-      d->cb.pong(d, p, n, d->ud);
+    if (d->cb->pong)
+      d->cb->pong(d, p, n, d->ud);
     fire_pong_callbacks(d, p, n);
     return WSX_OK;
   default:
@@ -591,7 +593,7 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
       if (n == d->f_len) {
         d->ctrl_p = p; /* whole payload in the input: use it in place */
       } else {
-        if (!d->ctrl && !(d->ctrl = wsx__malloc(&d->alloc, 125)))
+        if (!d->ctrl && !(d->ctrl = wsx__malloc(d->alloc, 125)))
           return wsx__fail(d, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED,
                            "out of memory");
         memcpy(d->ctrl + d->f_got, p, n);

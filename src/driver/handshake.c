@@ -16,20 +16,20 @@ static int putn(wsx__buf *b, const wsx_allocator *a, const char *s, size_t n) {
 
 static int make_server_url(wsx_driver *d);
 
-/* Copies method, target and headers into one driver-owned block (d->head)
+/* Copies method, target and headers into one driver-owned block (d->x->head)
  * and points d->hs->req at it. */
 int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
   size_t total = req->method_len + req->target_len + 2;
   for (size_t i = 0; i < req->num_headers; i++)
     total += req->headers[i].name_len + req->headers[i].value_len + 2;
   wsx__buf b = {0};
-  if (wsx__buf_reserve(&b, &d->alloc, total))
+  if (wsx__buf_reserve(&b, d->alloc, total))
     return WSX_E_NOMEM;
   wsx_header *h = NULL;
   if (req->num_headers) {
-    h = wsx__malloc(&d->alloc, req->num_headers * sizeof *h);
+    h = wsx__malloc(d->alloc, req->num_headers * sizeof *h);
     if (!h) {
-      wsx__buf_free(&b, &d->alloc);
+      wsx__buf_free(&b, d->alloc);
       return WSX_E_NOMEM;
     }
   }
@@ -54,11 +54,11 @@ int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
   d->hs->req.method_len = req->method_len;
   d->hs->req.target_len = req->target_len;
   d->hs->req.minor_version = req->minor_version;
-  wsx__buf_free(&d->head, &d->alloc);
-  wsx__free(&d->alloc, d->headers);
-  d->head = b;
-  d->headers = h;
-  d->num_headers = req->num_headers;
+  wsx__buf_free(&d->x->head, d->alloc);
+  wsx__free(d->alloc, d->x->headers);
+  d->x->head = b;
+  d->x->headers = h;
+  d->x->num_headers = req->num_headers;
   d->hs->req.headers = h;
   d->hs->req.num_headers = req->num_headers;
   d->hs->have_req = 1;
@@ -71,24 +71,24 @@ int wsx__store_request(wsx_driver *d, const wsx_http_request *req) {
 static int gather_head(wsx_driver *d, const uint8_t *p, size_t len, int request,
                        wsx_http_request *req, wsx_http_response *res) {
   /* Never hold more than the limit allows (+1 so the parser can tell). */
-  size_t room = (size_t)d->max_head + 1 - d->head.len;
+  size_t room = (size_t)d->max_head + 1 - d->x->head.len;
   size_t take = len < room ? len : room;
-  if (wsx__buf_append(&d->head, &d->alloc, p, take))
+  if (wsx__buf_append(&d->x->head, d->alloc, p, take))
     return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
-  if (!d->headers) {
-    d->headers = wsx__malloc(&d->alloc, d->max_headers * sizeof(wsx_header));
-    if (!d->headers)
+  if (!d->x->headers) {
+    d->x->headers = wsx__malloc(d->alloc, d->max_headers * sizeof(wsx_header));
+    if (!d->x->headers)
       return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   }
   const char *detail = NULL;
   int rc;
   if (request)
-    rc = wsx_http_parse_request((const char *)d->head.data, d->head.len, req,
-                                d->headers, d->max_headers, d->max_head,
+    rc = wsx_http_parse_request((const char *)d->x->head.data, d->x->head.len, req,
+                                d->x->headers, d->max_headers, d->max_head,
                                 &d->hs->hstate, &detail);
   else
-    rc = wsx_http_parse_response((const char *)d->head.data, d->head.len, res,
-                                 d->headers, d->max_headers, d->max_head,
+    rc = wsx_http_parse_response((const char *)d->x->head.data, d->x->head.len, res,
+                                 d->x->headers, d->max_headers, d->max_head,
                                  &d->hs->hstate, &detail);
   if (rc == WSX_E_AGAIN) {
     if (take < len) /* over the limit but the parser did not say so */
@@ -115,25 +115,25 @@ static int gather_head(wsx_driver *d, const uint8_t *p, size_t len, int request,
   /* Bytes after the head: what was gathered past it plus what we did not
    * take. */
   size_t headlen = (size_t)rc;
-  size_t extra = d->head.len - headlen;
+  size_t extra = d->x->head.len - headlen;
   d->hs->body.len = 0;
-  if (wsx__buf_append(&d->hs->body, &d->alloc, d->head.data + headlen, extra) ||
-      wsx__buf_append(&d->hs->body, &d->alloc, p + take, len - take))
+  if (wsx__buf_append(&d->hs->body, d->alloc, d->x->head.data + headlen, extra) ||
+      wsx__buf_append(&d->hs->body, d->alloc, p + take, len - take))
     return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   size_t n = request ? req->num_headers : res->num_headers;
   if (n == 0) {
-    wsx__free(&d->alloc, d->headers);
-    d->headers = NULL;
+    wsx__free(d->alloc, d->x->headers);
+    d->x->headers = NULL;
   } else if (n < d->max_headers) {
-    wsx_header *h = wsx__realloc(&d->alloc, d->headers, n * sizeof *h);
+    wsx_header *h = wsx__realloc(d->alloc, d->x->headers, n * sizeof *h);
     if (h)
-      d->headers = h;
+      d->x->headers = h;
   }
-  d->num_headers = n;
+  d->x->num_headers = n;
   if (request)
-    req->headers = d->headers;
+    req->headers = d->x->headers;
   else
-    res->headers = d->headers;
+    res->headers = d->x->headers;
   return rc;
 }
 
@@ -146,7 +146,7 @@ static int drain_body(wsx_driver *d) {
   wsx__buf b = d->hs->body;
   memset(&d->hs->body, 0, sizeof d->hs->body);
   int rc = wsx__parse_input(d, b.data, b.len);
-  wsx__buf_free(&b, &d->alloc);
+  wsx__buf_free(&b, d->alloc);
   return rc == WSX_E_CLOSED ? WSX_OK : rc;
 }
 
@@ -161,13 +161,13 @@ int wsx__server_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
   if (make_server_url(d))
     return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   d->state = WSX__S_REQUEST;
-  if (d->cb.connect)
-    d->cb.connect(d, d->ud);
+  if (d->cb->connect)
+    d->cb->connect(d, d->ud);
   return WSX_OK;
 }
 
 int wsx__send_head(wsx_driver *d, wsx__buf *b, int bad) {
-  const wsx_allocator *a = &d->alloc;
+  const wsx_allocator *a = d->alloc;
   if (!bad && d->hs)
     bad = putn(b, a, (const char *)d->hs->extra_headers.data,
                d->hs->extra_headers.len);
@@ -184,7 +184,7 @@ int wsx__send_head(wsx_driver *d, wsx__buf *b, int bad) {
 
 void wsx__http_error(wsx_driver *d, int status, const char *reason,
                      const char *extra_headers, const char *body) {
-  if (!d->cb.write)
+  if (!d->cb->write)
     return;
   char buf[1024];
   int n = snprintf(buf, sizeof buf,
@@ -229,7 +229,7 @@ static int select_protocol(wsx_driver *d) {
              h->value[j] != '\t')
         j++;
       if (j > s) {
-        copies[n] = wsx__strndup(&d->alloc, h->value + s, j - s);
+        copies[n] = wsx__strndup(d->alloc, h->value + s, j - s);
         if (!copies[n])
           goto oom;
         offers[n] = copies[n];
@@ -238,8 +238,8 @@ static int select_protocol(wsx_driver *d) {
     }
   }
   const char *chosen = NULL;
-  if (d->cb.select_protocol && n) {
-    chosen = d->cb.select_protocol(d, offers, n, d->ud);
+  if (d->cb->select_protocol && n) {
+    chosen = d->cb->select_protocol(d, offers, n, d->ud);
   } else if (d->hs->protocols) {
     char **supported = d->hs->protocols;
     for (size_t i = 0; i < n && !chosen; i++)
@@ -250,16 +250,16 @@ static int select_protocol(wsx_driver *d) {
         }
   }
   if (chosen && *chosen) {
-    d->protocol = wsx__strndup(&d->alloc, chosen, strlen(chosen));
+    d->protocol = wsx__strndup(d->alloc, chosen, strlen(chosen));
     if (!d->protocol)
       goto oom;
   }
   for (size_t i = 0; i < n; i++)
-    wsx__free(&d->alloc, copies[i]);
+    wsx__free(d->alloc, copies[i]);
   return WSX_OK;
 oom:
   for (size_t i = 0; i < n; i++)
-    wsx__free(&d->alloc, copies[i]);
+    wsx__free(d->alloc, copies[i]);
   return WSX_E_NOMEM;
 }
 
@@ -267,17 +267,17 @@ static int make_server_url(wsx_driver *d) {
   size_t hl = 0;
   const char *host = hdr(d, "host", &hl);
   wsx__buf b = {0};
-  if (put(&b, &d->alloc, d->secure ? "wss://" : "ws://") ||
-      (host && putn(&b, &d->alloc, host, hl)) ||
-      putn(&b, &d->alloc, d->hs->req.target, d->hs->req.target_len) ||
-      putn(&b, &d->alloc, "", 1)) {
-    wsx__buf_free(&b, &d->alloc);
+  if (put(&b, d->alloc, d->secure ? "wss://" : "ws://") ||
+      (host && putn(&b, d->alloc, host, hl)) ||
+      putn(&b, d->alloc, d->hs->req.target, d->hs->req.target_len) ||
+      putn(&b, d->alloc, "", 1)) {
+    wsx__buf_free(&b, d->alloc);
     return WSX_E_NOMEM;
   }
   /* Kept for the connection's life: store it at its exact size. */
-  wsx__free(&d->alloc, d->url);
-  d->url = wsx__strndup(&d->alloc, (const char *)b.data, b.len - 1);
-  wsx__buf_free(&b, &d->alloc);
+  wsx__free(d->alloc, d->url);
+  d->url = wsx__strndup(d->alloc, (const char *)b.data, b.len - 1);
+  wsx__buf_free(&b, d->alloc);
   return d->url ? WSX_OK : WSX_E_NOMEM;
 }
 
@@ -333,14 +333,14 @@ int wsx__server_start(wsx_driver *d) {
       const wsx_header *h = &d->hs->req.headers[i];
       if (!wsx__ieq(h->name, h->name_len, "sec-websocket-extensions"))
         continue;
-      if ((all.len && putn(&all, &d->alloc, ", ", 2)) ||
-          putn(&all, &d->alloc, h->value, h->value_len)) {
-        wsx__buf_free(&all, &d->alloc);
+      if ((all.len && putn(&all, d->alloc, ", ", 2)) ||
+          putn(&all, d->alloc, h->value, h->value_len)) {
+        wsx__buf_free(&all, d->alloc);
         return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
       }
     }
     int rc = wsx__ext_server_negotiate(d, (const char *)all.data, all.len);
-    wsx__buf_free(&all, &d->alloc);
+    wsx__buf_free(&all, d->alloc);
     if (rc == WSX_E_NOMEM)
       return wsx__fail(d, rc, 0, "out of memory");
     if (rc) {
@@ -353,7 +353,7 @@ int wsx__server_start(wsx_driver *d) {
   char accept[29];
   wsx_accept_key(key, 24, accept);
   wsx__buf b = {0};
-  const wsx_allocator *a = &d->alloc;
+  const wsx_allocator *a = d->alloc;
   int bad = put(&b, a,
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                 "Connection: Upgrade\r\nSec-WebSocket-Accept: ") ||
@@ -411,14 +411,14 @@ wsx_driver *wsx_driver_new_client(const char *url,
   if (!default_port)
     snprintf(host + hn, sizeof host - (size_t)hn, ":%u", (unsigned)u.port);
   wsx__hs *hs = d->hs;
-  d->url = wsx__strndup(&d->alloc, url, strlen(url));
-  hs->url_host_header = wsx__strndup(&d->alloc, host, strlen(host));
-  hs->url_path = wsx__strndup(&d->alloc, u.path, u.path_len);
+  d->url = wsx__strndup(d->alloc, url, strlen(url));
+  hs->url_host_header = wsx__strndup(d->alloc, host, strlen(host));
+  hs->url_path = wsx__strndup(d->alloc, u.path, u.path_len);
   if (!d->url || !hs->url_host_header || !hs->url_path)
     goto oom;
   if (u.userinfo) {
     /* websocket-driver sends URL credentials as Basic auth. */
-    hs->url_auth = wsx__malloc(&d->alloc, 4 * (u.userinfo_len / 3 + 1) + 1);
+    hs->url_auth = wsx__malloc(d->alloc, 4 * (u.userinfo_len / 3 + 1) + 1);
     if (!hs->url_auth)
       goto oom;
     wsx__base64_encode((const uint8_t *)u.userinfo, u.userinfo_len,
@@ -444,7 +444,7 @@ int wsx__client_start(wsx_driver *d) {
     return wsx__fail(d, WSX_E_INTERNAL, 0, "random source failed");
   wsx__base64_encode(raw, sizeof raw, hs->client_key);
   wsx__buf b = {0};
-  const wsx_allocator *a = &d->alloc;
+  const wsx_allocator *a = d->alloc;
   int bad = put(&b, a, "GET ") || put(&b, a, hs->url_path) ||
             put(&b, a, " HTTP/1.1\r\nHost: ") ||
             put(&b, a, hs->url_host_header) ||
@@ -488,9 +488,9 @@ int wsx__client_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
   *used = len;
   if (rc <= 0)
     return rc;
-  d->status_code = res.status;
-  const wsx_header *h = d->headers;
-  size_t n = d->num_headers, vl;
+  d->x->status_code = res.status;
+  const wsx_header *h = d->x->headers;
+  size_t n = d->x->num_headers, vl;
   char why[200];
   if (res.status != 101) {
     snprintf(why, sizeof why, "unexpected response code %d", res.status);
@@ -515,7 +515,7 @@ int wsx__client_head(wsx_driver *d, uint8_t *p, size_t len, size_t *used) {
     if (!offered)
       return client_refuse(d, "server selected a subprotocol that was not "
                               "offered");
-    d->protocol = wsx__strndup(&d->alloc, proto, vl);
+    d->protocol = wsx__strndup(d->alloc, proto, vl);
     if (!d->protocol)
       return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   }

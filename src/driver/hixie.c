@@ -151,13 +151,13 @@ int wsx__hixie_start(wsx_driver *d) {
     }
   }
   if (proto && pl) {
-    wsx__free(&d->alloc, d->protocol);
-    d->protocol = wsx__strndup(&d->alloc, proto, pl);
+    wsx__free(d->alloc, d->protocol);
+    d->protocol = wsx__strndup(d->alloc, proto, pl);
     if (!d->protocol)
       return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
   }
 
-  const wsx_allocator *a = &d->alloc;
+  const wsx_allocator *a = d->alloc;
   const char *url = wsx_driver_url(d); /* scheme by d->secure, host, path */
   wsx__buf b = {0};
   int bad = put(&b, a,
@@ -222,7 +222,7 @@ static long key3(wsx_driver *d, const uint8_t *p, size_t len) {
 static void send_closing_frame(wsx_driver *d) {
   static const uint8_t closing[2] = {0xFF, 0x00};
   if (d->version == WSX__HIXIE76 && d->state == WSX__S_OPEN && !d->close_sent &&
-      d->cb.write) {
+      d->cb->write) {
     d->close_sent = 1;
     wsx__write1(d, closing, sizeof closing);
   }
@@ -237,10 +237,10 @@ static int peer_closed(wsx_driver *d) {
 static void deliver(wsx_driver *d, const uint8_t *p, size_t n) {
   wsx_message m = {WSX_OP_TEXT, p, n, 1, 0};
   if (d->frame_events) {
-    if (d->cb.frame)
-      d->cb.frame(d, &m, d->ud);
-  } else if (d->cb.message) {
-    d->cb.message(d, &m, d->ud);
+    if (d->cb->frame)
+      d->cb->frame(d, &m, d->ud);
+  } else if (d->cb->message) {
+    d->cb->message(d, &m, d->ud);
   }
 }
 
@@ -278,7 +278,7 @@ static long sentinel(wsx_driver *d, const uint8_t *p, size_t len) {
   if (!end) {
     if (!text)
       d->f_got += n;
-    else if (wsx__buf_append(&d->msg, &d->alloc, p, n))
+    else if (wsx__buf_append(&d->msg, d->alloc, p, n))
       return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
     return (long)n;
   }
@@ -287,7 +287,7 @@ static long sentinel(wsx_driver *d, const uint8_t *p, size_t len) {
   if (!text)
     return used;
   if (d->msg.len) {
-    if (wsx__buf_append(&d->msg, &d->alloc, p, n))
+    if (wsx__buf_append(&d->msg, d->alloc, p, n))
       return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
     p = d->msg.data;
     n = d->msg.len;
@@ -295,7 +295,7 @@ static long sentinel(wsx_driver *d, const uint8_t *p, size_t len) {
   deliver(d, p, n);
   d->msg.len = 0;
   if (d->msg.cap > 65536) /* one big message must not pin its buffer */
-    wsx__buf_free(&d->msg, &d->alloc);
+    wsx__buf_free(&d->msg, d->alloc);
   return used;
 }
 

@@ -202,7 +202,7 @@ wsx_proxy *wsx_driver_proxy(const wsx_driver *d, const char *proxy_url,
     return NULL;
   }
   return create(proxy_url, u.host, u.host_len, u.is_ipv6, u.port, opts,
-                &d->alloc, cbs, user_data, err);
+                d->alloc, cbs, user_data, err);
 }
 
 void wsx_proxy_free(wsx_proxy *p) {

@@ -67,8 +67,10 @@ typedef struct pmd_session {
   int rx_broken;        /* decompression failed mid-message; sticky */
   size_t rx_staged;     /* bytes in rx_stage (windows under 15 bits) */
   uint8_t rx_stage[PMD_STAGE]; /* input waiting for a whole piece */
-  z_stream tx;                 /* compressor (valid when tx_live) */
-  z_stream rx;                 /* decompressor (valid when rx_live) */
+  /* The zlib streams, allocated (with zalloc) only while live, so an idle
+   * connection that never (de)compressed holds neither. */
+  z_stream *tx; /* compressor (non-NULL when tx_live) */
+  z_stream *rx; /* decompressor (non-NULL when rx_live) */
 } pmd_session;
 
 /* Parameters of one offer or response; 0 = absent. */
@@ -95,14 +97,25 @@ static int zlib_bits(int bits) { return bits < 9 ? 9 : bits; }
 static int tx_open(pmd_session *s) {
   if (s->tx_live)
     return WSX_OK;
-  memset(&s->tx, 0, sizeof s->tx);
-  s->tx.zalloc = z_alloc;
-  s->tx.zfree = z_free;
-  s->tx.opaque = &s->zalloc;
-  int rc = deflateInit2(&s->tx, s->level, Z_DEFLATED, -zlib_bits(s->tx_bits),
-                        s->mem_level, Z_DEFAULT_STRATEGY);
-  if (rc != Z_OK)
+  if (!(s->tx = wsx__malloc(&s->zalloc, sizeof *s->tx)))
+    return WSX_E_NOMEM;
+  memset(s->tx, 0, sizeof *s->tx);
+  s->tx->zalloc = z_alloc;
+  s->tx->zfree = z_free;
+  s->tx->opaque = &s->zalloc;
+  /* The hash table and the pending buffer (memLevel) need not outgrow the
+   * negotiated window: 2^(memLevel+7) hash heads of 2 bytes and 2^(memLevel
+   * + 8) pending bytes, against a 2^bits window. 15 bits keeps memLevel. */
+  int bits = zlib_bits(s->tx_bits), ml = s->mem_level;
+  if (ml > bits - 6)
+    ml = bits - 6;
+  int rc = deflateInit2(s->tx, s->level, Z_DEFLATED, -bits, ml,
+                        Z_DEFAULT_STRATEGY);
+  if (rc != Z_OK) {
+    wsx__free(&s->zalloc, s->tx);
+    s->tx = NULL;
     return rc == Z_MEM_ERROR ? WSX_E_NOMEM : WSX_E_INTERNAL;
+  }
   s->tx_live = 1;
   return WSX_OK;
 }
@@ -110,26 +123,35 @@ static int tx_open(pmd_session *s) {
 static int rx_open(pmd_session *s) {
   if (s->rx_live)
     return WSX_OK;
-  memset(&s->rx, 0, sizeof s->rx);
-  s->rx.zalloc = z_alloc;
-  s->rx.zfree = z_free;
-  s->rx.opaque = &s->zalloc;
-  int rc = inflateInit2(&s->rx, -zlib_bits(s->rx_bits));
-  if (rc != Z_OK)
+  if (!(s->rx = wsx__malloc(&s->zalloc, sizeof *s->rx)))
+    return WSX_E_NOMEM;
+  memset(s->rx, 0, sizeof *s->rx);
+  s->rx->zalloc = z_alloc;
+  s->rx->zfree = z_free;
+  s->rx->opaque = &s->zalloc;
+  int rc = inflateInit2(s->rx, -zlib_bits(s->rx_bits));
+  if (rc != Z_OK) {
+    wsx__free(&s->zalloc, s->rx);
+    s->rx = NULL;
     return rc == Z_MEM_ERROR ? WSX_E_NOMEM : WSX_E_INTERNAL;
+  }
   s->rx_live = 1;
   return WSX_OK;
 }
 
 static void tx_close(pmd_session *s) {
   if (s->tx_live)
-    deflateEnd(&s->tx);
+    deflateEnd(s->tx);
+  wsx__free(&s->zalloc, s->tx);
+  s->tx = NULL;
   s->tx_live = 0;
 }
 
 static void rx_close(pmd_session *s) {
   if (s->rx_live)
-    inflateEnd(&s->rx);
+    inflateEnd(s->rx);
+  wsx__free(&s->zalloc, s->rx);
+  s->rx = NULL;
   s->rx_live = 0;
   s->rx_ended = 0;
   s->rx_staged = 0;
@@ -354,17 +376,17 @@ static int inflate_feed(pmd_session *s, const uint8_t *data, size_t len,
   uint8_t buf[PMD_CHUNK];
   if (s->rx_ended)
     return WSX_OK;
-  s->rx.next_in = (Bytef *)(uintptr_t)data;
+  s->rx->next_in = (Bytef *)(uintptr_t)data;
   /* Frame payloads can exceed uInt; feed them in uInt-sized slices. */
   size_t left = len;
   do {
     uInt slice = left > (uInt)-1 ? (uInt)-1 : (uInt)left;
-    s->rx.avail_in = slice;
+    s->rx->avail_in = slice;
     for (;;) {
-      s->rx.next_out = buf;
-      s->rx.avail_out = sizeof buf;
-      int zrc = inflate(&s->rx, Z_SYNC_FLUSH);
-      size_t produced = sizeof buf - s->rx.avail_out;
+      s->rx->next_out = buf;
+      s->rx->avail_out = sizeof buf;
+      int zrc = inflate(s->rx, Z_SYNC_FLUSH);
+      size_t produced = sizeof buf - s->rx->avail_out;
       if (produced) {
         int rc = sink->write(sink, buf, produced);
         if (rc)
@@ -378,13 +400,13 @@ static int inflate_feed(pmd_session *s, const uint8_t *data, size_t len,
       } else if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
         return WSX_E_EXTENSION; /* Z_DATA_ERROR, Z_NEED_DICT */
       }
-      if (s->rx.avail_in == 0 && s->rx.avail_out != 0)
+      if (s->rx->avail_in == 0 && s->rx->avail_out != 0)
         break;
-      if (zrc == Z_BUF_ERROR && s->rx.avail_out != 0)
+      if (zrc == Z_BUF_ERROR && s->rx->avail_out != 0)
         break; /* no progress possible */
     }
-    left -= slice - s->rx.avail_in;
-    if (s->rx.avail_in)
+    left -= slice - s->rx->avail_in;
+    if (s->rx->avail_in)
       return WSX_E_INTERNAL;
   } while (left);
   return WSX_OK;
@@ -455,7 +477,7 @@ static int pmd_process_incoming(void *session, int opcode, unsigned *rsv,
       rx_close(s);
     } else if (!rc && (s->rx_nct || s->rx_ended)) {
       s->rx_ended = 0;
-      if (inflateReset(&s->rx) != Z_OK)
+      if (inflateReset(s->rx) != Z_OK)
         rc = WSX_E_INTERNAL;
     }
   }
@@ -478,18 +500,18 @@ static int deflate_chunk(pmd_session *s, const uint8_t *data, size_t len,
   size_t held = s->tx_held;
   memcpy(buf, s->tx_hold, held);
   size_t left = len;
-  s->tx.next_in = (Bytef *)(uintptr_t)data;
+  s->tx->next_in = (Bytef *)(uintptr_t)data;
   for (;;) {
     uInt slice = left > (uInt)-1 ? (uInt)-1 : (uInt)left;
-    s->tx.avail_in = slice;
+    s->tx->avail_in = slice;
     int flush = (last && slice == left) ? Z_SYNC_FLUSH : Z_NO_FLUSH;
     for (;;) {
-      s->tx.next_out = buf + held;
-      s->tx.avail_out = PMD_CHUNK;
-      int zrc = deflate(&s->tx, flush);
+      s->tx->next_out = buf + held;
+      s->tx->avail_out = PMD_CHUNK;
+      int zrc = deflate(s->tx, flush);
       if (zrc != Z_OK && zrc != Z_BUF_ERROR)
         return zrc == Z_MEM_ERROR ? WSX_E_NOMEM : WSX_E_INTERNAL;
-      size_t total = held + (PMD_CHUNK - s->tx.avail_out);
+      size_t total = held + (PMD_CHUNK - s->tx->avail_out);
       if (total > 4) {
         int rc = sink->write(sink, buf, total - 4);
         if (rc)
@@ -499,7 +521,7 @@ static int deflate_chunk(pmd_session *s, const uint8_t *data, size_t len,
       } else {
         held = total;
       }
-      if (s->tx.avail_out != 0)
+      if (s->tx->avail_out != 0)
         break;
     }
     left -= slice;
@@ -529,7 +551,7 @@ static int deflate_finish(pmd_session *s, wsx_ext_sink *sink) {
   if (!rc && s->tx_nct && s->tx_live) {
     if (s->free_idle)
       tx_close(s);
-    else if (deflateReset(&s->tx) != Z_OK)
+    else if (deflateReset(s->tx) != Z_OK)
       rc = WSX_E_INTERNAL;
   }
   return rc;

@@ -15,7 +15,7 @@
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg) {
-  size_t sz = round16(sizeof(wsx_socket)) + cfg->ext_size;
+  size_t sz = round16(sizeof(wsx_socket)) + cfg->drv_room + cfg->ext_size;
   wsx_socket *s = wsx__malloc(&cfg->alloc, sz);
   if (!s)
     return NULL;
@@ -29,8 +29,14 @@ wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg) {
   return s;
 }
 
+wsx__sock_rare *wsx__sock_rare_get(wsx_socket *s) {
+  if (!s->rare && (s->rare = wsx__malloc(&s->cfg->alloc, sizeof(*s->rare))))
+    memset(s->rare, 0, sizeof(*s->rare));
+  return s->rare;
+}
+
 void *wsx_socket_ext(const wsx_socket *s) {
-  return s->cfg->ext_size ? (char *)s + round16(sizeof(*s)) : NULL;
+  return s->cfg->ext_size ? (char *)wsx__sock_room(s) + s->cfg->drv_room : NULL;
 }
 
 /* ---- reading ---- */
@@ -472,7 +478,7 @@ void wsx__sock_finalize(wsx_socket *s) {
       wsx__roles[i]->closing(s);
   if (s->cb->close) {
     e.code = s->close_code;
-    e.reason = s->close_reason ? s->close_reason : "";
+    e.reason = s->rare && s->rare->close_reason ? s->rare->close_reason : "";
     e.reason_len = strlen(e.reason);
     e.clean = s->close_clean;
     s->cb->close(s, &e, s->ud);
@@ -482,10 +488,13 @@ void wsx__sock_finalize(wsx_socket *s) {
     if (wsx__roles[i]->gone)
       wsx__roles[i]->gone(s);
   wsx__out_free(&s->out, &alloc);
-  wsx__buf_free(&s->pend, &alloc);
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);
-  wsx__free(&alloc, s->close_reason);
+  if (s->rare) {
+    wsx__buf_free(&s->rare->pend, &alloc);
+    wsx__free(&alloc, s->rare->close_reason);
+    wsx__free(&alloc, s->rare);
+  }
   if (s->flags & WSX__F_OWN_CFG) {
     wsx__cfg *cfg = (wsx__cfg *)s->cfg;
     wsx__cfg_free(cfg);
@@ -502,8 +511,8 @@ void wsx__sock_set_close(wsx_socket *s, uint16_t code, const char *reason,
   s->flags |= WSX__F_CLOSED_SET;
   s->close_code = code;
   s->close_clean = (uint8_t)(clean != 0);
-  if (reason && reason_len)
-    s->close_reason = wsx__strndup(&s->cfg->alloc, reason, reason_len);
+  if (reason && reason_len && wsx__sock_rare_get(s)) /* OOM: reason "" */
+    s->rare->close_reason = wsx__strndup(&s->cfg->alloc, reason, reason_len);
 }
 
 void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,

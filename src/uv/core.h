@@ -44,6 +44,10 @@ typedef struct wsx__cfg {
   size_t budget, budget_share, budget_used;
   uint32_t ka_grace;      /* ms, 0 = no dead-peer detection */
   size_t hwm, max_buffered, ext_size;
+  /* Room reserved after each socket for an embedded server driver
+   * (driver/embed.h; set by server.c), 0 = the driver is allocated apart.
+   * The app's ext_size bytes follow it. */
+  size_t drv_room;
   int nagle;
   struct wsx__tls_ctx *tls; /* TLS contexts (uv/tls.h), owned; NULL = plain */
   struct wsx__proxy_cfg *proxy; /* client: CONNECT proxy settings (uv/proxy_client.h),
@@ -208,10 +212,26 @@ extern const wsx__role_ops *const wsx__roles[WSX__R_COUNT];
   0x80000u /* close without waiting for the                                    \
               peer's FIN (see drv_close) */
 #define WSX__F_BACKLOG 0x100000u /* reading stopped: output above the hwm */
-#define WSX__F_YIELD 0x200000u   /* input set aside in pend (yield.c) */
+#define WSX__F_YIELD 0x200000u   /* input set aside in rare->pend (yield.c) */
 
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
+
+/* A socket's rarely used state (wsx_socket.rare), allocated on first use
+ * (wsx__sock_rare_get) and freed with the socket, so an idle connection
+ * that never pinged, never closed, carries no HTTP/2 session and holds no
+ * message budget pays one pointer for all of it. */
+typedef struct wsx__sock_rare {
+  wsx__ping_rec *pings; /* app pings waiting for pongs */
+  char *close_reason;   /* recorded close (heap, NULL = "") */
+  struct wsx__h2 *h2;   /* the HTTP/2 session it carries (uv/h2.h): a server
+                        * connection, or a client pool connection */
+  size_t budget_held;   /* message memory granted from cfg->budget */
+  /* yield.c: only for a socket whose driver decodes (extensions). */
+  wsx__buf pend;       /* input not yet given to the driver */
+  wsx_socket *ynext;   /* the loop's yield queue */
+  uint64_t turn_mark;  /* driver's decoded bytes when this turn began */
+} wsx__sock_rare;
 
 struct wsx_socket {
   union {
@@ -229,17 +249,11 @@ struct wsx_socket {
   wsx__out *out; /* uv/writer.h: only while the kernel is behind */
   const wsx__layer *layer; /* stream layer (TLS later), NULL = plain */
   void *layer_state;
-  wsx__ping_rec *pings; /* app pings waiting for pongs */
-  char *close_reason;   /* recorded close (heap, NULL = "") */
-  struct wsx__h2 *h2;   /* the HTTP/2 session it carries (uv/h2.h) */
+  wsx__sock_rare *rare; /* NULL until needed (see wsx__sock_rare) */
   void *ud;
   const wsx_socket_callbacks *cb; /* interned in ctx (never NULL) */
   uint64_t deadline;              /* 0 = none */
   uint64_t send_due;              /* send_timeout deadline, 0 = none */
-  size_t budget_held; /* message memory granted from cfg->budget */
-  wsx__buf pend;       /* yield.c: input not yet given to the driver */
-  wsx_socket *ynext;   /* yield.c: the loop's yield queue */
-  uint64_t turn_mark;  /* driver's decoded bytes when this turn began */
   uint32_t heap_idx; /* position in ctx->heap (if deadline or send_due) */
   uint32_t flags;
   uint16_t close_code;
@@ -249,8 +263,21 @@ struct wsx_socket {
 };
 
 /* conn.c */
-/* cfg->ctx must be set; the caller holds a ctx reference for the socket. */
+/* cfg->ctx must be set; the caller holds a ctx reference for the socket.
+ * One block: the socket, cfg->drv_room bytes for its driver, then the
+ * app's ext_size bytes. */
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
+/* The room after the socket (16-byte aligned): cfg->drv_room bytes for an
+ * embedded driver, then the app's extension area. */
+static inline void *wsx__sock_room(const wsx_socket *s) {
+  return (char *)(uintptr_t)s + ((sizeof(wsx_socket) + 15u) & ~(size_t)15u);
+}
+/* s->rare, allocated (zeroed) if NULL; NULL: out of memory. */
+wsx__sock_rare *wsx__sock_rare_get(wsx_socket *s);
+/* The socket's HTTP/2 session, NULL = none. */
+static inline struct wsx__h2 *wsx__sock_h2(const wsx_socket *s) {
+  return s->rare ? s->rare->h2 : NULL;
+}
 /* Stops reading from the stream (or the transport layer, e.g. HTTP/2). */
 void wsx__sock_read_stop(wsx_socket *s);
 /* Makes s the cork owner (uncorking the previous one). */

@@ -6,7 +6,7 @@
  *
  *   connection  a hidden client socket (wsx_socket_connect with no
  *               callbacks) dials the server with ALPN "h2,http/1.1"; its
- *               s->h2 is the session from the start (tls.c offers h2 and
+ *               s->rare->h2 is the session from the start (tls.c offers h2 and
  *               calls wsx__h2c_tls_ready instead of starting its driver,
  *               which never runs). It sits on the loop's pool
  *               (ctx->h2_pool) under a key of host, port and TLS options
@@ -163,7 +163,8 @@ static wsx__h2 *new_conn(wsx_socket *s, const wsx_socket_options *oc,
   c = wsx_socket_connect(ctx->loop, wsx_driver_url(s->d), &co, NULL, NULL, rc);
   if (!c)
     return NULL;
-  if (!(h = wsx__malloc(&c->cfg->alloc, sizeof(*h)))) {
+  if (!wsx__sock_rare_get(c) ||
+      !(h = wsx__malloc(&c->cfg->alloc, sizeof(*h)))) {
     c->flags |= WSX__F_EOF;
     wsx__sock_close_handle(c);
     *rc = WSX_E_NOMEM;
@@ -179,7 +180,7 @@ static wsx__h2 *new_conn(wsx_socket *s, const wsx_socket_options *oc,
     ctx->h2_pool = h;
     h->pooled = 1;
   }
-  c->h2 = h; /* before its TLS starts: ALPN offers h2 */
+  c->rare->h2 = h; /* before its TLS starts: ALPN offers h2 */
   return h;
 }
 
@@ -207,7 +208,7 @@ int wsx__h2c_connect(wsx_socket *s, const wsx_socket_options *opts) {
 static void give_up(wsx_socket *c, wsx__h2 *h) {
   unpool(h);
   fallback_all(h);
-  c->h2 = NULL;
+  c->rare->h2 = NULL;
   h->s = NULL;
   if (h->attached == 0) /* else the last closing stream frees it */
     wsx__h2_session_free(h);
@@ -215,7 +216,7 @@ static void give_up(wsx_socket *c, wsx__h2 *h) {
 }
 
 void wsx__h2c_tls_ready(wsx_socket *c, int h2) {
-  wsx__h2 *h = c->h2;
+  wsx__h2 *h = wsx__sock_h2(c);
   if (!h2) {
     give_up(c, h); /* the server speaks HTTP/1.1 only */
     return;

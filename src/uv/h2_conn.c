@@ -391,7 +391,7 @@ static void open_ready(wsx__h2 *h) {
 }
 
 static void h2_on_data(wsx_socket *s, char *data, size_t len) {
-  wsx__h2 *h = s->h2;
+  wsx__h2 *h = wsx__sock_h2(s);
   ssize_t rv;
   if (!h || !h->ng)
     return;
@@ -417,19 +417,19 @@ static void h2_on_data(wsx_socket *s, char *data, size_t len) {
 
 static void h2_on_eof(wsx_socket *s, ssize_t err) {
   (void)err;
-  if (s->h2)
-    abort_streams(s->h2);
+  if (wsx__sock_h2(s))
+    abort_streams(wsx__sock_h2(s));
   wsx__sock_close_handle(s);
 }
 
 static void h2_on_drain(wsx_socket *s) {
-  if (s->h2)
-    wsx__h2_flush(s->h2);
+  if (wsx__sock_h2(s))
+    wsx__h2_flush(wsx__sock_h2(s));
 }
 
 /* Idle: no stream socket for a handshake timeout. */
 static void h2_on_timer(wsx_socket *s) {
-  if (s->h2 && s->h2->attached == 0)
+  if (wsx__sock_h2(s) && wsx__sock_h2(s)->attached == 0)
     wsx__h2_shutdown(s);
 }
 
@@ -437,9 +437,9 @@ const wsx__phase_ops wsx__h2_phase = {h2_on_data, h2_on_eof, h2_on_timer,
                                       h2_on_drain, NULL};
 
 void wsx__h2_conn_gone(wsx_socket *s) {
-  wsx__h2 *h = s->h2;
+  wsx__h2 *h = s->rare->h2;
   wsx__h2_stream *st, *next;
-  s->h2 = NULL;
+  s->rare->h2 = NULL;
   h->s = NULL;
   abort_streams(h);
   nghttp2_session_del(h->ng);
@@ -454,7 +454,7 @@ void wsx__h2_conn_gone(wsx_socket *s) {
 }
 
 void wsx__h2_shutdown(wsx_socket *s) {
-  wsx__h2 *h = s->h2;
+  wsx__h2 *h = wsx__sock_h2(s);
   if (!h || !h->ng || h->going_away)
     return;
   h->going_away = 1;
@@ -535,12 +535,17 @@ void wsx__h2_start(wsx_socket *s, char *data, size_t len) {
     wsx__sock_close_handle(s);
     return;
   }
+  if (!wsx__sock_rare_get(s)) {
+    wsx__h2_session_free(h);
+    wsx__sock_close_handle(s);
+    return;
+  }
   /* The connection itself is no request: the app meets its streams. */
   if (s->req) {
     wsx__request_free(s->req);
     s->req = NULL;
   }
-  s->h2 = h;
+  s->rare->h2 = h;
   s->phase = WSX__P_H2;
   arm_idle(h);
   h2_on_data(s, data, len);

@@ -46,7 +46,7 @@ static const wsx__role_ops proxy_role = {NULL, NULL, NULL, proxy_gone};
 /* A connection carrying an HTTP/2 session: its stream sockets are aborted
  * (1006) before the connection's own close event. */
 static void h2_closing(wsx_socket *s) {
-  if (s->h2)
+  if (wsx__sock_h2(s))
     wsx__h2_conn_gone(s);
 }
 static const wsx__role_ops h2_role = {NULL, NULL, h2_closing, NULL};

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "driver/embed.h"
 #include "uv/internal.h"
 #include "uv/tls.h"
 
@@ -43,6 +44,7 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts_in,
   }
   memset(srv, 0, sizeof(*srv));
   rc = wsx__cfg_init(&srv->cfg, opts->socket);
+  srv->cfg.drv_room = wsx__driver_embed_size(); /* driver inline (ws.c) */
   if (rc == WSX_OK && opts->tls)
     rc = wsx__tls_server_ctx_new(&srv->cfg.alloc, opts->tls, &srv->cfg.tls);
   if (rc == WSX_OK && !(srv->ctx = wsx__loopctx_get(loop, &srv->cfg.alloc)))
@@ -379,6 +381,11 @@ void wsx__server_sock_gone(wsx_socket *s) {
   if (s->flags & WSX__F_COUNTED)
     srv->num_counted--;
   srv->num_conns--;
-  if (srv->freeing)
+  if (srv->freeing) {
+    /* The server (and the cfg whose allocator the socket's driver and
+     * pings use) may go now: the WS role's state goes first. */
+    wsx__ws_gone(s);
+    s->d = NULL;
     wsx__server_maybe_release(srv);
+  }
 }

@@ -54,7 +54,7 @@ static void on_pong_for(wsx_driver *d, void *arg) {
   wsx__ping_rec *r = arg, **pp;
   wsx_socket *s = r->s;
   (void)d;
-  for (pp = &s->pings; *pp; pp = &(*pp)->next)
+  for (pp = &s->rare->pings; *pp; pp = &(*pp)->next)
     if (*pp == r) {
       *pp = r->next;
       break;
@@ -70,27 +70,29 @@ int wsx_socket_ping(wsx_socket *s, const void *data, size_t len,
   if (!can_send(s))
     return WSX_E_CLOSED;
   if (cb) {
+    if (!wsx__sock_rare_get(s))
+      return WSX_E_NOMEM;
     r = wsx__malloc(&s->cfg->alloc, sizeof(*r));
     if (!r)
       return WSX_E_NOMEM;
     r->s = s;
     r->cb = cb;
     r->arg = arg;
-    r->next = s->pings;
-    s->pings = r;
+    r->next = s->rare->pings;
+    s->rare->pings = r;
   }
   rc = wsx_driver_ping(s->d, data, len, r ? on_pong_for : NULL, r);
   if (rc < 0 && r) {
-    s->pings = r->next;
+    s->rare->pings = r->next;
     wsx__free(&s->cfg->alloc, r);
   }
   return wsx__sock_after_send(s, rc);
 }
 
 void wsx__sock_free_pings(wsx_socket *s) {
-  while (s->pings) {
-    wsx__ping_rec *r = s->pings;
-    s->pings = r->next;
+  while (s->rare && s->rare->pings) {
+    wsx__ping_rec *r = s->rare->pings;
+    s->rare->pings = r->next;
     wsx__free(&s->cfg->alloc, r);
   }
 }

@@ -227,7 +227,7 @@ int wsx__tls_client_start(wsx_socket *s) {
     return rc;
 #ifdef WSX_HAVE_HTTP2
   /* The connection of HTTP/2 client streams (h2_client.c). */
-  if (s->h2 && SSL_set_alpn_protos(((tls_conn *)s->layer_state)->ssl,
+  if (wsx__sock_h2(s) && SSL_set_alpn_protos(((tls_conn *)s->layer_state)->ssl,
                                    (const unsigned char *)"\x02h2\x08http/1.1",
                                    12) != 0) {
     layer_detach(s);
@@ -356,7 +356,7 @@ static int layer_on_read(wsx_socket *s, void *st, char *data, size_t len) {
       wsx__sock_on_plain(s, plain, got);
     } else if (r == WSX__TLS_READY) {
 #ifdef WSX_HAVE_HTTP2
-      if (t->client && s->h2) {
+      if (t->client && wsx__sock_h2(s)) {
         const unsigned char *p = NULL;
         unsigned n = 0;
         SSL_get0_alpn_selected(t->ssl, &p, &n);

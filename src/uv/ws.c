@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "driver/embed.h"
 #include "uv/internal.h"
 
 static const char none_protocol[] = "";
@@ -226,16 +227,19 @@ static uint16_t budget_cb(wsx_driver *d, int64_t delta, void *ud) {
   (void)d;
   if (delta <= 0) {
     g = (size_t)-delta;
-    s->budget_held -= g;
+    if (g) /* a refund: a grant made s->rare */
+      s->rare->budget_held -= g;
     c->budget_used -= g;
     return 0;
   }
   g = (size_t)delta;
-  if (g > c->budget_share - s->budget_held)
+  if (!wsx__sock_rare_get(s))
+    return WSX_CLOSE_TRY_AGAIN_LATER; /* out of memory */
+  if (g > c->budget_share - s->rare->budget_held)
     return WSX_CLOSE_TOO_LARGE;
   if (g > c->budget - c->budget_used)
     return WSX_CLOSE_TRY_AGAIN_LATER;
-  s->budget_held += g;
+  s->rare->budget_held += g;
   c->budget_used += g;
   return 0;
 }
@@ -254,7 +258,12 @@ int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
   const char *saved_choice;
   size_t i;
   int rc = WSX_OK;
-  s->d = wsx_driver_new_server_request(http, &cfg->dopts, &wsx__drv_cbs, s);
+  if (cfg->drv_room) /* one block per connection (driver/embed.h) */
+    s->d = wsx__driver_embed_server_request(wsx__sock_room(s), http,
+                                            &cfg->dopts, &cfg->alloc,
+                                            &wsx__drv_cbs, s);
+  else
+    s->d = wsx_driver_new_server_request(http, &cfg->dopts, &wsx__drv_cbs, s);
   if (!s->d)
     return WSX_E_NOMEM;
   wsx__sock_budget_attach(s);

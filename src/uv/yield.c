@@ -35,9 +35,9 @@ static void on_idle(uv_idle_t *h);
 
 static void enqueue(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
-  s->ynext = NULL;
+  s->rare->ynext = NULL; /* yield() made s->rare */
   if (c->yq_tail)
-    c->yq_tail->ynext = s;
+    c->yq_tail->rare->ynext = s;
   else
     c->yq = s;
   c->yq_tail = s;
@@ -48,21 +48,24 @@ static void enqueue(wsx_socket *s) {
 void wsx__yield_forget(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
   wsx_socket **pp, *prev = NULL;
-  for (pp = &c->yq; *pp; prev = *pp, pp = &(*pp)->ynext)
+  s->flags &= ~WSX__F_YIELD;
+  if (!s->rare)
+    return; /* never yielded */
+  for (pp = &c->yq; *pp; prev = *pp, pp = &(*pp)->rare->ynext)
     if (*pp == s) {
-      *pp = s->ynext;
+      *pp = s->rare->ynext;
       if (c->yq_tail == s)
         c->yq_tail = prev;
       break;
     }
-  s->ynext = NULL;
-  s->flags &= ~WSX__F_YIELD;
-  wsx__buf_free(&s->pend, &s->cfg->alloc);
+  s->rare->ynext = NULL;
+  wsx__buf_free(&s->rare->pend, &s->cfg->alloc);
 }
 
 /* Puts data[0..len) aside and leaves the rest of this turn to others. */
 static void yield(wsx_socket *s, const char *data, size_t len) {
-  if (wsx__buf_append(&s->pend, &s->cfg->alloc, data, len) != WSX_OK) {
+  if (!wsx__sock_rare_get(s) ||
+      wsx__buf_append(&s->rare->pend, &s->cfg->alloc, data, len) != WSX_OK) {
     wsx__sock_error(s, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED, "out of memory");
     s->flags |= WSX__F_EOF;
     if (s->d)
@@ -77,8 +80,12 @@ static void yield(wsx_socket *s, const char *data, size_t len) {
   enqueue(s);
 }
 
+/* The mark matters only to a sliced socket (see wsx__sock_feed): others
+ * get no s->rare for it (a missing one reads as 0, as a fresh socket's). */
 void wsx__sock_turn_begin(wsx_socket *s) {
-  s->turn_mark = s->d ? wsx_driver_decoded_bytes(s->d) : 0;
+  if (s->rare || (s->d && *wsx_driver_extensions(s->d) != '\0' &&
+                  wsx__sock_rare_get(s)))
+    s->rare->turn_mark = s->d ? wsx_driver_decoded_bytes(s->d) : 0;
 }
 
 void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
@@ -96,7 +103,7 @@ void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
       work = loop_work(s->cfg->ctx);
       dec = wsx_driver_decoded_bytes(s->d);
       if (*work >= WSX__LOOP_WORK ||
-          dec - s->turn_mark >= WSX__TURN_WORK) {
+          dec - (s->rare ? s->rare->turn_mark : 0) >= WSX__TURN_WORK) {
         yield(s, data, len);
         return;
       }
@@ -116,16 +123,16 @@ void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
 /* One more turn for a queued socket. */
 static void resume(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
-  wsx__buf in = s->pend;
+  wsx__buf in = s->rare->pend; /* queued: s->rare exists */
   size_t before;
-  memset(&s->pend, 0, sizeof(s->pend));
+  memset(&s->rare->pend, 0, sizeof(s->rare->pend));
   s->flags &= ~WSX__F_YIELD;
   if (s->flags & WSX__F_HANDLE_CLOSING) {
     wsx__buf_free(&in, &s->cfg->alloc);
     return;
   }
   before = wsx__sock_buffered(s);
-  s->turn_mark = s->d ? wsx_driver_decoded_bytes(s->d) : 0;
+  s->rare->turn_mark = s->d ? wsx_driver_decoded_bytes(s->d) : 0;
   wsx__sock_cork(s);
   wsx__sock_feed(s, (char *)in.data, in.len);
   wsx__buf_free(&in, &s->cfg->alloc);
@@ -142,10 +149,10 @@ static void on_idle(uv_idle_t *h) {
    * for this tick lasts; the others keep their place for the next. A
    * socket that yields again goes to the back. */
   while ((s = c->yq) && *loop_work(c) < WSX__LOOP_WORK) {
-    c->yq = s->ynext;
+    c->yq = s->rare->ynext;
     if (!c->yq)
       c->yq_tail = NULL;
-    s->ynext = NULL;
+    s->rare->ynext = NULL;
     resume(s);
     if (s == last)
       break;

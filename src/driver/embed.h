@@ -1,0 +1,32 @@
+/*
+ * A server driver built inside its embedder's memory: the libuv
+ * transport's socket reserves the room at the end of its own allocation,
+ * so an open connection is one heap block (issue 20). The embedder keeps
+ * the allocator and callbacks the driver points at alive for the driver's
+ * life; wsx_driver_free releases everything the driver holds except the
+ * room itself. Declared here, not in the public headers: the layout is
+ * this build's own (scripts/check-layers.sh lets src/uv include this).
+ */
+#ifndef WSX_SRC_DRIVER_EMBED_H
+#define WSX_SRC_DRIVER_EMBED_H
+
+#include <stddef.h>
+
+#include "wsx/driver.h"
+
+/* Bytes of room an embedded driver needs (a multiple of 16). */
+size_t wsx__driver_embed_size(void);
+
+/* wsx_driver_new_server_request in `room` (wsx__driver_embed_size() bytes,
+ * 16-byte aligned, owned by the caller). `opts` is in this library's
+ * layout (a resolved copy; its allocator is not read); `alloc` and `cbs`
+ * are kept by pointer and must outlive the driver. NULL: out of memory
+ * (nothing is left allocated; the room is the caller's). */
+wsx_driver *wsx__driver_embed_server_request(void *room,
+                                             const wsx_http_request *req,
+                                             const wsx_driver_options *opts,
+                                             const wsx_allocator *alloc,
+                                             const wsx_driver_callbacks *cbs,
+                                             void *user_data);
+
+#endif
