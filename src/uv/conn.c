@@ -35,9 +35,24 @@ void *wsx_socket_ext(const wsx_socket *s) {
 
 /* ---- reading ---- */
 
+/* A payload of at least this many bytes still to come is read straight
+ * into the message buffer (the phase's rx_span) instead of the loop's
+ * receive buffer, so it is not copied again before delivery. */
+#define RX_SPAN_MIN 8192u
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   wsx_socket *s = h->data;
+  const wsx__rx_ops *ops = wsx__phase_rx[s->phase];
+  size_t n = 0;
+  char *p;
   (void)suggested;
+  if (ops && !s->layer &&
+      !(s->flags & (WSX__F_HANDLE_CLOSING | WSX__F_YIELD)) &&
+      (p = ops->rx_span(s, RX_SPAN_MIN, &n)) != NULL) {
+    b->base = p;
+    b->len = n > WSX__UV_BUF_MAX ? WSX__UV_BUF_MAX : n;
+    return;
+  }
   b->base = s->cfg->ctx->rbuf;
   b->len = WSX__RBUF_SIZE;
 }
@@ -108,7 +123,10 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   before = wsx__sock_buffered(s);
   wsx__sock_turn_begin(s);
   wsx__sock_cork(s);
-  if (s->layer) {
+  if (b->base != s->cfg->ctx->rbuf && wsx__phase_rx[s->phase]) {
+    /* read into the span on_alloc got from the phase */
+    wsx__phase_rx[s->phase]->rx_commit(s, (size_t)n);
+  } else if (s->layer) {
     int rc = s->layer->on_read(s, s->layer_state, b->base, (size_t)n);
     if (rc < 0) {
       wsx__sock_error(s, rc, 0, wsx_uv_strerror(rc));
