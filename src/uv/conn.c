@@ -275,13 +275,17 @@ static void on_write(uv_write_t *req, int status) {
   if (status < 0) {
     if (status != UV_ECANCELED)
       fail_io(s, status);
+    wsx__out_release(o);
     return;
   }
   rc = wsx__out_next(o, s->stream, on_write, &uv_err);
+  wsx__out_release(o); /* what it sends now queues behind that write */
   if (rc < 0) {
     fail_io(s, uv_err);
     return;
   }
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return; /* the release callback closed the socket */
   if (rc == 0)
     release_out(s);
   check_drain(s);
@@ -290,9 +294,14 @@ static void on_write(uv_write_t *req, int status) {
 
 /* Writes now: the kernel takes what it can, the rest is queued. */
 static int write_now(wsx_socket *s, const uv_buf_t *b, unsigned n) {
-  int uv_err = 0;
-  int rc = wsx__out_write(&s->out, s->stream, &s->cfg->alloc, s, on_write, b,
-                          n, &uv_err);
+  int uv_err = 0, rc;
+  wsx__zc *z = s->cfg->ctx->zc;
+  if (z && z->owner == s)
+    rc = wsx__out_write_zc(&s->out, s->stream, &s->cfg->alloc, s, on_write,
+                           b, n, z, &uv_err);
+  else
+    rc = wsx__out_write(&s->out, s->stream, &s->cfg->alloc, s, on_write, b,
+                        n, &uv_err);
   if (rc == WSX_E_IO) {
     fail_io(s, uv_err);
     return uv_err;

@@ -73,6 +73,7 @@ struct wsx__loopctx {
   struct wsx__cbtab *cbtabs;   /* interned socket callback tables */
   size_t cork_len;
   struct wsx__topics *topics; /* uv/pubsub.h: topic table, NULL = none */
+  wsx__zc *zc; /* wsx_socket_send_zc: the payload being sent, NULL = none */
   wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
   char rbuf[WSX__RBUF_SIZE];
   char cork[WSX__CORK_SIZE];
