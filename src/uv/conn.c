@@ -39,6 +39,9 @@ void *wsx_socket_ext(const wsx_socket *s) {
  * into the message buffer (the phase's rx_span) instead of the loop's
  * receive buffer, so it is not copied again before delivery. */
 #define RX_SPAN_MIN 8192u
+/* At most this much per read, so that the bytes are still in the cache
+ * when they are unmasked and validated right after the read. */
+#define RX_SPAN_MAX 131072u
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   wsx_socket *s = h->data;
@@ -50,7 +53,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
       !(s->flags & (WSX__F_HANDLE_CLOSING | WSX__F_YIELD)) &&
       (p = ops->rx_span(s, RX_SPAN_MIN, &n)) != NULL) {
     b->base = p;
-    b->len = n > WSX__UV_BUF_MAX ? WSX__UV_BUF_MAX : n;
+    b->len = n > RX_SPAN_MAX ? RX_SPAN_MAX : n;
     return;
   }
   b->base = s->cfg->ctx->rbuf;
