@@ -94,6 +94,7 @@ typedef struct bench {
   int deflate; /* --deflate: negotiate permessage-deflate */
   int warm;    /* --warm: idle connections echo once first */
   int threads; /* --threads N: N generator processes */
+  int worker;  /* one of them (its parent reports) */
   double t_cpu0; /* our CPU seconds when the run started */
   char host[256];
   char port[8];
@@ -719,7 +720,7 @@ static void report(void) {
     if (B.deflate) /* the compressed frame we send, header included */
       printf(" deflate=1 frame_bytes=%zu", B.frame_len);
   }
-  if (B.mode != MODE_IDLE && !B.threads) /* not a --threads worker */
+  if (B.mode != MODE_IDLE && !B.worker) /* not a --threads worker */
     printf(" threads=1 gen_cpu_pct=%.0f",
            (cpu_seconds(RUSAGE_SELF) - B.t_cpu0) / el * 100);
   printf("\n");
@@ -855,7 +856,7 @@ static int run_workers(int n) {
         _exit(1);
       B.conns = conns / n + (i < conns % n);
       B.quiet = 1;
-      B.threads = 1;
+      B.worker = 1;
       fflush(stdout);
       _exit(run_one());
     }
