@@ -234,30 +234,6 @@ int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len) {
   return wsx__parse_input(d, data, len);
 }
 
-void *wsx_driver_recv_buffer(wsx_driver *d, size_t min, size_t *len) {
-  if (!d || !len || d->in_parse || d->in_write)
-    return NULL;
-  return wsx__frame_rx_span(d, min, len);
-}
-
-int wsx_driver_recv_commit(wsx_driver *d, size_t n) {
-  int rc;
-  if (!d)
-    return WSX_E_INVALID;
-  if (d->in_parse || d->in_write)
-    return WSX_E_STATE;
-  d->in_parse = 1;
-  rc = wsx__frame_rx_commit(d, n);
-  d->in_parse = 0;
-  return rc;
-}
-
-void *wsx_driver_take_message(wsx_driver *d, size_t *len) {
-  if (!d || !len)
-    return NULL;
-  return wsx__frame_take_message(d, len);
-}
-
 /* The parse loop; also runs the bytes that followed the head at open. */
 static int parse_loop(wsx_driver *d, uint8_t *data, size_t len);
 
