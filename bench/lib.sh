@@ -19,7 +19,7 @@ trap 'exit 130' INT TERM
 # Server on CPU 0, load generator on CPU 1.
 PIN_SRV=() PIN_GEN=()
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  PIN_SRV=(taskset -c 0) PIN_GEN=(taskset -c 1)
+  PIN_SRV=(taskset -c 0) PIN_GEN=(taskset -c "${BENCH_GEN_CPUS:-1}")
 else
   note "not pinning (need taskset and 2 cores): figures are noisier"
 fi

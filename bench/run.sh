@@ -34,6 +34,9 @@
 #        no driver benchmark, no deflate detail table),
 #      BENCH_SERVERS="raw wsx ..." (subset, default all),
 #      BENCH_WSX_BASE=/path/to/wsx (adds the `base` column),
+#      BENCH_GEN_CPUS="1,2" (the generator's CPUs, default 1) and
+#        BENCH_GEN_THREADS=N (D's generator processes, default 1: one per
+#        generator CPU); every run also reports the generator's CPU %,
 #      BENCH_SKIP_DRIVER=1 to skip the driver benchmark,
 #      BENCH_SKIP_DEFLATE=1 to skip the permessage-deflate detail table
 #        (bench/deflate.sh; F stays in the main table).
@@ -57,6 +60,9 @@ if [ "${BENCH_SHORT:-0}" = 1 ]; then
   BENCH_SKIP_DEFLATE=${BENCH_SKIP_DEFLATE:-1}
 fi
 WANT=${BENCH_SERVERS:-raw wsx lws ws wslay base}
+# D's generator processes (wsx bench --threads): one per core it is given
+# (BENCH_GEN_CPUS, default CPU 1 only, so 1).
+GEN_THREADS=${BENCH_GEN_THREADS:-1}
 CC=${CC:-cc}
 note() { echo "bench: $*" >&2; }
 . "$ROOT/bench/lib.sh"
@@ -114,7 +120,7 @@ median() { # numbers on stdin -> median
 # and of the server's CPU microseconds per message.
 run_gen() {
   local srv=$1 key=$2; shift 2
-  local inst=$srv t0 t1 line n rate
+  local inst=$srv t0 t1 line n rate g
   [ "$key" = z20 ] && inst=$srv:z
   [ -n "${PID[$inst]:-}" ] || return 1
   t0=$(cpu_ticks "${PID[$inst]}")
@@ -125,6 +131,8 @@ run_gen() {
   [ "$key" = hs ] && rate=$(field handshakes_per_sec "$line")
   [ "$key" = hs ] && n=$(field handshakes "$line") || n=$(field msgs "$line")
   S[$srv,$key]+="$rate "
+  g=$(field gen_cpu_pct "$line")
+  [ -n "$g" ] && S[$srv,gen_$key]+="$g "
   if [ -n "$n" ] && [ "$n" -gt 0 ]; then
     S[$srv,cpu_$key]+="$(awk -v d=$((t1 - t0)) -v t="$TICK" -v n="$n" \
       'BEGIN { printf "%.3f", d / t * 1e6 / n }') "
@@ -230,7 +238,7 @@ workload() { # SERVER KEY
     t20) run_gen "$srv" t20 "${raw[@]}" -c 100 -s 20 --text ;;
     b16k) run_gen "$srv" b16k "${raw[@]}" -c 100 -s 16384 --binary ;;
     b1m) run_gen "$srv" b1m "${raw[@]}" -c 10 -s 1048576 --binary ;;
-    hs) [ "$srv" = raw ] || run_gen "$srv" hs -c 50 --handshakes ;;
+    hs) [ "$srv" = raw ] || run_gen "$srv" hs -c 50 --handshakes --threads "$GEN_THREADS" ;;
     z20) [ -n "${PID[$srv:z]:-}" ] && run_gen "$srv" z20 -c 100 -s 20 --deflate ;;
   esac
 }
@@ -245,7 +253,7 @@ for ((rep = 0; rep < REPS; rep++)); do
 done
 for srv in "${SERVERS[@]}"; do
   for key in $KEYS; do
-    for k in "$key" "cpu_$key"; do
+    for k in "$key" "cpu_$key" "gen_$key"; do
       [ -n "${S[$srv,$k]:-}" ] && R[$srv,$k]=$(tr ' ' '\n' <<<"${S[$srv,$k]}" | grep . | median)
     done
   done
@@ -253,7 +261,7 @@ done
 
 # ---- the table ----------------------------------------------------------
 has() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
-floor_of() { case $1 in z20) echo t20 ;; hs | idle | zidle | cpu_*) echo "" ;; *) echo "$1" ;; esac; }
+floor_of() { case $1 in z20) echo t20 ;; hs | idle | zidle | cpu_* | gen_*) echo "" ;; *) echo "$1" ;; esac; }
 # pratio A_SAMPLES B_SAMPLES: the median of the per-round ratios a_i / b_i
 # (runs of one round are close in time, so a loaded machine shifts both),
 # or nothing when the rounds do not pair up.
@@ -304,6 +312,12 @@ declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets
   row "C server CPU us/msg (lower)" cpu_b1m
   row "D server CPU us/handshake (lower)" cpu_hs
   row "F server CPU us/msg (lower)" cpu_z20
+  # The generator's own CPU (% of one core, all its processes): near
+  # 100 x BENCH_GEN_THREADS, the generator is what limits the row.
+  row "A generator CPU % (limit ${GEN_THREADS}00)" gen_t20
+  row "B generator CPU %" gen_b16k
+  row "C generator CPU %" gen_b1m
+  row "D generator CPU % ($GEN_THREADS proc)" gen_hs
   # Before/after: wsx against another build of itself, round by round.
   if has base && has wsx; then
     printf '%-40s' "wsx / wsx(base), median of round ratios"

@@ -33,6 +33,9 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,6 +97,9 @@ typedef struct bench {
   int deflate; /* --deflate: negotiate permessage-deflate */
   int warm;    /* --warm: idle connections echo once first */
   double rate; /* --rate: messages per second in all, 0 = unbounded */
+  int threads; /* --threads N: N generator processes */
+  int worker;  /* one of them (its parent reports) */
+  double t_cpu0; /* our CPU seconds when the run started */
   char host[256];
   char port[8];
   char path[1024];
@@ -133,6 +139,8 @@ typedef struct bench {
 static bench B;
 
 static void conn_start(bench_conn *c);
+static int run_one(void);
+static double cpu_seconds(int who);
 static void conn_send(bench_conn *c, const void *p, size_t n);
 
 static void fail(const char *what, int err) {
@@ -169,10 +177,18 @@ static void usage(FILE *f) {
           "is live)\n"
           "  --rate R       at most R messages per second over all "
           "connections\n"
+          "  --threads N    N generator processes, one event loop each, "
+          "the\n"
+          "                 connections shared out (use every core you give "
+          "it)\n"
           "  -q             no progress lines on stderr\n"
           "Prints one result line on stdout, e.g.\n"
           "  msgs_per_sec=123456 mb_per_sec=2.5 conns=100 size=20 seconds=5 "
-          "msgs=617280\n");
+          "msgs=617280\n"
+          "  threads=1 gen_cpu_pct=97\n"
+          "(gen_cpu_pct: the generator's CPU time over the run, in %% of one "
+          "core;\n"
+          "near 100 x threads, the generator is what limits the figure)\n");
 }
 
 /* Parses a positive integer argument; returns -1 if it is not one. */
@@ -727,7 +743,7 @@ static void report(void) {
     printf("idle_conns=%d seconds=%.1f\n", B.opened, el);
   } else if (B.mode == MODE_HANDSHAKES) {
     printf("handshakes_per_sec=%.0f conns=%d size=%zu seconds=%.2f "
-           "handshakes=%llu msgs=%llu\n",
+           "handshakes=%llu msgs=%llu",
            (double)B.handshakes / el, B.conns, B.size, el,
            (unsigned long long)B.handshakes, (unsigned long long)B.msgs_total);
   } else {
@@ -738,8 +754,11 @@ static void report(void) {
            (unsigned long long)B.msgs_total);
     if (B.deflate) /* the compressed frame we send, header included */
       printf(" deflate=1 frame_bytes=%zu", B.frame_len);
-    printf("\n");
   }
+  if (B.mode != MODE_IDLE && !B.worker) /* not a --threads worker */
+    printf(" threads=1 gen_cpu_pct=%.0f",
+           (cpu_seconds(RUSAGE_SELF) - B.t_cpu0) / el * 100);
+  printf("\n");
   fflush(stdout);
 }
 
@@ -796,6 +815,10 @@ static int parse_args(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--warm")) {
       B.warm = 1;
+    } else if (!strcmp(a, "--threads")) {
+      if (!v || (n = parse_count(v, 256)) < 0)
+        goto bad_value;
+      B.threads = (int)n, i++;
     } else if (!strcmp(a, "--handshakes")) {
       B.mode = MODE_HANDSHAKES;
     } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
@@ -835,6 +858,84 @@ static int parse_args(int argc, char **argv) {
   return 0;
 }
 
+/* CPU seconds (user + system) of this process or of its waited-for
+ * children. */
+static double cpu_seconds(int who) {
+  struct rusage ru;
+  if (getrusage(who, &ru) != 0)
+    return 0;
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static double num_field(const char *line, const char *name) {
+  const char *p = strstr(line, name);
+  return p ? strtod(p + strlen(name), NULL) : 0;
+}
+
+/* --threads N: N generator processes (one loop each), the connections
+ * shared out; their result lines are summed into one. Returns the exit
+ * code. */
+static int run_workers(int n) {
+  int fds[2], bad = 0, conns = B.conns;
+  double rate = 0, secs = 0, count = 0, total = 0, t0 = (double)uv_hrtime();
+  char line[512];
+  FILE *in;
+  if (pipe(fds) != 0) {
+    perror("wsx bench: pipe");
+    return 1;
+  }
+  fflush(stdout);
+  for (int i = 0; i < n; i++) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("wsx bench: fork");
+      bad = 1;
+      break;
+    }
+    if (pid == 0) {
+      close(fds[0]);
+      if (dup2(fds[1], 1) < 0)
+        _exit(1);
+      B.conns = conns / n + (i < conns % n);
+      B.rate = B.rate * (double)B.conns / (double)conns; /* its share */
+      B.quiet = 1;
+      B.worker = 1;
+      fflush(stdout);
+      _exit(run_one());
+    }
+  }
+  close(fds[1]);
+  in = fdopen(fds[0], "r");
+  while (in && fgets(line, sizeof line, in)) {
+    int hs = B.mode == MODE_HANDSHAKES;
+    rate += num_field(line, hs ? "handshakes_per_sec=" : "msgs_per_sec=");
+    count += num_field(line, hs ? "handshakes=" : "msgs=");
+    total += num_field(line, "msgs=");
+    double sc = num_field(line, "seconds=");
+    secs = sc > secs ? sc : secs;
+  }
+  if (in)
+    fclose(in);
+  for (int st; wait(&st) > 0;)
+    bad |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+  if (bad)
+    return 1;
+  double el = ((double)uv_hrtime() - t0) / 1e9;
+  double cpu = cpu_seconds(RUSAGE_CHILDREN);
+  if (B.mode == MODE_HANDSHAKES)
+    printf("handshakes_per_sec=%.0f conns=%d size=%zu seconds=%.2f "
+           "handshakes=%.0f msgs=%.0f",
+           rate, conns, B.size, secs, count, total);
+  else
+    printf("msgs_per_sec=%.0f mb_per_sec=%.1f conns=%d size=%zu "
+           "seconds=%.2f msgs=%.0f",
+           rate, rate * (double)B.size / 1e6, conns, B.size, secs, count);
+  printf(" threads=%d gen_cpu_pct=%.0f\n", n, el > 0 ? cpu / el * 100 : 0);
+  fflush(stdout);
+  return 0;
+}
+
 int wsx_cmd_bench(int argc, char **argv) {
   memset(&B, 0, sizeof B);
   int r = parse_args(argc, argv);
@@ -842,6 +943,13 @@ int wsx_cmd_bench(int argc, char **argv) {
     return r;
   /* A server that closes while we write must not kill the generator. */
   signal(SIGPIPE, SIG_IGN);
+  if (B.threads > 1 && B.mode != MODE_IDLE)
+    return run_workers(B.threads < B.conns ? B.threads : B.conns);
+  return run_one();
+}
+
+static int run_one(void) {
+  B.t_cpu0 = cpu_seconds(RUSAGE_SELF);
   B.loop = uv_default_loop();
   B.read_buf = malloc(READ_BUF_SIZE);
   B.c = calloc((size_t)B.conns, sizeof *B.c);

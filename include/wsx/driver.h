@@ -355,6 +355,49 @@ WSX_EXTERN int wsx_driver_start(wsx_driver *d);
 WSX_EXTERN int wsx_driver_parse(wsx_driver *d, uint8_t *data, size_t len);
 
 /*
+ * Zero-copy receive (optional: wsx_driver_parse() alone is always enough).
+ * While the driver is inside the payload of a data frame that it collects
+ * as it is (hybi-13, no extension transforms the message) and at least
+ * `min` (>= 1) payload bytes of that frame are still to come, returns
+ * where the next input bytes may be read to and sets *len to the room
+ * there (never past the end of the frame): the caller reads up to *len
+ * bytes from the peer straight into it and then calls
+ * wsx_driver_recv_commit() with the number it got, before any other call
+ * on the driver. Returns NULL otherwise (use wsx_driver_parse()): between
+ * frames, in a control frame, inside callbacks of this driver, or when the
+ * message buffer cannot grow (the next parse reports why). The memory is
+ * the driver's (its message buffer, grown like wsx_driver_parse() grows
+ * it: it never holds much more than twice the bytes received); a buffer
+ * not committed is just unused room.
+ */
+WSX_EXTERN void *wsx_driver_recv_buffer(wsx_driver *d, size_t min,
+                                        size_t *len);
+
+/*
+ * The first n bytes at the last wsx_driver_recv_buffer() came from the
+ * peer: they are parsed exactly as wsx_driver_parse() would (unmasked in
+ * place, validated, the message delivered when its last frame ends; the
+ * callbacks run before this returns). Returns as wsx_driver_parse();
+ * WSX_E_INVALID when n is more than that buffer's room or no such buffer
+ * is outstanding (nothing consumed); n = 0 does nothing.
+ */
+WSX_EXTERN int wsx_driver_recv_commit(wsx_driver *d, size_t n);
+
+/*
+ * From inside the `message` (or `frame`) callback: takes the delivered
+ * data when it lies in the driver's own message buffer, so the
+ * application keeps it without a copy. Returns m->data (now owned by the
+ * caller, *len = m->len bytes, writable, to be freed with the driver's
+ * allocator: free() unless wsx_driver_options.allocator was set) and the
+ * driver starts the next message in a new buffer; the bytes no longer
+ * count against wsx_driver_set_budget(). Returns NULL (nothing taken, the
+ * data stays borrowed) outside those callbacks, on hixie drafts, and for a
+ * message delivered straight from the wsx_driver_parse() input (a single
+ * frame that arrived in one piece): copy it then.
+ */
+WSX_EXTERN void *wsx_driver_take_message(wsx_driver *d, size_t *len);
+
+/*
  * Sending. Before open, messages are queued (copied) and flushed on open.
  * Return WSX_OK; WSX_E_CLOSED after close() or a failure; WSX_E_UNSUPPORTED
  * (binary/ping/pong on hixie drafts); WSX_E_TOO_BIG (control payload > 125);

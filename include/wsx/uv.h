@@ -416,6 +416,55 @@ WSX_EXTERN int wsx_socket_send(wsx_socket *s, int opcode, const void *data,
  * the send functions (0, 1 above high_water_mark, or a negative error). */
 WSX_EXTERN int wsx_socket_send_frame(wsx_socket *s, int opcode, int fin,
                                      const void *data, size_t len);
+
+/* Gives back a payload passed to wsx_socket_send_zc: `data` and `len` as
+ * passed, `user_data` the call's. */
+typedef void (*wsx_release_cb)(void *data, size_t len, void *user_data);
+
+/*
+ * Zero-copy send: as wsx_socket_send(s, opcode, data, len, 0) (same
+ * returns), but `data` is not copied when the kernel cannot take it all at
+ * once: the frame header and the payload leave as two buffers of one
+ * write, straight from `data`. OWNERSHIP: the caller keeps data[0..len)
+ * alive and unchanged until `release(data, len, user_data)` runs, exactly
+ * once, whatever happens: before this call returns when nothing refers to
+ * the payload any more (the kernel took it all; or it was copied, which
+ * happens when earlier output is still being written, the socket is a
+ * client (masking), the message is compressed, or the stream is TLS; or on
+ * any error, WSX_E_CLOSED and WSX_E_INVALID included), otherwise later on
+ * the loop's thread when the write completes, fails, or is cancelled
+ * because the socket closes (also after WSX_E_POLICY: past max_buffered
+ * the socket is dropped and the cancelled write releases the payload).
+ * `release` is required (NULL: WSX_E_INVALID, nothing sent). From inside
+ * `release` every wsx_socket_* call is allowed (bytes sent then queue
+ * behind the write that just ended). A payload longer than 4 GiB is
+ * copied.
+ */
+WSX_EXTERN int wsx_socket_send_zc(wsx_socket *s, int opcode, const void *data,
+                                  size_t len, wsx_release_cb release,
+                                  void *user_data);
+
+/*
+ * From inside the `message` callback: takes the message's bytes without a
+ * copy when they lie in a buffer the socket allocated (a message that came
+ * in several reads or frames, or a large one read straight into the
+ * message buffer; see wsx_driver_take_message). Returns
+ * m->data, now owned by the caller (*len = m->len, writable), to be freed
+ * with wsx_socket_free_message(); NULL when the data is borrowed from the
+ * read buffer (copy it then), outside the callback, or for NULL arguments.
+ */
+WSX_EXTERN void *wsx_socket_take_message(wsx_socket *s, size_t *len);
+
+/*
+ * Frees a buffer returned by wsx_socket_take_message() on `s` (NULL:
+ * nothing), with the socket's allocator (driver.allocator; free() by
+ * default). `s` must not be freed yet: call it before the socket's `close`
+ * event returns. The release callback of a wsx_socket_send_zc on the same
+ * socket always runs before that event, so echoing a taken message is
+ * send_zc(s, ..., release) with release calling wsx_socket_free_message.
+ */
+WSX_EXTERN void wsx_socket_free_message(wsx_socket *s, void *data);
+
 /* Ping with payload (<= 125 bytes); `cb` (may be NULL) fires once when the
  * matching pong arrives (never, if the socket closes first). Same returns
  * as the send functions: >= 0 means the ping was sent. */

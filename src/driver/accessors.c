@@ -86,3 +86,28 @@ int wsx_is_websocket_request(const wsx_http_request *req) {
          wsx_header_has_token(req->headers, req->num_headers, "connection",
                               "upgrade");
 }
+
+/* Zero-copy receive and message taking (frame.c does the work). */
+void *wsx_driver_recv_buffer(wsx_driver *d, size_t min, size_t *len) {
+  if (!d || !len || d->in_parse || d->in_write)
+    return NULL;
+  return wsx__frame_rx_span(d, min, len);
+}
+
+int wsx_driver_recv_commit(wsx_driver *d, size_t n) {
+  int rc;
+  if (!d)
+    return WSX_E_INVALID;
+  if (d->in_parse || d->in_write)
+    return WSX_E_STATE;
+  d->in_parse = 1;
+  rc = wsx__frame_rx_commit(d, n);
+  d->in_parse = 0;
+  return rc;
+}
+
+void *wsx_driver_take_message(wsx_driver *d, size_t *len) {
+  if (!d || !len)
+    return NULL;
+  return wsx__frame_take_message(d, len);
+}

@@ -152,6 +152,7 @@ struct wsx_driver {
   uint64_t msg_len;      /* payload bytes of the message after extensions */
   uint64_t msg_wire;     /* payload bytes of the message as received */
   wsx__buf msg;
+  const uint8_t *deliver_p; /* data of the message being delivered */
   /* wsx_driver_set_budget: the hook, and the bytes of msg's capacity it
    * granted (refunded when msg is freed). */
   wsx_budget_cb budget_cb;
@@ -223,6 +224,11 @@ int wsx__driver_random(wsx_driver *d, void *buf, size_t n);
 
 /* frame.c */
 int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len);
+/* Zero-copy receive and message taking (wsx_driver_recv_buffer,
+ * wsx_driver_recv_commit, wsx_driver_take_message; driver.h). */
+uint8_t *wsx__frame_rx_span(wsx_driver *d, size_t min, size_t *len);
+int wsx__frame_rx_commit(wsx_driver *d, size_t n);
+uint8_t *wsx__frame_take_message(wsx_driver *d, size_t *len);
 /* Encodes and writes one frame (masking for clients). */
 int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
                     const void *data, size_t len);

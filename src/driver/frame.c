@@ -299,7 +299,7 @@ void wsx__budget_refund(wsx_driver *d) {
  * when the message fits, so a message near the limit (a decompression bomb
  * cut off there) costs at most max_length bytes, not twice that. Growth
  * asks the budget hook first: WSX_E_BUSY when it refuses (budget_code). */
-static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
+static int msg_buf_reserve(wsx_driver *d, size_t n) {
   wsx__buf *b = &d->msg;
   if (n && b->cap - b->len < n) {
     if (n > SIZE_MAX / 2 - b->len)
@@ -331,7 +331,12 @@ static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
     b->data = q;
     b->cap = cap;
   }
-  return wsx__buf_append(b, d->alloc, p, n);
+  return WSX_OK;
+}
+
+static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
+  int rc = msg_buf_reserve(d, n);
+  return rc ? rc : wsx__buf_append(&d->msg, d->alloc, p, n);
 }
 
 /* The budget hook refused to grow the message buffer. */
@@ -395,6 +400,8 @@ static int ext_error(wsx_driver *d, int rc) {
 
 static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
   wsx_message m;
+  const uint8_t *outer = d->deliver_p;
+  d->deliver_p = p; /* wsx_driver_take_message() may take d->msg */
   m.data = p;
   m.len = n;
   if (d->frame_events) {
@@ -410,6 +417,7 @@ static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
     if (d->cb->message)
       d->cb->message(d, &m, d->ud);
   }
+  d->deliver_p = outer;
 }
 
 /* A chunk of data-frame payload, already unmasked. *delivered is set when
@@ -620,4 +628,71 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
       return rc;
   }
   return WSX_OK;
+}
+
+/* ---- zero-copy receive (wsx_driver_recv_buffer, driver.h) ---- */
+
+/* A data frame's payload that is collected as it is (no extension) and
+ * whose next `left` bytes may be read straight into the message buffer. */
+static int rx_direct(const wsx_driver *d, uint64_t *left) {
+  if ((d->state != WSX__S_OPEN && d->state != WSX__S_CLOSING) ||
+      d->version != WSX__HYBI || !d->in_payload || is_control(d->f_op) ||
+      d->msg_ext)
+    return 0;
+  *left = d->f_len - d->f_got;
+  return 1;
+}
+
+uint8_t *wsx__frame_rx_span(wsx_driver *d, size_t min, size_t *len) {
+  uint64_t left;
+  size_t want, step;
+  if (!rx_direct(d, &left) || left == 0 || left < min)
+    return NULL;
+  /* Room grows with what arrived (as appending would), so an announced
+   * length alone never costs its memory before the bytes come. */
+  step = d->msg.len > KEEP_BUFFER_MAX ? d->msg.len : KEEP_BUFFER_MAX;
+  want = left < step ? (size_t)left : step;
+  if (d->msg.cap - d->msg.len < want && msg_buf_reserve(d, want) != WSX_OK)
+    return NULL; /* the parse path reports it */
+  want = d->msg.cap - d->msg.len;
+  *len = left < want ? (size_t)left : want;
+  return d->msg.data + d->msg.len;
+}
+
+int wsx__frame_rx_commit(wsx_driver *d, size_t n) {
+  uint64_t left;
+  uint8_t *p;
+  if (d->state == WSX__S_CLOSED)
+    return d->last_error && wsx_is_fatal(d->last_error) ? d->last_error
+                                                        : WSX_OK;
+  if (!rx_direct(d, &left) || n > left || n > d->msg.cap - d->msg.len)
+    return WSX_E_INVALID;
+  if (n == 0)
+    return WSX_OK;
+  p = d->msg.data + d->msg.len;
+  if (d->f_masked)
+    wsx__unmask(p, n, d->mask, (size_t)(d->f_got & 3));
+  if (d->msg_op == WSX_OP_TEXT) {
+    long bad = wsx__utf8_validate(&d->utf8, p, n);
+    if (bad >= 0)
+      return fail_utf8(d, d->msg_len + (uint64_t)bad);
+  }
+  d->msg.len += n;
+  d->msg_len += n;
+  d->f_got += n;
+  if (d->f_got < d->f_len)
+    return WSX_OK;
+  d->in_payload = 0;
+  return end_data_frame(d, 0);
+}
+
+uint8_t *wsx__frame_take_message(wsx_driver *d, size_t *len) {
+  uint8_t *p = d->msg.data;
+  if (!p || d->deliver_p != p)
+    return NULL;
+  *len = d->msg.len;
+  memset(&d->msg, 0, sizeof(d->msg));
+  d->deliver_p = NULL;
+  wsx__budget_refund(d); /* the memory is the application's now */
+  return p;
 }

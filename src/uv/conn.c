@@ -41,9 +41,27 @@ void *wsx_socket_ext(const wsx_socket *s) {
 
 /* ---- reading ---- */
 
+/* A payload of at least this many bytes still to come is read straight
+ * into the message buffer (the phase's rx_span) instead of the loop's
+ * receive buffer, so it is not copied again before delivery. */
+#define RX_SPAN_MIN 8192u
+/* At most this much per read, so that the bytes are still in the cache
+ * when they are unmasked and validated right after the read. */
+#define RX_SPAN_MAX 131072u
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
   wsx_socket *s = h->data;
+  const wsx__rx_ops *ops = wsx__phase_rx[s->phase];
+  size_t n = 0;
+  char *p;
   (void)suggested;
+  if (ops && !s->layer &&
+      !(s->flags & (WSX__F_HANDLE_CLOSING | WSX__F_YIELD)) &&
+      (p = ops->rx_span(s, RX_SPAN_MIN, &n)) != NULL) {
+    b->base = p;
+    b->len = n > RX_SPAN_MAX ? RX_SPAN_MAX : n;
+    return;
+  }
   b->base = s->cfg->ctx->rbuf;
   b->len = WSX__RBUF_SIZE;
 }
@@ -114,7 +132,10 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   before = wsx__sock_buffered(s);
   wsx__sock_turn_begin(s);
   wsx__sock_cork(s);
-  if (s->layer) {
+  if (b->base != s->cfg->ctx->rbuf && wsx__phase_rx[s->phase]) {
+    /* read into the span on_alloc got from the phase */
+    wsx__phase_rx[s->phase]->rx_commit(s, (size_t)n);
+  } else if (s->layer) {
     int rc = s->layer->on_read(s, s->layer_state, b->base, (size_t)n);
     if (rc < 0) {
       wsx__sock_error(s, rc, 0, wsx_uv_strerror(rc));
@@ -263,13 +284,17 @@ static void on_write(uv_write_t *req, int status) {
   if (status < 0) {
     if (status != UV_ECANCELED)
       fail_io(s, status);
+    wsx__out_release(o);
     return;
   }
   rc = wsx__out_next(o, s->stream, on_write, &uv_err);
+  wsx__out_release(o); /* what it sends now queues behind that write */
   if (rc < 0) {
     fail_io(s, uv_err);
     return;
   }
+  if (s->flags & WSX__F_HANDLE_CLOSING)
+    return; /* the release callback closed the socket */
   if (rc == 0)
     release_out(s);
   check_drain(s);
@@ -278,9 +303,14 @@ static void on_write(uv_write_t *req, int status) {
 
 /* Writes now: the kernel takes what it can, the rest is queued. */
 static int write_now(wsx_socket *s, const uv_buf_t *b, unsigned n) {
-  int uv_err = 0;
-  int rc = wsx__out_write(&s->out, s->stream, &s->cfg->alloc, s, on_write, b,
-                          n, &uv_err);
+  int uv_err = 0, rc;
+  wsx__zc *z = s->cfg->ctx->zc;
+  if (z && z->owner == s)
+    rc = wsx__out_write_zc(&s->out, s->stream, &s->cfg->alloc, s, on_write,
+                           b, n, z, &uv_err);
+  else
+    rc = wsx__out_write(&s->out, s->stream, &s->cfg->alloc, s, on_write, b,
+                        n, &uv_err);
   if (rc == WSX_E_IO) {
     fail_io(s, uv_err);
     return uv_err;

@@ -78,6 +78,7 @@ struct wsx__loopctx {
   size_t cork_len;
   struct wsx__topics *topics; /* uv/pubsub.h: topic table, NULL = none */
   struct wsx__h2 *h2_pool; /* h2_client.c: shareable HTTP/2 connections */
+  wsx__zc *zc; /* wsx_socket_send_zc: the payload being sent, NULL = none */
   wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
   char rbuf[WSX__RBUF_SIZE];
   char cork[WSX__CORK_SIZE];
@@ -142,8 +143,21 @@ typedef struct wsx__phase_ops {
   size_t (*hwm)(const wsx_socket *s);
 } wsx__phase_ops;
 
+/* Zero-copy reads on a plain stream, for the phases that have them (else
+ * the loop's receive buffer): rx_span says where the next bytes may be
+ * read to when at least `min` of them belong to one payload (NULL: the
+ * receive buffer); rx_commit is called instead of on_data for a read
+ * into that span. */
+typedef struct wsx__rx_ops {
+  char *(*rx_span)(wsx_socket *s, size_t min, size_t *len);
+  void (*rx_commit)(wsx_socket *s, size_t n);
+} wsx__rx_ops;
+
 /* phases.c: the table, indexed by enum wsx__phase. */
 extern const wsx__phase_ops *const wsx__phases[WSX__P_COUNT];
+/* phases.c: the phases' zero-copy reads (NULL entries: none). */
+extern const wsx__rx_ops *const wsx__phase_rx[WSX__P_COUNT];
+extern const wsx__rx_ops wsx__ws_rx; /* ws.c: WS */
 extern const wsx__phase_ops wsx__front_phase;     /* front.c: HEAD, REQUEST */
 extern const wsx__phase_ops wsx__http_phase;      /* front.c: HTTP */
 extern const wsx__phase_ops wsx__dial_phase;      /* client.c: DIAL */

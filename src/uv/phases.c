@@ -26,6 +26,11 @@ const wsx__phase_ops *const wsx__phases[WSX__P_COUNT] = {
 #endif
 };
 
+/* Zero-copy reads: only an open WebSocket has them. */
+const wsx__rx_ops *const wsx__phase_rx[WSX__P_COUNT] = {
+    [WSX__P_WS] = &wsx__ws_rx,
+};
+
 /* Server-side socket: the request in progress (aborted / response close
  * callbacks before the close event), then the server's connection list. */
 static const wsx__role_ops server_role = {NULL, NULL, wsx__server_request_gone,

@@ -50,6 +50,45 @@ int wsx_socket_send_frame(wsx_socket *s, int opcode, int fin, const void *data,
       s, wsx_driver_send_frame(s->d, opcode, fin, data, len));
 }
 
+int wsx_socket_send_zc(wsx_socket *s, int opcode, const void *data,
+                       size_t len, wsx_release_cb release, void *user_data) {
+  wsx__loopctx *c;
+  wsx__zc z, *outer;
+  int rc;
+  if (!release)
+    return WSX_E_INVALID;
+  if (!can_send(s)) {
+    release((void *)(uintptr_t)data, len, user_data);
+    return WSX_E_CLOSED;
+  }
+  c = s->cfg->ctx;
+  memset(&z, 0, sizeof(z));
+  z.p = data;
+  z.len = len;
+  z.release = release;
+  z.ud = user_data;
+  z.owner = s;
+  outer = c->zc; /* a send from a callback of this send */
+  c->zc = &z;
+  rc = wsx_driver_send(s->d, opcode, data, len, 0);
+  c->zc = outer;
+  rc = wsx__sock_after_send(s, rc);
+  if (!z.taken) /* nothing refers to it (sent, copied or failed) */
+    release((void *)(uintptr_t)data, len, user_data);
+  return rc;
+}
+
+void *wsx_socket_take_message(wsx_socket *s, size_t *len) {
+  if (!s || !len || !s->d)
+    return NULL;
+  return wsx_driver_take_message(s->d, len);
+}
+
+void wsx_socket_free_message(wsx_socket *s, void *data) {
+  if (s && data)
+    wsx__free(&s->cfg->alloc, data);
+}
+
 static void on_pong_for(wsx_driver *d, void *arg) {
   wsx__ping_rec *r = arg, **pp;
   wsx_socket *s = r->s;

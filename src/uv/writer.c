@@ -18,21 +18,26 @@ static int append(wsx__buf *dst, const wsx_allocator *a, const uv_buf_t *b,
     p += skip;
     len -= skip;
     skip = 0;
-    if (wsx__buf_append(dst, a, p, len) != WSX_OK)
+    if (len && wsx__buf_append(dst, a, p, len) != WSX_OK)
       return WSX_E_NOMEM;
   }
   return WSX_OK;
 }
 
 static int start(wsx__out *o, uv_stream_t *st, uv_write_cb cb, int *uv_err) {
-  uv_buf_t b[16]; /* up to 64 GiB of backlog in one write */
+  uv_buf_t b[17]; /* up to 64 GiB of backlog in one write, + a payload */
   unsigned k = 0;
   int rc = UV_ENOBUFS;
   if (wsx__uv_bufs(b, 16, &k, o->inflight.data, o->inflight.len) ==
-      o->inflight.len)
-    rc = uv_write(&o->req, st, b, k, cb);
+      o->inflight.len) {
+    if (o->ref_len) /* at most WSX__UV_BUF_MAX (wsx__out_write_zc) */
+      b[k++] = uv_buf_init((char *)(uintptr_t)o->ref, (unsigned)o->ref_len);
+    rc = k ? uv_write(&o->req, st, b, k, cb) : UV_EINVAL;
+  }
   if (rc < 0) {
     o->inflight.len = 0;
+    o->ref = NULL;
+    o->ref_len = 0;
     *uv_err = rc;
     return WSX_E_IO;
   }
@@ -80,6 +85,56 @@ int wsx__out_write(wsx__out **op, uv_stream_t *st, const wsx_allocator *a,
   return start(o, st, cb, uv_err);
 }
 
+int wsx__out_write_zc(wsx__out **op, uv_stream_t *st, const wsx_allocator *a,
+                      void *data, uv_write_cb cb, const uv_buf_t *b,
+                      unsigned n, wsx__zc *z, int *uv_err) {
+  wsx__out *o = *op;
+  size_t total = 0, head, from;
+  unsigned i;
+  int r;
+  if ((o && (o->writing || o->ref_zc.release)) || n == 0 || z->taken ||
+      z->len > WSX__UV_BUF_MAX || b[n - 1].base != z->p ||
+      b[n - 1].len != z->len)
+    return wsx__out_write(op, st, a, data, cb, b, n, uv_err);
+  for (i = 0; i < n; i++)
+    total += b[i].len;
+  r = uv_try_write(st, b, n);
+  if (r == UV_EAGAIN || r == UV_ENOSYS)
+    r = 0;
+  if (r < 0) {
+    *uv_err = r;
+    return WSX_E_IO;
+  }
+  if ((size_t)r == total)
+    return WSX_OK;
+  if (!(o = wsx__out_get(op, a, data)))
+    return WSX_E_NOMEM;
+  /* The bytes before the payload that the kernel did not take are copied
+   * (a frame header, corked output); the payload's rest is referred to. */
+  head = total - z->len;
+  from = (size_t)r < head ? head : (size_t)r;
+  if ((size_t)r < head && append(&o->inflight, a, b, n - 1, (size_t)r) < 0)
+    return WSX_E_NOMEM;
+  o->ref = (const char *)z->p + (from - head);
+  o->ref_len = total - from;
+  o->ref_zc = *z;
+  z->taken = 1;
+  r = start(o, st, cb, uv_err);
+  if (r < 0) { /* not written: the caller releases it */
+    memset(&o->ref_zc, 0, sizeof(o->ref_zc));
+    z->taken = 0;
+  }
+  return r;
+}
+
+void wsx__out_release(wsx__out *o) {
+  wsx__zc z = o->ref_zc;
+  if (!o->ref_zc.release)
+    return;
+  memset(&o->ref_zc, 0, sizeof(o->ref_zc));
+  z.release((void *)(uintptr_t)z.p, z.len, z.ud);
+}
+
 int wsx__out_next(wsx__out *o, uv_stream_t *st, uv_write_cb cb, int *uv_err) {
   wsx__buf t;
   int rc;
@@ -97,6 +152,7 @@ void wsx__out_free(wsx__out **op, const wsx_allocator *a) {
   wsx__out *o = *op;
   if (!o)
     return;
+  wsx__out_release(o); /* never left behind, but released exactly once */
   wsx__buf_free(&o->inflight, a);
   wsx__buf_free(&o->pending, a);
   wsx__free(a, o);

@@ -13,6 +13,18 @@
 #include <uv.h>
 
 #include "common/alloc.h"
+#include "wsx/uv.h"
+
+/* A payload the caller keeps alive until `release` (wsx_socket_send_zc):
+ * the writer may keep a reference to it instead of copying (`taken`). */
+typedef struct wsx__zc {
+  const void *p;
+  size_t len;
+  wsx_release_cb release;
+  void *ud;
+  const void *owner; /* the socket sending it */
+  int taken;         /* the writer holds it; it calls release later */
+} wsx__zc;
 
 /* An output queue, allocated only while the kernel is behind. */
 typedef struct wsx__out {
@@ -21,6 +33,11 @@ typedef struct wsx__out {
   wsx__buf inflight;  /* being written by `req` */
   wsx__buf pending;   /* queued behind it */
   int writing;        /* `req` is in flight */
+  /* Written by `req` after `inflight` without a copy: the rest of a
+   * caller's payload (wsx_socket_send_zc), released when `req` ends. */
+  const char *ref;
+  size_t ref_len;
+  wsx__zc ref_zc; /* the payload's owner: ref_zc.release(p, len, ud) */
 } wsx__out;
 
 /* *op, allocated with `a` (req.data and shut.data = `data`) if NULL;
@@ -38,11 +55,29 @@ int wsx__out_write(wsx__out **op, uv_stream_t *st, const wsx_allocator *a,
                    void *data, uv_write_cb cb, const uv_buf_t *b, unsigned n,
                    int *uv_err);
 
+/*
+ * As wsx__out_write, for bufs whose last one is exactly z->p[0..z->len):
+ * what the kernel does not take of that payload is written from z->p
+ * without a copy when no write is in flight (z->taken is set: the owner
+ * of `cb` calls wsx__out_release() after the write ends); otherwise it is
+ * copied like any bytes and z->taken stays 0.
+ */
+int wsx__out_write_zc(wsx__out **op, uv_stream_t *st, const wsx_allocator *a,
+                      void *data, uv_write_cb cb, const uv_buf_t *b,
+                      unsigned n, wsx__zc *z, int *uv_err);
+
 /* First thing in `cb`: the write in flight is over (whatever its status). */
 static inline void wsx__out_completed(wsx__out *o) {
   o->writing = 0;
   o->inflight.len = 0;
+  o->ref = NULL;
+  o->ref_len = 0;
 }
+
+/* After wsx__out_completed (and wsx__out_next, so that bytes sent from the
+ * release callback queue behind the next write): gives back the payload the
+ * finished write referred to, if any (its release runs once, here). */
+void wsx__out_release(wsx__out *o);
 
 /* After a successful completion: starts the queued bytes, if any. Returns
  * 1 (a write started), 0 (nothing queued) or WSX_E_IO with *uv_err. */
@@ -50,7 +85,8 @@ int wsx__out_next(wsx__out *o, uv_stream_t *st, uv_write_cb cb, int *uv_err);
 
 /* Bytes not yet handed to the kernel's socket buffer. */
 static inline size_t wsx__out_queued(const wsx__out *o) {
-  return o ? (o->writing ? o->inflight.len : 0) + o->pending.len : 0;
+  return o ? (o->writing ? o->inflight.len + o->ref_len : 0) + o->pending.len
+           : 0;
 }
 
 /* Frees the queue and its buffers (*op = NULL); not while writing. */

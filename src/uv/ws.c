@@ -90,8 +90,18 @@ static void ws_on_eof(wsx_socket *s, ssize_t err) {
   wsx__sock_close_handle(s);
 }
 
+static char *ws_rx_span(wsx_socket *s, size_t min, size_t *len) {
+  return s->d ? wsx_driver_recv_buffer(s->d, min, len) : NULL;
+}
+
+static void ws_rx_commit(wsx_socket *s, size_t n) {
+  /* Errors come back as error + close events. */
+  (void)wsx_driver_recv_commit(s->d, n);
+}
+
 const wsx__phase_ops wsx__ws_phase = {wsx__ws_on_data, ws_on_eof, ws_on_timer,
                                       NULL, NULL};
+const wsx__rx_ops wsx__ws_rx = {ws_rx_span, ws_rx_commit};
 
 /* ---- driver callbacks ---- */
 

@@ -289,6 +289,19 @@ else
   ok "autobahn_client_protocol # skipped: $NODE_ERR"
 fi
 
+# ---- wsx bench: --threads shares the connections out over processes and
+# sums them; every result line says how much CPU the generator used --------
+out=$(timeout 20 "$WSX_BIN" bench "$URL/" -c 4 -s 100000 --binary -d 0.5 -q 2>&1)
+grep -Eq '^msgs_per_sec=[1-9][0-9]* .* msgs=[1-9][0-9]* threads=1 gen_cpu_pct=[0-9]+$' <<<"$out"
+check bench_reports_generator_cpu $? "$out"
+out=$(timeout 20 "$WSX_BIN" bench "$URL/" -c 4 --handshakes -d 0.5 -q --threads 2 2>&1)
+grep -Eq '^handshakes_per_sec=[1-9][0-9]* conns=4 .* handshakes=[1-9][0-9]* .* threads=2 gen_cpu_pct=[0-9]+$' <<<"$out"
+check bench_threads_sum $? "$out"
+"$WSX_BIN" bench "$URL/" --threads 0 >/dev/null 2>"$TMP/bt.err"
+st=$?
+[ $st = 2 ] && grep -qF -- "'--threads' needs a valid value" "$TMP/bt.err"
+check bench_bad_threads $? "status $st: $(cat "$TMP/bt.err")"
+
 # ---- graceful shutdown: SIGTERM closes clients with 1001, exit 0 ----------
 (sleep 30) | timeout 20 "$WSX_BIN" connect "$URL/held" >"$TMP/held.out" 2>"$TMP/held.err" &
 HELD=$!

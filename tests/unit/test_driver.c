@@ -279,9 +279,54 @@ TEST(raw_server_without_start_does_not_open) {
   h_rec_free(&r);
 }
 
+/* wsx_driver_recv_buffer / recv_commit: a large masked frame read into the
+ * driver's own buffer in pieces arrives intact, the room never passes the
+ * frame's end, and misuse is refused without consuming anything. */
+TEST(recv_buffer_direct_reads) {
+  enum { N = 200000 };
+  hpair p;
+  uint8_t *msg = malloc(N);
+  REQUIRE(msg);
+  for (size_t i = 0; i < N; i++)
+    msg[i] = (uint8_t)(i * 7 + 1);
+  REQUIRE(h_pair_open(&p, NULL, NULL));
+  size_t len = 0;
+  /* between frames: nothing to read into */
+  CHECK(wsx_driver_recv_buffer(p.s.d, 1, &len) == NULL);
+  CHECK_INT(wsx_driver_recv_commit(p.s.d, 1), WSX_E_INVALID);
+  CHECK_INT(wsx_driver_send_binary(p.c.d, msg, N), WSX_OK);
+  uint8_t *wire = p.c.out.p + p.c.delivered;
+  size_t wlen = p.c.out.len - p.c.delivered, off = 100;
+  CHECK_INT(wsx_driver_parse(p.s.d, wire, off), WSX_OK); /* header + a bit */
+  CHECK(wsx_driver_recv_buffer(p.s.d, wlen, &len) == NULL); /* min too big */
+  int reads = 0;
+  while (off < wlen) {
+    uint8_t *b = wsx_driver_recv_buffer(p.s.d, 1, &len);
+    REQUIRE(b != NULL);
+    CHECK(len <= wlen - off); /* never past the frame */
+    CHECK_INT(wsx_driver_recv_commit(p.s.d, len + 1), WSX_E_INVALID);
+    size_t n = wlen - off < 30000 ? wlen - off : 30000;
+    if (n > len)
+      n = len;
+    memcpy(b, wire + off, n); /* the "read" */
+    CHECK_INT(wsx_driver_recv_commit(p.s.d, n), WSX_OK);
+    off += n;
+    reads++;
+  }
+  CHECK(reads >= 6);
+  CHECK_INT(p.s.n_message, 1);
+  CHECK_MEM(p.s.msg.p, p.s.msg.len, msg, N);
+  CHECK(wsx_driver_recv_buffer(p.s.d, 1, &len) == NULL);
+  /* outside a message callback nothing can be taken */
+  CHECK(wsx_driver_take_message(p.s.d, &len) == NULL);
+  h_pair_free(&p);
+  free(msg);
+}
+
 TEST_MAIN(RUN(accept_key_vectors); RUN(accessors_after_handshake);
           RUN(ready_state_lifecycle); RUN(close_before_open_fires_at_once);
           RUN(write_failure_is_io_error); RUN(null_callbacks_are_allowed);
           RUN(reentrant_calls_from_callbacks); RUN(is_websocket_request);
           RUN(set_header_rules); RUN(failmalloc_every_allocation);
-          RUN(raw_server_without_start_does_not_open))
+          RUN(raw_server_without_start_does_not_open);
+          RUN(recv_buffer_direct_reads))
