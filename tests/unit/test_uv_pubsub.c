@@ -341,7 +341,10 @@ TEST(one_frame_buffer_per_publish) {
   count_reset(sizeof(msg));
   r = wsx_loop_publish(&T.loop, "all", 3, msg, sizeof(msg), WSX_OP_BINARY, 0);
   CHECK_INT(r, 6);
-  CHECK_INT(A.big, 1);  /* the frame */
+  CHECK_INT(A.big, 1);   /* the frame */
+  CHECK_INT(A.small, 0); /* queued by reference: nothing per subscriber */
+  uv_run(&T.loop, UV_RUN_NOWAIT); /* the loop turn's flush */
+  CHECK_INT(A.big, 1);
   CHECK_INT(A.small, 6); /* one write request per stuck subscriber */
   /* The hand broadcast, for comparison: a copy per socket. */
   count_reset(sizeof(msg));
