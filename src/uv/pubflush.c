@@ -12,8 +12,10 @@
  * Order: every write of the socket's own (wsx__sock_write: sends, pongs,
  * close frames) flushes the socket's queue first, so a send never overtakes
  * a publication made before it. Flow control is unchanged: queued bytes
- * count in the buffered amount at publish time (max_buffered closes a slow
- * subscriber then; the others are not held back).
+ * count in the buffered amount at publish time; a socket whose queue
+ * passes its high-water mark (or MAX_QUEUED frames, or max_buffered) is
+ * written at once, so max_buffered still closes only a subscriber whose
+ * kernel buffer does not take its bytes (the others are not held back).
  */
 #include <string.h>
 
@@ -21,6 +23,7 @@
 
 #define NBUF 128u    /* iovecs per writev */
 #define FRAME_BUFS 8 /* iovecs one frame may need (32 GiB) */
+#define MAX_QUEUED 64 /* frames a socket queues before writing anyway */
 
 typedef struct share_req {
   uv_write_t req;
@@ -252,6 +255,12 @@ int wsx__pubsub_enqueue(wsx_socket *s, wsx__frame *f) {
     if (!uv_is_active((uv_handle_t *)&c->pub_idle))
       (void)uv_idle_start(&c->pub_idle, on_pub_idle);
   }
+  if (ps->qbytes > s->cfg->hwm || ps->qn >= MAX_QUEUED ||
+      wsx__sock_buffered(s) > s->cfg->max_buffered)
+    /* Batching stops at the high-water mark: what waits past it is what
+     * the kernel does not take (flow control and the slow-consumer rule
+     * judge that, as for the socket's own sends). */
+    wsx__pubsub_flush(s);
   return wsx__sock_after_send(s, 0);
 }
 
