@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/resource.h>
+
 #include <uv.h>
 
 #include "wsx/pubsub.h"
@@ -327,6 +329,7 @@ int main(void) {
   uv_thread_t th;
   char conns[128];
   char *tok, *save = NULL;
+  struct rlimit rl;
   snprintf(conns, sizeof(conns), "%s", ce ? ce : "1000");
   B.burst = be ? atoi(be) : 8;
   if (B.burst < 1)
@@ -335,6 +338,12 @@ int main(void) {
   B.frame = malloc(1024 + 4);
   memset(B.payload, 'x', 1024);
   B.socks = NULL;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    rl.rlim_cur = 1u << 20;
   uv_loop_init(&ml);
   printf("fan-out: one publisher, N subscribers, loopback, server on one "
          "thread; %g s per run, window %d, burst %d (messages per loop "
@@ -348,6 +357,14 @@ int main(void) {
     B.nconn = atoi(tok);
     if (B.nconn <= 0)
       continue;
+    if ((rlim_t)B.nconn * 2 + 64 > rl.rlim_cur) {
+      /* Both ends live in this process: two descriptors a connection. */
+      int cap = (int)((rl.rlim_cur - 64) / 2);
+      printf("(%d connections need %d descriptors, the limit is %lu: "
+             "measuring %d)\n",
+             B.nconn, B.nconn * 2 + 64, (unsigned long)rl.rlim_cur, cap);
+      B.nconn = cap;
+    }
     B.socks = realloc(B.socks, (size_t)B.nconn * 2 * sizeof(*B.socks));
     B.raw_conns = realloc(B.raw_conns, (size_t)B.nconn * sizeof(uv_tcp_t));
     atomic_store(&B.ready, 0);
