@@ -108,14 +108,18 @@ conformance: deps-check
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash scripts/run-fuzz.sh $(FUZZ_BUILD)
 
-# bench/run.sh (when present) is the curated benchmark; bench programs it
-# does not mention by name are run after it.
+# bench/run.sh (when present) is the curated benchmark; then every
+# bench/bench-*.sh script, then the bench programs run.sh does not mention
+# by name.
 bench: deps-check
 	@$(MAKE) build
 	@set -e; export WSX_ROOT="$(CURDIR)" WSX_BUILD="$(abspath $(BUILD))" \
 	  WSX_BIN="$(abspath $(BUILD))/wsx" \
 	  NODE_PATH="$(CURDIR)/.deps/node/node_modules"; \
 	if [ -f bench/run.sh ]; then echo "== bench/run.sh"; bash bench/run.sh; fi; \
+	for s in bench/bench-*.sh; do \
+	  [ -f "$$s" ] || continue; echo "== $$s"; bash "$$s"; \
+	done; \
 	while IFS="$$(printf '\t')" read -r name path; do \
 	  [ -n "$$name" ] || continue; \
 	  if [ -f bench/run.sh ] && grep -qw "$$name" bench/run.sh; then continue; fi; \

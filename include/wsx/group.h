@@ -4,7 +4,14 @@
  *
  * Each loop has its own wsx_server with its own listener on the same
  * address and port (SO_REUSEPORT: the kernel spreads new connections over
- * the loops). A connection stays on the loop that accepted it: its
+ * the loops). Where SO_REUSEPORT cannot be set (or with the `acceptor`
+ * option), the group listens instead on ONE socket polled by loop 0, which
+ * accepts every connection and deals them out round-robin to the loops
+ * (itself included): a per-loop queue woken by uv_async_send carries the
+ * descriptor, and the target loop serves it exactly like a connection its
+ * own listener accepted (same options, callbacks, limits; max_connections
+ * counts per loop's server). Loop 0 then also spends the CPU of the
+ * accept() calls. A connection stays on the loop that got it: its
  * callbacks run on that loop's thread, and every call on it must be made
  * there (wsx/uv.h). The group has no locks around connections.
  *
@@ -22,9 +29,6 @@
  * Publications from one thread reach each loop in the order they were
  * made. Memory of frames crossing loops comes from the group's allocator,
  * which must then be thread-safe (libc's is).
- *
- * Platforms without SO_REUSEPORT are not supported by this version:
- * wsx_server_group_listen() then fails with the error of setsockopt.
  */
 #ifndef WSX_GROUP_H
 #define WSX_GROUP_H
@@ -67,6 +71,11 @@ typedef struct wsx_server_group_options {
   /* For the group's own memory and the frames of publications (NULL =
    * libc); must be thread-safe. Copied. */
   const wsx_allocator *allocator;
+  /* 1: listen through the acceptor (one listening socket on loop 0 that
+   * hands connections to the loops) even where SO_REUSEPORT works; 0 (the
+   * default): the acceptor only where SO_REUSEPORT cannot be set. Ignored
+   * with one thread. */
+  int acceptor;
 } wsx_server_group_options;
 #define WSX_SERVER_GROUP_OPTIONS_INIT                                          \
   { .struct_size = sizeof(wsx_server_group_options) }
@@ -82,13 +91,19 @@ wsx_server_group_new(const wsx_server_group_options *opts,
                      const wsx_server_group_callbacks *cbs, void *user_data,
                      int *err);
 /* Every loop's server listens on host:port (see wsx_server_listen; port 0:
- * the first picks a port and the others take the same). Before start.
- * Returns WSX_OK, WSX_E_STATE (already started) or the first server's
- * error. */
+ * the first picks a port and the others take the same), or the acceptor
+ * listens there (above; once per group). Before start. Returns WSX_OK,
+ * WSX_E_STATE (already started), WSX_E_INVALID (host or port), WSX_E_BUSY
+ * (the acceptor already listens), the first server's error or a libuv
+ * error of socket/bind/listen. */
 WSX_EXTERN int wsx_server_group_listen(wsx_server_group *g, const char *host,
                                        int port);
-/* The listening port (see wsx_server_port). */
+/* The listening port (see wsx_server_port); a negative error before
+ * listen. */
 WSX_EXTERN int wsx_server_group_port(const wsx_server_group *g);
+/* 1 if wsx_server_group_listen() chose the acceptor (see above), else 0.
+ * From the thread that created the group. */
+WSX_EXTERN int wsx_server_group_uses_acceptor(const wsx_server_group *g);
 /* Starts one thread per loop. Returns WSX_OK, WSX_E_STATE (already
  * started) or a libuv error (threads started before it are stopped). */
 WSX_EXTERN int wsx_server_group_start(wsx_server_group *g);

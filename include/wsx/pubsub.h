@@ -15,9 +15,16 @@
  * publications.
  *
  * Cost: a publication is framed once: the frame header and payload are
- * one reference-counted buffer that is written to every subscriber
- * (uv_try_write first; what the kernel does not take stays queued as a
- * reference to that buffer, not a copy). Exceptions, each one a per-socket
+ * one reference-counted buffer that is written to every subscriber. A
+ * publish does not write at once: each subscriber queues a reference to
+ * the buffer, and once per loop turn (an idle handle of the loop, active
+ * only while queues are not empty) every subscriber's queued publications
+ * leave in ONE writev; what the kernel does not take stays queued in libuv
+ * as references, not copies. k publishes in one loop turn so cost one
+ * system call per subscriber instead of k. Every write of the socket's
+ * own (sends, pongs, close) writes its queue first: a send never overtakes
+ * a publication made before it. A queue past the socket's high-water mark
+ * (or 64 messages) is written at once. Exceptions, each one a per-socket
  * copy like an ordinary send: TLS subscribers (encrypted per connection),
  * client-side sockets (masked per connection), hixie drafts, the socket
  * whose read callback is running (its output is corked into the loop's
@@ -33,7 +40,8 @@
  * message uncompressed to everyone (valid with deflate negotiated).
  *
  * Flow control stays per socket: the message counts in each subscriber's
- * buffered_amount; a subscriber that goes above its max_buffered is dropped
+ * buffered_amount from the publish on (queued or in the kernel's way); a
+ * subscriber that goes above its max_buffered is dropped
  * (error WSX_E_POLICY, close 1008: a slow consumer) and never holds back
  * the others; one above its high_water_mark gets `drain` later as usual.
  *

@@ -176,6 +176,8 @@ size_t wsx__sock_hwm(const wsx_socket *s) {
 
 size_t wsx__sock_buffered(const wsx_socket *s) {
   size_t n = s->stream->write_queue_size;
+  if (s->ps)
+    n += wsx__pubsub_queued(s);
   if (s->out)
     n += s->out->pending.len;
   if (s->cfg->ctx->cork_owner == s)
@@ -376,6 +378,8 @@ static void uncork(wsx_socket *s) {
 }
 
 int wsx__sock_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
+  if (s->ps)
+    wsx__pubsub_flush(s); /* publications queued before this write first */
   if (s->layer)
     return s->layer->write(s, s->layer_state, b, n);
   return wsx__sock_raw_write(s, b, n);

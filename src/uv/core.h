@@ -69,8 +69,10 @@ struct wsx__loopctx {
   uint32_t heap_len, heap_cap;
   wsx_socket *cork_owner;      /* socket whose output is being corked */
   uv_idle_t idle;              /* yield.c: runs while yq is not empty */
+  uv_idle_t pub_idle;          /* pubflush.c: runs while sockets hold
+                                  queued publications */
   wsx_socket *yq, *yq_tail;    /* yield.c: sockets waiting for a turn */
-  int handles_closed;          /* timer and idle: freed after both */
+  int handles_closed;          /* timer, idle, pub_idle: freed after all */
   uint64_t work_ms;            /* yield.c: the loop tick `work` counts in */
   size_t work;                 /* yield.c: decoded bytes in that tick */
   const char *chosen_protocol; /* accept(): during the driver's start() */
@@ -311,8 +313,14 @@ void wsx__sock_written(wsx_socket *s);
 void wsx__pubsub_leave_all(wsx_socket *s); /* the connection closes */
 void wsx__pubsub_free(wsx_socket *s);      /* the socket is freed */
 void wsx__topics_free(wsx__loopctx *c);    /* the context is freed */
-/* Shared frames of `s` queued in libuv (teardown waits for them). */
+/* Shared frames of `s` queued in libuv or in its publish queue (teardown
+ * waits for them). */
 uint32_t wsx__pubsub_writes(const wsx_socket *s);
+/* Writes s's queued publications now (pubflush.c): every write of the
+ * socket's own calls this first, so a send never overtakes a publish. */
+void wsx__pubsub_flush(wsx_socket *s);
+/* Bytes of s's queued publications (part of the buffered amount). */
+size_t wsx__pubsub_queued(const wsx_socket *s);
 
 /* yield.c (the core's sliced input) */
 /* Plaintext to the phase's on_data, in slices when the driver decodes

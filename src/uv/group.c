@@ -2,8 +2,18 @@
  * A server on N loops, one thread each (wsx/group.h). Publications cross
  * loops as references to one frame, through a per-loop queue (a mutex and
  * an array of message pointers) woken by uv_async_send.
+ *
+ * Listening: one SO_REUSEPORT listener per loop, or (the acceptor, where
+ * SO_REUSEPORT is missing or when asked for) one listening socket polled
+ * on loop 0, whose accepted descriptors go round-robin to the loops through
+ * the same per-loop queue and async handle; each loop opens its own
+ * (wsx__server_open_fd) and serves it like one its listener accepted.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include "uv/backplane.h"
 #include "uv/pubsub.h"
@@ -32,6 +42,8 @@ typedef struct wsx__gloop {
   uv_mutex_t lock;       /* guards q, qn, qcap, async_open */
   pubmsg **q, **spare;   /* queued publications; spare: swapped in */
   size_t qn, qcap, spare_cap;
+  uv_os_sock_t *fds;     /* acceptor: connections handed to this loop */
+  size_t fdn, fdcap;
   int async_open;        /* uv_async_send allowed */
   int stop_done;         /* stop handled on the loop */
 } wsx__gloop;
@@ -47,6 +59,12 @@ struct wsx_server_group {
   atomic_int stopping;
   int started, threads_started;
   wsx_backplane *bp; /* attached bus (set before start), or NULL */
+  int acceptor;      /* option: 1 = always the acceptor (N > 1) */
+  int accepting;     /* apoll is open (loop 0 clears it when stopping) */
+  int use_acceptor;  /* listen chose the acceptor (never cleared) */
+  uv_poll_t apoll;   /* on loop 0: the listening socket afd */
+  uv_os_sock_t afd;
+  unsigned rr;       /* next loop to get a connection (loop 0's thread) */
 };
 
 static _Thread_local wsx__gloop *tls_loop; /* the group loop of this thread */
@@ -61,11 +79,20 @@ static void msg_unref(pubmsg *m) {
 
 /* ---- on a loop's thread ---- */
 
+static void apoll_closed(uv_handle_t *h) {
+  wsx_server_group *g = h->data;
+  (void)close(g->afd);
+}
+
 static void handle_stop(wsx__gloop *gl) {
   wsx_server_group *g = gl->g;
   if (gl->stop_done)
     return;
   gl->stop_done = 1;
+  if (gl->index == 0 && g->accepting) {
+    g->accepting = 0;
+    uv_close((uv_handle_t *)&g->apoll, apoll_closed);
+  }
   if (g->cb.loop_stop)
     g->cb.loop_stop(g, gl->index, &gl->loop, g->ud);
   if (gl->srv)
@@ -90,8 +117,27 @@ static void drain_queue(wsx__gloop *gl) {
   uv_mutex_unlock(&gl->lock);
 }
 
+/* Connections the acceptor handed over: served here, or closed when the
+ * loop's server is gone or going. */
+static void drain_fds(wsx__gloop *gl) {
+  uv_os_sock_t *fds;
+  size_t n, i;
+  uv_mutex_lock(&gl->lock);
+  fds = gl->fds, n = gl->fdn;
+  gl->fds = NULL, gl->fdn = gl->fdcap = 0;
+  uv_mutex_unlock(&gl->lock);
+  for (i = 0; i < n; i++) {
+    if (gl->srv && !gl->stop_done)
+      (void)wsx__server_open_fd(gl->srv, fds[i]);
+    else
+      (void)close(fds[i]);
+  }
+  wsx__free(&gl->g->alloc, fds);
+}
+
 static void on_async(uv_async_t *a) {
   wsx__gloop *gl = a->data;
+  drain_fds(gl);
   drain_queue(gl);
   if (atomic_load(&gl->g->stopping))
     handle_stop(gl);
@@ -109,6 +155,7 @@ static void on_server_closed(wsx_server *srv, void *ud) {
   uv_mutex_lock(&gl->lock);
   gl->async_open = 0;
   uv_mutex_unlock(&gl->lock);
+  drain_fds(gl);   /* closes what is left (srv is NULL) */
   drain_queue(gl); /* drops what is left (srv is NULL) */
   uv_close((uv_handle_t *)&gl->async, async_closed);
 }
@@ -133,6 +180,9 @@ static void loop_fini(wsx_server_group *g, wsx__gloop *gl) {
   }
   for (i = 0; i < gl->qn; i++)
     msg_unref(gl->q[i]);
+  for (i = 0; i < gl->fdn; i++)
+    (void)close(gl->fds[i]);
+  wsx__free(&g->alloc, gl->fds);
   wsx__free(&g->alloc, gl->q);
   wsx__free(&g->alloc, gl->spare);
   uv_mutex_destroy(&gl->lock);
@@ -208,6 +258,7 @@ wsx_server_group *wsx_server_group_new(const wsx_server_group_options *opts,
     *err = WSX_E_STRUCT_SIZE;
     return NULL;
   }
+  g->acceptor = o.acceptor;
   g->app_closed = g->scb.closed;
   g->scb.closed = on_server_closed;
   if (o.threads > 1)
@@ -230,6 +281,129 @@ wsx_server_group *wsx_server_group_new(const wsx_server_group_options *opts,
   return g;
 }
 
+/* ---- the acceptor ---- */
+
+/* Whether this system lets a socket set SO_REUSEPORT. */
+static int reuse_port_works(void) {
+#ifdef SO_REUSEPORT
+  int one = 1, ok;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 1; /* cannot tell: the listeners report their own error */
+  ok = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0;
+  (void)close(fd);
+  return ok;
+#else
+  return 0;
+#endif
+}
+
+/* Hands connection fd to loop gl (any thread; the caller keeps fd on
+ * failure). */
+static int hand_fd(wsx__gloop *gl, uv_os_sock_t fd) {
+  int rc = WSX_OK;
+  uv_mutex_lock(&gl->lock);
+  if (!gl->async_open) {
+    rc = WSX_E_STATE;
+  } else if (gl->fdn == gl->fdcap) {
+    size_t ncap = gl->fdcap ? gl->fdcap * 2 : 16;
+    uv_os_sock_t *nf =
+        wsx__realloc(&gl->g->alloc, gl->fds, ncap * sizeof(*nf));
+    if (nf) {
+      gl->fds = nf;
+      gl->fdcap = ncap;
+    } else {
+      rc = WSX_E_NOMEM;
+    }
+  }
+  if (rc == WSX_OK) {
+    gl->fds[gl->fdn++] = fd;
+    (void)uv_async_send(&gl->async);
+  }
+  uv_mutex_unlock(&gl->lock);
+  return rc;
+}
+
+/* On loop 0: accepts what is pending (at most 64 a turn) and deals the
+ * connections out round-robin. */
+static void on_acceptable(uv_poll_t *p, int status, int events) {
+  wsx_server_group *g = p->data;
+  wsx_server *s0 = g->loops[0].srv;
+  int i;
+  (void)events;
+  if (status < 0) {
+    if (s0 && s0->cb.error)
+      s0->cb.error(s0, status, uv_strerror(status), s0->ud);
+    return;
+  }
+  for (i = 0; i < 64; i++) {
+    wsx__gloop *gl;
+    int fd = accept4(g->afd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      if (e == EINTR || e == ECONNABORTED)
+        continue;
+      if (e != EAGAIN && e != EWOULDBLOCK && s0 && s0->cb.error)
+        s0->cb.error(s0, uv_translate_sys_error(e), strerror(e), s0->ud);
+      return;
+    }
+    gl = &g->loops[g->rr++ % g->n];
+    if (gl->index == 0) {
+      if (gl->srv && !gl->stop_done)
+        (void)wsx__server_open_fd(gl->srv, fd);
+      else
+        (void)close(fd);
+    } else if (hand_fd(gl, fd) < 0) {
+      (void)close(fd); /* that loop is stopping */
+    }
+  }
+}
+
+static int acceptor_listen(wsx_server_group *g, const char *host, int port) {
+  wsx_server *s0 = g->loops[0].srv;
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  int fd, rc, v6, one = 1;
+  if (g->use_acceptor)
+    return WSX_E_BUSY; /* one acceptor per group */
+  if (port < 0 || port > 65535)
+    return WSX_E_INVALID;
+  if (!host)
+    host = "0.0.0.0";
+  v6 = strchr(host, ':') != NULL;
+  rc = v6 ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)
+          : uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+  if (rc < 0)
+    return WSX_E_INVALID;
+  sl = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  fd = socket(v6 ? AF_INET6 : AF_INET,
+              SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return uv_translate_sys_error(errno);
+  rc = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (rc == 0 && v6)
+    rc = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &s0->ipv6_only,
+                    sizeof(s0->ipv6_only));
+  if (rc == 0)
+    rc = bind(fd, (const struct sockaddr *)&ss, sl);
+  if (rc == 0)
+    rc = listen(fd, s0->backlog);
+  if (rc != 0) {
+    rc = uv_translate_sys_error(errno);
+    (void)close(fd);
+    return rc;
+  }
+  if ((rc = uv_poll_init_socket(&g->loops[0].loop, &g->apoll, fd)) < 0) {
+    (void)close(fd);
+    return rc;
+  }
+  g->apoll.data = g;
+  g->afd = fd;
+  g->accepting = g->use_acceptor = 1;
+  (void)uv_poll_start(&g->apoll, UV_READABLE, on_acceptable);
+  return WSX_OK;
+}
+
 int wsx_server_group_listen(wsx_server_group *g, const char *host, int port) {
   unsigned i;
   int rc;
@@ -237,6 +411,8 @@ int wsx_server_group_listen(wsx_server_group *g, const char *host, int port) {
     return WSX_E_INVALID;
   if (g->started || atomic_load(&g->stopping))
     return WSX_E_STATE;
+  if (g->n > 1 && (g->acceptor || !reuse_port_works()))
+    return acceptor_listen(g, host, port);
   for (i = 0; i < g->n; i++) {
     if ((rc = wsx_server_listen(g->loops[i].srv, host, port)) < 0)
       return rc;
@@ -247,8 +423,22 @@ int wsx_server_group_listen(wsx_server_group *g, const char *host, int port) {
 }
 
 int wsx_server_group_port(const wsx_server_group *g) {
+  if (g && g->use_acceptor) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(g->afd, (struct sockaddr *)&ss, &sl) != 0)
+      return uv_translate_sys_error(errno);
+    return ss.ss_family == AF_INET6
+               ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+               : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  }
   return g && g->n && g->loops[0].srv ? wsx_server_port(g->loops[0].srv)
                                       : WSX_E_STATE;
+}
+
+/* Whether the group listens through the acceptor (for tests and logs). */
+int wsx_server_group_uses_acceptor(const wsx_server_group *g) {
+  return g && g->use_acceptor;
 }
 
 int wsx_server_group_start(wsx_server_group *g) {

@@ -104,6 +104,11 @@ void wsx__server_sock_gone(wsx_socket *s);
  * then frees the request. */
 void wsx__server_request_gone(wsx_socket *s);
 void wsx__server_maybe_release(wsx_server *srv);
+/* A TCP connection accepted elsewhere (group.c's acceptor) becomes one of
+ * srv's, as if its listener had accepted it; on the server's loop thread.
+ * Takes fd (closed on failure). WSX_OK or a negative error (reported to
+ * the server's error callback, except WSX_E_STATE: freeing). */
+int wsx__server_open_fd(wsx_server *srv, uv_os_sock_t fd);
 
 /* front.c */
 void wsx__server_on_head_data(wsx_socket *s, char *data, size_t len);

@@ -95,6 +95,7 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
       c->loop = loop;
       uv_timer_init(loop, &c->timer);
       uv_idle_init(loop, &c->idle);
+      uv_idle_init(loop, &c->pub_idle);
       /* The sockets keep the loop alive; the timer alone must not. The
        * idle handle does, while it runs: it is active only while input
        * waits in the yield queue (yield.c), when the socket has stopped
@@ -102,6 +103,7 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
       uv_unref((uv_handle_t *)&c->timer);
       c->timer.data = c;
       c->idle.data = c;
+      c->pub_idle.data = c;
       c->next = registry;
       registry = c;
     }
@@ -150,7 +152,7 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
 static void on_ctx_closed(uv_handle_t *h) {
   wsx__loopctx *c = h->data;
   wsx_allocator a = c->alloc;
-  if (++c->handles_closed < 2)
+  if (++c->handles_closed < 3)
     return;
   while (c->cbtabs) {
     wsx__cbtab *t = c->cbtabs;
@@ -175,9 +177,10 @@ void wsx__loopctx_unref(wsx__loopctx *c) {
       break;
     }
   uv_mutex_unlock(&registry_lock);
-  /* Both handles close in the same loop iteration; the second callback
+  /* The handles close in the same loop iteration; the last callback
    * frees the context. */
   uv_close((uv_handle_t *)&c->idle, on_ctx_closed);
+  uv_close((uv_handle_t *)&c->pub_idle, on_ctx_closed);
   uv_close((uv_handle_t *)&c->timer, on_ctx_closed);
 }
 

@@ -1,10 +1,10 @@
 /*
  * Publishing (wsx/pubsub.h): a message is framed once into a
  * reference-counted wsx__frame; every subscriber that can take the frame
- * as it is gets the same bytes: uv_try_write first, and what the kernel
- * did not take is queued in libuv as a reference to the frame (one small
- * write request, no copy). permessage-deflate subscribers without context
- * takeover share one compressed frame per window size.
+ * as it is gets the same bytes, queued by reference and written with the
+ * socket's other publications of the loop turn in one writev (pubflush.c).
+ * permessage-deflate subscribers without context takeover share one
+ * compressed frame per window size.
  */
 #include <string.h>
 #include <zlib.h>
@@ -203,85 +203,6 @@ static int8_t classify(wsx_socket *s) {
   return cls;
 }
 
-/* ---- writing a shared frame ---- */
-
-typedef struct share_req {
-  uv_write_t req;
-  wsx__frame *f;
-  wsx_socket *s;
-} share_req;
-
-static void fail_write(wsx_socket *s, int uv_err) {
-  if (s->flags & WSX__F_HANDLE_CLOSING)
-    return;
-  s->flags |= WSX__F_EOF;
-  wsx__sock_error(s, WSX_E_IO, 0, uv_strerror(uv_err));
-  if (s->d)
-    wsx_driver_abort(s->d, 0, NULL);
-  wsx__sock_close_handle(s);
-}
-
-static void on_shared_written(uv_write_t *req, int status) {
-  share_req *r = (share_req *)req;
-  wsx_socket *s = r->s;
-  s->ps->writes--;
-  wsx__frame_unref(r->f);
-  wsx__free(&s->cfg->alloc, r);
-  if (status < 0) {
-    if (status != UV_ECANCELED)
-      fail_write(s, status);
-    return;
-  }
-  if (!(s->flags & WSX__F_HANDLE_CLOSING))
-    wsx__sock_written(s);
-}
-
-static unsigned frame_bufs(uv_buf_t *b, unsigned cap, const wsx__frame *f,
-                           size_t skip, int *whole) {
-  unsigned k = 0;
-  size_t want = f->len - skip;
-  *whole = wsx__uv_bufs(b, cap, &k, f->data + f->off + skip, want) == want;
-  return k;
-}
-
-/* Hands frame f to socket s; the send functions' returns. */
-static int share(wsx_socket *s, wsx__frame *f) {
-  wsx__loopctx *c = s->cfg->ctx;
-  uv_buf_t b[8];
-  share_req *r;
-  int whole, rc;
-  unsigned k = frame_bufs(b, 8, f, 0, &whole);
-  if (!whole)
-    return WSX_E_TOO_BIG; /* over 32 GiB in one message */
-  if (s->layer || c->cork_owner == s || (s->out && s->out->pending.len))
-    /* Per-socket bytes anyway (TLS, the cork) or a queue to stay behind. */
-    return wsx__sock_after_send(s, wsx__sock_write(s, b, k));
-  rc = uv_try_write(s->stream, b, k);
-  if (rc == UV_EAGAIN || rc == UV_ENOSYS)
-    rc = 0;
-  if (rc < 0) {
-    fail_write(s, rc);
-    return WSX_E_CLOSED;
-  }
-  if ((size_t)rc == f->len)
-    return wsx__sock_after_send(s, 0);
-  if (!(r = wsx__malloc(&s->cfg->alloc, sizeof(*r)))) {
-    fail_write(s, UV_ENOMEM); /* part of a frame left: the stream is lost */
-    return WSX_E_NOMEM;
-  }
-  k = frame_bufs(b, 8, f, (size_t)rc, &whole);
-  r->f = wsx__frame_ref(f);
-  r->s = s;
-  if ((rc = uv_write(&r->req, s->stream, b, k, on_shared_written)) < 0) {
-    wsx__frame_unref(f);
-    wsx__free(&s->cfg->alloc, r);
-    fail_write(s, rc);
-    return WSX_E_CLOSED;
-  }
-  s->ps->writes++;
-  return wsx__sock_after_send(s, 0);
-}
-
 static int is_open(const wsx_socket *s) {
   return s->phase == WSX__P_WS && s->d &&
          !(s->flags & (WSX__F_HANDLE_CLOSING | WSX__F_CLOSE_SENT)) &&
@@ -298,16 +219,16 @@ static int deliver(wsx__loopctx *c, wsx_socket *s, wsx__frame *plain,
   cls = s->ps->cls;
   if (cls == CLS_PLAIN ||
       ((flags & WSX_PUBLISH_UNCOMPRESSED) && cls != CLS_SEND))
-    return share(s, plain);
+    return wsx__pubsub_enqueue(s, plain);
   p = wsx__frame_payload(plain, &plen);
   if (cls >= CLS_DEFLATE && plen > 0) {
     int w = cls - CLS_DEFLATE;
     if (!comp[w] && !(comp[w] = compress_frame(c, plain, w)))
       return WSX_E_NOMEM;
-    return share(s, comp[w]);
+    return wsx__pubsub_enqueue(s, comp[w]);
   }
   if (cls >= CLS_DEFLATE)
-    return share(s, plain); /* empty: nothing to compress */
+    return wsx__pubsub_enqueue(s, plain); /* empty: nothing to compress */
   return wsx_socket_send(s, plain->opcode, p, plen,
                          (flags & WSX_PUBLISH_UNCOMPRESSED)
                              ? WSX_SEND_UNCOMPRESSED

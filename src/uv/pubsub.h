@@ -4,6 +4,7 @@
  *              subscribe / unsubscribe / topic list calls
  *   publish.c  framing once, compressing once per window size, sharing one
  *              reference-counted frame among the subscribers' writes
+ *   pubflush.c the subscribers' publish queues, written once per loop turn
  * A group of loops (group.c) hands frames to other loops by reference.
  */
 #ifndef WSX_SRC_UV_PUBSUB_H
@@ -64,6 +65,7 @@ typedef struct wsx__topics {
   uint32_t mask;  /* tab has mask + 1 chains */
   uint32_t count; /* topics */
   void *z[16];    /* cached raw-deflate streams by window bits (publish.c) */
+  struct wsx_socket *dirty; /* pubflush.c: sockets with queued frames */
 } wsx__topics;
 
 /* A socket's subscriptions (wsx_socket.ps), made on its first subscribe. */
@@ -73,8 +75,15 @@ typedef struct wsx__psock {
     uint32_t idx; /* index of the socket in t->subs */
   } *e;
   uint32_t n, cap;
-  uint32_t writes; /* shared frames queued in libuv for this socket */
+  uint32_t writes; /* shared-frame write requests in libuv for this socket */
   int8_t cls;      /* publish.c: how the socket takes a frame; -1 unknown */
+  /* pubflush.c: frames published this loop turn, not yet written (one
+   * reference each, in order); the socket is on the loop's dirty list
+   * while qn > 0 and leaves in one writev per loop turn. */
+  uint32_t qn, qcap;
+  size_t qbytes;         /* bytes of q[0..qn) */
+  struct wsx__frame **q;
+  struct wsx_socket *dprev, *dnext; /* the loop's dirty list */
 } wsx__psock;
 
 wsx__topic *wsx__topic_find(wsx__topics *tt, const void *name, size_t len);
@@ -95,6 +104,17 @@ long wsx__publish_frame(wsx__loopctx *c, const void *topic, size_t tlen,
 long wsx__publish_local(wsx__loopctx *c, const void *topic, size_t tlen,
                         const void *data, size_t len, int opcode,
                         unsigned flags);
+
+/* pubflush.c: queues frame f (plain or compressed, a new reference) for
+ * socket s, written with the socket's other queued frames in one writev
+ * when the loop's flush runs (the loop context's idle handle, started
+ * here). Counts toward the socket's buffered amount at once (max_buffered,
+ * high-water mark): the wsx__sock_after_send() return. Sockets with a
+ * stream layer, a cork or bytes waiting in their own queue take the frame
+ * at once instead (copied into that queue, behind those bytes). */
+int wsx__pubsub_enqueue(wsx_socket *s, wsx__frame *f);
+/* Drops s's queued frames unwritten (the connection is closing). */
+void wsx__pubsub_drop_queue(wsx_socket *s);
 
 /* Checks publish arguments: WSX_OK or WSX_E_INVALID. */
 int wsx__publish_check(const void *topic, size_t tlen, const void *data,

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "driver/embed.h"
 #include "uv/internal.h"
@@ -118,27 +119,18 @@ static void drop_connection(wsx_server *srv, uv_stream_t *ls) {
   uv_close(h, on_spare_closed);
 }
 
-static void on_connection(uv_stream_t *ls, int status) {
-  wsx__listener *l = ls->data;
-  wsx_server *srv = l->srv;
+/* A new connection's socket, linked into the server (its handle
+ * initialized, not yet connected); NULL: out of memory. */
+static wsx_socket *conn_new(wsx_server *srv, int tcp) {
   wsx__loopctx *ctx;
   wsx_socket *s;
-  int rc;
-  if (status < 0) {
-    if (srv->cb.error)
-      srv->cb.error(srv, status, uv_strerror(status), srv->ud);
-    return;
-  }
-  if (!(ctx = wsx__loopctx_get(srv->loop, &srv->cfg.alloc))) {
-    drop_connection(srv, ls);
-    return;
-  }
+  if (!(ctx = wsx__loopctx_get(srv->loop, &srv->cfg.alloc)))
+    return NULL;
   if (!(s = wsx__sock_alloc(&srv->cfg, 0))) {
     wsx__loopctx_unref(ctx);
-    drop_connection(srv, ls);
-    return;
+    return NULL;
   }
-  if (ls->type == UV_TCP)
+  if (tcp)
     uv_tcp_init(srv->loop, &s->h.tcp);
   else
     uv_pipe_init(srv->loop, &s->h.pipe, 0);
@@ -149,14 +141,12 @@ static void on_connection(uv_stream_t *ls, int status) {
     srv->conns->prev = s;
   srv->conns = s;
   srv->num_conns++;
-  rc = uv_accept(ls, s->stream);
-  if (rc < 0) {
-    if (srv->cb.error)
-      srv->cb.error(srv, rc, uv_strerror(rc), srv->ud);
-    wsx__sock_close_handle(s);
-    return;
-  }
-  if (ls->type == UV_TCP && !srv->cfg.nagle)
+  return s;
+}
+
+/* The connection is open on s: the request head is read next. */
+static void conn_start(wsx_server *srv, wsx_socket *s, int tcp) {
+  if (tcp && !srv->cfg.nagle)
     uv_tcp_nodelay(&s->h.tcp, 1);
   s->phase = WSX__P_HEAD;
   if (srv->max_conns && srv->num_counted >= srv->max_conns) {
@@ -178,6 +168,55 @@ static void on_connection(uv_stream_t *ls, int status) {
   /* Covers the TLS handshake too. */
   wsx__timer_set(s, uv_now(srv->loop) + srv->hs_timeout);
   wsx__sock_start_read(s);
+}
+
+static void on_connection(uv_stream_t *ls, int status) {
+  wsx__listener *l = ls->data;
+  wsx_server *srv = l->srv;
+  wsx_socket *s;
+  int rc, tcp = ls->type == UV_TCP;
+  if (status < 0) {
+    if (srv->cb.error)
+      srv->cb.error(srv, status, uv_strerror(status), srv->ud);
+    return;
+  }
+  if (!(s = conn_new(srv, tcp))) {
+    drop_connection(srv, ls);
+    return;
+  }
+  rc = uv_accept(ls, s->stream);
+  if (rc < 0) {
+    if (srv->cb.error)
+      srv->cb.error(srv, rc, uv_strerror(rc), srv->ud);
+    wsx__sock_close_handle(s);
+    return;
+  }
+  conn_start(srv, s, tcp);
+}
+
+int wsx__server_open_fd(wsx_server *srv, uv_os_sock_t fd) {
+  wsx_socket *s;
+  int rc;
+  if (srv->freeing) {
+    (void)close(fd);
+    return WSX_E_STATE;
+  }
+  if (!(s = conn_new(srv, 1))) {
+    (void)close(fd);
+    if (srv->cb.error)
+      srv->cb.error(srv, WSX_E_NOMEM,
+                    "out of memory: new connection closed", srv->ud);
+    return WSX_E_NOMEM;
+  }
+  if ((rc = uv_tcp_open(&s->h.tcp, fd)) < 0) {
+    (void)close(fd); /* not the handle's */
+    if (srv->cb.error)
+      srv->cb.error(srv, rc, uv_strerror(rc), srv->ud);
+    wsx__sock_close_handle(s);
+    return rc;
+  }
+  conn_start(srv, s, 1);
+  return WSX_OK;
 }
 
 static int add_listener(wsx_server *srv, wsx__listener **out) {

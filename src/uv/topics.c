@@ -140,6 +140,14 @@ int wsx_socket_subscribe(wsx_socket *s, const void *topic, size_t len) {
       return WSX_E_NOMEM;
     memset(s->ps, 0, sizeof(*s->ps));
     s->ps->cls = -1;
+    /* Room for a few queued publications (pubflush.c): a publish then
+     * allocates nothing per subscriber. */
+    if (!(s->ps->q = wsx__malloc(&c->alloc, 4 * sizeof(*s->ps->q)))) {
+      wsx__free(&c->alloc, s->ps);
+      s->ps = NULL;
+      return WSX_E_NOMEM;
+    }
+    s->ps->qcap = 4;
   }
   ps = s->ps;
   if (!(t = wsx__topic_find(c->topics, topic, len))) {
@@ -261,6 +269,7 @@ void wsx__topic_iter_done(wsx__loopctx *c, wsx__topic *t) {
 }
 
 void wsx__pubsub_leave_all(wsx_socket *s) {
+  wsx__pubsub_drop_queue(s); /* closing: queued frames are not sent */
   while (s->ps && s->ps->n)
     leave(s->cfg->ctx, s, s->ps->n - 1);
 }
@@ -271,10 +280,11 @@ void wsx__pubsub_free(wsx_socket *s) {
     return;
   wsx__pubsub_leave_all(s);
   wsx__free(&c->alloc, s->ps->e);
+  wsx__free(&c->alloc, s->ps->q);
   wsx__free(&c->alloc, s->ps);
   s->ps = NULL;
 }
 
 uint32_t wsx__pubsub_writes(const wsx_socket *s) {
-  return s->ps ? s->ps->writes : 0;
+  return s->ps ? s->ps->writes + s->ps->qn : 0;
 }

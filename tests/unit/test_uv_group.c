@@ -1,6 +1,8 @@
 /*
- * A server group (wsx/group.h) on 2 loops, one thread each, SO_REUSEPORT:
- * clients (on the test's own loop and thread) spread over both loops;
+ * A server group (wsx/group.h) on 2 loops, one thread each, SO_REUSEPORT
+ * and again through the acceptor (one listener on loop 0 dealing
+ * connections out round-robin): clients (on the test's own loop and
+ * thread) spread over both loops and get their echo;
  * publications from loop 0's thread, from loop 1's thread and from a
  * foreign thread (this one) reach every subscriber exactly once; a burst
  * from a foreign thread arrives complete and in order; the group stops
@@ -36,6 +38,8 @@ static void s_message(wsx_socket *s, const wsx_message *m, void *ud) {
     i = atoi(num);
     if (i >= 0 && i < NCLI)
       atomic_store(&loop_of[i], loop_index(srv) + 1);
+  } else if (m->len > 5 && memcmp(m->data, "echo:", 5) == 0) {
+    wsx_socket_send_text(s, (const char *)m->data + 5, m->len - 5);
   } else if (m->len > 4 && memcmp(m->data, "pub:", 4) == 0) {
     long r;
     n = snprintf(buf, sizeof(buf), "%.*s:loop%d", (int)(m->len - 4),
@@ -78,7 +82,7 @@ static void g_stop(wsx_server_group *g, unsigned i, uv_loop_t *loop,
 /* Clients, on this thread. */
 typedef struct cli {
   wsx_socket *s;
-  int open, closed, msgs, bad, burst_next;
+  int open, closed, msgs, bad, burst_next, echoes;
   int from[3]; /* messages seen from publisher 0 (loop), 1 (loop), 2 */
 } cli;
 static cli C[NCLI];
@@ -92,7 +96,9 @@ static void c_message(wsx_socket *s, const wsx_message *m, void *ud) {
   const char *d = (const char *)m->data;
   (void)s;
   c->msgs++;
-  if (m->len >= 2 && d[0] == 'p' && d[1] >= '0' && d[1] <= '2')
+  if (m->len == 2 && d[0] == 'e' && d[1] == '!')
+    c->echoes++;
+  else if (m->len >= 2 && d[0] == 'p' && d[1] >= '0' && d[1] <= '2')
     c->from[d[1] - '0']++;
   else if (m->len > 2 && m->len < 12 && d[0] == 'b' && d[1] == ':') {
     char num[12] = {0}; /* the payload is not NUL-terminated */
@@ -139,6 +145,13 @@ static int all_closed(int n) {
     k += C[i].closed;
   return k == n;
 }
+static int all_echoed(int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    if (C[i].echoes < 1)
+      return 0;
+  return 1;
+}
 static int mapped(int n) {
   int i;
   for (i = 0; i < n; i++)
@@ -152,7 +165,7 @@ static int mapped(int n) {
 static uv_timer_t poll_tick;
 static void on_poll_tick(uv_timer_t *t) { (void)t; }
 
-TEST(two_loops_publish_everywhere_once) {
+static void group_run(int acceptor) {
   wsx_server_group_options o = WSX_SERVER_GROUP_OPTIONS_INIT;
   wsx_server_group_callbacks gc = WSX_SERVER_GROUP_CALLBACKS_INIT;
   wsx_server_callbacks sc = WSX_SERVER_CALLBACKS_INIT;
@@ -161,6 +174,13 @@ TEST(two_loops_publish_everywhere_once) {
   int err = 0, i, n = 0, on[2] = {-1, -1};
   ev_reset();
   memset(C, 0, sizeof(C));
+  for (i = 0; i < NCLI; i++)
+    atomic_store(&loop_of[i], 0);
+  atomic_store(&per_loop[0], 0);
+  atomic_store(&per_loop[1], 0);
+  atomic_store(&loops_started, 0);
+  atomic_store(&loops_stopped, 0);
+  atomic_store(&servers_closed, 0);
   uv_timer_init(&T.loop, &poll_tick);
   uv_timer_start(&poll_tick, on_poll_tick, 2, 2);
   uv_unref((uv_handle_t *)&poll_tick);
@@ -173,10 +193,14 @@ TEST(two_loops_publish_everywhere_once) {
   gc.loop_stop = g_stop;
   o.threads = 2;
   o.server = &so;
+  o.acceptor = acceptor;
   G = wsx_server_group_new(&o, &gc, NULL, &err);
   REQUIRE(G != NULL);
   CHECK_INT(wsx_server_group_size(G), 2);
   REQUIRE(wsx_server_group_listen(G, "127.0.0.1", 0) == WSX_OK);
+  CHECK_INT(wsx_server_group_uses_acceptor(G), acceptor);
+  if (acceptor) /* one listening socket per group */
+    CHECK_INT(wsx_server_group_listen(G, "127.0.0.1", 0), WSX_E_BUSY);
   T.port = wsx_server_group_port(G);
   REQUIRE(T.port > 0);
   REQUIRE(wsx_server_group_start(G) == WSX_OK);
@@ -200,6 +224,10 @@ TEST(two_loops_publish_everywhere_once) {
   }
   RUN_UNTIL(mapped(n), 3000);
   REQUIRE(mapped(n));
+  for (i = 0; i < n; i++)
+    wsx_socket_send_text(C[i].s, "echo:e!", 7);
+  RUN_UNTIL(all_echoed(n), 3000);
+  CHECK(all_echoed(n));
   for (i = 0; i < n; i++)
     on[atomic_load(&loop_of[i]) - 1] = i;
   REQUIRE(on[0] >= 0 && on[1] >= 0);
@@ -244,6 +272,12 @@ TEST(two_loops_publish_everywhere_once) {
   CHECK_INT(ev_finish(), 0);
 }
 
+TEST(two_loops_publish_everywhere_once) { group_run(0); }
+
+/* The acceptor (forced; chosen by itself where SO_REUSEPORT is missing):
+ * connections land on both loops, echo works, publications reach all. */
+TEST(acceptor_two_loops) { group_run(1); }
+
 /* A group that never started frees its loops on the caller's thread. */
 TEST(unstarted_group_frees) {
   wsx_server_group_options o = WSX_SERVER_GROUP_OPTIONS_INIT;
@@ -255,6 +289,14 @@ TEST(unstarted_group_frees) {
   CHECK_INT(wsx_server_group_listen(g, "127.0.0.1", 0), WSX_OK);
   CHECK(wsx_server_group_of(wsx_server_group_server(g, 2)) == g);
   wsx_server_group_free(g);
+  o.acceptor = 1; /* its listening socket closes too */
+  g = wsx_server_group_new(&o, NULL, NULL, &err);
+  REQUIRE(g != NULL);
+  CHECK_INT(wsx_server_group_listen(g, "127.0.0.1", 0), WSX_OK);
+  CHECK_INT(wsx_server_group_uses_acceptor(g), 1);
+  CHECK(wsx_server_group_port(g) > 0);
+  wsx_server_group_free(g);
+  o.acceptor = 0;
   o.threads = 1000;
   CHECK(wsx_server_group_new(&o, NULL, NULL, &err) == NULL);
   CHECK_INT(err, WSX_E_INVALID);
@@ -263,4 +305,5 @@ TEST(unstarted_group_frees) {
   CHECK_INT(err, WSX_E_STRUCT_SIZE);
 }
 
-TEST_MAIN(RUN(two_loops_publish_everywhere_once); RUN(unstarted_group_frees))
+TEST_MAIN(RUN(two_loops_publish_everywhere_once); RUN(acceptor_two_loops);
+          RUN(unstarted_group_frees))

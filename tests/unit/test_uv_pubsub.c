@@ -5,7 +5,9 @@
  * allocation counting that proves one frame buffer per publication (also
  * when every subscriber's kernel buffer is full, where a hand broadcast
  * copies the message once per socket); permessage-deflate subscribers with
- * and without context takeover.
+ * and without context takeover; a burst queued until the loop turn's
+ * flush, in order with the socket's own sends; sockets closing with
+ * publications queued.
  */
 #include "test_uv_util.h"
 #include "wsx/extension.h"
@@ -451,6 +453,76 @@ TEST(redis_backplane_arguments) {
   CHECK_INT(ev_finish(), 0);
 }
 
+/* A burst of publications in one loop turn waits in each subscriber's
+ * queue (counted in its buffered amount) and leaves in the loop turn's
+ * flush; a socket's own sends never overtake publications made before
+ * them: C[0] sees publish/send interleaved in sequence order. */
+TEST(burst_queued_sends_keep_order) {
+  char m[32];
+  size_t queued = 0;
+  int i, k;
+  setup(0, NULL);
+  REQUIRE(T.port > 0);
+  REQUIRE(connect_n(3, NULL));
+  for (i = 0; i < 10; i++) {
+    k = snprintf(m, sizeof(m), "%d:p", 2 * i);
+    CHECK_INT(wsx_loop_publish(&T.loop, "all", 3, m, (size_t)k, WSX_OP_TEXT,
+                               0),
+              3);
+    queued += 2 + (size_t)k;
+    k = snprintf(m, sizeof(m), "%d:own", 2 * i + 1);
+    CHECK(wsx_socket_send_text(S[0], m, (size_t)k) >= 0);
+  }
+  /* Nothing of it written yet for the others: one writev each later. */
+  CHECK_INT(wsx_socket_buffered_amount(S[1]), queued);
+  CHECK_INT(wsx_socket_buffered_amount(S[2]), queued);
+  uv_run(&T.loop, UV_RUN_NOWAIT); /* the flush (loopback takes it all) */
+  CHECK_INT(wsx_socket_buffered_amount(S[1]), 0);
+  CHECK_INT(wsx_socket_buffered_amount(S[2]), 0);
+  RUN_UNTIL(C[0].msgs == 20 && C[1].msgs == 10 && C[2].msgs == 10, 3000);
+  CHECK_INT(C[0].msgs, 20);
+  CHECK_INT(C[0].bad_order, 0);
+  CHECK_STR(C[0].last, "19:own");
+  CHECK_INT(C[1].msgs, 10);
+  CHECK_STR(C[1].last, "18:p");
+  CHECK_INT(C[2].msgs, 10);
+  close_all_clients(3);
+  SHUTDOWN_AND_CHECK();
+}
+
+/* Sockets closing with publications still queued: a close handshake sends
+ * them first (its close frame is one of the socket's own writes); a drop
+ * discards them (references released: ASan sees no leak); the subscriber
+ * queued between the two on the loop's list still gets everything. */
+TEST(close_with_queued_publications) {
+  char m[16];
+  int i, k;
+  setup(0, NULL);
+  REQUIRE(T.port > 0);
+  REQUIRE(connect_n(3, NULL));
+  for (i = 0; i < 5; i++) {
+    k = snprintf(m, sizeof(m), "%d:q", i);
+    CHECK_INT(wsx_loop_publish(&T.loop, "all", 3, m, (size_t)k, WSX_OP_TEXT,
+                               0),
+              3);
+  }
+  CHECK(wsx_socket_buffered_amount(S[1]) > 0);
+  CHECK_INT(wsx_socket_close(S[0], WSX_CLOSE_NORMAL, "bye"), WSX_OK);
+  CHECK_INT(wsx_socket_drop(S[1], 0, NULL), WSX_OK);
+  RUN_UNTIL(C[0].closed && C[1].closed && C[2].msgs == 5, 3000);
+  CHECK_INT(C[0].msgs, 5);
+  CHECK_INT(C[0].bad_order, 0);
+  CHECK_INT(C[0].close_code, WSX_CLOSE_NORMAL);
+  CHECK_INT(C[1].closed, 1);
+  CHECK_INT(C[2].msgs, 5);
+  CHECK_INT(C[2].bad_order, 0);
+  CHECK_INT(wsx_loop_subscribers(&T.loop, "all", 3), 1);
+  close_all_clients(3);
+  SHUTDOWN_AND_CHECK();
+}
+
 TEST_MAIN(RUN(subscribe_publish_counts); RUN(redis_backplane_arguments);
           RUN(slow_subscriber_dropped_others_unaffected);
-          RUN(one_frame_buffer_per_publish); RUN(deflate_shared_and_own))
+          RUN(one_frame_buffer_per_publish); RUN(deflate_shared_and_own);
+          RUN(burst_queued_sends_keep_order);
+          RUN(close_with_queued_publications))
