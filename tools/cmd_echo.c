@@ -93,7 +93,7 @@ static void usage(FILE *f) {
           "  --allow-drafts    also accept hixie-75/76 clients\n"
           "  --quiet           no per-connection event lines\n"
           "  --threads N       N event loops, one thread each, on one port\n"
-          "                    (SO_REUSEPORT; default 1)\n"
+          "                    (SO_REUSEPORT, else one acceptor; default 1)\n"
           "  --tls-cert FILE   serve wss: PEM certificate chain (leaf "
           "first)\n"
           "  --tls-key FILE    PEM private key of --tls-cert\n"

@@ -1,6 +1,7 @@
 /*
  * tools/threads.h: `--threads N` for the CLI servers: one server on N loops
- * (wsx/group.h), one thread each, SO_REUSEPORT listeners on one port. The
+ * (wsx/group.h), one thread each, SO_REUSEPORT listeners on one port
+ * (or one acceptor dealing connections where SO_REUSEPORT is missing). The
  * process's main thread only waits for SIGINT / SIGTERM, then stops the
  * group gracefully (bounded by a grace time) and joins the threads.
  */
