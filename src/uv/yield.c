@@ -18,6 +18,7 @@
 #define WSX__SLICE 256u               /* compressed bytes per parse call */
 #define WSX__TURN_WORK (256u * 1024u) /* decoded bytes per turn */
 #define WSX__LOOP_WORK (1024u * 1024u) /* decoded bytes per loop tick */
+#define WSX__INFLATE_MAX 1032u         /* DEFLATE's largest expansion */
 
 /* Decoded bytes of the whole loop in this tick of its clock (uv_now, once
  * per iteration): with many sockets decoding at once, an iteration does at
@@ -33,7 +34,7 @@ static size_t *loop_work(wsx__loopctx *c) {
 
 static void on_idle(uv_idle_t *h);
 
-static void enqueue(wsx_socket *s) {
+void wsx__yield_enqueue(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
   s->ynext = NULL;
   if (c->yq_tail)
@@ -58,6 +59,26 @@ void wsx__yield_forget(wsx_socket *s) {
   s->ynext = NULL;
   s->flags &= ~WSX__F_YIELD;
   wsx__buf_free(&s->pend, &s->cfg->alloc);
+  if (s->flags & WSX__F_PARKED)
+    wsx__budget_forget(s);
+}
+
+/* Puts data[0..len) aside until the message budget has room for what it
+ * may decode (budget.c wakes the socket). */
+static void park(wsx_socket *s, const char *data, size_t len) {
+  if (wsx__buf_append(&s->pend, &s->cfg->alloc, data, len) != WSX_OK) {
+    wsx__sock_error(s, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED, "out of memory");
+    s->flags |= WSX__F_EOF;
+    if (s->d)
+      wsx_driver_abort(s->d, WSX_CLOSE_UNEXPECTED, "out of memory");
+    wsx__sock_close_handle(s);
+    return;
+  }
+  if (!(s->flags & WSX__F_YIELD)) {
+    s->flags |= WSX__F_YIELD;
+    wsx__sock_read_stop(s);
+  }
+  wsx__budget_park(s);
 }
 
 /* Puts data[0..len) aside and leaves the rest of this turn to others. */
@@ -74,7 +95,7 @@ static void yield(wsx_socket *s, const char *data, size_t len) {
     return; /* more plaintext of the same read (TLS) */
   s->flags |= WSX__F_YIELD;
   wsx__sock_read_stop(s);
-  enqueue(s);
+  wsx__yield_enqueue(s);
 }
 
 void wsx__sock_turn_begin(wsx_socket *s) {
@@ -102,6 +123,18 @@ void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
       }
       if (n > WSX__SLICE)
         n = WSX__SLICE;
+    }
+    if (s->phase == WSX__P_WS && s->d && s->cfg->budget != SIZE_MAX) {
+      /* What this piece may add to the message, decoded: all of it, or
+       * for compressed input DEFLATE's best ratio (1032:1) over it and
+       * what the extension may have staged before it (64 bytes). */
+      int a = wsx__budget_admit(s, sliced ? (n + 64) * WSX__INFLATE_MAX : n);
+      if (a == 0) {
+        park(s, data, len);
+        return;
+      }
+      if (a < 0)
+        return; /* refused (1013): the rest is dropped */
     }
     ops = wsx__phases[s->phase];
     if (ops->on_data)
