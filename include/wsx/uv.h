@@ -302,11 +302,13 @@ typedef struct wsx_socket_options {
    * - It may hold at most message_budget_share percent of the budget (and
    *   max_length): more fails the message, error WSX_E_MESSAGE_TOO_BIG and
    *   close 1009 (too big for this server).
-   * - Growth is granted only while every message in progress (buffers above
-   *   64 KiB) can still reach that per-connection limit, one after the
-   *   other, from what is free and what the ones before it give back (a
-   *   safe state: the connections holding the budget cannot all end up
-   *   waiting for each other).
+   * - A buffer of up to 64 KiB gets what is free. Growth above 64 KiB (a
+   *   message in progress) is granted only while 1/32 of the budget stays
+   *   free for those small buffers and every message in progress can still
+   *   reach that per-connection limit, one after the other, from what is
+   *   free and what the ones before it give back (a safe state: the
+   *   connections holding the budget cannot all end up waiting for each
+   *   other).
    * - Otherwise the connection is parked: its input is held back before
    *   it is parsed or inflated and reading stops, its buffer stays as it
    *   is. Parked connections are resumed in the order they were parked

@@ -43,6 +43,13 @@ static size_t claim(const wsx__cfg *c) {
   return ml < c->budget_share ? (size_t)ml : c->budget_share;
 }
 
+/* Small buffers (a new message, one that stays within WSX__BIG, which
+ * most never use: a whole frame is handed out without a copy) are granted
+ * whatever is free, without the check below; messages in progress keep
+ * this much free for them, so that small growth seldom eats into what
+ * they need to complete. */
+static size_t reserve(const wsx__cfg *c) { return c->budget / 32; }
+
 /* ---- connections with a message in progress ---- */
 
 static int big_add(wsx__cfg *c, wsx_socket *s) {
@@ -255,7 +262,9 @@ static void on_btimer(uv_timer_t *t) {
  * messages, other parked connections) leaves too little. */
 static int hopeless(const wsx__cfg *c, const wsx_socket *s, size_t need) {
   size_t all = c->budget - c->budget_used, i, m = claim(c);
-  size_t want = s->budget_held + need > WSX__BIG ? m - s->budget_held : need;
+  size_t want = s->budget_held + need > WSX__BIG
+                    ? m - s->budget_held + reserve(c)
+                    : need;
   for (i = 0; i < c->budget_nbig; i++)
     if (c->budget_big[i] != s)
       all += c->budget_big[i]->budget_held;
@@ -283,9 +292,12 @@ int wsx__budget_admit(wsx_socket *s, size_t more) {
     wsx_socket *o;
     if (need && s->budget_held < m && need > m - s->budget_held)
       need = m - s->budget_held; /* more fails with 1009 */
+    size_t avail = c->budget - c->budget_used, r = reserve(c);
     if (!need || s->budget_held >= m ||
-        (need <= c->budget - c->budget_used &&
-         safe(c, s, s->budget_held + need, c->budget - c->budget_used - need))) {
+        (s->budget_held + need <= WSX__BIG ? need <= avail
+                                           : need + r <= avail &&
+                                                 safe(c, s, s->budget_held + need,
+                                                      avail - need - r))) {
       if (s->flags & WSX__F_PARKED)
         wsx__budget_forget(s);
       return 1;
