@@ -615,6 +615,10 @@ WSX_EXTERN void wsx_server_close_all(wsx_server *srv);
 WSX_EXTERN void wsx_server_shut_down(wsx_server *srv);
 /* Connections currently held (handshaking, HTTP, WebSocket). */
 WSX_EXTERN size_t wsx_server_connection_count(const wsx_server *srv);
+/* Bytes of message_budget (wsx_socket_options) the server's connections
+ * hold now; *peak (if not NULL) receives the most they held at once since
+ * the server was created. Both 0 with message_budget SIZE_MAX. */
+WSX_EXTERN size_t wsx_server_budget_used(const wsx_server *srv, size_t *peak);
 WSX_EXTERN void *wsx_server_user_data(const wsx_server *srv);
 WSX_EXTERN uv_loop_t *wsx_server_loop(const wsx_server *srv);
 /*

@@ -142,6 +142,8 @@ static uint16_t budget_cb(wsx_driver *d, int64_t delta, void *ud) {
     return WSX_CLOSE_TRY_AGAIN_LATER;
   s->budget_held += g;
   c->budget_used += g;
+  if (c->budget_used > c->budget_peak)
+    c->budget_peak = c->budget_used;
   return 0;
 }
 

@@ -43,7 +43,7 @@ typedef struct wsx__cfg {
    * hold now (mutable: counted through const cfg pointers); the
    * connections holding more than 64 KiB (messages in progress) with a
    * scratch array one longer; how long one may stay parked (ms). */
-  size_t budget, budget_share, budget_used;
+  size_t budget, budget_share, budget_used, budget_peak;
   wsx_socket **budget_big;
   size_t *budget_scratch;
   size_t budget_nbig, budget_capbig;
