@@ -319,8 +319,12 @@ typedef struct wsx_socket_options {
    *   waiting cannot help: at once when, even with every message in progress
    *   given back, the rest of the budget (held by buffers of 64 KiB or less
    *   that are kept between messages, or by other parked connections)
-   *   leaves too little; or after message_budget_wait ms parked (e.g. the
-   *   holders' peers stopped sending in mid-message).
+   *   leaves too little; or when it has been parked for
+   *   message_budget_wait ms in which no budget came back (e.g. the
+   *   holders' peers stopped sending in mid-message), or for six times
+   *   message_budget_wait in all. A parked connection reads nothing, so a
+   *   peer that goes away meanwhile is noticed when it resumes or is
+   *   refused.
    * Buffers are given back (large ones freed) when their message ends or
    * the connection closes. 0 = WSX_DEFAULT_MESSAGE_BUDGET (256 MiB);
    * SIZE_MAX = no budget. */
@@ -329,8 +333,9 @@ typedef struct wsx_socket_options {
    * WSX_DEFAULT_MESSAGE_BUDGET_SHARE, 25: 64 MiB of the default budget, the
    * default max_length). */
   unsigned message_budget_share;
-  /* How long a connection may stay parked waiting for message budget, ms
-   * (see message_budget), before it is closed with 1013. 0 =
+  /* How long a connection may stay parked waiting for message budget
+   * while none comes back, ms (see message_budget; six times this in
+   * all), before it is closed with 1013. 0 =
    * WSX_DEFAULT_MESSAGE_BUDGET_WAIT (10000 ms). */
   uint32_t message_budget_wait;
 } wsx_socket_options;

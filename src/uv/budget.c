@@ -34,13 +34,24 @@
 struct wsx__waiter {
   wsx_socket *s;
   uint64_t until; /* uv_now() ms: refused with 1013 then */
+  uint64_t last;  /* the latest `until` budget coming back may set */
   int woken;      /* in the yield queue for another try */
 };
 
+/* A waiter's deadline: budget_wait after it was parked or after budget
+ * last came back (waiting helps while others finish), but no later than
+ * WSX__WAIT_MAX times budget_wait after it was parked. */
+#define WSX__WAIT_MAX 6u
+
+static size_t reserve(const wsx__cfg *c);
+
+/* The most one message may hold: max_length, the per-connection share,
+ * and the budget but for the reserve for small buffers. */
 static size_t claim(const wsx__cfg *c) {
   uint64_t ml = c->dopts.max_length ? c->dopts.max_length
                                     : WSX_DEFAULT_MAX_LENGTH;
-  return ml < c->budget_share ? (size_t)ml : c->budget_share;
+  size_t m = ml < c->budget_share ? (size_t)ml : c->budget_share;
+  return m < c->budget - reserve(c) ? m : c->budget - reserve(c);
 }
 
 /* Small buffers (a new message, one that stays within WSX__BIG, which
@@ -223,6 +234,7 @@ void wsx__budget_park(wsx_socket *s) {
   w->s = s;
   w->woken = 0;
   w->until = uv_now(c->loop) + s->cfg->budget_wait;
+  w->last = w->until + (uint64_t)(WSX__WAIT_MAX - 1) * s->cfg->budget_wait;
   if (c->nwait == 1 || !uv_is_active((uv_handle_t *)&c->btimer))
     rearm(c);
 }
@@ -231,10 +243,15 @@ void wsx__budget_park(wsx_socket *s) {
  * the order they were parked (yield.c's queue, after this callback). */
 static void wake(const wsx__cfg *cfg) {
   wsx__loopctx *c = cfg->ctx;
+  uint64_t until = uv_now(c->loop) + cfg->budget_wait;
   uint32_t i;
   for (i = 0; i < c->nwait; i++) {
     struct wsx__waiter *w = &c->waiters[i];
-    if (w->woken || w->s->cfg != cfg)
+    if (w->s->cfg != cfg)
+      continue;
+    if (w->until < until)
+      w->until = until < w->last ? until : w->last;
+    if (w->woken)
       continue;
     w->woken = 1;
     wsx__yield_enqueue(w->s);

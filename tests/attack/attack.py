@@ -14,9 +14,10 @@ scripts/run-tests.sh).
 Full mode (`make attack`) runs the issue's sizes and checks its targets:
   ping flood (2,000,000 pings, no reading): RSS <= max_buffered + 16 MiB
     over the pre-attack figure, connection closed;
-  50 concurrent 1 GiB bombs: all refused (1009, or 1013 once the budget is
-    used up), peak RSS <= 256 MiB over the pre-attack figure, probe max
-    <= 100 ms;
+  50 concurrent 1 GiB bombs: all refused with 1009 (those that do not fit
+    in the budget wait for it), peak RSS <= 256 MiB over the pre-attack
+    figure and <= 272 MiB absolute (the 256 MiB budget is all message
+    buffers; the rest is the process), probe max <= 100 ms;
   bomb storm (two threads, 15 s): probe median <= 5 ms, max <= 100 ms;
   after every attack RSS back within 2x the pre-attack figure.
 --no-rss-checks (for ASan builds) prints RSS figures without checking them.
@@ -329,7 +330,8 @@ class Ctx:
         for c in codes:
             summary[c] = summary.get(c, 0) + 1
         print(f"# {name}: {time.time() - t0:.1f}s rss {base / MiB:.1f} -> "
-              f"peak {self.peak / MiB:.1f} -> {after / MiB:.1f} MiB; "
+              f"peak {self.peak / MiB:.1f} (+{(self.peak - base) / MiB:.1f} "
+              f"over the pre-attack figure) -> {after / MiB:.1f} MiB; "
               f"closes {summary}; probe median "
               f"{med if med is None else round(med, 2)} ms max "
               f"{mx if mx is None else round(mx, 2)} ms", flush=True)
@@ -567,13 +569,17 @@ def a_bombs(c):
         t.start()
     for t in ths:
         t.join()
-    bad = [r for r in results if r not in (1009, 1013)]
+    # Too many at once for the budget: those that do not fit wait (parked)
+    # for the others' memory instead of being refused with 1013.
+    bad = [r for r in results if r != 1009]
     if bad:
         return f"close codes {results}"
     if not c.short:
         c.extra_check = lambda base, codes, med, mx: (
             f"peak RSS {c.peak / MiB:.1f} MiB over {base / MiB:.1f} + 256"
             if RSS_CHECKS and c.peak > base + 256 * MiB else
+            f"peak RSS {c.peak / MiB:.1f} MiB over 256 + 16 (absolute)"
+            if RSS_CHECKS and c.peak > (256 + 16) * MiB else
             f"probe max {mx:.1f} ms" if mx and mx > 100 else None)
     return None
 
@@ -592,7 +598,7 @@ def a_storm(c):
         t.start()
     for t in ths:
         t.join()
-    bad = [r for r in results if r not in (1009, 1013)]
+    bad = [r for r in results if r != 1009]
     if bad or not results:
         return f"close codes {results[:10]}"
     print(f"# storm: {len(results)} bombs", flush=True)
