@@ -74,6 +74,8 @@ struct wsx__loopctx {
   wsx_socket *yq, *yq_tail;    /* yield.c: sockets waiting for a turn */
   int handles_closed;          /* timer, idle, btimer: freed after all */
   uint64_t work_ms;            /* yield.c: the loop tick `work` counts in */
+  wsx__buf *resume_in;         /* yield.c: the input resume() feeds, */
+  wsx_socket *resume_sock;     /* and its socket */
   uv_timer_t btimer;           /* budget.c: the earliest parked deadline */
   struct wsx__waiter *waiters; /* budget.c: parked sockets, in park order */
   uint32_t nwait, capwait;

@@ -63,10 +63,32 @@ void wsx__yield_forget(wsx_socket *s) {
     wsx__budget_forget(s);
 }
 
+/* Sets data[0..len) aside in s->pend. When it is the rest of the input
+ * that resume() is feeding, that input's buffer is kept for it (moved to
+ * the front) instead of a new one being allocated and the old one freed
+ * at every turn: under many sockets yielding, that churn spread over a
+ * heap fragmented by earlier connections kept pulling freed pages back in
+ * (issue 16, tls_bombs after tls_idle). */
+static int set_aside(wsx_socket *s, const char *data, size_t len) {
+  wsx__loopctx *c = s->cfg->ctx;
+  wsx__buf *in = c->resume_in;
+  if (in && c->resume_sock == s && s->pend.len == 0 && len &&
+      (const uint8_t *)data >= in->data &&
+      (const uint8_t *)data + len <= in->data + in->len) {
+    memmove(in->data, data, len);
+    in->len = len;
+    wsx__buf_free(&s->pend, &s->cfg->alloc);
+    s->pend = *in;
+    memset(in, 0, sizeof(*in));
+    return WSX_OK;
+  }
+  return wsx__buf_append(&s->pend, &s->cfg->alloc, data, len);
+}
+
 /* Puts data[0..len) aside until the message budget has room for what it
  * may decode (budget.c wakes the socket). */
 static void park(wsx_socket *s, const char *data, size_t len) {
-  if (wsx__buf_append(&s->pend, &s->cfg->alloc, data, len) != WSX_OK) {
+  if (set_aside(s, data, len) != WSX_OK) {
     wsx__sock_error(s, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED, "out of memory");
     s->flags |= WSX__F_EOF;
     if (s->d)
@@ -83,7 +105,7 @@ static void park(wsx_socket *s, const char *data, size_t len) {
 
 /* Puts data[0..len) aside and leaves the rest of this turn to others. */
 static void yield(wsx_socket *s, const char *data, size_t len) {
-  if (wsx__buf_append(&s->pend, &s->cfg->alloc, data, len) != WSX_OK) {
+  if (set_aside(s, data, len) != WSX_OK) {
     wsx__sock_error(s, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED, "out of memory");
     s->flags |= WSX__F_EOF;
     if (s->d)
@@ -160,12 +182,15 @@ static void resume(wsx_socket *s) {
   before = wsx__sock_buffered(s);
   s->turn_mark = s->d ? wsx_driver_decoded_bytes(s->d) : 0;
   wsx__sock_cork(s);
+  c->resume_in = &in; /* set_aside may keep it */
+  c->resume_sock = s;
   wsx__sock_feed(s, (char *)in.data, in.len);
+  c->resume_in = NULL;
+  c->resume_sock = NULL;
   wsx__buf_free(&in, &s->cfg->alloc);
   wsx__sock_uncork_checked(s, before);
   if (!(s->flags & WSX__F_YIELD))
     wsx__sock_start_read(s);
-  (void)c;
 }
 
 static void on_idle(uv_idle_t *h) {
