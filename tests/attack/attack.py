@@ -103,6 +103,25 @@ class Server:
                     return int(line.split()[1]) * 1024
         return 0
 
+    def heap(self):
+        """(extent, resident) of the brk heap in bytes: glibc hands freed
+        memory in its middle back only to malloc_trim, and later
+        allocations carved out of that extent bring pages back in."""
+        size = rss = 0
+        cur = False
+        try:
+            with open(f"/proc/{self.p.pid}/smaps") as f:
+                for line in f:
+                    if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                        cur = line.rstrip().endswith("[heap]")
+                    elif cur and line.startswith("Size:"):
+                        size += int(line.split()[1]) * 1024
+                    elif cur and line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return size, rss
+
     def alive(self):
         return self.p.poll() is None
 
@@ -305,6 +324,7 @@ class Ctx:
         srv.take_codes()
         self.probe.reset()
         base = srv.rss()
+        hsize, hrss = srv.heap()
         self.base = self.peak = base
         self._stop.clear()
         th = threading.Thread(target=self._sample, daemon=True)
@@ -331,7 +351,9 @@ class Ctx:
             summary[c] = summary.get(c, 0) + 1
         print(f"# {name}: {time.time() - t0:.1f}s rss {base / MiB:.1f} -> "
               f"peak {self.peak / MiB:.1f} (+{(self.peak - base) / MiB:.1f} "
-              f"over the pre-attack figure) -> {after / MiB:.1f} MiB; "
+              f"over the pre-attack figure) -> {after / MiB:.1f} MiB "
+              f"(heap before: {hsize / MiB:.1f} MiB extent, "
+              f"{hrss / MiB:.1f} resident); "
               f"closes {summary}; probe median "
               f"{med if med is None else round(med, 2)} ms max "
               f"{mx if mx is None else round(mx, 2)} ms", flush=True)
