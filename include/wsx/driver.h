@@ -292,6 +292,24 @@ typedef uint16_t (*wsx_budget_cb)(wsx_driver *d, int64_t delta,
                                   void *user_data);
 WSX_EXTERN void wsx_driver_set_budget(wsx_driver *d, wsx_budget_cb cb,
                                       void *user_data);
+/*
+ * Bytes the budget hook would be asked for if `more` bytes of decoded
+ * payload were added to the incoming message now (the growth of its buffer
+ * to hold them, at most max_length; 0 when the buffer already has room, no
+ * hook is set, or the driver is a legacy hixie one). A caller that cannot
+ * grant that much yet can hold its input back before wsx_driver_parse()
+ * instead of having the hook refuse (the transport parks such a connection,
+ * see wsx_socket_options.message_budget).
+ */
+WSX_EXTERN size_t wsx_driver_budget_need(const wsx_driver *d, size_t more);
+/*
+ * Fails the connection as a refusal of the budget hook would: the
+ * incoming message is dropped, error WSX_E_MESSAGE_TOO_BIG, a close frame
+ * with `code` (e.g. 1013 try again later) when the connection is open,
+ * then the close event. Nothing more is parsed or sent. Returns
+ * WSX_E_MESSAGE_TOO_BIG (or the earlier error of a driver already closed).
+ */
+WSX_EXTERN int wsx_driver_fail_budget(wsx_driver *d, uint16_t code);
 
 /* Changes user_data passed to callbacks. */
 WSX_EXTERN void wsx_driver_set_user_data(wsx_driver *d, void *user_data);

@@ -95,6 +95,7 @@ typedef struct wsx_http_res wsx_http_res;
 /* wsx_socket_options.message_budget / message_budget_share defaults. */
 #define WSX_DEFAULT_MESSAGE_BUDGET ((size_t)256u << 20) /* 256 MiB */
 #define WSX_DEFAULT_MESSAGE_BUDGET_SHARE 25u           /* percent */
+#define WSX_DEFAULT_MESSAGE_BUDGET_WAIT 10000u /* ms, message_budget_wait */
 #define WSX_DEFAULT_KEEPALIVE_INTERVAL_MS 20000u
 #define WSX_DEFAULT_KEEPALIVE_GRACE_MS 10000u
 #define WSX_DEFAULT_MAX_HTTP_BODY 65536u
@@ -296,14 +297,37 @@ typedef struct wsx_socket_options {
    * reassemble incoming messages (fragmented messages, frames split across
    * reads) including inflated permessage-deflate output. Shared by every
    * connection of one wsx_server (a threaded server runs one server per
-   * loop, so this is per loop); a client socket has its own. A message that
-   * would need more is refused, never grown past it: error
-   * WSX_E_MESSAGE_TOO_BIG and close 1009 when the connection would hold
-   * more than message_budget_share percent of the budget (the message is
-   * too big for this server), close 1013 (try again later) when the
-   * connections together have used the budget up. Buffers are given back
-   * (large ones freed) when their message ends or the connection closes.
-   * 0 = WSX_DEFAULT_MESSAGE_BUDGET (256 MiB); SIZE_MAX = no budget. */
+   * loop, so this is per loop); a client socket has its own. A message is
+   * never grown past it. The rule, per connection:
+   * - It may hold at most message_budget_share percent of the budget (and
+   *   max_length): more fails the message, error WSX_E_MESSAGE_TOO_BIG and
+   *   close 1009 (too big for this server).
+   * - A buffer of up to 64 KiB gets what is free. Growth above 64 KiB (a
+   *   message in progress) is granted only while 1/32 of the budget stays
+   *   free for those small buffers and every message in progress can still
+   *   reach that per-connection limit, one after the other, from what is
+   *   free and what the ones before it give back (a safe state: the
+   *   connections holding the budget cannot all end up waiting for each
+   *   other).
+   * - Otherwise the connection is parked: its input is held back before
+   *   it is parsed or inflated and reading stops, its buffer stays as it
+   *   is. Parked connections are resumed in the order they were parked
+   *   (one that still does not fit keeps its place) whenever another
+   *   connection gives budget back: at the end of a large message or when
+   *   it closes.
+   * - Close 1013 (try again later), error WSX_E_MESSAGE_TOO_BIG, when
+   *   waiting cannot help: at once when, even with every message in progress
+   *   given back, the rest of the budget (held by buffers of 64 KiB or less
+   *   that are kept between messages, or by other parked connections)
+   *   leaves too little; or when it has been parked for
+   *   message_budget_wait ms in which no budget came back (e.g. the
+   *   holders' peers stopped sending in mid-message), or for six times
+   *   message_budget_wait in all. A parked connection reads nothing, so a
+   *   peer that goes away meanwhile is noticed when it resumes or is
+   *   refused.
+   * Buffers are given back (large ones freed) when their message ends or
+   * the connection closes. 0 = WSX_DEFAULT_MESSAGE_BUDGET (256 MiB);
+   * SIZE_MAX = no budget. */
   size_t message_budget;
   /* Percent of message_budget one connection may hold (1..100; 0 =
    * WSX_DEFAULT_MESSAGE_BUDGET_SHARE, 25: 64 MiB of the default budget, the
@@ -338,6 +362,11 @@ typedef struct wsx_socket_options {
    * ws:// URLs, through a proxy, and when libwsx was built without HTTP/2
    * (wsx_http2_available() = 0). */
   int http2;
+  /* How long a connection may stay parked waiting for message budget
+   * while none comes back, ms (see message_budget; six times this in
+   * all), before it is closed with 1013. 0 =
+   * WSX_DEFAULT_MESSAGE_BUDGET_WAIT (10000 ms). */
+  uint32_t message_budget_wait;
 } wsx_socket_options;
 #define WSX_SOCKET_OPTIONS_INIT                                                \
   { .struct_size = sizeof(wsx_socket_options) }
@@ -669,6 +698,10 @@ WSX_EXTERN void wsx_server_close_all(wsx_server *srv);
 WSX_EXTERN void wsx_server_shut_down(wsx_server *srv);
 /* Connections currently held (handshaking, HTTP, WebSocket). */
 WSX_EXTERN size_t wsx_server_connection_count(const wsx_server *srv);
+/* Bytes of message_budget (wsx_socket_options) the server's connections
+ * hold now; *peak (if not NULL) receives the most they held at once since
+ * the server was created. Both 0 with message_budget SIZE_MAX. */
+WSX_EXTERN size_t wsx_server_budget_used(const wsx_server *srv, size_t *peak);
 WSX_EXTERN void *wsx_server_user_data(const wsx_server *srv);
 WSX_EXTERN uv_loop_t *wsx_server_loop(const wsx_server *srv);
 /*

@@ -339,14 +339,47 @@ static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
   return rc ? rc : wsx__buf_append(&d->msg, d->alloc, p, n);
 }
 
+/* The message failed for its size: its buffer goes back at once (the
+ * driver parses nothing more), not when the connection is freed. */
+static int drop_msg(wsx_driver *d, int rc) {
+  d->msg.len = 0;
+  wsx__budget_refund(d);
+  wsx__buf_free(&d->msg, d->alloc);
+  return rc;
+}
+
 /* The budget hook refused to grow the message buffer. */
 static int fail_budget(wsx_driver *d) {
-  return wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, d->budget_code,
+  return drop_msg(d, wsx__fail(d, WSX_E_MESSAGE_TOO_BIG, d->budget_code,
                    d->budget_code == WSX_CLOSE_TRY_AGAIN_LATER
                        ? "message refused: the memory budget for incoming "
                          "messages is exhausted"
                        : "message exceeds this connection's share of the "
-                         "memory budget for incoming messages");
+                         "memory budget for incoming messages"));
+}
+
+size_t wsx_driver_budget_need(const wsx_driver *d, size_t more) {
+  const wsx__buf *b = &d->msg;
+  uint64_t need;
+  size_t cap;
+  if (!d->budget_cb || d->version != WSX__HYBI || b->cap - b->len >= more)
+    return 0;
+  /* As msg_buf_append would grow it, capped at max_length (more than that
+   * fails the message before any growth). */
+  need = (uint64_t)b->len + more;
+  if (need > d->max_length)
+    need = d->max_length;
+  cap = b->cap ? b->cap : 256;
+  while (cap < need && cap <= SIZE_MAX / 2)
+    cap *= 2;
+  if (cap > d->max_length)
+    cap = (size_t)d->max_length;
+  return cap > d->budget_held ? cap - d->budget_held : 0;
+}
+
+int wsx_driver_fail_budget(wsx_driver *d, uint16_t code) {
+  d->budget_code = code;
+  return fail_budget(d);
 }
 
 int wsx__msg_append(wsx_driver *d, const uint8_t *p, size_t n) {
@@ -376,10 +409,10 @@ int wsx__msg_append(wsx_driver *d, const uint8_t *p, size_t n) {
 static int ext_error(wsx_driver *d, int rc) {
   switch (rc) {
   case WSX_E_MESSAGE_TOO_BIG:
-    return wsx__fail(d, rc, WSX_CLOSE_TOO_LARGE,
-                     "message exceeds max_length (%llu bytes) after "
-                     "decompression",
-                     (unsigned long long)d->max_length);
+    return drop_msg(d, wsx__fail(d, rc, WSX_CLOSE_TOO_LARGE,
+                                 "message exceeds max_length (%llu bytes) "
+                                 "after decompression",
+                                 (unsigned long long)d->max_length));
   case WSX_E_UTF8:
     return fail_utf8(d, d->msg_len);
   case WSX_E_NOMEM:

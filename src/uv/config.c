@@ -132,6 +132,8 @@ int wsx__cfg_init(wsx__cfg *c, const wsx_socket_options *opts) {
                                                         : o->message_budget_share)
                        : WSX_DEFAULT_MESSAGE_BUDGET_SHARE;
     c->budget_share = c->budget / 100 * pct + c->budget % 100 * pct / 100;
+    c->budget_wait = o->message_budget_wait ? o->message_budget_wait
+                                            : WSX_DEFAULT_MESSAGE_BUDGET_WAIT;
   }
   c->ext_size = o->ext_size;
   c->nagle = o->nagle;
@@ -148,6 +150,8 @@ void wsx__cfg_free(wsx__cfg *c) {
     wsx__free(&c->alloc, (void *)c->headers[i].value);
   }
   wsx__free(&c->alloc, c->headers);
+  wsx__free(&c->alloc, c->budget_big);
+  wsx__free(&c->alloc, c->budget_scratch);
   wsx__proxy_cfg_free(c);
   wsx__tls_ctx_free(c->tls);
   memset(c, 0, sizeof(*c));

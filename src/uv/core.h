@@ -38,10 +38,16 @@ typedef struct wsx__cfg {
   uint32_t close_timeout, connect_timeout;
   uint32_t ping_interval; /* ms, 0 = no pings */
   uint32_t send_timeout;  /* ms, 0 = off */
-  /* Memory budget for incoming messages (ws.c budget_cb): the limit
-   * (SIZE_MAX = none), one connection's share of it, and what this cfg's
-   * connections hold now (mutable: counted through const cfg pointers). */
-  size_t budget, budget_share, budget_used;
+  /* Memory budget for incoming messages (budget.c): the limit (SIZE_MAX =
+   * none), one connection's share of it, and what this cfg's connections
+   * hold now (mutable: counted through const cfg pointers); the
+   * connections holding more than 64 KiB (messages in progress) with a
+   * scratch array one longer; how long one may stay parked (ms). */
+  size_t budget, budget_share, budget_used, budget_peak;
+  wsx_socket **budget_big;
+  size_t *budget_scratch;
+  size_t budget_nbig, budget_capbig;
+  uint32_t budget_wait;
   uint32_t ka_grace;      /* ms, 0 = no dead-peer detection */
   size_t hwm, max_buffered, ext_size;
   /* Room reserved after each socket for an embedded server driver
@@ -72,8 +78,13 @@ struct wsx__loopctx {
   uv_idle_t pub_idle;          /* pubflush.c: runs while sockets hold
                                   queued publications */
   wsx_socket *yq, *yq_tail;    /* yield.c: sockets waiting for a turn */
-  int handles_closed;          /* timer, idle, pub_idle: freed after all */
+  int handles_closed;          /* timer, idle, pub_idle, btimer: freed after all */
   uint64_t work_ms;            /* yield.c: the loop tick `work` counts in */
+  wsx__buf *resume_in;         /* yield.c: the input resume() feeds, */
+  wsx_socket *resume_sock;     /* and its socket */
+  uv_timer_t btimer;           /* budget.c: the earliest parked deadline */
+  struct wsx__waiter *waiters; /* budget.c: parked sockets, in park order */
+  uint32_t nwait, capwait;
   size_t work;                 /* yield.c: decoded bytes in that tick */
   const char *chosen_protocol; /* accept(): during the driver's start() */
   struct wsx__cbtab *cbtabs;   /* interned socket callback tables */
@@ -229,6 +240,7 @@ extern const wsx__role_ops *const wsx__roles[WSX__R_COUNT];
               peer's FIN (see drv_close) */
 #define WSX__F_BACKLOG 0x100000u /* reading stopped: output above the hwm */
 #define WSX__F_YIELD 0x200000u   /* input set aside in rare->pend (yield.c) */
+#define WSX__F_PARKED 0x400000u  /* waiting for message budget (budget.c) */
 
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
@@ -328,6 +340,20 @@ size_t wsx__pubsub_queued(const wsx_socket *s);
 void wsx__sock_feed(wsx_socket *s, char *data, size_t len);
 /* Takes the socket out of the yield queue, drops its pending input. */
 void wsx__yield_forget(wsx_socket *s);
+/* budget.c: the cfg's budget allows (1) the socket to parse input that
+ * may add `more` decoded bytes to its message, or not yet (0: the caller
+ * parks it, input held in pend, reading stopped), or never (-1: the
+ * connection was failed with 1013). */
+int wsx__budget_admit(wsx_socket *s, size_t more);
+/* Enters the socket (WSX__F_PARKED set) in the loop's wait list, or
+ * keeps its place there. */
+void wsx__budget_park(wsx_socket *s);
+/* Takes the socket out of the wait list (it closes). */
+void wsx__budget_forget(wsx_socket *s);
+/* Frees the context's wait list (the context is freed). */
+void wsx__budget_ctx_free(wsx__loopctx *c);
+/* yield.c: queues the socket for a turn (its input is in pend). */
+void wsx__yield_enqueue(wsx_socket *s);
 /* A read turn begins: marks how much the socket's driver has decoded. */
 void wsx__sock_turn_begin(wsx_socket *s);
 void wsx__sock_start_read(wsx_socket *s);

@@ -96,6 +96,8 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
       uv_timer_init(loop, &c->timer);
       uv_idle_init(loop, &c->idle);
       uv_idle_init(loop, &c->pub_idle);
+      uv_timer_init(loop, &c->btimer); /* active only while sockets wait */
+      c->btimer.data = c;
       /* The sockets keep the loop alive; the timer alone must not. The
        * idle handle does, while it runs: it is active only while input
        * waits in the yield queue (yield.c), when the socket has stopped
@@ -152,8 +154,9 @@ const wsx_socket_callbacks *wsx__cb_intern(wsx__loopctx *c,
 static void on_ctx_closed(uv_handle_t *h) {
   wsx__loopctx *c = h->data;
   wsx_allocator a = c->alloc;
-  if (++c->handles_closed < 3)
+  if (++c->handles_closed < 4)
     return;
+  wsx__budget_ctx_free(c);
   while (c->cbtabs) {
     wsx__cbtab *t = c->cbtabs;
     c->cbtabs = t->next;
@@ -182,6 +185,7 @@ void wsx__loopctx_unref(wsx__loopctx *c) {
   uv_close((uv_handle_t *)&c->idle, on_ctx_closed);
   uv_close((uv_handle_t *)&c->pub_idle, on_ctx_closed);
   uv_close((uv_handle_t *)&c->timer, on_ctx_closed);
+  uv_close((uv_handle_t *)&c->btimer, on_ctx_closed);
 }
 
 /* ---- min-heap on deadline ----

@@ -372,6 +372,12 @@ void wsx_server_shut_down(wsx_server *srv) {
   wsx_server_close_all(srv);
 }
 
+size_t wsx_server_budget_used(const wsx_server *srv, size_t *peak) {
+  if (peak)
+    *peak = srv->cfg.budget_peak;
+  return srv->cfg.budget_used;
+}
+
 size_t wsx_server_connection_count(const wsx_server *srv) {
   const wsx_socket *s;
   size_t n = 0;

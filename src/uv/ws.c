@@ -224,41 +224,6 @@ const wsx_driver_callbacks wsx__drv_cbs = {sizeof(wsx_driver_callbacks),
     drv_write, NULL,     drv_open,  drv_message, drv_frame,
     drv_ping,  drv_pong, drv_close, drv_error,   drv_select};
 
-/* ---- the memory budget for incoming messages ---- */
-
-/* The driver's budget hook (wsx_driver_set_budget): a connection may hold
- * at most its share of its cfg's budget (else 1009: the message is too big
- * for this server), and all of the cfg's connections together at most the
- * budget (else 1013: try again later). */
-static uint16_t budget_cb(wsx_driver *d, int64_t delta, void *ud) {
-  wsx_socket *s = ud;
-  wsx__cfg *c = (wsx__cfg *)s->cfg; /* budget_used is the mutable part */
-  size_t g;
-  (void)d;
-  if (delta <= 0) {
-    g = (size_t)-delta;
-    if (g) /* a refund: a grant made s->rare */
-      s->rare->budget_held -= g;
-    c->budget_used -= g;
-    return 0;
-  }
-  g = (size_t)delta;
-  if (!wsx__sock_rare_get(s))
-    return WSX_CLOSE_TRY_AGAIN_LATER; /* out of memory */
-  if (g > c->budget_share - s->rare->budget_held)
-    return WSX_CLOSE_TOO_LARGE;
-  if (g > c->budget - c->budget_used)
-    return WSX_CLOSE_TRY_AGAIN_LATER;
-  s->rare->budget_held += g;
-  c->budget_used += g;
-  return 0;
-}
-
-void wsx__sock_budget_attach(wsx_socket *s) {
-  if (s->cfg->budget != SIZE_MAX)
-    wsx_driver_set_budget(s->d, budget_cb, s);
-}
-
 int wsx__sock_start_server(wsx_socket *s, const wsx_http_request *http,
                            const char *protocol, int explicit_protocol,
                            const char *origin, int version,

@@ -18,6 +18,7 @@
 #define WSX__SLICE 256u               /* compressed bytes per parse call */
 #define WSX__TURN_WORK (256u * 1024u) /* decoded bytes per turn */
 #define WSX__LOOP_WORK (1024u * 1024u) /* decoded bytes per loop tick */
+#define WSX__INFLATE_MAX 1032u         /* DEFLATE's largest expansion */
 
 /* Decoded bytes of the whole loop in this tick of its clock (uv_now, once
  * per iteration): with many sockets decoding at once, an iteration does at
@@ -33,9 +34,9 @@ static size_t *loop_work(wsx__loopctx *c) {
 
 static void on_idle(uv_idle_t *h);
 
-static void enqueue(wsx_socket *s) {
+void wsx__yield_enqueue(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
-  s->rare->ynext = NULL; /* yield() made s->rare */
+  s->rare->ynext = NULL;
   if (c->yq_tail)
     c->yq_tail->rare->ynext = s;
   else
@@ -48,9 +49,10 @@ static void enqueue(wsx_socket *s) {
 void wsx__yield_forget(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
   wsx_socket **pp, *prev = NULL;
-  s->flags &= ~WSX__F_YIELD;
-  if (!s->rare)
-    return; /* never yielded */
+  if (!s->rare) { /* never yielded nor parked (park makes s->rare) */
+    s->flags &= ~WSX__F_YIELD;
+    return;
+  }
   for (pp = &c->yq; *pp; prev = *pp, pp = &(*pp)->rare->ynext)
     if (*pp == s) {
       *pp = s->rare->ynext;
@@ -59,13 +61,57 @@ void wsx__yield_forget(wsx_socket *s) {
       break;
     }
   s->rare->ynext = NULL;
+  s->flags &= ~WSX__F_YIELD;
   wsx__buf_free(&s->rare->pend, &s->cfg->alloc);
+  if (s->flags & WSX__F_PARKED)
+    wsx__budget_forget(s);
+}
+
+/* Sets data[0..len) aside in s->rare->pend. When it is the rest of the input
+ * that resume() is feeding, that input's buffer is kept for it (moved to
+ * the front) instead of a new one being allocated and the old one freed
+ * at every turn: under many sockets yielding, that churn spread over a
+ * heap fragmented by earlier connections kept pulling freed pages back in
+ * (issue 16, tls_bombs after tls_idle). */
+static int set_aside(wsx_socket *s, const char *data, size_t len) {
+  wsx__loopctx *c = s->cfg->ctx;
+  wsx__buf *in = c->resume_in;
+  if (!wsx__sock_rare_get(s))
+    return WSX_E_NOMEM;
+  if (in && c->resume_sock == s && s->rare->pend.len == 0 && len &&
+      (const uint8_t *)data >= in->data &&
+      (const uint8_t *)data + len <= in->data + in->len) {
+    memmove(in->data, data, len);
+    in->len = len;
+    wsx__buf_free(&s->rare->pend, &s->cfg->alloc);
+    s->rare->pend = *in;
+    memset(in, 0, sizeof(*in));
+    return WSX_OK;
+  }
+  return wsx__buf_append(&s->rare->pend, &s->cfg->alloc, data, len);
+}
+
+/* Puts data[0..len) aside until the message budget has room for what it
+ * may decode (budget.c wakes the socket). */
+static void park(wsx_socket *s, const char *data, size_t len) {
+  if (set_aside(s, data, len) != WSX_OK) {
+    wsx__sock_error(s, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED, "out of memory");
+    s->flags |= WSX__F_EOF;
+    if (s->d)
+      wsx_driver_abort(s->d, WSX_CLOSE_UNEXPECTED, "out of memory");
+    wsx__sock_close_handle(s);
+    return;
+  }
+  if (!(s->flags & WSX__F_YIELD)) {
+    s->flags |= WSX__F_YIELD;
+    wsx__sock_read_stop(s);
+  }
+  wsx__budget_park(s);
 }
 
 /* Puts data[0..len) aside and leaves the rest of this turn to others. */
 static void yield(wsx_socket *s, const char *data, size_t len) {
-  if (!wsx__sock_rare_get(s) ||
-      wsx__buf_append(&s->rare->pend, &s->cfg->alloc, data, len) != WSX_OK) {
+  if (set_aside(s, data, len) != WSX_OK) {
     wsx__sock_error(s, WSX_E_NOMEM, WSX_CLOSE_UNEXPECTED, "out of memory");
     s->flags |= WSX__F_EOF;
     if (s->d)
@@ -77,7 +123,7 @@ static void yield(wsx_socket *s, const char *data, size_t len) {
     return; /* more plaintext of the same read (TLS) */
   s->flags |= WSX__F_YIELD;
   wsx__sock_read_stop(s);
-  enqueue(s);
+  wsx__yield_enqueue(s);
 }
 
 /* The mark matters only to a sliced socket (see wsx__sock_feed): others
@@ -110,6 +156,18 @@ void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
       if (n > WSX__SLICE)
         n = WSX__SLICE;
     }
+    if (s->phase == WSX__P_WS && s->d && s->cfg->budget != SIZE_MAX) {
+      /* What this piece may add to the message, decoded: all of it, or
+       * for compressed input DEFLATE's best ratio (1032:1) over it and
+       * what the extension may have staged before it (64 bytes). */
+      int a = wsx__budget_admit(s, sliced ? (n + 64) * WSX__INFLATE_MAX : n);
+      if (a == 0) {
+        park(s, data, len);
+        return;
+      }
+      if (a < 0)
+        return; /* refused (1013): the rest is dropped */
+    }
     ops = wsx__phases[s->phase];
     if (ops->on_data)
       ops->on_data(s, data, n);
@@ -134,12 +192,15 @@ static void resume(wsx_socket *s) {
   before = wsx__sock_buffered(s);
   s->rare->turn_mark = s->d ? wsx_driver_decoded_bytes(s->d) : 0;
   wsx__sock_cork(s);
+  c->resume_in = &in; /* set_aside may keep it */
+  c->resume_sock = s;
   wsx__sock_feed(s, (char *)in.data, in.len);
+  c->resume_in = NULL;
+  c->resume_sock = NULL;
   wsx__buf_free(&in, &s->cfg->alloc);
   wsx__sock_uncork_checked(s, before);
   if (!(s->flags & WSX__F_YIELD))
     wsx__sock_start_read(s);
-  (void)c;
 }
 
 static void on_idle(uv_idle_t *h) {

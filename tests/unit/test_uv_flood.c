@@ -396,18 +396,22 @@ TEST(budget_share_refuses_1009) {
 }
 
 /* The budget is shared: while a raw peer holds 500 KiB of an unfinished
- * message, a second connection's 600 KiB message does not fit in the 1 MiB
- * budget (share 100%) and is refused with 1013; once the first connection
- * is gone its memory is back and the same message goes through. */
+ * message and sends no more, a second connection's 600 KiB message does
+ * not fit in the 1 MiB budget (share 100%): it waits (parked) for
+ * message_budget_wait, 300 ms, and is then refused with 1013; once the
+ * first connection is gone its memory is back and the same message goes
+ * through. */
 TEST(budget_exhausted_refuses_1013) {
   static uint8_t big[600 * 1024];
   static uint8_t part[14 + 500 * 1024];
   wsx_server_options o = flood_opts();
   sender a;
   size_t peak_held;
+  uint64_t t0;
   ev_reset();
   srv_sock(&o)->message_budget = 1 << 20;
   srv_sock(&o)->message_budget_share = 100;
+  srv_sock(&o)->message_budget_wait = 300;
   REQUIRE(start(&o) == 0);
   memset(&a, 0, sizeof(a));
   a.port = T.port;
@@ -423,8 +427,11 @@ TEST(budget_exhausted_refuses_1013) {
   memset(&probe_srv, 0, sizeof(probe_srv));
   REQUIRE(connect_client("/", NULL));
   RUN_UNTIL(T.c.open, 3000);
+  t0 = uv_hrtime();
   CHECK(wsx_socket_send_binary(T.c.sock, big, sizeof(big)) >= 0);
   RUN_UNTIL(probe_srv.close && T.c.close, 5000);
+  CHECK((uv_hrtime() - t0) / 1000000 >= 250); /* waited, then refused */
+  CHECK((uv_hrtime() - t0) / 1000000 < 3000);
   CHECK_INT(probe_srv.close_code, 1013);
   CHECK_INT(probe_srv.error_code, WSX_E_MESSAGE_TOO_BIG);
   CHECK_INT(T.c.close_code, 1013);
@@ -641,14 +648,16 @@ TEST(eventsource_backlog_stops_reading) {
 }
 
 /* The server is freed while a connection holds budget (an unfinished
- * message): the connection's memory goes back before the server's budget
- * does (ASan: no use after free), nothing leaks. */
+ * message, within its share): the connection's memory goes back before
+ * the server's budget does (ASan: no use after free), nothing leaks. */
 TEST(budget_held_at_server_free) {
   static uint8_t part[14 + 300 * 1024];
   wsx_server_options o = flood_opts();
   sender a;
   ev_reset();
   srv_sock(&o)->message_budget = 1 << 20;
+  srv_sock(&o)->message_budget_share = 100;
+  srv_sock(&o)->close_timeout = 200; /* the peer never answers the close */
   REQUIRE(start(&o) == 0);
   memset(&a, 0, sizeof(a));
   a.port = T.port;
