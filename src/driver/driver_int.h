@@ -228,7 +228,6 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len);
  * wsx_driver_recv_commit, wsx_driver_take_message; driver.h). */
 uint8_t *wsx__frame_rx_span(wsx_driver *d, size_t min, size_t *len);
 int wsx__frame_rx_commit(wsx_driver *d, size_t n);
-uint8_t *wsx__frame_take_message(wsx_driver *d, size_t *len);
 /* Encodes and writes one frame (masking for clients). */
 int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
                     const void *data, size_t len);

@@ -288,13 +288,6 @@ static int fail_utf8(wsx_driver *d, uint64_t at) {
                    (unsigned long long)at);
 }
 
-void wsx__budget_refund(wsx_driver *d) {
-  size_t held = d->budget_held;
-  d->budget_held = 0;
-  if (held && d->budget_cb)
-    (void)d->budget_cb(d, -(int64_t)held, d->budget_ud);
-}
-
 /* Appends to the message buffer, doubling it but never past max_length
  * when the message fits, so a message near the limit (a decompression bomb
  * cut off there) costs at most max_length bytes, not twice that. Growth
@@ -356,25 +349,6 @@ static int fail_budget(wsx_driver *d) {
                          "messages is exhausted"
                        : "message exceeds this connection's share of the "
                          "memory budget for incoming messages"));
-}
-
-size_t wsx_driver_budget_need(const wsx_driver *d, size_t more) {
-  const wsx__buf *b = &d->msg;
-  uint64_t need;
-  size_t cap;
-  if (!d->budget_cb || d->version != WSX__HYBI || b->cap - b->len >= more)
-    return 0;
-  /* As msg_buf_append would grow it, capped at max_length (more than that
-   * fails the message before any growth). */
-  need = (uint64_t)b->len + more;
-  if (need > d->max_length)
-    need = d->max_length;
-  cap = b->cap ? b->cap : 256;
-  while (cap < need && cap <= SIZE_MAX / 2)
-    cap *= 2;
-  if (cap > d->max_length)
-    cap = (size_t)d->max_length;
-  return cap > d->budget_held ? cap - d->budget_held : 0;
 }
 
 int wsx_driver_fail_budget(wsx_driver *d, uint16_t code) {
@@ -717,15 +691,4 @@ int wsx__frame_rx_commit(wsx_driver *d, size_t n) {
     return WSX_OK;
   d->in_payload = 0;
   return end_data_frame(d, 0);
-}
-
-uint8_t *wsx__frame_take_message(wsx_driver *d, size_t *len) {
-  uint8_t *p = d->msg.data;
-  if (!p || d->deliver_p != p)
-    return NULL;
-  *len = d->msg.len;
-  memset(&d->msg, 0, sizeof(d->msg));
-  d->deliver_p = NULL;
-  wsx__budget_refund(d); /* the memory is the application's now */
-  return p;
 }
