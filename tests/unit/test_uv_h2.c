@@ -50,20 +50,7 @@ TEST_MAIN(printf("ok uv_h2 # skip: built without HTTP/2 (WSX_HTTP2=OFF)\n");
 #include "helpers/script_dir.h"
 #include "wsx/tls.h"
 
-static char dir[64];
-static const char gen_script[] =
-    "set -e\ncd \"$1\"\n"
-    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-    "-nodes -keyout srv.key -out srv.pem -days 30 -subj /CN=localhost "
-    "-addext subjectAltName=DNS:localhost,IP:127.0.0.1\n";
-
-static const char *P(const char *name) {
-  static char bufs[4][320];
-  static unsigned i;
-  char *b = bufs[i++ % 4];
-  snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
-  return b;
-}
+#include "h2_cert.h"
 
 /* ---- the client thread ---- */
 
@@ -456,7 +443,7 @@ TEST(idle_connection) {
   CHECK_INT(ev_finish(), 0);
 }
 
-TEST_MAIN(if (tc_script_dir("wsx-h2", gen_script, dir, sizeof(dir)) != 0) {
+TEST_MAIN(if (tc_script_dir("wsx-h2", h2_gen_script, dir, sizeof(dir)) != 0) {
   printf("FAIL setup: could not generate a certificate with openssl\n");
   return 1;
 } RUN(drain_follows_window);
