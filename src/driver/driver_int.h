@@ -234,8 +234,7 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
 /* Builds a frame header into out[14]; returns its length. */
 size_t wsx__frame_header(uint8_t *out, int opcode, int fin, unsigned rsv,
                          int masked, const uint8_t mask[4], uint64_t len);
-/* XORs p[0..n) with mask, starting at mask byte `off` (0..3). */
-void wsx__unmask(uint8_t *p, size_t n, const uint8_t mask[4], size_t off);
+/* wsx__unmask(): common/util.h (common/unmask.c). */
 /* Close code valid on the wire (RFC 6455 7.4)? */
 int wsx__close_code_valid(unsigned code);
 

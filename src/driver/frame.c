@@ -10,42 +10,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#if defined(__SSE2__) && !defined(WSX_NO_SIMD)
-#include <emmintrin.h>
-#endif
 
 /* Buffers larger than this are released after use so that an idle
  * connection does not keep the memory of its largest message. */
 #define KEEP_BUFFER_MAX 65536
-
-void wsx__unmask(uint8_t *p, size_t n, const uint8_t mask[4], size_t off) {
-  uint8_t m[4] = {mask[off & 3], mask[(off + 1) & 3], mask[(off + 2) & 3],
-                  mask[(off + 3) & 3]};
-  uint32_t m32;
-  memcpy(&m32, m, 4);
-#if defined(__SSE2__) && !defined(WSX_NO_SIMD)
-  __m128i mv = _mm_set1_epi32((int)m32);
-  while (n >= 32) {
-    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-    _mm_storeu_si128((__m128i *)(void *)p, _mm_xor_si128(a, mv));
-    _mm_storeu_si128((__m128i *)(void *)(p + 16), _mm_xor_si128(b, mv));
-    p += 32;
-    n -= 32;
-  }
-#endif
-  uint64_t m64 = ((uint64_t)m32 << 32) | m32;
-  while (n >= 8) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    v ^= m64;
-    memcpy(p, &v, 8);
-    p += 8;
-    n -= 8;
-  }
-  for (size_t i = 0; i < n; i++)
-    p[i] ^= m[i & 3];
-}
 
 /* dst = src ^ mask, in one pass (client output). */
 static void mask_copy(uint8_t *dst, const uint8_t *src, size_t n,
