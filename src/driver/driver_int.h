@@ -118,6 +118,10 @@ struct wsx_driver {
   uint8_t in_parse;         /* parse() is running: nested parse refused */
   uint8_t in_write;         /* the write callback is running */
   uint8_t embedded;         /* lives in its embedder's memory (embed.h) */
+  /* Bytes before deliver_p that a send of exactly that payload may
+   * overwrite with its frame header (the consumed header of the frame
+   * being delivered from the input; 0 when none): see wsx__frame_send. */
+  uint8_t deliver_room;
 
   wsx__hs *hs; /* handshake-only state; NULL once open */
 

@@ -61,6 +61,15 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
   uint8_t hdr[14];
   if (d->role != WSX__CLIENT) {
     size_t hl = wsx__frame_header(hdr, opcode, fin, rsv, 0, NULL, len);
+    if (len && data == d->deliver_p && hl <= d->deliver_room) {
+      /* The payload of the frame being delivered, straight from the input:
+       * its consumed header (a client's, 4 mask bytes longer than ours)
+       * takes ours, and the frame leaves in one piece (one write, not a
+       * writev of two). */
+      uint8_t *h = (uint8_t *)(uintptr_t)d->deliver_p - hl;
+      memcpy(h, hdr, hl);
+      return wsx__write1(d, h, hl + len);
+    }
     wsx_iovec iov[2] = {{hdr, hl}, {data, len}};
     return wsx__write(d, iov, len ? 2 : 1);
   }
@@ -373,10 +382,13 @@ static int ext_error(wsx_driver *d, int rc) {
   }
 }
 
-static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
+static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin,
+                    size_t room) {
   wsx_message m;
   const uint8_t *outer = d->deliver_p;
+  uint8_t outer_room = d->deliver_room;
   d->deliver_p = p; /* wsx_driver_take_message() may take d->msg */
+  d->deliver_room = (uint8_t)room;
   m.data = p;
   m.len = n;
   if (d->frame_events) {
@@ -393,11 +405,14 @@ static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
       d->cb->message(d, &m, d->ud);
   }
   d->deliver_p = outer;
+  d->deliver_room = outer_room;
 }
 
 /* A chunk of data-frame payload, already unmasked. *delivered is set when
- * the chunk was handed to the application directly (zero copy). */
-static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n,
+ * the chunk was handed to the application directly (zero copy). `room`:
+ * the bytes before p that held this frame's header in the same input (0
+ * if it was split), which a send of the payload may reuse. */
+static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n, size_t room,
                       int *delivered) {
   if (d->msg_ext) {
     unsigned flags = d->msg_ext_first ? WSX_EXT_FIRST : 0;
@@ -418,7 +433,7 @@ static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n,
       return fail_utf8(d, d->msg_len + n);
     d->msg_len += n;
     *delivered = 1;
-    deliver(d, p, n, d->f_fin);
+    deliver(d, p, n, d->f_fin, room);
     return WSX_OK;
   }
   int rc = msg_buf_append(d, p, n);
@@ -450,7 +465,7 @@ static int end_data_frame(wsx_driver *d, int delivered) {
   if (fin && d->msg_op == WSX_OP_TEXT && d->utf8.state != 0)
     return fail_utf8(d, d->msg_len);
   if (!delivered && (d->frame_events || fin))
-    deliver(d, d->msg.data, d->msg.len, fin);
+    deliver(d, d->msg.data, d->msg.len, fin, 0);
   if (d->frame_events)
     d->msg.len = 0;
   if (fin) {
@@ -528,6 +543,7 @@ static int end_control_frame(wsx_driver *d) {
 
 int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
   uint8_t *end = p + len;
+  size_t room = 0; /* the current frame's header lies in place before p */
   while (p < end) {
     if (d->state == WSX__S_CLOSED)
       return d->last_error && wsx_is_fatal(d->last_error) ? d->last_error
@@ -540,8 +556,10 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
         if ((rc = check_first2(d, p[0], p[1])) != 0)
           return rc;
         h = p;
-        p += header_size(p[1]);
+        room = header_size(p[1]);
+        p += room;
       } else {
+        room = 0;
         /* Split header: gather it in d->hdr. */
         if (d->hdr_len < 2) {
           d->hdr[d->hdr_len++] = *p++;
@@ -583,7 +601,7 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
         d->ctrl_p = d->ctrl;
       }
     } else if (n || d->f_len == 0) {
-      if ((rc = data_chunk(d, p, n, &delivered)) != 0)
+      if ((rc = data_chunk(d, p, n, d->f_got ? 0 : room, &delivered)) != 0)
         return rc;
       if (delivered)
         d->f_got = d->f_len; /* mark the frame complete */
