@@ -25,13 +25,19 @@
 #include <immintrin.h>
 #endif
 
-/* The mask as it applies from byte `off` of the payload on. */
+/* The mask as it applies from byte `off` of the payload on, as a word
+ * whose bytes in memory are mask[off & 3], mask[(off + 1) & 3], ... */
 static uint32_t rotated(const uint8_t mask[4], size_t off) {
-  uint8_t m[4] = {mask[off & 3], mask[(off + 1) & 3], mask[(off + 2) & 3],
-                  mask[(off + 3) & 3]};
   uint32_t m32;
-  memcpy(&m32, m, 4);
-  return m32;
+  unsigned r = (unsigned)(off & 3) * 8;
+  memcpy(&m32, mask, 4);
+  if (!r)
+    return m32;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return (m32 << r) | (m32 >> (32 - r));
+#else
+  return (m32 >> r) | (m32 << (32 - r));
+#endif
 }
 
 /* p[0..n) ^= the pattern m32 (its bytes in memory order) from byte 0. */
@@ -39,7 +45,6 @@ static void unmask_words(uint8_t *p, size_t n, uint32_t m32) {
   uint64_t m64 = ((uint64_t)m32 << 32) | m32;
   uint8_t m[4];
   size_t i;
-  memcpy(m, &m32, 4);
   while (n >= 8) {
     uint64_t v;
     memcpy(&v, p, 8);
@@ -48,8 +53,17 @@ static void unmask_words(uint8_t *p, size_t n, uint32_t m32) {
     p += 8;
     n -= 8;
   }
+  if (n >= 4) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    v ^= m32;
+    memcpy(p, &v, 4);
+    p += 4;
+    n -= 4;
+  }
+  memcpy(m, &m32, 4);
   for (i = 0; i < n; i++)
-    p[i] ^= m[i & 3];
+    p[i] ^= m[i];
 }
 
 /* Bytes before the first `align`-aligned address (at most n). */
