@@ -429,6 +429,11 @@ WSX_EXTERN void *wsx_driver_take_message(wsx_driver *d, size_t *len);
  * WSX_E_IO (the write callback failed), WSX_E_EXTENSION or
  * WSX_E_NOMEM_FATAL (an extension failed on the message).
  * `data` is borrowed for the duration of the call.
+ * UTF-8: text is validated before it is sent, except a text message sent
+ * back whole from its own `message` callback (m->data with m->len bytes,
+ * or the buffer wsx_driver_take_message() returned for it, sent before it
+ * is changed or freed): it was validated as it arrived. A part of it, or
+ * a frame delivered by frame events, is checked like any text.
  */
 WSX_EXTERN int wsx_driver_send_text(wsx_driver *d, const char *data,
                                     size_t len);

@@ -239,6 +239,12 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
 size_t wsx__frame_header(uint8_t *out, int opcode, int fin, unsigned rsv,
                          int masked, const uint8_t mask[4], uint64_t len);
 /* wsx__unmask(): common/util.h (common/unmask.c). */
+/* Non-zero if data[0..len) is the whole text message being delivered (its
+ * own data, or the buffer taken from it, sent back from its message
+ * callback): validated as it arrived, so a send need not check it again.
+ * A part of it might cut a character, and a frame (frame_events) of a
+ * fragmented message is no message: neither qualifies. */
+int wsx__delivered_text(const wsx_driver *d, const void *data, size_t len);
 /* Close code valid on the wire (RFC 6455 7.4)? */
 int wsx__close_code_valid(unsigned code);
 

@@ -408,6 +408,12 @@ static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin,
   d->deliver_room = outer_room;
 }
 
+int wsx__delivered_text(const wsx_driver *d, const void *data, size_t len) {
+  return data == d->deliver_p && len && len == d->msg_len &&
+         d->msg_op == WSX_OP_TEXT && !d->frame_events &&
+         d->version == WSX__HYBI && d->in_parse;
+}
+
 /* A chunk of data-frame payload, already unmasked. *delivered is set when
  * the chunk was handed to the application directly (zero copy). `room`:
  * the bytes before p that held this frame's header in the same input (0

@@ -423,10 +423,73 @@ TEST(echo_header_in_place) {
   free(msg);
 }
 
+/* Text sent back whole from its own message callback is not validated a
+ * second time; anything else sent as text still is. To see the skip, the
+ * test breaks the taken buffer's UTF-8 before sending it (an application
+ * must not: the rule is "unchanged"); the old code refused that send. */
+static int text_rc[4];
+
+static void send_back(wsx_driver *d, const wsx_message *m, void *ud) {
+  size_t len = 0;
+  h_cb_message(d, m, ud);
+  if (m->opcode == WSX_OP_BINARY) { /* bytes never validated: checked */
+    text_rc[2] = wsx_driver_send_text(d, (const char *)m->data, m->len);
+    return;
+  }
+  uint8_t *p = wsx_driver_take_message(d, &len);
+  REQUIRE(p != NULL && len == m->len && len >= 2);
+  /* a prefix may cut the last character (here it does): checked */
+  text_rc[1] = wsx_driver_send_text(d, (const char *)p, len - 1);
+  p[0] = 0xff; /* see above */
+  text_rc[0] = wsx_driver_send_text(d, (const char *)p, len);
+  free(p);
+}
+
+TEST(echo_text_validated_once) {
+  static const char txt[] = "caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e \xc3\xa9";
+  static const uint8_t bad[] = {'o', 'k', 0xff};
+  static const size_t cuts[] = {9, 0};
+  wsx_driver_callbacks cb = h_callbacks();
+  hpair p;
+  cb.message = send_back;
+  memset(&p, 0, sizeof p);
+  memset(text_rc, 0x55, sizeof text_rc);
+  REQUIRE(h_client_new(&p.c, "ws://localhost/", NULL, NULL));
+  REQUIRE(h_server_new(&p.s, NULL, &cb));
+  CHECK_INT(wsx_driver_start(p.c.d), WSX_OK);
+  h_pump(&p, H_WHOLE, 0);
+  REQUIRE(p.s.n_open == 1);
+  /* split after the header and 3 payload bytes: assembled in the driver's
+   * buffer, so take_message has it */
+  CHECK_INT(wsx_driver_send_text(p.c.d, txt, sizeof txt - 1), WSX_OK);
+  size_t from = p.c.delivered;
+  p.c.delivered = p.c.out.len;
+  feed_exact(&p, p.c.out.p + from, p.c.out.len - from, cuts);
+  CHECK_INT(p.s.n_message, 1);
+  CHECK_INT(text_rc[0], WSX_OK);
+  CHECK_INT(text_rc[1], WSX_E_INVALID);
+  p.s.delivered = p.s.out.len; /* the client never sees that echo */
+  CHECK_INT(wsx_driver_send_binary(p.c.d, bad, sizeof bad), WSX_OK);
+  h_pump(&p, H_WHOLE, 0);
+  CHECK_INT(text_rc[2], WSX_E_INVALID);
+  /* outside the callback nothing is exempt */
+  CHECK_INT(wsx_driver_send_text(p.s.d, (const char *)bad, sizeof bad),
+            WSX_E_INVALID);
+  /* the receive side still rejects invalid UTF-8 from the peer: 1007 */
+  CHECK_INT(wsx_driver_send_frame(p.c.d, WSX_OP_TEXT, 1, bad, sizeof bad),
+            WSX_OK);
+  h_pump(&p, H_WHOLE, 0);
+  CHECK_INT(p.s.n_message, 2);
+  CHECK_INT(p.s.n_close, 1);
+  CHECK_INT(p.s.close_code, 1007);
+  h_pair_free(&p);
+}
+
 TEST_MAIN(RUN(accept_key_vectors); RUN(accessors_after_handshake);
           RUN(ready_state_lifecycle); RUN(close_before_open_fires_at_once);
           RUN(write_failure_is_io_error); RUN(null_callbacks_are_allowed);
           RUN(reentrant_calls_from_callbacks); RUN(is_websocket_request);
           RUN(set_header_rules); RUN(failmalloc_every_allocation);
           RUN(raw_server_without_start_does_not_open);
-          RUN(recv_buffer_direct_reads); RUN(echo_header_in_place))
+          RUN(recv_buffer_direct_reads); RUN(echo_header_in_place);
+          RUN(echo_text_validated_once))
