@@ -60,16 +60,17 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
                     const void *data, size_t len) {
   uint8_t hdr[14];
   if (d->role != WSX__CLIENT) {
-    size_t hl = wsx__frame_header(hdr, opcode, fin, rsv, 0, NULL, len);
+    size_t hl = len < 126 ? 2 : len <= 0xffff ? 4 : 10;
     if (len && data == d->deliver_p && hl <= d->deliver_room) {
       /* The payload of the frame being delivered, straight from the input:
        * its consumed header (a client's, 4 mask bytes longer than ours)
        * takes ours, and the frame leaves in one piece (one write, not a
        * writev of two). */
       uint8_t *h = (uint8_t *)(uintptr_t)d->deliver_p - hl;
-      memcpy(h, hdr, hl);
-      return wsx__write1(d, h, hl + len);
+      return wsx__write1(d, h, wsx__frame_header(h, opcode, fin, rsv, 0,
+                                                  NULL, len) + len);
     }
+    hl = wsx__frame_header(hdr, opcode, fin, rsv, 0, NULL, len);
     wsx_iovec iov[2] = {{hdr, hl}, {data, len}};
     return wsx__write(d, iov, len ? 2 : 1);
   }
