@@ -66,13 +66,13 @@ static void unmask_words(uint8_t *p, size_t n, uint32_t m32) {
     p[i] ^= m[i];
 }
 
+#ifdef WSX_UNMASK_X86
 /* Bytes before the first `align`-aligned address (at most n). */
 static size_t head_to(const uint8_t *p, size_t n, size_t align) {
   size_t h = (size_t)(-(uintptr_t)p) & (align - 1);
   return h < n ? h : n;
 }
 
-#ifdef WSX_UNMASK_X86
 static void unmask_sse2(uint8_t *p, size_t n, const uint8_t mask[4],
                         size_t off) {
   size_t h = head_to(p, n, 16);
