@@ -131,9 +131,9 @@ for row in $ROWS; do
       rm -f "$OUT"/cpm-cg.out*
       serve "$n" valgrind --tool=callgrind --callgrind-out-file="$OUT/cpm-cg.out" || exit 1
       gen "$n" "$row" >/dev/null
-      callgrind_control -z "$SRV_PID" >/dev/null
+      callgrind_control -z "$SRV_PID" >/dev/null 2>&1
       line=$(gen "$n" "$row")
-      callgrind_control -d "$SRV_PID" >/dev/null
+      callgrind_control -d "$SRV_PID" >/dev/null 2>&1
       sleep 0.5
       stop_server
       f=$(ls -t "$OUT"/cpm-cg.out.* 2>/dev/null | head -1)
