@@ -41,14 +41,18 @@
  *
  * Input: wsx_driver_parse() takes a MUTABLE buffer: masked payloads are
  * unmasked in place, so the caller's bytes are modified. Data handed to
- * callbacks is valid only for the duration of the callback.
+ * callbacks is valid only for the duration of the callback. A server that
+ * sends a message's data (exactly wsx_message.data) from its message
+ * callback may also have its frame header written over the received
+ * frame's header, just before that data in the same buffer.
  *
  * Output: every byte the driver wants written goes through
  * callbacks.write(d, iov, iovcnt, user_data), in order. The iovec pointers
  * are valid only during that call: the callback must write or copy them
  * before it returns. Server payloads are referenced, not copied (a frame is
- * {header, payload}); client payloads are masked into a scratch buffer that
- * the driver reuses.
+ * {header, payload}, or one span {header + payload} when the payload is the
+ * message being delivered straight from the input: see Input); client
+ * payloads are masked into a scratch buffer that the driver reuses.
  */
 #ifndef WSX_DRIVER_H
 #define WSX_DRIVER_H
@@ -357,7 +361,8 @@ WSX_EXTERN int wsx_driver_add_extension(wsx_driver *d, wsx_extension *ext);
 WSX_EXTERN int wsx_driver_start(wsx_driver *d);
 
 /*
- * Feeds received bytes. The buffer is modified (unmasked in place). All
+ * Feeds received bytes. The buffer is modified (unmasked in place; a
+ * consumed frame header may take an echoed frame's header, see Input). All
  * bytes are consumed; incomplete frames are buffered internally (bounded by
  * the limits). Events fire before this returns.
  * Returns WSX_OK, or a fatal code (protocol errors also produce `error` and
@@ -424,6 +429,11 @@ WSX_EXTERN void *wsx_driver_take_message(wsx_driver *d, size_t *len);
  * WSX_E_IO (the write callback failed), WSX_E_EXTENSION or
  * WSX_E_NOMEM_FATAL (an extension failed on the message).
  * `data` is borrowed for the duration of the call.
+ * UTF-8: text is validated before it is sent, except a text message sent
+ * back whole from its own `message` callback (m->data with m->len bytes,
+ * or the buffer wsx_driver_take_message() returned for it, sent before it
+ * is changed or freed): it was validated as it arrived. A part of it, or
+ * a frame delivered by frame events, is checked like any text.
  */
 WSX_EXTERN int wsx_driver_send_text(wsx_driver *d, const char *data,
                                     size_t len);

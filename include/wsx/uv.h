@@ -467,7 +467,9 @@ typedef void (*wsx_release_cb)(void *data, size_t len, void *user_data);
  * `release` is required (NULL: WSX_E_INVALID, nothing sent). From inside
  * `release` every wsx_socket_* call is allowed (bytes sent then queue
  * behind the write that just ended). A payload longer than 4 GiB is
- * copied.
+ * copied. A text message taken with wsx_socket_take_message() and sent
+ * back whole and unchanged from the same `message` callback is not
+ * validated as UTF-8 again (it was on receipt; see wsx/driver.h, Sending).
  */
 WSX_EXTERN int wsx_socket_send_zc(wsx_socket *s, int opcode, const void *data,
                                   size_t len, wsx_release_cb release,

@@ -32,6 +32,20 @@ long wsx__utf8_validate(wsx__utf8 *st, const uint8_t *p, size_t len);
 /* Non-zero if p[0..len) is complete valid UTF-8. */
 int wsx__utf8_valid(const uint8_t *p, size_t len);
 
+/*
+ * RFC 6455 5.3: p[0..n) ^= mask, in place, where p[0] is byte `off` of the
+ * masked payload (so byte i uses mask[(off + i) & 3]): a payload unmasked in
+ * pieces gives the same bytes as in one call. Any alignment, any n
+ * (vector paths for n >= 64, AVX2 where the CPU has it; common/unmask.c).
+ */
+void wsx__unmask(uint8_t *p, size_t n, const uint8_t mask[4], size_t off);
+/* For tests: the paths this build and CPU can run, as bits (1 portable,
+ * 2 SSE2, 4 AVX2), and wsx__unmask through one of them (a path not
+ * available runs the portable one). */
+unsigned wsx__unmask_paths(void);
+void wsx__unmask_path(unsigned path, uint8_t *p, size_t n,
+                      const uint8_t mask[4], size_t off);
+
 /* SHA-1 (FIPS 180-4) of p[0..len) into out[20]. */
 void wsx__sha1(const void *p, size_t len, uint8_t out[20]);
 /* SHA-1 of the concatenation a || b (for key || GUID without a copy). */

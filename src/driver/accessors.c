@@ -114,7 +114,8 @@ void *wsx_driver_take_message(wsx_driver *d, size_t *len) {
     return NULL;
   *len = d->msg.len;
   memset(&d->msg, 0, sizeof(d->msg));
-  d->deliver_p = NULL;
+  /* deliver_p stays: sent back whole from this callback, the taken text
+   * is not validated again (driver.c, send_data). */
   wsx__budget_refund(d); /* the memory is the application's now */
   return p;
 }

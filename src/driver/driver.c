@@ -540,7 +540,8 @@ static int send_data(wsx_driver *d, int op, const void *data, size_t len,
   if (s < 0)
     return s;
   /* WSX_E_INVALID, not the fatal WSX_E_UTF8: the driver is unharmed. */
-  if (op == WSX_OP_TEXT && !wsx__utf8_valid(data, len))
+  if (op == WSX_OP_TEXT && !wsx__delivered_text(d, data, len) &&
+      !wsx__utf8_valid(data, len))
     return WSX_E_INVALID;
   if (d->version != WSX__HYBI && op != WSX_OP_TEXT)
     return WSX_E_UNSUPPORTED;

@@ -118,6 +118,10 @@ struct wsx_driver {
   uint8_t in_parse;         /* parse() is running: nested parse refused */
   uint8_t in_write;         /* the write callback is running */
   uint8_t embedded;         /* lives in its embedder's memory (embed.h) */
+  /* Bytes before deliver_p that a send of exactly that payload may
+   * overwrite with its frame header (the consumed header of the frame
+   * being delivered from the input; 0 when none): see wsx__frame_send. */
+  uint8_t deliver_room;
 
   wsx__hs *hs; /* handshake-only state; NULL once open */
 
@@ -234,8 +238,13 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
 /* Builds a frame header into out[14]; returns its length. */
 size_t wsx__frame_header(uint8_t *out, int opcode, int fin, unsigned rsv,
                          int masked, const uint8_t mask[4], uint64_t len);
-/* XORs p[0..n) with mask, starting at mask byte `off` (0..3). */
-void wsx__unmask(uint8_t *p, size_t n, const uint8_t mask[4], size_t off);
+/* wsx__unmask(): common/util.h (common/unmask.c). */
+/* Non-zero if data[0..len) is the whole text message being delivered (its
+ * own data, or the buffer taken from it, sent back from its message
+ * callback): validated as it arrived, so a send need not check it again.
+ * A part of it might cut a character, and a frame (frame_events) of a
+ * fragmented message is no message: neither qualifies. */
+int wsx__delivered_text(const wsx_driver *d, const void *data, size_t len);
 /* Close code valid on the wire (RFC 6455 7.4)? */
 int wsx__close_code_valid(unsigned code);
 

@@ -10,42 +10,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#if defined(__SSE2__) && !defined(WSX_NO_SIMD)
-#include <emmintrin.h>
-#endif
 
 /* Buffers larger than this are released after use so that an idle
  * connection does not keep the memory of its largest message. */
 #define KEEP_BUFFER_MAX 65536
-
-void wsx__unmask(uint8_t *p, size_t n, const uint8_t mask[4], size_t off) {
-  uint8_t m[4] = {mask[off & 3], mask[(off + 1) & 3], mask[(off + 2) & 3],
-                  mask[(off + 3) & 3]};
-  uint32_t m32;
-  memcpy(&m32, m, 4);
-#if defined(__SSE2__) && !defined(WSX_NO_SIMD)
-  __m128i mv = _mm_set1_epi32((int)m32);
-  while (n >= 32) {
-    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-    _mm_storeu_si128((__m128i *)(void *)p, _mm_xor_si128(a, mv));
-    _mm_storeu_si128((__m128i *)(void *)(p + 16), _mm_xor_si128(b, mv));
-    p += 32;
-    n -= 32;
-  }
-#endif
-  uint64_t m64 = ((uint64_t)m32 << 32) | m32;
-  while (n >= 8) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    v ^= m64;
-    memcpy(p, &v, 8);
-    p += 8;
-    n -= 8;
-  }
-  for (size_t i = 0; i < n; i++)
-    p[i] ^= m[i & 3];
-}
 
 /* dst = src ^ mask, in one pass (client output). */
 static void mask_copy(uint8_t *dst, const uint8_t *src, size_t n,
@@ -92,7 +60,17 @@ int wsx__frame_send(wsx_driver *d, int opcode, int fin, unsigned rsv,
                     const void *data, size_t len) {
   uint8_t hdr[14];
   if (d->role != WSX__CLIENT) {
-    size_t hl = wsx__frame_header(hdr, opcode, fin, rsv, 0, NULL, len);
+    size_t hl = len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+    if (len && data == d->deliver_p && hl <= d->deliver_room) {
+      /* The payload of the frame being delivered, straight from the input:
+       * its consumed header (a client's, 4 mask bytes longer than ours)
+       * takes ours, and the frame leaves in one piece (one write, not a
+       * writev of two). */
+      uint8_t *h = (uint8_t *)(uintptr_t)d->deliver_p - hl;
+      return wsx__write1(d, h, wsx__frame_header(h, opcode, fin, rsv, 0,
+                                                  NULL, len) + len);
+    }
+    hl = wsx__frame_header(hdr, opcode, fin, rsv, 0, NULL, len);
     wsx_iovec iov[2] = {{hdr, hl}, {data, len}};
     return wsx__write(d, iov, len ? 2 : 1);
   }
@@ -405,10 +383,13 @@ static int ext_error(wsx_driver *d, int rc) {
   }
 }
 
-static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
+static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin,
+                    size_t room) {
   wsx_message m;
   const uint8_t *outer = d->deliver_p;
+  uint8_t outer_room = d->deliver_room;
   d->deliver_p = p; /* wsx_driver_take_message() may take d->msg */
+  d->deliver_room = (uint8_t)room;
   m.data = p;
   m.len = n;
   if (d->frame_events) {
@@ -425,11 +406,20 @@ static void deliver(wsx_driver *d, const uint8_t *p, size_t n, int fin) {
       d->cb->message(d, &m, d->ud);
   }
   d->deliver_p = outer;
+  d->deliver_room = outer_room;
+}
+
+int wsx__delivered_text(const wsx_driver *d, const void *data, size_t len) {
+  return data == d->deliver_p && len && len == d->msg_len &&
+         d->msg_op == WSX_OP_TEXT && !d->frame_events &&
+         d->version == WSX__HYBI && d->in_parse;
 }
 
 /* A chunk of data-frame payload, already unmasked. *delivered is set when
- * the chunk was handed to the application directly (zero copy). */
-static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n,
+ * the chunk was handed to the application directly (zero copy). `room`:
+ * the bytes before p that held this frame's header in the same input (0
+ * if it was split), which a send of the payload may reuse. */
+static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n, size_t room,
                       int *delivered) {
   if (d->msg_ext) {
     unsigned flags = d->msg_ext_first ? WSX_EXT_FIRST : 0;
@@ -450,7 +440,7 @@ static int data_chunk(wsx_driver *d, const uint8_t *p, size_t n,
       return fail_utf8(d, d->msg_len + n);
     d->msg_len += n;
     *delivered = 1;
-    deliver(d, p, n, d->f_fin);
+    deliver(d, p, n, d->f_fin, room);
     return WSX_OK;
   }
   int rc = msg_buf_append(d, p, n);
@@ -482,7 +472,7 @@ static int end_data_frame(wsx_driver *d, int delivered) {
   if (fin && d->msg_op == WSX_OP_TEXT && d->utf8.state != 0)
     return fail_utf8(d, d->msg_len);
   if (!delivered && (d->frame_events || fin))
-    deliver(d, d->msg.data, d->msg.len, fin);
+    deliver(d, d->msg.data, d->msg.len, fin, 0);
   if (d->frame_events)
     d->msg.len = 0;
   if (fin) {
@@ -560,6 +550,7 @@ static int end_control_frame(wsx_driver *d) {
 
 int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
   uint8_t *end = p + len;
+  size_t room = 0; /* the current frame's header lies in place before p */
   while (p < end) {
     if (d->state == WSX__S_CLOSED)
       return d->last_error && wsx_is_fatal(d->last_error) ? d->last_error
@@ -572,8 +563,10 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
         if ((rc = check_first2(d, p[0], p[1])) != 0)
           return rc;
         h = p;
-        p += header_size(p[1]);
+        room = header_size(p[1]);
+        p += room;
       } else {
+        room = 0;
         /* Split header: gather it in d->hdr. */
         if (d->hdr_len < 2) {
           d->hdr[d->hdr_len++] = *p++;
@@ -615,7 +608,7 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
         d->ctrl_p = d->ctrl;
       }
     } else if (n || d->f_len == 0) {
-      if ((rc = data_chunk(d, p, n, &delivered)) != 0)
+      if ((rc = data_chunk(d, p, n, d->f_got ? 0 : room, &delivered)) != 0)
         return rc;
       if (delivered)
         d->f_got = d->f_len; /* mark the frame complete */

@@ -349,7 +349,7 @@ int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
   }
   if (c->cork_len == 0)
     return write_now(s, b, n);
-  arr[0] = uv_buf_init(c->cork, (unsigned)c->cork_len);
+  arr[0] = wsx__uv_buf(c->cork, c->cork_len);
   c->cork_len = 0;
   if (n > 32) {
     int rc = write_now(s, arr, 1);
@@ -366,7 +366,7 @@ static void uncork(wsx_socket *s) {
     return;
   c->cork_owner = NULL;
   if (c->cork_len) {
-    b = uv_buf_init(c->cork, (unsigned)c->cork_len);
+    b = wsx__uv_buf(c->cork, c->cork_len);
     c->cork_len = 0;
     if (!(s->flags & WSX__F_HANDLE_CLOSING))
       (void)write_now(s, &b, 1);

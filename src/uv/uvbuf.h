@@ -17,6 +17,19 @@
 
 #define WSX__UV_BUF_MAX ((size_t)UINT_MAX)
 
+/* uv_buf_init() without the call into libuv (it is not inline there):
+ * every message's write passes here. len <= WSX__UV_BUF_MAX. */
+static inline uv_buf_t wsx__uv_buf(const void *p, size_t len) {
+  uv_buf_t b;
+  b.base = (char *)(uintptr_t)p;
+#ifdef _WIN32
+  b.len = (ULONG)len;
+#else
+  b.len = len;
+#endif
+  return b;
+}
+
 /* Appends to out[*n .. cap) bufs covering p[0 .. len), each at most
  * WSX__UV_BUF_MAX bytes, and advances *n. Returns the number of bytes of p
  * covered: len, or less when `out` filled up (the caller then writes what
@@ -29,7 +42,7 @@ static inline size_t wsx__uv_bufs(uv_buf_t *out, unsigned cap, unsigned *n,
     size_t k = len - done;
     if (k > WSX__UV_BUF_MAX)
       k = WSX__UV_BUF_MAX;
-    out[(*n)++] = uv_buf_init((char *)(uintptr_t)(c + done), (unsigned)k);
+    out[(*n)++] = wsx__uv_buf(c + done, k);
     done += k;
   }
   return done;

@@ -31,7 +31,7 @@ static int start(wsx__out *o, uv_stream_t *st, uv_write_cb cb, int *uv_err) {
   if (wsx__uv_bufs(b, 16, &k, o->inflight.data, o->inflight.len) ==
       o->inflight.len) {
     if (o->ref_len) /* at most WSX__UV_BUF_MAX (wsx__out_write_zc) */
-      b[k++] = uv_buf_init((char *)(uintptr_t)o->ref, (unsigned)o->ref_len);
+      b[k++] = wsx__uv_buf(o->ref, o->ref_len);
     rc = k ? uv_write(&o->req, st, b, k, cb) : UV_EINVAL;
   }
   if (rc < 0) {

@@ -323,10 +323,173 @@ TEST(recv_buffer_direct_reads) {
   free(msg);
 }
 
+/* A server echoing a message's own data from its message callback: when
+ * the frame (header and payload) came in one input buffer, the reply's
+ * header is written over the consumed header and the frame leaves as one
+ * span; otherwise (header split from the payload, another pointer) as
+ * {header, payload}. Either way the client gets the same bytes. The input
+ * buffers are allocated to their exact size, so a header written before a
+ * payload that has no room there is caught by ASan. */
+static size_t last_iovcnt, n_writes;
+static int echo_mode; /* 0 data, 1 a copy, 2 data twice + a prefix */
+
+static int iov_write(wsx_driver *d, const wsx_iovec *iov, size_t n,
+                     void *ud) {
+  last_iovcnt = n;
+  n_writes++;
+  return h_cb_write(d, iov, n, ud);
+}
+
+static void echo_own(wsx_driver *d, const wsx_message *m, void *ud) {
+  h_cb_message(d, m, ud);
+  if (echo_mode == 1) {
+    uint8_t *c = malloc(m->len);
+    REQUIRE(c);
+    memcpy(c, m->data, m->len);
+    CHECK_INT(wsx_driver_send_binary(d, c, m->len), WSX_OK);
+    free(c);
+    return;
+  }
+  CHECK_INT(wsx_driver_send_binary(d, m->data, m->len), WSX_OK);
+  if (echo_mode == 2) {
+    CHECK_INT(wsx_driver_send_binary(d, m->data, m->len), WSX_OK);
+    CHECK_INT(wsx_driver_send_binary(d, m->data, 100), WSX_OK);
+  }
+}
+
+/* Feeds wire[0..n) to the server as pieces cut at `cuts` (ascending, 0
+ * terminated), each in a buffer of its exact size. */
+static void feed_exact(hpair *p, const uint8_t *wire, size_t n,
+                       const size_t *cuts) {
+  size_t at = 0;
+  for (size_t i = 0;; i++) {
+    size_t to = cuts[i] ? cuts[i] : n;
+    uint8_t *b = malloc(to - at);
+    REQUIRE(b);
+    memcpy(b, wire + at, to - at);
+    CHECK_INT(wsx_driver_parse(p->s.d, b, to - at), WSX_OK);
+    free(b);
+    at = to;
+    if (!cuts[i])
+      break;
+  }
+}
+
+TEST(echo_header_in_place) {
+  enum { N = 16384 };
+  static const size_t whole[] = {0}, split[] = {8, 0}, in3[] = {8, 900, 0};
+  static const struct {
+    int mode;
+    const size_t *cuts;
+    size_t iovcnt; /* of the last write */
+    int echoes;
+  } cases[] = {{0, whole, 1, 1}, {0, split, 2, 1}, {0, in3, 2, 1},
+               {1, whole, 2, 1}, {2, whole, 1, 3}};
+  uint8_t *msg = malloc(N);
+  REQUIRE(msg);
+  for (size_t i = 0; i < N; i++)
+    msg[i] = (uint8_t)(i * 13 + 5);
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    wsx_driver_callbacks cb = h_callbacks();
+    hpair p;
+    cb.message = echo_own;
+    cb.write = iov_write;
+    echo_mode = cases[k].mode;
+    memset(&p, 0, sizeof p);
+    REQUIRE(h_client_new(&p.c, "ws://localhost/", NULL, NULL));
+    REQUIRE(h_server_new(&p.s, NULL, &cb));
+    CHECK_INT(wsx_driver_start(p.c.d), WSX_OK);
+    h_pump(&p, H_WHOLE, 0);
+    REQUIRE(p.s.n_open == 1 && p.c.n_open == 1);
+    CHECK_INT(wsx_driver_send_binary(p.c.d, msg, N), WSX_OK);
+    size_t from = p.c.delivered, out0 = p.s.out.len;
+    p.c.delivered = p.c.out.len;
+    n_writes = 0;
+    feed_exact(&p, p.c.out.p + from, p.c.out.len - from, cases[k].cuts);
+    CHECK_INT(n_writes, cases[k].echoes);
+    CHECK_INT(last_iovcnt, cases[k].echoes == 3 ? 1 : cases[k].iovcnt);
+    /* the first reply: 82 7E 40 00, then the payload */
+    REQUIRE(p.s.out.len >= out0 + 4 + N);
+    CHECK_MEM(p.s.out.p + out0, 4, "\x82\x7e\x40\x00", 4);
+    CHECK_MEM(p.s.out.p + out0 + 4, N, msg, N);
+    h_pump(&p, H_WHOLE, 0);
+    CHECK_INT(p.c.n_message, cases[k].echoes);
+    if (cases[k].echoes == 3) /* the last one: the 100-byte prefix */
+      CHECK_MEM(p.c.msg.p, p.c.msg.len, msg, 100);
+    else
+      CHECK_MEM(p.c.msg.p, p.c.msg.len, msg, N);
+    h_pair_free(&p);
+  }
+  free(msg);
+}
+
+/* Text sent back whole from its own message callback is not validated a
+ * second time; anything else sent as text still is. To see the skip, the
+ * test breaks the taken buffer's UTF-8 before sending it (an application
+ * must not: the rule is "unchanged"); the old code refused that send. */
+static int text_rc[4];
+
+static void send_back(wsx_driver *d, const wsx_message *m, void *ud) {
+  size_t len = 0;
+  h_cb_message(d, m, ud);
+  if (m->opcode == WSX_OP_BINARY) { /* bytes never validated: checked */
+    text_rc[2] = wsx_driver_send_text(d, (const char *)m->data, m->len);
+    return;
+  }
+  uint8_t *p = wsx_driver_take_message(d, &len);
+  REQUIRE(p != NULL && len == m->len && len >= 2);
+  /* a prefix may cut the last character (here it does): checked */
+  text_rc[1] = wsx_driver_send_text(d, (const char *)p, len - 1);
+  p[0] = 0xff; /* see above */
+  text_rc[0] = wsx_driver_send_text(d, (const char *)p, len);
+  free(p);
+}
+
+TEST(echo_text_validated_once) {
+  static const char txt[] = "caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e \xc3\xa9";
+  static const uint8_t bad[] = {'o', 'k', 0xff};
+  static const size_t cuts[] = {9, 0};
+  wsx_driver_callbacks cb = h_callbacks();
+  hpair p;
+  cb.message = send_back;
+  memset(&p, 0, sizeof p);
+  memset(text_rc, 0x55, sizeof text_rc);
+  REQUIRE(h_client_new(&p.c, "ws://localhost/", NULL, NULL));
+  REQUIRE(h_server_new(&p.s, NULL, &cb));
+  CHECK_INT(wsx_driver_start(p.c.d), WSX_OK);
+  h_pump(&p, H_WHOLE, 0);
+  REQUIRE(p.s.n_open == 1);
+  /* split after the header and 3 payload bytes: assembled in the driver's
+   * buffer, so take_message has it */
+  CHECK_INT(wsx_driver_send_text(p.c.d, txt, sizeof txt - 1), WSX_OK);
+  size_t from = p.c.delivered;
+  p.c.delivered = p.c.out.len;
+  feed_exact(&p, p.c.out.p + from, p.c.out.len - from, cuts);
+  CHECK_INT(p.s.n_message, 1);
+  CHECK_INT(text_rc[0], WSX_OK);
+  CHECK_INT(text_rc[1], WSX_E_INVALID);
+  p.s.delivered = p.s.out.len; /* the client never sees that echo */
+  CHECK_INT(wsx_driver_send_binary(p.c.d, bad, sizeof bad), WSX_OK);
+  h_pump(&p, H_WHOLE, 0);
+  CHECK_INT(text_rc[2], WSX_E_INVALID);
+  /* outside the callback nothing is exempt */
+  CHECK_INT(wsx_driver_send_text(p.s.d, (const char *)bad, sizeof bad),
+            WSX_E_INVALID);
+  /* the receive side still rejects invalid UTF-8 from the peer: 1007 */
+  CHECK_INT(wsx_driver_send_frame(p.c.d, WSX_OP_TEXT, 1, bad, sizeof bad),
+            WSX_OK);
+  h_pump(&p, H_WHOLE, 0);
+  CHECK_INT(p.s.n_message, 2);
+  CHECK_INT(p.s.n_close, 1);
+  CHECK_INT(p.s.close_code, 1007);
+  h_pair_free(&p);
+}
+
 TEST_MAIN(RUN(accept_key_vectors); RUN(accessors_after_handshake);
           RUN(ready_state_lifecycle); RUN(close_before_open_fires_at_once);
           RUN(write_failure_is_io_error); RUN(null_callbacks_are_allowed);
           RUN(reentrant_calls_from_callbacks); RUN(is_websocket_request);
           RUN(set_header_rules); RUN(failmalloc_every_allocation);
           RUN(raw_server_without_start_does_not_open);
-          RUN(recv_buffer_direct_reads))
+          RUN(recv_buffer_direct_reads); RUN(echo_header_in_place);
+          RUN(echo_text_validated_once))

@@ -765,6 +765,64 @@ TEST(test_random_fork) {
   CHECK(memcmp(mine, theirs, sizeof mine) != 0);
 }
 
+/* ---------------------------------------------------------------- unmask */
+
+/* The reference: one byte at a time, mask byte (off + i) & 3. */
+static void ref_unmask(uint8_t *p, size_t n, const uint8_t m[4], size_t off) {
+  for (size_t i = 0; i < n; i++)
+    p[i] ^= m[(off + i) & 3];
+}
+
+/* Every path (portable, SSE2, AVX2 where present, and the dispatching
+ * wsx__unmask) against the byte loop: every length 0..300 at every
+ * alignment 0..63 and mask offset 0..3, the 16 guard bytes either side
+ * untouched; then long payloads (around a 16 KiB frame) at a few
+ * alignments, and a payload unmasked in pieces as in one call. */
+TEST(test_unmask_paths) {
+  static uint8_t got[20000 + 96] __attribute__((aligned(64)));
+  static uint8_t want[20000 + 96] __attribute__((aligned(64)));
+  static const size_t longs[] = {1000, 4099, 16384, 16389, 20000};
+  const uint8_t m[4] = {0x9d, 0x01, 0xe7, 0x42};
+  unsigned paths = wsx__unmask_paths(), bad = 0, runs = 0;
+  CHECK(paths & 1u);
+  if (paths & 4u) /* AVX2 implies SSE2 (the portable tree has neither) */
+    CHECK(paths & 2u);
+  for (unsigned path = 1; path <= 8; path <<= 1) {
+    if (path != 8 && !(paths & path))
+      continue;
+    for (size_t k = 0; k < 301 + sizeof longs / sizeof longs[0]; k++) {
+      size_t n = k < 301 ? k : longs[k - 301];
+      for (size_t al = 0; al < 64; al += (k < 301 ? 1 : 7)) {
+        for (size_t off = 0; off < 4; off++) {
+          size_t total = al + n + 32;
+          for (size_t i = 0; i < total; i++)
+            got[i] = want[i] = (uint8_t)(i * 131u + n + off);
+          ref_unmask(want + al + 16, n, m, off);
+          if (path == 8)
+            wsx__unmask(got + al + 16, n, m, off);
+          else
+            wsx__unmask_path(path, got + al + 16, n, m, off);
+          runs++;
+          if (memcmp(got, want, total) != 0 && bad++ == 0)
+            TEST_FAILF_("path %u, %zu bytes at alignment %zu, offset %zu: "
+                        "differs from the byte loop",
+                        path, n, al, off);
+        }
+      }
+    }
+  }
+  CHECK_INT(bad, 0);
+  CHECK(runs > 4 * 301 * 64 * 2);
+  /* In pieces (as reads split a payload): same as whole. */
+  for (size_t i = 0; i < 20000; i++)
+    got[i] = want[i] = (uint8_t)(i * 7u);
+  ref_unmask(want, 20000, m, 1);
+  for (size_t at = 0, step = 1; at < 20000; at += step, step = step * 3 + 1)
+    wsx__unmask(got + at, (at + step > 20000 ? 20000 - at : step), m,
+                (1 + at) & 3);
+  CHECK_MEM(got, 20000, want, 20000);
+}
+
 /* ---------------------------------------------------------------- strings */
 
 TEST(test_ieq) {
@@ -791,4 +849,5 @@ TEST_MAIN(RUN(test_utf8_vectors); RUN(test_utf8_sticky);
           RUN(test_md5_rfc1321); RUN(test_md5_hixie76);
           RUN(test_base64_rfc4648); RUN(test_base64_roundtrip_all_bytes);
           RUN(test_base64_strict); RUN(test_random_differs);
-          RUN(test_random_sizes); RUN(test_random_fork); RUN(test_ieq))
+          RUN(test_random_sizes); RUN(test_random_fork); RUN(test_unmask_paths);
+          RUN(test_ieq))
