@@ -92,6 +92,12 @@ struct wsx__loopctx {
   struct wsx__topics *topics; /* uv/pubsub.h: topic table, NULL = none */
   struct wsx__h2 *h2_pool; /* h2_client.c: shareable HTTP/2 connections */
   wsx__zc *zc; /* wsx_socket_send_zc: the payload being sent, NULL = none */
+  /* budget.c: message buffers of sockets with the default allocator
+   * (common/alloc.h; initialized by the first such socket), and when a
+   * freed mapping last entered its cache (uv_now() ms): the cache is
+   * released WSX__PAGES_QUIET_MS after that. */
+  wsx__pages pages;
+  uint64_t pages_stamp;
   wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
   char rbuf[WSX__RBUF_SIZE];
   char cork[WSX__CORK_SIZE];
