@@ -59,6 +59,7 @@ typedef struct wsx__pages {
   void *cache[WSX__PAGES_SLOTS]; /* free mappings, the newest last */
   uint32_t ncache;
   uint32_t nmaps; /* mappings: live blocks and cached ones */
+  size_t made;    /* mappings made (mmap calls), for tests */
   size_t mapped;  /* their bytes */
   size_t cached;  /* bytes of the cached mappings */
   size_t slack;   /* unused whole pages of live mappings */

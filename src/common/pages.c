@@ -133,6 +133,7 @@ static void *map_get(wsx__pages *P, size_t n) {
     h->map = len;
     P->mapped += len;
     P->nmaps++;
+    P->made++;
   }
   h->size = n;
   P->slack += slack_of(P, h);

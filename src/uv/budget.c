@@ -48,26 +48,36 @@ struct wsx__waiter {
 static size_t reserve(const wsx__cfg *c);
 
 /* The loop's cache of freed message mappings (common/pages.c) holds at
- * most min(WSX__PAGES_CACHE_MAX, budget / 32) bytes, and nothing while the
- * budget is more than half in use: message memory and cache together stay
- * within the budget. It is released WSX__PAGES_QUIET_MS after a mapping
- * last entered it, and when the loop's context is freed. */
+ * most min(WSX__PAGES_CACHE_MAX, budget / 32) bytes (the least of the
+ * servers and clients on the loop that use it), and nothing while any of
+ * their budgets is more than half in use: message memory and cache
+ * together stay within the budget. It is released WSX__PAGES_QUIET_MS
+ * after a mapping last entered it, and when the loop's context is freed. */
 #define WSX__PAGES_CACHE_MAX (8u << 20)
 #define WSX__PAGES_QUIET_MS 1000u
 
-static size_t cache_limit(const wsx__cfg *c) {
+static size_t cache_cap(const wsx__cfg *c) {
   size_t m = WSX__PAGES_CACHE_MAX;
-  if (c->budget == SIZE_MAX)
-    return m;
-  if (c->budget_used > c->budget / 2)
-    return 0;
   return c->budget / 32 < m ? c->budget / 32 : m;
 }
 
-/* The cache's bound follows the budget of the connection that moved it. */
-static void cache_follow(const wsx__cfg *c) {
-  if (c->ctx->pages.a.malloc)
-    wsx__pages_set_limit(&c->ctx->pages, cache_limit(c));
+static void cache_limit(wsx__loopctx *x) {
+  if (x->pages.a.malloc)
+    wsx__pages_set_limit(&x->pages, x->pages_hot ? 0 : x->pages_cap);
+}
+
+/* Called when c's budget_used changed: past half, the cache goes (and
+ * stays empty until no budget on the loop is past half). */
+static void cache_follow(wsx__cfg *c) {
+  int hot = c->budget_used > c->budget / 2;
+  if (hot == c->budget_hot)
+    return;
+  c->budget_hot = hot;
+  if (hot)
+    c->ctx->pages_hot++;
+  else
+    c->ctx->pages_hot--;
+  cache_limit(c->ctx);
 }
 
 /* The most one message may hold: max_length, the per-connection share,
@@ -215,8 +225,11 @@ void wsx__sock_budget_attach(wsx_socket *s) {
     if (!c->pages.a.malloc) {
       wsx__pages_init(&c->pages);
       c->pages.on_cache = on_cache;
+      c->pages_cap = WSX__PAGES_CACHE_MAX;
     }
-    cache_follow(s->cfg);
+    if (cache_cap(s->cfg) < c->pages_cap)
+      c->pages_cap = cache_cap(s->cfg);
+    cache_limit(c);
     wsx__driver_set_msg_alloc(s->d, &c->pages.a);
   }
   if (s->cfg->budget != SIZE_MAX)
