@@ -47,7 +47,8 @@ int wsx__alloc_is_libc(const wsx_allocator *a);
  * larger cached mapping) stay within `limit` (0 = no cache). A block taken
  * from the cache keeps its larger mapping, so it grows into pages already
  * resident, without a system call or a page fault.
- * Elsewhere (no mremap): `a` is libc's and none of this applies.
+ * Elsewhere (no mremap), or with WSX_PAGES_MALLOC defined (cmake
+ * -DWSX_PAGES=OFF): `a` is libc's and none of this applies.
  *
  * One per loop, used on the loop's thread only (no locking).
  */

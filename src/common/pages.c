@@ -20,6 +20,9 @@
  *
  * Every block starts with a 16-byte header (size asked for, mapping
  * length or 0 for a malloc'd block); the pointer handed out follows it.
+ *
+ * Only on Linux (mremap); elsewhere, or built with WSX_PAGES_MALLOC
+ * (cmake -DWSX_PAGES=OFF), the allocator is libc's and has no cache.
  */
 #include "alloc.h"
 
