@@ -37,6 +37,27 @@
 
 #ifdef WSX__PAGES_MMAP
 
+/* Under AddressSanitizer the bytes of a mapping past its block's size, and
+ * a cached mapping's whole block, are poisoned, so overflows and uses
+ * after free are caught as they would be in malloc'd memory; a mapping is
+ * unpoisoned before it is moved or unmapped (its addresses may be mapped
+ * again later). */
+#if defined(__SANITIZE_ADDRESS__)
+#define WSX__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WSX__ASAN 1
+#endif
+#endif
+#ifdef WSX__ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 typedef struct hdr {
   size_t size; /* bytes asked for (the caller's capacity) */
   size_t map;  /* length of the mapping this header starts, 0 = malloc'd */
@@ -45,6 +66,12 @@ typedef struct hdr {
 _Static_assert(sizeof(hdr) == 16, "blocks stay 16-byte aligned");
 
 static hdr *hdr_of(void *p) { return (hdr *)p - 1; }
+
+/* The block's bytes usable, the rest of its mapping poisoned. */
+static void guard(const hdr *h) {
+  UNPOISON((char *)(h + 1), h->size);
+  POISON((char *)(h + 1) + h->size, h->map - sizeof(hdr) - h->size);
+}
 
 /* Bytes of whole pages for a block of n bytes; 0 on overflow. */
 static size_t map_len(const wsx__pages *P, size_t n) {
@@ -61,12 +88,16 @@ static size_t slack_of(const wsx__pages *P, const hdr *h) {
 static void unmap(wsx__pages *P, hdr *h) {
   P->mapped -= h->map;
   P->nmaps--;
+  UNPOISON((char *)h, h->map);
   (void)munmap(h, h->map);
 }
 
-/* Resizes h's mapping to `len` bytes; NULL (h unchanged) on failure. */
+/* Resizes h's mapping to `len` bytes; NULL (h unchanged) on failure. The
+ * caller guards the block again. */
 static hdr *remap(wsx__pages *P, hdr *h, size_t len) {
-  void *q = mremap(h, h->map, len, MREMAP_MAYMOVE);
+  void *q;
+  UNPOISON((char *)h, h->map);
+  q = mremap(h, h->map, len, MREMAP_MAYMOVE);
   if (q == MAP_FAILED)
     return NULL;
   h = q;
@@ -81,12 +112,14 @@ static void trim(wsx__pages *P, hdr *h) {
   hdr *q;
   if (!s || P->cached + P->slack <= P->limit)
     return;
+  UNPOISON((char *)h, h->map);
   q = mremap(h, h->map, len, 0); /* shrinking stays in place */
-  if (q == MAP_FAILED)
-    return;
-  P->slack -= s;
-  P->mapped -= s;
-  h->map = len;
+  if (q != MAP_FAILED) {
+    P->slack -= s;
+    P->mapped -= s;
+    h->map = len;
+  }
+  guard(h);
 }
 
 /* A cached mapping for `len` bytes, removed from the cache: the smallest
@@ -140,6 +173,7 @@ static void *map_get(wsx__pages *P, size_t n) {
   }
   h->size = n;
   P->slack += slack_of(P, h);
+  guard(h);
   trim(P, h);
   return h + 1;
 }
@@ -151,6 +185,7 @@ static void map_put(wsx__pages *P, hdr *h) {
       P->cached + P->slack <= P->limit - h->map) {
     P->cache[P->ncache++] = h;
     P->cached += h->map;
+    POISON((char *)(h + 1), h->map - sizeof(hdr)); /* use after free */
     if (P->on_cache)
       P->on_cache(P);
     return;
@@ -219,12 +254,14 @@ static void *pages_realloc(void *p, size_t n, void *ud) {
     hdr *q = remap(P, h, len);
     if (!q) {
       P->slack += slack_of(P, h);
+      guard(h);
       return NULL;
     }
     h = q;
   }
   h->size = n;
   P->slack += slack_of(P, h);
+  guard(h);
   trim(P, h);
   return h + 1;
 }

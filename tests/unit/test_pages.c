@@ -15,6 +15,17 @@
 #define MAPPED 1
 #endif
 
+#if defined(MAPPED) && defined(__SANITIZE_ADDRESS__)
+#define ASAN 1
+#elif defined(MAPPED) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN 1
+#endif
+#endif
+#ifdef ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
@@ -258,9 +269,41 @@ TEST(limit_drops_cache) {
   CHECK_INT(P.nmaps, 0);
   CHECK_INT(P.mapped, 0);
 }
+
+#ifdef ASAN
+/* Under ASan the pages past a mapped block's size, and a cached block,
+ * are poisoned like malloc'd memory past its end or freed. */
+TEST(asan_guards) {
+  wsx__pages P;
+  uint8_t *p, *q;
+  setup(&P, 8 * MiB);
+  p = A(&P, 100 * KiB);
+  REQUIRE(p);
+  CHECK(!__asan_address_is_poisoned(p));
+  CHECK(!__asan_address_is_poisoned(p + 100 * KiB - 1));
+  CHECK(__asan_address_is_poisoned(p + 100 * KiB));
+  p = R(&P, p, 200 * KiB);
+  REQUIRE(p);
+  CHECK(!__asan_address_is_poisoned(p + 200 * KiB - 1));
+  CHECK(__asan_address_is_poisoned(p + 200 * KiB));
+  F(&P, p);
+  CHECK_INT(P.ncache, 1);
+  CHECK(__asan_address_is_poisoned(p));
+  q = A(&P, 80 * KiB); /* the cached mapping again */
+  CHECK(q == p);
+  CHECK(!__asan_address_is_poisoned(q + 80 * KiB - 1));
+  CHECK(__asan_address_is_poisoned(q + 80 * KiB));
+  F(&P, q);
+  wsx__pages_release(&P);
+  CHECK_INT(P.nmaps, 0);
+}
+#endif
 #endif
 
-#ifdef MAPPED
+#ifdef ASAN
+TEST_MAIN(RUN(grow_and_shrink); RUN(free_unmaps); RUN(cache_bound);
+          RUN(cache_reuse); RUN(limit_drops_cache); RUN(asan_guards))
+#elif defined(MAPPED)
 TEST_MAIN(RUN(grow_and_shrink); RUN(free_unmaps); RUN(cache_bound);
           RUN(cache_reuse); RUN(limit_drops_cache))
 #else
