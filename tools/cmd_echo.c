@@ -458,6 +458,9 @@ int wsx_cmd_echo(int argc, char **argv) {
   /* A peer that vanishes mid-write must cost a connection, not the
    * process. */
   signal(SIGPIPE, SIG_IGN);
+  /* No mallopt: message buffers over 64 KiB are the library's own
+   * mappings (wsx/uv.h, "Message memory"), returned to the OS when a
+   * message ends, whatever glibc's thresholds (issue 16). */
   E.loop = uv_default_loop();
   if (uv_signal_init(E.loop, &E.sigint) || uv_signal_init(E.loop, &E.sigterm) ||
       uv_timer_init(E.loop, &E.grace) || uv_timer_init(E.loop, &E.trim) ||
