@@ -123,24 +123,26 @@ static void trim(wsx__pages *P, hdr *h) {
 }
 
 /* A cached mapping for `len` bytes, removed from the cache: the smallest
- * one that is large enough, else the largest, grown. NULL: none. */
+ * one that is large enough, else the largest, grown; of equals the one
+ * freed last (its bytes are the likeliest to be in the CPU's caches; with
+ * the oldest of several, a 10 x 1 MiB echo took 10-15% more server CPU per
+ * message). NULL: none. */
 static hdr *take(wsx__pages *P, size_t len) {
-  uint32_t i, best = UINT32_MAX;
+  uint32_t i, best;
   hdr *h;
-  for (i = 0; i < P->ncache; i++) {
-    size_t m = ((hdr *)P->cache[i])->map, bm;
-    if (best == UINT32_MAX) {
-      best = i;
-      continue;
-    }
-    bm = ((hdr *)P->cache[best])->map;
+  if (!P->ncache)
+    return NULL;
+  best = P->ncache - 1;
+  for (i = best; i-- > 0;) {
+    size_t m = ((hdr *)P->cache[i])->map;
+    size_t bm = ((hdr *)P->cache[best])->map;
     if (bm >= len ? m >= len && m < bm : m > bm)
       best = i;
   }
-  if (best == UINT32_MAX)
-    return NULL;
   h = P->cache[best];
-  P->cache[best] = P->cache[--P->ncache];
+  P->ncache--;
+  memmove(&P->cache[best], &P->cache[best + 1],
+          (P->ncache - best) * sizeof(P->cache[0]));
   P->cached -= h->map;
   if (h->map < len) {
     hdr *q = remap(P, h, len);

@@ -237,6 +237,19 @@ TEST(cache_reuse) {
   CHECK_INT(P.ncache, 1);
   wsx__pages_release(&P);
   CHECK_INT(P.nmaps, 0);
+  /* of equal mappings, the one freed last is used first (warm in the CPU
+   * caches) */
+  p = A(&P, 1 * MiB);
+  q = A(&P, 1 * MiB);
+  REQUIRE(p && q);
+  F(&P, p);
+  F(&P, q);
+  CHECK(A(&P, 1 * MiB) == q);
+  CHECK(A(&P, 1 * MiB) == p);
+  F(&P, p);
+  F(&P, q);
+  wsx__pages_release(&P);
+  CHECK_INT(P.nmaps, 0);
 }
 
 /* Lowering the limit (the budget is past half full) unmaps the cache; a
