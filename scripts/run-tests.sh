@@ -106,11 +106,12 @@ build() {
 # CLI, no examples). Configured here, not through a Makefile target.
 build_portable() {
   local log="$LOGDIR/build-portable.log"
-  echo "== build portable ($PORTABLE_BUILD: WSX_TRANSPORT=OFF WSX_SIMD=OFF WSX_RANDOM_SOURCE=urandom)"
+  echo "== build portable ($PORTABLE_BUILD: WSX_TRANSPORT=OFF WSX_SIMD=OFF WSX_RANDOM_SOURCE=urandom WSX_PAGES=OFF)"
   if { [ -f "$PORTABLE_BUILD/Makefile" ] ||
        cmake -S . -B "$PORTABLE_BUILD" -DCMAKE_BUILD_TYPE=Release \
          -DCMAKE_C_FLAGS_RELEASE="-O2 -g -DNDEBUG" -DWSX_WERROR=ON \
-         -DWSX_TRANSPORT=OFF -DWSX_SIMD=OFF -DWSX_RANDOM_SOURCE=urandom; } \
+         -DWSX_TRANSPORT=OFF -DWSX_SIMD=OFF -DWSX_RANDOM_SOURCE=urandom \
+         -DWSX_PAGES=OFF; } \
        >"$log" 2>&1 &&
      cmake --build "$PORTABLE_BUILD" -j "${JOBS:-2}" -- -k >>"$log" 2>&1; then
     return 0

@@ -458,21 +458,9 @@ int wsx_cmd_echo(int argc, char **argv) {
   /* A peer that vanishes mid-write must cost a connection, not the
    * process. */
   signal(SIGPIPE, SIG_IGN);
-#ifdef __GLIBC__
-  /* Message buffers of 2 MiB and more get their own mappings, given back
-   * to the OS when freed and grown by mremap: glibc's default threshold
-   * rises to the size of the largest block freed (up to 32 MiB), after
-   * which growing messages are carved out of the heap, where a realloc
-   * copies and freed space stays resident (issue 16: 50 bombs peaked at
-   * 286 MiB when the attack ran after others). Not lower: a fixed 256 KiB
-   * threshold mapped and unmapped every 1 MiB message and cut a 10 x 1 MiB
-   * echo to 0.06x the raw TCP floor (page faults); 2 MiB keeps it at
-   * ~0.95x while 50 bombs peak at ~270 MiB. Setting one threshold stops
-   * glibc adjusting the other: the heap top is trimmed above 8 MiB only,
-   * not after every 1 MiB message (the trim timer gives back the rest). */
-  (void)mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
-  (void)mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
-#endif
+  /* No mallopt: message buffers over 64 KiB are the library's own
+   * mappings (wsx/uv.h, "Message memory"), returned to the OS when a
+   * message ends, whatever glibc's thresholds (issue 16). */
   E.loop = uv_default_loop();
   if (uv_signal_init(E.loop, &E.sigint) || uv_signal_init(E.loop, &E.sigterm) ||
       uv_timer_init(E.loop, &E.grace) || uv_timer_init(E.loop, &E.trim) ||

@@ -411,7 +411,9 @@ WSX_EXTERN int wsx_driver_recv_commit(wsx_driver *d, size_t n);
  * data when it lies in the driver's own message buffer, so the
  * application keeps it without a copy. Returns m->data (now owned by the
  * caller, *len = m->len bytes, writable, to be freed with the driver's
- * allocator: free() unless wsx_driver_options.allocator was set) and the
+ * allocator: free() unless wsx_driver_options.allocator was set; for the
+ * driver of a wsx_socket (wsx_socket_driver), only with
+ * wsx_socket_free_message, whatever the allocator: see wsx/uv.h) and the
  * driver starts the next message in a new buffer; the bytes no longer
  * count against wsx_driver_set_budget(). Returns NULL (nothing taken, the
  * data stays borrowed) outside those callbacks, on hixie drafts, and for a

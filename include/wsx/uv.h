@@ -47,6 +47,23 @@
  * last one closes: an allocator given to wsx must stay usable until every
  * wsx object on its loop is closed. Everything wsx allocates goes through
  * the allocator hooks (libuv's and OpenSSL's own allocations do not).
+ * Message memory: with the default allocator (driver.allocator NULL or
+ * all its members NULL), the buffers that receive messages (including
+ * inflated permessage-deflate output) come from the loop's own page
+ * allocator on Linux instead of malloc: a buffer over 64 KiB is a mapping
+ * of its own, grown by mremap without a copy and returned to the OS when
+ * its message ends (or when the application frees a taken message), so
+ * the process's memory follows the message budget whatever the heap
+ * looks like, with no malloc tuning by the application. The loop keeps a
+ * few freed mappings for the next messages (so a steady stream of large
+ * messages does not fault in fresh pages each time): at most
+ * min(8 MiB, message_budget / 32) bytes, the least over the loop's
+ * servers and clients; none while any of their budgets is more than half
+ * in use (message memory plus the cache stay within the budget); all
+ * returned 1 s after the last one was kept, and when the loop's context
+ * is freed. Buffers of 64 KiB or less, other systems and builds with
+ * -DWSX_PAGES=OFF use malloc. With an allocator of the application's,
+ * every message buffer comes from that allocator instead.
  * Output written during a read callback (echoes, the 101 response) leaves in
  * one write when the callback ends; otherwise uv_try_write is tried first.
  *
@@ -488,8 +505,10 @@ WSX_EXTERN void *wsx_socket_take_message(wsx_socket *s, size_t *len);
 
 /*
  * Frees a buffer returned by wsx_socket_take_message() on `s` (NULL:
- * nothing), with the socket's allocator (driver.allocator; free() by
- * default). `s` must not be freed yet: call it before the socket's `close`
+ * nothing), with the socket's allocator (driver.allocator), or by default
+ * to the loop's page allocator (not free(): see "Message memory" at the top
+ * of this header; a freed mapping may be kept for the loop's next
+ * messages). `s` must not be freed yet: call it before the socket's `close`
  * event returns. The release callback of a wsx_socket_send_zc on the same
  * socket always runs before that event, so echoing a taken message is
  * send_zc(s, ..., release) with release calling wsx_socket_free_message.

@@ -23,6 +23,11 @@ void wsx__alloc_init(wsx_allocator *out, const wsx_allocator *in) {
   out->ud = in ? in->ud : NULL;
 }
 
+int wsx__alloc_is_libc(const wsx_allocator *a) {
+  return a->malloc == libc_malloc && a->realloc == libc_realloc &&
+         a->free == libc_free;
+}
+
 void *wsx__malloc(const wsx_allocator *a, size_t n) {
   return a->malloc(n ? n : 1, a->ud);
 }

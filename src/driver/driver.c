@@ -14,6 +14,7 @@ int wsx__driver_init(wsx_driver *d, const wsx_driver_options *o,
                        const wsx_allocator *a, const wsx_driver_callbacks *cb,
                        void *ud) {
   d->alloc = a;
+  d->msg_alloc = a;
   d->cb = cb;
   d->ud = ud;
   d->max_length = o->max_length ? o->max_length : WSX_DEFAULT_MAX_LENGTH;
@@ -137,7 +138,7 @@ void wsx_driver_free(wsx_driver *d) {
   wsx__free(&a, d->protocol);
   wsx__free(&a, d->ext_value);
   wsx__budget_refund(d);
-  wsx__buf_free(&d->msg, &a);
+  wsx__buf_free(&d->msg, d->msg_alloc);
   if (d->x) {
     wsx__buf_free(&d->x->head, &a);
     wsx__free(&a, d->x->headers);

@@ -156,6 +156,9 @@ struct wsx_driver {
   uint64_t msg_len;      /* payload bytes of the message after extensions */
   uint64_t msg_wire;     /* payload bytes of the message as received */
   wsx__buf msg;
+  /* msg's allocator: d->alloc, or the transport's page allocator
+   * (wsx__driver_set_msg_alloc); outlives the driver. */
+  const wsx_allocator *msg_alloc;
   const uint8_t *deliver_p; /* data of the message being delivered */
   /* wsx_driver_set_budget: the hook, and the bytes of msg's capacity it
    * granted (refunded when msg is freed). */

@@ -23,6 +23,12 @@ static wsx_driver *take_request(wsx_driver *d, const wsx_http_request *req) {
   return d;
 }
 
+void wsx__driver_set_msg_alloc(wsx_driver *d, const wsx_allocator *a) {
+  wsx__budget_refund(d); /* none yet: nothing to keep */
+  wsx__buf_free(&d->msg, d->msg_alloc);
+  d->msg_alloc = a;
+}
+
 wsx_driver *wsx_driver_new_server_request(const wsx_http_request *req,
                                           const wsx_driver_options *opts,
                                           const wsx_driver_callbacks *cbs,

@@ -29,4 +29,11 @@ wsx_driver *wsx__driver_embed_server_request(void *room,
                                              const wsx_driver_callbacks *cbs,
                                              void *user_data);
 
+/* Sets the allocator of d's incoming message buffer (the transport's page
+ * allocator, common/alloc.h), which must outlive the driver. Call before
+ * the driver parses anything: no buffer from the previous allocator may be
+ * outstanding. Buffers that wsx_driver_take_message() hands out then
+ * belong to `a`. */
+void wsx__driver_set_msg_alloc(wsx_driver *d, const wsx_allocator *a);
+
 #endif

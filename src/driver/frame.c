@@ -291,7 +291,7 @@ static int msg_buf_reserve(wsx_driver *d, size_t n) {
       }
       d->budget_held += grow;
     }
-    uint8_t *q = wsx__realloc(d->alloc, b->data, cap);
+    uint8_t *q = wsx__realloc(d->msg_alloc, b->data, cap);
     if (!q) {
       if (grow) {
         d->budget_held -= grow;
@@ -307,7 +307,7 @@ static int msg_buf_reserve(wsx_driver *d, size_t n) {
 
 static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
   int rc = msg_buf_reserve(d, n);
-  return rc ? rc : wsx__buf_append(&d->msg, d->alloc, p, n);
+  return rc ? rc : wsx__buf_append(&d->msg, d->msg_alloc, p, n);
 }
 
 /* The message failed for its size: its buffer goes back at once (the
@@ -315,7 +315,7 @@ static int msg_buf_append(wsx_driver *d, const uint8_t *p, size_t n) {
 static int drop_msg(wsx_driver *d, int rc) {
   d->msg.len = 0;
   wsx__budget_refund(d);
-  wsx__buf_free(&d->msg, d->alloc);
+  wsx__buf_free(&d->msg, d->msg_alloc);
   return rc;
 }
 
@@ -456,7 +456,7 @@ static void release_msg_buffer(wsx_driver *d) {
   d->msg.len = 0;
   if (d->msg.cap > KEEP_BUFFER_MAX) {
     wsx__budget_refund(d);
-    wsx__buf_free(&d->msg, d->alloc);
+    wsx__buf_free(&d->msg, d->msg_alloc);
   }
 }
 

@@ -278,7 +278,7 @@ static long sentinel(wsx_driver *d, const uint8_t *p, size_t len) {
   if (!end) {
     if (!text)
       d->f_got += n;
-    else if (wsx__buf_append(&d->msg, d->alloc, p, n))
+    else if (wsx__buf_append(&d->msg, d->msg_alloc, p, n))
       return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
     return (long)n;
   }
@@ -287,7 +287,7 @@ static long sentinel(wsx_driver *d, const uint8_t *p, size_t len) {
   if (!text)
     return used;
   if (d->msg.len) {
-    if (wsx__buf_append(&d->msg, d->alloc, p, n))
+    if (wsx__buf_append(&d->msg, d->msg_alloc, p, n))
       return wsx__fail(d, WSX_E_NOMEM, 0, "out of memory");
     p = d->msg.data;
     n = d->msg.len;
@@ -295,7 +295,7 @@ static long sentinel(wsx_driver *d, const uint8_t *p, size_t len) {
   deliver(d, p, n);
   d->msg.len = 0;
   if (d->msg.cap > 65536) /* one big message must not pin its buffer */
-    wsx__buf_free(&d->msg, d->alloc);
+    wsx__buf_free(&d->msg, d->msg_alloc);
   return used;
 }
 

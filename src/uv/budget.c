@@ -22,9 +22,11 @@
  * first in that order can always go on, so the connections holding budget
  * never all wait for each other.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver/embed.h"
 #include "uv/internal.h"
 
 /* Held above this, a connection has a message in progress: the driver
@@ -44,6 +46,39 @@ struct wsx__waiter {
 #define WSX__WAIT_MAX 6u
 
 static size_t reserve(const wsx__cfg *c);
+
+/* The loop's cache of freed message mappings (common/pages.c) holds at
+ * most min(WSX__PAGES_CACHE_MAX, budget / 32) bytes (the least of the
+ * servers and clients on the loop that use it), and nothing while any of
+ * their budgets is more than half in use: message memory and cache
+ * together stay within the budget. It is released WSX__PAGES_QUIET_MS
+ * after a mapping last entered it, and when the loop's context is freed. */
+#define WSX__PAGES_CACHE_MAX (8u << 20)
+#define WSX__PAGES_QUIET_MS 1000u
+
+static size_t cache_cap(const wsx__cfg *c) {
+  size_t m = WSX__PAGES_CACHE_MAX;
+  return c->budget / 32 < m ? c->budget / 32 : m;
+}
+
+static void cache_limit(wsx__loopctx *x) {
+  if (x->pages.a.malloc)
+    wsx__pages_set_limit(&x->pages, x->pages_hot ? 0 : x->pages_cap);
+}
+
+/* Called when c's budget_used changed: past half, the cache goes (and
+ * stays empty until no budget on the loop is past half). */
+static void cache_follow(wsx__cfg *c) {
+  int hot = c->budget_used > c->budget / 2;
+  if (hot == c->budget_hot)
+    return;
+  c->budget_hot = hot;
+  if (hot)
+    c->ctx->pages_hot++;
+  else
+    c->ctx->pages_hot--;
+  cache_limit(c->ctx);
+}
 
 /* The most one message may hold: max_length, the per-connection share,
  * and the budget but for the reserve for small buffers. */
@@ -146,6 +181,7 @@ static uint16_t budget_cb(wsx_driver *d, int64_t delta, void *ud) {
     c->budget_used -= g;
     if (was_big && sock_held(s) <= WSX__BIG)
       big_remove(c, s);
+    cache_follow(c); /* before the buffer is freed (it may be cached) */
     if (g && c->ctx->nwait)
       wake(c);
     return 0;
@@ -163,10 +199,39 @@ static uint16_t budget_cb(wsx_driver *d, int64_t delta, void *ud) {
   c->budget_used += g;
   if (c->budget_used > c->budget_peak)
     c->budget_peak = c->budget_used;
+  cache_follow(c); /* past half: the cache goes */
   return 0;
 }
 
+static void rearm(wsx__loopctx *c);
+
+static wsx__loopctx *pages_ctx(wsx__pages *p) {
+  return (wsx__loopctx *)(void *)((char *)p - offsetof(wsx__loopctx, pages));
+}
+
+/* A freed mapping entered the cache: release it after a quiet period. */
+static void on_cache(wsx__pages *p) {
+  wsx__loopctx *c = pages_ctx(p);
+  c->pages_stamp = uv_now(c->loop);
+  if (!uv_is_active((uv_handle_t *)&c->btimer))
+    rearm(c);
+}
+
 void wsx__sock_budget_attach(wsx_socket *s) {
+  wsx__loopctx *c = s->cfg->ctx;
+  /* Message buffers come from the loop's page allocator, unless the
+   * application gave an allocator of its own (then everything does). */
+  if (wsx__alloc_is_libc(&s->cfg->alloc)) {
+    if (!c->pages.a.malloc) {
+      wsx__pages_init(&c->pages);
+      c->pages.on_cache = on_cache;
+      c->pages_cap = WSX__PAGES_CACHE_MAX;
+    }
+    if (cache_cap(s->cfg) < c->pages_cap)
+      c->pages_cap = cache_cap(s->cfg);
+    cache_limit(c);
+    wsx__driver_set_msg_alloc(s->d, &c->pages.a);
+  }
   if (s->cfg->budget != SIZE_MAX)
     wsx_driver_set_budget(s->d, budget_cb, s);
 }
@@ -174,6 +239,14 @@ void wsx__sock_budget_attach(wsx_socket *s) {
 /* ---- the wait list ---- */
 
 static void on_btimer(uv_timer_t *t);
+
+void wsx__sock_free_message(wsx_socket *s, void *data) {
+  wsx__pages *p = &s->cfg->ctx->pages;
+  if (wsx__alloc_is_libc(&s->cfg->alloc) && p->a.malloc)
+    p->a.free(data, p);
+  else
+    wsx__free(&s->cfg->alloc, data);
+}
 
 static struct wsx__waiter *find(wsx__loopctx *c, const wsx_socket *s) {
   uint32_t i;
@@ -183,16 +256,26 @@ static struct wsx__waiter *find(wsx__loopctx *c, const wsx_socket *s) {
   return NULL;
 }
 
+/* The timer fires at the earliest parked deadline, or when the page cache
+ * is due to be released; only parked sockets keep the loop alive. */
 static void rearm(wsx__loopctx *c) {
   uint64_t due = 0, now = uv_now(c->loop);
   uint32_t i;
   for (i = 0; i < c->nwait; i++)
     if (!due || c->waiters[i].until < due)
       due = c->waiters[i].until;
-  if (!due)
+  if (c->pages.ncache &&
+      (!due || c->pages_stamp + WSX__PAGES_QUIET_MS < due))
+    due = c->pages_stamp + WSX__PAGES_QUIET_MS;
+  if (!due) {
     uv_timer_stop(&c->btimer);
+    return;
+  }
+  uv_timer_start(&c->btimer, on_btimer, due > now ? due - now : 0, 0);
+  if (c->nwait)
+    uv_ref((uv_handle_t *)&c->btimer);
   else
-    uv_timer_start(&c->btimer, on_btimer, due > now ? due - now : 0, 0);
+    uv_unref((uv_handle_t *)&c->btimer);
 }
 
 void wsx__budget_forget(wsx_socket *s) {
@@ -207,6 +290,8 @@ void wsx__budget_forget(wsx_socket *s) {
 }
 
 void wsx__budget_ctx_free(wsx__loopctx *c) {
+  if (c->pages.a.malloc)
+    wsx__pages_release(&c->pages);
   wsx__free(&c->alloc, c->waiters);
   c->waiters = NULL;
   c->nwait = c->capwait = 0;
@@ -279,6 +364,8 @@ static void on_btimer(uv_timer_t *t) {
       i++;
     }
   }
+  if (c->pages.ncache && now >= c->pages_stamp + WSX__PAGES_QUIET_MS)
+    wsx__pages_release(&c->pages);
   rearm(c);
 }
 

@@ -48,6 +48,7 @@ typedef struct wsx__cfg {
   size_t *budget_scratch;
   size_t budget_nbig, budget_capbig;
   uint32_t budget_wait;
+  int budget_hot; /* budget_used > budget / 2: counted in ctx->pages_hot */
   uint32_t ka_grace;      /* ms, 0 = no dead-peer detection */
   size_t hwm, max_buffered, ext_size;
   /* Room reserved after each socket for an embedded server driver
@@ -92,6 +93,14 @@ struct wsx__loopctx {
   struct wsx__topics *topics; /* uv/pubsub.h: topic table, NULL = none */
   struct wsx__h2 *h2_pool; /* h2_client.c: shareable HTTP/2 connections */
   wsx__zc *zc; /* wsx_socket_send_zc: the payload being sent, NULL = none */
+  /* budget.c: message buffers of sockets with the default allocator
+   * (common/alloc.h; initialized by the first such socket), and when a
+   * freed mapping last entered its cache (uv_now() ms): the cache is
+   * released WSX__PAGES_QUIET_MS after that. */
+  wsx__pages pages;
+  uint64_t pages_stamp;
+  size_t pages_cap;   /* the cache's bound: the least of its cfgs' */
+  uint32_t pages_hot; /* cfgs with budget_hot set: no cache meanwhile */
   wsx_header hdrs[WSX__MAX_HEADERS]; /* head parsing scratch */
   char rbuf[WSX__RBUF_SIZE];
   char cork[WSX__CORK_SIZE];

@@ -69,8 +69,13 @@ static inline wsx_server *wsx__sock_srv(const wsx_socket *s) {
 }
 
 /* ws.c */
-/* Connects the socket's new driver to its cfg's message memory budget. */
+/* Connects the socket's new driver to its cfg's message memory budget
+ * and (default allocator) to the loop's page allocator for its message
+ * buffers. */
 void wsx__sock_budget_attach(wsx_socket *s);
+/* Frees a message buffer taken from the socket's driver (budget.c: from
+ * the loop's page allocator with the default allocator). */
+void wsx__sock_free_message(wsx_socket *s, void *data);
 /* Bytes to the driver (open WebSocket and client handshake phases). */
 void wsx__ws_on_data(wsx_socket *s, char *data, size_t len);
 /* Driver callbacks (user data = the socket). */

@@ -86,7 +86,7 @@ void *wsx_socket_take_message(wsx_socket *s, size_t *len) {
 
 void wsx_socket_free_message(wsx_socket *s, void *data) {
   if (s && data)
-    wsx__free(&s->cfg->alloc, data);
+    wsx__sock_free_message(s, data);
 }
 
 static void on_pong_for(wsx_driver *d, void *arg) {
