@@ -288,33 +288,39 @@ done
 # server CPU per handshake (lower is better) decides the row, and the line
 # says so.
 who_limits_hs() {
-  local s g c rate sp lim line="" gen_all=1 best="" bestv="" any=""
+  local s g c rate sp lim line="" best="" bestv="" any="" ncpu cap
+  local idle=""
+  # The generator's ceiling: its processes, at most one core each of the
+  # CPUs it is pinned to.
+  ncpu=$("${PIN_GEN[@]}" nproc 2>/dev/null || echo 1)
+  cap=$((GEN_THREADS < ncpu ? GEN_THREADS : ncpu))
   for s in "${SERVERS[@]}"; do
     rate=${R[$s,hs]:-}
     [ -n "$rate" ] || continue
     any=1
     g=${R[$s,gen_hs]:-0} c=${R[$s,cpu_hs]:-0}
     sp=$(awk -v c="$c" -v r="$rate" 'BEGIN { printf "%.0f", c * r / 1e4 }')
-    if awk -v g="$g" -v t="$GEN_THREADS" 'BEGIN { exit !(g >= 90 * t) }'; then
+    if awk -v g="$g" -v t="$cap" 'BEGIN { exit !(g >= 90 * t) }'; then
       lim=generator
     elif [ "$sp" -ge 90 ]; then
       lim=server
     else
-      lim=neither gen_all=0
+      lim=neither idle+=" ${COL[$s]}"
     fi
     line+=" ${COL[$s]}: generator ${g}%, server ${sp}% -> $lim;"
-    [ "$lim" = server ] && continue
     [ "$lim" = generator ] || continue
     if [ -z "$bestv" ] || awk -v c="$c" -v b="$bestv" 'BEGIN { exit !(c < b) }'; then
       best=$s bestv=$c
     fi
   done
   [ -n "$any" ] || return 0
-  echo "who limits D:${line%;}"
-  if [ "$gen_all" = 1 ] && [ -n "$best" ]; then
+  echo "who limits D (generator ceiling ${cap}00%):${line%;}"
+  if [ -n "$idle" ]; then
+    echo "D: neither the generator nor the server reached its CPU limit for$idle (other load on the machine, or latency): those handshakes/s do not compare; server CPU us/handshake does"
+  elif [ -n "$best" ]; then
     echo "D decided by server CPU us/handshake (the generator limits every server not limited by its own CPU, so handshakes/s measure the generator): lowest ${COL[$best]} $bestv"
   else
-    echo "D decided by handshakes/s (the generator is not the limit everywhere)"
+    echo "D decided by handshakes/s (every server is limited by its own CPU)"
   fi
 }
 
