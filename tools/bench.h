@@ -25,11 +25,11 @@ typedef struct bench {
   double seconds;
   int binary;
   int quiet;
-  int deflate; /* --deflate: negotiate permessage-deflate */
-  int warm;    /* --warm: idle connections echo once first */
-  double rate; /* --rate: messages per second in all, 0 = unbounded */
-  int threads; /* --threads N: N generator processes */
-  int worker;  /* one of them (its parent reports) */
+  int deflate;   /* --deflate: negotiate permessage-deflate */
+  int warm;      /* --warm: idle connections echo once first */
+  double rate;   /* --rate: messages per second in all, 0 = unbounded */
+  int threads;   /* --threads N: N generator processes */
+  int worker;    /* one of them (its parent reports) */
   double t_cpu0; /* our CPU seconds when the run started */
   char host[256];
   char port[8];

@@ -60,10 +60,10 @@
 int wsx_cmd_bench(int argc, char **argv);
 
 enum conn_state {
-  ST_UPGRADING,  /* connect() and request sent, reading the response head */
-  ST_OPEN,       /* exchanging messages */
-  ST_CLOSING,    /* close frame sent (handshake mode) */
-  ST_DOWN        /* uv_close() called */
+  ST_UPGRADING, /* connect() and request sent, reading the response head */
+  ST_OPEN,      /* exchanging messages */
+  ST_CLOSING,   /* close frame sent (handshake mode) */
+  ST_DOWN       /* uv_close() called */
 };
 
 /* Most connection attempts in flight at once: more would overflow the
@@ -88,7 +88,6 @@ struct bench_conn {
   /* Not cleared per connection (conn_start): head_len says what is valid. */
   char head[HEAD_MAX]; /* response head being gathered */
 };
-
 
 bench B;
 
@@ -433,8 +432,8 @@ static int conn_dial(bench_conn *c) {
   socklen_t len = B.addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                : sizeof(struct sockaddr_in);
   int one = 1, r;
-  int fd = socket(B.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                  0);
+  int fd =
+      socket(B.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return uv_translate_sys_error(errno);
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -36,7 +36,7 @@ static void store_be32(uint8_t *p, uint32_t v) {
 /* The message schedule in a ring of 16 words (w[t] for t >= 16 replaces
  * w[t - 16]). */
 #define SHA1_W(w, t)                                                           \
-  ((w)[(t)&15] = rol32((w)[((t) + 13) & 15] ^ (w)[((t) + 8) & 15] ^           \
+  ((w)[(t)&15] = rol32((w)[((t) + 13) & 15] ^ (w)[((t) + 8) & 15] ^            \
                            (w)[((t) + 2) & 15] ^ (w)[(t)&15],                  \
                        1))
 #define SHA1_F0(b, c, d) ((((c) ^ (d)) & (b)) ^ (d)) /* (b & c) | (~b & d) */

@@ -311,8 +311,7 @@ int wsx_server_listen(wsx_server *srv, const char *host, int port) {
     rc = uv_tcp_bind(&l->h.tcp, (const struct sockaddr *)&ss, flags);
   /* Accepted sockets may inherit it (conn_nodelay); if the listener
    * refuses it, each accepted socket gets it. */
-  if (rc == 0 && !srv->cfg.nagle &&
-      uv_tcp_nodelay(&l->h.tcp, 1) != 0)
+  if (rc == 0 && !srv->cfg.nagle && uv_tcp_nodelay(&l->h.tcp, 1) != 0)
     l->nodelay_inherited = 2;
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&l->h.tcp, srv->backlog, on_connection);

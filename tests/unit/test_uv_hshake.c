@@ -106,8 +106,8 @@ static int raw_upgrade(int fd) {
 }
 
 /* The client's masked close frame, code 1000. */
-static const uint8_t close_1000[8] = {0x88, 0x82, 1, 2, 3, 4,
-                                      0x03 ^ 1, 0xe8 ^ 2};
+static const uint8_t close_1000[8] = {0x88, 0x82, 1,        2,
+                                      3,    4,    0x03 ^ 1, 0xe8 ^ 2};
 
 #ifdef __linux__
 typedef struct segs {
@@ -126,8 +126,7 @@ static int segs_of(int fd, segs *s, int *state) {
   kernel_tcp_info ti;
   socklen_t l = sizeof ti;
   memset(&ti, 0, sizeof ti);
-  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) != 0 ||
-      l < sizeof ti)
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) != 0 || l < sizeof ti)
     return -1;
   s->in = ti.segs_in;
   s->data_in = ti.data_segs_in;
@@ -222,8 +221,7 @@ static void time_wait_case(int server_starts) {
   CHECK(T.c.open == 1 && T.s.open == 1);
   if (!T.s.sock || !T.c.sock)
     return;
-  CHECK_INT(wsx_socket_remote_address(T.s.sock, addr, sizeof addr, &cport),
-            0);
+  CHECK_INT(wsx_socket_remote_address(T.s.sock, addr, sizeof addr, &cport), 0);
   CHECK_INT(wsx_socket_close(server_starts ? T.s.sock : T.c.sock, 1000, NULL),
             0);
   RUN_UNTIL(T.c.close && T.s.close, 3000);
@@ -363,7 +361,7 @@ TEST(allocations_per_handshake) {
           (ssize_t)sizeof close_1000);
     while (pump_until_readable(fd) && read(fd, buf, sizeof buf) > 0)
       ;
-    pump_ms(5); /* the server's handle close callback */
+    pump_ms(5);  /* the server's handle close callback */
     if (i > 0) { /* the first may set up the loop's shared state */
       CHECK(n_alloc - a0 <= 11);
       CHECK_INT(n_free - f0, n_alloc - a0);
@@ -377,5 +375,4 @@ TEST_MAIN(RUN(close_reply_carries_the_fin);
           RUN(time_wait_on_server_client_closes);
           RUN(time_wait_on_server_server_closes);
           RUN(accepted_sockets_nodelay_inherited);
-          RUN(accepted_sockets_nagle_option);
-          RUN(allocations_per_handshake))
+          RUN(accepted_sockets_nagle_option); RUN(allocations_per_handshake))
