@@ -365,10 +365,13 @@ int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
  * The last bytes of a connection that closes as soon as they are out (a
  * server's close reply after a clean closing handshake: WSX__F_NO_LINGER,
  * continue_teardown closes the handle right after this write): on Linux
- * they go with MSG_MORE, so the kernel holds them until the close() that
- * follows tacks its FIN onto the same segment (RFC 6455 7.1.1: the server
- * closes first). One packet less per connection for both ends, and the
- * peer sees the close frame and the end of the stream in one read event.
+ * they go with MSG_MORE, so the kernel holds them, and shutdown(SHUT_WR)
+ * right after tacks our FIN onto their segment and sends it (RFC 6455
+ * 7.1.1: the server closes first). One packet less per connection for
+ * both ends, and the peer sees the close frame and the end of the stream
+ * in one read event. The shutdown is what sends them: close() alone would
+ * too, unless bytes the peer sent after its close frame are still unread,
+ * in which case close() resets the connection and drops what it holds.
  * Returns how many bytes the kernel took; write_now() sends the rest (a
  * plain write, which pushes everything). 0: not that case, or an error
  * (write_now() reports it).
@@ -385,7 +388,11 @@ static size_t write_last(wsx_socket *s, const uv_buf_t *b) {
   do
     r = send(fd, b->base, b->len, MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
-  return r > 0 ? (size_t)r : 0;
+  if (r <= 0)
+    return 0;
+  if ((size_t)r == b->len)
+    (void)shutdown(fd, SHUT_WR); /* sends them with the FIN */
+  return (size_t)r;
 #else
   (void)s, (void)b;
   return 0;

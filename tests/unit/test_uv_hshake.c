@@ -204,6 +204,52 @@ TEST(close_reply_carries_the_fin) {
 #endif
 }
 
+/* A client that goes on sending after its close frame (Autobahn 7.1.4,
+ * a protocol error the server ignores) still gets the close reply: the
+ * server reads the close frame with more bytes behind it (a 200 KiB frame,
+ * more than one read takes), closes with them unread, so the kernel resets
+ * the connection; the reply must be out before that, not held back to
+ * share a segment with a FIN that never comes. */
+TEST(close_reply_survives_unread_input) {
+  enum { PAY = 200 * 1024, TOTAL = 8 + 14 + PAY };
+  static uint8_t junk[TOTAL];
+  uint8_t *h = junk + 8;
+  int fd, fl, i;
+  size_t off = 0, got = 0;
+  char buf[64];
+  ssize_t n;
+  ev_reset();
+  CHECK_INT(start_server(NULL, NULL, NULL), 0);
+  fd = raw_open();
+  REQUIRE(fd >= 0);
+  CHECK_INT(raw_upgrade(fd), 0);
+  /* the close frame, then a masked (key 0) text frame of PAY 'a's */
+  memset(junk, 'a', sizeof junk);
+  memcpy(junk, close_1000, sizeof close_1000);
+  h[0] = 0x81;
+  h[1] = 0x80 | 127;
+  for (i = 0; i < 8; i++)
+    h[2 + i] = (uint8_t)((uint64_t)PAY >> (56 - 8 * i));
+  memset(h + 10, 0, 4);
+  fl = fcntl(fd, F_GETFL);
+  CHECK(fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0);
+  while (off < sizeof junk) {
+    n = write(fd, junk + off, sizeof junk - off);
+    if (n <= 0)
+      break; /* the rest does not fit: enough is unread anyway */
+    off += (size_t)n;
+  }
+  CHECK(off > 70000); /* more than the server's 64 KiB read */
+  CHECK(fcntl(fd, F_SETFL, fl) == 0);
+  while (got < 4 && pump_until_readable(fd) &&
+         (n = read(fd, buf + got, sizeof buf - got)) > 0)
+    got += (size_t)n;
+  CHECK_INT(got, 4);
+  CHECK(got >= 4 && memcmp(buf, "\x88\x02\x03\xe8", 4) == 0);
+  close(fd);
+  SHUTDOWN_AND_CHECK();
+}
+
 /* Both orders of the closing handshake between a wsx client and a wsx
  * server leave TIME_WAIT on the server's side only (the client waits for
  * the server's FIN before it closes). */
@@ -372,6 +418,7 @@ TEST(allocations_per_handshake) {
 }
 
 TEST_MAIN(RUN(close_reply_carries_the_fin);
+          RUN(close_reply_survives_unread_input);
           RUN(time_wait_on_server_client_closes);
           RUN(time_wait_on_server_server_closes);
           RUN(accepted_sockets_nodelay_inherited);
