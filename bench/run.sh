@@ -37,6 +37,10 @@
 #      BENCH_GEN_CPUS="1,2" (the generator's CPUs, default 1) and
 #        BENCH_GEN_THREADS=N (D's generator processes, default 1: one per
 #        generator CPU); every run also reports the generator's CPU %,
+#      BENCH_ROWS="D" (a subset of "A B C D E F", default all): only those
+#        workloads, e.g. BENCH_ROWS=D BENCH_SERVERS="wsx lws wslay" for the
+#        handshake row alone (implies BENCH_SKIP_DRIVER=1 and
+#        BENCH_SKIP_DEFLATE=1 unless F is among them),
 #      BENCH_SKIP_DRIVER=1 to skip the driver benchmark,
 #      BENCH_SKIP_DEFLATE=1 to skip the permessage-deflate detail table
 #        (bench/deflate.sh; F stays in the main table).
@@ -60,6 +64,14 @@ if [ "${BENCH_SHORT:-0}" = 1 ]; then
   BENCH_SKIP_DEFLATE=${BENCH_SKIP_DEFLATE:-1}
 fi
 WANT=${BENCH_SERVERS:-raw wsx lws ws wslay base}
+ROWS=${BENCH_ROWS:-A B C D E F}
+row_wanted() { [[ " $ROWS " == *" $1 "* ]]; }
+if [ -n "${BENCH_ROWS:-}" ]; then
+  BENCH_SKIP_DRIVER=${BENCH_SKIP_DRIVER:-1}
+  row_wanted F || BENCH_SKIP_DEFLATE=${BENCH_SKIP_DEFLATE:-1}
+  # The raw floor serves A-C only.
+  row_wanted A || row_wanted B || row_wanted C || WANT=${WANT//raw/}
+fi
 # D's generator processes (wsx bench --threads): one per core it is given
 # (BENCH_GEN_CPUS, default CPU 1 only, so 1).
 GEN_THREADS=${BENCH_GEN_THREADS:-1}
@@ -133,6 +145,9 @@ run_gen() {
   S[$srv,$key]+="$rate "
   g=$(field gen_cpu_pct "$line")
   [ -n "$g" ] && S[$srv,gen_$key]+="$g "
+  # The generator's CPU per handshake: what one costs the client side.
+  [ "$key" = hs ] && [ -n "$g" ] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }' &&
+    S[$srv,genus_hs]+="$(awk -v g="$g" -v r="$rate" 'BEGIN { printf "%.2f", g / 100 * 1e6 / r }') "
   if [ -n "$n" ] && [ "$n" -gt 0 ]; then
     S[$srv,cpu_$key]+="$(awk -v d=$((t1 - t0)) -v t="$TICK" -v n="$n" \
       'BEGIN { printf "%.3f", d / t * 1e6 / n }') "
@@ -188,11 +203,11 @@ if wanted raw; then
 fi
 if wanted wsx; then
   up wsx wsx "$WSX" echo --host 127.0.0.1 --quiet --port && SERVERS+=(wsx)
-  up wsx wsx:z "$WSX" echo --deflate -q --host 127.0.0.1 --port
+  row_wanted F && up wsx wsx:z "$WSX" echo --deflate -q --host 127.0.0.1 --port
 fi
 if wanted base && [ -n "${BENCH_WSX_BASE:-}" ]; then
   up base base "$BENCH_WSX_BASE" echo --host 127.0.0.1 --quiet --port && SERVERS+=(base)
-  up base base:z "$BENCH_WSX_BASE" echo --deflate -q --host 127.0.0.1 --port
+  row_wanted F && up base base:z "$BENCH_WSX_BASE" echo --deflate -q --host 127.0.0.1 --port
 fi
 if wanted lws; then
   if pkg-config --exists libwebsockets 2>/dev/null &&
@@ -206,7 +221,7 @@ fi
 if wanted ws; then
   if command -v node >/dev/null && node -e "require('ws')" 2>/dev/null; then
     up ws ws node "$ROOT/bench/servers/ws_echo.js" && SERVERS+=(ws)
-    up ws ws:z node "$ROOT/bench/servers/ws_echo_deflate.js"
+    row_wanted F && up ws ws:z node "$ROOT/bench/servers/ws_echo_deflate.js"
   else
     note "Node ws skipped: node or the ws package (in $NODE_PATH) missing (scripts/install-deps.sh)"
   fi
@@ -224,6 +239,7 @@ fi
 
 # ---- E: idle memory, first, on each fresh WebSocket server ---------------
 for srv in "${SERVERS[@]}"; do
+  row_wanted E || break
   [ "$srv" = raw ] || idle_mem "$srv"
   # F's idle figure: an idle permessage-deflate connection (after the
   # handshake; the generator offers no client context takeover).
@@ -242,7 +258,10 @@ workload() { # SERVER KEY
     z20) [ -n "${PID[$srv:z]:-}" ] && run_gen "$srv" z20 -c 100 -s 20 --deflate ;;
   esac
 }
-KEYS="t20 b16k b1m hs z20"
+KEYS=""
+for r in A:t20 B:b16k C:b1m D:hs F:z20; do
+  row_wanted "${r%%:*}" && KEYS+="${r#*:} "
+done
 n=${#SERVERS[@]}
 for ((rep = 0; rep < REPS; rep++)); do
   for key in $KEYS; do
@@ -253,15 +272,61 @@ for ((rep = 0; rep < REPS; rep++)); do
 done
 for srv in "${SERVERS[@]}"; do
   for key in $KEYS; do
-    for k in "$key" "cpu_$key" "gen_$key"; do
+    for k in "$key" "cpu_$key" "gen_$key" "genus_$key"; do
       [ -n "${S[$srv,$k]:-}" ] && R[$srv,$k]=$(tr ' ' '\n' <<<"${S[$srv,$k]}" | grep . | median)
     done
   done
 done
 
+# ---- D: who limits -------------------------------------------------------
+# For each server: the generator's CPU (% of one core, all its processes;
+# at >= 90% per process it is the limit), the server's (its CPU per
+# handshake x handshakes/s: at >= 90% of its core, the server is the
+# limit), else neither (latency, or other load on the machine). When the
+# generator limits every server but those the server's own CPU limits, the
+# handshakes/s figures measure the generator, not the servers: then the
+# server CPU per handshake (lower is better) decides the row, and the line
+# says so.
+who_limits_hs() {
+  local s g c rate sp lim line="" best="" bestv="" any="" ncpu cap
+  local idle=""
+  # The generator's ceiling: its processes, at most one core each of the
+  # CPUs it is pinned to.
+  ncpu=$("${PIN_GEN[@]}" nproc 2>/dev/null || echo 1)
+  cap=$((GEN_THREADS < ncpu ? GEN_THREADS : ncpu))
+  for s in "${SERVERS[@]}"; do
+    rate=${R[$s,hs]:-}
+    [ -n "$rate" ] || continue
+    any=1
+    g=${R[$s,gen_hs]:-0} c=${R[$s,cpu_hs]:-0}
+    sp=$(awk -v c="$c" -v r="$rate" 'BEGIN { printf "%.0f", c * r / 1e4 }')
+    if awk -v g="$g" -v t="$cap" 'BEGIN { exit !(g >= 90 * t) }'; then
+      lim=generator
+    elif [ "$sp" -ge 90 ]; then
+      lim=server
+    else
+      lim=neither idle+=" ${COL[$s]}"
+    fi
+    line+=" ${COL[$s]}: generator ${g}%, server ${sp}% -> $lim;"
+    [ "$lim" = generator ] || continue
+    if [ -z "$bestv" ] || awk -v c="$c" -v b="$bestv" 'BEGIN { exit !(c < b) }'; then
+      best=$s bestv=$c
+    fi
+  done
+  [ -n "$any" ] || return 0
+  echo "who limits D (generator ceiling ${cap}00%):${line%;}"
+  if [ -n "$idle" ]; then
+    echo "D: neither the generator nor the server reached its CPU limit for$idle (other load on the machine, or latency): those handshakes/s do not compare; server CPU us/handshake does"
+  elif [ -n "$best" ]; then
+    echo "D decided by server CPU us/handshake (the generator limits every server not limited by its own CPU, so handshakes/s measure the generator): lowest ${COL[$best]} $bestv"
+  else
+    echo "D decided by handshakes/s (every server is limited by its own CPU)"
+  fi
+}
+
 # ---- the table ----------------------------------------------------------
 has() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
-floor_of() { case $1 in z20) echo t20 ;; hs | idle | zidle | cpu_* | gen_*) echo "" ;; *) echo "$1" ;; esac; }
+floor_of() { case $1 in z20) echo t20 ;; hs | idle | zidle | cpu_* | gen_* | genus_*) echo "" ;; *) echo "$1" ;; esac; }
 # pratio A_SAMPLES B_SAMPLES: the median of the per-round ratios a_i / b_i
 # (runs of one round are close in time, so a loaded machine shifts both),
 # or nothing when the rounds do not pair up.
@@ -295,7 +360,10 @@ declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets
   printf '%-40s' ""
   for s in "${SERVERS[@]}"; do printf ' %16s' "${COL[$s]}"; done
   echo
-  row() { # LABEL KEY
+  row() { # LABEL KEY (rows of workloads not run are left out)
+    local s any=""
+    for s in "${SERVERS[@]}"; do [ -n "${R[$s,$2]:-}" ] && any=1; done
+    [ -n "$any" ] || return 0
     printf '%-40s' "$1"
     for s in "${SERVERS[@]}"; do printf ' %16s' "$(cell "$s" "$2")"; done
     echo
@@ -318,6 +386,7 @@ declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets
   row "B generator CPU %" gen_b16k
   row "C generator CPU %" gen_b1m
   row "D generator CPU % ($GEN_THREADS proc)" gen_hs
+  row "D generator CPU us/handshake (lower)" genus_hs
   # Before/after: wsx against another build of itself, round by round.
   if has base && has wsx; then
     printf '%-40s' "wsx / wsx(base), median of round ratios"
@@ -344,6 +413,7 @@ declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets
       fi
     done
   fi
+  who_limits_hs
 } | tee "$OUT/table.txt"
 
 # The servers are done: stop them before the detail table starts its own.

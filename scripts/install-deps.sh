@@ -33,6 +33,7 @@ APT_PACKAGES=(
   nghttp2-client
   libhiredis-dev
   redis-server
+  strace
 )
 # Exact versions: they must run on Debian 12's Node (18.19/18.20). The newest
 # playwright-core 1.x (1.65) refuses Node < 20, 1.61.1 is the last that accepts

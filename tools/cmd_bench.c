@@ -9,6 +9,9 @@
  * load generator), and a parser for the server's unmasked frames that only
  * counts payload bytes.
  *
+ * This file is the generator; its options and prepared bytes are set up by
+ * bench_setup.c (tools/bench.h).
+ *
  * Modes:
  *   (default)     ping-pong: each connection sends one message, waits for
  *                 its whole echo, sends the next.
@@ -32,18 +35,21 @@
  * complete when a FIN data frame ends, whatever its compressed size.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <uv.h>
-#include <zlib.h>
+
+#include "bench.h"
 
 #if defined(__has_include)
 #if __has_include("cmds.h")
@@ -53,14 +59,11 @@
 
 int wsx_cmd_bench(int argc, char **argv);
 
-enum bench_mode { MODE_ECHO, MODE_RAW, MODE_HANDSHAKES, MODE_IDLE };
-
 enum conn_state {
-  ST_CONNECTING, /* TCP connect in flight */
-  ST_UPGRADING,  /* request sent, reading the response head */
-  ST_OPEN,       /* exchanging messages */
-  ST_CLOSING,    /* close frame sent (handshake mode) */
-  ST_DOWN        /* uv_close() called */
+  ST_UPGRADING, /* connect() and request sent, reading the response head */
+  ST_OPEN,      /* exchanging messages */
+  ST_CLOSING,   /* close frame sent (handshake mode) */
+  ST_DOWN       /* uv_close() called */
 };
 
 /* Most connection attempts in flight at once: more would overflow the
@@ -69,9 +72,8 @@ enum conn_state {
 #define HEAD_MAX 2048
 #define READ_BUF_SIZE (256 * 1024)
 
-typedef struct bench_conn {
+struct bench_conn {
   uv_tcp_t tcp;          /* must stay first: handle <-> conn casts */
-  uv_connect_t connect;  /* in flight only in ST_CONNECTING */
   uv_write_t write;      /* at most one queued write per connection */
   int write_pending;     /* `write` is in flight */
   int state;             /* enum conn_state */
@@ -83,64 +85,13 @@ typedef struct bench_conn {
   uint64_t payload_left; /* payload bytes of the current frame not yet seen */
   uint64_t got;          /* message payload bytes received so far */
   size_t head_len;       /* bytes in head (ST_UPGRADING) */
-  char head[HEAD_MAX];   /* response head being gathered */
-} bench_conn;
+  /* Not cleared per connection (conn_start): head_len says what is valid. */
+  char head[HEAD_MAX]; /* response head being gathered */
+};
 
-typedef struct bench {
-  /* options */
-  int mode;
-  int conns;
-  size_t size;
-  double seconds;
-  int binary;
-  int quiet;
-  int deflate; /* --deflate: negotiate permessage-deflate */
-  int warm;    /* --warm: idle connections echo once first */
-  double rate; /* --rate: messages per second in all, 0 = unbounded */
-  int threads; /* --threads N: N generator processes */
-  int worker;  /* one of them (its parent reports) */
-  double t_cpu0; /* our CPU seconds when the run started */
-  char host[256];
-  char port[8];
-  char path[1024];
-  /* prepared bytes */
-  char *request; /* the upgrade request */
-  size_t request_len;
-  uint8_t *frame; /* the masked message frame (or raw payload) */
-  size_t frame_len;
-  uint8_t close_frame[8];
-  /* runtime */
-  uv_loop_t *loop;
-  struct sockaddr_storage addr;
-  bench_conn *c;
-  int opened;    /* connections that reached ST_OPEN (ever) */
-  int next_open; /* index of the next connection to start */
-  int pending_opens;
-  int measuring; /* the timed window has started */
-  int stopping;
-  int failed;
-  uint64_t t_start;    /* hrtime of the window start */
-  uint64_t msgs;       /* messages completed inside the window */
-  uint64_t msgs_total; /* messages completed since the first connect */
-  uint64_t handshakes; /* completed open->echo->close cycles in the window */
-  uint64_t last_count; /* for the per-second progress line */
-  uint64_t last_t;
-  int ticks;
-  uv_timer_t tick;
-  uv_timer_t stop;
-  char *read_buf;
-  /* --rate: connections waiting to send, a ring of indices into c */
-  uv_timer_t pace;
-  int *ready;
-  int ready_head, ready_len;
-  double pace_credit;
-} bench;
-
-static bench B;
+bench B;
 
 static void conn_start(bench_conn *c);
-static int run_one(void);
-static double cpu_seconds(int who);
 static void conn_send(bench_conn *c, const void *p, size_t n);
 
 static void fail(const char *what, int err) {
@@ -149,229 +100,6 @@ static void fail(const char *what, int err) {
             err ? uv_strerror(err) : "failed");
   B.failed = 1;
   uv_stop(B.loop);
-}
-
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: wsx bench URL [-c CONNS] [-s SIZE] [-d SECONDS] [--text|"
-          "--binary]\n"
-          "                 [--raw | --handshakes | --idle N [--warm]] "
-          "[--deflate] [--rate R] [-q]\n"
-          "  URL            ws://host:port/path (tcp://host:port with --raw)\n"
-          "  -c CONNS       concurrent connections (default 100)\n"
-          "  -s SIZE        message size in bytes (default 20)\n"
-          "  -d SECONDS     measured duration (default 5)\n"
-          "  --text         text messages (default)\n"
-          "  --binary       binary messages\n"
-          "  --raw          plain TCP against a raw echo server\n"
-          "  --handshakes   loop open -> one echo -> close; report "
-          "handshakes/s\n"
-          "  --idle N       hold N idle connections for SECONDS\n"
-          "  --deflate      negotiate permessage-deflate; send JSON-like "
-          "text compressed\n"
-          "                 once (no context takeover); fails if the server "
-          "declines\n"
-          "  --warm         with --idle: each connection echoes one message "
-          "before it\n"
-          "                 idles (per-connection state such as zlib streams "
-          "is live)\n"
-          "  --rate R       at most R messages per second over all "
-          "connections\n"
-          "  --threads N    N generator processes, one event loop each, "
-          "the\n"
-          "                 connections shared out (use every core you give "
-          "it)\n"
-          "  -q             no progress lines on stderr\n"
-          "Prints one result line on stdout, e.g.\n"
-          "  msgs_per_sec=123456 mb_per_sec=2.5 conns=100 size=20 seconds=5 "
-          "msgs=617280\n"
-          "  threads=1 gen_cpu_pct=97\n"
-          "(gen_cpu_pct: the generator's CPU time over the run, in %% of one "
-          "core;\n"
-          "near 100 x threads, the generator is what limits the figure)\n");
-}
-
-/* Parses a positive integer argument; returns -1 if it is not one. */
-static long parse_count(const char *s, long max) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v <= 0 || v > max)
-    return -1;
-  return v;
-}
-
-static int parse_url(const char *url) {
-  const char *p;
-  size_t defport_ok = 0;
-  if (B.mode == MODE_RAW && strncmp(url, "tcp://", 6) == 0)
-    p = url + 6;
-  else if (B.mode != MODE_RAW && strncmp(url, "ws://", 5) == 0)
-    p = url + 5, defport_ok = 1;
-  else
-    return -1;
-  const char *host = p, *host_end;
-  if (*p == '[') { /* IPv6 literal */
-    host = ++p;
-    while (*p && *p != ']')
-      p++;
-    if (*p != ']')
-      return -1;
-    host_end = p++;
-  } else {
-    while (*p && *p != ':' && *p != '/' && *p != '?')
-      p++;
-    host_end = p;
-  }
-  size_t hl = (size_t)(host_end - host);
-  if (hl == 0 || hl >= sizeof B.host)
-    return -1;
-  memcpy(B.host, host, hl);
-  B.host[hl] = 0;
-  if (*p == ':') {
-    const char *ps = ++p;
-    while (*p >= '0' && *p <= '9')
-      p++;
-    size_t pl = (size_t)(p - ps);
-    if (pl == 0 || pl > 5)
-      return -1;
-    memcpy(B.port, ps, pl);
-    B.port[pl] = 0;
-    if (atoi(B.port) < 1 || atoi(B.port) > 65535)
-      return -1;
-  } else if (defport_ok) {
-    strcpy(B.port, "80");
-  } else {
-    return -1;
-  }
-  if (*p && *p != '/' && *p != '?')
-    return -1;
-  if (strlen(p) + 2 > sizeof B.path)
-    return -1;
-  snprintf(B.path, sizeof B.path, "%s%s", *p == '/' ? "" : "/", p);
-  return 0;
-}
-
-/* JSON-like text (what compressed benchmarks usually carry), n bytes. */
-static void json_fill(uint8_t *p, size_t n) {
-  size_t i = 0;
-  for (unsigned k = 0; i < n; k++) {
-    char item[96];
-    int m =
-        snprintf(item, sizeof item,
-                 "{\"id\":%u,\"name\":\"user%u\",\"ok\":%s,\"v\":[%u,%u]},", k,
-                 k % 97, k % 3 ? "false" : "true", k * 7 % 1000, k * 13 % 1000);
-    for (int j = 0; j < m && i < n; j++)
-      p[i++] = (uint8_t)item[j];
-  }
-}
-
-/* Compresses p[0..n) as one permessage-deflate message (RFC 7692 7.2.1:
- * raw DEFLATE, sync flush, the trailing 00 00 FF FF removed) into a new
- * buffer; returns its length in *out_len, or NULL. */
-static uint8_t *deflate_message(const uint8_t *p, size_t n, size_t *out_len) {
-  z_stream z;
-  memset(&z, 0, sizeof z);
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK)
-    return NULL;
-  size_t cap = deflateBound(&z, (uLong)n) + 16;
-  uint8_t *out = malloc(cap);
-  z.next_in = (Bytef *)(uintptr_t)p;
-  z.avail_in = (uInt)n;
-  z.next_out = out;
-  z.avail_out = (uInt)cap;
-  int rc = out ? deflate(&z, Z_SYNC_FLUSH) : Z_MEM_ERROR;
-  size_t len = cap - z.avail_out;
-  deflateEnd(&z);
-  if (rc != Z_OK || z.avail_in != 0 || len < 4 ||
-      memcmp(out + len - 4, "\0\0\xff\xff", 4) != 0) {
-    free(out);
-    return NULL;
-  }
-  *out_len = len - 4;
-  return out;
-}
-
-/* Builds the shared request, message frame and close frame. */
-static int prepare(void) {
-  static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
-  char hostport[300];
-  if (strchr(B.host, ':'))
-    snprintf(hostport, sizeof hostport, "[%s]:%s", B.host, B.port);
-  else
-    snprintf(hostport, sizeof hostport, "%s:%s", B.host, B.port);
-  size_t rq = strlen(B.path) + strlen(hostport) + 256;
-  B.request = malloc(rq);
-  if (!B.request)
-    return -1;
-  int n = snprintf(B.request, rq,
-                   "GET %s HTTP/1.1\r\n"
-                   "Host: %s\r\n"
-                   "Upgrade: websocket\r\n"
-                   "Connection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                   B.path, hostport,
-                   B.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
-                               "client_no_context_takeover\r\n"
-                             : "");
-  B.request_len = (size_t)n;
-
-  /* The payload as it goes on the wire: the message itself, or (deflate)
-   * its compressed form. */
-  uint8_t *msg = NULL;
-  size_t wire = B.size;
-  if (B.deflate) {
-    uint8_t *text = malloc(B.size);
-    if (!text)
-      return -1;
-    json_fill(text, B.size);
-    msg = deflate_message(text, B.size, &wire);
-    free(text);
-    if (!msg)
-      return -1;
-  }
-  size_t hl = B.mode == MODE_RAW ? 0 : wire < 126 ? 6 : wire < 65536 ? 8 : 14;
-  B.frame_len = hl + wire;
-  B.frame = malloc(B.frame_len ? B.frame_len : 1);
-  if (!B.frame) {
-    free(msg);
-    return -1;
-  }
-  uint8_t *pl = B.frame + hl;
-  if (msg)
-    memcpy(pl, msg, wire);
-  else
-    for (size_t i = 0; i < wire; i++)
-      pl[i] = (uint8_t)('a' + i % 26); /* ASCII: valid UTF-8 as text */
-  free(msg);
-  if (hl) {
-    uint8_t *h = B.frame;
-    /* RSV1 marks a compressed message (RFC 7692 6). */
-    h[0] = (uint8_t)(0x80 | (B.deflate ? 0x40 : 0) | (B.binary ? 0x2 : 0x1));
-    if (hl == 6) {
-      h[1] = (uint8_t)(0x80 | wire);
-    } else if (hl == 8) {
-      h[1] = 0x80 | 126;
-      h[2] = (uint8_t)(wire >> 8);
-      h[3] = (uint8_t)wire;
-    } else {
-      h[1] = 0x80 | 127;
-      for (int i = 0; i < 8; i++)
-        h[2 + i] = (uint8_t)((uint64_t)wire >> (56 - 8 * i));
-    }
-    memcpy(h + hl - 4, mask, 4);
-    for (size_t i = 0; i < wire; i++)
-      pl[i] ^= mask[i & 3];
-  }
-  uint8_t *cf = B.close_frame; /* close 1000, masked */
-  cf[0] = 0x88;
-  cf[1] = 0x82;
-  memcpy(cf + 2, mask, 4);
-  cf[6] = (uint8_t)(0x03 ^ mask[0]);
-  cf[7] = (uint8_t)(0xe8 ^ mask[1]);
-  return 0;
 }
 
 static bench_conn *conn_of(uv_handle_t *h) { return (bench_conn *)(void *)h; }
@@ -449,7 +177,7 @@ static void on_written(uv_write_t *req, int status) {
   bench_conn *c = (bench_conn *)req->data;
   c->write_pending = 0;
   if (status < 0 && status != UV_ECANCELED && !B.stopping)
-    fail("write", status);
+    fail(c->state == ST_UPGRADING ? "connect" : "write", status);
 }
 
 /* Writes with uv_try_write first; only the rest goes through the queue. */
@@ -460,7 +188,8 @@ static void conn_send(bench_conn *c, const void *p, size_t n) {
   if (r == (int)n)
     return;
   if (r < 0 && r != UV_EAGAIN) {
-    fail("write", r);
+    /* A refused connection shows up as the request's write error. */
+    fail(c->state == ST_UPGRADING ? "connect" : "write", r);
     return;
   }
   if (r > 0) {
@@ -673,14 +402,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   parse_frames(c, (const uint8_t *)buf->base, n);
 }
 
-static void on_connect(uv_connect_t *req, int status) {
-  bench_conn *c = (bench_conn *)req->data;
-  if (status < 0) {
-    if (status != UV_ECANCELED)
-      fail("connect", status);
-    return;
-  }
-  uv_tcp_nodelay(&c->tcp, 1);
+/* The connection is up (or, off loopback, on its way): read, and send the
+ * upgrade request (raw mode: the first message). */
+static void conn_connected(bench_conn *c) {
   int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   if (r < 0) {
     fail("read_start", r);
@@ -694,23 +418,56 @@ static void on_connect(uv_connect_t *req, int status) {
   conn_send(c, B.request, B.request_len);
 }
 
+/*
+ * Dials without libuv's connect request: a non-blocking connect(), then
+ * the request is written at once. On loopback the kernel completes the
+ * connection inside connect() (SYN, SYN-ACK and ACK are all processed
+ * before it returns), so that write goes straight out, and a connection
+ * costs no writability event, no SO_ERROR query and two epoll_ctl calls
+ * less than with uv_tcp_connect. Elsewhere the write waits in libuv's
+ * queue until the connection is up, and a refused connection is that
+ * write's error.
+ */
+static int conn_dial(bench_conn *c) {
+  socklen_t len = B.addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                               : sizeof(struct sockaddr_in);
+  int one = 1, r;
+  int fd =
+      socket(B.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return uv_translate_sys_error(errno);
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  do
+    r = connect(fd, (const struct sockaddr *)&B.addr, len);
+  while (r < 0 && errno == EINTR);
+  if (r < 0 && errno != EINPROGRESS) {
+    r = uv_translate_sys_error(errno);
+    close(fd);
+    return r;
+  }
+  r = uv_tcp_open(&c->tcp, fd);
+  if (r < 0)
+    close(fd);
+  return r;
+}
+
 static void conn_start(bench_conn *c) {
-  memset(c, 0, sizeof *c);
-  c->state = ST_CONNECTING;
+  memset(c, 0, offsetof(bench_conn, head));
+  c->state = ST_UPGRADING;
   B.pending_opens++;
   int r = uv_tcp_init(B.loop, &c->tcp);
   if (r < 0) {
     fail("tcp_init", r);
     return;
   }
-  c->connect.data = c;
-  r = uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&B.addr,
-                     on_connect);
+  r = conn_dial(c);
   if (r < 0) {
     fail("connect", r);
     c->state = ST_DOWN;
     uv_close((uv_handle_t *)&c->tcp, NULL);
+    return;
   }
+  conn_connected(c);
 }
 
 static int resolve(void) {
@@ -757,204 +514,30 @@ static void report(void) {
   }
   if (B.mode != MODE_IDLE && !B.worker) /* not a --threads worker */
     printf(" threads=1 gen_cpu_pct=%.0f",
-           (cpu_seconds(RUSAGE_SELF) - B.t_cpu0) / el * 100);
+           (bench_cpu_seconds(RUSAGE_SELF) - B.t_cpu0) / el * 100);
   printf("\n");
   fflush(stdout);
 }
 
-/* Parses argv into B. Returns 0, or 2 after printing a usage error. */
-static int parse_args(int argc, char **argv) {
-  const char *url = NULL;
-  B.conns = 100;
-  B.size = 20;
-  B.seconds = 5;
-  int idle = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    long n;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      usage(stdout);
-      exit(0);
-    } else if (!strcmp(a, "-c") || !strcmp(a, "--connections")) {
-      if (!v || (n = parse_count(v, 1000000)) < 0)
-        goto bad_value;
-      B.conns = (int)n, i++;
-    } else if (!strcmp(a, "-s") || !strcmp(a, "--size")) {
-      if (!v || (n = parse_count(v, 1L << 30)) < 0)
-        goto bad_value;
-      B.size = (size_t)n, i++;
-    } else if (!strcmp(a, "-d") || !strcmp(a, "--duration")) {
-      char *end;
-      if (!v)
-        goto bad_value;
-      B.seconds = strtod(v, &end);
-      if (end == v || *end || !(B.seconds > 0) || B.seconds > 86400)
-        goto bad_value;
-      i++;
-    } else if (!strcmp(a, "--idle")) {
-      if (!v || (n = parse_count(v, 1000000)) < 0)
-        goto bad_value;
-      idle = (int)n, i++;
-      B.mode = MODE_IDLE;
-    } else if (!strcmp(a, "--binary")) {
-      B.binary = 1;
-    } else if (!strcmp(a, "--text")) {
-      B.binary = 0;
-    } else if (!strcmp(a, "--raw")) {
-      B.mode = MODE_RAW;
-    } else if (!strcmp(a, "--deflate")) {
-      B.deflate = 1;
-    } else if (!strcmp(a, "--rate")) {
-      char *end;
-      if (!v)
-        goto bad_value;
-      B.rate = strtod(v, &end);
-      if (end == v || *end || !(B.rate > 0) || B.rate > 1e9)
-        goto bad_value;
-      i++;
-    } else if (!strcmp(a, "--warm")) {
-      B.warm = 1;
-    } else if (!strcmp(a, "--threads")) {
-      if (!v || (n = parse_count(v, 256)) < 0)
-        goto bad_value;
-      B.threads = (int)n, i++;
-    } else if (!strcmp(a, "--handshakes")) {
-      B.mode = MODE_HANDSHAKES;
-    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-      B.quiet = 1;
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "wsx bench: unknown option '%s'\n", a);
-      usage(stderr);
-      return 2;
-    } else if (!url) {
-      url = a;
-    } else {
-      fprintf(stderr, "wsx bench: unexpected argument '%s'\n", a);
-      return 2;
-    }
-    continue;
-  bad_value:
-    fprintf(stderr, "wsx bench: option '%s' needs a valid value\n", a);
-    return 2;
-  }
-  if (idle)
-    B.conns = idle;
-  if (B.deflate && (B.mode == MODE_RAW || B.binary)) {
-    fprintf(stderr, "wsx bench: --deflate goes with WebSocket text "
-                    "messages only\n");
-    return 2;
-  }
-  if (!url) {
-    fprintf(stderr, "wsx bench: missing URL\n");
-    usage(stderr);
-    return 2;
-  }
-  if (parse_url(url) < 0) {
-    fprintf(stderr, "wsx bench: bad URL '%s' (expected %s)\n", url,
-            B.mode == MODE_RAW ? "tcp://host:port" : "ws://host:port/path");
-    return 2;
-  }
-  return 0;
-}
-
-/* CPU seconds (user + system) of this process or of its waited-for
- * children. */
-static double cpu_seconds(int who) {
-  struct rusage ru;
-  if (getrusage(who, &ru) != 0)
-    return 0;
-  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static double num_field(const char *line, const char *name) {
-  const char *p = strstr(line, name);
-  return p ? strtod(p + strlen(name), NULL) : 0;
-}
-
-/* --threads N: N generator processes (one loop each), the connections
- * shared out; their result lines are summed into one. Returns the exit
- * code. */
-static int run_workers(int n) {
-  int fds[2], bad = 0, conns = B.conns;
-  double rate = 0, secs = 0, count = 0, total = 0, t0 = (double)uv_hrtime();
-  char line[512];
-  FILE *in;
-  if (pipe(fds) != 0) {
-    perror("wsx bench: pipe");
-    return 1;
-  }
-  fflush(stdout);
-  for (int i = 0; i < n; i++) {
-    pid_t pid = fork();
-    if (pid < 0) {
-      perror("wsx bench: fork");
-      bad = 1;
-      break;
-    }
-    if (pid == 0) {
-      close(fds[0]);
-      if (dup2(fds[1], 1) < 0)
-        _exit(1);
-      B.conns = conns / n + (i < conns % n);
-      B.rate = B.rate * (double)B.conns / (double)conns; /* its share */
-      B.quiet = 1;
-      B.worker = 1;
-      fflush(stdout);
-      _exit(run_one());
-    }
-  }
-  close(fds[1]);
-  in = fdopen(fds[0], "r");
-  while (in && fgets(line, sizeof line, in)) {
-    int hs = B.mode == MODE_HANDSHAKES;
-    rate += num_field(line, hs ? "handshakes_per_sec=" : "msgs_per_sec=");
-    count += num_field(line, hs ? "handshakes=" : "msgs=");
-    total += num_field(line, "msgs=");
-    double sc = num_field(line, "seconds=");
-    secs = sc > secs ? sc : secs;
-  }
-  if (in)
-    fclose(in);
-  for (int st; wait(&st) > 0;)
-    bad |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-  if (bad)
-    return 1;
-  double el = ((double)uv_hrtime() - t0) / 1e9;
-  double cpu = cpu_seconds(RUSAGE_CHILDREN);
-  if (B.mode == MODE_HANDSHAKES)
-    printf("handshakes_per_sec=%.0f conns=%d size=%zu seconds=%.2f "
-           "handshakes=%.0f msgs=%.0f",
-           rate, conns, B.size, secs, count, total);
-  else
-    printf("msgs_per_sec=%.0f mb_per_sec=%.1f conns=%d size=%zu "
-           "seconds=%.2f msgs=%.0f",
-           rate, rate * (double)B.size / 1e6, conns, B.size, secs, count);
-  printf(" threads=%d gen_cpu_pct=%.0f\n", n, el > 0 ? cpu / el * 100 : 0);
-  fflush(stdout);
-  return 0;
-}
-
 int wsx_cmd_bench(int argc, char **argv) {
   memset(&B, 0, sizeof B);
-  int r = parse_args(argc, argv);
+  int r = bench_parse_args(argc, argv);
   if (r)
     return r;
   /* A server that closes while we write must not kill the generator. */
   signal(SIGPIPE, SIG_IGN);
   if (B.threads > 1 && B.mode != MODE_IDLE)
-    return run_workers(B.threads < B.conns ? B.threads : B.conns);
-  return run_one();
+    return bench_run_workers(B.threads < B.conns ? B.threads : B.conns);
+  return bench_run_one();
 }
 
-static int run_one(void) {
-  B.t_cpu0 = cpu_seconds(RUSAGE_SELF);
+int bench_run_one(void) {
+  B.t_cpu0 = bench_cpu_seconds(RUSAGE_SELF);
   B.loop = uv_default_loop();
   B.read_buf = malloc(READ_BUF_SIZE);
   B.c = calloc((size_t)B.conns, sizeof *B.c);
   B.ready = calloc((size_t)B.conns, sizeof *B.ready);
-  if (!B.read_buf || !B.c || !B.ready || prepare() < 0) {
+  if (!B.read_buf || !B.c || !B.ready || bench_prepare() < 0) {
     fprintf(stderr, "wsx bench: out of memory\n");
     return 1;
   }

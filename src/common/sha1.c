@@ -26,37 +26,54 @@ static void store_be32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)v;
 }
 
+/* One round: the five words rotate roles, so each step is written with
+ * them renamed instead of moved (the compiler keeps them in registers). */
+#define SHA1_STEP(a, b, c, d, e, f, k, x)                                      \
+  do {                                                                         \
+    (e) += rol32((a), 5) + (f) + (k) + (x);                                    \
+    (b) = rol32((b), 30);                                                      \
+  } while (0)
+/* The message schedule in a ring of 16 words (w[t] for t >= 16 replaces
+ * w[t - 16]). */
+#define SHA1_W(w, t)                                                           \
+  ((w)[(t)&15] = rol32((w)[((t) + 13) & 15] ^ (w)[((t) + 8) & 15] ^            \
+                           (w)[((t) + 2) & 15] ^ (w)[(t)&15],                  \
+                       1))
+#define SHA1_F0(b, c, d) ((((c) ^ (d)) & (b)) ^ (d)) /* (b & c) | (~b & d) */
+#define SHA1_F1(b, c, d) ((b) ^ (c) ^ (d))
+#define SHA1_F2(b, c, d) (((b) & (c)) | (((b) | (c)) & (d))) /* majority */
+/* Five rounds t..t+4 of a stage (f, k); x(t) gives w[t]. */
+#define SHA1_FIVE(f, k, x, t)                                                  \
+  do {                                                                         \
+    SHA1_STEP(a, b, c, d, e, f(b, c, d), k, x(t));                             \
+    SHA1_STEP(e, a, b, c, d, f(a, b, c), k, x((t) + 1));                       \
+    SHA1_STEP(d, e, a, b, c, f(e, a, b), k, x((t) + 2));                       \
+    SHA1_STEP(c, d, e, a, b, f(d, e, a), k, x((t) + 3));                       \
+    SHA1_STEP(b, c, d, e, a, f(c, d, e), k, x((t) + 4));                       \
+  } while (0)
+
 static void sha1_block(uint32_t h[5], const uint8_t *blk) {
-  uint32_t w[80];
+  uint32_t w[16];
   uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
   int t;
-
-  for (t = 0; t < 16; t++)
-    w[t] = load_be32(blk + 4 * t);
-  for (t = 16; t < 80; t++)
-    w[t] = rol32(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
-  for (t = 0; t < 80; t++) {
-    uint32_t f, k, tmp;
-    if (t < 20) {
-      f = (b & c) | (~b & d);
-      k = 0x5A827999u;
-    } else if (t < 40) {
-      f = b ^ c ^ d;
-      k = 0x6ED9EBA1u;
-    } else if (t < 60) {
-      f = (b & c) | (b & d) | (c & d);
-      k = 0x8F1BBCDCu;
-    } else {
-      f = b ^ c ^ d;
-      k = 0xCA62C1D6u;
-    }
-    tmp = rol32(a, 5) + f + e + k + w[t];
-    e = d;
-    d = c;
-    c = rol32(b, 30);
-    b = a;
-    a = tmp;
-  }
+#define SHA1_LOAD(t) (w[t] = load_be32(blk + 4 * (t)))
+#define SHA1_NEXT(t) SHA1_W(w, t)
+  SHA1_FIVE(SHA1_F0, 0x5A827999u, SHA1_LOAD, 0);
+  SHA1_FIVE(SHA1_F0, 0x5A827999u, SHA1_LOAD, 5);
+  SHA1_FIVE(SHA1_F0, 0x5A827999u, SHA1_LOAD, 10);
+  SHA1_STEP(a, b, c, d, e, SHA1_F0(b, c, d), 0x5A827999u, SHA1_LOAD(15));
+  SHA1_STEP(e, a, b, c, d, SHA1_F0(a, b, c), 0x5A827999u, SHA1_NEXT(16));
+  SHA1_STEP(d, e, a, b, c, SHA1_F0(e, a, b), 0x5A827999u, SHA1_NEXT(17));
+  SHA1_STEP(c, d, e, a, b, SHA1_F0(d, e, a), 0x5A827999u, SHA1_NEXT(18));
+  SHA1_STEP(b, c, d, e, a, SHA1_F0(c, d, e), 0x5A827999u, SHA1_NEXT(19));
+  for (t = 20; t < 40; t += 5)
+    SHA1_FIVE(SHA1_F1, 0x6ED9EBA1u, SHA1_NEXT, t);
+  for (t = 40; t < 60; t += 5)
+    SHA1_FIVE(SHA1_F2, 0x8F1BBCDCu, SHA1_NEXT, t);
+  for (t = 60; t < 80; t += 5)
+    SHA1_FIVE(SHA1_F1, 0xCA62C1D6u, SHA1_NEXT, t);
+#undef SHA1_LOAD
+#undef SHA1_NEXT
   h[0] += a;
   h[1] += b;
   h[2] += c;

@@ -266,19 +266,24 @@ oom:
 static int make_server_url(wsx_driver *d) {
   size_t hl = 0;
   const char *host = hdr(d, "host", &hl);
-  wsx__buf b = {0};
-  if (put(&b, d->alloc, d->secure ? "wss://" : "ws://") ||
-      (host && putn(&b, d->alloc, host, hl)) ||
-      putn(&b, d->alloc, d->hs->req.target, d->hs->req.target_len) ||
-      putn(&b, d->alloc, "", 1)) {
-    wsx__buf_free(&b, d->alloc);
+  const char *scheme = d->secure ? "wss://" : "ws://";
+  size_t sl = strlen(scheme), tl = d->hs->req.target_len;
+  char *url;
+  if (!host)
+    hl = 0;
+  /* Kept for the connection's life: one block at its exact size. */
+  url = wsx__malloc(d->alloc, sl + hl + tl + 1);
+  if (!url)
     return WSX_E_NOMEM;
-  }
-  /* Kept for the connection's life: store it at its exact size. */
+  memcpy(url, scheme, sl);
+  if (hl)
+    memcpy(url + sl, host, hl);
+  if (tl)
+    memcpy(url + sl + hl, d->hs->req.target, tl);
+  url[sl + hl + tl] = '\0';
   wsx__free(d->alloc, d->url);
-  d->url = wsx__strndup(d->alloc, (const char *)b.data, b.len - 1);
-  wsx__buf_free(&b, d->alloc);
-  return d->url ? WSX_OK : WSX_E_NOMEM;
+  d->url = url;
+  return WSX_OK;
 }
 
 int wsx__server_start(wsx_driver *d) {

@@ -8,7 +8,9 @@
  * in their role tables (wsx__roles). The core knows nothing of servers,
  * proxies, clients or the driver (scripts/check-layers.sh checks it).
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "uv/core.h"
 
@@ -359,17 +361,60 @@ int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
   return write_now(s, arr, n + 1);
 }
 
+/*
+ * The last bytes of a connection that closes as soon as they are out (a
+ * server's close reply after a clean closing handshake: WSX__F_NO_LINGER,
+ * continue_teardown closes the handle right after this write): on Linux
+ * they go with MSG_MORE, so the kernel holds them, and shutdown(SHUT_WR)
+ * right after tacks our FIN onto their segment and sends it (RFC 6455
+ * 7.1.1: the server closes first). One packet less per connection for
+ * both ends, and the peer sees the close frame and the end of the stream
+ * in one read event. The shutdown is what sends them: close() alone would
+ * too, unless bytes the peer sent after its close frame are still unread,
+ * in which case close() resets the connection and drops what it holds.
+ * Returns how many bytes the kernel took; write_now() sends the rest (a
+ * plain write, which pushes everything). 0: not that case, or an error
+ * (write_now() reports it).
+ */
+static size_t write_last(wsx_socket *s, const uv_buf_t *b) {
+#if defined(__linux__) && defined(MSG_MORE)
+  uv_os_fd_t fd;
+  ssize_t r;
+  if (s->phase != WSX__P_TEARDOWN || !(s->flags & WSX__F_NO_LINGER) ||
+      s->layer || s->stream->type != UV_TCP || (s->out && s->out->writing) ||
+      s->stream->write_queue_size || wsx__pubsub_writes(s) ||
+      uv_fileno((const uv_handle_t *)s->stream, &fd) != 0)
+    return 0;
+  do
+    r = send(fd, b->base, b->len, MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0)
+    return 0;
+  if ((size_t)r == b->len)
+    (void)shutdown(fd, SHUT_WR); /* sends them with the FIN */
+  return (size_t)r;
+#else
+  (void)s, (void)b;
+  return 0;
+#endif
+}
+
 static void uncork(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
   uv_buf_t b;
+  size_t done;
   if (c->cork_owner != s)
     return;
   c->cork_owner = NULL;
   if (c->cork_len) {
     b = wsx__uv_buf(c->cork, c->cork_len);
     c->cork_len = 0;
-    if (!(s->flags & WSX__F_HANDLE_CLOSING))
+    if (!(s->flags & WSX__F_HANDLE_CLOSING) &&
+        (done = write_last(s, &b)) < b.len) {
+      b.base += done;
+      b.len -= done;
       (void)write_now(s, &b, 1);
+    }
   }
   if (!(s->flags & WSX__F_HANDLE_CLOSING)) {
     check_drain(s);
@@ -430,6 +475,8 @@ static void continue_teardown(wsx_socket *s) {
     return; /* uncork() comes back here */
   if ((s->out && s->out->writing) || wsx__pubsub_writes(s))
     return; /* on_write() / wsx__sock_written() come back here */
+  if (s->flags & WSX__F_AWAIT_FIN)
+    return; /* the peer closes first: its EOF or the linger closes */
   if (s->layer && s->layer->shutdown &&
       s->layer->shutdown(s, s->layer_state) < 0) {
     wsx__sock_close_handle(s);

@@ -250,6 +250,9 @@ extern const wsx__role_ops *const wsx__roles[WSX__R_COUNT];
 #define WSX__F_BACKLOG 0x100000u /* reading stopped: output above the hwm */
 #define WSX__F_YIELD 0x200000u   /* input set aside in rare->pend (yield.c) */
 #define WSX__F_PARKED 0x400000u  /* waiting for message budget (budget.c) */
+#define WSX__F_AWAIT_FIN                                                       \
+  0x800000u /* no FIN of ours before the peer's: its EOF or the linger      \
+               deadline closes the handle (see drv_close) */
 
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;

@@ -32,6 +32,10 @@ typedef struct wsx__listener {
   } h;
   struct wsx__listener *next;
   wsx_server *srv;
+  /* TCP_NODELAY of accepted sockets (server.c, conn_start): set on the
+   * listener; 0 = not known yet whether they inherit it, 1 = they do (no
+   * setsockopt per connection), 2 = they do not (set on each). */
+  int nodelay_inherited;
 } wsx__listener;
 
 struct wsx_server {

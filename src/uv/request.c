@@ -84,10 +84,16 @@ static int split_list(wsx_request *r, const char *name, char ***out,
   return WSX_OK;
 }
 
+/* The values of every `name` header joined with ", " into *out (heap), or
+ * NULL when there is none (nothing allocated: the common case of
+ * Sec-WebSocket-Extensions in a request without an offer). */
 static int join_values(wsx_request *r, const char *name, char **out) {
   const wsx_allocator *a = &r->s->cfg->alloc;
   wsx__buf b = {0};
   size_t i;
+  *out = NULL;
+  if (!wsx_request_header(r, name))
+    return WSX_OK;
   for (i = 0; i < r->http.num_headers; i++) {
     const wsx_header *h = &r->http.headers[i];
     if (!wsx__ieq(h->name, h->name_len, name))

@@ -1,6 +1,8 @@
 /* Listeners and server control (the HTTP front is front.c). */
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -144,10 +146,32 @@ static wsx_socket *conn_new(wsx_server *srv, int tcp) {
   return s;
 }
 
-/* The connection is open on s: the request head is read next. */
-static void conn_start(wsx_server *srv, wsx_socket *s, int tcp) {
-  if (tcp && !srv->cfg.nagle)
+/* TCP_NODELAY on an accepted socket (unless the nagle option is on). The
+ * listener has it too (wsx_server_listen), and where accepted sockets
+ * inherit it (Linux, the BSDs) that saves a setsockopt per connection: the
+ * first connection of each listener checks, once. l is NULL for an
+ * adopted descriptor. */
+static void conn_nodelay(wsx_server *srv, wsx__listener *l, wsx_socket *s) {
+  uv_os_fd_t fd;
+  int v = 0;
+  socklen_t len = sizeof(v);
+  if (srv->cfg.nagle)
+    return;
+  if (l && l->nodelay_inherited == 0) {
+    l->nodelay_inherited = 2;
+    if (uv_fileno((uv_handle_t *)&s->h.tcp, &fd) == 0 &&
+        getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v)
+      l->nodelay_inherited = 1;
+  }
+  if (!l || l->nodelay_inherited != 1)
     uv_tcp_nodelay(&s->h.tcp, 1);
+}
+
+/* The connection is open on s: the request head is read next. */
+static void conn_start(wsx_server *srv, wsx_socket *s, int tcp,
+                       wsx__listener *l) {
+  if (tcp)
+    conn_nodelay(srv, l, s);
   s->phase = WSX__P_HEAD;
   if (srv->max_conns && srv->num_counted >= srv->max_conns) {
     /* A TLS client cannot read a plaintext 503, and a handshake would
@@ -191,7 +215,7 @@ static void on_connection(uv_stream_t *ls, int status) {
     wsx__sock_close_handle(s);
     return;
   }
-  conn_start(srv, s, tcp);
+  conn_start(srv, s, tcp, l);
 }
 
 int wsx__server_open_fd(wsx_server *srv, uv_os_sock_t fd) {
@@ -215,7 +239,7 @@ int wsx__server_open_fd(wsx_server *srv, uv_os_sock_t fd) {
     wsx__sock_close_handle(s);
     return rc;
   }
-  conn_start(srv, s, 1);
+  conn_start(srv, s, 1, NULL);
   return WSX_OK;
 }
 
@@ -285,6 +309,10 @@ int wsx_server_listen(wsx_server *srv, const char *host, int port) {
     flags |= UV_TCP_IPV6ONLY;
   if (rc == 0)
     rc = uv_tcp_bind(&l->h.tcp, (const struct sockaddr *)&ss, flags);
+  /* Accepted sockets may inherit it (conn_nodelay); if the listener
+   * refuses it, each accepted socket gets it. */
+  if (rc == 0 && !srv->cfg.nagle && uv_tcp_nodelay(&l->h.tcp, 1) != 0)
+    l->nodelay_inherited = 2;
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&l->h.tcp, srv->backlog, on_connection);
   if (rc < 0) {

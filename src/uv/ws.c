@@ -187,6 +187,12 @@ static void drv_close(wsx_driver *d, const wsx_close_event *e, void *ud) {
    * epoll change and a read per connection). */
   if (e->clean && !(s->flags & WSX__F_CLIENT) && !s->layer)
     s->flags |= WSX__F_NO_LINGER;
+  /* The client, for its part, waits for that close (7.1.1: it SHOULD), so
+   * that TIME_WAIT lands on the server and not on the client's port; if
+   * the server does not close within the linger time (WSX__LINGER_MS, at
+   * most close_timeout), the client closes (it MAY). */
+  if (e->clean && (s->flags & WSX__F_CLIENT) && !s->layer)
+    s->flags |= WSX__F_AWAIT_FIN;
   wsx__sock_teardown(s);
 }
 

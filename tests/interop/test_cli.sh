@@ -297,6 +297,20 @@ check bench_reports_generator_cpu $? "$out"
 out=$(timeout 20 "$WSX_BIN" bench "$URL/" -c 4 --handshakes -d 0.5 -q --threads 2 2>&1)
 grep -Eq '^handshakes_per_sec=[1-9][0-9]* conns=4 .* handshakes=[1-9][0-9]* .* threads=2 gen_cpu_pct=[0-9]+$' <<<"$out"
 check bench_threads_sum $? "$out"
+# Handshake mode dials with its own non-blocking connect() and writes the
+# request at once: per connection no SO_ERROR query and two epoll_ctl calls
+# (add for reading, delete at close), not four (strace counts them).
+if command -v strace >/dev/null; then
+  timeout 30 strace -f -c -o "$TMP/bs.trace" "$WSX_BIN" bench "$URL/" -c 4 \
+    --handshakes -d 0.5 -q >"$TMP/bs.out" 2>&1
+  # strace -c: "% time  seconds  usecs/call  calls  [errors]  syscall"
+  calls() { awk -v n="$1" '$NF == n { c = $4 } END { print c + 0 }' "$TMP/bs.trace"; }
+  nc=$(calls connect) ne=$(calls epoll_ctl) ng=$(calls getsockopt)
+  [ "$nc" -gt 10 ] && [ "$ng" = 0 ] && [ $((ne * 10)) -le $((nc * 22)) ]
+  check bench_dial_syscalls $? "connect=$nc epoll_ctl=$ne getsockopt=$ng: $(cat "$TMP/bs.out")"
+else
+  ok "bench_dial_syscalls # skipped: strace not installed (scripts/install-deps.sh)"
+fi
 "$WSX_BIN" bench "$URL/" --threads 0 >/dev/null 2>"$TMP/bt.err"
 st=$?
 [ $st = 2 ] && grep -qF -- "'--threads' needs a valid value" "$TMP/bt.err"
