@@ -1,5 +1,6 @@
 /*
- * accessors.c: the driver's read-only accessors and wsx_is_websocket_request
+ * accessors.c: the driver's accessors (read-only ones, user data, the budget
+ * hook) and wsx_is_websocket_request
  * of wsx/driver.h (split from driver.c to keep it small).
  */
 #include "driver/driver_int.h"
@@ -147,3 +148,17 @@ size_t wsx_driver_budget_need(const wsx_driver *d, size_t more) {
     cap = (size_t)d->max_length;
   return cap > d->budget_held ? cap - d->budget_held : 0;
 }
+
+void wsx_driver_set_budget(wsx_driver *d, wsx_budget_cb cb, void *user_data) {
+  if (!d)
+    return;
+  wsx__budget_refund(d); /* what the previous hook granted */
+  d->budget_cb = cb;
+  d->budget_ud = user_data;
+}
+
+void wsx_driver_set_user_data(wsx_driver *d, void *user_data) {
+  d->ud = user_data;
+}
+
+void *wsx_driver_user_data(const wsx_driver *d) { return d->ud; }

@@ -152,20 +152,6 @@ void wsx_driver_free(wsx_driver *d) {
     wsx__free(&a, d);
 }
 
-void wsx_driver_set_budget(wsx_driver *d, wsx_budget_cb cb, void *user_data) {
-  if (!d)
-    return;
-  wsx__budget_refund(d); /* what the previous hook granted */
-  d->budget_cb = cb;
-  d->budget_ud = user_data;
-}
-
-void wsx_driver_set_user_data(wsx_driver *d, void *user_data) {
-  d->ud = user_data;
-}
-
-void *wsx_driver_user_data(const wsx_driver *d) { return d->ud; }
-
 int wsx_driver_set_header(wsx_driver *d, const char *name, const char *value) {
   if (!d || !name || !value)
     return WSX_E_INVALID;
