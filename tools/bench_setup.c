@@ -67,6 +67,13 @@ static long parse_count(const char *s, long max) {
   return v;
 }
 
+/* Parses a real argument in (0, max]; returns -1 if it is not one. */
+static double parse_positive(const char *s, double max) {
+  char *end;
+  double v = strtod(s, &end);
+  return end == s || *end || !(v > 0) || v > max ? -1 : v;
+}
+
 static int parse_url(const char *url) {
   const char *p;
   size_t defport_ok = 0;
@@ -263,11 +270,7 @@ int bench_parse_args(int argc, char **argv) {
         goto bad_value;
       B.size = (size_t)n, i++;
     } else if (!strcmp(a, "-d") || !strcmp(a, "--duration")) {
-      char *end;
-      if (!v)
-        goto bad_value;
-      B.seconds = strtod(v, &end);
-      if (end == v || *end || !(B.seconds > 0) || B.seconds > 86400)
+      if (!v || (B.seconds = parse_positive(v, 86400)) < 0)
         goto bad_value;
       i++;
     } else if (!strcmp(a, "--idle")) {
@@ -284,11 +287,7 @@ int bench_parse_args(int argc, char **argv) {
     } else if (!strcmp(a, "--deflate")) {
       B.deflate = 1;
     } else if (!strcmp(a, "--rate")) {
-      char *end;
-      if (!v)
-        goto bad_value;
-      B.rate = strtod(v, &end);
-      if (end == v || *end || !(B.rate > 0) || B.rate > 1e9)
+      if (!v || (B.rate = parse_positive(v, 1e9)) < 0)
         goto bad_value;
       i++;
     } else if (!strcmp(a, "--warm")) {

@@ -31,3 +31,11 @@ void tc_rm_dir(char *dir) {
     fprintf(stderr, "could not remove %s\n", dir);
   dir[0] = '\0';
 }
+
+const char *tc_path(const char *dir, const char *name) {
+  static char bufs[8][320];
+  static unsigned i;
+  char *b = bufs[i++ % 8];
+  snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
+  return b;
+}

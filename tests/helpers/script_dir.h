@@ -16,5 +16,8 @@ int tc_script_dir(const char *prefix, const char *script, char *dir,
                   size_t dirlen);
 /* Removes the directory (if dir is not "") and clears dir. */
 void tc_rm_dir(char *dir);
+/* "dir/name" in one of 8 static buffers used in turn, so up to 8 results
+ * may be live at once (one call's arguments, say). */
+const char *tc_path(const char *dir, const char *name);
 
 #endif

@@ -315,6 +315,17 @@ fi
 st=$?
 [ $st = 2 ] && grep -qF -- "'--threads' needs a valid value" "$TMP/bt.err"
 check bench_bad_threads $? "status $st: $(cat "$TMP/bt.err")"
+# The two real-valued options: (0, 86400] seconds and (0, 1e9] msgs/s.
+bad=""
+for a in "-d 0" "-d x" "-d 90000" "--rate -1" "--rate abc" "--rate 1e10"; do
+  # shellcheck disable=SC2086 # the option and its value are two words
+  "$WSX_BIN" bench "$URL/" $a >/dev/null 2>"$TMP/bt.err"
+  st=$?
+  [ $st = 2 ] && grep -qF -- "'${a%% *}' needs a valid value" "$TMP/bt.err" ||
+    bad="$bad [$a: status $st: $(cat "$TMP/bt.err")]"
+done
+[ -z "$bad" ]
+check bench_bad_reals $? "$bad"
 
 # ---- graceful shutdown: SIGTERM closes clients with 1001, exit 0 ----------
 (sleep 30) | timeout 20 "$WSX_BIN" connect "$URL/held" >"$TMP/held.out" 2>"$TMP/held.err" &

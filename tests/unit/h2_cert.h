@@ -9,7 +9,7 @@
 #ifndef WSX_TESTS_H2_CERT_H
 #define WSX_TESTS_H2_CERT_H
 
-#include <stdio.h>
+#include "helpers/script_dir.h"
 
 static char dir[64];
 static const char h2_gen_script[] =
@@ -18,12 +18,7 @@ static const char h2_gen_script[] =
     "-nodes -keyout srv.key -out srv.pem -days 30 -subj /CN=localhost "
     "-addext subjectAltName=DNS:localhost,IP:127.0.0.1\n";
 
-static const char *P(const char *name) {
-  static char bufs[4][320];
-  static unsigned i;
-  char *b = bufs[i++ % 4];
-  snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
-  return b;
-}
+/* A path in the certificate directory (tc_path). */
+static const char *P(const char *name) { return tc_path(dir, name); }
 
 #endif

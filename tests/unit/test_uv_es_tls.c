@@ -31,13 +31,8 @@ static int gen_certs(void) {
 
 static void rm_certs(void) { tc_rm_dir(dir); }
 
-static const char *P(const char *name) {
-  static char bufs[4][320];
-  static unsigned i;
-  char *b = bufs[i++ % 4];
-  snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
-  return b;
-}
+/* A path in the certificate directory (tc_path). */
+static const char *P(const char *name) { return tc_path(dir, name); }
 
 static struct {
   uv_loop_t loop;

@@ -65,14 +65,8 @@ static int gen_certs(void) {
 
 static void rm_certs(void) { tc_rm_dir(dir); }
 
-/* A path in the certificate directory (a few live at once). */
-static const char *P(const char *name) {
-  static char bufs[8][320];
-  static unsigned i;
-  char *b = bufs[i++ % 8];
-  snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
-  return b;
-}
+/* A path in the certificate directory (tc_path). */
+static const char *P(const char *name) { return tc_path(dir, name); }
 
 static char *slurp(const char *name) {
   FILE *f = fopen(P(name), "rb");
