@@ -36,4 +36,29 @@ wsx_driver *wsx__driver_embed_server_request(void *room,
  * belong to `a`. */
 void wsx__driver_set_msg_alloc(wsx_driver *d, const wsx_allocator *a);
 
+/* Hibernation (uv/hibernate.c). Non-zero if `d` (embedded) is an open
+ * hybi-13 server driver with nothing in flight: no partial frame, no
+ * message being assembled or held, no extension negotiated, no ping
+ * callback, no close begun, no error recorded, not inside a call. Its
+ * whole state is then its configuration (re-derived from the options it
+ * was built from) plus its url and protocol. */
+int wsx__driver_embed_idle(const wsx_driver *d);
+
+/* Puts an idle driver (wsx__driver_embed_idle) to sleep: returns one
+ * block (allocated with d's allocator, owned by the caller) holding its
+ * url and protocol, and frees everything the driver holds (the room is
+ * the caller's again). NULL: out of memory, the driver is unchanged. */
+char *wsx__driver_embed_sleep(wsx_driver *d);
+
+/* Rebuilds in `room` the driver that wsx__driver_embed_sleep() saved in
+ * `saved`, from the same options, allocator and callbacks it was built
+ * from (as in wsx__driver_embed_server_request). On success `saved` is
+ * freed (with `alloc`) and the driver is open; NULL: out of memory,
+ * `saved` is unchanged and nothing is left allocated. */
+wsx_driver *wsx__driver_embed_wake(void *room, char *saved,
+                                   const wsx_driver_options *opts,
+                                   const wsx_allocator *alloc,
+                                   const wsx_driver_callbacks *cbs,
+                                   void *user_data);
+
 #endif

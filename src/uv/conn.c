@@ -17,13 +17,30 @@
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg) {
-  size_t sz = round16(sizeof(wsx_socket)) + cfg->drv_room + cfg->ext_size;
+  size_t head = round16(sizeof(wsx_socket)) + round16(cfg->ext_size);
+  size_t act = round16(sizeof(wsx__sock_act)) + cfg->drv_room;
+  /* A socket that may sleep has its handle and driver apart (they go
+   * while it sleeps: uv/hibernate.c); any other, one block. */
+  int apart = cfg->hibernate_after != 0;
+  size_t sz = head + (apart ? 0 : act);
   wsx_socket *s = wsx__malloc(&cfg->alloc, sz);
   if (!s)
     return NULL;
   memset(s, 0, sz);
+  if (apart) {
+    if (!(s->act = wsx__malloc(&cfg->alloc, act))) {
+      wsx__free(&cfg->alloc, s);
+      return NULL;
+    }
+    memset(s->act, 0, act);
+    s->flags |= WSX__F_ACT_APART;
+  } else {
+    s->act = (wsx__sock_act *)(void *)((char *)s + head);
+  }
+  s->act->alloc = cfg->alloc;
+  s->zfd = -1;
   s->cfg = cfg;
-  s->stream = (uv_stream_t *)&s->h;
+  s->stream = (uv_stream_t *)&s->act->h;
   s->cb = &wsx__no_cbs;
   s->close_code = WSX_CLOSE_ABNORMAL;
   if (own_cfg)
@@ -38,7 +55,9 @@ wsx__sock_rare *wsx__sock_rare_get(wsx_socket *s) {
 }
 
 void *wsx_socket_ext(const wsx_socket *s) {
-  return s->cfg->ext_size ? (char *)wsx__sock_room(s) + s->cfg->drv_room : NULL;
+  return s->cfg->ext_size
+             ? (char *)(uintptr_t)s + round16(sizeof(wsx_socket))
+             : NULL;
 }
 
 /* ---- reading ---- */
@@ -83,6 +102,8 @@ static void roles_drop(wsx_socket *s, uint16_t code, const char *reason) {
 
 void wsx__sock_drop(wsx_socket *s, int err, const char *msg, uint16_t code,
                     const char *reason) {
+  if (!wsx__sock_awake(s))
+    return; /* dropped already (1011) */
   s->flags |= WSX__F_EOF;
   if (err)
     wsx__sock_error(s, err, 0, msg);
@@ -128,7 +149,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     wsx__sock_on_eof(s, n);
     return;
   }
-  s->flags |= WSX__F_RX_SEEN;
+  s->flags |= WSX__F_RX_SEEN | WSX__F_ACTIVE;
   if (s->cfg->ctx->cork_owner && s->cfg->ctx->cork_owner != s)
     uncork(s->cfg->ctx->cork_owner);
   before = wsx__sock_buffered(s);
@@ -256,7 +277,7 @@ static void check_drain(wsx_socket *s) {
 }
 
 void wsx__sock_on_send_timeout(wsx_socket *s) {
-  if (s->flags & WSX__F_HANDLE_CLOSING)
+  if ((s->flags & WSX__F_HANDLE_CLOSING) || !wsx__sock_awake(s))
     return;
   drop_slow(s, WSX_E_TIMEOUT,
             "send_timeout: the peer did not read our output in time");
@@ -423,6 +444,7 @@ static void uncork(wsx_socket *s) {
 }
 
 int wsx__sock_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
+  s->flags |= WSX__F_ACTIVE; /* not idle: no sleep (uv/hibernate.c) */
   if (s->ps)
     wsx__pubsub_flush(s); /* publications queued before this write first */
   if (s->layer)
@@ -528,7 +550,7 @@ void wsx__sock_handle_closed(uv_handle_t *h) {
 
 void wsx__sock_close_handle(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
-  if (s->flags & WSX__F_HANDLE_CLOSING)
+  if ((s->flags & WSX__F_HANDLE_CLOSING) || !wsx__sock_awake(s))
     return;
   s->flags |= WSX__F_HANDLE_CLOSING;
   wsx__timer_set(s, 0);
@@ -569,6 +591,8 @@ void wsx__sock_finalize(wsx_socket *s) {
     if (wsx__roles[i]->gone)
       wsx__roles[i]->gone(s);
   wsx__out_free(&s->out, &alloc);
+  if ((s->flags & WSX__F_ACT_APART) && s->act)
+    wsx__free(&alloc, s->act); /* its handle has closed */
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);
   if (s->rare) {
@@ -611,6 +635,14 @@ void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
 
 void wsx__sock_on_timer(wsx_socket *s) {
   const wsx__phase_ops *ops = wsx__phases[s->phase];
+  if (s->flags & WSX__F_ASLEEP) {
+    if (s->flags & WSX__F_HANDLE_CLOSING) {
+      wsx__hib_dead(s); /* its wake failed: finalized now */
+      return;
+    }
+    if (wsx__sock_wake(s) < 0)
+      return;
+  }
   if (ops->on_timer)
     ops->on_timer(s);
   else /* handshake timeout, or the linger after our FIN */
