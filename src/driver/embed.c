@@ -74,20 +74,20 @@ int wsx__driver_embed_idle(const wsx_driver *d) {
 
 static size_t slen(const char *p) { return p ? strlen(p) : 0; }
 
-char *wsx__driver_embed_sleep(wsx_driver *d) {
+size_t wsx__driver_embed_saved_len(const wsx_driver *d) {
+  return 1 + slen(d->url) + 1 + slen(d->protocol) + 1;
+}
+
+void wsx__driver_embed_sleep(wsx_driver *d, char *b) {
   size_t ul = slen(d->url), pl = slen(d->protocol);
-  char *b = wsx__malloc(d->alloc, 1 + ul + 1 + pl + 1);
-  if (!b)
-    return NULL;
   b[0] = (char)((d->url ? 1 : 0) | (d->protocol ? 2 : 0) |
                 (d->ext_value ? 4 : 0));
   memcpy(b + 1, d->url ? d->url : "", ul + 1);
   memcpy(b + 2 + ul, d->protocol ? d->protocol : "", pl + 1);
   wsx_driver_free(d); /* embedded: the room stays */
-  return b;
 }
 
-wsx_driver *wsx__driver_embed_wake(void *room, char *saved,
+wsx_driver *wsx__driver_embed_wake(void *room, const char *saved,
                                    const wsx_driver_options *opts,
                                    const wsx_allocator *alloc,
                                    const wsx_driver_callbacks *cbs,
@@ -108,6 +108,5 @@ wsx_driver *wsx__driver_embed_wake(void *room, char *saved,
     wsx_driver_free(d);
     return NULL;
   }
-  wsx__free(alloc, saved);
   return d;
 }

@@ -44,18 +44,20 @@ void wsx__driver_set_msg_alloc(wsx_driver *d, const wsx_allocator *a);
  * was built from) plus its url and protocol. */
 int wsx__driver_embed_idle(const wsx_driver *d);
 
-/* Puts an idle driver (wsx__driver_embed_idle) to sleep: returns one
- * block (allocated with d's allocator, owned by the caller) holding its
- * url and protocol, and frees everything the driver holds (the room is
- * the caller's again). NULL: out of memory, the driver is unchanged. */
-char *wsx__driver_embed_sleep(wsx_driver *d);
+/* Bytes wsx__driver_embed_sleep() writes for an idle driver. */
+size_t wsx__driver_embed_saved_len(const wsx_driver *d);
+
+/* Puts an idle driver (wsx__driver_embed_idle) to sleep: writes its url
+ * and protocol to `out` (wsx__driver_embed_saved_len() bytes, the
+ * caller's) and frees everything the driver holds (the room is the
+ * caller's again). */
+void wsx__driver_embed_sleep(wsx_driver *d, char *out);
 
 /* Rebuilds in `room` the driver that wsx__driver_embed_sleep() saved in
- * `saved`, from the same options, allocator and callbacks it was built
- * from (as in wsx__driver_embed_server_request). On success `saved` is
- * freed (with `alloc`) and the driver is open; NULL: out of memory,
- * `saved` is unchanged and nothing is left allocated. */
-wsx_driver *wsx__driver_embed_wake(void *room, char *saved,
+ * `saved` (not freed: the caller's), from the same options, allocator and
+ * callbacks it was built from (as in wsx__driver_embed_server_request):
+ * the driver is open. NULL: out of memory, nothing is left allocated. */
+wsx_driver *wsx__driver_embed_wake(void *room, const char *saved,
                                    const wsx_driver_options *opts,
                                    const wsx_allocator *alloc,
                                    const wsx_driver_callbacks *cbs,

@@ -17,19 +17,27 @@
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg) {
-  size_t head = round16(sizeof(wsx_socket)) + round16(cfg->ext_size);
-  size_t act = round16(sizeof(wsx__sock_act)) + cfg->drv_room;
   /* A socket that may sleep has its handle and driver apart (they go
-   * while it sleeps: uv/hibernate.c); any other, one block. */
+   * while it sleeps: uv/hibernate.c), room for its saved driver, and its
+   * block from the loop's slab if the allocator is the default; any
+   * other, one block. */
   int apart = cfg->hibernate_after != 0;
+  size_t head = wsx__sock_head_size(cfg);
+  size_t act = round16(sizeof(wsx__sock_act)) + cfg->drv_room;
   size_t sz = head + (apart ? 0 : act);
-  wsx_socket *s = wsx__malloc(&cfg->alloc, sz);
+  wsx_socket *s = cfg->slab ? wsx__slab_get(cfg->slab)
+                            : wsx__malloc(&cfg->alloc, sz);
   if (!s)
     return NULL;
   memset(s, 0, sz);
+  if (cfg->slab)
+    s->flags |= WSX__F_SLAB;
   if (apart) {
     if (!(s->act = wsx__malloc(&cfg->alloc, act))) {
-      wsx__free(&cfg->alloc, s);
+      if (cfg->slab)
+        wsx__slab_put(cfg->slab, s);
+      else
+        wsx__free(&cfg->alloc, s);
       return NULL;
     }
     memset(s->act, 0, act);
@@ -574,6 +582,8 @@ void wsx__sock_finalize(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
   const wsx_allocator *a = &s->cfg->alloc;
   wsx_allocator alloc = *a;
+  /* The loop's (outlives the server, whose cfg may go below). */
+  struct wsx__slab *slab = (s->flags & WSX__F_SLAB) ? s->cfg->slab : NULL;
   wsx_close_event e;
   unsigned i;
   for (i = 0; i < WSX__R_COUNT; i++)
@@ -605,7 +615,10 @@ void wsx__sock_finalize(wsx_socket *s) {
     wsx__cfg_free(cfg);
     wsx__free(&alloc, cfg);
   }
-  wsx__free(&alloc, s);
+  if (slab)
+    wsx__slab_put(slab, s);
+  else
+    wsx__free(&alloc, s);
   wsx__loopctx_unref(c);
 }
 

@@ -26,8 +26,12 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "driver/embed.h"
 
@@ -78,7 +82,79 @@ static void hib_closed(uv_handle_t *hd) {
   wsx__free(&a, h);
 }
 
+/* ---- socket slabs ----
+ * With the default allocator, the blocks of sockets that may sleep come
+ * from the loop's slabs (one per block size), mapped in chunks apart from
+ * the heap: what a sleeping connection keeps then sits in a few dense
+ * pages, while the blocks it frees (handle, driver, request) leave whole
+ * heap pages free, which the sweep gives back (malloc_trim). Slots are
+ * reused (last freed, first taken); chunks go with the context. */
+
+#define SLAB_CHUNK ((size_t)256 * 1024)
+
+typedef struct wsx__slab {
+  struct wsx__slab *next; /* the context's */
+  size_t size;            /* of a slot: a multiple of 16 */
+  void *free;             /* free slots, linked through their first word */
+  void *chunks;           /* mapped chunks, linked through their first word */
+  char *bump, *end;       /* the newest chunk's untouched rest */
+} wsx__slab;
+
+wsx__slab *wsx__slab_for(wsx__loopctx *c, size_t size) {
+  wsx__slab *sl;
+  for (sl = c->slabs; sl; sl = sl->next)
+    if (sl->size == size)
+      return sl;
+  if (!(sl = wsx__malloc(&c->alloc, sizeof(*sl))))
+    return NULL;
+  memset(sl, 0, sizeof(*sl));
+  sl->size = size;
+  sl->next = c->slabs;
+  c->slabs = sl;
+  return sl;
+}
+
+void *wsx__slab_get(wsx__slab *sl) {
+  void *p = sl->free, *chunk;
+  if (p) {
+    memcpy(&sl->free, p, sizeof(void *));
+    return p;
+  }
+  if ((size_t)(sl->end - sl->bump) < sl->size) {
+    chunk = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (chunk == MAP_FAILED)
+      return NULL;
+    memcpy(chunk, &sl->chunks, sizeof(void *));
+    sl->chunks = chunk;
+    sl->bump = (char *)chunk + 16;
+    sl->end = (char *)chunk + SLAB_CHUNK;
+  }
+  p = sl->bump;
+  sl->bump += sl->size;
+  return p;
+}
+
+void wsx__slab_put(wsx__slab *sl, void *p) {
+  memcpy(p, &sl->free, sizeof(void *));
+  sl->free = p;
+}
+
+static void slabs_free(wsx__loopctx *c) {
+  while (c->slabs) {
+    wsx__slab *sl = c->slabs;
+    c->slabs = sl->next;
+    while (sl->chunks) {
+      void *chunk = sl->chunks;
+      memcpy(&sl->chunks, chunk, sizeof(void *));
+      (void)munmap(chunk, SLAB_CHUNK);
+    }
+    wsx__free(&c->alloc, sl);
+  }
+}
+
 void wsx__hib_ctx_free(wsx__loopctx *c) {
+  slabs_free(c);
   if (!c->hib)
     return;
   uv_close((uv_handle_t *)&c->hib->poll, hib_closed);
@@ -140,7 +216,8 @@ static void hib_sleep(wsx_socket *s) {
   wsx__hib *h = hib_get(s->cfg->ctx);
   struct epoll_event ev;
   uv_os_fd_t fd;
-  char *saved;
+  char *saved = wsx__sock_zarea(s);
+  size_t n = wsx__driver_embed_saved_len(s->d);
   int nfd;
   if (!h || uv_fileno((const uv_handle_t *)s->stream, &fd) != 0)
     return;
@@ -155,11 +232,18 @@ static void hib_sleep(wsx_socket *s) {
     (void)close(nfd);
     return;
   }
-  if (!(saved = wsx__driver_embed_sleep(s->d))) {
-    (void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, nfd, &ev);
-    (void)close(nfd);
-    return;
+  if (n > WSX__ZSAVE) { /* a long url: on the heap */
+    char *p = wsx__malloc(al, n);
+    if (!p) {
+      (void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, nfd, &ev);
+      (void)close(nfd);
+      return;
+    }
+    memcpy(saved, &p, sizeof(p));
+    saved = p;
+    s->flags |= WSX__F_ZHEAP;
   }
+  wsx__driver_embed_sleep(s->d, saved);
   if (s->rare) { /* empty (rare_idle) */
     wsx__buf_free(&s->rare->pend, al);
     wsx__free(al, s->rare);
@@ -170,14 +254,14 @@ static void hib_sleep(wsx_socket *s) {
   s->act = NULL;
   s->stream = NULL;
   s->d = NULL;
-  s->zsaved = saved;
   s->zfd = nfd;
   s->flags = (s->flags | WSX__F_ASLEEP) & ~(WSX__F_ACTIVE | WSX__F_IDLE1);
   sleepers(h, 1);
 }
 
-void wsx__hib_sweep(wsx_socket *first) {
+size_t wsx__hib_sweep(wsx_socket *first) {
   wsx_socket *s;
+  size_t slept = 0;
   for (s = first; s; s = s->next) {
     if (s->flags & (WSX__F_ASLEEP | WSX__F_NO_SLEEP | WSX__F_HANDLE_CLOSING))
       continue;
@@ -185,12 +269,35 @@ void wsx__hib_sweep(wsx_socket *first) {
       s->flags &= ~(WSX__F_ACTIVE | WSX__F_IDLE1);
     else if (!(s->flags & WSX__F_IDLE1))
       s->flags |= WSX__F_IDLE1;
-    else if (can_sleep(s))
+    else if (can_sleep(s)) {
       hib_sleep(s);
+      slept += (s->flags & WSX__F_ASLEEP) != 0;
+    }
   }
+  return slept;
+}
+
+void wsx__hib_trim(void) {
+#ifdef __GLIBC__
+  (void)malloc_trim(0);
+#endif
 }
 
 /* ---- wake ---- */
+
+/* The saved driver: in the socket, or on the heap (WSX__F_ZHEAP). */
+static const char *zsaved(const wsx_socket *s) {
+  const char *p = wsx__sock_zarea(s);
+  if (s->flags & WSX__F_ZHEAP)
+    memcpy(&p, p, sizeof(p));
+  return p;
+}
+
+static void zsaved_free(wsx_socket *s) {
+  if (s->flags & WSX__F_ZHEAP)
+    wsx__free(&s->cfg->alloc, (void *)(uintptr_t)zsaved(s));
+  s->flags &= ~WSX__F_ZHEAP;
+}
 
 /* Out of memory waking: the connection is dropped. The peer gets a 1011
  * close frame if the kernel takes it at once; the close event (1011)
@@ -204,8 +311,7 @@ static int hib_fail(wsx_socket *s) {
   while (r < 0 && errno == EINTR);
   (void)close(s->zfd);
   s->zfd = -1;
-  wsx__free(&s->cfg->alloc, s->zsaved);
-  s->zsaved = NULL;
+  zsaved_free(s);
   s->flags |= WSX__F_HANDLE_CLOSING | WSX__F_EOF; /* WSX__F_ASLEEP stays */
   sleepers(s->cfg->ctx->hib, -1);
   wsx__sock_set_close(s, WSX_CLOSE_UNEXPECTED, msg, sizeof(msg) - 1, 0);
@@ -238,18 +344,17 @@ int wsx__sock_wake(wsx_socket *s) {
     return hib_fail(s);
   memset(a, 0, ACT_SIZE(cfg));
   a->alloc = cfg->alloc;
-  if (!(d = wsx__driver_embed_wake((char *)a + room, s->zsaved, &cfg->dopts,
+  if (!(d = wsx__driver_embed_wake((char *)a + room, zsaved(s), &cfg->dopts,
                                    &cfg->alloc, &wsx__drv_cbs, s))) {
     wsx__free(&cfg->alloc, a);
     return hib_fail(s);
   }
-  s->zsaved = NULL; /* freed by the wake */
+  zsaved_free(s);
   (void)uv_tcp_init(c->loop, &a->h.tcp);
   a->h.tcp.data = s;
   if (uv_tcp_open(&a->h.tcp, s->zfd) != 0) { /* cannot happen: a socket */
     wsx_driver_free(d);
     uv_close((uv_handle_t *)&a->h.tcp, act_closed); /* fd not its own */
-    s->zsaved = NULL;
     return hib_fail(s);
   }
   s->zfd = -1;
@@ -269,8 +374,21 @@ int wsx__sock_wake(wsx_socket *s) {
   (void)s;
   return WSX_OK;
 }
-void wsx__hib_sweep(wsx_socket *first) { (void)first; }
+size_t wsx__hib_sweep(wsx_socket *first) {
+  (void)first;
+  return 0;
+}
+void wsx__hib_trim(void) {}
 void wsx__hib_dead(wsx_socket *s) { (void)s; }
 void wsx__hib_ctx_free(wsx__loopctx *c) { (void)c; }
+struct wsx__slab *wsx__slab_for(wsx__loopctx *c, size_t size) {
+  (void)c, (void)size;
+  return NULL;
+}
+void *wsx__slab_get(struct wsx__slab *sl) {
+  (void)sl;
+  return NULL;
+}
+void wsx__slab_put(struct wsx__slab *sl, void *p) { (void)sl, (void)p; }
 
 #endif

@@ -97,7 +97,20 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts_in,
 
 static void on_sweep(uv_timer_t *t) {
   wsx_server *srv = t->data;
-  wsx__hib_sweep(srv->conns);
+  uint64_t every = uv_timer_get_repeat(t);
+  if (srv->hib_trim) {
+    /* The freed handles' close callbacks have run (in the loop iteration
+     * before this one): their memory goes back to the system. */
+    srv->hib_trim = 0;
+    wsx__hib_trim();
+    return;
+  }
+  /* Many went to sleep (with the default allocator): trim at the next
+   * iteration of the loop, the sweeps go on as before. */
+  if (wsx__hib_sweep(srv->conns) >= 64 && srv->cfg.slab) {
+    srv->hib_trim = 1;
+    uv_timer_start(t, on_sweep, 0, every);
+  }
 }
 
 static void on_sweep_closed(uv_handle_t *h) {
@@ -117,6 +130,10 @@ static void hib_start(wsx_server *srv, uint32_t after) {
   if (after == WSX_HIBERNATE_NEVER || srv->cfg.tls)
     return;
   srv->cfg.hibernate_after = after;
+  /* The sockets' blocks from the loop's slab (default allocator only: an
+   * application's allocator sees every block). NULL: from the heap. */
+  if (wsx__alloc_is_libc(&srv->cfg.alloc))
+    srv->cfg.slab = wsx__slab_for(srv->ctx, wsx__sock_head_size(&srv->cfg));
   every = after / 2 ? after / 2 : 1;
   uv_timer_init(srv->loop, &srv->hib_timer);
   srv->hib_timer.data = srv;
