@@ -105,11 +105,13 @@ static void on_sweep(uv_timer_t *t) {
     wsx__hib_trim();
     return;
   }
-  /* Many went to sleep (with the default allocator): trim at the next
-   * iteration of the loop, the sweeps go on as before. */
+  /* Many went to sleep (with the default allocator): trim in a later
+   * iteration of the loop (1 ms: a 0 ms timer started from a timer
+   * callback would run in this same timer phase, before the close
+   * callbacks), the sweeps go on as before. */
   if (wsx__hib_sweep(srv->conns) >= 64 && srv->cfg.slab) {
     srv->hib_trim = 1;
-    uv_timer_start(t, on_sweep, 0, every);
+    uv_timer_start(t, on_sweep, 1, every);
   }
 }
 
