@@ -48,9 +48,15 @@
  * no input and no output for that long sleeps: its uv_tcp_t and its driver
  * are freed, its descriptor is kept (duplicated; libuv has no way to let
  * go of one without closing it) in one epoll per loop that libuv watches
- * through one uv_poll_t, and what stays is the socket block and one small
- * block with the url and protocol: about 200 bytes plus ext_size
- * (measured: bench/run.sh row E, tests/unit/test_uv_hibernate.c). The
+ * through one uv_poll_t, and what stays is the socket's block (with room
+ * for a url and protocol of up to 29 bytes; a longer one takes a block of
+ * its own): 208 bytes plus ext_size, from a per-loop slab of its own
+ * with the default allocator (measured: 234 bytes of RSS per connection
+ * at 10,000, bench/run.sh row E with `wsx echo`, ext_size 16; 220 bytes
+ * of heap in tests/unit/test_uv_hibernate.c). With the default allocator
+ * the sweep after one that put many connections to sleep gives the freed
+ * heap pages back (malloc_trim on glibc), and the slab's pages are kept
+ * for new connections until the loop's last wsx object is freed. The
  * wsx_socket pointer does not change and nothing is observable but
  * memory: the first input or hang-up, a deadline (keepalive ping, close
  * timeout) or any call that needs the connection (send, ping, close,
@@ -710,7 +716,7 @@ typedef struct wsx_server_options {
   /* Hibernation of idle connections (see "Hibernation" at the top of this
    * header): an open WebSocket connection that had no input and no output
    * for this many ms (up to 1.5 times that: it is checked every half)
-   * sleeps, holding about 200 bytes instead of about 800, until its next
+   * sleeps, holding about 230 bytes instead of about 900, until its next
    * input, deadline or call. 0 = 1000 (WSX_DEFAULT_HIBERNATE_AFTER_MS);
    * WSX_HIBERNATE_NEVER (UINT32_MAX) = never. Linux only (elsewhere
    * ignored); TLS servers never hibernate. */

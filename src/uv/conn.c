@@ -45,7 +45,6 @@ wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg) {
   } else {
     s->act = (wsx__sock_act *)(void *)((char *)s + head);
   }
-  s->act->alloc = cfg->alloc;
   s->zfd = -1;
   s->cfg = cfg;
   s->stream = (uv_stream_t *)&s->act->h;

@@ -304,7 +304,6 @@ typedef struct wsx__sock_act {
     uv_tcp_t tcp;
     uv_pipe_t pipe;
   } h;
-  wsx_allocator alloc; /* frees a block apart (even after the socket) */
 } wsx__sock_act;
 
 struct wsx_socket {

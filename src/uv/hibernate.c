@@ -100,7 +100,21 @@ typedef struct wsx__slab {
   char *bump, *end;       /* the newest chunk's untouched rest */
 } wsx__slab;
 
+#if defined(__SANITIZE_ADDRESS__)
+#define WSX__NO_SLAB 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WSX__NO_SLAB 1
+#endif
+#endif
+
 wsx__slab *wsx__slab_for(wsx__loopctx *c, size_t size) {
+#ifdef WSX__NO_SLAB
+  /* Under AddressSanitizer every socket block is the allocator's, so that
+   * a use after free of a socket is caught. */
+  (void)c, (void)size;
+  return NULL;
+#else
   wsx__slab *sl;
   for (sl = c->slabs; sl; sl = sl->next)
     if (sl->size == size)
@@ -112,6 +126,7 @@ wsx__slab *wsx__slab_for(wsx__loopctx *c, size_t size) {
   sl->next = c->slabs;
   c->slabs = sl;
   return sl;
+#endif
 }
 
 void *wsx__slab_get(wsx__slab *sl) {
@@ -205,10 +220,23 @@ static int can_sleep(const wsx_socket *s) {
          wsx__driver_embed_idle(s->d);
 }
 
+#define ROOM(a) ((char *)(a) + ((sizeof(wsx__sock_act) + 15u) & ~(size_t)15u))
+
+static void act_closed(uv_handle_t *hd);
+
+/* A block whose handle closes without its socket (the socket sleeps, or
+ * its wake failed): freed from the handle's close callback, which must
+ * not touch the socket (it may be gone by then), so the allocator is
+ * copied into the block's driver room (unused once the driver is freed). */
+static void act_close(wsx__sock_act *a, const wsx_allocator *al) {
+  memcpy(ROOM(a), al, sizeof(*al));
+  uv_close((uv_handle_t *)&a->h, act_closed);
+}
+
 static void act_closed(uv_handle_t *hd) {
-  wsx__sock_act *a = (wsx__sock_act *)(void *)hd;
-  wsx_allocator al = a->alloc;
-  wsx__free(&al, a);
+  wsx_allocator al;
+  memcpy(&al, ROOM(hd), sizeof(al));
+  wsx__free(&al, hd);
 }
 
 static void hib_sleep(wsx_socket *s) {
@@ -250,7 +278,7 @@ static void hib_sleep(wsx_socket *s) {
     s->rare = NULL;
   }
   (void)uv_read_stop(s->stream);
-  uv_close((uv_handle_t *)s->stream, act_closed); /* closes fd, not nfd */
+  act_close(s->act, al); /* closes fd, not nfd */
   s->act = NULL;
   s->stream = NULL;
   s->d = NULL;
@@ -343,7 +371,6 @@ int wsx__sock_wake(wsx_socket *s) {
   if (!(a = wsx__malloc(&cfg->alloc, ACT_SIZE(cfg))))
     return hib_fail(s);
   memset(a, 0, ACT_SIZE(cfg));
-  a->alloc = cfg->alloc;
   if (!(d = wsx__driver_embed_wake((char *)a + room, zsaved(s), &cfg->dopts,
                                    &cfg->alloc, &wsx__drv_cbs, s))) {
     wsx__free(&cfg->alloc, a);
@@ -354,7 +381,7 @@ int wsx__sock_wake(wsx_socket *s) {
   a->h.tcp.data = s;
   if (uv_tcp_open(&a->h.tcp, s->zfd) != 0) { /* cannot happen: a socket */
     wsx_driver_free(d);
-    uv_close((uv_handle_t *)&a->h.tcp, act_closed); /* fd not its own */
+    act_close(a, &cfg->alloc); /* the fd is not its own */
     return hib_fail(s);
   }
   s->zfd = -1;

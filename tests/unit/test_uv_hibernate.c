@@ -7,6 +7,7 @@
  * awake; a wake that runs out of memory drops that connection with 1011
  * and no other. */
 #include <malloc.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -337,7 +338,47 @@ TEST(wake_out_of_memory_drops_with_1011) {
   teardown(2);
 }
 
+/* What a sleep and a wake cost, without the loop: three sweeps called
+ * directly (the third puts them to sleep), then a getter that wakes each
+ * one. Printed, not asserted (a shared machine's timings are noise). */
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+TEST(sleep_and_wake_cost) {
+  wsx_socket *s;
+  double t0, t_sleep, t_wake;
+  size_t n;
+  setup(WSX_HIBERNATE_NEVER - 1, NCONN, NULL); /* no sweep of its own */
+  RUN_UNTIL(0, 20);
+  (void)wsx__hib_sweep(T.srv->conns); /* clears ACTIVE */
+  (void)wsx__hib_sweep(T.srv->conns); /* sets IDLE1 */
+  t0 = now_us();
+  n = wsx__hib_sweep(T.srv->conns);
+  t_sleep = now_us() - t0;
+  CHECK_INT((int)n, NCONN);
+  CHECK_INT(asleep(), NCONN);
+  RUN_UNTIL(0, 20); /* close callbacks */
+  t0 = now_us();
+  for (s = T.srv->conns; s; s = s->next)
+    (void)wsx_socket_protocol(s);
+  t_wake = now_us() - t0;
+  CHECK_INT(asleep(), 0);
+  printf("  sleep: %.1f us, wake: %.1f us per connection (%d, in-process; "
+         "libuv's own epoll_ctl ADD for the woken one follows in the next "
+         "loop iteration)\n",
+         t_sleep / NCONN, t_wake / NCONN, NCONN);
+  /* Awake and working. */
+  wsx_socket_send_text(cl[3].sock, "again", 5);
+  RUN_UNTIL(cl[3].message == 1, 2000);
+  CHECK_INT(cl[3].message, 1);
+  teardown(NCONN);
+}
+
 TEST_MAIN(RUN(idle_connections_sleep_and_wake_on_input);
+          RUN(sleep_and_wake_cost);
           RUN(app_send_to_sleeping_socket);
           RUN(keepalive_pings_a_sleeping_socket);
           RUN(peer_fin_while_asleep); RUN(peer_rst_while_asleep);

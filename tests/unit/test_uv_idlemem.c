@@ -259,7 +259,8 @@ TEST(plain_idle_connection) {
          warm);
   CHECK(warm <= cold);
   /* Awake (before hibernate_after; test_uv_hibernate measures a sleeping
-   * one), 2026-12, x86_64 glibc: the socket block (176), its handle with
+   * one), 2026-12, x86_64 glibc: the socket block (192 with the 32 bytes
+   * for a sleeping driver's url and protocol), its handle with
    * the embedded driver (a block apart so that it can go while the
    * connection sleeps), and the URL string. 1122 before issue 20's work;
    * 802 with the handle and driver inside the socket's block. A member or
