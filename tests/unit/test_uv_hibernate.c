@@ -307,6 +307,46 @@ TEST(never_and_deflate_stay_awake) {
   wsx_deflate_free(d);
 }
 
+/* A TLS server never hibernates (its sessions are most of a connection's
+ * memory and cannot be rebuilt): no sweep, no slab, handles inline. */
+TEST(tls_server_never_sleeps) {
+  char dir[] = "/tmp/wsx_hib_XXXXXX", cmd[512], crt[64], key[64];
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
+  wsx_tls_server_options to = WSX_TLS_SERVER_OPTIONS_INIT;
+  wsx_tls_cert c = WSX_TLS_CERT_INIT;
+  wsx_server *srv;
+  int err = 0;
+  REQUIRE(mkdtemp(dir) != NULL);
+  snprintf(crt, sizeof(crt), "%s/c.pem", dir);
+  snprintf(key, sizeof(key), "%s/k.pem", dir);
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s "
+           "-subj /CN=localhost -days 1 >/dev/null 2>&1",
+           key, crt);
+  if (system(cmd) != 0) {
+    printf("skip tls_server_never_sleeps: openssl could not make a "
+           "certificate\n");
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    (void)system(cmd);
+    return;
+  }
+  ev_reset();
+  c.cert_file = crt;
+  c.key_file = key;
+  to.cert = &c;
+  o.tls = &to;
+  o.hibernate_after = NAP;
+  srv = wsx_server_new(&T.loop, &o, NULL, NULL, &err);
+  REQUIRE(srv != NULL);
+  CHECK_INT(srv->cfg.hibernate_after, 0);
+  CHECK(srv->cfg.slab == NULL);
+  wsx_server_free(srv);
+  run_for(500);
+  CHECK_INT(ev_finish(), 0);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  (void)system(cmd);
+}
+
 TEST(driver_pointer_pins_the_socket) {
   wsx_socket *s;
   setup(NAP, 1, NULL);
@@ -383,6 +423,6 @@ TEST_MAIN(RUN(idle_connections_sleep_and_wake_on_input);
           RUN(keepalive_pings_a_sleeping_socket);
           RUN(peer_fin_while_asleep); RUN(peer_rst_while_asleep);
           RUN(server_free_with_sleeping_sockets);
-          RUN(never_and_deflate_stay_awake);
+          RUN(never_and_deflate_stay_awake); RUN(tls_server_never_sleeps);
           RUN(driver_pointer_pins_the_socket);
           RUN(wake_out_of_memory_drops_with_1011))
