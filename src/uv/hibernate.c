@@ -315,10 +315,11 @@ void wsx__hib_trim(void) {
 
 /* The saved driver: in the socket, or on the heap (WSX__F_ZHEAP). */
 static const char *zsaved(const wsx_socket *s) {
-  const char *p = wsx__sock_zarea(s);
-  if (s->flags & WSX__F_ZHEAP)
-    memcpy(&p, p, sizeof(p));
-  return p;
+  const char *area = wsx__sock_zarea(s), *heap;
+  if (!(s->flags & WSX__F_ZHEAP))
+    return area;
+  memcpy(&heap, area, sizeof(heap));
+  return heap;
 }
 
 static void zsaved_free(wsx_socket *s) {
