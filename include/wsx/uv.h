@@ -621,7 +621,9 @@ WSX_EXTERN void *wsx_socket_ext(const wsx_socket *s);
 WSX_EXTERN uv_loop_t *wsx_socket_loop(const wsx_socket *s);
 /* The underlying driver, for its accessors. Do not free it or call
  * wsx_driver_parse / wsx_driver_start on it. NULL before the handshake
- * started. */
+ * started. The pointer stays valid until the close event: a server
+ * connection whose driver was asked for never hibernates again (see
+ * "Hibernation" above; a sleeping one is woken first). */
 WSX_EXTERN wsx_driver *wsx_socket_driver(const wsx_socket *s);
 /* The server that accepted the socket, or NULL (client / adopted). */
 WSX_EXTERN wsx_server *wsx_socket_server(const wsx_socket *s);
