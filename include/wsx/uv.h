@@ -37,10 +37,42 @@
  * function on a socket after its close callback returned. A wsx_server is
  * freed after its `closed` callback (see wsx_server_free()).
  *
- * Cost: a server socket is one allocation (its uv_tcp_t, ~150 bytes of
- * transport state and `ext_size` bytes of application data) plus the
- * driver's; output buffers exist only while the kernel is behind, and the
- * request head only until accept/reject. Each loop shares one ~90 KiB
+ * Cost: an awake server socket is two allocations: the socket (~170 bytes
+ * of transport state and `ext_size` bytes of application data) and its
+ * handle with its driver (its uv_tcp_t and the ~310-byte driver), plus
+ * its url; output buffers exist only while the kernel is behind, and the
+ * request head only until accept/reject. A client socket is one
+ * allocation (socket and handle) plus its driver.
+ * Hibernation (wsx_server_options.hibernate_after, default on, 1 s): an
+ * open, plain (no TLS) server connection with nothing in flight that saw
+ * no input and no output for that long sleeps: its uv_tcp_t and its driver
+ * are freed, its descriptor is kept (duplicated; libuv has no way to let
+ * go of one without closing it) in one epoll per loop that libuv watches
+ * through one uv_poll_t, and what stays is the socket's block (with room
+ * for a url and protocol of up to 29 bytes; a longer one takes a block of
+ * its own): 208 bytes plus ext_size, from a per-loop slab of its own
+ * with the default allocator (measured: 234 bytes of RSS per connection
+ * at 10,000, bench/run.sh row E with `wsx echo`, ext_size 16; 220 bytes
+ * of heap in tests/unit/test_uv_hibernate.c). With the default allocator
+ * the sweep after one that put many connections to sleep gives the freed
+ * heap pages back (malloc_trim on glibc), and the slab's pages are kept
+ * for new connections until the loop's last wsx object is freed. The
+ * wsx_socket pointer does not change and nothing is observable but
+ * memory: the first input or hang-up, a deadline (keepalive ping, close
+ * timeout) or any call that needs the connection (send, ping, close,
+ * drop, pause, resume, the url/protocol/headers/remote address getters,
+ * wsx_socket_driver, subscribe, server close/free) wakes it first: a new
+ * handle on the same descriptor and a driver rebuilt from the server's
+ * options (sleep: about 4 system calls, wake: about 3, each a few
+ * microseconds). A wake that runs out of memory drops the connection
+ * (close frame 1011 if the kernel takes it, then the close event with
+ * 1011, from the loop). Never sleeps: a TLS connection (the TLS session is
+ * most of its memory and cannot be rebuilt), one with an extension
+ * negotiated (permessage-deflate's state), a connection subscribed to
+ * topics (publish writes to the handle), one whose driver the app asked
+ * for (wsx_socket_driver: the app may keep that pointer), HTTP/2 streams,
+ * paused connections, and client sockets (made by wsx_socket_connect:
+ * few per process, nothing to gain). Each loop shares one ~90 KiB
  * context (receive buffer, cork buffer, timer heap) among its sockets.
  * That context is allocated with the allocator (driver.allocator) of the
  * first server or socket created on the loop and freed with it when the
@@ -107,6 +139,10 @@ typedef struct wsx_http_res wsx_http_res;
 #define WSX_DEFAULT_CLOSE_TIMEOUT_MS 30000u
 #define WSX_DEFAULT_CONNECT_TIMEOUT_MS 30000u
 #define WSX_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
+/* wsx_server_options.hibernate_after: the default, and the value that
+ * turns hibernation off. */
+#define WSX_DEFAULT_HIBERNATE_AFTER_MS 1000u
+#define WSX_HIBERNATE_NEVER UINT32_MAX
 #define WSX_DEFAULT_HIGH_WATER_MARK 16384u
 #define WSX_DEFAULT_MAX_BUFFERED ((size_t)128u << 20) /* 128 MiB */
 /* wsx_socket_options.message_budget / message_budget_share defaults. */
@@ -585,7 +621,9 @@ WSX_EXTERN void *wsx_socket_ext(const wsx_socket *s);
 WSX_EXTERN uv_loop_t *wsx_socket_loop(const wsx_socket *s);
 /* The underlying driver, for its accessors. Do not free it or call
  * wsx_driver_parse / wsx_driver_start on it. NULL before the handshake
- * started. */
+ * started. The pointer stays valid until the close event: a server
+ * connection whose driver was asked for never hibernates again (see
+ * "Hibernation" above; a sleeping one is woken first). */
 WSX_EXTERN wsx_driver *wsx_socket_driver(const wsx_socket *s);
 /* The server that accepted the socket, or NULL (client / adopted). */
 WSX_EXTERN wsx_server *wsx_socket_server(const wsx_socket *s);
@@ -677,6 +715,14 @@ typedef struct wsx_server_options {
    * response to the last one says "Connection: close" and the connection
    * closes after it. An upgrade counts as a request and ends the count. */
   uint32_t max_requests_per_connection;
+  /* Hibernation of idle connections (see "Hibernation" at the top of this
+   * header): an open WebSocket connection that had no input and no output
+   * for this many ms (up to 1.5 times that: it is checked every half)
+   * sleeps, holding about 230 bytes instead of about 900, until its next
+   * input, deadline or call. 0 = 1000 (WSX_DEFAULT_HIBERNATE_AFTER_MS);
+   * WSX_HIBERNATE_NEVER (UINT32_MAX) = never. Linux only (elsewhere
+   * ignored); TLS servers never hibernate. */
+  uint32_t hibernate_after;
 } wsx_server_options;
 #define WSX_SERVER_OPTIONS_INIT                                                \
   { .struct_size = sizeof(wsx_server_options) }

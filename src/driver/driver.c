@@ -10,9 +10,9 @@
 
 static const char *const empty = "";
 
-int wsx__driver_init(wsx_driver *d, const wsx_driver_options *o,
-                       const wsx_allocator *a, const wsx_driver_callbacks *cb,
-                       void *ud) {
+void wsx__driver_config(wsx_driver *d, const wsx_driver_options *o,
+                        const wsx_allocator *a, const wsx_driver_callbacks *cb,
+                        void *ud) {
   d->alloc = a;
   d->msg_alloc = a;
   d->cb = cb;
@@ -31,6 +31,12 @@ int wsx__driver_init(wsx_driver *d, const wsx_driver_options *o,
   d->fragment_out = o->fragment_outgoing_messages ? 1 : 0;
   d->allow_drafts = o->allow_drafts ? 1 : 0;
   d->secure = o->secure ? 1 : 0;
+}
+
+int wsx__driver_init(wsx_driver *d, const wsx_driver_options *o,
+                     const wsx_allocator *a, const wsx_driver_callbacks *cb,
+                     void *ud) {
+  wsx__driver_config(d, o, a, cb, ud);
   if (!wsx__drx_get(d))
     goto oom;
   d->x->random = o->random;

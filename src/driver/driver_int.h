@@ -196,6 +196,12 @@ void wsx__budget_refund(wsx_driver *d);
 int wsx__driver_init(wsx_driver *d, const wsx_driver_options *o,
                      const wsx_allocator *a, const wsx_driver_callbacks *cb,
                      void *ud);
+/* The configuration part of wsx__driver_init (limits, flags, allocator,
+ * callbacks; nothing allocated): also what a hibernated embedded driver
+ * is rebuilt from (embed.c). */
+void wsx__driver_config(wsx_driver *d, const wsx_driver_options *o,
+                        const wsx_allocator *a, const wsx_driver_callbacks *cb,
+                        void *ud);
 /* Formats the error detail into d->errmsg (allocated on first use). */
 void wsx__set_error(wsx_driver *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

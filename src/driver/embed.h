@@ -36,4 +36,31 @@ wsx_driver *wsx__driver_embed_server_request(void *room,
  * belong to `a`. */
 void wsx__driver_set_msg_alloc(wsx_driver *d, const wsx_allocator *a);
 
+/* Hibernation (uv/hibernate.c). Non-zero if `d` (embedded) is an open
+ * hybi-13 server driver with nothing in flight: no partial frame, no
+ * message being assembled or held, no extension negotiated, no ping
+ * callback, no close begun, no error recorded, not inside a call. Its
+ * whole state is then its configuration (re-derived from the options it
+ * was built from) plus its url and protocol. */
+int wsx__driver_embed_idle(const wsx_driver *d);
+
+/* Bytes wsx__driver_embed_sleep() writes for an idle driver. */
+size_t wsx__driver_embed_saved_len(const wsx_driver *d);
+
+/* Puts an idle driver (wsx__driver_embed_idle) to sleep: writes its url
+ * and protocol to `out` (wsx__driver_embed_saved_len() bytes, the
+ * caller's) and frees everything the driver holds (the room is the
+ * caller's again). */
+void wsx__driver_embed_sleep(wsx_driver *d, char *out);
+
+/* Rebuilds in `room` the driver that wsx__driver_embed_sleep() saved in
+ * `saved` (not freed: the caller's), from the same options, allocator and
+ * callbacks it was built from (as in wsx__driver_embed_server_request):
+ * the driver is open. NULL: out of memory, nothing is left allocated. */
+wsx_driver *wsx__driver_embed_wake(void *room, const char *saved,
+                                   const wsx_driver_options *opts,
+                                   const wsx_allocator *alloc,
+                                   const wsx_driver_callbacks *cbs,
+                                   void *user_data);
+
 #endif

@@ -65,7 +65,7 @@ static void on_connect(wsx__dial *dl, int status) {
   }
   dial_free(s);
   if (!s->cfg->nagle)
-    uv_tcp_nodelay(&s->h.tcp, 1);
+    uv_tcp_nodelay(&s->act->h.tcp, 1);
   if (s->proxy)
     wsx__proxy_begin(s); /* the proxy calls wsx__client_stream_ready */
   else
@@ -108,25 +108,25 @@ static void on_retry_closed(uv_handle_t *h) {
     wsx__sock_handle_closed(h);
     return;
   }
-  uv_tcp_init(s->cfg->ctx->loop, &s->h.tcp);
-  s->h.tcp.data = s;
+  uv_tcp_init(s->cfg->ctx->loop, &s->act->h.tcp);
+  s->act->h.tcp.data = s;
   try_next(s);
 }
 
 static void try_next(wsx_socket *s) {
   wsx__dial *dl = s->dial;
   char msg[320];
-  if (uv_is_closing((uv_handle_t *)&s->h.tcp))
+  if (uv_is_closing((uv_handle_t *)&s->act->h.tcp))
     return;
   if (wsx__dial_has_next(dl) && dl->last_err) {
     /* A failed socket cannot connect again (nor change family): start
      * over with a fresh handle. */
     dl->last_err = 0;
-    uv_close((uv_handle_t *)&s->h.tcp, on_retry_closed);
+    uv_close((uv_handle_t *)&s->act->h.tcp, on_retry_closed);
     return;
   }
   if (wsx__dial_has_next(dl)) {
-    if (wsx__dial_next(dl, &s->h.tcp) == 0)
+    if (wsx__dial_next(dl, &s->act->h.tcp) == 0)
       return;
     if (wsx__dial_has_next(dl)) {
       try_next(s);
@@ -330,14 +330,14 @@ wsx_socket *wsx_socket_connect(uv_loop_t *loop, const char *url,
   if (rc == WSX_OK)
     rc = wsx__proxy_prepare(s, &u, &dial);
   if (rc == WSX_OK)
-    rc = uv_tcp_init(loop, &s->h.tcp);
+    rc = uv_tcp_init(loop, &s->act->h.tcp);
   if (rc != WSX_OK) {
     discard_sock(s);
     if (err)
       *err = rc;
     return NULL;
   }
-  s->h.tcp.data = s;
+  s->act->h.tcp.data = s;
   s->phase = WSX__P_DIAL;
   wsx__timer_set(s, uv_now(loop) + s->cfg->connect_timeout);
 #ifdef WSX_HAVE_HTTP2

@@ -17,13 +17,37 @@
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg) {
-  size_t sz = round16(sizeof(wsx_socket)) + cfg->drv_room + cfg->ext_size;
-  wsx_socket *s = wsx__malloc(&cfg->alloc, sz);
+  /* A socket that may sleep has its handle and driver apart (they go
+   * while it sleeps: uv/hibernate.c), room for its saved driver, and its
+   * block from the loop's slab if the allocator is the default; any
+   * other, one block. */
+  int apart = cfg->hibernate_after != 0;
+  size_t head = wsx__sock_head_size(cfg);
+  size_t act = round16(sizeof(wsx__sock_act)) + cfg->drv_room;
+  size_t sz = head + (apart ? 0 : act);
+  wsx_socket *s = cfg->slab ? wsx__slab_get(cfg->slab)
+                            : wsx__malloc(&cfg->alloc, sz);
   if (!s)
     return NULL;
   memset(s, 0, sz);
+  if (cfg->slab)
+    s->flags |= WSX__F_SLAB;
+  if (apart) {
+    if (!(s->act = wsx__malloc(&cfg->alloc, act))) {
+      if (cfg->slab)
+        wsx__slab_put(cfg->slab, s);
+      else
+        wsx__free(&cfg->alloc, s);
+      return NULL;
+    }
+    memset(s->act, 0, act);
+    s->flags |= WSX__F_ACT_APART;
+  } else {
+    s->act = (wsx__sock_act *)(void *)((char *)s + head);
+  }
+  s->zfd = -1;
   s->cfg = cfg;
-  s->stream = (uv_stream_t *)&s->h;
+  s->stream = (uv_stream_t *)&s->act->h;
   s->cb = &wsx__no_cbs;
   s->close_code = WSX_CLOSE_ABNORMAL;
   if (own_cfg)
@@ -38,7 +62,9 @@ wsx__sock_rare *wsx__sock_rare_get(wsx_socket *s) {
 }
 
 void *wsx_socket_ext(const wsx_socket *s) {
-  return s->cfg->ext_size ? (char *)wsx__sock_room(s) + s->cfg->drv_room : NULL;
+  return s->cfg->ext_size
+             ? (char *)(uintptr_t)s + round16(sizeof(wsx_socket))
+             : NULL;
 }
 
 /* ---- reading ---- */
@@ -83,6 +109,8 @@ static void roles_drop(wsx_socket *s, uint16_t code, const char *reason) {
 
 void wsx__sock_drop(wsx_socket *s, int err, const char *msg, uint16_t code,
                     const char *reason) {
+  if (!wsx__sock_awake(s))
+    return; /* dropped already (1011) */
   s->flags |= WSX__F_EOF;
   if (err)
     wsx__sock_error(s, err, 0, msg);
@@ -128,7 +156,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     wsx__sock_on_eof(s, n);
     return;
   }
-  s->flags |= WSX__F_RX_SEEN;
+  s->flags |= WSX__F_RX_SEEN | WSX__F_ACTIVE;
   if (s->cfg->ctx->cork_owner && s->cfg->ctx->cork_owner != s)
     uncork(s->cfg->ctx->cork_owner);
   before = wsx__sock_buffered(s);
@@ -256,7 +284,7 @@ static void check_drain(wsx_socket *s) {
 }
 
 void wsx__sock_on_send_timeout(wsx_socket *s) {
-  if (s->flags & WSX__F_HANDLE_CLOSING)
+  if ((s->flags & WSX__F_HANDLE_CLOSING) || !wsx__sock_awake(s))
     return;
   drop_slow(s, WSX_E_TIMEOUT,
             "send_timeout: the peer did not read our output in time");
@@ -423,6 +451,7 @@ static void uncork(wsx_socket *s) {
 }
 
 int wsx__sock_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
+  s->flags |= WSX__F_ACTIVE; /* not idle: no sleep (uv/hibernate.c) */
   if (s->ps)
     wsx__pubsub_flush(s); /* publications queued before this write first */
   if (s->layer)
@@ -528,7 +557,7 @@ void wsx__sock_handle_closed(uv_handle_t *h) {
 
 void wsx__sock_close_handle(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
-  if (s->flags & WSX__F_HANDLE_CLOSING)
+  if ((s->flags & WSX__F_HANDLE_CLOSING) || !wsx__sock_awake(s))
     return;
   s->flags |= WSX__F_HANDLE_CLOSING;
   wsx__timer_set(s, 0);
@@ -552,6 +581,8 @@ void wsx__sock_finalize(wsx_socket *s) {
   wsx__loopctx *c = s->cfg->ctx;
   const wsx_allocator *a = &s->cfg->alloc;
   wsx_allocator alloc = *a;
+  /* The loop's (outlives the server, whose cfg may go below). */
+  struct wsx__slab *slab = (s->flags & WSX__F_SLAB) ? s->cfg->slab : NULL;
   wsx_close_event e;
   unsigned i;
   for (i = 0; i < WSX__R_COUNT; i++)
@@ -569,6 +600,8 @@ void wsx__sock_finalize(wsx_socket *s) {
     if (wsx__roles[i]->gone)
       wsx__roles[i]->gone(s);
   wsx__out_free(&s->out, &alloc);
+  if ((s->flags & WSX__F_ACT_APART) && s->act)
+    wsx__free(&alloc, s->act); /* its handle has closed */
   if (s->layer && s->layer->free)
     s->layer->free(s, s->layer_state);
   if (s->rare) {
@@ -581,7 +614,10 @@ void wsx__sock_finalize(wsx_socket *s) {
     wsx__cfg_free(cfg);
     wsx__free(&alloc, cfg);
   }
-  wsx__free(&alloc, s);
+  if (slab)
+    wsx__slab_put(slab, s);
+  else
+    wsx__free(&alloc, s);
   wsx__loopctx_unref(c);
 }
 
@@ -611,6 +647,14 @@ void wsx__sock_error(wsx_socket *s, int code, uint16_t close_code,
 
 void wsx__sock_on_timer(wsx_socket *s) {
   const wsx__phase_ops *ops = wsx__phases[s->phase];
+  if (s->flags & WSX__F_ASLEEP) {
+    if (s->flags & WSX__F_HANDLE_CLOSING) {
+      wsx__hib_dead(s); /* its wake failed: finalized now */
+      return;
+    }
+    if (wsx__sock_wake(s) < 0)
+      return;
+  }
   if (ops->on_timer)
     ops->on_timer(s);
   else /* handshake timeout, or the linger after our FIN */

@@ -55,6 +55,14 @@ typedef struct wsx__cfg {
    * (driver/embed.h; set by server.c), 0 = the driver is allocated apart.
    * The app's ext_size bytes follow it. */
   size_t drv_room;
+  /* Server sockets: ms without input or output after which an open plain
+   * connection sleeps (uv/hibernate.c), 0 = never. Nonzero: the socket's
+   * handle and driver live in a block apart (wsx__sock_act). */
+  uint32_t hibernate_after;
+  /* Where its sockets' blocks come from (hibernate.c): a slab of the
+   * loop's, so that sleeping sockets sit together in few pages; NULL =
+   * the allocator. Set with hibernate_after and the default allocator. */
+  struct wsx__slab *slab;
   int nagle;
   struct wsx__tls_ctx *tls; /* TLS contexts (uv/tls.h), owned; NULL = plain */
   struct wsx__proxy_cfg *proxy; /* client: CONNECT proxy settings (uv/proxy_client.h),
@@ -93,6 +101,8 @@ struct wsx__loopctx {
   struct wsx__topics *topics; /* uv/pubsub.h: topic table, NULL = none */
   struct wsx__h2 *h2_pool; /* h2_client.c: shareable HTTP/2 connections */
   wsx__zc *zc; /* wsx_socket_send_zc: the payload being sent, NULL = none */
+  struct wsx__hib *hib; /* hibernate.c: the sleepers' epoll, NULL = none */
+  struct wsx__slab *slabs; /* hibernate.c: socket slabs, by slot size */
   /* budget.c: message buffers of sockets with the default allocator
    * (common/alloc.h; initialized by the first such socket), and when a
    * freed mapping last entered its cache (uv_now() ms): the cache is
@@ -253,6 +263,18 @@ extern const wsx__role_ops *const wsx__roles[WSX__R_COUNT];
 #define WSX__F_AWAIT_FIN                                                       \
   0x800000u /* no FIN of ours before the peer's: its EOF or the linger      \
                deadline closes the handle (see drv_close) */
+/* Hibernation (uv/hibernate.c). */
+#define WSX__F_ASLEEP 0x1000000u   /* no handle, no driver: see wsx__sock_wake */
+#define WSX__F_NO_SLEEP 0x2000000u /* never sleeps (the app holds the driver) */
+#define WSX__F_ACTIVE 0x4000000u   /* input or output since the last sweep */
+#define WSX__F_IDLE1 0x8000000u    /* one sweep already found it idle */
+#define WSX__F_ACT_APART 0x10000000u /* s->act is a block of its own */
+#define WSX__F_ZHEAP 0x20000000u /* asleep: the saved driver is on the heap */
+#define WSX__F_SLAB 0x40000000u  /* the socket's block is from cfg->slab */
+
+/* A socket that may sleep has this many bytes after its ext area for its
+ * driver's saved url and protocol (a pointer to them if longer). */
+#define WSX__ZSAVE 32u
 
 typedef struct wsx__dial wsx__dial; /* uv/dial.h */
 typedef struct wsx__ping_rec wsx__ping_rec;
@@ -273,12 +295,20 @@ typedef struct wsx__sock_rare {
   uint64_t turn_mark;  /* driver's decoded bytes when this turn began */
 } wsx__sock_rare;
 
-struct wsx_socket {
+/* A socket's transport-active part: its libuv handle, then (server) the
+ * room for its embedded driver (cfg->drv_room bytes, at wsx__sock_room).
+ * Inside the socket's block, or (cfg->hibernate_after) a block of its own
+ * that a sleeping socket does not have (uv/hibernate.c). */
+typedef struct wsx__sock_act {
   union {
     uv_tcp_t tcp;
     uv_pipe_t pipe;
-  } h;                     /* the handle, unless adopted */
-  uv_stream_t *stream;     /* &h, or the adopted stream */
+  } h;
+} wsx__sock_act;
+
+struct wsx_socket {
+  wsx__sock_act *act;      /* the handle (and driver room); NULL asleep */
+  uv_stream_t *stream;     /* &act->h, or the adopted stream; NULL asleep */
   const wsx__cfg *cfg;     /* the server's, or own (WSX__F_OWN_CFG); has ctx */
   wsx_socket *next, *prev; /* server's connection list */
   wsx_driver *d;           /* NULL until the handshake starts */
@@ -299,21 +329,68 @@ struct wsx_socket {
   uint16_t close_code;
   uint8_t phase; /* enum wsx__phase */
   uint8_t close_clean;
+  int32_t zfd;           /* asleep: the connection's descriptor */
   struct wsx__psock *ps; /* uv/pubsub.h: topics, NULL = none */
 };
+
+/* Bytes of a socket's block (without an inline handle): the socket, its
+ * ext area, and WSX__ZSAVE if it may sleep. */
+static inline size_t wsx__sock_head_size(const wsx__cfg *cfg) {
+  return ((sizeof(wsx_socket) + 15u) & ~(size_t)15u) +
+         ((cfg->ext_size + 15u) & ~(size_t)15u) +
+         (cfg->hibernate_after ? WSX__ZSAVE : 0);
+}
+
+/* The WSX__ZSAVE bytes after the ext area of a socket that may sleep. */
+static inline char *wsx__sock_zarea(const wsx_socket *s) {
+  return (char *)(uintptr_t)s + ((sizeof(wsx_socket) + 15u) & ~(size_t)15u) +
+         ((s->cfg->ext_size + 15u) & ~(size_t)15u);
+}
 
 /* conn.c */
 /* cfg->ctx must be set; the caller holds a ctx reference for the socket.
  * One block: the socket, cfg->drv_room bytes for its driver, then the
  * app's ext_size bytes. */
 wsx_socket *wsx__sock_alloc(const wsx__cfg *cfg, int own_cfg);
-/* The room after the socket (16-byte aligned): cfg->drv_room bytes for an
- * embedded driver, then the app's extension area. */
+/* The room for the embedded driver (cfg->drv_room bytes, 16-byte
+ * aligned) after the socket's handle. */
 static inline void *wsx__sock_room(const wsx_socket *s) {
-  return (char *)(uintptr_t)s + ((sizeof(wsx_socket) + 15u) & ~(size_t)15u);
+  return (char *)s->act + ((sizeof(wsx__sock_act) + 15u) & ~(size_t)15u);
 }
 /* s->rare, allocated (zeroed) if NULL; NULL: out of memory. */
 wsx__sock_rare *wsx__sock_rare_get(wsx_socket *s);
+
+/* hibernate.c */
+/* Wakes a sleeping socket (WSX__F_ASLEEP): its handle and driver again,
+ * reading. 0, or <0 when that failed (out of memory): the connection is
+ * then dropped (close 1011, WSX__F_HANDLE_CLOSING set, the close event
+ * fires from the loop, not from this call). */
+int wsx__sock_wake(wsx_socket *s);
+/* 1 if the socket is awake (woken now if it slept), 0 if waking it
+ * failed (it is closing). The hot path's cost: one flag test. */
+static inline int wsx__sock_awake(const wsx_socket *s) {
+  return !(s->flags & WSX__F_ASLEEP) ||
+         wsx__sock_wake((wsx_socket *)(uintptr_t)s) == 0;
+}
+/* A sweep of a server's connections (every hibernate_after / 2 ms): a
+ * socket idle through two sweeps in a row sleeps if it can. Returns how
+ * many it put to sleep. */
+size_t wsx__hib_sweep(wsx_socket *first);
+/* After many went to sleep and their handles' close callbacks ran: gives
+ * whole free pages of the heap back to the system (glibc's malloc_trim;
+ * the default allocator only). */
+void wsx__hib_trim(void);
+/* A sleeping socket whose wake failed: its deferred finalization. */
+void wsx__hib_dead(wsx_socket *s);
+/* Closes the loop's sleepers' epoll and frees its slabs (the context is
+ * freed: no socket is left). */
+void wsx__hib_ctx_free(wsx__loopctx *c);
+/* The loop's slab of `size`-byte slots (created on first use); NULL: none
+ * (out of memory, or not Linux): use the allocator. */
+struct wsx__slab *wsx__slab_for(wsx__loopctx *c, size_t size);
+/* A slot (not zeroed), NULL: out of memory. */
+void *wsx__slab_get(struct wsx__slab *sl);
+void wsx__slab_put(struct wsx__slab *sl, void *p);
 /* The socket's HTTP/2 session, NULL = none. */
 static inline struct wsx__h2 *wsx__sock_h2(const wsx_socket *s) {
   return s->rare ? s->rare->h2 : NULL;

@@ -145,7 +145,7 @@ void wsx__h2_stream_open(wsx__h2_stream *st) {
   }
   /* The handle is a placeholder (never opened): closing it gives the
    * socket its asynchronous close callback, like any other. */
-  uv_pipe_init(h->loop, &s->h.pipe, 0);
+  uv_pipe_init(h->loop, &s->act->h.pipe, 0);
   s->stream->data = s;
   s->flags |= WSX__F_SERVER;
   s->next = srv->conns;

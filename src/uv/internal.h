@@ -62,6 +62,8 @@ struct wsx_server {
   int released;
   struct wsx__gloop *gl; /* group.c: the group loop it serves, or NULL */
   struct wsx_backplane *bp; /* backplane.c: attached bus, or NULL */
+  uv_timer_t hib_timer; /* hibernate.c's sweeps (cfg.hibernate_after) */
+  int hib_trim;         /* the next tick of hib_timer trims the heap */
 };
 
 /* The accepting server (derived: a server socket's cfg is inside it). */

@@ -180,6 +180,7 @@ void wsx__loopctx_unref(wsx__loopctx *c) {
       break;
     }
   uv_mutex_unlock(&registry_lock);
+  wsx__hib_ctx_free(c); /* frees itself (no sleeper is left) */
   /* The handles close in the same loop iteration; the last callback
    * frees the context. */
   uv_close((uv_handle_t *)&c->idle, on_ctx_closed);

@@ -10,6 +10,8 @@
 #include "uv/internal.h"
 #include "uv/tls.h"
 
+static void hib_start(wsx_server *srv, uint32_t after);
+
 wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts_in,
                            const wsx_server_callbacks *cbs_in, void *user_data,
                            int *err) {
@@ -85,9 +87,63 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts_in,
   srv->backlog = opts->backlog > 0 ? opts->backlog : WSX_DEFAULT_BACKLOG;
   srv->ipv6_only = opts->ipv6_only;
   srv->reuse_port = opts->reuse_port;
+  hib_start(srv, opts->hibernate_after);
   if (err)
     *err = WSX_OK;
   return srv;
+}
+
+/* ---- hibernation (hibernate.c) ---- */
+
+static void on_sweep(uv_timer_t *t) {
+  wsx_server *srv = t->data;
+  uint64_t every = uv_timer_get_repeat(t);
+  if (srv->hib_trim) {
+    /* The freed handles' close callbacks have run (in the loop iteration
+     * before this one): their memory goes back to the system. */
+    srv->hib_trim = 0;
+    wsx__hib_trim();
+    return;
+  }
+  /* Many went to sleep (with the default allocator): trim in a later
+   * iteration of the loop (1 ms: a 0 ms timer started from a timer
+   * callback would run in this same timer phase, before the close
+   * callbacks), the sweeps go on as before. */
+  if (wsx__hib_sweep(srv->conns) >= 64 && srv->cfg.slab) {
+    srv->hib_trim = 1;
+    uv_timer_start(t, on_sweep, 1, every);
+  }
+}
+
+static void on_sweep_closed(uv_handle_t *h) {
+  wsx_server *srv = h->data;
+  srv->num_conns--; /* counted like a connection while closing */
+  wsx__server_maybe_release(srv);
+}
+
+/* Idle connections sleep after hibernate_after ms (0 = the default,
+ * UINT32_MAX = never; never with TLS, nor off Linux): a sweep every half
+ * of it (an unreferenced timer: it keeps no loop alive). */
+static void hib_start(wsx_server *srv, uint32_t after) {
+  uint64_t every;
+#ifdef __linux__
+  if (!after)
+    after = WSX_DEFAULT_HIBERNATE_AFTER_MS;
+  if (after == WSX_HIBERNATE_NEVER || srv->cfg.tls)
+    return;
+  srv->cfg.hibernate_after = after;
+  /* The sockets' blocks from the loop's slab (default allocator only: an
+   * application's allocator sees every block). NULL: from the heap. */
+  if (wsx__alloc_is_libc(&srv->cfg.alloc))
+    srv->cfg.slab = wsx__slab_for(srv->ctx, wsx__sock_head_size(&srv->cfg));
+  every = after / 2 ? after / 2 : 1;
+  uv_timer_init(srv->loop, &srv->hib_timer);
+  srv->hib_timer.data = srv;
+  uv_unref((uv_handle_t *)&srv->hib_timer);
+  uv_timer_start(&srv->hib_timer, on_sweep, every, every);
+#else
+  (void)srv, (void)after, (void)every;
+#endif
 }
 
 /* ---- accepting ---- */
@@ -133,9 +189,9 @@ static wsx_socket *conn_new(wsx_server *srv, int tcp) {
     return NULL;
   }
   if (tcp)
-    uv_tcp_init(srv->loop, &s->h.tcp);
+    uv_tcp_init(srv->loop, &s->act->h.tcp);
   else
-    uv_pipe_init(srv->loop, &s->h.pipe, 0);
+    uv_pipe_init(srv->loop, &s->act->h.pipe, 0);
   s->stream->data = s;
   s->flags |= WSX__F_SERVER;
   s->next = srv->conns;
@@ -159,12 +215,12 @@ static void conn_nodelay(wsx_server *srv, wsx__listener *l, wsx_socket *s) {
     return;
   if (l && l->nodelay_inherited == 0) {
     l->nodelay_inherited = 2;
-    if (uv_fileno((uv_handle_t *)&s->h.tcp, &fd) == 0 &&
+    if (uv_fileno((uv_handle_t *)&s->act->h.tcp, &fd) == 0 &&
         getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v)
       l->nodelay_inherited = 1;
   }
   if (!l || l->nodelay_inherited != 1)
-    uv_tcp_nodelay(&s->h.tcp, 1);
+    uv_tcp_nodelay(&s->act->h.tcp, 1);
 }
 
 /* The connection is open on s: the request head is read next. */
@@ -232,7 +288,7 @@ int wsx__server_open_fd(wsx_server *srv, uv_os_sock_t fd) {
                     "out of memory: new connection closed", srv->ud);
     return WSX_E_NOMEM;
   }
-  if ((rc = uv_tcp_open(&s->h.tcp, fd)) < 0) {
+  if ((rc = uv_tcp_open(&s->act->h.tcp, fd)) < 0) {
     (void)close(fd); /* not the handle's */
     if (srv->cb.error)
       srv->cb.error(srv, rc, uv_strerror(rc), srv->ud);
@@ -384,7 +440,7 @@ void wsx_server_close_all(wsx_server *srv) {
     next = s->next;
     if (s->flags & WSX__F_HANDLE_CLOSING)
       continue;
-    if (s->phase == WSX__P_WS && s->d)
+    if (s->phase == WSX__P_WS && (s->d || (s->flags & WSX__F_ASLEEP)))
       (void)wsx_socket_close(s, WSX_CLOSE_GOING_AWAY, "server shutting down");
 #ifdef WSX_HAVE_HTTP2
     else if (s->phase == WSX__P_H2)
@@ -436,6 +492,10 @@ void wsx_server_free(wsx_server *srv) {
   if (!srv || srv->freeing)
     return;
   srv->freeing = 1;
+  if (srv->cfg.hibernate_after) {
+    srv->num_conns++; /* released in on_sweep_closed */
+    uv_close((uv_handle_t *)&srv->hib_timer, on_sweep_closed);
+  }
   wsx_server_shut_down(srv);
   wsx__server_maybe_release(srv);
 }

@@ -10,14 +10,16 @@ struct wsx__ping_rec {
   void *arg;
 };
 
+/* Every call that needs the handle or the driver wakes a sleeping socket
+ * first (uv/hibernate.c): wsx__sock_awake. */
 static int live(const wsx_socket *s) {
-  return s && s->d && !(s->flags & WSX__F_HANDLE_CLOSING) &&
+  return s && wsx__sock_awake(s) && s->d && !(s->flags & WSX__F_HANDLE_CLOSING) &&
          s->phase == WSX__P_WS;
 }
 
 /* Before open (client) the driver queues; after teardown it refuses. */
 static int can_send(const wsx_socket *s) {
-  return s && s->d && !(s->flags & WSX__F_HANDLE_CLOSING) &&
+  return s && wsx__sock_awake(s) && s->d && !(s->flags & WSX__F_HANDLE_CLOSING) &&
          (s->phase == WSX__P_WS || s->phase == WSX__P_CLIENT_HS ||
           s->phase == WSX__P_DIAL);
 }
@@ -144,7 +146,8 @@ int wsx_socket_pong(wsx_socket *s, const void *data, size_t len) {
 
 int wsx_socket_close(wsx_socket *s, uint16_t code, const char *reason) {
   int rc;
-  if (!s || (s->flags & (WSX__F_HANDLE_CLOSING | WSX__F_CLOSE_SENT)) ||
+  if (!s || !wsx__sock_awake(s) ||
+      (s->flags & (WSX__F_HANDLE_CLOSING | WSX__F_CLOSE_SENT)) ||
       s->phase == WSX__P_TEARDOWN)
     return WSX_E_CLOSED;
   if (s->phase == WSX__P_DIAL || s->phase == WSX__P_CLIENT_HS) {
@@ -171,7 +174,7 @@ int wsx_socket_close(wsx_socket *s, uint16_t code, const char *reason) {
 
 int wsx_socket_drop(wsx_socket *s, uint16_t code, const char *reason) {
   size_t rlen = reason ? strlen(reason) : 0;
-  if (!s || (s->flags & WSX__F_HANDLE_CLOSING))
+  if (!s || !wsx__sock_awake(s) || (s->flags & WSX__F_HANDLE_CLOSING))
     return WSX_E_CLOSED;
   if (!code)
     code = WSX_CLOSE_NORMAL;
@@ -195,7 +198,7 @@ int wsx_socket_drop(wsx_socket *s, uint16_t code, const char *reason) {
 }
 
 int wsx_socket_pause(wsx_socket *s) {
-  if (!s || (s->flags & WSX__F_HANDLE_CLOSING))
+  if (!s || !wsx__sock_awake(s) || (s->flags & WSX__F_HANDLE_CLOSING))
     return WSX_E_CLOSED;
   if (s->phase == WSX__P_TEARDOWN)
     return WSX_OK;
@@ -208,7 +211,7 @@ int wsx_socket_pause(wsx_socket *s) {
 }
 
 int wsx_socket_resume(wsx_socket *s) {
-  if (!s || (s->flags & WSX__F_HANDLE_CLOSING))
+  if (!s || !wsx__sock_awake(s) || (s->flags & WSX__F_HANDLE_CLOSING))
     return WSX_E_CLOSED;
   s->flags &= ~WSX__F_PAUSED;
   if (s->phase == WSX__P_DIAL)
@@ -222,42 +225,52 @@ int wsx_socket_ready_state(const wsx_socket *s) {
     return WSX_CLOSED;
   if (s->phase == WSX__P_TEARDOWN)
     return WSX_CLOSED;
+  if (s->flags & WSX__F_ASLEEP)
+    return WSX_OPEN; /* only an open connection sleeps */
   if (!s->d || s->phase != WSX__P_WS)
     return WSX_CONNECTING;
   return wsx_driver_ready_state(s->d);
 }
 
 size_t wsx_socket_buffered_amount(const wsx_socket *s) {
+  if (s->flags & WSX__F_ASLEEP)
+    return 0; /* a socket with output buffered does not sleep */
   return wsx__sock_buffered(s);
 }
 
 const char *wsx_socket_url(const wsx_socket *s) {
+  (void)wsx__sock_awake(s);
   const char *u = s->d ? wsx_driver_url(s->d) : NULL;
   return u ? u : "";
 }
 
 const char *wsx_socket_protocol(const wsx_socket *s) {
+  (void)wsx__sock_awake(s);
   const char *p = s->d ? wsx_driver_protocol(s->d) : NULL;
   return p ? p : "";
 }
 
 const char *wsx_socket_extensions(const wsx_socket *s) {
+  (void)wsx__sock_awake(s);
   const char *p = s->d ? wsx_driver_extensions(s->d) : NULL;
   return p ? p : "";
 }
 
 const char *wsx_socket_version(const wsx_socket *s) {
+  (void)wsx__sock_awake(s);
   const char *p = s->d ? wsx_driver_version(s->d) : NULL;
   return p ? p : "hybi-13";
 }
 
 int wsx_socket_status_code(const wsx_socket *s) {
+  (void)wsx__sock_awake(s);
   if (s->proxy) /* a refused CONNECT: the proxy's answer */
     return wsx_proxy_status_code(s->proxy);
   return s->d ? wsx_driver_status_code(s->d) : 0;
 }
 
 const wsx_header *wsx_socket_headers(const wsx_socket *s, size_t *n) {
+  (void)wsx__sock_awake(s);
   if (!s->d && s->req) /* auto_accept's `connection` runs before start */
     return wsx_request_headers(s->req, n);
   if (s->proxy) /* a refused CONNECT: the proxy's answer */
@@ -282,8 +295,8 @@ int wsx_socket_remote_address(const wsx_socket *s, char *buf, size_t len,
   if (wsx_socket_is_http2(s) && !(s = wsx__h2_conn_of(s)))
     return WSX_OK; /* the HTTP/2 connection is gone */
 #endif
-  if (s->stream->type != UV_TCP)
-    return WSX_OK;
+  if (!wsx__sock_awake(s) || s->stream->type != UV_TCP)
+    return WSX_OK; /* a failed wake: the connection is gone */
   rc = uv_tcp_getpeername((const uv_tcp_t *)s->stream, (struct sockaddr *)&ss,
                           &sl);
   if (rc < 0)
@@ -315,7 +328,13 @@ int wsx_socket_set_callbacks(wsx_socket *s, const wsx_socket_callbacks *c) {
   return WSX_OK;
 }
 uv_loop_t *wsx_socket_loop(const wsx_socket *s) { return s->cfg->ctx->loop; }
-wsx_driver *wsx_socket_driver(const wsx_socket *s) { return s->d; }
+/* The app may keep the driver's pointer: the socket never sleeps again. */
+wsx_driver *wsx_socket_driver(const wsx_socket *s) {
+  wsx_socket *m = (wsx_socket *)(uintptr_t)s;
+  (void)wsx__sock_awake(s);
+  m->flags |= WSX__F_NO_SLEEP;
+  return s->d;
+}
 wsx_server *wsx_socket_server(const wsx_socket *s) { return wsx__sock_srv(s); }
 
 int wsx_http2_available(void) {
