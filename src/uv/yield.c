@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "driver/embed.h"
 #include "uv/internal.h"
 
 #define WSX__SLICE 256u               /* compressed bytes per parse call */
@@ -156,10 +157,14 @@ void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
       if (n > WSX__SLICE)
         n = WSX__SLICE;
     }
-    if (s->phase == WSX__P_WS && s->d && s->cfg->budget != SIZE_MAX) {
+    if (s->phase == WSX__P_WS && s->d && s->cfg->budget != SIZE_MAX &&
+        (sliced || (s->flags & WSX__F_PARKED) ||
+         !wsx__driver_input_unbuffered(s->d, (const uint8_t *)data, n))) {
       /* What this piece may add to the message, decoded: all of it, or
        * for compressed input DEFLATE's best ratio (1032:1) over it and
-       * what the extension may have staged before it (64 bytes). */
+       * what the extension may have staged before it (64 bytes). Input
+       * that is whole messages of one frame each (the common case) is
+       * delivered from where it lies and asks for nothing. */
       int a = wsx__budget_admit(s, sliced ? (n + 64) * WSX__INFLATE_MAX : n);
       if (a == 0) {
         park(s, data, len);
