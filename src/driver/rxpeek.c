@@ -27,7 +27,9 @@ int wsx__driver_input_unbuffered(const wsx_driver *d, const uint8_t *p,
     if (n < 2)
       return 1; /* a split header is gathered in d->hdr */
     len = p[1] & 0x7f;
-    hs = 2u + (len == 126 ? 2u : len == 127 ? 8u : 0u) + (p[1] & 0x80 ? 4u : 0u);
+    hs = len == 126 ? 4u : len == 127 ? 10u : 2u;
+    if (p[1] & 0x80)
+      hs += 4; /* the mask */
     if (n < hs)
       return 1;
     if (len == 126)
