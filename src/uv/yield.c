@@ -130,7 +130,8 @@ static void yield(wsx_socket *s, const char *data, size_t len) {
 /* The mark matters only to a sliced socket (see wsx__sock_feed): others
  * get no s->rare for it (a missing one reads as 0, as a fresh socket's). */
 void wsx__sock_turn_begin(wsx_socket *s) {
-  if (s->rare || (s->d && *wsx_driver_extensions(s->d) != '\0' &&
+  if (s->rare || (s->cfg->exts && s->d &&
+                  *wsx_driver_extensions(s->d) != '\0' &&
                   wsx__sock_rare_get(s)))
     s->rare->turn_mark = s->d ? wsx_driver_decoded_bytes(s->d) : 0;
 }
@@ -144,7 +145,8 @@ void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
   while (len && !(s->flags & WSX__F_HANDLE_CLOSING)) {
     size_t n = len, *work = NULL;
     uint64_t dec = 0;
-    int sliced = s->phase == WSX__P_WS && s->d &&
+    /* (Extensions come from s->cfg->exts only: without them, none.) */
+    int sliced = s->cfg->exts && s->phase == WSX__P_WS && s->d &&
                  *wsx_driver_extensions(s->d) != '\0';
     if (sliced) {
       work = loop_work(s->cfg->ctx);
