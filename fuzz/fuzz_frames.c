@@ -16,8 +16,10 @@
  * byte by byte. Events are hashed and must match across runs; a server's
  * output must match byte for byte, a client's (masked with random keys) in
  * length. Messages are echoed back and one message is queued before the
- * handshake, so the send paths run too. See fuzz_driver.h for the
- * invariants checked on every run.
+ * handshake, so the send paths run too. A budget hook counts the message
+ * buffer's growths, so fz_feed checks the transport's fast path (input
+ * that wsx__driver_input_unbuffered passes grows nothing). See
+ * fuzz_driver.h for the invariants checked on every run.
  */
 #include "fuzz_driver.h"
 
@@ -51,6 +53,7 @@ static void run_once(fz_run *r, unsigned flags, unsigned b1, const uint8_t *in,
     int err = 0;
     r->d = wsx_driver_new_client("ws://fuzz.example/x", &o, &fz_cbs, r, &err);
     fz_check(r->d != NULL);
+    wsx_driver_set_budget(r->d, fz_budget, r); /* fz_feed checks grants */
     (void)wsx_driver_send_text(r->d, "queued", 6);
     fz_check(wsx_driver_start(r->d) == WSX_OK);
     char acc[29];
@@ -71,6 +74,7 @@ static void run_once(fz_run *r, unsigned flags, unsigned b1, const uint8_t *in,
   } else {
     r->d = wsx_driver_new_server(&o, &fz_cbs, r);
     fz_check(r->d != NULL);
+    wsx_driver_set_budget(r->d, fz_budget, r); /* fz_feed checks grants */
     (void)wsx_driver_send_binary(r->d, "queued", 6);
     size_t hl = sizeof REQUEST - 1;
     len = hl + n;

@@ -63,4 +63,13 @@ wsx_driver *wsx__driver_embed_wake(void *room, const char *saved,
                                    const wsx_driver_callbacks *cbs,
                                    void *user_data);
 
+/* 1 if parsing p[0..n) now cannot grow d's incoming message buffer (so
+ * cannot ask its budget hook for anything): d is between messages with no
+ * extension negotiated, and the input is whole unfragmented data frames
+ * and control frames, possibly ending in a split frame header or a split
+ * control frame. 0 when that is not certain (then ask
+ * wsx_driver_budget_need). Reads frame headers only (driver/rxpeek.c). */
+int wsx__driver_input_unbuffered(const wsx_driver *d, const uint8_t *p,
+                                 size_t n);
+
 #endif

@@ -95,6 +95,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
 }
 
 static void uncork(wsx_socket *s);
+static size_t buffered(const wsx_socket *s);
 static void continue_teardown(wsx_socket *s);
 static void check_backlog(wsx_socket *s, size_t before);
 
@@ -159,7 +160,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   s->flags |= WSX__F_RX_SEEN | WSX__F_ACTIVE;
   if (s->cfg->ctx->cork_owner && s->cfg->ctx->cork_owner != s)
     uncork(s->cfg->ctx->cork_owner);
-  before = wsx__sock_buffered(s);
+  before = buffered(s);
   wsx__sock_turn_begin(s);
   wsx__sock_cork(s);
   if (b->base != s->cfg->ctx->rbuf && wsx__phase_rx[s->phase]) {
@@ -204,7 +205,8 @@ size_t wsx__sock_hwm(const wsx_socket *s) {
   return ops->hwm ? ops->hwm(s) : s->cfg->hwm;
 }
 
-size_t wsx__sock_buffered(const wsx_socket *s) {
+/* wsx__sock_buffered, inlined on the read and send paths of conn.c. */
+static inline size_t buffered(const wsx_socket *s) {
   size_t n = s->stream->write_queue_size;
   if (s->ps)
     n += wsx__pubsub_queued(s);
@@ -216,6 +218,8 @@ size_t wsx__sock_buffered(const wsx_socket *s) {
     n += s->layer->buffered(s, s->layer_state);
   return n;
 }
+
+size_t wsx__sock_buffered(const wsx_socket *s) { return buffered(s); }
 
 /* Drops a peer that does not take our output: error `err`, close 1008
  * (policy) recorded and sent to the driver; the handle closes now. */
@@ -251,7 +255,7 @@ static void check_backlog(wsx_socket *s, size_t before) {
   size_t b;
   if (s->flags & WSX__F_HANDLE_CLOSING)
     return;
-  b = wsx__sock_buffered(s);
+  b = buffered(s);
   if (b > s->cfg->max_buffered) {
     drop_slow(s, WSX_E_POLICY, over_msg);
     return;
@@ -465,7 +469,7 @@ int wsx__sock_after_send(wsx_socket *s, int rc) {
     return rc;
   if (s->flags & WSX__F_HANDLE_CLOSING)
     return WSX_OK;
-  b = wsx__sock_buffered(s);
+  b = buffered(s);
   if (b > s->cfg->max_buffered) {
     drop_slow(s, WSX_E_POLICY, over_msg);
     return WSX_E_POLICY; /* this call dropped the socket */

@@ -110,6 +110,14 @@ static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud) {
   uv_buf_t b[32];
   size_t i = 0, off = 0; /* next byte: iov[i].base + off */
   (void)d;
+  if (n == 1 && iov[0].len <= WSX__UV_BUF_MAX) {
+    /* The common case (an echoed frame whose header was written in place,
+     * a small frame): one buf, no conversion loop. */
+    int rc;
+    b[0] = wsx__uv_buf(iov[0].base, iov[0].len);
+    rc = wsx__sock_write(s, b, 1);
+    return rc < 0 ? rc : 0;
+  }
   while (i < n) {
     unsigned k = 0;
     int rc;

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "driver/embed.h"
 #include "uv/internal.h"
 
 #define WSX__SLICE 256u               /* compressed bytes per parse call */
@@ -129,7 +130,8 @@ static void yield(wsx_socket *s, const char *data, size_t len) {
 /* The mark matters only to a sliced socket (see wsx__sock_feed): others
  * get no s->rare for it (a missing one reads as 0, as a fresh socket's). */
 void wsx__sock_turn_begin(wsx_socket *s) {
-  if (s->rare || (s->d && *wsx_driver_extensions(s->d) != '\0' &&
+  if (s->rare || (s->cfg->exts && s->d &&
+                  *wsx_driver_extensions(s->d) != '\0' &&
                   wsx__sock_rare_get(s)))
     s->rare->turn_mark = s->d ? wsx_driver_decoded_bytes(s->d) : 0;
 }
@@ -143,7 +145,8 @@ void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
   while (len && !(s->flags & WSX__F_HANDLE_CLOSING)) {
     size_t n = len, *work = NULL;
     uint64_t dec = 0;
-    int sliced = s->phase == WSX__P_WS && s->d &&
+    /* (Extensions come from s->cfg->exts only: without them, none.) */
+    int sliced = s->cfg->exts && s->phase == WSX__P_WS && s->d &&
                  *wsx_driver_extensions(s->d) != '\0';
     if (sliced) {
       work = loop_work(s->cfg->ctx);
@@ -156,10 +159,14 @@ void wsx__sock_feed(wsx_socket *s, char *data, size_t len) {
       if (n > WSX__SLICE)
         n = WSX__SLICE;
     }
-    if (s->phase == WSX__P_WS && s->d && s->cfg->budget != SIZE_MAX) {
+    if (s->phase == WSX__P_WS && s->d && s->cfg->budget != SIZE_MAX &&
+        (sliced || (s->flags & WSX__F_PARKED) ||
+         !wsx__driver_input_unbuffered(s->d, (const uint8_t *)data, n))) {
       /* What this piece may add to the message, decoded: all of it, or
        * for compressed input DEFLATE's best ratio (1032:1) over it and
-       * what the extension may have staged before it (64 bytes). */
+       * what the extension may have staged before it (64 bytes). Input
+       * that is whole messages of one frame each (the common case) is
+       * delivered from where it lies and asks for nothing. */
       int a = wsx__budget_admit(s, sliced ? (n + 64) * WSX__INFLATE_MAX : n);
       if (a == 0) {
         park(s, data, len);

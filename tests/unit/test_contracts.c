@@ -4,11 +4,14 @@
  *  - a failing write callback fails the driver (WSX_E_IO, error, close);
  *  (re-entry, every call from every callback: test_reentry.c);
  *  - outstanding ping callbacks are capped;
- *  - the random callback feeds masks and the client key.
+ *  - the random callback feeds masks and the client key;
+ *  - wsx__driver_input_unbuffered (driver/embed.h, the transport budget's
+ *    fast path) says "no buffer" only where the parser will use none.
  */
 #include "../conformance/harness.h"
 #include "fatal_rule.h"
 #include "driver/driver_int.h"
+#include "driver/embed.h"
 #include "wsx/extension.h"
 
 /* ---- the fatal rule ---------------------------------------------------- */
@@ -354,9 +357,56 @@ TEST(default_random_source) {
   CHECK(nonzero > 32);
 }
 
+/* wsx__driver_input_unbuffered (driver/embed.h): the budget's fast path
+ * says "no buffer" only for input of whole one-frame messages and control
+ * frames read between messages; anything a message buffer may hold (a
+ * frame not whole in the input, a fragment, a frame while another's
+ * payload is being read) takes the slow path. */
+TEST(input_unbuffered_peek) {
+  hpair p;
+  uint8_t big[3000], *w;
+  size_t n, m;
+  memset(big, 'x', sizeof(big));
+  REQUIRE(h_pair_open(&p, NULL, NULL));
+  wsx_driver *d = p.s.d;
+  /* two whole messages and a ping, then the first byte of a header */
+  size_t from = p.c.out.len;
+  CHECK_INT(wsx_driver_send_binary(p.c.d, big, sizeof(big)), WSX_OK);
+  CHECK_INT(wsx_driver_send_text(p.c.d, "hi", 2), WSX_OK);
+  CHECK_INT(wsx_driver_ping(p.c.d, "p", 1, NULL, NULL), WSX_OK);
+  w = p.c.out.p + from;
+  n = p.c.out.len - from;
+  CHECK_INT(wsx__driver_input_unbuffered(d, w, n), 1);
+  CHECK_INT(wsx__driver_input_unbuffered(d, w, 1), 1);  /* split header */
+  CHECK_INT(wsx__driver_input_unbuffered(d, w, 8), 0); /* header, no payload */
+  CHECK_INT(wsx__driver_input_unbuffered(d, w, 9), 0); /* + some payload */
+  CHECK_INT(wsx__driver_input_unbuffered(d, w, n - 1), 1); /* ping split */
+  CHECK_INT(wsx__driver_input_unbuffered(d, w, 0), 1);
+  /* in the payload of a frame: its bytes go to the message buffer */
+  CHECK_INT(wsx_driver_parse(d, w, 100), WSX_OK);
+  CHECK_INT(wsx__driver_input_unbuffered(d, w + 100, n - 100), 0);
+  CHECK_INT(wsx_driver_parse(d, w + 100, n - 100), WSX_OK);
+  CHECK_INT(p.s.n_message, 2);
+  /* a fragment, and the rest of a fragmented message */
+  from = p.c.out.len;
+  CHECK_INT(wsx_driver_send_frame(p.c.d, WSX_OP_BINARY, 0, big, 10), WSX_OK);
+  m = p.c.out.len - from;
+  CHECK_INT(wsx_driver_send_frame(p.c.d, WSX_OP_CONTINUATION, 1, big, 10),
+            WSX_OK);
+  w = p.c.out.p + from;
+  CHECK_INT(wsx__driver_input_unbuffered(d, w, m), 0);
+  CHECK_INT(wsx_driver_parse(d, w, m), WSX_OK);
+  CHECK_INT(wsx__driver_input_unbuffered(d, w + m, p.c.out.len - from - m), 0);
+  CHECK_INT(wsx_driver_parse(d, w + m, p.c.out.len - from - m), WSX_OK);
+  CHECK_INT(p.s.n_message, 3);
+  p.c.delivered = p.c.out.len; /* fed by hand above */
+  h_pair_free(&p);
+}
+
 TEST(rule_was_checked) { CHECK(rule_checks > 100); }
 
-TEST_MAIN(RUN(fatal_rule_on_bad_input); RUN(fatal_rule_under_failmalloc);
+TEST_MAIN(RUN(input_unbuffered_peek); RUN(fatal_rule_on_bad_input);
+          RUN(fatal_rule_under_failmalloc);
           RUN(write_failure_fails_the_driver); RUN(ping_callbacks_capped);
           RUN(random_callback_feeds_key_and_masks);
           RUN(default_random_source); RUN(rule_was_checked))

@@ -409,5 +409,43 @@ TEST(hopeless_refused_at_once) {
   CHECK_INT(mem.cur, 0);
 }
 
+/* A message that arrives as one whole frame in one read is handed to the
+ * application from the read buffer and never grows a message buffer, so
+ * it needs no budget (the fast path before admission, driver/rxpeek.c).
+ * The client's fragmented message leaves its connection holding an 8 KiB
+ * buffer of the 12 KiB budget; the peer's 5000-byte frame then goes
+ * through, where the worst-case estimate for a buffer (8 KiB, more than
+ * the 4 KiB free, which no one will give back) refused it with 1013. */
+TEST(whole_frame_needs_no_budget) {
+  static uint8_t msg[3000];
+  static uint8_t whole[sizeof(plain_head) + 14 + 5000];
+  wsx_server_options o = budget_opts(12 * 1024, 100, 5000);
+  size_t hl = sizeof(plain_head) - 1;
+  peer b;
+  ev_reset();
+  memset(msg, 'b', sizeof(msg));
+  memcpy(whole, plain_head, hl);
+  (void)frame_head(whole + hl, 0x82, 5000);
+  REQUIRE(start(&o) == 0);
+  REQUIRE(connect_client("/", NULL));
+  RUN_UNTIL(T.c.open && nconns == 1 && sides[0].open, 3000);
+  CHECK(wsx_socket_send_frame(T.c.sock, WSX_OP_BINARY, 0, msg, 3000) >= 0);
+  CHECK(wsx_socket_send_frame(T.c.sock, WSX_OP_CONTINUATION, 1, msg, 3000) >=
+        0);
+  RUN_UNTIL(sides[0].message == 1 || sides[0].close, 3000);
+  CHECK_INT(sides[0].bytes, 6000);
+  CHECK(wsx_server_budget_used(T.srv, NULL) >= 8192); /* kept for its next one */
+  peer_start(&b, whole, sizeof(whole), NULL, 0);
+  RUN_UNTIL(nconns == 2 && (sides[1].message || sides[1].close), 3000);
+  CHECK_INT(sides[1].message, 1);
+  CHECK_INT(sides[1].bytes, 5000);
+  CHECK_INT(sides[1].close, 0);
+  CHECK_INT(sides[0].close, 0);
+  peer_join(&b);
+  SHUTDOWN_AND_CHECK();
+  CHECK_INT(mem.cur, 0);
+}
+
 TEST_MAIN(RUN(concurrent_bombs_all_1009); RUN(parked_message_completes);
-          RUN(parked_peer_closes); RUN(hopeless_refused_at_once);)
+          RUN(parked_peer_closes); RUN(hopeless_refused_at_once);
+          RUN(whole_frame_needs_no_budget);)
