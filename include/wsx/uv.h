@@ -66,10 +66,13 @@
  * options (sleep: about 4 system calls, wake: about 3, each a few
  * microseconds). A wake that runs out of memory drops the connection
  * (close frame 1011 if the kernel takes it, then the close event with
- * 1011, from the loop). Never sleeps: a TLS connection (the TLS session is
+ * 1011, from the loop). Subscribers of topics sleep too: a publication
+ * (wsx/pubsub.h) to a sleeping subscriber is written straight to its
+ * descriptor (one send, no wake) when the kernel takes it whole; only
+ * when it does not (a full socket buffer, a large message) does the
+ * subscriber wake, with the rest queued as for any connection. Never sleeps: a TLS connection (the TLS session is
  * most of its memory and cannot be rebuilt), one with an extension
- * negotiated (permessage-deflate's state), a connection subscribed to
- * topics (publish writes to the handle), one whose driver the app asked
+ * negotiated (permessage-deflate's state), one whose driver the app asked
  * for (wsx_socket_driver: the app may keep that pointer), HTTP/2 streams,
  * paused connections, and client sockets (made by wsx_socket_connect:
  * few per process, nothing to gain). Each loop shares one ~90 KiB

@@ -380,6 +380,13 @@ size_t wsx__hib_sweep(wsx_socket *first);
  * whole free pages of the heap back to the system (glibc's malloc_trim;
  * the default allocator only). */
 void wsx__hib_trim(void);
+/* A publication (a server frame's bytes, p[0..n)) for a sleeping
+ * subscriber (publish.c): sent straight to its descriptor when the kernel
+ * takes it whole, so a broadcast does not wake idle subscribers. 1: sent
+ * (still asleep; or, when the kernel took only part, woken with the rest
+ * queued); 0: nothing written (the caller wakes it and goes the usual
+ * way); <0: waking it failed (the connection is dropped). */
+int wsx__hib_send(wsx_socket *s, const uint8_t *p, size_t n);
 /* A sleeping socket whose wake failed: its deferred finalization. */
 void wsx__hib_dead(wsx_socket *s);
 /* Closes the loop's sleepers' epoll and frees its slabs (the context is

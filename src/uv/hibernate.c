@@ -34,6 +34,7 @@
 #endif
 
 #include "driver/embed.h"
+#include "uv/pubsub.h"
 
 /* The loop's sleepers: one epoll, watched by one uv_poll_t that holds a
  * loop reference while any socket sleeps (as their handles did). */
@@ -214,7 +215,8 @@ static int can_sleep(const wsx_socket *s) {
             WSX__F_FLUSH_CLOSE | WSX__F_EOF | WSX__F_STARTING |
             WSX__F_BACKLOG | WSX__F_YIELD | WSX__F_PARKED | WSX__F_AWAIT_FIN |
             WSX__F_OVER_LIMIT | WSX__F_NO_SLEEP | WSX__F_NO_LINGER)) &&
-         !s->layer && !s->out && !s->ps && !s->req && !s->send_due &&
+         !s->layer && !s->out && !s->req && !s->send_due &&
+         (!s->ps || (!s->ps->qn && !s->ps->writes)) &&
          s->stream->type == UV_TCP && s->stream->write_queue_size == 0 &&
          s->cfg->ctx->cork_owner != s && rare_idle(s->rare) &&
          wsx__driver_embed_idle(s->d);
@@ -309,6 +311,26 @@ void wsx__hib_trim(void) {
 #ifdef __GLIBC__
   (void)malloc_trim(0);
 #endif
+}
+
+/* ---- publications to a sleeper ---- */
+
+int wsx__hib_send(wsx_socket *s, const uint8_t *p, size_t n) {
+  ssize_t r;
+  uv_buf_t b;
+  do
+    r = send(s->zfd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r == (ssize_t)n)
+    return 1; /* whole: it sleeps on */
+  if (r <= 0)
+    return 0; /* nothing written (full, or an error the wake will find) */
+  /* Part of it: the rest through the woken socket, which copies what the
+   * kernel does not take (nothing else is queued on a sleeper). */
+  if (wsx__sock_wake(s) < 0)
+    return -1;
+  b = uv_buf_init((char *)(uintptr_t)(p + r), (unsigned)(n - (size_t)r));
+  return wsx__sock_after_send(s, wsx__sock_write(s, &b, 1)) < 0 ? -1 : 1;
 }
 
 /* ---- wake ---- */
@@ -407,6 +429,10 @@ size_t wsx__hib_sweep(wsx_socket *first) {
   return 0;
 }
 void wsx__hib_trim(void) {}
+int wsx__hib_send(wsx_socket *s, const uint8_t *p, size_t n) {
+  (void)s, (void)p, (void)n;
+  return 0;
+}
 void wsx__hib_dead(wsx_socket *s) { (void)s; }
 void wsx__hib_ctx_free(wsx__loopctx *c) { (void)c; }
 struct wsx__slab *wsx__slab_for(wsx__loopctx *c, size_t size) {

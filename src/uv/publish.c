@@ -249,7 +249,20 @@ long wsx__publish_frame(wsx__loopctx *c, const void *topic, size_t tlen,
   for (i = 0; i < n; i++) {
     wsx_socket *s = t->subs[i].s;
     int rc;
-    if (!s || !is_open(s))
+    if (!s)
+      continue;
+    if ((s->flags & (WSX__F_ASLEEP | WSX__F_HANDLE_CLOSING)) ==
+        WSX__F_ASLEEP) {
+      /* A sleeper (an open plain hybi-13 server connection: the plain
+       * frame is what it takes) gets the bytes straight, asleep still;
+       * if the kernel is full it wakes and takes the usual way. */
+      rc = wsx__hib_send(s, plain->data + plain->off, plain->len);
+      if (rc > 0)
+        count++;
+      if (rc != 0 || !wsx__sock_awake(s))
+        continue;
+    }
+    if (!is_open(s))
       continue;
     rc = deliver(c, s, plain, comp, flags);
     if (rc >= 0 && !(s->flags & WSX__F_HANDLE_CLOSING))

@@ -14,6 +14,7 @@
 
 #include "uv/internal.h"
 #include "wsx/extension.h"
+#include "wsx/pubsub.h"
 
 #include "test_uv_util.h"
 
@@ -307,6 +308,57 @@ TEST(never_and_deflate_stay_awake) {
   wsx_deflate_free(d);
 }
 
+/* Subscribers sleep too, and a publication reaches a sleeping subscriber
+ * without waking it (written straight to its descriptor); one larger than
+ * the kernel takes at once wakes it with the rest queued, and the stream
+ * stays intact (the next publication arrives whole, in order). */
+TEST(publish_to_sleeping_subscribers) {
+  const size_t big = (size_t)8 << 20;
+  uint8_t *blob = malloc(big);
+  wsx_socket *s;
+  long n;
+  size_t i;
+  REQUIRE(blob != NULL);
+  for (i = 0; i < big; i++)
+    blob[i] = (uint8_t)(i * 7u + 3u);
+  setup(NAP, 3, NULL);
+  for (s = T.srv->conns; s; s = s->next)
+    CHECK_INT(wsx_socket_subscribe(s, "news", 4), 0);
+  RUN_UNTIL(asleep() == 3, 2000);
+  CHECK_INT(asleep(), 3);
+  n = wsx_server_publish(T.srv, "news", 4, "extra! extra!", 13, WSX_OP_TEXT,
+                         0);
+  CHECK_INT((int)n, 3);
+  CHECK_INT(asleep(), 3); /* not woken */
+  RUN_UNTIL(SUM(message) == 3, 2000);
+  CHECK_INT(SUM(message), 3);
+  for (i = 0; i < 3; i++)
+    CHECK(cl[i].msg_len == 13 && memcmp(cl[i].msg, "extra! extra!", 13) == 0);
+  CHECK_INT(asleep(), 3);
+  /* 8 MiB: the kernel takes part of it, the rest goes awake. */
+  n = wsx_server_publish(T.srv, "news", 4, blob, big, WSX_OP_BINARY, 0);
+  CHECK_INT((int)n, 3);
+  CHECK(asleep() < 3);
+  RUN_UNTIL(SUM(message) == 6, 5000);
+  CHECK_INT(SUM(message), 6);
+  for (i = 0; i < 3; i++)
+    CHECK(cl[i].msg_len == big && cl[i].msg_op == WSX_OP_BINARY &&
+          memcmp(cl[i].msg, blob, sizeof(cl[i].msg)) == 0);
+  n = wsx_server_publish(T.srv, "news", 4, "after", 5, WSX_OP_TEXT, 0);
+  CHECK_INT((int)n, 3);
+  RUN_UNTIL(SUM(message) == 9, 3000);
+  for (i = 0; i < 3; i++)
+    CHECK(cl[i].msg_len == 5 && memcmp(cl[i].msg, "after", 5) == 0);
+  RUN_UNTIL(asleep() == 3, 2000); /* and back to sleep, subscribed */
+  CHECK_INT(asleep(), 3);
+  for (s = T.srv->conns; s; s = s->next)
+    CHECK_INT(wsx_socket_is_subscribed(s, "news", 4), 1);
+  CHECK_INT(T.s.error, 0);
+  CHECK_INT(SUM(error), 0);
+  teardown(3);
+  free(blob);
+}
+
 /* A TLS server never hibernates (its sessions are most of a connection's
  * memory and cannot be rebuilt): no sweep, no slab, handles inline. */
 TEST(tls_server_never_sleeps) {
@@ -423,6 +475,7 @@ TEST_MAIN(RUN(idle_connections_sleep_and_wake_on_input);
           RUN(keepalive_pings_a_sleeping_socket);
           RUN(peer_fin_while_asleep); RUN(peer_rst_while_asleep);
           RUN(server_free_with_sleeping_sockets);
-          RUN(never_and_deflate_stay_awake); RUN(tls_server_never_sleeps);
+          RUN(never_and_deflate_stay_awake);
+          RUN(publish_to_sleeping_subscribers); RUN(tls_server_never_sleeps);
           RUN(driver_pointer_pins_the_socket);
           RUN(wake_out_of_memory_drops_with_1011))
