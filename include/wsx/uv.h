@@ -61,7 +61,7 @@
  * memory: the first input or hang-up, a deadline (keepalive ping, close
  * timeout) or any call that needs the connection (send, ping, close,
  * drop, pause, resume, the url/protocol/headers/remote address getters,
- * wsx_socket_driver, subscribe, server close/free) wakes it first: a new
+ * wsx_socket_driver, server close/free) wakes it first: a new
  * handle on the same descriptor and a driver rebuilt from the server's
  * options (sleep: about 4 system calls, wake: about 3, each a few
  * microseconds). A wake that runs out of memory drops the connection

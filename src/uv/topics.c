@@ -130,8 +130,9 @@ int wsx_socket_subscribe(wsx_socket *s, const void *topic, size_t len) {
   int fresh = 0;
   if (!s || !valid_topic(topic, len))
     return WSX_E_INVALID;
-  /* A subscriber does not sleep (publish writes to its handle). */
-  if (!wsx__sock_awake(s) || closing(s))
+  /* Needs neither handle nor driver: a sleeper stays asleep (publish.c
+   * writes to it through wsx__hib_send). */
+  if (closing(s))
     return WSX_E_CLOSED;
   c = s->cfg->ctx;
   if (wsx_socket_is_subscribed(s, topic, len))

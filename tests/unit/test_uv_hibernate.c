@@ -322,10 +322,14 @@ TEST(publish_to_sleeping_subscribers) {
   for (i = 0; i < big; i++)
     blob[i] = (uint8_t)(i * 7u + 3u);
   setup(NAP, 3, NULL);
-  for (s = T.srv->conns; s; s = s->next)
-    CHECK_INT(wsx_socket_subscribe(s, "news", 4), 0);
+  s = T.srv->conns; /* one subscribes awake, two asleep */
+  CHECK_INT(wsx_socket_subscribe(s, "news", 4), 0);
   RUN_UNTIL(asleep() == 3, 2000);
   CHECK_INT(asleep(), 3);
+  for (s = s->next; s; s = s->next)
+    CHECK_INT(wsx_socket_subscribe(s, "news", 4), 0);
+  CHECK_INT(asleep(), 3); /* subscribing does not wake */
+  CHECK_INT((int)wsx_loop_subscribers(&T.loop, "news", 4), 3);
   n = wsx_server_publish(T.srv, "news", 4, "extra! extra!", 13, WSX_OP_TEXT,
                          0);
   CHECK_INT((int)n, 3);
