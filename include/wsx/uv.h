@@ -60,8 +60,9 @@
  * wsx_socket pointer does not change and nothing is observable but
  * memory: the first input or hang-up, a deadline (keepalive ping, close
  * timeout) or any call that needs the connection (send, ping, close,
- * drop, pause, resume, the url/protocol/headers/remote address getters,
- * wsx_socket_driver, server close/free) wakes it first: a new
+ * drop, pause, resume, wsx_socket_driver, server close/free) wakes it
+ * first (the getters, subscribing and its remote address do not: they
+ * are answered from what it kept): a new
  * handle on the same descriptor and a driver rebuilt from the server's
  * options (sleep: about 4 system calls, wake: about 3, each a few
  * microseconds). A wake that runs out of memory drops the connection

@@ -87,6 +87,13 @@ void wsx__driver_embed_sleep(wsx_driver *d, char *b) {
   wsx_driver_free(d); /* embedded: the room stays */
 }
 
+const char *wsx__driver_embed_saved_str(const char *saved, int which) {
+  const char *url = saved + 1;
+  if (!(saved[0] & (which ? 2 : 1)))
+    return NULL;
+  return which ? url + strlen(url) + 1 : url;
+}
+
 wsx_driver *wsx__driver_embed_wake(void *room, const char *saved,
                                    const wsx_driver_options *opts,
                                    const wsx_allocator *alloc,

@@ -53,6 +53,11 @@ size_t wsx__driver_embed_saved_len(const wsx_driver *d);
  * caller's again). */
 void wsx__driver_embed_sleep(wsx_driver *d, char *out);
 
+/* A string of the block wsx__driver_embed_sleep() wrote: the url
+ * (which 0) or the protocol (which 1), as the driver's accessors gave
+ * them (NULL when the driver had none). */
+const char *wsx__driver_embed_saved_str(const char *saved, int which);
+
 /* Rebuilds in `room` the driver that wsx__driver_embed_sleep() saved in
  * `saved` (not freed: the caller's), from the same options, allocator and
  * callbacks it was built from (as in wsx__driver_embed_server_request):

@@ -387,6 +387,9 @@ void wsx__hib_trim(void);
  * queued); 0: nothing written (the caller wakes it and goes the usual
  * way); <0: waking it failed (the connection is dropped). */
 int wsx__hib_send(wsx_socket *s, const uint8_t *p, size_t n);
+/* A sleeping socket's saved driver strings (driver/embed.h's block: read
+ * with wsx__driver_embed_saved_str). */
+const char *wsx__hib_saved(const wsx_socket *s);
 /* A sleeping socket whose wake failed: its deferred finalization. */
 void wsx__hib_dead(wsx_socket *s);
 /* Closes the loop's sleepers' epoll and frees its slabs (the context is

@@ -336,7 +336,7 @@ int wsx__hib_send(wsx_socket *s, const uint8_t *p, size_t n) {
 /* ---- wake ---- */
 
 /* The saved driver: in the socket, or on the heap (WSX__F_ZHEAP). */
-static const char *zsaved(const wsx_socket *s) {
+const char *wsx__hib_saved(const wsx_socket *s) {
   const char *area = wsx__sock_zarea(s), *heap;
   if (!(s->flags & WSX__F_ZHEAP))
     return area;
@@ -346,7 +346,7 @@ static const char *zsaved(const wsx_socket *s) {
 
 static void zsaved_free(wsx_socket *s) {
   if (s->flags & WSX__F_ZHEAP)
-    wsx__free(&s->cfg->alloc, (void *)(uintptr_t)zsaved(s));
+    wsx__free(&s->cfg->alloc, (void *)(uintptr_t)wsx__hib_saved(s));
   s->flags &= ~WSX__F_ZHEAP;
 }
 
@@ -394,7 +394,7 @@ int wsx__sock_wake(wsx_socket *s) {
   if (!(a = wsx__malloc(&cfg->alloc, ACT_SIZE(cfg))))
     return hib_fail(s);
   memset(a, 0, ACT_SIZE(cfg));
-  if (!(d = wsx__driver_embed_wake((char *)a + room, zsaved(s), &cfg->dopts,
+  if (!(d = wsx__driver_embed_wake((char *)a + room, wsx__hib_saved(s), &cfg->dopts,
                                    &cfg->alloc, &wsx__drv_cbs, s))) {
     wsx__free(&cfg->alloc, a);
     return hib_fail(s);
@@ -429,6 +429,10 @@ size_t wsx__hib_sweep(wsx_socket *first) {
   return 0;
 }
 void wsx__hib_trim(void) {}
+const char *wsx__hib_saved(const wsx_socket *s) {
+  (void)s;
+  return "";
+}
 int wsx__hib_send(wsx_socket *s, const uint8_t *p, size_t n) {
   (void)s, (void)p, (void)n;
   return 0;

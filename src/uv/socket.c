@@ -1,6 +1,9 @@
 /* The public wsx_socket_* calls (both sides). */
 #include <string.h>
 
+#include <sys/socket.h>
+
+#include "driver/embed.h"
 #include "uv/internal.h"
 
 struct wsx__ping_rec {
@@ -238,39 +241,43 @@ size_t wsx_socket_buffered_amount(const wsx_socket *s) {
   return wsx__sock_buffered(s);
 }
 
+/* The getters below do not wake a sleeping socket: a sleeper is an open
+ * plain hybi-13 server connection whose url and protocol are saved. */
+static const char *saved_str(const wsx_socket *s, int which) {
+  return wsx__driver_embed_saved_str(wsx__hib_saved(s), which);
+}
+
 const char *wsx_socket_url(const wsx_socket *s) {
-  (void)wsx__sock_awake(s);
-  const char *u = s->d ? wsx_driver_url(s->d) : NULL;
+  const char *u = (s->flags & WSX__F_ASLEEP) ? saved_str(s, 0)
+                  : s->d                     ? wsx_driver_url(s->d)
+                                             : NULL;
   return u ? u : "";
 }
 
 const char *wsx_socket_protocol(const wsx_socket *s) {
-  (void)wsx__sock_awake(s);
-  const char *p = s->d ? wsx_driver_protocol(s->d) : NULL;
+  const char *p = (s->flags & WSX__F_ASLEEP) ? saved_str(s, 1)
+                  : s->d                     ? wsx_driver_protocol(s->d)
+                                             : NULL;
   return p ? p : "";
 }
 
 const char *wsx_socket_extensions(const wsx_socket *s) {
-  (void)wsx__sock_awake(s);
   const char *p = s->d ? wsx_driver_extensions(s->d) : NULL;
   return p ? p : "";
 }
 
 const char *wsx_socket_version(const wsx_socket *s) {
-  (void)wsx__sock_awake(s);
   const char *p = s->d ? wsx_driver_version(s->d) : NULL;
   return p ? p : "hybi-13";
 }
 
 int wsx_socket_status_code(const wsx_socket *s) {
-  (void)wsx__sock_awake(s);
   if (s->proxy) /* a refused CONNECT: the proxy's answer */
     return wsx_proxy_status_code(s->proxy);
   return s->d ? wsx_driver_status_code(s->d) : 0;
 }
 
 const wsx_header *wsx_socket_headers(const wsx_socket *s, size_t *n) {
-  (void)wsx__sock_awake(s);
   if (!s->d && s->req) /* auto_accept's `connection` runs before start */
     return wsx_request_headers(s->req, n);
   if (s->proxy) /* a refused CONNECT: the proxy's answer */
@@ -295,12 +302,16 @@ int wsx_socket_remote_address(const wsx_socket *s, char *buf, size_t len,
   if (wsx_socket_is_http2(s) && !(s = wsx__h2_conn_of(s)))
     return WSX_OK; /* the HTTP/2 connection is gone */
 #endif
-  if (!wsx__sock_awake(s) || s->stream->type != UV_TCP)
-    return WSX_OK; /* a failed wake: the connection is gone */
-  rc = uv_tcp_getpeername((const uv_tcp_t *)s->stream, (struct sockaddr *)&ss,
-                          &sl);
-  if (rc < 0)
+  if (s->flags & WSX__F_ASLEEP) { /* the kept descriptor: no wake */
+    socklen_t zl = sizeof(ss);
+    if (s->zfd < 0 || getpeername(s->zfd, (struct sockaddr *)&ss, &zl) != 0)
+      return WSX_OK; /* a failed wake: the connection is gone */
+  } else if (s->stream->type != UV_TCP) {
+    return WSX_OK;
+  } else if ((rc = uv_tcp_getpeername((const uv_tcp_t *)s->stream,
+                                      (struct sockaddr *)&ss, &sl)) < 0) {
     return rc;
+  }
   if (ss.ss_family == AF_INET6) {
     const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
     rc = uv_ip6_name(a, buf, len);
