@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/cpu-per-msg.sh — what one echoed message costs the server, wsx
-# against the raw TCP floor (and optionally another wsx build), for rows A
+# against the raw TCP floor and the WebSocket floor (bench/servers/ws_floor.c:
+# raw + the work RFC 6455 requires; `wsfloor`), and optionally another wsx
+# build, for rows A
 # (100 x 20 B text) and B (100 x 16 KiB binary) of bench/run.sh:
 #
 #   cpu   server CPU microseconds per message (utime + stime from
@@ -39,6 +41,14 @@ $CC -O2 "$ROOT/bench/servers/raw_echo.c" -o "$OUT/raw_echo" -luv ||
 
 NAMES=(raw wsx)
 declare -A BIN=([raw]=$OUT/raw_echo [wsx]=$WSX)
+# The WebSocket floor (bench/run.sh): raw + the protocol's unavoidable work.
+if $CC -O2 -march=native "$ROOT/bench/servers/ws_floor.c" -o "$OUT/ws_floor" \
+  -luv -lcrypto; then
+  NAMES+=(wsfloor)
+  BIN[wsfloor]=$OUT/ws_floor
+else
+  note "WebSocket floor did not build: left out"
+fi
 if [ -n "${BENCH_WSX_BASE:-}" ]; then
   NAMES+=(base)
   BIN[base]=$BENCH_WSX_BASE
@@ -56,9 +66,10 @@ serve() {
   local name=$1 p
   shift
   p=$(free_port)
-  if [ "$name" = raw ]; then
+  if [ "$name" = raw ] || [ "$name" = wsfloor ]; then
     start_server "cpm-$name" "$@" "${BIN[$name]}" "$p" || return 1
     URL="tcp://127.0.0.1:$p"
+    [ "$name" = raw ] || URL="ws://127.0.0.1:$p/"
   else
     start_server "cpm-$name" "$@" "${BIN[$name]}" echo --host 127.0.0.1 \
       --quiet --port "$p" || return 1

@@ -5,6 +5,11 @@
 #
 #   servers   raw    a raw TCP echo on libuv (bench/servers/raw_echo.c): the
 #                    floor no WebSocket server can beat on the same bytes
+#             wsfloor  the least RFC 6455 lets an echo server do, on libuv
+#                    like raw (bench/servers/ws_floor.c: upgrade, frame
+#                    headers, unmask; nothing checked): raw + the protocol's
+#                    unavoidable work, so wsx / wsfloor is what wsx itself
+#                    adds (rows A-C, as raw)
 #             wsx    `wsx echo` (and `wsx echo --deflate` for F)
 #             lws    libwebsockets (bench/servers/lws_echo.c)
 #             ws     Node `ws` (bench/servers/ws_echo.js, ws_echo_deflate.js)
@@ -69,14 +74,14 @@ if [ "${BENCH_SHORT:-0}" = 1 ]; then
   BENCH_SKIP_DRIVER=${BENCH_SKIP_DRIVER:-1}
   BENCH_SKIP_DEFLATE=${BENCH_SKIP_DEFLATE:-1}
 fi
-WANT=${BENCH_SERVERS:-raw wsx lws ws wslay base}
+WANT=${BENCH_SERVERS:-raw wsfloor wsx lws ws wslay base}
 ROWS=${BENCH_ROWS:-A B C D E F}
 row_wanted() { [[ " $ROWS " == *" $1 "* ]]; }
 if [ -n "${BENCH_ROWS:-}" ]; then
   BENCH_SKIP_DRIVER=${BENCH_SKIP_DRIVER:-1}
   row_wanted F || BENCH_SKIP_DEFLATE=${BENCH_SKIP_DEFLATE:-1}
-  # The raw floor serves A-C only.
-  row_wanted A || row_wanted B || row_wanted C || WANT=${WANT//raw/}
+  # The raw and WebSocket floors serve A-C only.
+  row_wanted A || row_wanted B || row_wanted C || WANT=${WANT//raw/} WANT=${WANT//wsfloor/}
 fi
 # D's generator processes (wsx bench --threads): one per core it is given
 # (BENCH_GEN_CPUS, default CPU 1 only, so 1).
@@ -214,6 +219,15 @@ if wanted raw; then
     note "raw echo server did not build (libuv1-dev missing?)"
   fi
 fi
+if wanted wsfloor; then
+  # -march=native: the floor unmasks with whatever vectors this CPU has.
+  if $CC -O2 -march=native "$ROOT/bench/servers/ws_floor.c" -o "$OUT/ws_floor" \
+    -luv -lcrypto; then
+    up wsfloor wsfloor "$OUT/ws_floor" && SERVERS+=(wsfloor)
+  else
+    note "WebSocket floor did not build (libuv1-dev or libssl-dev missing?)"
+  fi
+fi
 if wanted wsx; then
   up wsx wsx "$WSX" echo --host 127.0.0.1 --quiet --port && SERVERS+=(wsx)
   row_wanted F && up wsx wsx:z "$WSX" echo --deflate -q --host 127.0.0.1 --port
@@ -253,7 +267,7 @@ fi
 # ---- E: idle memory, first, on each fresh WebSocket server ---------------
 for srv in "${SERVERS[@]}"; do
   row_wanted E || break
-  [ "$srv" = raw ] || idle_mem "$srv"
+  [ "$srv" = raw ] || [ "$srv" = wsfloor ] || idle_mem "$srv"
   # F's idle figure: an idle permessage-deflate connection (after the
   # handshake; the generator offers no client context takeover).
   [ -z "${PID[$srv:z]:-}" ] || idle_mem "$srv" "$srv:z" zidle --deflate
@@ -267,7 +281,7 @@ workload() { # SERVER KEY
     t20) run_gen "$srv" t20 "${raw[@]}" -c 100 -s 20 --text ;;
     b16k) run_gen "$srv" b16k "${raw[@]}" -c 100 -s 16384 --binary ;;
     b1m) run_gen "$srv" b1m "${raw[@]}" -c 10 -s 1048576 --binary ;;
-    hs) [ "$srv" = raw ] || run_gen "$srv" hs -c 50 --handshakes --threads "$GEN_THREADS" ;;
+    hs) [ "$srv" = raw ] || [ "$srv" = wsfloor ] || run_gen "$srv" hs -c 50 --handshakes --threads "$GEN_THREADS" ;;
     z20) [ -n "${PID[$srv:z]:-}" ] && run_gen "$srv" z20 -c 100 -s 20 --deflate ;;
   esac
 }
@@ -366,7 +380,7 @@ cell() { # SERVER KEY -> "value ratio-to-raw"
     awk -v a="$v" 'BEGIN { if (a == int(a) && a >= 100) printf "%d", a; else printf "%.2f", a }'
   fi
 }
-declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets [ws]="ws(node)" [wslay]=wslay)
+declare -A COL=([raw]="raw tcp" [wsfloor]="ws floor" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets [ws]="ws(node)" [wslay]=wslay)
 {
   echo "== echo servers: wsx bench on CPU 1, server on CPU 0, ${SECS}s per run, median of $REPS interleaved round(s), $(date -u '+%F %H:%M UTC') =="
   echo "   cells: median value, and for rates the median of the rounds' ratios to the raw TCP floor of the same workload (F: to A's floor)"
@@ -426,6 +440,19 @@ declare -A COL=([raw]="raw tcp" [wsx]=wsx [base]="wsx(base)" [lws]=libwebsockets
       else
         echo "generator check $k: raw tcp ${R[raw,$k]:-0} <= $who $best: the generator may be the bottleneck"
       fi
+    done
+  fi
+  # What the protocol itself costs: the WebSocket floor against raw TCP,
+  # and wsx against the WebSocket floor (medians of the round ratios).
+  if has wsfloor; then
+    for k in t20 b16k b1m; do
+      [ -n "${R[wsfloor,$k]:-}" ] || continue
+      a=$(pratio "${S[wsfloor,$k]:-}" "${S[raw,$k]:-}")
+      b=$(pratio "${S[wsx,$k]:-}" "${S[wsfloor,$k]:-}")
+      ca=${R[wsfloor,cpu_$k]:-} cr=${R[raw,cpu_$k]:-} cw=${R[wsx,cpu_$k]:-}
+      printf 'protocol cost %s: ws floor %s raw tcp (server CPU us/msg %s vs %s); wsx %s ws floor (%s)\n' "$k" \
+        "$(awk -v r="${a:-0}" 'BEGIN { if (r > 0) printf "%.3fx", r; else printf "-" }')" "${ca:--}" "${cr:--}" \
+        "$(awk -v r="${b:-0}" 'BEGIN { if (r > 0) printf "%.3fx", r; else printf "-" }')" "${cw:--}"
     done
   fi
   who_limits_hs

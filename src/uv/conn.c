@@ -90,7 +90,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
     b->len = n > RX_SPAN_MAX ? RX_SPAN_MAX : n;
     return;
   }
-  b->base = s->cfg->ctx->rbuf;
+  b->base = s->cfg->ctx->rx;
   b->len = WSX__RBUF_SIZE;
 }
 
@@ -163,7 +163,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   before = buffered(s);
   wsx__sock_turn_begin(s);
   wsx__sock_cork(s);
-  if (b->base != s->cfg->ctx->rbuf && wsx__phase_rx[s->phase]) {
+  if (b->base != s->cfg->ctx->rx && wsx__phase_rx[s->phase]) {
     /* read into the span on_alloc got from the phase */
     wsx__phase_rx[s->phase]->rx_commit(s, (size_t)n);
   } else if (s->layer) {

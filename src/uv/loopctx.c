@@ -86,6 +86,7 @@ wsx__loopctx *wsx__loopctx_get(uv_loop_t *loop, const wsx_allocator *a) {
     if (c) {
       memset(c, 0, offsetof(wsx__loopctx, hdrs)); /* not the big buffers */
       c->alloc = *a;
+      c->rx = c->rbuf + ((64u - ((uintptr_t)c->rbuf & 63u)) & 63u);
     }
     if (c && heap_reserve(c, 1) != WSX_OK) {
       wsx__free(a, c);
