@@ -55,8 +55,10 @@
  * at 10,000, bench/run.sh row E with `wsx echo`, ext_size 16; 220 bytes
  * of heap in tests/unit/test_uv_hibernate.c). With the default allocator
  * the sweep after one that put many connections to sleep gives the freed
- * heap pages back (malloc_trim on glibc), and the slab's pages are kept
- * for new connections until the loop's last wsx object is freed. The
+ * heap pages back (malloc_trim on glibc). The slab maps 256 KiB chunks;
+ * a chunk whose last connection closed is unmapped, except one empty
+ * chunk kept per slab, so after a peak the slab holds what the open
+ * connections need plus at most 256 KiB (tests/unit/test_uv_slab.c). The
  * wsx_socket pointer does not change and nothing is observable but
  * memory: the first input or hang-up, a deadline (keepalive ping, close
  * timeout) or any call that needs the connection (send, ping, close,

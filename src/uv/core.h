@@ -59,7 +59,7 @@ typedef struct wsx__cfg {
    * connection sleeps (uv/hibernate.c), 0 = never. Nonzero: the socket's
    * handle and driver live in a block apart (wsx__sock_act). */
   uint32_t hibernate_after;
-  /* Where its sockets' blocks come from (hibernate.c): a slab of the
+  /* Where its sockets' blocks come from (slab.c): a slab of the
    * loop's, so that sleeping sockets sit together in few pages; NULL =
    * the allocator. Set with hibernate_after and the default allocator. */
   struct wsx__slab *slab;
@@ -102,7 +102,7 @@ struct wsx__loopctx {
   struct wsx__h2 *h2_pool; /* h2_client.c: shareable HTTP/2 connections */
   wsx__zc *zc; /* wsx_socket_send_zc: the payload being sent, NULL = none */
   struct wsx__hib *hib; /* hibernate.c: the sleepers' epoll, NULL = none */
-  struct wsx__slab *slabs; /* hibernate.c: socket slabs, by slot size */
+  struct wsx__slab *slabs; /* slab.c: socket slabs, by slot size */
   /* budget.c: message buffers of sockets with the default allocator
    * (common/alloc.h; initialized by the first such socket), and when a
    * freed mapping last entered its cache (uv_now() ms): the cache is
@@ -397,15 +397,22 @@ int wsx__hib_send(wsx_socket *s, const uint8_t *p, size_t n);
 const char *wsx__hib_saved(const wsx_socket *s);
 /* A sleeping socket whose wake failed: its deferred finalization. */
 void wsx__hib_dead(wsx_socket *s);
-/* Closes the loop's sleepers' epoll and frees its slabs (the context is
- * freed: no socket is left). */
+/* Closes the loop's sleepers' epoll (the context is freed: no socket is
+ * left). */
 void wsx__hib_ctx_free(wsx__loopctx *c);
-/* The loop's slab of `size`-byte slots (created on first use); NULL: none
- * (out of memory, or not Linux): use the allocator. */
+/* Socket slabs (uv/slab.c). The loop's slab of `size`-byte slots (size a
+ * multiple of 16; created on first use); NULL: none (out of memory, not
+ * Linux, or under AddressSanitizer): use the allocator. */
 struct wsx__slab *wsx__slab_for(wsx__loopctx *c, size_t size);
 /* A slot (not zeroed), NULL: out of memory. */
 void *wsx__slab_get(struct wsx__slab *sl);
+/* Gives a slot back; a chunk left empty is unmapped (one empty chunk per
+ * slab is kept). */
 void wsx__slab_put(struct wsx__slab *sl, void *p);
+/* Chunks the slab has mapped (256 KiB each); 0 for NULL. */
+size_t wsx__slab_chunks(const struct wsx__slab *sl);
+/* Unmaps every slab of the context (it is freed: no socket is left). */
+void wsx__slabs_free(wsx__loopctx *c);
 /* The socket's HTTP/2 session, NULL = none. */
 static inline struct wsx__h2 *wsx__sock_h2(const wsx_socket *s) {
   return s->rare ? s->rare->h2 : NULL;

@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #ifdef __GLIBC__
@@ -83,94 +82,7 @@ static void hib_closed(uv_handle_t *hd) {
   wsx__free(&a, h);
 }
 
-/* ---- socket slabs ----
- * With the default allocator, the blocks of sockets that may sleep come
- * from the loop's slabs (one per block size), mapped in chunks apart from
- * the heap: what a sleeping connection keeps then sits in a few dense
- * pages, while the blocks it frees (handle, driver, request) leave whole
- * heap pages free, which the sweep gives back (malloc_trim). Slots are
- * reused (last freed, first taken); chunks go with the context. */
-
-#define SLAB_CHUNK ((size_t)256 * 1024)
-
-typedef struct wsx__slab {
-  struct wsx__slab *next; /* the context's */
-  size_t size;            /* of a slot: a multiple of 16 */
-  void *free;             /* free slots, linked through their first word */
-  void *chunks;           /* mapped chunks, linked through their first word */
-  char *bump, *end;       /* the newest chunk's untouched rest */
-} wsx__slab;
-
-#if defined(__SANITIZE_ADDRESS__)
-#define WSX__NO_SLAB 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WSX__NO_SLAB 1
-#endif
-#endif
-
-wsx__slab *wsx__slab_for(wsx__loopctx *c, size_t size) {
-#ifdef WSX__NO_SLAB
-  /* Under AddressSanitizer every socket block is the allocator's, so that
-   * a use after free of a socket is caught. */
-  (void)c, (void)size;
-  return NULL;
-#else
-  wsx__slab *sl;
-  for (sl = c->slabs; sl; sl = sl->next)
-    if (sl->size == size)
-      return sl;
-  if (!(sl = wsx__malloc(&c->alloc, sizeof(*sl))))
-    return NULL;
-  memset(sl, 0, sizeof(*sl));
-  sl->size = size;
-  sl->next = c->slabs;
-  c->slabs = sl;
-  return sl;
-#endif
-}
-
-void *wsx__slab_get(wsx__slab *sl) {
-  void *p = sl->free, *chunk;
-  if (p) {
-    memcpy(&sl->free, p, sizeof(void *));
-    return p;
-  }
-  if ((size_t)(sl->end - sl->bump) < sl->size) {
-    chunk = mmap(NULL, SLAB_CHUNK, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (chunk == MAP_FAILED)
-      return NULL;
-    memcpy(chunk, &sl->chunks, sizeof(void *));
-    sl->chunks = chunk;
-    sl->bump = (char *)chunk + 16;
-    sl->end = (char *)chunk + SLAB_CHUNK;
-  }
-  p = sl->bump;
-  sl->bump += sl->size;
-  return p;
-}
-
-void wsx__slab_put(wsx__slab *sl, void *p) {
-  memcpy(p, &sl->free, sizeof(void *));
-  sl->free = p;
-}
-
-static void slabs_free(wsx__loopctx *c) {
-  while (c->slabs) {
-    wsx__slab *sl = c->slabs;
-    c->slabs = sl->next;
-    while (sl->chunks) {
-      void *chunk = sl->chunks;
-      memcpy(&sl->chunks, chunk, sizeof(void *));
-      (void)munmap(chunk, SLAB_CHUNK);
-    }
-    wsx__free(&c->alloc, sl);
-  }
-}
-
 void wsx__hib_ctx_free(wsx__loopctx *c) {
-  slabs_free(c);
   if (!c->hib)
     return;
   uv_close((uv_handle_t *)&c->hib->poll, hib_closed);
@@ -439,14 +351,5 @@ int wsx__hib_send(wsx_socket *s, const uint8_t *p, size_t n) {
 }
 void wsx__hib_dead(wsx_socket *s) { (void)s; }
 void wsx__hib_ctx_free(wsx__loopctx *c) { (void)c; }
-struct wsx__slab *wsx__slab_for(wsx__loopctx *c, size_t size) {
-  (void)c, (void)size;
-  return NULL;
-}
-void *wsx__slab_get(struct wsx__slab *sl) {
-  (void)sl;
-  return NULL;
-}
-void wsx__slab_put(struct wsx__slab *sl, void *p) { (void)sl, (void)p; }
 
 #endif
