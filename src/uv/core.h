@@ -383,8 +383,18 @@ static inline int wsx__sock_awake(const wsx_socket *s) {
 size_t wsx__hib_sweep(wsx_socket *first);
 /* After many went to sleep and their handles' close callbacks ran: gives
  * whole free pages of the heap back to the system (glibc's malloc_trim;
- * the default allocator only). */
+ * the default allocator only). It blocks the loop: 0.7 ms on average,
+ * 2.7 ms at worst with 10,000 connections (docs/performance.md). A
+ * server trims at once when the loop's sleepers grew by 64 or more since
+ * its last trim; when they only come and go (the same ones wake and sleep
+ * again, and reuse what the others freed), at most once per
+ * WSX__HIB_TRIM_GAPS x hibernate_after. */
 void wsx__hib_trim(void);
+/* Sockets asleep on the loop. */
+size_t wsx__hib_sleeping(const wsx__loopctx *c);
+#define WSX__HIB_TRIM_GAPS 10u
+/* How many times wsx__hib_trim ran in this process (for tests). */
+unsigned long wsx__hib_trims(void);
 /* A publication (a server frame's bytes, p[0..n)) for a sleeping
  * subscriber (publish.c): sent straight to its descriptor when the kernel
  * takes it whole, so a broadcast does not wake idle subscribers. 1: sent

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #ifdef __GLIBC__
@@ -219,10 +220,21 @@ size_t wsx__hib_sweep(wsx_socket *first) {
   return slept;
 }
 
+static atomic_ulong trims; /* loops of a server group trim in their threads */
+
 void wsx__hib_trim(void) {
+  atomic_fetch_add_explicit(&trims, 1, memory_order_relaxed);
 #ifdef __GLIBC__
   (void)malloc_trim(0);
 #endif
+}
+
+size_t wsx__hib_sleeping(const wsx__loopctx *c) {
+  return c->hib ? c->hib->sleeping : 0;
+}
+
+unsigned long wsx__hib_trims(void) {
+  return atomic_load_explicit(&trims, memory_order_relaxed);
 }
 
 /* ---- publications to a sleeper ---- */
@@ -341,6 +353,11 @@ size_t wsx__hib_sweep(wsx_socket *first) {
   return 0;
 }
 void wsx__hib_trim(void) {}
+unsigned long wsx__hib_trims(void) { return 0; }
+size_t wsx__hib_sleeping(const wsx__loopctx *c) {
+  (void)c;
+  return 0;
+}
 const char *wsx__hib_saved(const wsx_socket *s) {
   (void)s;
   return "";

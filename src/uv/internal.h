@@ -64,6 +64,9 @@ struct wsx_server {
   struct wsx_backplane *bp; /* backplane.c: attached bus, or NULL */
   uv_timer_t hib_timer; /* hibernate.c's sweeps (cfg.hibernate_after) */
   int hib_trim;         /* the next tick of hib_timer trims the heap */
+  size_t hib_slept;     /* connections put to sleep since the last trim */
+  size_t hib_trim_n;    /* the loop's sleepers at the last trim */
+  uint64_t hib_trim_at; /* uv_now() of the last trim, 0 = none yet */
 };
 
 /* The accepting server (derived: a server socket's cfg is inside it). */

@@ -97,19 +97,31 @@ wsx_server *wsx_server_new(uv_loop_t *loop, const wsx_server_options *opts_in,
 
 static void on_sweep(uv_timer_t *t) {
   wsx_server *srv = t->data;
-  uint64_t every = uv_timer_get_repeat(t);
+  uint64_t every = uv_timer_get_repeat(t), now = uv_now(t->loop);
   if (srv->hib_trim) {
     /* The freed handles' close callbacks have run (in the loop iteration
      * before this one): their memory goes back to the system. */
     srv->hib_trim = 0;
+    srv->hib_slept = 0;
+    srv->hib_trim_n = wsx__hib_sleeping(srv->ctx);
+    srv->hib_trim_at = now ? now : 1;
     wsx__hib_trim();
     return;
   }
-  /* Many went to sleep (with the default allocator): trim in a later
-   * iteration of the loop (1 ms: a 0 ms timer started from a timer
-   * callback would run in this same timer phase, before the close
-   * callbacks), the sweeps go on as before. */
-  if (wsx__hib_sweep(srv->conns) >= 64 && srv->cfg.slab) {
+  srv->hib_slept += wsx__hib_sweep(srv->conns);
+  /* With the default allocator, trim in a later iteration of the loop (1
+   * ms: a 0 ms timer started from a timer callback would run in this same
+   * timer phase, before the close callbacks; the sweeps go on as before)
+   * when 64 or more went to sleep since the last trim, and either
+   *  - the loop's sleepers grew by 64 or more since then (idle
+   *    connections pile up: give their memory back now), or
+   *  - that was WSX__HIB_TRIM_GAPS x hibernate_after ago or more (they
+   *    only come and go: a wake reuses what a sleep freed, and a trim
+   *    blocks the loop for up to milliseconds, so not at every sweep). */
+  if (srv->hib_slept >= 64 && srv->cfg.slab &&
+      (!srv->hib_trim_at ||
+       wsx__hib_sleeping(srv->ctx) >= srv->hib_trim_n + 64 ||
+       now - srv->hib_trim_at >= 2 * every * WSX__HIB_TRIM_GAPS)) {
     srv->hib_trim = 1;
     uv_timer_start(t, on_sweep, 1, every);
   }

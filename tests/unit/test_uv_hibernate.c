@@ -279,6 +279,93 @@ static void peer_gone(int rst) {
 TEST(peer_fin_while_asleep) { peer_gone(0); }
 TEST(peer_rst_while_asleep) { peer_gone(1); }
 
+/* With the default allocator, a sweep that put 64 or more to sleep is
+ * followed by a heap trim (malloc_trim), which blocks the loop for up to
+ * milliseconds: at once while sleepers pile up (64 or more than at the
+ * last trim), else at least WSX__HIB_TRIM_GAPS x hibernate_after apart,
+ * and connections that slept in between are trimmed for once the gap is
+ * over. */
+#define NMANY 70
+static ev_side many[2 * NMANY]; /* two batches */
+
+#define SUM_MANY(field)                                                        \
+  ({                                                                           \
+    int m_ = 0, j_;                                                            \
+    for (j_ = 0; j_ < 2 * NMANY; j_++)                                         \
+      m_ += many[j_].field;                                                    \
+    m_;                                                                        \
+  })
+
+TEST(heap_trims_are_spaced) {
+  wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
+  char url[64];
+  int i, err;
+  unsigned long t0;
+  uint64_t at1, at2;
+  ev_reset();
+  memset(many, 0, sizeof(many));
+  o.auto_accept = 1;
+  o.hibernate_after = NAP; /* sweeps every 25 ms; trims >= 500 ms apart */
+  T.echo = 1;
+  REQUIRE(start_server(NULL, &o, NULL) == 0);
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/chat", T.port);
+  for (i = 0; i < NMANY; i++)
+    REQUIRE(wsx_socket_connect(&T.loop, url, NULL, &rec_cbs, &many[i], &err));
+  RUN_UNTIL(SUM_MANY(open) == NMANY && T.s.open == NMANY, 5000);
+  REQUIRE(T.s.open == NMANY);
+  t0 = wsx__hib_trims();
+  RUN_UNTIL(asleep() == NMANY, 3000);
+  CHECK_INT(asleep(), NMANY);
+  if (!T.srv->cfg.slab) {
+    /* AddressSanitizer: no slab, the allocator is not the default: no
+     * trim. */
+    printf("  (no slab in this build: no trims)\n");
+    RUN_UNTIL(0, 200);
+    CHECK_INT((long)(wsx__hib_trims() - t0), 0);
+  } else {
+    /* The first batch: trimmed right after. */
+    RUN_UNTIL(wsx__hib_trims() != t0, 500);
+    CHECK_INT((long)(wsx__hib_trims() - t0), 1);
+    at1 = uv_now(&T.loop);
+    /* Woken and asleep again within the gap: no trim yet... */
+    for (i = 0; i < NMANY; i++)
+      wsx_socket_send_text(many[i].sock, "x", 1);
+    RUN_UNTIL(SUM_MANY(message) == NMANY, 3000);
+    CHECK_INT(SUM_MANY(message), NMANY);
+    RUN_UNTIL(asleep() == NMANY, 3000);
+    CHECK_INT(asleep(), NMANY);
+    RUN_UNTIL(0, 50); /* (an ungated trim would run 1 ms after the sweep) */
+    if (uv_now(&T.loop) - at1 < 2 * (NAP / 2) * WSX__HIB_TRIM_GAPS - 20)
+      CHECK_INT((long)(wsx__hib_trims() - t0), 1);
+    else /* a loaded machine: at2 - at1 below still checks the gap */
+      printf("  (the gap was over before all slept again)\n");
+    /* ...but once the gap is over, for the ones that slept meanwhile. */
+    RUN_UNTIL(wsx__hib_trims() - t0 == 2, 2000);
+    CHECK_INT((long)(wsx__hib_trims() - t0), 2);
+    at2 = uv_now(&T.loop);
+    CHECK(at2 - at1 >= 2 * (NAP / 2) * WSX__HIB_TRIM_GAPS - 30);
+    /* A second batch opens and sleeps: the sleepers grew by 70, so the
+     * trim comes at once, within the gap. */
+    for (i = NMANY; i < 2 * NMANY; i++)
+      REQUIRE(
+          wsx_socket_connect(&T.loop, url, NULL, &rec_cbs, &many[i], &err));
+    RUN_UNTIL(asleep() == 2 * NMANY, 3000);
+    CHECK_INT(asleep(), 2 * NMANY);
+    RUN_UNTIL(wsx__hib_trims() - t0 == 3, 300);
+    CHECK_INT((long)(wsx__hib_trims() - t0), 3);
+    if (uv_now(&T.loop) - at2 >= 2 * (NAP / 2) * WSX__HIB_TRIM_GAPS)
+      printf("  (the gap was over before the second batch slept)\n");
+    /* Nothing slept since: no more trims. */
+    RUN_UNTIL(0, 700);
+    CHECK_INT((long)(wsx__hib_trims() - t0), 3);
+  }
+  for (i = 0; i < 2 * NMANY; i++)
+    if (many[i].sock && !many[i].close)
+      wsx_socket_close(many[i].sock, 0, NULL);
+  RUN_UNTIL(SUM_MANY(close) == SUM_MANY(open), 5000);
+  SHUTDOWN_AND_CHECK();
+}
+
 TEST(server_free_with_sleeping_sockets) {
   setup(NAP, NCONN, NULL);
   RUN_UNTIL(asleep() == NCONN, 2000);
@@ -491,4 +578,5 @@ TEST_MAIN(RUN(idle_connections_sleep_and_wake_on_input);
           RUN(never_and_deflate_stay_awake);
           RUN(publish_to_sleeping_subscribers); RUN(tls_server_never_sleeps);
           RUN(driver_pointer_pins_the_socket);
-          RUN(wake_out_of_memory_drops_with_1011))
+          RUN(wake_out_of_memory_drops_with_1011);
+          RUN(heap_trims_are_spaced))
