@@ -80,13 +80,15 @@ static int asleep(void) {
   return n;
 }
 
-#define SUM(field)                                                             \
+/* The sum of `field` over the n clients of arr. */
+#define SUM_OF(arr, n, field)                                                  \
   ({                                                                           \
     int m_ = 0, j_;                                                            \
-    for (j_ = 0; j_ < NCONN; j_++)                                             \
-      m_ += cl[j_].field;                                                      \
+    for (j_ = 0; j_ < (n); j_++)                                               \
+      m_ += (arr)[j_].field;                                                   \
     m_;                                                                        \
   })
+#define SUM(field) SUM_OF(cl, NCONN, field)
 
 /* A server (hibernate_after `nap`, counting allocator, echo) and n
  * clients, all open. */
@@ -288,13 +290,7 @@ TEST(peer_rst_while_asleep) { peer_gone(1); }
 #define NMANY 70
 static ev_side many[2 * NMANY]; /* two batches */
 
-#define SUM_MANY(field)                                                        \
-  ({                                                                           \
-    int m_ = 0, j_;                                                            \
-    for (j_ = 0; j_ < 2 * NMANY; j_++)                                         \
-      m_ += many[j_].field;                                                    \
-    m_;                                                                        \
-  })
+#define SUM_MANY(field) SUM_OF(many, 2 * NMANY, field)
 
 TEST(heap_trims_are_spaced) {
   wsx_server_options o = WSX_SERVER_OPTIONS_INIT;
