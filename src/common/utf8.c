@@ -122,6 +122,19 @@ static size_t ascii_prefix(const uint8_t *p, size_t len) {
     }
     i += 8;
   }
+  if (len >= 8 && i < len) {
+    /* The last 8 bytes in one load: those before i are ASCII already, so
+     * the first high bit is at i or after. */
+    uint64_t w;
+    memcpy(&w, p + len - 8, 8);
+    w &= UINT64_C(0x8080808080808080);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return w ? len - 8 + (size_t)(__builtin_ctzll(w) >> 3) : len;
+#else
+    if (!w)
+      return len;
+#endif
+  }
   while (i < len && p[i] < 0x80)
     i++;
   return i;

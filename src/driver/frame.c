@@ -548,6 +548,65 @@ static int end_control_frame(wsx_driver *d) {
   return WSX_OK;
 }
 
+/*
+ * The common case in one step: a whole final text or binary frame of at
+ * most 125 bytes, masked (from a client), no RSV bit, no extension
+ * negotiated, no fragmented message open, messages (not frames)
+ * delivered, and all of it in the input. The outcome is the general
+ * path's, field for field: the same checks in the same order (the frame
+ * passes check_first2 by construction; the limits and UTF-8 are checked
+ * here), the same delivery (in place, `room` the header's 6 bytes), and
+ * the same state after. *used: the frame's bytes, or 0 when this input is
+ * not that case and the general path takes it.
+ */
+static int small_frame(wsx_driver *d, uint8_t *p, size_t avail,
+                       size_t *used) {
+  uint8_t b0 = p[0], b1 = p[1];
+  size_t n = b1 & 0x7f;
+  uint8_t *pl = p + 6;
+  *used = 0;
+  if ((b0 != (0x80 | WSX_OP_TEXT) && b0 != (0x80 | WSX_OP_BINARY)) ||
+      !(b1 & 0x80) || n > 125 || avail < 6 + n || d->role == WSX__CLIENT ||
+      d->msg_op || d->frame_events || d->ext.num_active ||
+      n > d->max_length || n > d->max_frame_size)
+    return WSX_OK;
+  d->f_op = b0 & 0x0f;
+  d->f_fin = 1;
+  d->f_rsv = 0;
+  d->f_masked = 1;
+  memcpy(d->mask, p + 2, 4);
+  d->f_len = n;
+  d->f_got = 0;
+  d->in_payload = 1;
+  d->msg_op = d->f_op;
+  d->msg_rsv = 0;
+  d->msg_ext = 0;
+  d->msg_frames = 1;
+  d->msg_len = 0;
+  d->msg_wire = n;
+  d->msg_ext_first = 1;
+  d->msg.len = 0;
+  d->utf8.state = 0;
+  *used = 6 + n;
+  wsx__unmask(pl, n, d->mask, 0);
+  if (d->f_op == WSX_OP_TEXT) {
+    long bad = wsx__utf8_validate(&d->utf8, pl, n);
+    if (bad >= 0)
+      return fail_utf8(d, (uint64_t)bad);
+    if (d->utf8.state != 0)
+      return fail_utf8(d, n);
+  }
+  d->msg_len = n;
+  deliver(d, pl, n, 1, 6);
+  d->f_got = n;
+  d->in_payload = 0;
+  if (d->state != WSX__S_CLOSED) {
+    d->msg_op = 0;
+    release_msg_buffer(d);
+  }
+  return WSX_OK;
+}
+
 int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
   uint8_t *end = p + len;
   size_t room = 0; /* the current frame's header lies in place before p */
@@ -559,6 +618,15 @@ int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len) {
     if (!d->in_payload) {
       const uint8_t *h;
       size_t avail = (size_t)(end - p);
+      if (d->hdr_len == 0 && avail >= 6) {
+        size_t used;
+        if ((rc = small_frame(d, p, avail, &used)) != 0)
+          return rc;
+        if (used) {
+          p += used;
+          continue;
+        }
+      }
       if (d->hdr_len == 0 && avail >= 2 && avail >= header_size(p[1])) {
         if ((rc = check_first2(d, p[0], p[1])) != 0)
           return rc;
