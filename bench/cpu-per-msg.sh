@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/cpu-per-msg.sh — what one echoed message costs the server, wsx
-# against the raw TCP floor and the WebSocket floor (bench/servers/ws_floor.c:
-# raw + the work RFC 6455 requires; `wsfloor`), and optionally another wsx
-# build, for rows A
-# (100 x 20 B text) and B (100 x 16 KiB binary) of bench/run.sh:
+# against the raw TCP floor, the WebSocket floor (bench/servers/ws_floor.c:
+# raw + the work RFC 6455 requires; `wsfloor`), the C peers (libwebsockets,
+# wslay) and optionally another wsx build, for rows A (100 x 20 B text)
+# and B (100 x 16 KiB binary) of bench/run.sh:
 #
 #   cpu   server CPU microseconds per message (utime + stime from
 #         /proc/PID/stat over a `wsx bench` run), BENCH_REPS rounds with the
@@ -14,12 +14,15 @@
 #         after a measured run; the measured run's 100 handshakes are
 #         included, ~20-50 Ir/msg). Deterministic where CPU time is not:
 #         on a shared machine the CPU figures move by +-1.5 us per sample
-#   sys   with BENCH_SYSCALLS=1 and perf: reads, writes, writevs and
-#         epoll_waits per message (perf stat on the syscall tracepoints)
+#   sys   with BENCH_SYSCALLS=1 and perf: reads, writes, writevs,
+#         epoll_waits, recvfroms, sendtos and polls per message (perf stat
+#         on the syscall tracepoints; libwebsockets uses the last three)
 #
 # Servers on CPU 0, `wsx bench` on CPU 1 (bench/lib.sh).
 # Env: WSX_BIN (default build/wsx), BENCH_WSX_BASE (another wsx binary:
-#      a `base` column), BENCH_SECONDS (default 2 per run), BENCH_REPS
+#      a `base` column), BENCH_PEERS (default "lws wslay": the C peers of
+#      bench/run.sh, built from bench/servers/ when their -dev packages
+#      are there), BENCH_SECONDS (default 2 per run), BENCH_REPS
 #      (default 5), BENCH_ROWS (default "A B").
 set -u
 
@@ -49,6 +52,23 @@ if $CC -O2 -march=native "$ROOT/bench/servers/ws_floor.c" -o "$OUT/ws_floor" \
 else
   note "WebSocket floor did not build: left out"
 fi
+# The C peers of bench/run.sh, for "server CPU per message, lowest of all
+# peers" (row A's target): BENCH_PEERS (default "lws wslay"; "" for none).
+for n in ${BENCH_PEERS-lws wslay}; do
+  case $n in
+    lws)
+      pkg-config --exists libwebsockets 2>/dev/null &&
+        $CC -O2 "$ROOT/bench/servers/lws_echo.c" -o "$OUT/lws_echo" \
+          $(pkg-config --cflags --libs libwebsockets) &&
+        NAMES+=(lws) && BIN[lws]=$OUT/lws_echo ;;
+    wslay)
+      [ -f /usr/include/wslay/wslay.h ] &&
+        $CC -O2 "$ROOT/bench/servers/wslay_echo.c" -o "$OUT/wslay_echo" \
+          -lwslay -lcrypto &&
+        NAMES+=(wslay) && BIN[wslay]=$OUT/wslay_echo ;;
+    *) note "unknown peer $n (lws, wslay)"; false ;;
+  esac || note "$n left out: not built (scripts/install-deps.sh installs it)"
+done
 if [ -n "${BENCH_WSX_BASE:-}" ]; then
   NAMES+=(base)
   BIN[base]=$BENCH_WSX_BASE
@@ -66,7 +86,7 @@ serve() {
   local name=$1 p
   shift
   p=$(free_port)
-  if [ "$name" = raw ] || [ "$name" = wsfloor ]; then
+  if [ "$name" != wsx ] && [ "$name" != base ]; then
     start_server "cpm-$name" "$@" "${BIN[$name]}" "$p" || return 1
     URL="tcp://127.0.0.1:$p"
     [ "$name" = raw ] || URL="ws://127.0.0.1:$p/"
@@ -125,7 +145,7 @@ for row in $ROWS; do
     if [ "${BENCH_SYSCALLS:-0}" = 1 ] && command -v perf >/dev/null; then
       serve "$n" || exit 1
       gen "$n" "$row" >/dev/null
-      ev=syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait
+      ev=syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_poll
       perf stat -x, -e "$ev" -p "$SRV_PID" -o "$OUT/cpm-perf.txt" &
       ppid=$!
       sleep 0.2

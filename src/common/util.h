@@ -11,6 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A function off the hot path, kept out of line (and out of the hot
+ * code's cache lines), so that its callers' common case does not pay for
+ * its stack frame and saved registers. */
+#if defined(__GNUC__)
+#define WSX__COLD __attribute__((noinline, cold))
+#else
+#define WSX__COLD
+#endif
+
 /*
  * Incremental UTF-8 validator (RFC 3629): rejects overlongs, surrogates
  * (U+D800..DFFF), code points > U+10FFFF, and bytes C0, C1, F5..FF. State 0

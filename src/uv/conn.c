@@ -359,9 +359,26 @@ static int write_now(wsx_socket *s, const uv_buf_t *b, unsigned n) {
   return rc;
 }
 
-int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
+/* Corked, but the bytes do not fit the cork buffer (or the socket is
+ * writing): what the cork holds goes first, with them. */
+static WSX__COLD int write_past_cork(wsx_socket *s, const uv_buf_t *b,
+                                     unsigned n) {
   wsx__loopctx *c = s->cfg->ctx;
   uv_buf_t arr[33];
+  if (c->cork_len == 0)
+    return write_now(s, b, n);
+  arr[0] = wsx__uv_buf(c->cork, c->cork_len);
+  c->cork_len = 0;
+  if (n > 32) {
+    int rc = write_now(s, arr, 1);
+    return rc < 0 ? rc : write_now(s, b, n);
+  }
+  memcpy(arr + 1, b, n * sizeof(*b));
+  return write_now(s, arr, n + 1);
+}
+
+int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
+  wsx__loopctx *c = s->cfg->ctx;
   size_t total = 0;
   unsigned i;
   if (s->flags & WSX__F_HANDLE_CLOSING)
@@ -381,16 +398,7 @@ int wsx__sock_raw_write(wsx_socket *s, const uv_buf_t *b, unsigned n) {
     }
     return WSX_OK;
   }
-  if (c->cork_len == 0)
-    return write_now(s, b, n);
-  arr[0] = wsx__uv_buf(c->cork, c->cork_len);
-  c->cork_len = 0;
-  if (n > 32) {
-    int rc = write_now(s, arr, 1);
-    return rc < 0 ? rc : write_now(s, b, n);
-  }
-  memcpy(arr + 1, b, n * sizeof(*b));
-  return write_now(s, arr, n + 1);
+  return write_past_cork(s, b, n);
 }
 
 /*

@@ -105,19 +105,12 @@ const wsx__rx_ops wsx__ws_rx = {ws_rx_span, ws_rx_commit};
 
 /* ---- driver callbacks ---- */
 
-static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud) {
-  wsx_socket *s = ud;
+/* Several parts, or one over WSX__UV_BUF_MAX: converted to uv bufs, 32 at
+ * a time. */
+static WSX__COLD int drv_write_parts(wsx_socket *s, const wsx_iovec *iov,
+                                     size_t n) {
   uv_buf_t b[32];
   size_t i = 0, off = 0; /* next byte: iov[i].base + off */
-  (void)d;
-  if (n == 1 && iov[0].len <= WSX__UV_BUF_MAX) {
-    /* The common case (an echoed frame whose header was written in place,
-     * a small frame): one buf, no conversion loop. */
-    int rc;
-    b[0] = wsx__uv_buf(iov[0].base, iov[0].len);
-    rc = wsx__sock_write(s, b, 1);
-    return rc < 0 ? rc : 0;
-  }
   while (i < n) {
     unsigned k = 0;
     int rc;
@@ -135,6 +128,19 @@ static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud) {
       return rc;
   }
   return 0;
+}
+
+static int drv_write(wsx_driver *d, const wsx_iovec *iov, size_t n, void *ud) {
+  wsx_socket *s = ud;
+  (void)d;
+  if (n == 1 && iov[0].len <= WSX__UV_BUF_MAX) {
+    /* The common case (an echoed frame whose header was written in place,
+     * a small frame): one buf, no conversion loop. */
+    uv_buf_t b = wsx__uv_buf(iov[0].base, iov[0].len);
+    int rc = wsx__sock_write(s, &b, 1);
+    return rc < 0 ? rc : 0;
+  }
+  return drv_write_parts(s, iov, n);
 }
 
 static void drv_open(wsx_driver *d, void *ud) {
