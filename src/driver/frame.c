@@ -549,32 +549,40 @@ static int end_control_frame(wsx_driver *d) {
 }
 
 /*
- * The common case in one step: a whole final text or binary frame of at
- * most 125 bytes, masked (from a client), no RSV bit, no extension
- * negotiated, no fragmented message open, messages (not frames)
- * delivered, and all of it in the input. The outcome is the general
- * path's, field for field: the same checks in the same order (the frame
- * passes check_first2 by construction; the limits and UTF-8 are checked
- * here), the same delivery (in place, `room` the header's 6 bytes), and
- * the same state after. *used: the frame's bytes, or 0 when this input is
- * not that case and the general path takes it.
+ * The common case in one step: a whole final text or binary frame with a
+ * 7- or 16-bit length (at most 65,535 bytes), masked (from a client), no
+ * RSV bit, no extension negotiated, no fragmented message open, messages
+ * (not frames) delivered, and all of it in the input. The outcome is the
+ * general path's, field for field: the same checks in the same order (the
+ * frame passes check_first2 by construction; the limits and UTF-8 are
+ * checked here), the same delivery (in place, `room` the header's 6 or 8
+ * bytes), and the same state after. *used: the frame's bytes, or 0 when
+ * this input is not that case and the general path takes it.
  */
 static int small_frame(wsx_driver *d, uint8_t *p, size_t avail,
                        size_t *used) {
   uint8_t b0 = p[0], b1 = p[1];
-  size_t n = b1 & 0x7f;
-  uint8_t *pl = p + 6;
+  size_t n = b1 & 0x7f, hl = 6;
+  uint8_t *pl;
   *used = 0;
   if ((b0 != (0x80 | WSX_OP_TEXT) && b0 != (0x80 | WSX_OP_BINARY)) ||
-      !(b1 & 0x80) || n > 125 || avail < 6 + n || d->role == WSX__CLIENT ||
-      d->msg_op || d->frame_events || d->ext.num_active ||
-      n > d->max_length || n > d->max_frame_size)
+      !(b1 & 0x80) || n == 127 || d->role == WSX__CLIENT || d->msg_op ||
+      d->frame_events || d->ext.num_active)
     return WSX_OK;
+  if (n == 126) {
+    if (avail < 8)
+      return WSX_OK;
+    n = (size_t)p[2] << 8 | p[3];
+    hl = 8;
+  }
+  if (avail - hl < n || n > d->max_length || n > d->max_frame_size)
+    return WSX_OK;
+  pl = p + hl;
   d->f_op = b0 & 0x0f;
   d->f_fin = 1;
   d->f_rsv = 0;
   d->f_masked = 1;
-  memcpy(d->mask, p + 2, 4);
+  memcpy(d->mask, pl - 4, 4);
   d->f_len = n;
   d->f_got = 0;
   d->in_payload = 1;
@@ -587,7 +595,7 @@ static int small_frame(wsx_driver *d, uint8_t *p, size_t avail,
   d->msg_ext_first = 1;
   d->msg.len = 0;
   d->utf8.state = 0;
-  *used = 6 + n;
+  *used = hl + n;
   wsx__unmask(pl, n, d->mask, 0);
   if (d->f_op == WSX_OP_TEXT) {
     long bad = wsx__utf8_validate(&d->utf8, pl, n);
@@ -597,7 +605,7 @@ static int small_frame(wsx_driver *d, uint8_t *p, size_t avail,
       return fail_utf8(d, n);
   }
   d->msg_len = n;
-  deliver(d, pl, n, 1, 6);
+  deliver(d, pl, n, 1, hl);
   d->f_got = n;
   d->in_payload = 0;
   if (d->state != WSX__S_CLOSED) {

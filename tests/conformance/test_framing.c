@@ -290,6 +290,38 @@ TEST(rfc5_2_many_frames_in_one_buffer) {
   }
 }
 
+/* Frames cut at every byte (two chunks per run): the parser's one-step
+ * path for a whole small frame (7- or 16-bit length) must take a chunk
+ * only when all of the frame is in it, and give the events it gives whole,
+ * whatever the cut leaves at a chunk's end (1..9 header bytes, a header
+ * and part of a payload). Each chunk is its own heap block: under ASan a
+ * read past it fails the test. */
+TEST(whole_frames_cut_at_every_byte) {
+  static const size_t lens[] = {20, 125, 126, 300};
+  hb in = {0}, want = {0};
+  hb_str(&want, "open");
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+    uint8_t p[300];
+    int op = i % 2 ? WSX_OP_BINARY : WSX_OP_TEXT;
+    h_pattern(p, lens[i], (unsigned)i + 7);
+    h_frame(&in, H_FIN | (unsigned)op, 1, p, lens[i]);
+    h_expect_msg(&want, op == WSX_OP_TEXT ? "message:text" : "message:binary",
+                 p, lens[i]);
+  }
+  for (size_t k = 1; k < in.len; k++) {
+    hrec r;
+    REQUIRE(h_open(&r, H_SERVER, NULL));
+    h_feed_chunk(&r, in.p, k);
+    h_feed_chunk(&r, in.p + k, in.len - k);
+    if (strcmp(hb_cstr(&r.log), hb_cstr(&want)) != 0)
+      TEST_FAILF_("cut at byte %zu: events \"%s\", expected \"%s\"", k,
+                  hb_cstr(&r.log), hb_cstr(&want));
+    h_rec_free(&r);
+  }
+  hb_free(&in);
+  hb_free(&want);
+}
+
 TEST_MAIN(RUN(rfc5_7_single_frame_unmasked_text);
           RUN(rfc5_7_single_frame_masked_text);
           RUN(rfc5_7_fragmented_unmasked_text);
@@ -303,4 +335,5 @@ TEST_MAIN(RUN(rfc5_7_single_frame_unmasked_text);
           RUN(rfc5_2_nonminimal_length_on_input_is_split_independent);
           RUN(rfc5_2_64bit_length_with_msb_set_is_1002);
           RUN(rfc5_6_empty_text_and_binary_messages);
-          RUN(rfc5_2_many_frames_in_one_buffer))
+          RUN(rfc5_2_many_frames_in_one_buffer);
+          RUN(whole_frames_cut_at_every_byte))
