@@ -11,13 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A function off the hot path, kept out of line (and out of the hot
- * code's cache lines), so that its callers' common case does not pay for
- * its stack frame and saved registers. */
+/* A branch's work kept out of line, so that the caller's other branch
+ * does not pay for its stack frame and saved registers (not `cold`: the
+ * branch may be as common as the other, a large frame's write, an
+ * application's own buffer). */
 #if defined(__GNUC__)
-#define WSX__COLD __attribute__((noinline, cold))
+#define WSX__OUTLINE __attribute__((noinline))
 #else
-#define WSX__COLD
+#define WSX__OUTLINE
 #endif
 
 /*

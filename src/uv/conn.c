@@ -361,8 +361,8 @@ static int write_now(wsx_socket *s, const uv_buf_t *b, unsigned n) {
 
 /* Corked, but the bytes do not fit the cork buffer (or the socket is
  * writing): what the cork holds goes first, with them. */
-static WSX__COLD int write_past_cork(wsx_socket *s, const uv_buf_t *b,
-                                     unsigned n) {
+static WSX__OUTLINE int write_past_cork(wsx_socket *s, const uv_buf_t *b,
+                                        unsigned n) {
   wsx__loopctx *c = s->cfg->ctx;
   uv_buf_t arr[33];
   if (c->cork_len == 0)

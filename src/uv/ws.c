@@ -107,8 +107,8 @@ const wsx__rx_ops wsx__ws_rx = {ws_rx_span, ws_rx_commit};
 
 /* Several parts, or one over WSX__UV_BUF_MAX: converted to uv bufs, 32 at
  * a time. */
-static WSX__COLD int drv_write_parts(wsx_socket *s, const wsx_iovec *iov,
-                                     size_t n) {
+static WSX__OUTLINE int drv_write_parts(wsx_socket *s, const wsx_iovec *iov,
+                                        size_t n) {
   uv_buf_t b[32];
   size_t i = 0, off = 0; /* next byte: iov[i].base + off */
   while (i < n) {
