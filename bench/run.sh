@@ -354,6 +354,38 @@ who_limits_hs() {
   fi
 }
 
+# who_limits_echo KEY ROW: for an echo row, each server's generator CPU and
+# its own CPU (us/msg x msgs/s, in % of its core). Both near 100%: both
+# ends are saturated, and the rate is as much the generator's as the
+# server's; then the server's CPU per message is the figure that compares
+# the servers, and when the raw floor is one of them, the ratio to it
+# holds the generator's cost too (its raw mode does no framing).
+who_limits_echo() {
+  local key=$1 name=$2 s g c rate sp lim line="" both=""
+  for s in "${SERVERS[@]}"; do
+    rate=${R[$s,$key]:-}
+    [ -n "$rate" ] || continue
+    g=${R[$s,gen_$key]:-0} c=${R[$s,cpu_$key]:-0}
+    sp=$(awk -v c="$c" -v r="$rate" 'BEGIN { printf "%.0f", c * r / 1e4 }')
+    if awk -v g="$g" 'BEGIN { exit !(g >= 90) }' && [ "$sp" -ge 90 ]; then
+      lim=both
+      [ "$s" = raw ] || both+=" ${COL[$s]}"
+    elif awk -v g="$g" 'BEGIN { exit !(g >= 90) }'; then
+      lim=generator
+    elif [ "$sp" -ge 90 ]; then
+      lim=server
+    else
+      lim=neither
+    fi
+    line+=" ${COL[$s]}: generator ${g}%, server ${sp}% -> $lim;"
+  done
+  [ -n "$line" ] || return 0
+  echo "who limits $name (ceilings 100%):${line%;}"
+  [ -n "$both" ] &&
+    echo "$name: generator and server both saturated for$both: compare server CPU us/msg there (a rate ratio to raw tcp holds the generator's extra cost per WebSocket message too)"
+  return 0
+}
+
 # ---- the table ----------------------------------------------------------
 has() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 floor_of() { case $1 in z20) echo t20 ;; hs | idle | idle0 | zidle | zidle0 | cpu_* | gen_* | genus_*) echo "" ;; *) echo "$1" ;; esac; }
@@ -458,6 +490,9 @@ declare -A COL=([raw]="raw tcp" [wsfloor]="ws floor" [wsx]=wsx [base]="wsx(base)
         "$(awk -v r="${b:-0}" 'BEGIN { if (r > 0) printf "%.3fx", r; else printf "-" }')" "${cw:--}"
     done
   fi
+  who_limits_echo t20 A
+  who_limits_echo b16k B
+  who_limits_echo b1m C
   who_limits_hs
 } | tee "$OUT/table.txt"
 
