@@ -1,9 +1,9 @@
 /*
  * Internal layout of wsx_driver, shared by the driver's source files:
  * driver.c (lifecycle, accessors, sending, close), handshake.c (HTTP
- * handshakes), frame.c (hybi framing: parse and encode), extglue.c (the
- * calls into the extension framework, ext/framework.h) and hixie.c (the
- * drafts).
+ * handshakes), frame.c and frame_out.c (hybi framing: parsing; encoding
+ * and sending), extglue.c (the calls into the extension framework,
+ * ext/framework.h) and hixie.c (the drafts).
  */
 #ifndef WSX_SRC_DRIVER_INT_H
 #define WSX_SRC_DRIVER_INT_H
@@ -235,7 +235,12 @@ int wsx__send_message(wsx_driver *d, int opcode, const void *data, size_t len,
 int wsx__driver_random(wsx_driver *d, void *buf, size_t n);
 
 
-/* frame.c */
+/* Message and scratch buffers larger than this are released after use,
+ * so that an idle connection does not keep the memory of its largest
+ * message (frame.c, frame_out.c). */
+#define KEEP_BUFFER_MAX 65536
+
+/* frame.c (receiving) and frame_out.c (sending) */
 int wsx__frame_parse(wsx_driver *d, uint8_t *p, size_t len);
 /* Zero-copy receive and message taking (wsx_driver_recv_buffer,
  * wsx_driver_recv_commit, wsx_driver_take_message; driver.h). */
