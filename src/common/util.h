@@ -15,10 +15,15 @@
  * does not pay for its stack frame and saved registers (not `cold`: the
  * branch may be as common as the other, a large frame's write, an
  * application's own buffer). */
+/* And the other way: a step that more than one hot path shares, inlined
+ * into each (the compiler inlines a static function with one caller by
+ * itself, not one with two). */
 #if defined(__GNUC__)
 #define WSX__OUTLINE __attribute__((noinline))
+#define WSX__INLINE inline __attribute__((always_inline))
 #else
 #define WSX__OUTLINE
+#define WSX__INLINE inline
 #endif
 
 /*

@@ -98,7 +98,7 @@ static uint64_t wire_limit(uint64_t lim, int packed) {
   return lim > UINT64_MAX - slack ? UINT64_MAX : lim + slack;
 }
 
-static int begin_frame(wsx_driver *d, const uint8_t *h) {
+static WSX__INLINE int begin_frame(wsx_driver *d, const uint8_t *h) {
   d->f_op = h[0] & 0x0f;
   d->f_fin = h[0] >> 7;
   d->f_rsv = h[0] & 0x70;
@@ -454,20 +454,23 @@ static int end_control_frame(wsx_driver *d) {
 
 /*
  * The common case in one step: a whole final text or binary frame with a
- * 7- or 16-bit length (at most 65,535 bytes), masked (from a client), no
- * RSV bit, no extension negotiated, no fragmented message open, messages
- * (not frames) delivered, and all of it in the input. The outcome is the
- * general path's, field for field: the same checks in the same order (the
- * frame passes check_first2 by construction; the limits and UTF-8 are
- * checked here), the same delivery (in place, `room` the header's 6 or 8
- * bytes), and the same state after. *used: the frame's bytes, or 0 when
- * this input is not that case and the general path takes it.
+ * 7- or 16-bit length, masked (from a client), no RSV bit, no extension
+ * negotiated, no fragmented message open, messages (not frames)
+ * delivered, and all of it in the input. Such a frame passes check_first2
+ * by construction, and needs neither header gathering nor the payload
+ * loop. Its fields and limits are begin_frame's; the rest is what
+ * data_chunk and end_data_frame do for such a frame (UTF-8, in-place
+ * delivery, the message closed), written out for it. The conformance
+ * suite's whole/split comparison holds the two paths to the same outcome.
+ * *used: the frame's bytes, or 0 when this input is not that case and the
+ * loop takes it.
  */
 static int small_frame(wsx_driver *d, uint8_t *p, size_t avail,
                        size_t *used) {
   uint8_t b0 = p[0], b1 = p[1];
   size_t n = b1 & 0x7f, hl = 6;
   uint8_t *pl;
+  int rc;
   *used = 0;
   if ((b0 != (0x80 | WSX_OP_TEXT) && b0 != (0x80 | WSX_OP_BINARY)) ||
       !(b1 & 0x80) || n == 127 || d->role == WSX__CLIENT || d->msg_op ||
@@ -479,27 +482,14 @@ static int small_frame(wsx_driver *d, uint8_t *p, size_t avail,
     n = (size_t)p[2] << 8 | p[3];
     hl = 8;
   }
-  if (avail - hl < n || n > d->max_length || n > d->max_frame_size)
+  if (avail - hl < n)
     return WSX_OK;
-  pl = p + hl;
-  d->f_op = b0 & 0x0f;
-  d->f_fin = 1;
-  d->f_rsv = 0;
-  d->f_masked = 1;
-  memcpy(d->mask, pl - 4, 4);
-  d->f_len = n;
-  d->f_got = 0;
-  d->in_payload = 1;
-  d->msg_op = d->f_op;
-  d->msg_rsv = 0;
-  d->msg_ext = 0;
-  d->msg_frames = 1;
-  d->msg_len = 0;
-  d->msg_wire = n;
-  d->msg_ext_first = 1;
-  d->msg.len = 0;
-  d->utf8.state = 0;
   *used = hl + n;
+  if ((rc = begin_frame(d, p)) != 0)
+    return rc;
+  /* data_chunk and end_data_frame, for a whole single-frame message
+   * without an extension. */
+  pl = p + hl;
   wsx__unmask(pl, n, d->mask, 0);
   if (d->f_op == WSX_OP_TEXT) {
     long bad = wsx__utf8_validate(&d->utf8, pl, n);
