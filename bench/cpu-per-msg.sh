@@ -39,35 +39,15 @@ note() { echo "cpu-per-msg: $*" >&2; }
 . "$ROOT/bench/lib.sh"
 
 [ -x "$WSX" ] || { note "$WSX not built: run make first"; exit 1; }
-$CC -O2 "$ROOT/bench/servers/raw_echo.c" -o "$OUT/raw_echo" -luv ||
-  { note "raw echo server did not build"; exit 1; }
-
+declare -A BIN=([wsx]=$WSX)
+# The raw floor (required), the WebSocket floor (raw + the protocol's
+# unavoidable work), and the C peers of bench/run.sh, for "server CPU per
+# message, lowest of all peers" (row A's target): BENCH_PEERS (default
+# "lws wslay"; "" for none).
+BIN[raw]=$(build_server raw) || exit 1
 NAMES=(raw wsx)
-declare -A BIN=([raw]=$OUT/raw_echo [wsx]=$WSX)
-# The WebSocket floor (bench/run.sh): raw + the protocol's unavoidable work.
-if $CC -O2 -march=native "$ROOT/bench/servers/ws_floor.c" -o "$OUT/ws_floor" \
-  -luv -lcrypto; then
-  NAMES+=(wsfloor)
-  BIN[wsfloor]=$OUT/ws_floor
-else
-  note "WebSocket floor did not build: left out"
-fi
-# The C peers of bench/run.sh, for "server CPU per message, lowest of all
-# peers" (row A's target): BENCH_PEERS (default "lws wslay"; "" for none).
-for n in ${BENCH_PEERS-lws wslay}; do
-  case $n in
-    lws)
-      pkg-config --exists libwebsockets 2>/dev/null &&
-        $CC -O2 "$ROOT/bench/servers/lws_echo.c" -o "$OUT/lws_echo" \
-          $(pkg-config --cflags --libs libwebsockets) &&
-        NAMES+=(lws) && BIN[lws]=$OUT/lws_echo ;;
-    wslay)
-      [ -f /usr/include/wslay/wslay.h ] &&
-        $CC -O2 "$ROOT/bench/servers/wslay_echo.c" -o "$OUT/wslay_echo" \
-          -lwslay -lcrypto &&
-        NAMES+=(wslay) && BIN[wslay]=$OUT/wslay_echo ;;
-    *) note "unknown peer $n (lws, wslay)"; false ;;
-  esac || note "$n left out: not built (scripts/install-deps.sh installs it)"
+for n in wsfloor ${BENCH_PEERS-lws wslay}; do
+  BIN[$n]=$(build_server "$n") && NAMES+=("$n")
 done
 if [ -n "${BENCH_WSX_BASE:-}" ]; then
   NAMES+=(base)

@@ -1,4 +1,5 @@
-# bench/lib.sh — shared by bench/run.sh and bench/deflate.sh (sourced).
+# bench/lib.sh — shared by bench/run.sh, bench/deflate.sh and
+# bench/cpu-per-msg.sh (sourced).
 # Needs: ROOT, OUT (log folder), IDLE; sets TICK, PIDS, PIN_SRV, PIN_GEN.
 # The sourcing script defines note() first (its own message prefix).
 
@@ -31,6 +32,33 @@ if [ "$lim" != unlimited ] && [ "$lim" -lt $((IDLE + 200)) ]; then
   IDLE=$((lim - 200))
   note "ulimit -n is $lim: measuring memory with $IDLE idle connections"
 fi
+
+# build_server NAME: builds the C echo server NAME of bench/servers/ (raw,
+# wsfloor, lws, wslay) as $OUT/NAME and prints its path; 1 (with a note
+# saying what is missing) if it cannot be built here.
+build_server() {
+  local cc=${CC:-cc} bin=$OUT/$1
+  case $1 in
+    raw)
+      $cc -O2 "$ROOT/bench/servers/raw_echo.c" -o "$bin" -luv ||
+        { note "raw echo server did not build (libuv1-dev missing?)"; return 1; } ;;
+    wsfloor)
+      # -march=native: the floor unmasks with whatever vectors this CPU has.
+      $cc -O2 -march=native "$ROOT/bench/servers/ws_floor.c" -o "$bin" -luv -lcrypto ||
+        { note "WebSocket floor did not build (libuv1-dev or libssl-dev missing?)"; return 1; } ;;
+    lws)
+      pkg-config --exists libwebsockets 2>/dev/null &&
+        $cc -O2 "$ROOT/bench/servers/lws_echo.c" -o "$bin" \
+          $(pkg-config --cflags --libs libwebsockets) ||
+        { note "libwebsockets skipped: libwebsockets-dev not installed (scripts/install-deps.sh)"; return 1; } ;;
+    wslay)
+      [ -f /usr/include/wslay/wslay.h ] &&
+        $cc -O2 "$ROOT/bench/servers/wslay_echo.c" -o "$bin" -lwslay -lcrypto ||
+        { note "wslay skipped: libwslay-dev (or libssl-dev) not installed (scripts/install-deps.sh)"; return 1; } ;;
+    *) note "no C server $1 (raw, wsfloor, lws, wslay)"; return 1 ;;
+  esac
+  echo "$bin"
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

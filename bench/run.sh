@@ -215,22 +215,9 @@ if [ ! -x "$WSX" ] || ! "$WSX" bench --help >/dev/null 2>&1; then
 fi
 
 # ---- start every server -------------------------------------------------
-if wanted raw; then
-  if $CC -O2 "$ROOT/bench/servers/raw_echo.c" -o "$OUT/raw_echo" -luv; then
-    up raw raw "$OUT/raw_echo" && SERVERS+=(raw)
-  else
-    note "raw echo server did not build (libuv1-dev missing?)"
-  fi
-fi
-if wanted wsfloor; then
-  # -march=native: the floor unmasks with whatever vectors this CPU has.
-  if $CC -O2 -march=native "$ROOT/bench/servers/ws_floor.c" -o "$OUT/ws_floor" \
-    -luv -lcrypto; then
-    up wsfloor wsfloor "$OUT/ws_floor" && SERVERS+=(wsfloor)
-  else
-    note "WebSocket floor did not build (libuv1-dev or libssl-dev missing?)"
-  fi
-fi
+for srv in raw wsfloor; do
+  wanted "$srv" && bin=$(build_server "$srv") && up "$srv" "$srv" "$bin" && SERVERS+=("$srv")
+done
 if wanted wsx; then
   up wsx wsx "$WSX" echo --host 127.0.0.1 --quiet --port && SERVERS+=(wsx)
   row_wanted F && up wsx wsx:z "$WSX" echo --deflate -q --host 127.0.0.1 --port
@@ -239,15 +226,7 @@ if wanted base && [ -n "${BENCH_WSX_BASE:-}" ]; then
   up base base "$BENCH_WSX_BASE" echo --host 127.0.0.1 --quiet --port && SERVERS+=(base)
   row_wanted F && up base base:z "$BENCH_WSX_BASE" echo --deflate -q --host 127.0.0.1 --port
 fi
-if wanted lws; then
-  if pkg-config --exists libwebsockets 2>/dev/null &&
-    $CC -O2 "$ROOT/bench/servers/lws_echo.c" -o "$OUT/lws_echo" \
-      $(pkg-config --cflags --libs libwebsockets); then
-    up lws lws "$OUT/lws_echo" && SERVERS+=(lws)
-  else
-    note "libwebsockets skipped: libwebsockets-dev not installed (scripts/install-deps.sh)"
-  fi
-fi
+wanted lws && bin=$(build_server lws) && up lws lws "$bin" && SERVERS+=(lws)
 if wanted ws; then
   if command -v node >/dev/null && node -e "require('ws')" 2>/dev/null; then
     up ws ws node "$ROOT/bench/servers/ws_echo.js" && SERVERS+=(ws)
@@ -256,15 +235,7 @@ if wanted ws; then
     note "Node ws skipped: node or the ws package (in $NODE_PATH) missing (scripts/install-deps.sh)"
   fi
 fi
-if wanted wslay; then
-  if [ -f /usr/include/wslay/wslay.h ] &&
-    $CC -O2 "$ROOT/bench/servers/wslay_echo.c" -o "$OUT/wslay_echo" \
-      -lwslay -lcrypto; then
-    up wslay wslay "$OUT/wslay_echo" && SERVERS+=(wslay)
-  else
-    note "wslay skipped: libwslay-dev (or libssl-dev) not installed (scripts/install-deps.sh)"
-  fi
-fi
+wanted wslay && bin=$(build_server wslay) && up wslay wslay "$bin" && SERVERS+=(wslay)
 [ ${#SERVERS[@]} -gt 0 ] || { note "no server started"; exit 1; }
 
 # ---- E: idle memory, first, on each fresh WebSocket server ---------------
