@@ -146,7 +146,7 @@ median() { # numbers on stdin -> median
 # and of the server's CPU microseconds per message.
 run_gen() {
   local srv=$1 key=$2; shift 2
-  local inst=$srv t0 t1 line n rate g
+  local inst=$srv t0 t1 line n rate g m
   [ "$key" = z20 ] && inst=$srv:z
   [ -n "${PID[$inst]:-}" ] || return 1
   t0=$(cpu_ticks "${PID[$inst]}")
@@ -162,6 +162,8 @@ run_gen() {
   # The generator's CPU per handshake: what one costs the client side.
   [ "$key" = hs ] && [ -n "$g" ] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }' &&
     S[$srv,genus_hs]+="$(awk -v g="$g" -v r="$rate" 'BEGIN { printf "%.2f", g / 100 * 1e6 / r }') "
+  m=$(field msgs_per_turn "$line") # echoes per turn of the generator's loop
+  [ -n "$m" ] && S[$srv,mpt_$key]+="$m "
   if [ -n "$n" ] && [ "$n" -gt 0 ]; then
     S[$srv,cpu_$key]+="$(awk -v d=$((t1 - t0)) -v t="$TICK" -v n="$n" \
       'BEGIN { printf "%.3f", d / t * 1e6 / n }') "
@@ -238,6 +240,13 @@ fi
 wanted wslay && bin=$(build_server wslay) && up wslay wslay "$bin" && SERVERS+=(wslay)
 [ ${#SERVERS[@]} -gt 0 ] || { note "no server started"; exit 1; }
 
+# What the kernel charges every server alike (bench/bench_syscall_cost.c,
+# built with the bench programs), on the servers' CPU before the load
+# starts: one system call, and one page touched after one (TLB refill).
+KCOST=""
+[ -x "$BUILD/bench/bench_syscall_cost" ] &&
+  KCOST=$("${PIN_SRV[@]}" "$BUILD/bench/bench_syscall_cost")
+
 # ---- E: idle memory, first, on each fresh WebSocket server ---------------
 for srv in "${SERVERS[@]}"; do
   row_wanted E || break
@@ -273,7 +282,7 @@ for ((rep = 0; rep < REPS; rep++)); do
 done
 for srv in "${SERVERS[@]}"; do
   for key in $KEYS; do
-    for k in "$key" "cpu_$key" "gen_$key" "genus_$key"; do
+    for k in "$key" "cpu_$key" "gen_$key" "genus_$key" "mpt_$key"; do
       [ -n "${S[$srv,$k]:-}" ] && R[$srv,$k]=$(tr ' ' '\n' <<<"${S[$srv,$k]}" | grep . | median)
     done
   done
@@ -331,12 +340,18 @@ who_limits_hs() {
 # server's; then the server's CPU per message is the figure that compares
 # the servers, and when the raw floor is one of them, the ratio to it
 # holds the generator's cost too (its raw mode does no framing).
+# "N per turn": echoes the generator completed per turn of its loop (one
+# epoll_wait each, about 1.1 us on this VM). Many: the two ends run batched;
+# near 1: in lockstep, each end waking for each message, and the generator
+# pays a system call per message more; 90-100 at a low rate: the server's
+# side was slowed. docs/performance.md ("how far one round's rate holds")
+# has rounds of each kind, the rate moving by up to 2x between them.
 who_limits_echo() {
-  local key=$1 name=$2 s g c rate sp lim line="" both=""
+  local key=$1 name=$2 s g c m rate sp lim line="" both=""
   for s in "${SERVERS[@]}"; do
     rate=${R[$s,$key]:-}
     [ -n "$rate" ] || continue
-    g=${R[$s,gen_$key]:-0} c=${R[$s,cpu_$key]:-0}
+    g=${R[$s,gen_$key]:-0} c=${R[$s,cpu_$key]:-0} m=${R[$s,mpt_$key]:-}
     sp=$(awk -v c="$c" -v r="$rate" 'BEGIN { printf "%.0f", c * r / 1e4 }')
     if awk -v g="$g" 'BEGIN { exit !(g >= 90) }' && [ "$sp" -ge 90 ]; then
       lim=both
@@ -348,7 +363,7 @@ who_limits_echo() {
     else
       lim=neither
     fi
-    line+=" ${COL[$s]}: generator ${g}%, server ${sp}% -> $lim;"
+    line+=" ${COL[$s]}: generator ${g}%${m:+ (${m} per turn)}, server ${sp}% -> $lim;"
   done
   [ -n "$line" ] || return 0
   echo "who limits $name (ceilings 100%):${line%;}"
@@ -359,7 +374,7 @@ who_limits_echo() {
 
 # ---- the table ----------------------------------------------------------
 has() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
-floor_of() { case $1 in z20) echo t20 ;; hs | idle | idle0 | zidle | zidle0 | cpu_* | gen_* | genus_*) echo "" ;; *) echo "$1" ;; esac; }
+floor_of() { case $1 in z20) echo t20 ;; hs | idle | idle0 | zidle | zidle0 | cpu_* | gen_* | genus_* | mpt_*) echo "" ;; *) echo "$1" ;; esac; }
 # pratio A_SAMPLES B_SAMPLES: the median of the per-round ratios a_i / b_i
 # (runs of one round are close in time, so a loaded machine shifts both),
 # or nothing when the rounds do not pair up.
@@ -390,6 +405,8 @@ declare -A COL=([raw]="raw tcp" [wsfloor]="ws floor" [wsx]=wsx [base]="wsx(base)
 {
   echo "== echo servers: wsx bench on CPU 1, server on CPU 0, ${SECS}s per run, median of $REPS interleaved round(s), $(date -u '+%F %H:%M UTC') =="
   echo "   cells: median value, and for rates the median of the rounds' ratios to the raw TCP floor of the same workload (F: to A's floor)"
+  [ -n "$KCOST" ] &&
+    echo "   kernel, CPU 0: a system call $(field syscall_ns "$KCOST") ns, a page touched after one +$(field page_ns "$KCOST") ns (bench/bench_syscall_cost.c)"
   printf '%-40s' ""
   for s in "${SERVERS[@]}"; do printf ' %16s' "${COL[$s]}"; done
   echo

@@ -56,6 +56,12 @@ typedef struct bench {
   uint64_t handshakes; /* completed open->echo->close cycles in the window */
   uint64_t last_count; /* for the per-second progress line */
   uint64_t last_t;
+  /* Turns of our loop (a uv_check: once per poll) in the window, and at
+   * the last progress line: messages per turn says whether the two ends
+   * run batched (many ready connections per poll) or in lockstep (about
+   * one, each side waking for each message). */
+  uint64_t turns, last_turns;
+  uv_check_t turn;
   int ticks;
   uv_timer_t tick;
   uv_timer_t stop;

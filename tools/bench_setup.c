@@ -51,10 +51,14 @@ static void usage(FILE *f) {
           "Prints one result line on stdout, e.g.\n"
           "  msgs_per_sec=123456 mb_per_sec=2.5 conns=100 size=20 seconds=5 "
           "msgs=617280\n"
-          "  threads=1 gen_cpu_pct=97\n"
+          "  loop_turns=9000 msgs_per_turn=68.6 threads=1 gen_cpu_pct=97\n"
           "(gen_cpu_pct: the generator's CPU time over the run, in %% of one "
           "core;\n"
-          "near 100 x threads, the generator is what limits the figure)\n");
+          "near 100 x threads, the generator is what limits the figure.\n"
+          "msgs_per_turn: echoes completed per turn of the generator's "
+          "loop(s);\n"
+          "near 1, the two ends run in lockstep, each waking for each "
+          "message)\n");
 }
 
 /* Parses a positive integer argument; returns -1 if it is not one. */
@@ -355,7 +359,8 @@ static double num_field(const char *line, const char *name) {
  * code. */
 int bench_run_workers(int n) {
   int fds[2], bad = 0, conns = B.conns;
-  double rate = 0, secs = 0, count = 0, total = 0, t0 = (double)uv_hrtime();
+  double rate = 0, secs = 0, count = 0, total = 0, turns = 0,
+         t0 = (double)uv_hrtime();
   char line[512];
   FILE *in;
   if (pipe(fds) != 0) {
@@ -389,6 +394,7 @@ int bench_run_workers(int n) {
     rate += num_field(line, hs ? "handshakes_per_sec=" : "msgs_per_sec=");
     count += num_field(line, hs ? "handshakes=" : "msgs=");
     total += num_field(line, "msgs=");
+    turns += num_field(line, "loop_turns=");
     double sc = num_field(line, "seconds=");
     secs = sc > secs ? sc : secs;
   }
@@ -408,6 +414,9 @@ int bench_run_workers(int n) {
     printf("msgs_per_sec=%.0f mb_per_sec=%.1f conns=%d size=%zu "
            "seconds=%.2f msgs=%.0f",
            rate, rate * (double)B.size / 1e6, conns, B.size, secs, count);
+  if (B.mode != MODE_HANDSHAKES)
+    printf(" loop_turns=%.0f msgs_per_turn=%.1f", turns,
+           turns > 0 ? count / turns : 0);
   printf(" threads=%d gen_cpu_pct=%.0f\n", n, el > 0 ? cpu / el * 100 : 0);
   fflush(stdout);
   return 0;

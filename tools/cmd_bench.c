@@ -109,6 +109,17 @@ static void window_start(void) {
   B.t_start = uv_hrtime();
   B.last_t = B.t_start;
   B.last_count = 0;
+  B.turns = B.last_turns = 0;
+}
+
+static void on_turn(uv_check_t *h) {
+  (void)h;
+  B.turns++;
+}
+
+/* Messages per loop turn, 0 when there was no turn. */
+static double per_turn(uint64_t msgs, uint64_t turns) {
+  return turns ? (double)msgs / (double)turns : 0;
 }
 
 static void on_stop(uv_timer_t *t) {
@@ -147,10 +158,12 @@ static void on_tick(uv_timer_t *t) {
   if (B.mode == MODE_IDLE)
     fprintf(stderr, "[%3ds] %d connections idle\n", B.ticks, B.opened);
   else
-    fprintf(stderr, "[%3ds] %.0f %s (%.1f MB/s)\n", B.ticks, rate, unit,
-            rate * (double)B.size / 1e6);
+    fprintf(stderr, "[%3ds] %.0f %s (%.1f MB/s, %.1f per loop turn)\n", B.ticks,
+            rate, unit, rate * (double)B.size / 1e6,
+            per_turn(count - B.last_count, B.turns - B.last_turns));
   B.last_t = now;
   B.last_count = count;
+  B.last_turns = B.turns;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -511,6 +524,8 @@ static void report(void) {
            (unsigned long long)B.msgs_total);
     if (B.deflate) /* the compressed frame we send, header included */
       printf(" deflate=1 frame_bytes=%zu", B.frame_len);
+    printf(" loop_turns=%llu msgs_per_turn=%.1f", (unsigned long long)B.turns,
+           per_turn(B.msgs, B.turns));
   }
   if (B.mode != MODE_IDLE && !B.worker) /* not a --threads worker */
     printf(" threads=1 gen_cpu_pct=%.0f",
@@ -546,6 +561,9 @@ int bench_run_one(void) {
   uv_timer_init(B.loop, &B.tick);
   uv_timer_init(B.loop, &B.stop);
   uv_timer_start(&B.tick, on_tick, 1000, 1000);
+  uv_check_init(B.loop, &B.turn);
+  uv_check_start(&B.turn, on_turn);
+  uv_unref((uv_handle_t *)&B.turn); /* the run ends with the connections */
   uv_timer_init(B.loop, &B.pace);
   if (B.rate > 0)
     uv_timer_start(&B.pace, on_pace, 10, 10);

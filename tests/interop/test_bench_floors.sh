@@ -58,3 +58,14 @@ gen raw t20 "tcp://127.0.0.1:$RAWP" --raw -c 100 -s 20 --text
 gen ws t20 "ws://127.0.0.1:$WSF/" -c 100 -s 20 --text
 gen raw b16k "tcp://127.0.0.1:$RAWP" --raw -c 100 -s 16384 --binary
 gen ws b16k "ws://127.0.0.1:$WSF/" -c 100 -s 16384 --binary
+
+# bench/bench_syscall_cost.c (the kernel line at the top of the table)
+# prints both figures; a system call takes more than 10 ns on any machine,
+# so a loop the compiler dropped or a wrong subtraction shows.
+line=$("${WSX_BUILD:-$WSX_ROOT/build}/bench/bench_syscall_cost" 2>&1)
+if grep -Eq '^syscall_ns=[0-9]+ page_ns=-?[0-9]+[.][0-9]$' <<<"$line" &&
+  [ "$(sed -n 's/^syscall_ns=\([0-9]*\) .*/\1/p' <<<"$line")" -gt 10 ]; then
+  ok bench_syscall_cost
+else
+  fail bench_syscall_cost "$line"
+fi

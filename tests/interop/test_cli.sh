@@ -292,8 +292,21 @@ fi
 # ---- wsx bench: --threads shares the connections out over processes and
 # sums them; every result line says how much CPU the generator used --------
 out=$(timeout 20 "$WSX_BIN" bench "$URL/" -c 4 -s 100000 --binary -d 0.5 -q 2>&1)
-grep -Eq '^msgs_per_sec=[1-9][0-9]* .* msgs=[1-9][0-9]* threads=1 gen_cpu_pct=[0-9]+$' <<<"$out"
+grep -Eq '^msgs_per_sec=[1-9][0-9]* .* msgs=[1-9][0-9]* loop_turns=[1-9][0-9]* msgs_per_turn=[0-9]+[.][0-9] threads=1 gen_cpu_pct=[0-9]+$' <<<"$out"
 check bench_reports_generator_cpu $? "$out"
+# msgs_per_turn: echoes completed per turn of the generator's loop. One
+# connection has one message in flight, so a turn completes at most one
+# (and only the timers turn the loop without completing one).
+out=$(timeout 20 "$WSX_BIN" bench "$URL/" -c 1 -d 0.5 -q 2>&1)
+mpt=$(sed -n 's/.* msgs_per_turn=\([0-9.]*\) .*/\1/p' <<<"$out")
+[ -n "$mpt" ] && awk -v m="$mpt" 'BEGIN { exit !(m > 0.5 && m <= 1.0) }'
+check bench_one_conn_at_most_one_per_turn $? "$out"
+# --threads sums the workers' turns: msgs_per_turn is msgs / loop_turns.
+out=$(timeout 20 "$WSX_BIN" bench "$URL/" -c 8 -d 0.5 -q --threads 2 2>&1)
+read -r n t mpt < <(sed -n 's/.* msgs=\([0-9]*\) loop_turns=\([0-9]*\) msgs_per_turn=\([0-9.]*\) threads=2 .*/\1 \2 \3/p' <<<"$out")
+[ -n "${mpt:-}" ] && [ "$t" -gt 0 ] &&
+  awk -v n="$n" -v t="$t" -v m="$mpt" 'BEGIN { d = n / t - m; exit !(d < 0.051 && d > -0.051) }'
+check bench_threads_sum_turns $? "$out"
 out=$(timeout 20 "$WSX_BIN" bench "$URL/" -c 4 --handshakes -d 0.5 -q --threads 2 2>&1)
 grep -Eq '^handshakes_per_sec=[1-9][0-9]* conns=4 .* handshakes=[1-9][0-9]* .* threads=2 gen_cpu_pct=[0-9]+$' <<<"$out"
 check bench_threads_sum $? "$out"
