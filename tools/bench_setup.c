@@ -359,7 +359,7 @@ static double num_field(const char *line, const char *name) {
  * code. */
 int bench_run_workers(int n) {
   int fds[2], bad = 0, conns = B.conns;
-  double rate = 0, secs = 0, count = 0, total = 0, turns = 0,
+  double rate = 0, secs = 0, count = 0, total = 0, turns = 0, echoes = 0,
          t0 = (double)uv_hrtime();
   char line[512];
   FILE *in;
@@ -394,7 +394,12 @@ int bench_run_workers(int n) {
     rate += num_field(line, hs ? "handshakes_per_sec=" : "msgs_per_sec=");
     count += num_field(line, hs ? "handshakes=" : "msgs=");
     total += num_field(line, "msgs=");
-    turns += num_field(line, "loop_turns=");
+    /* A worker's msgs= counts from its first connect; its turns and
+     * msgs_per_turn are the window's, so its echoes in the window are
+     * their product. */
+    double wt = num_field(line, "loop_turns=");
+    turns += wt;
+    echoes += wt * num_field(line, "msgs_per_turn=");
     double sc = num_field(line, "seconds=");
     secs = sc > secs ? sc : secs;
   }
@@ -416,7 +421,7 @@ int bench_run_workers(int n) {
            rate, rate * (double)B.size / 1e6, conns, B.size, secs, count);
   if (B.mode != MODE_HANDSHAKES)
     printf(" loop_turns=%.0f msgs_per_turn=%.1f", turns,
-           turns > 0 ? count / turns : 0);
+           turns > 0 ? echoes / turns : 0);
   printf(" threads=%d gen_cpu_pct=%.0f\n", n, el > 0 ? cpu / el * 100 : 0);
   fflush(stdout);
   return 0;
