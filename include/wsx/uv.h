@@ -588,10 +588,13 @@ WSX_EXTERN int wsx_socket_close(wsx_socket *s, uint16_t code,
 WSX_EXTERN int wsx_socket_drop(wsx_socket *s, uint16_t code,
                                const char *reason);
 
-/* Stops / restarts reading from the peer (uv_read_stop / uv_read_start).
- * pause returns WSX_OK, WSX_E_CLOSED, or a (negative) libuv error; resume
- * returns WSX_OK or WSX_E_CLOSED (a failing uv_read_start fails the
- * connection instead: `error` WSX_E_IO, then `close`). */
+/* Stops / restarts reading from the peer. Takes effect at once, also for
+ * input already waiting in the same loop turn (pausing or dropping another
+ * socket from a callback: none of its input is delivered after the call).
+ * pause returns WSX_OK, WSX_E_CLOSED, or a (negative) libuv error (from an
+ * HTTP/2 stream's session); resume returns WSX_OK or WSX_E_CLOSED (a
+ * failure to restart reading fails the connection instead: `error`
+ * WSX_E_IO, then `close`). */
 WSX_EXTERN int wsx_socket_pause(wsx_socket *s);
 WSX_EXTERN int wsx_socket_resume(wsx_socket *s);
 

@@ -120,7 +120,7 @@ static int write_frames(wsx_socket *s, wsx__frame **q, uint32_t n) {
     unsigned k;
     size_t bytes, done;
     uint32_t m = gather(b, &k, q, n, 0, &bytes);
-    int rc = uv_try_write(s->stream, b, k);
+    int rc = wsx__try_write(s->stream, b, k);
     if (rc == UV_EAGAIN || rc == UV_ENOSYS)
       rc = 0;
     if (rc < 0) {

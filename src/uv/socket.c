@@ -194,7 +194,7 @@ int wsx_socket_drop(wsx_socket *s, uint16_t code, const char *reason) {
     s->cfg->ctx->cork_len = 0;
     s->cfg->ctx->cork_owner = NULL;
     if (!(s->out && s->out->writing))
-      (void)uv_try_write(s->stream, &b, 1);
+      (void)wsx__try_write(s->stream, &b, 1);
   }
   wsx__sock_close_handle(s);
   return WSX_OK;
@@ -210,7 +210,8 @@ int wsx_socket_pause(wsx_socket *s) {
     return WSX_OK;
   if (WSX__LAYER_TRANSPORT(s->layer))
     return s->layer->read_ctl(s, s->layer_state, 0);
-  return uv_read_stop(s->stream);
+  wsx__sock_read_stop(s);
+  return WSX_OK;
 }
 
 int wsx_socket_resume(wsx_socket *s) {

@@ -1,8 +1,45 @@
 /* The one write path: try the kernel first, queue the rest (uv/writer.h). */
+#include <errno.h>
 #include <string.h>
+#ifndef _WIN32
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#endif
 
 #include "uv/writer.h"
 #include "uv/uvbuf.h"
+
+int wsx__try_write(uv_stream_t *st, const uv_buf_t *b, unsigned n) {
+#ifndef _WIN32
+  uv_os_fd_t fd;
+  ssize_t r;
+  /* A TCP stream with nothing queued in libuv: send()/sendmsg() as
+   * uv_try_write would write()/writev(), minus the file layer (see
+   * writer.h). Anything else, or a closing handle, goes to libuv. */
+  if (st->type != UV_TCP || st->write_queue_size != 0 ||
+      uv_fileno((const uv_handle_t *)st, &fd) != 0)
+    return uv_try_write(st, b, n);
+  do {
+    if (n == 1) {
+      r = send(fd, b[0].base, b[0].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+      struct msghdr m;
+      memset(&m, 0, sizeof(m));
+      m.msg_iov = (struct iovec *)(uintptr_t)b; /* layout-compatible */
+      m.msg_iovlen = n > IOV_MAX ? IOV_MAX : n;
+      r = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+  } while (r < 0 && errno == EINTR);
+  if (r >= 0)
+    return r > INT_MAX ? INT_MAX : (int)r; /* never: Linux caps at 2 GiB */
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+    return UV_EAGAIN;
+  return -errno; /* libuv's codes are the negated errno values on Unix */
+#else
+  return uv_try_write(st, b, n);
+#endif
+}
 
 /* Appends b[0..n) minus its first `skip` bytes to dst. */
 static int append(wsx__buf *dst, const wsx_allocator *a, const uv_buf_t *b,
@@ -69,7 +106,7 @@ int wsx__out_write(wsx__out **op, uv_stream_t *st, const wsx_allocator *a,
     total += b[i].len;
   if (total == 0)
     return WSX_OK;
-  r = uv_try_write(st, b, n);
+  r = wsx__try_write(st, b, n);
   if (r == UV_EAGAIN || r == UV_ENOSYS)
     r = 0;
   if (r < 0) {
@@ -98,7 +135,7 @@ int wsx__out_write_zc(wsx__out **op, uv_stream_t *st, const wsx_allocator *a,
     return wsx__out_write(op, st, a, data, cb, b, n, uv_err);
   for (i = 0; i < n; i++)
     total += b[i].len;
-  r = uv_try_write(st, b, n);
+  r = wsx__try_write(st, b, n);
   if (r == UV_EAGAIN || r == UV_ENOSYS)
     r = 0;
   if (r < 0) {

@@ -26,6 +26,17 @@ typedef struct wsx__zc {
   int taken;         /* the writer holds it; it calls release later */
 } wsx__zc;
 
+/*
+ * uv_try_write(st, b, n), with the same results (bytes written, UV_EAGAIN,
+ * or a negative libuv error code), but for a TCP stream with nothing queued
+ * in libuv it calls send() / sendmsg() (MSG_DONTWAIT | MSG_NOSIGNAL)
+ * itself: libuv's write() / writev() pass through the file layer, which on
+ * the kernels measured costs ~60-100 ns more a call (bench_syscall_cost
+ * prints the figure). MSG_NOSIGNAL also keeps a peer's reset from raising
+ * SIGPIPE on these writes. Any other stream goes to uv_try_write.
+ */
+int wsx__try_write(uv_stream_t *st, const uv_buf_t *b, unsigned n);
+
 /* An output queue, allocated only while the kernel is behind. */
 typedef struct wsx__out {
   uv_write_t req;     /* req.data: the owner's (see wsx__out_write) */

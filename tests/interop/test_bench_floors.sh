@@ -60,11 +60,15 @@ gen raw b16k "tcp://127.0.0.1:$RAWP" --raw -c 100 -s 16384 --binary
 gen ws b16k "ws://127.0.0.1:$WSF/" -c 100 -s 16384 --binary
 
 # bench/bench_syscall_cost.c (the kernel line at the top of the table)
-# prints both figures; a system call takes more than 10 ns on any machine,
-# so a loop the compiler dropped or a wrong subtraction shows.
+# prints all four figures; a system call takes more than 10 ns on any
+# machine, and a 16 KiB loopback write and read (either way) far more than
+# two calls, so a loop the compiler dropped or a wrong subtraction shows.
 line=$("${WSX_BUILD:-$WSX_ROOT/build}/bench/bench_syscall_cost" 2>&1)
-if grep -Eq '^syscall_ns=[0-9]+ page_ns=-?[0-9]+[.][0-9]$' <<<"$line" &&
-  [ "$(sed -n 's/^syscall_ns=\([0-9]*\) .*/\1/p' <<<"$line")" -gt 10 ]; then
+num() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$line"; }
+if grep -Eq '^syscall_ns=[0-9]+ page_ns=-?[0-9]+[.][0-9] rw_ns=[0-9]+ sr_ns=[0-9]+$' <<<"$line" &&
+  [ "$(num syscall_ns)" -gt 10 ] &&
+  [ "$(num rw_ns)" -gt $((2 * $(num syscall_ns))) ] &&
+  [ "$(num sr_ns)" -gt $((2 * $(num syscall_ns))) ]; then
   ok bench_syscall_cost
 else
   fail bench_syscall_cost "$line"

@@ -540,7 +540,90 @@ TEST(frame_events_and_outgoing_fragmentation) {
   SHUTDOWN_AND_CHECK();
 }
 
-TEST_MAIN(RUN(bad_accept_hash_fails_connect);
+/* Two server sockets whose input is read in the same loop turn: the first
+ * message's callback pauses (or drops) the other socket, whose input is in
+ * the same batch of ready descriptors. Nothing more reaches the other
+ * socket: paused, its message waits for resume; dropped, it only closes. */
+static ev_side pair_side[2];
+static wsx_socket *pair_sock[2];
+static int pair_mode, pair_first = -1;
+
+static void pair_on_connection(wsx_server *srv, wsx_socket *s, void *ud) {
+  int i = pair_sock[0] ? 1 : 0;
+  (void)srv, (void)ud;
+  pair_sock[i] = s;
+  wsx_socket_set_user_data(s, &pair_side[i]);
+}
+
+static void pair_on_message(wsx_socket *s, const wsx_message *m, void *ud) {
+  ev_side *e = ud;
+  int me = e == &pair_side[1];
+  (void)s, (void)m;
+  e->message++;
+  if (pair_first >= 0)
+    return;
+  pair_first = me;
+  if (pair_mode == 0)
+    CHECK_INT(wsx_socket_pause(pair_sock[!me]), 0);
+  else
+    CHECK_INT(wsx_socket_drop(pair_sock[!me], 1001, "bye"), 0);
+}
+
+static void pair_case(int mode) {
+  static const uint8_t frame[] = {0x81, 0x82, 0, 0, 0, 0, 'h', 'i'};
+  wsx_server_options o = auto_opts();
+  wsx_server_callbacks cb = WSX_SERVER_CALLBACKS_INIT;
+  wsx_socket_callbacks sc = rec_cbs;
+  raw_peer a, b;
+  uv_buf_t w = uv_buf_init((char *)(uintptr_t)frame, sizeof(frame));
+  int other;
+  ev_reset();
+  memset(pair_side, 0, sizeof(pair_side));
+  pair_sock[0] = pair_sock[1] = NULL;
+  pair_mode = mode;
+  pair_first = -1;
+  sc.message = pair_on_message;
+  cb.connection = pair_on_connection;
+  cb.socket = &sc;
+  REQUIRE(start_server(NULL, &o, &cb) == 0);
+  raw_ws_peer(&a, 1);
+  raw_ws_peer(&b, 1);
+  RUN_UNTIL(pair_side[0].open && pair_side[1].open &&
+                strstr(a.in, "\r\n\r\n") && strstr(b.in, "\r\n\r\n"),
+            3000);
+  REQUIRE(pair_side[0].open && pair_side[1].open);
+  /* Both frames are in the kernel before the loop looks again. */
+  CHECK_INT(uv_try_write((uv_stream_t *)&a.tcp, &w, 1), (int)sizeof(frame));
+  CHECK_INT(uv_try_write((uv_stream_t *)&b.tcp, &w, 1), (int)sizeof(frame));
+  run_for(150);
+  REQUIRE(pair_first >= 0);
+  other = !pair_first;
+  CHECK_INT(pair_side[pair_first].message, 1);
+  CHECK_INT(pair_side[other].message, 0);
+  if (mode == 0) {
+    CHECK_INT(wsx_socket_resume(pair_sock[other]), 0);
+    RUN_UNTIL(pair_side[other].message, 3000);
+    CHECK_INT(pair_side[other].message, 1);
+    wsx_socket_drop(pair_sock[other], 1000, NULL);
+  } else {
+    RUN_UNTIL(pair_side[other].close, 3000);
+    CHECK_INT(pair_side[other].close, 1);
+    CHECK_INT(pair_side[other].close_code, 1001);
+  }
+  wsx_socket_drop(pair_sock[pair_first], 1000, NULL);
+  raw_close(&a);
+  raw_close(&b);
+  RUN_UNTIL(pair_side[0].close && pair_side[1].close && a.closed && b.closed,
+            3000);
+  SHUTDOWN_AND_CHECK();
+}
+
+TEST(pause_other_socket_in_same_turn) { pair_case(0); }
+TEST(drop_other_socket_in_same_turn) { pair_case(1); }
+
+TEST_MAIN(RUN(pause_other_socket_in_same_turn);
+          RUN(drop_other_socket_in_same_turn);
+          RUN(bad_accept_hash_fails_connect);
           RUN(frame_events_and_outgoing_fragmentation);
           RUN(close_timeout_reports_1006); RUN(drop_is_immediate);
           RUN(ping_pong_with_callback); RUN(ping_interval_option);
