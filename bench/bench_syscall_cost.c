@@ -9,11 +9,12 @@
  *               hides it), every kernel entry empties the TLB, so a server
  *               pays this for every page it touches between two calls.
  *   rw_ns       one write() of 16 KiB on a loopback TCP connection and the
- *               read() that takes it at the other end (what libuv calls,
- *               and so the raw and floor echo servers)
- *   sr_ns       the same with send() and recv() (MSG_DONTWAIT), which wsx
- *               calls (src/uv/writer.c, src/uv/rxpoll.c): on Linux, read()
- *               and write() also pass through the file layer
+ *               read() that takes it at the other end (what libuv calls:
+ *               every server's read, and the raw and floor echo servers'
+ *               write)
+ *   sr_ns       the same with send() and recv() (MSG_DONTWAIT): on Linux,
+ *               read() and write() also pass through the file layer; wsx
+ *               writes with send() (src/uv/writer.c, wsx__try_write)
  *
  * Each figure is the best of 7 rounds (the least disturbed), in ns, from
  * a loop of 20,000 iterations touching 0 or 64 pages with or without a

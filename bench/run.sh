@@ -406,7 +406,7 @@ declare -A COL=([raw]="raw tcp" [wsfloor]="ws floor" [wsx]=wsx [base]="wsx(base)
   echo "== echo servers: wsx bench on CPU 1, server on CPU 0, ${SECS}s per run, median of $REPS interleaved round(s), $(date -u '+%F %H:%M UTC') =="
   echo "   cells: median value, and for rates the median of the rounds' ratios to the raw TCP floor of the same workload (F: to A's floor)"
   [ -n "$KCOST" ] &&
-    echo "   kernel, CPU 0: a system call $(field syscall_ns "$KCOST") ns, a page touched after one +$(field page_ns "$KCOST") ns; 16 KiB over loopback: write()+read() $(field rw_ns "$KCOST") ns (libuv's, so raw's and the floor's), send()+recv() $(field sr_ns "$KCOST") ns (wsx's) (bench/bench_syscall_cost.c)"
+    echo "   kernel, CPU 0: a system call $(field syscall_ns "$KCOST") ns, a page touched after one +$(field page_ns "$KCOST") ns; 16 KiB over loopback: write()+read() $(field rw_ns "$KCOST") ns (libuv's), send()+recv() $(field sr_ns "$KCOST") ns (wsx writes with send()) (bench/bench_syscall_cost.c)"
   printf '%-40s' ""
   for s in "${SERVERS[@]}"; do printf ' %16s' "${COL[$s]}"; done
   echo

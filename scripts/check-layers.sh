@@ -14,7 +14,7 @@
 # only the public headers (no src/ folder). Also: no include cycle between
 # folders of src/ (guards any future change to the table).
 #
-# Inside src/uv/, the socket core (conn.c, loopctx.c, rxpoll.c and their header
+# Inside src/uv/, the socket core (conn.c, loopctx.c and their header
 # uv/core.h) knows nothing of servers, requests, clients, dialers, proxies,
 # TLS or the driver: the local headers it reaches, directly or through
 # other headers, are only those in CORE_HEADERS, and it calls no function
@@ -34,7 +34,7 @@ LAYERS="common ext driver es uv"
 
 # The socket core: its files, the only local headers they may reach, and
 # the role functions they may not call.
-CORE_FILES="src/uv/conn.c src/uv/loopctx.c src/uv/rxpoll.c src/uv/core.h"
+CORE_FILES="src/uv/conn.c src/uv/loopctx.c src/uv/core.h"
 CORE_HEADERS="uv/core.h uv/stream.h uv/writer.h uv/uvbuf.h common/abi.h common/alloc.h common/util.h"
 CORE_FORBID='(wsx_driver_|wsx_proxy_|wsx__proxy_|wsx__server_|wsx__request_|wsx__respond|wsx__dial_|wsx__client_|wsx__ws_|wsx__http_res|wsx__tls_|wsx_server_|wsx_request_|wsx_http_res_|wsx__sock_start_server|wsx__sock_schedule_keepalive|wsx__sock_free_pings)[A-Za-z0-9_]*[[:space:]]*\('
 

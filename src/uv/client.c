@@ -122,7 +122,6 @@ static void try_next(wsx_socket *s) {
     /* A failed socket cannot connect again (nor change family): start
      * over with a fresh handle. */
     dl->last_err = 0;
-    wsx__rxp_stop(s);
     uv_close((uv_handle_t *)&s->act->h.tcp, on_retry_closed);
     return;
   }

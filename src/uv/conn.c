@@ -77,10 +77,12 @@ void *wsx_socket_ext(const wsx_socket *s) {
  * when they are unmasked and validated right after the read. */
 #define RX_SPAN_MAX 131072u
 
-void wsx__sock_rx_buf(wsx_socket *s, uv_buf_t *b) {
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+  wsx_socket *s = h->data;
   const wsx__rx_ops *ops = wsx__phase_rx[s->phase];
   size_t n = 0;
   char *p;
+  (void)suggested;
   if (ops && !s->layer &&
       !(s->flags & (WSX__F_HANDLE_CLOSING | WSX__F_YIELD)) &&
       (p = ops->rx_span(s, RX_SPAN_MIN, &n)) != NULL) {
@@ -90,11 +92,6 @@ void wsx__sock_rx_buf(wsx_socket *s, uv_buf_t *b) {
   }
   b->base = s->cfg->ctx->rx;
   b->len = WSX__RBUF_SIZE;
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
-  (void)suggested;
-  wsx__sock_rx_buf(h->data, b);
 }
 
 static void uncork(wsx_socket *s);
@@ -151,7 +148,8 @@ void wsx__sock_uncork_checked(wsx_socket *s, size_t before) {
   check_backlog(s, before);
 }
 
-void wsx__sock_rx(wsx_socket *s, ssize_t n, const uv_buf_t *b) {
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  wsx_socket *s = st->data;
   size_t before;
   if (n == 0 || (s->flags & WSX__F_HANDLE_CLOSING))
     return;
@@ -182,10 +180,6 @@ void wsx__sock_rx(wsx_socket *s, ssize_t n, const uv_buf_t *b) {
   wsx__sock_uncork_checked(s, before);
 }
 
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
-  wsx__sock_rx(st->data, n, b);
-}
-
 void wsx__sock_on_plain(wsx_socket *s, char *data, size_t len) {
   wsx__sock_feed(s, data, len); /* yield.c: the phase's on_data, sliced */
 }
@@ -195,10 +189,9 @@ void wsx__sock_start_read(wsx_socket *s) {
   if (s->flags &
       (WSX__F_PAUSED | WSX__F_HANDLE_CLOSING | WSX__F_BACKLOG | WSX__F_YIELD))
     return;
-  if (WSX__LAYER_TRANSPORT(s->layer))
-    rc = s->layer->read_ctl(s, s->layer_state, 1);
-  else if ((rc = wsx__rxp_start(s)) > 0) /* not ours to read (rxpoll.c) */
-    rc = uv_read_start(s->stream, on_alloc, on_read);
+  rc = WSX__LAYER_TRANSPORT(s->layer)
+           ? s->layer->read_ctl(s, s->layer_state, 1)
+           : uv_read_start(s->stream, on_alloc, on_read);
   if (rc < 0 && rc != UV_EALREADY) {
     wsx__sock_error(s, WSX_E_IO, 0, uv_strerror(rc));
     wsx__sock_close_handle(s);
@@ -231,12 +224,10 @@ size_t wsx__sock_buffered(const wsx_socket *s) { return buffered(s); }
 /* Drops a peer that does not take our output: error `err`, close 1008
  * (policy) recorded and sent to the driver; the handle closes now. */
 void wsx__sock_read_stop(wsx_socket *s) {
-  if (WSX__LAYER_TRANSPORT(s->layer)) {
+  if (WSX__LAYER_TRANSPORT(s->layer))
     (void)s->layer->read_ctl(s, s->layer_state, 0);
-  } else {
-    wsx__rxp_stop(s);
+  else
     (void)uv_read_stop(s->stream);
-  }
 }
 
 static void drop_slow(wsx_socket *s, int err, const char *msg) {
@@ -591,7 +582,6 @@ void wsx__sock_close_handle(wsx_socket *s) {
     c->cork_owner = NULL;
     c->cork_len = 0;
   }
-  wsx__rxp_stop(s); /* before the descriptor closes */
   s->stream->data = s;
   /* A client between two connect attempts is already closing: the retry's
    * close callback finishes the job. */

@@ -102,7 +102,6 @@ struct wsx__loopctx {
   struct wsx__h2 *h2_pool; /* h2_client.c: shareable HTTP/2 connections */
   wsx__zc *zc; /* wsx_socket_send_zc: the payload being sent, NULL = none */
   struct wsx__hib *hib; /* hibernate.c: the sleepers' epoll, NULL = none */
-  struct wsx__rxp *rxp; /* rxpoll.c: the readers' epoll, NULL = none */
   struct wsx__slab *slabs; /* slab.c: socket slabs, by slot size */
   /* budget.c: message buffers of sockets with the default allocator
    * (common/alloc.h; initialized by the first such socket), and when a
@@ -277,7 +276,6 @@ extern const wsx__role_ops *const wsx__roles[WSX__R_COUNT];
 #define WSX__F_ACT_APART 0x10000000u /* s->act is a block of its own */
 #define WSX__F_ZHEAP 0x20000000u /* asleep: the saved driver is on the heap */
 #define WSX__F_SLAB 0x40000000u  /* the socket's block is from cfg->slab */
-#define WSX__F_RXEP 0x80000000u  /* read through the loop's epoll (rxpoll.c) */
 
 /* A socket that may sleep has this many bytes after its ext area for its
  * driver's saved url and protocol (a pointer to them if longer). */
@@ -480,22 +478,6 @@ void wsx__yield_enqueue(wsx_socket *s);
 /* A read turn begins: marks how much the socket's driver has decoded. */
 void wsx__sock_turn_begin(wsx_socket *s);
 void wsx__sock_start_read(wsx_socket *s);
-/* The read path's two halves, for readers other than libuv's (rxpoll.c):
- * where the next read goes (the phase's span or the loop's receive
- * buffer), and what was read there: n bytes, or UV_EOF / a negative libuv
- * error (reading has stopped then), as libuv's read callback. */
-void wsx__sock_rx_buf(wsx_socket *s, uv_buf_t *b);
-void wsx__sock_rx(wsx_socket *s, ssize_t n, const uv_buf_t *b);
-/* rxpoll.c: reads a socket's own TCP handle with recv() from one epoll of
- * the loop's. Start: 0 = reading that way, > 0 = not (not Linux, an
- * adopted or non-TCP stream, no memory, no epoll): use uv_read_start.
- * Stop: undoes a start (nothing otherwise); before the handle closes or
- * its descriptor is handed over. */
-int wsx__rxp_start(wsx_socket *s);
-void wsx__rxp_stop(wsx_socket *s);
-/* Closes the loop's read epoll (the context is freed: no socket is
- * left). */
-void wsx__rxp_ctx_free(wsx__loopctx *c);
 /* End of the peer's stream (a FIN, a read error `err`, or a TLS
  * close_notify as UV_EOF): what happens depends on the phase. */
 void wsx__sock_on_eof(wsx_socket *s, ssize_t err);

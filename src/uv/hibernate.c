@@ -192,7 +192,7 @@ static void hib_sleep(wsx_socket *s) {
     wsx__free(al, s->rare);
     s->rare = NULL;
   }
-  wsx__sock_read_stop(s); /* out of the readers' epoll before fd closes */
+  (void)uv_read_stop(s->stream);
   act_close(s->act, al); /* closes fd, not nfd */
   s->act = NULL;
   s->stream = NULL;

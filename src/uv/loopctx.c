@@ -182,7 +182,6 @@ void wsx__loopctx_unref(wsx__loopctx *c) {
     }
   uv_mutex_unlock(&registry_lock);
   wsx__hib_ctx_free(c); /* frees itself (no sleeper is left) */
-  wsx__rxp_ctx_free(c); /* likewise (no reader is left) */
   wsx__slabs_free(c);
   /* The handles close in the same loop iteration; the last callback
    * frees the context. */

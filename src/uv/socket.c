@@ -210,8 +210,7 @@ int wsx_socket_pause(wsx_socket *s) {
     return WSX_OK;
   if (WSX__LAYER_TRANSPORT(s->layer))
     return s->layer->read_ctl(s, s->layer_state, 0);
-  wsx__sock_read_stop(s);
-  return WSX_OK;
+  return uv_read_stop(s->stream);
 }
 
 int wsx_socket_resume(wsx_socket *s) {
