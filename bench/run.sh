@@ -35,12 +35,8 @@
 # to the raw floor of the same workload (F against A's floor), and the
 # server CPU microseconds per message (median of the rounds).
 #
-# Env: WSX_BIN (default build/wsx), BENCH_SECONDS (default 2 per run),
-#      BENCH_REPS (rounds, default 7), BENCH_IDLE (default 10000),
-#        (7 rounds of 2 s, not 3 of 5: on this project's VM one server's
-#        rate moves by up to half from one run to the next, in phases of
-#        seconds that no counter shows (docs/performance.md), so more,
-#        shorter samples give steadier medians in the same time),
+# Env: WSX_BIN (default build/wsx), BENCH_SECONDS (default 5 per run),
+#      BENCH_REPS (rounds, default 3), BENCH_IDLE (default 10000),
 #      BENCH_SHORT=1: quick mode (1 s runs, 1 round, 1000 idle connections,
 #        no driver benchmark, no deflate detail table),
 #      BENCH_SERVERS="raw wsx ..." (subset, default all),
@@ -71,8 +67,8 @@ cd "$ROOT" || exit 1
 BUILD=${WSX_BUILD:-$ROOT/build}
 WSX=${WSX_BIN:-$BUILD/wsx}
 OUT=$BUILD/bench
-SECS=${BENCH_SECONDS:-2}
-REPS=${BENCH_REPS:-7}
+SECS=${BENCH_SECONDS:-5}
+REPS=${BENCH_REPS:-3}
 IDLE=${BENCH_IDLE:-10000}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-2.5}
 if [ "${BENCH_SHORT:-0}" = 1 ]; then
