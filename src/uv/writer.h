@@ -31,9 +31,10 @@ typedef struct wsx__zc {
  * or a negative libuv error code), but for a TCP stream with nothing queued
  * in libuv it calls send() / sendmsg() (MSG_DONTWAIT | MSG_NOSIGNAL)
  * itself: libuv's write() / writev() pass through the file layer, which on
- * the kernel measured costs ~60-100 ns more a call (bench_syscall_cost
- * prints a 16 KiB write+read pair both ways). MSG_NOSIGNAL also keeps a peer's reset from raising
- * SIGPIPE on these writes. Any other stream goes to uv_try_write.
+ * the kernel measured costs 50-140 ns more a call (bench_syscall_cost
+ * prints a 16 KiB write+read pair both ways). MSG_NOSIGNAL also keeps a
+ * peer's reset from raising SIGPIPE on these writes. Any other stream goes
+ * to uv_try_write.
  */
 int wsx__try_write(uv_stream_t *st, const uv_buf_t *b, unsigned n);
 
