@@ -28,9 +28,8 @@ typedef struct wsx__zc {
 
 /*
  * uv_try_write(st, b, n), with the same results (bytes written, UV_EAGAIN,
- * or a negative libuv error code), but for a writable TCP stream with
- * nothing queued in libuv it calls send() / sendmsg() (MSG_DONTWAIT |
- * MSG_NOSIGNAL)
+ * or a negative libuv error code), but for a TCP stream with nothing queued
+ * in libuv it calls send() / sendmsg() (MSG_DONTWAIT | MSG_NOSIGNAL)
  * itself: libuv's write() / writev() pass through the file layer, which on
  * the kernel measured costs 50-140 ns more a call (bench_syscall_cost
  * prints a 16 KiB write+read pair both ways). MSG_NOSIGNAL also keeps a
