@@ -34,7 +34,9 @@ typedef struct wsx__zc {
  * the kernel measured costs 50-140 ns more a call (bench_syscall_cost
  * prints a 16 KiB write+read pair both ways). MSG_NOSIGNAL also keeps a
  * peer's reset from raising SIGPIPE on these writes. Any other stream goes
- * to uv_try_write.
+ * to uv_try_write. One difference remains: after uv_shutdown libuv refuses
+ * a write with UV_EPIPE at once, while here the kernel decides (the bytes
+ * leave if the FIN has not; EPIPE after it).
  */
 int wsx__try_write(uv_stream_t *st, const uv_buf_t *b, unsigned n);
 
