@@ -16,8 +16,9 @@ int wsx__try_write(uv_stream_t *st, const uv_buf_t *b, unsigned n) {
   ssize_t r;
   /* A TCP stream with nothing queued in libuv: send()/sendmsg() as
    * uv_try_write would write()/writev(), minus the file layer (see
-   * writer.h). Anything else, or a closing handle, goes to libuv. */
-  if (st->type != UV_TCP || st->write_queue_size != 0 ||
+   * writer.h). Anything else goes to libuv: a closing handle, and one
+   * that is no longer writable (after uv_shutdown: UV_EPIPE, as ever). */
+  if (st->type != UV_TCP || st->write_queue_size != 0 || !uv_is_writable(st) ||
       uv_fileno((const uv_handle_t *)st, &fd) != 0)
     return uv_try_write(st, b, n);
   do {

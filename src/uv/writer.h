@@ -28,15 +28,15 @@ typedef struct wsx__zc {
 
 /*
  * uv_try_write(st, b, n), with the same results (bytes written, UV_EAGAIN,
- * or a negative libuv error code), but for a TCP stream with nothing queued
- * in libuv it calls send() / sendmsg() (MSG_DONTWAIT | MSG_NOSIGNAL)
- * itself: libuv's write() / writev() pass through the file layer, which on
- * the kernel measured costs 50-140 ns more a call (bench_syscall_cost
- * prints a 16 KiB write+read pair both ways). MSG_NOSIGNAL also keeps a
- * peer's reset from raising SIGPIPE on these writes. Any other stream goes
- * to uv_try_write. One difference remains: after uv_shutdown libuv refuses
- * a write with UV_EPIPE at once, while here the kernel decides (the bytes
- * leave if the FIN has not; EPIPE after it).
+ * or a negative libuv error code), but for a writable TCP stream with
+ * nothing queued in libuv it calls send() / sendmsg() (MSG_DONTWAIT |
+ * MSG_NOSIGNAL) itself: libuv's write() / writev() pass through the file
+ * layer, which on the kernel measured costs 50-140 ns more a call
+ * (bench_syscall_cost prints a 16 KiB write+read pair both ways).
+ * MSG_NOSIGNAL also keeps a peer's reset from raising SIGPIPE on these
+ * writes. Any other stream goes to uv_try_write, so a stream libuv no
+ * longer lets write (after uv_shutdown) still gets UV_EPIPE at once
+ * (test_uv_robust: try_write_matches_uv_try_write).
  */
 int wsx__try_write(uv_stream_t *st, const uv_buf_t *b, unsigned n);
 

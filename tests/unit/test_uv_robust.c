@@ -520,7 +520,91 @@ TEST(one_ready_state_enum) {
   CHECK_INT(WSX_ES_CLOSED, WSX_CLOSED);
 }
 
-TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole);
+/* ---- wsx__try_write: uv_try_write's results through send() ---- */
+
+static uv_tcp_t tw_srv, tw_cli, tw_acc;
+static int tw_connected, tw_accepted;
+
+static void tw_on_conn(uv_connect_t *c, int status) {
+  (void)c;
+  tw_connected = status == 0 ? 1 : -1;
+}
+
+static void tw_on_accept(uv_stream_t *l, int status) {
+  if (status == 0) {
+    uv_tcp_init(l->loop, &tw_acc);
+    tw_accepted = uv_accept(l, (uv_stream_t *)&tw_acc) == 0 ? 1 : -1;
+  }
+}
+
+static void tw_on_shut(uv_shutdown_t *r, int status) { (void)r, (void)status; }
+
+/* Writes that the kernel takes return their length (one buffer and
+ * several), a full socket gives UV_EAGAIN, a shut-down stream UV_EPIPE,
+ * all as uv_try_write gives them; a pipe goes to uv_try_write itself. */
+TEST(try_write_matches_uv_try_write) {
+  static char big[65536];
+  char hello[] = "hello", a[] = "ab", c[] = "cde", got[16];
+  uv_buf_t one = uv_buf_init(hello, 5);
+  uv_buf_t two[2] = {uv_buf_init(a, 2), uv_buf_init(c, 3)};
+  uv_buf_t fill = uv_buf_init(big, sizeof(big));
+  struct sockaddr_in addr;
+  int namelen = sizeof(addr), i, r = 0, sv[2];
+  uv_os_fd_t fd;
+  uv_connect_t creq;
+  uv_shutdown_t sreq;
+  uv_pipe_t pipe_h;
+  size_t have = 0;
+  ev_reset();
+  tw_connected = tw_accepted = 0;
+  uv_ip4_addr("127.0.0.1", 0, &addr);
+  REQUIRE(uv_tcp_init(&T.loop, &tw_srv) == 0);
+  REQUIRE(uv_tcp_bind(&tw_srv, (const struct sockaddr *)&addr, 0) == 0);
+  REQUIRE(uv_listen((uv_stream_t *)&tw_srv, 4, tw_on_accept) == 0);
+  REQUIRE(uv_tcp_getsockname(&tw_srv, (struct sockaddr *)&addr, &namelen) == 0);
+  uv_tcp_init(&T.loop, &tw_cli);
+  REQUIRE(uv_tcp_connect(&creq, &tw_cli, (const struct sockaddr *)&addr,
+                         tw_on_conn) == 0);
+  RUN_UNTIL(tw_connected && tw_accepted, 3000);
+  REQUIRE(tw_connected == 1 && tw_accepted == 1);
+  CHECK_INT(wsx__try_write((uv_stream_t *)&tw_cli, &one, 1), 5);
+  CHECK_INT(wsx__try_write((uv_stream_t *)&tw_cli, two, 2), 5);
+  REQUIRE(uv_fileno((uv_handle_t *)&tw_acc, &fd) == 0);
+  for (i = 0; i < 1000 && have < 10; i++) {
+    ssize_t n = recv(fd, got + have, sizeof(got) - have, MSG_DONTWAIT);
+    if (n > 0)
+      have += (size_t)n;
+    else
+      usleep(1000);
+  }
+  CHECK_MEM(got, have, "helloabcde", 10);
+  /* Nobody reads: the kernel's buffers fill up. */
+  for (i = 0; i < 100000; i++)
+    if ((r = wsx__try_write((uv_stream_t *)&tw_cli, &fill, 1)) < 0)
+      break;
+  CHECK_INT(r, UV_EAGAIN);
+  CHECK_INT(uv_try_write((uv_stream_t *)&tw_cli, &fill, 1), UV_EAGAIN);
+  REQUIRE(uv_shutdown(&sreq, (uv_stream_t *)&tw_cli, tw_on_shut) == 0);
+  CHECK_INT(wsx__try_write((uv_stream_t *)&tw_cli, &one, 1), UV_EPIPE);
+  CHECK_INT(uv_try_write((uv_stream_t *)&tw_cli, &one, 1), UV_EPIPE);
+  /* Not TCP: libuv writes it. */
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  uv_pipe_init(&T.loop, &pipe_h, 0);
+  REQUIRE(uv_pipe_open(&pipe_h, sv[0]) == 0);
+  CHECK_INT(wsx__try_write((uv_stream_t *)&pipe_h, two, 2), 5);
+  CHECK_INT(read(sv[1], got, sizeof(got)), 5);
+  CHECK_MEM(got, 5, "abcde", 5);
+  uv_close((uv_handle_t *)&pipe_h, NULL);
+  close(sv[1]);
+  uv_close((uv_handle_t *)&tw_cli, NULL);
+  uv_close((uv_handle_t *)&tw_acc, NULL);
+  uv_close((uv_handle_t *)&tw_srv, NULL);
+  run_for(100);
+  CHECK_INT(ev_finish(), 0);
+}
+
+TEST_MAIN(RUN(try_write_matches_uv_try_write); RUN(uv_bufs_split_at_uint_max);
+          RUN(send_over_4gib_arrives_whole);
           RUN(peer_gone_mid_send_does_not_raise_sigpipe);
           RUN(sigpipe_app_handler_left_alone);
           RUN(reuse_port_failure_is_reported);
@@ -528,5 +612,4 @@ TEST_MAIN(RUN(uv_bufs_split_at_uint_max); RUN(send_over_4gib_arrives_whole);
           RUN(server_new_allocation_failures);
           RUN(allocation_failures_never_leave_a_connection_without_deadline);
           RUN(socket_ping_interval_is_milliseconds);
-          RUN(http_res_drop_closes_without_response);
-          RUN(one_ready_state_enum))
+          RUN(http_res_drop_closes_without_response); RUN(one_ready_state_enum))
