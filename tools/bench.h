@@ -70,7 +70,8 @@ typedef struct bench {
   uv_timer_t pace;
   int *ready;
   int ready_head, ready_len;
-  double pace_credit;
+  double pace_credit; /* messages that may be sent now */
+  uint64_t pace_ms;   /* uv_now() when pace_credit was last filled */
 } bench;
 
 /* The generator of this process (cmd_bench.c). */

@@ -22,8 +22,10 @@
  *   --idle N      opens N connections, completes their handshakes, prints
  *                 "idle_ready=N" on stdout and holds them for -d seconds.
  *   --rate R      (ping-pong) at most R messages per second over all
- *                 connections: a connection whose echo is back waits in a
- *                 queue that a 10 ms pacer drains (the soak, bench/soak.sh).
+ *                 connections: a connection whose echo is back sends at
+ *                 once while the token bucket has credit, else waits in a
+ *                 queue that a 10 ms pacer drains (the soak, bench/soak.sh;
+ *                 run.sh's fixed-load rows).
  *
  * --deflate (any WebSocket mode) negotiates permessage-deflate (RFC 7692):
  * the request offers "permessage-deflate; client_no_context_takeover" and
@@ -218,20 +220,40 @@ static void conn_send(bench_conn *c, const void *p, size_t n) {
 
 static void send_now(bench_conn *c) { conn_send(c, B.frame, B.frame_len); }
 
-/* With --rate the connection queues for the pacer instead. */
+/* --rate: a token bucket filled from the loop's clock at `rate` messages a
+ * second and holding at most one pacer tick's worth (10 ms) plus one
+ * message, so a stall never turns into a burst. A connection whose echo
+ * is back sends at once while there is credit, else it queues for the
+ * pacer; so the rate holds whatever the number of connections (sending
+ * only on ticks capped it at 100 per connection a second). */
+static void pace_fill(void) {
+  uint64_t now = uv_now(B.loop);
+  double cap = B.rate / 100.0 + 1.0;
+  B.pace_credit += B.rate * (double)(now - B.pace_ms) / 1000.0;
+  B.pace_ms = now;
+  if (B.pace_credit > cap)
+    B.pace_credit = cap;
+}
+
 static void send_message(bench_conn *c) {
   if (B.rate <= 0) {
     send_now(c);
     return;
+  }
+  if (B.ready_len == 0) {
+    pace_fill();
+    if (B.pace_credit >= 1.0) {
+      B.pace_credit -= 1.0;
+      send_now(c);
+      return;
+    }
   }
   B.ready[(B.ready_head + B.ready_len++) % B.conns] = (int)(c - B.c);
 }
 
 static void on_pace(uv_timer_t *t) {
   (void)t;
-  B.pace_credit += B.rate / 100.0;
-  if (B.pace_credit > B.rate) /* no burst after a stall */
-    B.pace_credit = B.rate;
+  pace_fill();
   while (B.pace_credit >= 1.0 && B.ready_len > 0) {
     bench_conn *c = &B.c[B.ready[B.ready_head]];
     B.ready_head = (B.ready_head + 1) % B.conns;
@@ -565,8 +587,10 @@ int bench_run_one(void) {
   uv_check_start(&B.turn, on_turn);
   uv_unref((uv_handle_t *)&B.turn); /* the run ends with the connections */
   uv_timer_init(B.loop, &B.pace);
-  if (B.rate > 0)
+  if (B.rate > 0) {
+    B.pace_ms = uv_now(B.loop);
     uv_timer_start(&B.pace, on_pace, 10, 10);
+  }
   if (B.mode == MODE_HANDSHAKES)
     begin_window(); /* every cycle reconnects: no separate warm-up */
   while (B.next_open < B.conns && B.pending_opens < MAX_PENDING_OPENS)

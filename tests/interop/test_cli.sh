@@ -315,6 +315,19 @@ read -r r sec n t mpt < <(sed -n 's/^msgs_per_sec=\([0-9]*\) .* seconds=\([0-9.]
     w = r * s / t; d = w - m; if (d < 0) d = -d
     exit !(m > 0 && d <= 0.05 * w + 0.1 && (m - 0.1) * t <= 1.01 * n) }'
 check bench_threads_sum_turns $? "$out"
+# --rate R holds R messages a second over all the connections, also above
+# 100 per connection (a pacer that sent only on its 10 ms ticks stopped
+# there: 400/s here), and no more: a functional bound, far below what
+# loopback echoes.
+rbad=""
+for want in 2000 200; do
+  out=$(timeout 20 "$WSX_BIN" bench "$URL/" -c 4 --rate $want -d 1 -q 2>&1)
+  r=$(sed -n 's/^msgs_per_sec=\([0-9]*\) .*/\1/p' <<<"$out")
+  [ -n "$r" ] && awk -v r="$r" -v w="$want" 'BEGIN { exit !(r >= 0.85 * w && r <= 1.03 * w) }' ||
+    rbad="$rbad [--rate $want: $out]"
+done
+[ -z "$rbad" ]
+check bench_rate_holds $? "$rbad"
 out=$(timeout 20 "$WSX_BIN" bench "$URL/" -c 4 --handshakes -d 0.5 -q --threads 2 2>&1)
 grep -Eq '^handshakes_per_sec=[1-9][0-9]* conns=4 .* handshakes=[1-9][0-9]* .* threads=2 gen_cpu_pct=[0-9]+$' <<<"$out"
 check bench_threads_sum $? "$out"
