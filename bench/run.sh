@@ -372,6 +372,82 @@ who_limits_echo() {
   return 0
 }
 
+# ---- targets: issue 20's rows, each against this run's figures ------------
+# One line a row: the target, wsx's figure, and "met", or "not met" with
+# the figure that says why (B: the WebSocket floor, the least any
+# WebSocket server can do, against the same target; D: who limits).
+# Peers are the other servers in the run but wsx(base) and the floor.
+rx() { # A B: "1.234" (median of the round ratios) or nothing
+  local r
+  r=$(pratio "${S[$1,$2]:-}" "${S[$3,$2]:-}")
+  [ -n "$r" ] && awk -v r="$r" 'BEGIN { printf "%.3f", r }'
+}
+ge() { awk -v a="${1:-0}" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+targets() {
+  local k key row line t r f s lowest lv v ok
+  has wsx || return 0
+  for k in t20:A:0.98 b16k:B:0.98 b1m:C:0.90; do
+    IFS=: read -r key row t <<<"$k"
+    [ -n "${R[wsx,$key]:-}" ] && has raw || continue
+    r=$(rx wsx "$key" raw)
+    [ -n "$r" ] || continue
+    lowest=wsx lv=${R[wsx,cpu_$key]:-}
+    for s in "${SERVERS[@]}"; do
+      case $s in wsx | base | wsfloor) continue ;; esac
+      v=${R[$s,cpu_$key]:-}
+      [ -n "$v" ] && [ -n "$lv" ] && awk -v v="$v" -v l="$lv" 'BEGIN { exit !(v < l) }' && lowest=$s lv=$v
+    done
+    ok=met
+    if ! ge "$r" "$t"; then
+      ok="not met"
+      if has wsfloor && [ -n "${R[wsfloor,$key]:-}" ]; then
+        f=$(rx wsfloor "$key" raw)
+        [ -n "$f" ] && ! ge "$f" "$t" &&
+          ok="$ok, beyond this machine in this run: the ws floor (the protocol's unavoidable work, nothing else) reached ${f}x; wsx / ws floor $(rx wsx "$key" wsfloor)x"
+      fi
+    fi
+    line="target $row (>= ${t}x raw tcp): wsx ${r}x"
+    if [ "$row" = A ]; then
+      line+="; server CPU us/msg lowest of the peers: wsx ${R[wsx,cpu_$key]:-}, lowest ${COL[$lowest]} $lv"
+      if [ "$lowest" != wsx ]; then
+        [ "$ok" = met ] && ok="not met (CPU)" || ok+="; CPU not lowest"
+      fi
+    else
+      line+="; server CPU us/msg wsx ${R[wsx,cpu_$key]:-}, raw tcp ${R[raw,cpu_$key]:-}"
+    fi
+    echo "$line -> $ok"
+  done
+  if [ -n "${R[wsx,hs]:-}" ]; then
+    local top=wsx tv=${R[wsx,hs]} low=wsx lcpu=${R[wsx,cpu_hs]:-} gl=1
+    for s in "${SERVERS[@]}"; do
+      case $s in wsx | base | wsfloor | raw) continue ;; esac
+      [ -n "${R[$s,hs]:-}" ] || continue
+      awk -v v="${R[$s,hs]}" -v b="$tv" 'BEGIN { exit !(v > b) }' && top=$s tv=${R[$s,hs]}
+      awk -v v="${R[$s,cpu_hs]:-0}" -v b="$lcpu" 'BEGIN { exit !(v > 0 && v < b) }' && low=$s lcpu=${R[$s,cpu_hs]}
+    done
+    ge "${R[wsx,gen_hs]:-0}" $((90 * GEN_THREADS)) || gl=0
+    if [ "$top" = wsx ]; then ok=met
+    elif [ $gl = 1 ] && [ "$low" = wsx ]; then ok="met on server CPU us/handshake (the generator, at ${R[wsx,gen_hs]}%, limits the rate)"
+    else ok="not met"; fi
+    echo "target D (highest handshakes/s): wsx ${R[wsx,hs]}, highest ${COL[$top]} $tv; server CPU us/handshake wsx ${R[wsx,cpu_hs]:-}, lowest ${COL[$low]} $lcpu -> $ok"
+  fi
+  if [ -n "${R[wsx,idle]:-}" ]; then
+    ge 256 "${R[wsx,idle]}" && ok=met || ok="not met"
+    echo "target E (<= 256 bytes per idle connection): wsx ${R[wsx,idle]} -> $ok"
+  fi
+  if [ -n "${R[wsx,z20]:-}" ]; then
+    ok=met
+    for s in "${SERVERS[@]}"; do
+      case $s in wsx | base) continue ;; esac
+      [ -n "${R[$s,z20]:-}" ] || continue
+      awk -v v="${R[$s,z20]}" -v w="${R[wsx,z20]}" 'BEGIN { exit !(v > w) }' && ok="not met (${COL[$s]} ${R[$s,z20]})"
+    done
+    [ -n "${R[wsx,zidle]:-}" ] && ! ge 2048 "${R[wsx,zidle]}" && ok="not met (idle)"
+    echo "target F (deflate: >= every peer; idle <= 2048 bytes): wsx ${R[wsx,z20]} msgs/s, idle ${R[wsx,zidle]:-?} -> $ok"
+  fi
+  return 0
+}
+
 # ---- the table ----------------------------------------------------------
 has() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 floor_of() { case $1 in z20) echo t20 ;; hs | idle | idle0 | zidle | zidle0 | cpu_* | gen_* | genus_* | mpt_*) echo "" ;; *) echo "$1" ;; esac; }
@@ -482,6 +558,7 @@ declare -A COL=([raw]="raw tcp" [wsfloor]="ws floor" [wsx]=wsx [base]="wsx(base)
   who_limits_echo b16k B
   who_limits_echo b1m C
   who_limits_hs
+  targets
 } | tee "$OUT/table.txt"
 
 # The servers are done: stop them before the detail table starts its own.
