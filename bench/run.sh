@@ -339,8 +339,8 @@ who_limits_hs() {
 # ends are saturated, and the rate is as much the generator's as the
 # server's. The server's CPU per message does not separate them either:
 # it is the server's CPU share over the rate, so at 100% it is 1 / rate
-# (measured 2026-12-06: generator and server each 10.2-11.3 us a 16 KiB
-# message, within 0.5% of each other in every round). What bounds any
+# (measured 2026-12-06: generator and server each 10.2-11.4 us a 16 KiB
+# message, within 1.5% of each other in 15 of 16 runs). What bounds any
 # WebSocket server there is the ws floor's ratio in the same row.
 # "N per turn": echoes the generator completed per turn of its loop (one
 # epoll_wait each, about 1.1 us on this VM). Many: the two ends run batched;
