@@ -393,12 +393,6 @@ targets() {
     [ -n "${R[wsx,$key]:-}" ] && has raw || continue
     r=$(rx wsx "$key" raw)
     [ -n "$r" ] || continue
-    lowest=wsx lv=${R[wsx,cpu_$key]:-}
-    for s in "${SERVERS[@]}"; do
-      case $s in wsx | base | wsfloor) continue ;; esac
-      v=${R[$s,cpu_$key]:-}
-      [ -n "$v" ] && [ -n "$lv" ] && awk -v v="$v" -v l="$lv" 'BEGIN { exit !(v < l) }' && lowest=$s lv=$v
-    done
     ok=met
     if ! ge "$r" "$t"; then
       ok="not met"
@@ -410,6 +404,12 @@ targets() {
     fi
     line="target $row (>= ${t}x raw tcp): wsx ${r}x"
     if [ "$row" = A ]; then
+      lowest=wsx lv=${R[wsx,cpu_$key]:-}
+      for s in "${SERVERS[@]}"; do
+        case $s in wsx | base | wsfloor) continue ;; esac
+        v=${R[$s,cpu_$key]:-}
+        [ -n "$v" ] && [ -n "$lv" ] && awk -v v="$v" -v l="$lv" 'BEGIN { exit !(v < l) }' && lowest=$s lv=$v
+      done
       line+="; server CPU us/msg lowest of the peers: wsx ${R[wsx,cpu_$key]:-}, lowest ${COL[$lowest]} $lv"
       if [ "$lowest" != wsx ]; then
         [ "$ok" = met ] && ok="not met (CPU)" || ok+="; CPU not lowest"

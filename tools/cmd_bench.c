@@ -24,8 +24,7 @@
  *   --rate R      (ping-pong) at most R messages per second over all
  *                 connections: a connection whose echo is back sends at
  *                 once while the token bucket has credit, else waits in a
- *                 queue that a 10 ms pacer drains (the soak, bench/soak.sh;
- *                 run.sh's fixed-load rows).
+ *                 queue that a 10 ms pacer drains (the soak, bench/soak.sh).
  *
  * --deflate (any WebSocket mode) negotiates permessage-deflate (RFC 7692):
  * the request offers "permessage-deflate; client_no_context_takeover" and
