@@ -36,7 +36,9 @@
 # server CPU microseconds per message (median of the rounds).
 #
 # Env: WSX_BIN (default build/wsx), BENCH_SECONDS (default 5 per run),
-#      BENCH_REPS (rounds, default 3), BENCH_IDLE (default 10000),
+#      BENCH_REPS (rounds, default 5: a slow phase of this shared VM can
+#        cover a whole round, and the median of 5 outvotes two such rounds),
+#      BENCH_IDLE (default 10000),
 #      BENCH_SHORT=1: quick mode (1 s runs, 1 round, 1000 idle connections,
 #        no driver benchmark, no deflate detail table),
 #      BENCH_SERVERS="raw wsx ..." (subset, default all),
@@ -68,7 +70,7 @@ BUILD=${WSX_BUILD:-$ROOT/build}
 WSX=${WSX_BIN:-$BUILD/wsx}
 OUT=$BUILD/bench
 SECS=${BENCH_SECONDS:-5}
-REPS=${BENCH_REPS:-3}
+REPS=${BENCH_REPS:-5}
 IDLE=${BENCH_IDLE:-10000}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-2.5}
 if [ "${BENCH_SHORT:-0}" = 1 ]; then
@@ -376,15 +378,26 @@ who_limits_echo() {
 
 # ---- targets: issue 20's rows, each against this run's figures ------------
 # One line a row: the target, wsx's figure, and "met", or "not met" with
-# the figure that says why (B: the WebSocket floor, the least any
-# WebSocket server can do, against the same target; D: who limits).
-# Peers are the other servers in the run but wsx(base) and the floor.
+# the figures that say why (A-C: who limits wsx and raw TCP; A, B: the
+# WebSocket floor, the least any WebSocket server can do, against the same
+# target; D: who limits). Peers are the other WebSocket servers in the
+# run: not wsx(base), not the two floors (raw TCP and the ws floor).
 rx() { # A B: "1.234" (median of the round ratios) or nothing
   local r
   r=$(pratio "${S[$1,$2]:-}" "${S[$3,$2]:-}")
   [ -n "$r" ] && awk -v r="$r" 'BEGIN { printf "%.3f", r }'
 }
 ge() { awk -v a="${1:-0}" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+# limits SERVER KEY: "generator G%, server S% -> both|generator|server|neither"
+# (as who_limits_echo judges it: 90% or more of a core is a limit).
+limits() {
+  local g=${R[$1,gen_$2]:-0} c=${R[$1,cpu_$2]:-0} rate=${R[$1,$2]:-0} sp lim
+  sp=$(awk -v c="$c" -v r="$rate" 'BEGIN { printf "%.0f", c * r / 1e4 }')
+  if ge "$g" 90; then [ "$sp" -ge 90 ] && lim=both || lim=generator
+  elif [ "$sp" -ge 90 ]; then lim=server
+  else lim=neither; fi
+  echo "generator ${g}%, server ${sp}% -> $lim"
+}
 targets() {
   local k key row line t r f s lowest lv v ok
   has wsx || return 0
@@ -404,19 +417,25 @@ targets() {
     fi
     line="target $row (>= ${t}x raw tcp): wsx ${r}x"
     if [ "$row" = A ]; then
+      # The peers are the other WebSocket servers: raw TCP is the floor,
+      # by construction the least any of them can do (its own target is
+      # the rate ratio above).
       lowest=wsx lv=${R[wsx,cpu_$key]:-}
       for s in "${SERVERS[@]}"; do
-        case $s in wsx | base | wsfloor) continue ;; esac
+        case $s in wsx | base | wsfloor | raw) continue ;; esac
         v=${R[$s,cpu_$key]:-}
         [ -n "$v" ] && [ -n "$lv" ] && awk -v v="$v" -v l="$lv" 'BEGIN { exit !(v < l) }' && lowest=$s lv=$v
       done
-      line+="; server CPU us/msg lowest of the peers: wsx ${R[wsx,cpu_$key]:-}, lowest ${COL[$lowest]} $lv"
+      line+="; server CPU us/msg lowest of the WebSocket peers: wsx ${R[wsx,cpu_$key]:-}, lowest ${COL[$lowest]} $lv"
       if [ "$lowest" != wsx ]; then
         [ "$ok" = met ] && ok="not met (CPU)" || ok+="; CPU not lowest"
+        ok+="; ${COL[$lowest]}: $(limits "$lowest" "$key")"
       fi
     else
       line+="; server CPU us/msg wsx ${R[wsx,cpu_$key]:-}, raw tcp ${R[raw,cpu_$key]:-}"
     fi
+    # Who limits wsx and raw TCP in this row, with the figures.
+    [ "$ok" = met ] || ok+="; wsx: $(limits wsx "$key"); raw tcp: $(limits raw "$key")"
     echo "$line -> $ok"
   done
   if [ -n "${R[wsx,hs]:-}" ]; then
