@@ -371,8 +371,11 @@ who_limits_echo() {
   done
   [ -n "$line" ] || return 0
   echo "who limits $name (ceilings 100%):${line%;}"
+  # The ws floor runs in A and B only: name it as the bound where it ran.
+  local fl=""
+  [ -n "${R[wsfloor,$key]:-}" ] && fl="; the ws floor's ratio bounds what any WebSocket server can show"
   [ -n "$both" ] &&
-    echo "$name: generator and server both saturated for$both: there the server CPU us/msg is about 1 / rate and says no more than the rate; the ws floor's ratio bounds what any WebSocket server can show"
+    echo "$name: generator and server both saturated for$both: there the server CPU us/msg is about 1 / rate and says no more than the rate$fl"
   return 0
 }
 
