@@ -401,7 +401,7 @@ limits() {
   if ge "$g" 90; then [ "$sp" -ge 90 ] && lim=both || lim=generator
   elif [ "$sp" -ge 90 ]; then lim=server
   else lim=neither; fi
-  echo "generator ${g}%, server ${sp}% -> $lim"
+  echo "generator $(awk -v g="$g" 'BEGIN { printf "%.0f", g }')%, server ${sp}% -> $lim"
 }
 targets() {
   local k key row line t r f s ok
@@ -432,11 +432,15 @@ targets() {
       local pr cmp="" beat=""
       for s in "${SERVERS[@]}"; do
         case $s in wsx | base | wsfloor | raw) continue ;; esac
+        [ -n "${S[$s,cpu_$key]:-}" ] || continue
         pr=$(pratio "${S[wsx,cpu_$key]:-}" "${S[$s,cpu_$key]:-}")
-        [ -n "$pr" ] || continue
+        # A peer whose rounds do not pair with wsx's (a failed run) is not
+        # taken as beaten.
+        [ -n "$pr" ] || { cmp+=" ${COL[$s]} (rounds do not pair),"; beat+=" $s"; continue; }
         cmp+=" ${COL[$s]} $(awk -v r="$pr" 'BEGIN { printf "%.3f", r }')x,"
         ge "$pr" 1 && beat+=" $s"
       done
+      [ -n "$cmp" ] || cmp=" none in this run,"
       line+="; server CPU us/msg lowest of the WebSocket peers: wsx / peer, median of the round ratios:${cmp%,}"
       if [ -n "$beat" ]; then
         [ "$ok" = met ] && ok="not met (CPU)" || ok+="; CPU not lowest"
