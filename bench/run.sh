@@ -352,24 +352,26 @@ who_limits_hs() {
 # pays a system call per message more; 90-100 at a low rate: the server's
 # side was slowed. docs/performance.md ("how far one round's rate holds")
 # has rounds of each kind, the rate moving by up to 2x between them.
+# limit_of SERVER KEY: sets LIM_G (the generator's CPU %, whole), LIM_SP
+# (the server's: its CPU us/msg x msgs/s, in % of its core) and LIM (both,
+# generator, server or neither: 90% or more of a core is a limit), from
+# the medians of an echo row. Used by who_limits_echo and targets.
+limit_of() {
+  local rate=${R[$1,$2]:-0}
+  LIM_G=$(awk -v g="${R[$1,gen_$2]:-0}" 'BEGIN { printf "%.0f", g }')
+  LIM_SP=$(awk -v c="${R[$1,cpu_$2]:-0}" -v r="$rate" 'BEGIN { printf "%.0f", c * r / 1e4 }')
+  if [ "$LIM_G" -ge 90 ]; then [ "$LIM_SP" -ge 90 ] && LIM=both || LIM=generator
+  elif [ "$LIM_SP" -ge 90 ]; then LIM=server
+  else LIM=neither; fi
+}
 who_limits_echo() {
-  local key=$1 name=$2 s g c m rate sp lim line="" both=""
+  local key=$1 name=$2 s m line="" both=""
   for s in "${SERVERS[@]}"; do
-    rate=${R[$s,$key]:-}
-    [ -n "$rate" ] || continue
-    g=${R[$s,gen_$key]:-0} c=${R[$s,cpu_$key]:-0} m=${R[$s,mpt_$key]:-}
-    sp=$(awk -v c="$c" -v r="$rate" 'BEGIN { printf "%.0f", c * r / 1e4 }')
-    if awk -v g="$g" 'BEGIN { exit !(g >= 90) }' && [ "$sp" -ge 90 ]; then
-      lim=both
-      [ "$s" = raw ] || both+=" ${COL[$s]}"
-    elif awk -v g="$g" 'BEGIN { exit !(g >= 90) }'; then
-      lim=generator
-    elif [ "$sp" -ge 90 ]; then
-      lim=server
-    else
-      lim=neither
-    fi
-    line+=" ${COL[$s]}: generator ${g}%${m:+ (${m} per turn)}, server ${sp}% -> $lim;"
+    [ -n "${R[$s,$key]:-}" ] || continue
+    m=${R[$s,mpt_$key]:-}
+    limit_of "$s" "$key"
+    [ "$LIM" = both ] && [ "$s" != raw ] && both+=" ${COL[$s]}"
+    line+=" ${COL[$s]}: generator ${LIM_G}%${m:+ (${m} per turn)}, server ${LIM_SP}% -> $LIM;"
   done
   [ -n "$line" ] || return 0
   echo "who limits $name (ceilings 100%):${line%;}"
@@ -394,14 +396,9 @@ rx() { # A B: "1.234" (median of the round ratios) or nothing
 }
 ge() { awk -v a="${1:-0}" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 # limits SERVER KEY: "generator G%, server S% -> both|generator|server|neither"
-# (as who_limits_echo judges it: 90% or more of a core is a limit).
 limits() {
-  local g=${R[$1,gen_$2]:-0} c=${R[$1,cpu_$2]:-0} rate=${R[$1,$2]:-0} sp lim
-  sp=$(awk -v c="$c" -v r="$rate" 'BEGIN { printf "%.0f", c * r / 1e4 }')
-  if ge "$g" 90; then [ "$sp" -ge 90 ] && lim=both || lim=generator
-  elif [ "$sp" -ge 90 ]; then lim=server
-  else lim=neither; fi
-  echo "generator $(awk -v g="$g" 'BEGIN { printf "%.0f", g }')%, server ${sp}% -> $lim"
+  limit_of "$1" "$2"
+  echo "generator ${LIM_G}%, server ${LIM_SP}% -> $LIM"
 }
 targets() {
   local k key row line t r f s ok
